@@ -1,0 +1,84 @@
+//===- Passes.td - attnc passes ---------------------------*- tablegen -*-===//
+#ifndef ATTN_COMPILER_PASSES_TD
+#define ATTN_COMPILER_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+//===----------------------------------------------------------------------===//
+// Graph passes (attn dialect -> attn dialect)
+//===----------------------------------------------------------------------===//
+
+def FuseAttentionPass : Pass<"attn-fuse-attention", "func::FuncOp"> {
+  let summary = "Fuse matmul -> scale -> mask -> softmax -> matmul into attn.attention";
+  let description = [{
+    Matches the score chain `matmul(Q, transpose(K))`, an optional scale (Mul
+    or Div by a scalar, on Q, K or the scores), an optional mask (additive,
+    or select with a fill value, before or after the scale), `attn.softmax`
+    on the last axis and the final `matmul` with V, and replaces it with one
+    `attn.attention` whose attributes record the exact semantics. Chains whose
+    intermediates have other users, whose softmax is not on the last axis, or
+    whose scale is not a scalar are left alone, with a remark saying why.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+  let statistics = [
+    Statistic<"numFused", "fused-chains", "Number of attention chains fused">,
+    Statistic<"numCausal", "causal-masks", "Number of masks turned into the causal flag">,
+    Statistic<"numUnfused", "unfused-softmax", "Number of softmax ops left unfused">
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// Lowering passes
+//===----------------------------------------------------------------------===//
+
+def LowerAttnToLinalgPass : Pass<"attn-lower-to-linalg", "func::FuncOp"> {
+  let summary = "Lower attn tensor ops (all but attn.attention) to linalg/tensor/arith";
+  let description = [{
+    Elementwise ops become broadcasting `linalg.generic`s, matmul becomes a
+    batched `linalg.generic` contraction, layout ops become `linalg.transpose`
+    / `tensor.reshape`, reductions and softmax become reduction generics.
+    Dynamic dims are read with `tensor.dim`; nothing assumes static shapes.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::cf::ControlFlowDialect"];
+}
+
+def LowerAttentionToLoopsPass : Pass<"attn-lower-attention", "func::FuncOp"> {
+  let summary = "Lower attn.attention to a tiled flash-attention loop nest";
+  let description = [{
+    Each (batch, query tile) iterates over key tiles, keeping a running max,
+    a running sum and an unnormalized output accumulator (online softmax);
+    the Sq x Sk score matrix is never materialized, only one query-tile x
+    key-tile block at a time. Causal attention stops at the diagonal tile.
+  }];
+  let options = [
+    Option<"queryTile", "query-tile", "int64_t", /*default=*/"32", "Query rows per tile">,
+    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64", "Key rows per tile">
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def EmitModelEntryPointPass : Pass<"attn-emit-entry-point", "ModuleOp"> {
+  let summary = "Emit the runtime ABI: attn_model_run wrapper and signature";
+  let description = [{
+    Runs on the LLVM-dialect module. Adds `attn_model_run(ptr inputs, ptr
+    outputs) -> i32`, which unpacks memref descriptors (int64 arrays
+    [allocated, aligned, offset, sizes..., strides...]) and calls the model
+    function, and `attn_model_signature() -> ptr` returning the JSON signature
+    stored in the module attribute `attn.signature`.
+  }];
+  let options = [
+    Option<"entryName", "entry", "std::string", /*default=*/"\"main_graph\"", "Model function">
+  ];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // ATTN_COMPILER_PASSES_TD

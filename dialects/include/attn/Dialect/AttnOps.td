@@ -1,0 +1,377 @@
+//===- AttnOps.td - attn dialect operations ----------------*- tablegen -*-===//
+//
+// The attn dialect: a tensor-level graph dialect for transformer inference.
+// Every op works on ranked tensors whose dims may be dynamic (`?`): batch and
+// sequence lengths stay symbolic from the ONNX graph inputs to the runtime ABI.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_OPS_TD
+#define ATTN_OPS_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+
+//===----------------------------------------------------------------------===//
+// Dialect
+//===----------------------------------------------------------------------===//
+
+def Attn_Dialect : Dialect {
+  let name = "attn";
+  let cppNamespace = "::mlir::attn";
+  let summary = "Graph-level dialect of the attnc transformer compiler";
+  let description = [{
+    Tensor operations with ONNX/numpy semantics (broadcasting elementwise ops,
+    batched matmul, reshape with 0/-1, ...) plus the fused `attn.attention`
+    operation produced by the `attn-fuse-attention` pass.
+  }];
+  let useDefaultAttributePrinterParser = 1;
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// Enums
+//===----------------------------------------------------------------------===//
+
+def Attn_MaskKind : I32EnumAttr<"MaskKind", "how the mask operand edits the scores", [
+    I32EnumAttrCase<"none", 0>,
+    I32EnumAttrCase<"additive", 1>,
+    I32EnumAttrCase<"fill_if_zero", 2>,
+    I32EnumAttrCase<"fill_if_nonzero", 3>]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+}
+def Attn_MaskKindAttr : EnumAttr<Attn_Dialect, Attn_MaskKind, "mask_kind"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def Attn_CmpPredicate : I32EnumAttr<"CmpPredicate", "comparison predicate", [
+    I32EnumAttrCase<"eq", 0>, I32EnumAttrCase<"ne", 1>,
+    I32EnumAttrCase<"lt", 2>, I32EnumAttrCase<"le", 3>,
+    I32EnumAttrCase<"gt", 4>, I32EnumAttrCase<"ge", 5>]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+}
+def Attn_CmpPredicateAttr : EnumAttr<Attn_Dialect, Attn_CmpPredicate, "predicate"> {
+  let assemblyFormat = "$value";
+}
+
+def Attn_ReduceKind : I32EnumAttr<"ReduceKind", "reduction combiner", [
+    I32EnumAttrCase<"sum", 0>, I32EnumAttrCase<"mean", 1>,
+    I32EnumAttrCase<"max", 2>, I32EnumAttrCase<"min", 3>,
+    I32EnumAttrCase<"prod", 4>]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+}
+def Attn_ReduceKindAttr : EnumAttr<Attn_Dialect, Attn_ReduceKind, "reduce_kind"> {
+  let assemblyFormat = "$value";
+}
+
+//===----------------------------------------------------------------------===//
+// Base classes
+//===----------------------------------------------------------------------===//
+
+class Attn_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Attn_Dialect, mnemonic, traits>;
+
+def Attn_Tensor : RankedTensorOf<[AnyType]>;
+def Attn_FloatTensor : RankedTensorOf<[AnyFloat]>;
+def Attn_IndexTensor : RankedTensorOf<[I64, I32]>;
+def Attn_BoolTensor : RankedTensorOf<[I1]>;
+
+// Elementwise binary op with numpy broadcasting; result element type equals
+// the operands' element type.
+class Attn_BinaryOp<string mnemonic, list<Trait> traits = []>
+    : Attn_Op<mnemonic, traits # [Pure, InferTypeOpAdaptorWithIsCompatible]> {
+  let arguments = (ins Attn_Tensor:$lhs, Attn_Tensor:$rhs);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult $cppClass::verify() {
+      return ::mlir::attn::verifyBroadcastBinary(getOperation());
+    }
+  }];
+}
+
+// Elementwise unary op; result type equals operand type.
+class Attn_UnaryOp<string mnemonic, Type operandType = Attn_Tensor,
+                   list<Trait> traits = []>
+    : Attn_Op<mnemonic, traits # [Pure, SameOperandsAndResultType]> {
+  let arguments = (ins operandType:$input);
+  let results = (outs operandType:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+def Attn_AddOp : Attn_BinaryOp<"add", [Commutative]> { let summary = "broadcasting addition"; }
+def Attn_SubOp : Attn_BinaryOp<"sub"> { let summary = "broadcasting subtraction"; }
+def Attn_MulOp : Attn_BinaryOp<"mul", [Commutative]> { let summary = "broadcasting multiplication"; }
+def Attn_DivOp : Attn_BinaryOp<"div"> {
+  let summary = "broadcasting division (integer division truncates, as ONNX)";
+}
+def Attn_PowOp : Attn_BinaryOp<"pow"> { let summary = "broadcasting power"; }
+def Attn_MaxOp : Attn_BinaryOp<"max", [Commutative]> { let summary = "broadcasting maximum"; }
+def Attn_MinOp : Attn_BinaryOp<"min", [Commutative]> { let summary = "broadcasting minimum"; }
+def Attn_AndOp : Attn_BinaryOp<"and", [Commutative]> { let summary = "broadcasting logical and"; }
+def Attn_OrOp : Attn_BinaryOp<"or", [Commutative]> { let summary = "broadcasting logical or"; }
+def Attn_XorOp : Attn_BinaryOp<"xor", [Commutative]> { let summary = "broadcasting logical xor"; }
+
+def Attn_CmpOp : Attn_Op<"cmp", [Pure, InferTypeOpAdaptorWithIsCompatible]> {
+  let summary = "broadcasting comparison producing i1";
+  let arguments = (ins Attn_CmpPredicateAttr:$predicate, Attn_Tensor:$lhs,
+                   Attn_Tensor:$rhs);
+  let results = (outs Attn_BoolTensor:$result);
+  let assemblyFormat = [{
+    $predicate `,` $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_SelectOp : Attn_Op<"select", [Pure, InferTypeOpAdaptorWithIsCompatible]> {
+  let summary = "broadcasting select (ONNX Where)";
+  let arguments = (ins Attn_BoolTensor:$condition, Attn_Tensor:$true_value,
+                   Attn_Tensor:$false_value);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = [{
+    $condition `,` $true_value `,` $false_value attr-dict `:`
+    type($condition) `,` type($true_value) `,` type($false_value) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_NegOp : Attn_UnaryOp<"neg"> { let summary = "negation"; }
+def Attn_AbsOp : Attn_UnaryOp<"abs"> { let summary = "absolute value"; }
+def Attn_ExpOp : Attn_UnaryOp<"exp", Attn_FloatTensor> { let summary = "e^x"; }
+def Attn_LogOp : Attn_UnaryOp<"log", Attn_FloatTensor> { let summary = "natural logarithm"; }
+def Attn_SqrtOp : Attn_UnaryOp<"sqrt", Attn_FloatTensor> { let summary = "square root"; }
+def Attn_ReciprocalOp : Attn_UnaryOp<"reciprocal", Attn_FloatTensor> { let summary = "1/x"; }
+def Attn_TanhOp : Attn_UnaryOp<"tanh", Attn_FloatTensor> { let summary = "hyperbolic tangent"; }
+def Attn_ErfOp : Attn_UnaryOp<"erf", Attn_FloatTensor> { let summary = "error function"; }
+def Attn_SigmoidOp : Attn_UnaryOp<"sigmoid", Attn_FloatTensor> { let summary = "1/(1+e^-x)"; }
+def Attn_ReluOp : Attn_UnaryOp<"relu"> { let summary = "max(x, 0)"; }
+def Attn_FloorOp : Attn_UnaryOp<"floor", Attn_FloatTensor> { let summary = "floor"; }
+def Attn_CeilOp : Attn_UnaryOp<"ceil", Attn_FloatTensor> { let summary = "ceil"; }
+def Attn_NotOp : Attn_UnaryOp<"not", Attn_BoolTensor> { let summary = "logical not"; }
+def Attn_GeluOp : Attn_Op<"gelu", [Pure, SameOperandsAndResultType]> {
+  let summary = "GELU, exact (erf) or tanh approximation";
+  let arguments = (ins Attn_FloatTensor:$input, UnitAttr:$tanh_approximation);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Attn_CastOp : Attn_Op<"cast", [Pure]> {
+  let summary = "element type conversion (ONNX Cast semantics)";
+  let arguments = (ins Attn_Tensor:$input);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Linear algebra and layout
+//===----------------------------------------------------------------------===//
+
+def Attn_MatmulOp : Attn_Op<"matmul", [Pure, InferTypeOpAdaptorWithIsCompatible]> {
+  let summary = "numpy matmul: batched, with broadcasting batch dims";
+  let description = [{
+    `lhs` is `[batch..., M, K]` (or `[K]`), `rhs` is `[batch..., K, N]` (or `[K]`);
+    batch dims broadcast as in numpy. 1-D operands get the numpy treatment
+    (a dim is prepended/appended and removed from the result).
+  }];
+  let arguments = (ins Attn_Tensor:$lhs, Attn_Tensor:$rhs);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_TransposeOp : Attn_Op<"transpose", [Pure, InferTypeOpAdaptorWithIsCompatible]> {
+  let summary = "permutes dims: result dim i is input dim perm[i]";
+  let arguments = (ins Attn_Tensor:$input, DenseI64ArrayAttr:$perm);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = "$input `,` $perm attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+}
+
+def Attn_ReshapeOp : Attn_Op<"reshape", [Pure]> {
+  let summary = "ONNX Reshape: shape entries 0 (copy input dim) and -1 (infer)";
+  let description = [{
+    `shape` is a 1-D i64 tensor. With `allowzero` unset, an entry 0 copies the
+    input's dim at that position; one entry may be -1 and is inferred from the
+    element count. The result type carries whatever is known statically.
+  }];
+  let arguments = (ins Attn_Tensor:$input, RankedTensorOf<[I64]>:$shape,
+                   UnitAttr:$allowzero);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $shape attr-dict `:` type($input) `,` type($shape) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_ExpandOp : Attn_Op<"expand", [Pure]> {
+  let summary = "ONNX Expand: broadcast to a shape given as a 1-D i64 tensor";
+  let arguments = (ins Attn_Tensor:$input, RankedTensorOf<[I64]>:$shape);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $shape attr-dict `:` type($input) `,` type($shape) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_ConcatOp : Attn_Op<"concat", [Pure, InferTypeOpAdaptorWithIsCompatible]> {
+  let summary = "concatenation along a dim";
+  let arguments = (ins Variadic<Attn_Tensor>:$inputs, I64Attr:$axis);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` type($inputs) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Attn_SliceOp : Attn_Op<"slice", [Pure]> {
+  let summary = "ONNX Slice with starts/ends/axes/steps as 1-D i64 tensors";
+  let arguments = (ins Attn_Tensor:$input, RankedTensorOf<[I64]>:$starts,
+                   RankedTensorOf<[I64]>:$ends, RankedTensorOf<[I64]>:$axes,
+                   RankedTensorOf<[I64]>:$steps);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = [{
+    $input `[` $starts `:` $ends `,` `axes` $axes `,` `steps` $steps `]` attr-dict
+    `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_GatherOp : Attn_Op<"gather", [Pure, InferTypeOpAdaptorWithIsCompatible]> {
+  let summary = "ONNX Gather (negative indices wrap; out-of-range is a runtime error)";
+  let arguments = (ins Attn_Tensor:$data, Attn_IndexTensor:$indices, I64Attr:$axis);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = [{
+    $data `[` $indices `]` attr-dict `:` type($data) `,` type($indices) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_ShapeOp : Attn_Op<"shape", [Pure, InferTypeOpAdaptorWithIsCompatible]> {
+  let summary = "the dims [start, end) of a tensor as a 1-D i64 tensor";
+  let arguments = (ins Attn_Tensor:$input, I64Attr:$start, I64Attr:$end);
+  let results = (outs RankedTensorOf<[I64]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Attn_ConstantOfShapeOp : Attn_Op<"constant_of_shape", [Pure]> {
+  let summary = "a tensor of the given shape filled with one value";
+  let arguments = (ins RankedTensorOf<[I64]>:$shape, TypedAttrInterface:$value);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = "$shape `,` $value attr-dict `:` type($shape) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Attn_RangeOp : Attn_Op<"range", [Pure, AllTypesMatch<["start", "limit", "delta"]>]> {
+  let summary = "ONNX Range: 0-d start, limit, delta; 1-D result";
+  let arguments = (ins Attn_Tensor:$start, Attn_Tensor:$limit, Attn_Tensor:$delta);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = [{
+    $start `,` $limit `,` $delta attr-dict `:` type($start) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Attn_TriluOp : Attn_Op<"trilu", [Pure]> {
+  let summary = "keeps the upper (or lower) triangle of the last two dims";
+  let arguments = (ins Attn_Tensor:$input, I64Attr:$k, BoolAttr:$upper);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions and normalization
+//===----------------------------------------------------------------------===//
+
+def Attn_ReduceOp : Attn_Op<"reduce", [Pure, InferTypeOpAdaptorWithIsCompatible]> {
+  let summary = "reduction over a set of dims";
+  let arguments = (ins Attn_ReduceKindAttr:$kind, Attn_Tensor:$input,
+                   DenseI64ArrayAttr:$axes, BoolAttr:$keepdims);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = "$kind $input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Attn_SoftmaxOp : Attn_Op<"softmax", [Pure, InferTypeOpAdaptorWithIsCompatible]> {
+  let summary = "softmax along one axis";
+  let arguments = (ins Attn_FloatTensor:$input, I64Attr:$axis);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Attn_LayerNormOp : Attn_Op<"layer_norm", [Pure, InferTypeOpAdaptorWithIsCompatible,
+                                              AttrSizedOperandSegments]> {
+  let summary = "layer normalization over dims [axis, rank), optional residual input";
+  let description = [{
+    `result = ((x + residual) - mean) / sqrt(var + epsilon) * scale + bias`,
+    with mean and (biased) variance over dims `[axis, rank)`; `scale` and
+    `bias` broadcast against those dims. `residual` lets the graph passes fold
+    the residual addition that precedes LayerNorm in every transformer block.
+  }];
+  let arguments = (ins Attn_FloatTensor:$input, Optional<Attn_FloatTensor>:$residual,
+                   Attn_FloatTensor:$scale, Optional<Attn_FloatTensor>:$bias,
+                   I64Attr:$axis, F64Attr:$epsilon);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`residual` `(` $residual^ `:` type($residual) `)`)? `,` $scale
+    (`,` $bias^ `:` type($bias))? attr-dict `:` type($input) `,` type($scale) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Fused attention
+//===----------------------------------------------------------------------===//
+
+def Attn_AttentionOp : Attn_Op<"attention", [Pure, InferTypeOpAdaptorWithIsCompatible]> {
+  let summary = "fused scaled dot-product attention";
+  let description = [{
+    `query` is `[batch..., Sq, D]`, `key` is `[batch..., Sk, D]`, `value` is
+    `[batch..., Sk, Dv]` (same batch dims); the result is `[batch..., Sq, Dv]`.
+    With `s = query · keyᵀ`:
+
+    * `mask_kind = additive`: `s' = s * scale + mask` (or `(s + mask) * scale`
+      with `mask_first`);
+    * `fill_if_zero` / `fill_if_nonzero`: `s' = select(mask ==/!= 0, fill_value, s * scale)`
+      (or `select(mask ==/!= 0, fill_value, s) * scale` with `mask_first`, the
+      seed's `masked_fill(mask == 0, -1e20)` before `/ sqrt(E)`);
+    * `none`: `s' = s * scale`, no mask operand.
+
+    `causal` additionally removes every key position `k > q` (top-left aligned)
+    as if its score were -inf; such positions are never computed.
+    `result = softmax(s', last dim) · value`. The mask broadcasts (numpy rules)
+    to `[batch..., Sq, Sk]` and is never expanded.
+  }];
+  let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
+                   Attn_FloatTensor:$value, Optional<Attn_Tensor>:$mask,
+                   F64Attr:$scale, Attn_MaskKindAttr:$mask_kind,
+                   DefaultValuedAttr<F64Attr, "0.0">:$fill_value,
+                   UnitAttr:$mask_first, UnitAttr:$causal);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` `(` $mask^ `:` type($mask) `)`)? attr-dict
+    `:` type($query) `,` type($key) `,` type($value) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // ATTN_OPS_TD

@@ -1,0 +1,530 @@
+//===- AttnOps.cpp - attn dialect op verifiers and type inference ---------===//
+#include "attn/Dialect/AttnDialect.h"
+#include "attn/Dialect/ShapeInference.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/TypeUtilities.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+static RankedTensorType rankedType(Type t) {
+  return llvm::cast<RankedTensorType>(t);
+}
+
+/// Two tensor type lists are compatible when ranks and element types match
+/// and static dims agree (a dynamic dim is compatible with anything).
+static bool compatibleTensorTypes(TypeRange l, TypeRange r) {
+  if (l.size() != r.size())
+    return false;
+  for (auto [a, b] : llvm::zip(l, r)) {
+    auto ta = llvm::dyn_cast<RankedTensorType>(a);
+    auto tb = llvm::dyn_cast<RankedTensorType>(b);
+    if (!ta || !tb || ta.getElementType() != tb.getElementType() ||
+        failed(verifyCompatibleShape(ta.getShape(), tb.getShape())))
+      return false;
+  }
+  return true;
+}
+
+static std::string shapeStr(ArrayRef<int64_t> shape) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "[";
+  llvm::interleave(
+      shape, os,
+      [&](int64_t d) {
+        if (ShapedType::isDynamic(d))
+          os << "?";
+        else
+          os << d;
+      },
+      ", ");
+  os << "]";
+  return s;
+}
+
+//===----------------------------------------------------------------------===//
+// Binary / compare / select
+//===----------------------------------------------------------------------===//
+
+static LogicalResult inferBroadcast(std::optional<Location> loc, Type lhs,
+                                    Type rhs, Type elementType,
+                                    SmallVectorImpl<Type> &results) {
+  auto l = rankedType(lhs), r = rankedType(rhs);
+  auto shape = broadcastShapes(l.getShape(), r.getShape());
+  if (!shape)
+    return emitOptionalError(loc, "operand shapes ", shapeStr(l.getShape()),
+                             " and ", shapeStr(r.getShape()),
+                             " do not broadcast");
+  results.push_back(RankedTensorType::get(*shape, elementType));
+  return success();
+}
+
+LogicalResult attn::verifyBroadcastBinary(Operation *op) {
+  Type l = getElementTypeOrSelf(op->getOperand(0).getType());
+  Type r = getElementTypeOrSelf(op->getOperand(1).getType());
+  if (l != r)
+    return op->emitOpError("operand element types differ: ") << l << " vs " << r;
+  if (getElementTypeOrSelf(op->getResult(0).getType()) != l)
+    return op->emitOpError("result element type must be ") << l;
+  if (isa<AndOp, OrOp, XorOp>(op) && !l.isInteger(1))
+    return op->emitOpError("expects i1 operands, got ") << l;
+  return success();
+}
+
+#define ATTN_BINARY_INFER(OP)                                                  \
+  LogicalResult OP::inferReturnTypes(                                          \
+      MLIRContext *, std::optional<Location> loc, Adaptor adaptor,             \
+      SmallVectorImpl<Type> &results) {                                        \
+    return inferBroadcast(loc, adaptor.getLhs().getType(),                     \
+                          adaptor.getRhs().getType(),                          \
+                          getElementTypeOrSelf(adaptor.getLhs().getType()),    \
+                          results);                                            \
+  }                                                                            \
+  bool OP::isCompatibleReturnTypes(TypeRange l, TypeRange r) {                 \
+    return compatibleTensorTypes(l, r);                                        \
+  }
+ATTN_BINARY_INFER(AddOp)
+ATTN_BINARY_INFER(SubOp)
+ATTN_BINARY_INFER(MulOp)
+ATTN_BINARY_INFER(DivOp)
+ATTN_BINARY_INFER(PowOp)
+ATTN_BINARY_INFER(MaxOp)
+ATTN_BINARY_INFER(MinOp)
+ATTN_BINARY_INFER(AndOp)
+ATTN_BINARY_INFER(OrOp)
+ATTN_BINARY_INFER(XorOp)
+#undef ATTN_BINARY_INFER
+
+LogicalResult CmpOp::inferReturnTypes(MLIRContext *ctx,
+                                      std::optional<Location> loc,
+                                      Adaptor adaptor,
+                                      SmallVectorImpl<Type> &results) {
+  return inferBroadcast(loc, adaptor.getLhs().getType(),
+                        adaptor.getRhs().getType(), IntegerType::get(ctx, 1),
+                        results);
+}
+bool CmpOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
+  return compatibleTensorTypes(l, r);
+}
+LogicalResult CmpOp::verify() {
+  if (getElementTypeOrSelf(getLhs().getType()) !=
+      getElementTypeOrSelf(getRhs().getType()))
+    return emitOpError("operand element types differ");
+  return success();
+}
+
+LogicalResult SelectOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  SmallVector<Type> tmp;
+  if (failed(inferBroadcast(loc, adaptor.getTrueValue().getType(),
+                            adaptor.getFalseValue().getType(),
+                            getElementTypeOrSelf(adaptor.getTrueValue().getType()),
+                            tmp)))
+    return failure();
+  return inferBroadcast(loc, adaptor.getCondition().getType(), tmp[0],
+                        getElementTypeOrSelf(tmp[0]), results);
+}
+bool SelectOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
+  return compatibleTensorTypes(l, r);
+}
+LogicalResult SelectOp::verify() {
+  if (getElementTypeOrSelf(getTrueValue().getType()) !=
+      getElementTypeOrSelf(getFalseValue().getType()))
+    return emitOpError("true and false values have different element types");
+  return success();
+}
+
+LogicalResult CastOp::verify() {
+  if (failed(verifyCompatibleShape(getInput().getType(), getResult().getType())))
+    return emitOpError("result shape ")
+           << shapeStr(getResult().getType().getShape())
+           << " differs from input shape "
+           << shapeStr(getInput().getType().getShape());
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Matmul / transpose / reshape / expand / concat / slice / gather / shape
+//===----------------------------------------------------------------------===//
+
+LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  auto l = rankedType(adaptor.getLhs().getType());
+  auto r = rankedType(adaptor.getRhs().getType());
+  std::string why;
+  auto shape = matmulShape(l.getShape(), r.getShape(), &why);
+  if (!shape)
+    return emitOptionalError(loc, "cannot multiply ", shapeStr(l.getShape()),
+                             " by ", shapeStr(r.getShape()), ": ", why);
+  results.push_back(RankedTensorType::get(*shape, l.getElementType()));
+  return success();
+}
+bool MatmulOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
+  return compatibleTensorTypes(l, r);
+}
+LogicalResult MatmulOp::verify() {
+  if (getLhs().getType().getElementType() != getRhs().getType().getElementType())
+    return emitOpError("operand element types differ");
+  return success();
+}
+
+LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  auto t = rankedType(adaptor.getInput().getType());
+  ArrayRef<int64_t> perm = adaptor.getPerm();
+  if ((int64_t)perm.size() != t.getRank())
+    return emitOptionalError(loc, "perm has ", perm.size(),
+                             " entries but the input has rank ", t.getRank());
+  SmallVector<bool> seen(perm.size(), false);
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= t.getRank() || seen[p])
+      return emitOptionalError(loc, "perm ", shapeStr(perm),
+                               " is not a permutation of [0, ", t.getRank(),
+                               ")");
+    seen[p] = true;
+    shape.push_back(t.getDimSize(p));
+  }
+  results.push_back(RankedTensorType::get(shape, t.getElementType()));
+  return success();
+}
+bool TransposeOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
+  return compatibleTensorTypes(l, r);
+}
+LogicalResult TransposeOp::verify() { return success(); }
+OpFoldResult TransposeOp::fold(FoldAdaptor) {
+  if (llvm::equal(getPerm(), llvm::seq<int64_t>(0, getPerm().size())) &&
+      getInput().getType() == getType())
+    return getInput();
+  return {};
+}
+
+LogicalResult ReshapeOp::verify() {
+  auto shapeTy = getShape().getType();
+  if (shapeTy.getRank() != 1)
+    return emitOpError("shape must be a 1-D tensor");
+  if (!shapeTy.isDynamicDim(0) && shapeTy.getDimSize(0) != getType().getRank())
+    return emitOpError("shape has ")
+           << shapeTy.getDimSize(0) << " entries but the result has rank "
+           << getType().getRank();
+  if (getInput().getType().getElementType() != getType().getElementType())
+    return emitOpError("element type changes");
+  auto in = getInput().getType(), out = getType();
+  if (in.hasStaticShape() && out.hasStaticShape() &&
+      in.getNumElements() != out.getNumElements())
+    return emitOpError("cannot reshape ")
+           << shapeStr(in.getShape()) << " (" << in.getNumElements()
+           << " elements) to " << shapeStr(out.getShape());
+  return success();
+}
+
+LogicalResult ExpandOp::verify() {
+  auto shapeTy = getShape().getType();
+  if (shapeTy.getRank() != 1)
+    return emitOpError("shape must be a 1-D tensor");
+  if (getInput().getType().getRank() > getType().getRank())
+    return emitOpError("result rank is smaller than the input rank");
+  if (!broadcastsTo(getInput().getType().getShape(), getType().getShape()))
+    return emitOpError("input shape ")
+           << shapeStr(getInput().getType().getShape())
+           << " does not broadcast to " << shapeStr(getType().getShape());
+  return success();
+}
+
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  if (adaptor.getInputs().empty())
+    return emitOptionalError(loc, "needs at least one input");
+  auto first = rankedType(adaptor.getInputs()[0].getType());
+  auto axis = normalizeAxis(adaptor.getAxis(), first.getRank());
+  if (!axis)
+    return emitOptionalError(loc, "axis ", adaptor.getAxis(),
+                             " out of range for rank ", first.getRank());
+  SmallVector<int64_t> shape(first.getShape());
+  shape[*axis] = 0;
+  for (Value v : adaptor.getInputs()) {
+    auto t = rankedType(v.getType());
+    if (t.getRank() != first.getRank() ||
+        t.getElementType() != first.getElementType())
+      return emitOptionalError(loc, "inputs differ in rank or element type");
+    for (int64_t i = 0; i < t.getRank(); ++i) {
+      int64_t d = t.getDimSize(i);
+      if (i == *axis) {
+        shape[i] = (ShapedType::isDynamic(shape[i]) || ShapedType::isDynamic(d))
+                       ? ShapedType::kDynamic
+                       : shape[i] + d;
+      } else if (ShapedType::isDynamic(shape[i])) {
+        shape[i] = d;
+      } else if (!ShapedType::isDynamic(d) && d != shape[i]) {
+        return emitOptionalError(loc, "inputs differ in dim ", i, " (",
+                                 shape[i], " vs ", d, ")");
+      }
+    }
+  }
+  results.push_back(RankedTensorType::get(shape, first.getElementType()));
+  return success();
+}
+bool ConcatOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
+  return compatibleTensorTypes(l, r);
+}
+LogicalResult ConcatOp::verify() { return success(); }
+
+LogicalResult SliceOp::verify() {
+  for (Value v : {getStarts(), getEnds(), getAxes(), getSteps()})
+    if (llvm::cast<RankedTensorType>(v.getType()).getRank() != 1)
+      return emitOpError("starts, ends, axes and steps must be 1-D tensors");
+  if (getInput().getType().getRank() != getType().getRank() ||
+      getInput().getType().getElementType() != getType().getElementType())
+    return emitOpError("result must have the input's rank and element type");
+  return success();
+}
+
+LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  auto data = rankedType(adaptor.getData().getType());
+  auto idx = rankedType(adaptor.getIndices().getType());
+  auto axis = normalizeAxis(adaptor.getAxis(), data.getRank());
+  if (!axis)
+    return emitOptionalError(loc, "axis ", adaptor.getAxis(),
+                             " out of range for rank ", data.getRank());
+  SmallVector<int64_t> shape(data.getShape().take_front(*axis));
+  llvm::append_range(shape, idx.getShape());
+  llvm::append_range(shape, data.getShape().drop_front(*axis + 1));
+  results.push_back(RankedTensorType::get(shape, data.getElementType()));
+  return success();
+}
+bool GatherOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
+  return compatibleTensorTypes(l, r);
+}
+LogicalResult GatherOp::verify() { return success(); }
+
+LogicalResult ShapeOp::inferReturnTypes(MLIRContext *ctx,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &results) {
+  int64_t rank = rankedType(adaptor.getInput().getType()).getRank();
+  int64_t start = std::clamp<int64_t>(
+      adaptor.getStart() < 0 ? adaptor.getStart() + rank : adaptor.getStart(), 0,
+      rank);
+  int64_t end = std::clamp<int64_t>(
+      adaptor.getEnd() < 0 ? adaptor.getEnd() + rank : adaptor.getEnd(), 0, rank);
+  results.push_back(RankedTensorType::get({std::max<int64_t>(end - start, 0)},
+                                          IntegerType::get(ctx, 64)));
+  return success();
+}
+bool ShapeOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
+  return compatibleTensorTypes(l, r);
+}
+LogicalResult ShapeOp::verify() { return success(); }
+
+LogicalResult ConstantOfShapeOp::verify() {
+  if (getShape().getType().getRank() != 1)
+    return emitOpError("shape must be a 1-D tensor");
+  if (getValue().getType() != getType().getElementType())
+    return emitOpError("fill value type ")
+           << getValue().getType() << " differs from the result element type "
+           << getType().getElementType();
+  return success();
+}
+
+LogicalResult RangeOp::verify() {
+  for (Value v : {getStart(), getLimit(), getDelta()}) {
+    auto t = llvm::cast<RankedTensorType>(v.getType());
+    if (t.getRank() != 0)
+      return emitOpError("start, limit and delta must be 0-d tensors");
+    if (t.getElementType() != getType().getElementType())
+      return emitOpError("operand and result element types differ");
+  }
+  if (getType().getRank() != 1)
+    return emitOpError("result must be 1-D");
+  return success();
+}
+
+LogicalResult TriluOp::verify() {
+  if (getInput().getType().getRank() < 2)
+    return emitOpError("input must have rank >= 2");
+  if (getInput().getType() != getType())
+    return emitOpError("result type must equal the input type");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Reduce / softmax / layer_norm
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReduceOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  auto t = rankedType(adaptor.getInput().getType());
+  SmallVector<bool> reduced(t.getRank(), false);
+  for (int64_t a : adaptor.getAxes()) {
+    auto axis = normalizeAxis(a, t.getRank());
+    if (!axis)
+      return emitOptionalError(loc, "axis ", a, " out of range for rank ",
+                               t.getRank());
+    reduced[*axis] = true;
+  }
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < t.getRank(); ++i) {
+    if (!reduced[i])
+      shape.push_back(t.getDimSize(i));
+    else if (adaptor.getKeepdims())
+      shape.push_back(1);
+  }
+  results.push_back(RankedTensorType::get(shape, t.getElementType()));
+  return success();
+}
+bool ReduceOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
+  return compatibleTensorTypes(l, r);
+}
+LogicalResult ReduceOp::verify() { return success(); }
+
+LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &results) {
+  auto t = rankedType(adaptor.getInput().getType());
+  if (!normalizeAxis(adaptor.getAxis(), t.getRank()))
+    return emitOptionalError(loc, "axis ", adaptor.getAxis(),
+                             " out of range for rank ", t.getRank());
+  results.push_back(t);
+  return success();
+}
+bool SoftmaxOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
+  return compatibleTensorTypes(l, r);
+}
+LogicalResult SoftmaxOp::verify() { return success(); }
+
+LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  auto t = rankedType(adaptor.getInput().getType());
+  if (!normalizeAxis(adaptor.getAxis(), t.getRank()))
+    return emitOptionalError(loc, "axis ", adaptor.getAxis(),
+                             " out of range for rank ", t.getRank());
+  if (adaptor.getResidual() && adaptor.getResidual().getType() != t)
+    return emitOptionalError(loc, "residual type must equal the input type");
+  results.push_back(t);
+  return success();
+}
+bool LayerNormOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
+  return compatibleTensorTypes(l, r);
+}
+LogicalResult LayerNormOp::verify() {
+  int64_t axis = *normalizeAxis(getAxis(), getInput().getType().getRank());
+  auto normShape = getInput().getType().getShape().drop_front(axis);
+  for (Value v : {getScale(), getBias()}) {
+    if (!v)
+      continue;
+    auto t = llvm::cast<RankedTensorType>(v.getType());
+    if (!broadcastsTo(t.getShape(), normShape))
+      return emitOpError("scale/bias shape ")
+             << shapeStr(t.getShape())
+             << " does not broadcast to the normalized dims "
+             << shapeStr(normShape);
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+LogicalResult AttentionOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  auto q = rankedType(adaptor.getQuery().getType());
+  auto k = rankedType(adaptor.getKey().getType());
+  auto v = rankedType(adaptor.getValue().getType());
+  if (q.getRank() < 2 || q.getRank() != k.getRank() ||
+      q.getRank() != v.getRank())
+    return emitOptionalError(
+        loc, "query, key and value must have the same rank >= 2 (got ",
+        q.getRank(), ", ", k.getRank(), ", ", v.getRank(), ")");
+  int64_t r = q.getRank();
+  auto batchQ = q.getShape().drop_back(2), batchK = k.getShape().drop_back(2),
+       batchV = v.getShape().drop_back(2);
+  if (failed(verifyCompatibleShape(batchQ, batchK)) ||
+      failed(verifyCompatibleShape(batchQ, batchV)))
+    return emitOptionalError(loc, "batch dims differ: query ",
+                             shapeStr(q.getShape()), ", key ",
+                             shapeStr(k.getShape()), ", value ",
+                             shapeStr(v.getShape()));
+  if (failed(verifyCompatibleShape(ArrayRef<int64_t>{q.getDimSize(r - 1)},
+                                   ArrayRef<int64_t>{k.getDimSize(r - 1)})))
+    return emitOptionalError(loc, "query head dim ", q.getDimSize(r - 1),
+                             " differs from key head dim ", k.getDimSize(r - 1));
+  if (failed(verifyCompatibleShape(ArrayRef<int64_t>{k.getDimSize(r - 2)},
+                                   ArrayRef<int64_t>{v.getDimSize(r - 2)})))
+    return emitOptionalError(loc, "key length ", k.getDimSize(r - 2),
+                             " differs from value length ", v.getDimSize(r - 2));
+  SmallVector<int64_t> shape(q.getShape());
+  for (int64_t i = 0; i < r - 2; ++i)
+    if (ShapedType::isDynamic(shape[i]))
+      shape[i] = ShapedType::isDynamic(k.getDimSize(i)) ? v.getDimSize(i)
+                                                         : k.getDimSize(i);
+  shape[r - 1] = v.getDimSize(r - 1);
+  results.push_back(RankedTensorType::get(shape, q.getElementType()));
+  return success();
+}
+bool AttentionOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
+  return compatibleTensorTypes(l, r);
+}
+
+LogicalResult AttentionOp::verify() {
+  auto q = getQuery().getType(), k = getKey().getType(), v = getValue().getType();
+  if (q.getElementType() != k.getElementType() ||
+      q.getElementType() != v.getElementType())
+    return emitOpError("query, key and value element types differ");
+  bool hasMask = static_cast<bool>(getMask());
+  if (hasMask != (getMaskKind() != MaskKind::none))
+    return emitOpError(hasMask ? "has a mask operand but mask_kind = none"
+                               : "mask_kind needs a mask operand");
+  if (getMaskFirst() && !hasMask)
+    return emitOpError("mask_first needs a mask");
+  if (!std::isfinite(getScale().convertToDouble()))
+    return emitOpError("scale must be finite");
+  if (hasMask) {
+    auto m = llvm::cast<RankedTensorType>(getMask().getType());
+    int64_t r = q.getRank();
+    SmallVector<int64_t> scores(q.getShape().drop_back(1));
+    scores.push_back(k.getDimSize(r - 2));
+    if (m.getRank() > r || !broadcastsTo(m.getShape(), scores))
+      return emitOpError("mask shape ")
+             << shapeStr(m.getShape())
+             << " does not broadcast to the scores shape " << shapeStr(scores);
+    if (getMaskKind() == MaskKind::additive &&
+        m.getElementType() != q.getElementType())
+      return emitOpError("an additive mask must have the element type ")
+             << q.getElementType() << ", got " << m.getElementType();
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// TableGen'd definitions
+//===----------------------------------------------------------------------===//
+
+#define GET_OP_CLASSES
+#include "attn/Dialect/AttnOps.cpp.inc"
