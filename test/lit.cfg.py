@@ -18,6 +18,7 @@ llvm_config.use_default_substitutions()
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%attn_src", config.attn_src_root))
 config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%attn_lib_dir", os.path.join(config.attn_obj_root, "lib")))
 
 tool_dirs = [config.attn_tools_dir, config.llvm_tools_dir]
 tools = ["attnc", "attn-opt", "attn-run"]

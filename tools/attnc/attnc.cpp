@@ -1,1 +1,319 @@
-int main() { return 0; }
+//===- attnc.cpp - the attnc compiler driver ------------------------------===//
+//
+//   attnc MODEL -o OUT [--emit=attn|mlir|llvm|asm|obj|lib]
+//                      [--target=cpu|cuda[:sm_80|sm_90]] [--mcpu=..] [--mattr=..]
+//
+// MODEL is .onnx, .onnxtext or .mlir (attn dialect). The stages:
+//   import -> graph passes (--emit=attn) -> target lowering (--emit=mlir,
+//   the LLVM dialect) -> LLVM IR (--emit=llvm) -> asm/obj -> shared library.
+//
+//===----------------------------------------------------------------------===//
+#include "attn/Compiler/Frontend/OnnxImporter.h"
+#include "attn/Compiler/Passes.h"
+#include "attn/Compiler/Pipeline.h"
+#include "attn/Dialect/AttnDialect.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassInstrumentation.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFilename(cl::Positional, cl::desc("<model.onnx|.onnxtext|.mlir>"),
+                                          cl::Required);
+static cl::opt<std::string> outputFilename("o", cl::desc("Output file ('-' for stdout)"),
+                                           cl::value_desc("file"), cl::Required);
+
+enum class Emit { Attn, Mlir, Llvm, Asm, Obj, Lib };
+static cl::opt<Emit> emitKind(
+    "emit", cl::desc("What to produce"), cl::init(Emit::Lib),
+    cl::values(clEnumValN(Emit::Attn, "attn", "attn dialect after the graph passes"),
+               clEnumValN(Emit::Mlir, "mlir", "the lowered module (LLVM dialect + ABI)"),
+               clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
+               clEnumValN(Emit::Asm, "asm", "target assembly"),
+               clEnumValN(Emit::Obj, "obj", "an object file"),
+               clEnumValN(Emit::Lib, "lib", "a shared library (default)")));
+static cl::opt<std::string> targetName("target", cl::desc("cpu (default) or cuda[:sm_80|sm_90]"),
+                                       cl::init("cpu"));
+static cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: host)"), cl::init(""));
+static cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx2,+fma"),
+                                  cl::init(""));
+static cl::opt<std::string> dumpDir("dump-ir", cl::desc("Write the IR after every pass to DIR/NN-<pass>.mlir"),
+                                    cl::value_desc("DIR"), cl::init(""));
+static cl::opt<bool> remarks("remarks", cl::desc("Report every softmax left unfused, and why"),
+                             cl::init(false));
+static cl::opt<int64_t> queryTile("attention-query-tile", cl::desc("Query rows per attention tile"),
+                                  cl::init(32));
+static cl::opt<int64_t> keyTile("attention-key-tile", cl::desc("Key rows per attention tile"),
+                                cl::init(64));
+static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"), cl::init(3), cl::Prefix);
+
+namespace {
+/// Writes the module after every pass to DIR/NN-<pass-argument>.mlir.
+struct DumpIRInstrumentation : PassInstrumentation {
+  DumpIRInstrumentation(std::string dir, int &counter)
+      : dir(std::move(dir)), counter(counter) {}
+  void runAfterPass(Pass *pass, Operation *op) override {
+    if (pass->getArgument().empty())
+      return; // pass-manager adaptors
+    Operation *top = op;
+    while (top->getParentOp())
+      top = top->getParentOp();
+    SmallString<256> path(dir);
+    std::string name = (counter < 10 ? "0" : "") + std::to_string(counter) + "-" +
+                       pass->getArgument().str() + ".mlir";
+    ++counter;
+    llvm::sys::path::append(path, name);
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path, ec);
+    if (ec) {
+      llvm::WithColor::error(llvm::errs(), "attnc")
+          << "cannot write '" << path << "': " << ec.message() << "\n";
+      return;
+    }
+    top->print(os, OpPrintingFlags().elideLargeResourceString(1024));
+  }
+  std::string dir;
+  int &counter; // shared by the graph and lowering pass managers
+};
+
+/// Prints diagnostics as `attnc: error: node 'X': message`, naming the ONNX
+/// node (the op's NameLoc) or the file position for .mlir inputs.
+void describeLocation(Location loc, llvm::raw_ostream &os) {
+  if (auto name = dyn_cast<NameLoc>(loc)) {
+    os << "node '" << name.getName().getValue() << "'";
+    return;
+  }
+  if (auto file = dyn_cast<FileLineColLoc>(loc)) {
+    os << file.getFilename().getValue() << ":" << file.getLine() << ":" << file.getColumn();
+    return;
+  }
+  if (auto fused = dyn_cast<FusedLoc>(loc)) {
+    llvm::interleave(fused.getLocations(), os,
+                     [&](Location l) { describeLocation(l, os); }, ", ");
+    return;
+  }
+  if (auto callsite = dyn_cast<CallSiteLoc>(loc))
+    return describeLocation(callsite.getCallee(), os);
+  os << "<unknown location>";
+}
+} // namespace
+
+static void printDiagnostic(Diagnostic &diag) {
+  const char *sev = "error";
+  llvm::raw_ostream::Colors color = llvm::raw_ostream::RED;
+  switch (diag.getSeverity()) {
+  case DiagnosticSeverity::Error: break;
+  case DiagnosticSeverity::Warning: sev = "warning"; color = llvm::raw_ostream::MAGENTA; break;
+  case DiagnosticSeverity::Remark: sev = "remark"; color = llvm::raw_ostream::BLUE; break;
+  case DiagnosticSeverity::Note: sev = "note"; color = llvm::raw_ostream::BLACK; break;
+  }
+  auto &os = llvm::errs();
+  os << "attnc: ";
+  llvm::WithColor(os, color, true) << sev << ": ";
+  if (!isa<UnknownLoc>(diag.getLocation())) {
+    describeLocation(diag.getLocation(), os);
+    os << ": ";
+  }
+  os << diag.str() << "\n";
+  for (Diagnostic &note : diag.getNotes())
+    printDiagnostic(note);
+}
+
+static OwningOpRef<ModuleOp> loadModel(MLIRContext &ctx) {
+  StringRef ext = llvm::sys::path::extension(inputFilename);
+  if (ext == ".mlir") {
+    std::string err;
+    auto file = openInputFile(inputFilename, &err);
+    if (!file) {
+      emitError(UnknownLoc::get(&ctx)) << "cannot open '" << inputFilename << "': " << err;
+      return nullptr;
+    }
+    llvm::SourceMgr sm;
+    sm.AddNewSourceBuffer(std::move(file), SMLoc());
+    return parseSourceFile<ModuleOp>(sm, &ctx);
+  }
+  if (ext != ".onnx" && ext != ".onnxtext") {
+    emitError(UnknownLoc::get(&ctx))
+        << "'" << inputFilename << "': unknown model kind (expected .onnx, .onnxtext or .mlir)";
+    return nullptr;
+  }
+  return importOnnxFile(ctx, inputFilename);
+}
+
+static int run(MLIRContext &ctx, const CompileOptions &options) {
+  OwningOpRef<ModuleOp> module = loadModel(ctx);
+  if (!module)
+    return 1;
+  if (failed(verify(*module)))
+    return 1;
+
+  int dumpCounter = 0;
+  PassManager pm(&ctx);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return 1;
+  applyDefaultTimingPassManagerCLOptions(pm);
+  if (!dumpDir.empty()) {
+    if (auto ec = llvm::sys::fs::create_directories(dumpDir)) {
+      emitError(UnknownLoc::get(&ctx)) << "cannot create '" << dumpDir << "': " << ec.message();
+      return 1;
+    }
+    ctx.disableMultithreading();
+    pm.addInstrumentation(std::make_unique<DumpIRInstrumentation>(dumpDir, dumpCounter));
+  }
+
+  buildGraphPipeline(pm, options);
+  if (failed(pm.run(*module)))
+    return 1;
+
+  auto openOutput = [&](bool binary) -> std::unique_ptr<llvm::ToolOutputFile> {
+    std::string err;
+    auto out = openOutputFile(outputFilename, &err);
+    if (!out)
+      emitError(UnknownLoc::get(&ctx)) << err;
+    (void)binary;
+    return out;
+  };
+  if (emitKind == Emit::Attn) {
+    auto out = openOutput(false);
+    if (!out)
+      return 1;
+    module->print(out->os());
+    out->keep();
+    return 0;
+  }
+
+  if (options.target == Target::CUDA) {
+    emitError(module->getLoc())
+        << "--target=cuda: the GPU backend is not available in this build yet";
+    return 1;
+  }
+  if (failed(finalizeSignature(*module, "main_graph", options)))
+    return 1;
+  PassManager lower(&ctx);
+  if (failed(applyPassManagerCLOptions(lower)))
+    return 1;
+  applyDefaultTimingPassManagerCLOptions(lower);
+  if (!dumpDir.empty())
+    lower.addInstrumentation(std::make_unique<DumpIRInstrumentation>(dumpDir, dumpCounter));
+  buildCpuLoweringPipeline(lower, options);
+  if (failed(lower.run(*module)))
+    return 1;
+  if (emitKind == Emit::Mlir) {
+    auto out = openOutput(false);
+    if (!out)
+      return 1;
+    module->print(out->os());
+    out->keep();
+    return 0;
+  }
+
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = translateToOptimizedLLVMIR(*module, llvmContext, options);
+  if (!llvmModule)
+    return 1;
+  if (emitKind == Emit::Llvm) {
+    auto out = openOutput(false);
+    if (!out)
+      return 1;
+    llvmModule->print(out->os(), nullptr);
+    out->keep();
+    return 0;
+  }
+  std::string error;
+  if (emitKind == Emit::Asm || emitKind == Emit::Obj) {
+    if (emitKind == Emit::Obj && outputFilename == "-") {
+      emitError(UnknownLoc::get(&ctx)) << "--emit=obj cannot write to stdout";
+      return 1;
+    }
+    if (failed(emitMachineCode(*llvmModule, outputFilename, emitKind == Emit::Asm, options, error))) {
+      emitError(UnknownLoc::get(&ctx)) << error;
+      return 1;
+    }
+    return 0;
+  }
+  if (outputFilename == "-") {
+    emitError(UnknownLoc::get(&ctx)) << "--emit=lib cannot write to stdout";
+    return 1;
+  }
+  SmallString<128> objPath;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("attnc", "o", objPath)) {
+    emitError(UnknownLoc::get(&ctx)) << "cannot create a temporary file: " << ec.message();
+    return 1;
+  }
+  llvm::FileRemover removeObj(objPath);
+  if (failed(emitMachineCode(*llvmModule, objPath, false, options, error)) ||
+      failed(linkSharedLibrary(objPath, outputFilename, error))) {
+    emitError(UnknownLoc::get(&ctx)) << error;
+    return 1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  registerAsmPrinterCLOptions();
+  cl::ParseCommandLineOptions(argc, argv, "attnc: ahead-of-time compiler for transformer inference\n");
+
+  CompileOptions options;
+  StringRef target = targetName;
+  if (target == "cpu") {
+    options.target = Target::CPU;
+  } else if (target == "cuda" || target.starts_with("cuda:")) {
+    options.target = Target::CUDA;
+    if (target.consume_front("cuda:")) {
+      if (target != "sm_80" && target != "sm_90") {
+        llvm::WithColor::error(llvm::errs(), "attnc")
+            << "unsupported CUDA arch '" << target << "' (expected sm_80 or sm_90)\n";
+        return 1;
+      }
+      options.cudaArch = target.str();
+    }
+  } else {
+    llvm::WithColor::error(llvm::errs(), "attnc")
+        << "unknown --target '" << target << "' (expected cpu or cuda[:sm_80|sm_90])\n";
+    return 1;
+  }
+  options.mcpu = mcpu;
+  options.mattr = mattr;
+  options.remarks = remarks;
+  options.queryTile = queryTile;
+  options.keyTile = keyTile;
+  options.optLevel = optLevel;
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registry.insert<AttnDialect>();
+  MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  ScopedDiagnosticHandler handler(&ctx, [](Diagnostic &diag) {
+    printDiagnostic(diag);
+    return success();
+  });
+  return run(ctx, options);
+}

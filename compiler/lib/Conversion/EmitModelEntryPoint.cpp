@@ -1,5 +1,20 @@
-//===- EmitModelEntryPoint.cpp ---------------------------------------------------------===//
+//===- EmitModelEntryPoint.cpp - the runtime ABI of a compiled model ------===//
+//
+// After lowering to the LLVM dialect the model function takes each memref as
+// its expanded descriptor fields and returns a struct of descriptors. This
+// pass adds the two exported symbols of attn/abi.h:
+//
+//   int32_t attn_model_run(int64_t *const *inputs, int64_t *const *outputs)
+//   const char *attn_model_signature(void)
+//
+// and makes every other symbol internal, so a model library exports nothing
+// else. Descriptor ranks come from the module's `attn.signature` JSON.
+//
+//===----------------------------------------------------------------------===//
 #include "attn/Compiler/Passes.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "llvm/Support/JSON.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_EMITMODELENTRYPOINTPASS
@@ -7,11 +22,129 @@ namespace mlir::attn {
 } // namespace mlir::attn
 
 using namespace mlir;
-using namespace mlir::attn;
 
 namespace {
-struct EmitModelEntryPointPass : attn::impl::EmitModelEntryPointPassBase<EmitModelEntryPointPass> {
+
+/// Ranks of the "inputs" or "outputs" list of the signature.
+static FailureOr<SmallVector<int64_t>> ranksOf(const llvm::json::Object &sig,
+                                               StringRef key) {
+  const llvm::json::Array *list = sig.getArray(key);
+  if (!list)
+    return failure();
+  SmallVector<int64_t> ranks;
+  for (const llvm::json::Value &v : *list) {
+    const llvm::json::Object *o = v.getAsObject();
+    const llvm::json::Array *shape = o ? o->getArray("shape") : nullptr;
+    if (!shape)
+      return failure();
+    ranks.push_back(shape->size());
+  }
+  return ranks;
+}
+
+struct EmitModelEntryPointPass
+    : attn::impl::EmitModelEntryPointPassBase<EmitModelEntryPointPass> {
   using Base::Base;
-  void runOnOperation() override {}
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    auto sigAttr = module->getAttrOfType<StringAttr>("attn.signature");
+    if (!sigAttr) {
+      module.emitError("attn-emit-entry-point: module has no attn.signature");
+      return signalPassFailure();
+    }
+    auto parsed = llvm::json::parse(sigAttr.getValue());
+    if (!parsed || !parsed->getAsObject()) {
+      if (!parsed)
+        llvm::consumeError(parsed.takeError());
+      module.emitError("attn-emit-entry-point: attn.signature is not a JSON object");
+      return signalPassFailure();
+    }
+    auto inRanks = ranksOf(*parsed->getAsObject(), "inputs");
+    auto outRanks = ranksOf(*parsed->getAsObject(), "outputs");
+    if (failed(inRanks) || failed(outRanks)) {
+      module.emitError("attn-emit-entry-point: attn.signature lacks inputs/outputs shapes");
+      return signalPassFailure();
+    }
+    auto model = module.lookupSymbol<LLVM::LLVMFuncOp>(entryName);
+    if (!model) {
+      module.emitError("attn-emit-entry-point: no llvm.func @") << entryName;
+      return signalPassFailure();
+    }
+    int64_t expectedArgs = 0;
+    for (int64_t r : *inRanks)
+      expectedArgs += 3 + 2 * r;
+    if ((int64_t)model.getNumArguments() != expectedArgs) {
+      model.emitError("model function takes ")
+          << model.getNumArguments() << " values, the signature implies "
+          << expectedArgs;
+      return signalPassFailure();
+    }
+
+    // Everything but the ABI becomes internal.
+    for (auto f : module.getOps<LLVM::LLVMFuncOp>())
+      if (!f.isExternal())
+        f.setLinkage(LLVM::Linkage::Internal);
+
+    OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+    Location loc = model.getLoc();
+    auto ptrT = LLVM::LLVMPointerType::get(ctx);
+    auto i64 = b.getI64Type(), i32 = b.getI32Type();
+
+    // attn_model_signature
+    {
+      std::string text = sigAttr.getValue().str();
+      text.push_back('\0');
+      auto arrT = LLVM::LLVMArrayType::get(b.getI8Type(), text.size());
+      b.create<LLVM::GlobalOp>(loc, arrT, /*isConstant=*/true,
+                               LLVM::Linkage::Internal, "__attn_signature",
+                               b.getStringAttr(text));
+      auto fn = b.create<LLVM::LLVMFuncOp>(loc, "attn_model_signature",
+                                           LLVM::LLVMFunctionType::get(ptrT, {}));
+      OpBuilder fb = OpBuilder::atBlockBegin(fn.addEntryBlock(b));
+      Value addr = fb.create<LLVM::AddressOfOp>(loc, ptrT, "__attn_signature");
+      fb.create<LLVM::ReturnOp>(loc, addr);
+    }
+
+    // attn_model_run
+    auto fn = b.create<LLVM::LLVMFuncOp>(
+        loc, "attn_model_run", LLVM::LLVMFunctionType::get(i32, {ptrT, ptrT}));
+    OpBuilder fb = OpBuilder::atBlockBegin(fn.addEntryBlock(b));
+    Value inArr = fn.getArgument(0), outArr = fn.getArgument(1);
+    auto gep = [&](Value base, Type elem, int64_t i) -> Value {
+      return fb.create<LLVM::GEPOp>(loc, ptrT, elem, base,
+                                    ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
+    };
+    SmallVector<Value> args;
+    for (auto [i, r] : llvm::enumerate(*inRanks)) {
+      Value desc = fb.create<LLVM::LoadOp>(loc, ptrT, gep(inArr, ptrT, i));
+      args.push_back(fb.create<LLVM::LoadOp>(loc, ptrT, gep(desc, i64, 0)));
+      args.push_back(fb.create<LLVM::LoadOp>(loc, ptrT, gep(desc, i64, 1)));
+      for (int64_t k = 2; k < 3 + 2 * r; ++k)
+        args.push_back(fb.create<LLVM::LoadOp>(loc, i64, gep(desc, i64, k)));
+    }
+    auto call = fb.create<LLVM::CallOp>(loc, model, args);
+    size_t numOut = outRanks->size();
+    for (auto [j, r] : llvm::enumerate(*outRanks)) {
+      Value res = call.getResult();
+      Value d = numOut == 1 ? res
+                            : fb.create<LLVM::ExtractValueOp>(loc, res, ArrayRef<int64_t>{(int64_t)j})
+                                  .getResult();
+      Value desc = fb.create<LLVM::LoadOp>(loc, ptrT, gep(outArr, ptrT, j));
+      auto field = [&](ArrayRef<int64_t> pos) -> Value {
+        return fb.create<LLVM::ExtractValueOp>(loc, d, pos);
+      };
+      fb.create<LLVM::StoreOp>(loc, field({0}), gep(desc, i64, 0));
+      fb.create<LLVM::StoreOp>(loc, field({1}), gep(desc, i64, 1));
+      fb.create<LLVM::StoreOp>(loc, field({2}), gep(desc, i64, 2));
+      for (int64_t k = 0; k < r; ++k) {
+        fb.create<LLVM::StoreOp>(loc, field({3, k}), gep(desc, i64, 3 + k));
+        fb.create<LLVM::StoreOp>(loc, field({4, k}), gep(desc, i64, 3 + r + k));
+      }
+    }
+    Value zero = fb.create<LLVM::ConstantOp>(loc, i32, fb.getI32IntegerAttr(0));
+    fb.create<LLVM::ReturnOp>(loc, zero);
+  }
 };
 } // namespace

@@ -1,5 +1,35 @@
-//===- LowerAttentionToLoops.cpp ---------------------------------------------------------===//
+//===- LowerAttentionToLoops.cpp - attn.attention -> flash loop nest ------===//
+//
+// attn.attention becomes, on tensors:
+//
+//   scf.forall (batch..., query tile) shared_outs(out) {
+//     m = -inf, l = 0, acc = 0                       // per query row
+//     scf.for key tile in [0, causal ? diagonal end : Sk) iter_args(m, l, acc) {
+//       s    = Q_tile . K_tileᵀ                      // [tq, tk] only
+//       s'   = scale / mask / causal edits (exactly the op's semantics)
+//       m'   = max(m, rowmax(s'));  alpha = exp(m - m')
+//       p    = exp(s' - m');  l' = alpha l + rowsum(p)
+//       acc' = alpha acc + p . V_tile
+//     }
+//     out[batch, tile] = acc / l                     // deferred normalization
+//   }
+//
+// The Sq x Sk score matrix never exists; memory is O(tile) per iteration.
+// A row whose scores are all -inf ends with l = 0 and gives NaN, as PyTorch
+// does; a row filled with a finite value gives uniform weights.
+//
+//===----------------------------------------------------------------------===//
+#include "LoweringUtils.h"
 #include "attn/Compiler/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_LOWERATTENTIONTOLOOPSPASS
@@ -10,8 +40,317 @@ using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
-struct LowerAttentionToLoopsPass : attn::impl::LowerAttentionToLoopsPassBase<LowerAttentionToLoopsPass> {
+
+using utils::IteratorType;
+
+/// Builds a linalg.generic with the given maps/iterators and a body.
+static Value generic(OpBuilder &b, Location loc, Type resultType,
+                     ValueRange ins, Value init, ArrayRef<AffineMap> maps,
+                     ArrayRef<IteratorType> iters,
+                     function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  return b
+      .create<linalg::GenericOp>(
+          loc, TypeRange{resultType}, ins, ValueRange{init}, maps, iters,
+          [&](OpBuilder &bb, Location l, ValueRange a) {
+            bb.create<linalg::YieldOp>(l, body(bb, l, a));
+          })
+      .getResult(0);
+}
+
+static Value extendTo(OpBuilder &b, Location loc, Value v, Type t) {
+  if (v.getType() == t)
+    return v;
+  if (v.getType().getIntOrFloatBitWidth() < t.getIntOrFloatBitWidth())
+    return b.create<arith::ExtFOp>(loc, t, v);
+  return b.create<arith::TruncFOp>(loc, t, v);
+}
+
+struct AttentionLowering : OpRewritePattern<AttentionOp> {
+  AttentionLowering(MLIRContext *ctx, int64_t tq, int64_t tk)
+      : OpRewritePattern(ctx), tileQ(tq), tileK(tk) {}
+
+  LogicalResult matchAndRewrite(AttentionOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    Value Q = op.getQuery(), K = op.getKey(), V = op.getValue(), M = op.getMask();
+    auto qt = cast<RankedTensorType>(Q.getType());
+    auto kt = cast<RankedTensorType>(K.getType());
+    auto vt = cast<RankedTensorType>(V.getType());
+    auto resultType = cast<RankedTensorType>(op.getResult().getType());
+    Type et = qt.getElementType();
+    Type acc = et.getIntOrFloatBitWidth() < 32 ? rw.getF32Type() : et;
+    int64_t rank = qt.getRank(), nb = rank - 2;
+    double scale = op.getScale().convertToDouble();
+    double fill = op.getFillValue().convertToDouble();
+    MaskKind kind = op.getMaskKind();
+    bool maskFirst = op.getMaskFirst(), causal = op.getCausal();
+
+    SmallVector<Value> qd = getDimValues(rw, loc, Q), kd = getDimValues(rw, loc, K),
+                       vd = getDimValues(rw, loc, V);
+    Value Sq = qd[nb], Sk = kd[nb], D = qd[nb + 1], Dv = vd[nb + 1];
+    SmallVector<Value> outDims(qd.begin(), qd.begin() + nb);
+    outDims.push_back(Sq);
+    outDims.push_back(Dv);
+    // Batch dims of the result come from whichever operand knows them.
+    Value out = createEmptyTensor(rw, loc, resultType, outDims);
+
+    // The mask's dynamic dims must equal the scores' dims (or be static 1).
+    if (M) {
+      SmallVector<Value> scoreDims(qd.begin(), qd.begin() + nb + 1);
+      scoreDims.push_back(Sk);
+      M = materializeDynamicBroadcast(rw, loc, M, scoreDims);
+    }
+
+    Value c0 = rw.create<arith::ConstantIndexOp>(loc, 0);
+    Value c1 = rw.create<arith::ConstantIndexOp>(loc, 1);
+    Value cTQ = rw.create<arith::ConstantIndexOp>(loc, tileQ);
+    Value cTK = rw.create<arith::ConstantIndexOp>(loc, tileK);
+    Value numQT = rw.create<arith::CeilDivUIOp>(loc, Sq, cTQ);
+
+    SmallVector<OpFoldResult> ubs;
+    for (int64_t i = 0; i < nb; ++i)
+      ubs.push_back(qd[i]);
+    ubs.push_back(numQT);
+    auto forall = rw.create<scf::ForallOp>(loc, ubs, ValueRange{out}, std::nullopt);
+    OpBuilder::InsertionGuard guard(rw);
+    rw.setInsertionPointToStart(forall.getBody());
+    SmallVector<Value> ivs = forall.getInductionVars();
+    Value qs = rw.create<arith::MulIOp>(loc, ivs[nb], cTQ);
+    Value tq = rw.create<arith::MinUIOp>(loc, cTQ, rw.create<arith::SubIOp>(loc, Sq, qs));
+
+    auto dyn = ShapedType::kDynamic;
+    // A [rows, cols] slice of a [batch..., S, X] operand at (batch ivs, row0).
+    auto slice2d = [&](Value src, Value row0, Value rows, Value cols,
+                       int64_t staticCols) -> Value {
+      SmallVector<OpFoldResult> offs, sizes, strides(rank, rw.getIndexAttr(1));
+      for (int64_t i = 0; i < nb; ++i) {
+        offs.push_back(ivs[i]);
+        sizes.push_back(rw.getIndexAttr(1));
+      }
+      offs.push_back(row0);
+      offs.push_back(rw.getIndexAttr(0));
+      sizes.push_back(getAsOpFoldResult(rows));
+      sizes.push_back(getAsOpFoldResult(cols));
+      auto t = RankedTensorType::get(
+          {dyn, staticCols},
+          cast<RankedTensorType>(src.getType()).getElementType());
+      return rw.create<tensor::ExtractSliceOp>(loc, t, src, offs, sizes, strides);
+    };
+    Value qTile = slice2d(Q, qs, tq, D, qt.getDimSize(rank - 1));
+
+    auto vec = RankedTensorType::get({dyn}, acc);
+    auto accType = RankedTensorType::get({dyn, vt.getDimSize(rank - 1)}, acc);
+    auto sType = RankedTensorType::get({dyn, dyn}, acc);
+    auto fillT = [&](RankedTensorType t, ArrayRef<Value> dims, double v) {
+      Value e = createEmptyTensor(rw, loc, t, dims);
+      return rw.create<linalg::FillOp>(loc, createScalarConstant(rw, loc, acc, v), e)
+          .getResult(0);
+    };
+    Value mInit = fillT(vec, {tq}, -INFINITY);
+    Value lInit = fillT(vec, {tq}, 0.0);
+    Value accInit = fillT(accType, {tq, Dv}, 0.0);
+
+    // Causal: key tiles beyond the last query row of this tile are skipped.
+    Value kEnd = Sk;
+    if (causal)
+      kEnd = rw.create<arith::MinUIOp>(loc, Sk, rw.create<arith::AddIOp>(loc, qs, tq));
+
+    AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
+               d2 = getAffineDimExpr(2, ctx);
+    auto map = [&](unsigned n, ArrayRef<AffineExpr> e) {
+      return AffineMap::get(n, 0, e, ctx);
+    };
+    IteratorType P = IteratorType::parallel, R = IteratorType::reduction;
+
+    auto loop = rw.create<scf::ForOp>(
+        loc, c0, kEnd, cTK, ValueRange{mInit, lInit, accInit},
+        [&](OpBuilder &b, Location l, Value ks, ValueRange iter) {
+          Value m = iter[0], lsum = iter[1], accT = iter[2];
+          Value tk = b.create<arith::MinUIOp>(l, cTK, b.create<arith::SubIOp>(l, kEnd, ks));
+          OpBuilder::InsertionGuard g(rw);
+          rw.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+          Value kTile = slice2d(K, ks, tk, D, kt.getDimSize(rank - 1));
+          Value vTile = slice2d(V, ks, tk, Dv, vt.getDimSize(rank - 1));
+
+          // s = q . kᵀ
+          Value sInit = fillT(sType, {tq, tk}, 0.0);
+          Value s = generic(b, l, sType, ValueRange{qTile, kTile}, sInit,
+                            {map(3, {d0, d2}), map(3, {d1, d2}), map(3, {d0, d1})},
+                            {P, P, R}, [&](OpBuilder &bb, Location bl, ValueRange a) -> Value {
+                              Value x = extendTo(bb, bl, a[0], acc);
+                              Value y = extendTo(bb, bl, a[1], acc);
+                              return bb.create<arith::AddFOp>(bl, a[2], bb.create<arith::MulFOp>(bl, x, y));
+                            });
+
+          // s' = scale, mask and causal edits.
+          SmallVector<Value> ins{s};
+          SmallVector<AffineMap> maps{map(2, {d0, d1})};
+          if (M) {
+            auto mt = cast<RankedTensorType>(M.getType());
+            int64_t mr = mt.getRank(), off = rank - mr;
+            SmallVector<OpFoldResult> offs, sizes, strides(mr, b.getIndexAttr(1));
+            SmallVector<AffineExpr> me;
+            SmallVector<int64_t> shape;
+            for (int64_t j = 0; j < mr; ++j) {
+              int64_t i = j + off;
+              bool one = mt.getDimSize(j) == 1;
+              if (one || i < nb) {
+                offs.push_back(one ? OpFoldResult(b.getIndexAttr(0)) : OpFoldResult(ivs[i]));
+                sizes.push_back(b.getIndexAttr(1));
+                shape.push_back(1);
+                me.push_back(getAffineConstantExpr(0, ctx));
+              } else {
+                offs.push_back(i == nb ? qs : ks);
+                sizes.push_back(i == nb ? tq : tk);
+                shape.push_back(dyn);
+                me.push_back(i == nb ? d0 : d1);
+              }
+            }
+            auto tt = RankedTensorType::get(shape, mt.getElementType());
+            ins.push_back(b.create<tensor::ExtractSliceOp>(l, tt, M, offs, sizes, strides));
+            maps.push_back(map(2, me));
+          }
+          maps.push_back(map(2, {d0, d1}));
+          Value sInit2 = createEmptyTensor(b, l, sType, {tq, tk});
+          Value s2 = generic(
+              b, l, sType, ins, sInit2, maps, {P, P},
+              [&](OpBuilder &bb, Location bl, ValueRange a) -> Value {
+                Value v = a[0];
+                Value sc = createScalarConstant(bb, bl, acc, scale);
+                auto applyMask = [&](Value x) -> Value {
+                  Value mv = a[1];
+                  if (kind == MaskKind::additive)
+                    return bb.create<arith::AddFOp>(bl, x, extendTo(bb, bl, mv, acc));
+                  Value isZero;
+                  Type mt = mv.getType();
+                  if (isa<FloatType>(mt))
+                    isZero = bb.create<arith::CmpFOp>(bl, arith::CmpFPredicate::OEQ, mv,
+                                                      createScalarConstant(bb, bl, mt, 0));
+                  else
+                    isZero = bb.create<arith::CmpIOp>(
+                        bl, arith::CmpIPredicate::eq, mv,
+                        bb.create<arith::ConstantOp>(bl, bb.getIntegerAttr(mt, 0)));
+                  Value f = createScalarConstant(bb, bl, acc, fill);
+                  return kind == MaskKind::fill_if_zero
+                             ? bb.create<arith::SelectOp>(bl, isZero, f, x).getResult()
+                             : bb.create<arith::SelectOp>(bl, isZero, x, f).getResult();
+                };
+                if (kind != MaskKind::none && maskFirst) {
+                  v = bb.create<arith::MulFOp>(bl, applyMask(v), sc);
+                } else {
+                  v = bb.create<arith::MulFOp>(bl, v, sc);
+                  if (kind != MaskKind::none)
+                    v = applyMask(v);
+                }
+                if (causal) {
+                  Value qi = bb.create<arith::AddIOp>(bl, qs, bb.create<linalg::IndexOp>(bl, 0));
+                  Value ki = bb.create<arith::AddIOp>(bl, ks, bb.create<linalg::IndexOp>(bl, 1));
+                  Value future = bb.create<arith::CmpIOp>(bl, arith::CmpIPredicate::ugt, ki, qi);
+                  v = bb.create<arith::SelectOp>(bl, future,
+                                                 createScalarConstant(bb, bl, acc, -INFINITY), v);
+                }
+                return v;
+              });
+
+          // Online softmax update.
+          Value rowMax = generic(b, l, vec, ValueRange{s2}, fillT(vec, {tq}, -INFINITY),
+                                 {map(2, {d0, d1}), map(2, {d0})}, {P, R},
+                                 [](OpBuilder &bb, Location bl, ValueRange a) -> Value {
+                                   return bb.create<arith::MaximumFOp>(bl, a[0], a[1]);
+                                 });
+          // m' = max(m, rowmax); the safe version is 0 where m' = -inf so that
+          // fully masked prefixes give exp(-inf) = 0 rather than NaN.
+          auto safe = [&](OpBuilder &bb, Location bl, Value x) -> Value {
+            Value ninf = createScalarConstant(bb, bl, acc, -INFINITY);
+            Value isNinf = bb.create<arith::CmpFOp>(bl, arith::CmpFPredicate::OEQ, x, ninf);
+            return bb.create<arith::SelectOp>(bl, isNinf, createScalarConstant(bb, bl, acc, 0), x);
+          };
+          Value mNew = generic(b, l, vec, ValueRange{m, rowMax}, createEmptyTensor(b, l, vec, {tq}),
+                               {map(1, {d0}), map(1, {d0}), map(1, {d0})}, {P},
+                               [](OpBuilder &bb, Location bl, ValueRange a) -> Value {
+                                 return bb.create<arith::MaximumFOp>(bl, a[0], a[1]);
+                               });
+          Value alpha = generic(b, l, vec, ValueRange{m, mNew}, createEmptyTensor(b, l, vec, {tq}),
+                                {map(1, {d0}), map(1, {d0}), map(1, {d0})}, {P},
+                                [&](OpBuilder &bb, Location bl, ValueRange a) -> Value {
+                                  return bb.create<math::ExpOp>(
+                                      bl, bb.create<arith::SubFOp>(bl, a[0], safe(bb, bl, a[1])));
+                                });
+          Value p = generic(b, l, sType, ValueRange{s2, mNew}, createEmptyTensor(b, l, sType, {tq, tk}),
+                            {map(2, {d0, d1}), map(2, {d0}), map(2, {d0, d1})}, {P, P},
+                            [&](OpBuilder &bb, Location bl, ValueRange a) -> Value {
+                              return bb.create<math::ExpOp>(
+                                  bl, bb.create<arith::SubFOp>(bl, a[0], safe(bb, bl, a[1])));
+                            });
+          Value rowSum = generic(b, l, vec, ValueRange{p}, fillT(vec, {tq}, 0.0),
+                                 {map(2, {d0, d1}), map(2, {d0})}, {P, R},
+                                 [](OpBuilder &bb, Location bl, ValueRange a) -> Value {
+                                   return bb.create<arith::AddFOp>(bl, a[0], a[1]);
+                                 });
+          Value lNew = generic(b, l, vec, ValueRange{lsum, alpha, rowSum},
+                               createEmptyTensor(b, l, vec, {tq}),
+                               {map(1, {d0}), map(1, {d0}), map(1, {d0}), map(1, {d0})}, {P},
+                               [](OpBuilder &bb, Location bl, ValueRange a) -> Value {
+                                 return bb.create<arith::AddFOp>(
+                                     bl, bb.create<arith::MulFOp>(bl, a[0], a[1]), a[2]);
+                               });
+          Value accScaled = generic(b, l, accType, ValueRange{alpha}, accT,
+                                    {map(2, {d0}), map(2, {d0, d1})}, {P, P},
+                                    [](OpBuilder &bb, Location bl, ValueRange a) -> Value {
+                                      return bb.create<arith::MulFOp>(bl, a[1], a[0]);
+                                    });
+          Value accNew = generic(b, l, accType, ValueRange{p, vTile}, accScaled,
+                                 {map(3, {d0, d2}), map(3, {d2, d1}), map(3, {d0, d1})},
+                                 {P, P, R}, [&](OpBuilder &bb, Location bl, ValueRange a) -> Value {
+                                   Value y = extendTo(bb, bl, a[1], acc);
+                                   return bb.create<arith::AddFOp>(
+                                       bl, a[2], bb.create<arith::MulFOp>(bl, a[0], y));
+                                 });
+          b.create<scf::YieldOp>(l, ValueRange{mNew, lNew, accNew});
+        });
+
+    // out = acc / l
+    auto tileType = RankedTensorType::get({dyn, vt.getDimSize(rank - 1)}, et);
+    Value outTile = generic(
+        rw, loc, tileType, ValueRange{loop.getResult(2), loop.getResult(1)},
+        createEmptyTensor(rw, loc, tileType, {tq, Dv}),
+        {map(2, {d0, d1}), map(2, {d0}), map(2, {d0, d1})}, {P, P},
+        [&](OpBuilder &bb, Location bl, ValueRange a) -> Value {
+          return extendTo(bb, bl, bb.create<arith::DivFOp>(bl, a[0], a[1]), et);
+        });
+
+    rw.setInsertionPointToStart(forall.getTerminator().getBody());
+    SmallVector<OpFoldResult> offs, sizes, strides(rank, rw.getIndexAttr(1));
+    for (int64_t i = 0; i < nb; ++i) {
+      offs.push_back(ivs[i]);
+      sizes.push_back(rw.getIndexAttr(1));
+    }
+    offs.push_back(qs);
+    offs.push_back(rw.getIndexAttr(0));
+    sizes.push_back(tq);
+    sizes.push_back(getAsOpFoldResult(Dv));
+    rw.create<tensor::ParallelInsertSliceOp>(loc, outTile, forall.getRegionOutArgs()[0],
+                                             offs, sizes, strides);
+    (void)c1;
+    rw.replaceOp(op, forall.getResult(0));
+    return success();
+  }
+
+  int64_t tileQ, tileK;
+};
+
+struct LowerAttentionToLoopsPass
+    : attn::impl::LowerAttentionToLoopsPassBase<LowerAttentionToLoopsPass> {
   using Base::Base;
-  void runOnOperation() override {}
+  void runOnOperation() override {
+    if (queryTile <= 0 || keyTile <= 0) {
+      getOperation().emitError("attn-lower-attention: tile sizes must be positive");
+      return signalPassFailure();
+    }
+    RewritePatternSet patterns(&getContext());
+    patterns.add<AttentionLowering>(&getContext(), queryTile, keyTile);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
 };
 } // namespace

@@ -1,5 +1,21 @@
-//===- LowerAttnToLinalg.cpp ---------------------------------------------------------===//
+//===- LowerAttnToLinalg.cpp - attn tensor ops -> linalg/tensor/arith -----===//
+//
+// Every attn op except attn.attention (see LowerAttentionToLoops.cpp) becomes
+// linalg on tensors. Dims are read with tensor.dim, so one lowering serves
+// static and dynamic shapes.
+//
+//===----------------------------------------------------------------------===//
+#include "LoweringUtils.h"
 #include "attn/Compiler/Passes.h"
+#include "attn/Dialect/ShapeInference.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/DialectConversion.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_LOWERATTNTOLINALGPASS
@@ -9,9 +25,971 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
+static RankedTensorType rtype(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+using ScalarBody = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// A broadcasting elementwise linalg.generic computing `body` per element.
+static Value buildElementwise(OpBuilder &b, Location loc,
+                              RankedTensorType resultType, ValueRange operands,
+                              ScalarBody body) {
+  int64_t rank = resultType.getRank();
+  SmallVector<Value> dims = broadcastResultDims(b, loc, resultType, operands);
+  SmallVector<Value> ins;
+  SmallVector<AffineMap> maps;
+  for (Value v : operands) {
+    Value in = materializeDynamicBroadcast(b, loc, v, dims);
+    ins.push_back(in);
+    maps.push_back(broadcastIndexingMap(
+        b.getContext(), cast<RankedTensorType>(in.getType()), rank));
+  }
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  Value init = createEmptyTensor(b, loc, resultType, dims);
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  auto gen = b.create<linalg::GenericOp>(
+      loc, TypeRange{resultType}, ins, ValueRange{init}, maps, iters,
+      [&](OpBuilder &bb, Location bl, ValueRange args) {
+        bb.create<linalg::YieldOp>(bl, body(bb, bl, args.drop_back()));
+      });
+  return gen.getResult(0);
+}
+
+static bool isFloat(Type t) { return isa<FloatType>(t); }
+
+/// Converts a scalar between element types with ONNX Cast semantics.
+static Value convertScalar(OpBuilder &b, Location loc, Value v, Type to) {
+  Type from = v.getType();
+  if (from == to)
+    return v;
+  if (to.isInteger(1)) {
+    if (isFloat(from))
+      return b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::UNE, v,
+                                     createScalarConstant(b, loc, from, 0));
+    return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, v,
+                                   createScalarConstant(b, loc, from, 0));
+  }
+  if (isFloat(from) && isFloat(to)) {
+    if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
+      return b.create<arith::ExtFOp>(loc, to, v);
+    return b.create<arith::TruncFOp>(loc, to, v);
+  }
+  if (isFloat(from))
+    return to.isUnsignedInteger() ? b.create<arith::FPToUIOp>(loc, to, v).getResult()
+                                  : b.create<arith::FPToSIOp>(loc, to, v).getResult();
+  bool fromUnsigned = from.isInteger(1) || from.isUnsignedInteger();
+  if (isFloat(to))
+    return fromUnsigned ? b.create<arith::UIToFPOp>(loc, to, v).getResult()
+                        : b.create<arith::SIToFPOp>(loc, to, v).getResult();
+  unsigned fw = from.getIntOrFloatBitWidth(), tw = to.getIntOrFloatBitWidth();
+  if (fw < tw)
+    return fromUnsigned ? b.create<arith::ExtUIOp>(loc, to, v).getResult()
+                        : b.create<arith::ExtSIOp>(loc, to, v).getResult();
+  if (fw > tw)
+    return b.create<arith::TruncIOp>(loc, to, v);
+  return b.create<arith::BitcastOp>(loc, to, v);
+}
+
+/// Whether `v` is a splat constant equal to `x`.
+static bool isSplatConstant(Value v, double x) {
+  DenseElementsAttr attr;
+  if (!matchPattern(v, m_Constant(&attr)) || !attr.isSplat())
+    return false;
+  if (auto ft = dyn_cast<FloatType>(attr.getElementType()))
+    return attr.getSplatValue<APFloat>().convertToDouble() == x;
+  if (attr.getElementType().isInteger(1))
+    return false;
+  return attr.getSplatValue<APInt>().getSExtValue() == static_cast<int64_t>(x);
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise patterns
+//===----------------------------------------------------------------------===//
+
 namespace {
-struct LowerAttnToLinalgPass : attn::impl::LowerAttnToLinalgPassBase<LowerAttnToLinalgPass> {
-  using Base::Base;
-  void runOnOperation() override {}
+template <typename OpTy>
+struct ElementwisePattern : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  using BodyFn = std::function<Value(OpBuilder &, Location, ValueRange, OpTy)>;
+  ElementwisePattern(MLIRContext *ctx, BodyFn fn)
+      : OpRewritePattern<OpTy>(ctx), fn(std::move(fn)) {}
+  LogicalResult matchAndRewrite(OpTy op, PatternRewriter &rw) const override {
+    auto type = cast<RankedTensorType>(op->getResult(0).getType());
+    Value r = buildElementwise(
+        rw, op.getLoc(), type, op->getOperands(),
+        [&](OpBuilder &b, Location l, ValueRange a) { return fn(b, l, a, op); });
+    rw.replaceOp(op, r);
+    return success();
+  }
+  BodyFn fn;
+};
+} // namespace
+
+template <typename OpTy, typename FOp, typename IOp>
+static void addArith(RewritePatternSet &p) {
+  p.add<ElementwisePattern<OpTy>>(
+      p.getContext(), [](OpBuilder &b, Location l, ValueRange a, OpTy) -> Value {
+        if (isFloat(a[0].getType()))
+          return b.create<FOp>(l, a[0], a[1]);
+        return b.create<IOp>(l, a[0], a[1]);
+      });
+}
+
+template <typename OpTy, typename FOp>
+static void addFloatUnary(RewritePatternSet &p) {
+  p.add<ElementwisePattern<OpTy>>(
+      p.getContext(), [](OpBuilder &b, Location l, ValueRange a, OpTy) -> Value {
+        return b.create<FOp>(l, a[0]);
+      });
+}
+
+static void populateElementwisePatterns(RewritePatternSet &p) {
+  MLIRContext *ctx = p.getContext();
+  addArith<AddOp, arith::AddFOp, arith::AddIOp>(p);
+  addArith<SubOp, arith::SubFOp, arith::SubIOp>(p);
+  addArith<MulOp, arith::MulFOp, arith::MulIOp>(p);
+  addArith<DivOp, arith::DivFOp, arith::DivSIOp>(p);
+  addArith<MaxOp, arith::MaximumFOp, arith::MaxSIOp>(p);
+  addArith<MinOp, arith::MinimumFOp, arith::MinSIOp>(p);
+  addArith<AndOp, arith::AndIOp, arith::AndIOp>(p);
+  addArith<OrOp, arith::OrIOp, arith::OrIOp>(p);
+  addArith<XorOp, arith::XOrIOp, arith::XOrIOp>(p);
+  p.add<ElementwisePattern<PowOp>>(
+      ctx, [](OpBuilder &b, Location l, ValueRange a, PowOp op) -> Value {
+        // x^2 and x^0.5 are the common cases (variance, norms).
+        if (isSplatConstant(op.getRhs(), 2.0))
+          return isFloat(a[0].getType())
+                     ? b.create<arith::MulFOp>(l, a[0], a[0]).getResult()
+                     : b.create<arith::MulIOp>(l, a[0], a[0]).getResult();
+        if (isFloat(a[0].getType())) {
+          if (isSplatConstant(op.getRhs(), 0.5))
+            return b.create<math::SqrtOp>(l, a[0]);
+          return b.create<math::PowFOp>(l, a[0], a[1]);
+        }
+        return b.create<math::IPowIOp>(l, a[0], a[1]);
+      });
+  p.add<ElementwisePattern<CmpOp>>(
+      ctx, [](OpBuilder &b, Location l, ValueRange a, CmpOp op) -> Value {
+        if (isFloat(a[0].getType())) {
+          arith::CmpFPredicate pred;
+          switch (op.getPredicate()) {
+          case CmpPredicate::eq: pred = arith::CmpFPredicate::OEQ; break;
+          case CmpPredicate::ne: pred = arith::CmpFPredicate::UNE; break;
+          case CmpPredicate::lt: pred = arith::CmpFPredicate::OLT; break;
+          case CmpPredicate::le: pred = arith::CmpFPredicate::OLE; break;
+          case CmpPredicate::gt: pred = arith::CmpFPredicate::OGT; break;
+          case CmpPredicate::ge: pred = arith::CmpFPredicate::OGE; break;
+          }
+          return b.create<arith::CmpFOp>(l, pred, a[0], a[1]);
+        }
+        bool u = a[0].getType().isInteger(1) || a[0].getType().isUnsignedInteger();
+        arith::CmpIPredicate pred;
+        switch (op.getPredicate()) {
+        case CmpPredicate::eq: pred = arith::CmpIPredicate::eq; break;
+        case CmpPredicate::ne: pred = arith::CmpIPredicate::ne; break;
+        case CmpPredicate::lt: pred = u ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt; break;
+        case CmpPredicate::le: pred = u ? arith::CmpIPredicate::ule : arith::CmpIPredicate::sle; break;
+        case CmpPredicate::gt: pred = u ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt; break;
+        case CmpPredicate::ge: pred = u ? arith::CmpIPredicate::uge : arith::CmpIPredicate::sge; break;
+        }
+        return b.create<arith::CmpIOp>(l, pred, a[0], a[1]);
+      });
+  p.add<ElementwisePattern<SelectOp>>(
+      ctx, [](OpBuilder &b, Location l, ValueRange a, SelectOp) -> Value {
+        return b.create<arith::SelectOp>(l, a[0], a[1], a[2]);
+      });
+  p.add<ElementwisePattern<NegOp>>(
+      ctx, [](OpBuilder &b, Location l, ValueRange a, NegOp) -> Value {
+        if (isFloat(a[0].getType()))
+          return b.create<arith::NegFOp>(l, a[0]);
+        return b.create<arith::SubIOp>(
+            l, createScalarConstant(b, l, a[0].getType(), 0), a[0]);
+      });
+  p.add<ElementwisePattern<AbsOp>>(
+      ctx, [](OpBuilder &b, Location l, ValueRange a, AbsOp) -> Value {
+        if (isFloat(a[0].getType()))
+          return b.create<math::AbsFOp>(l, a[0]);
+        return b.create<math::AbsIOp>(l, a[0]);
+      });
+  addFloatUnary<ExpOp, math::ExpOp>(p);
+  addFloatUnary<LogOp, math::LogOp>(p);
+  addFloatUnary<SqrtOp, math::SqrtOp>(p);
+  addFloatUnary<TanhOp, math::TanhOp>(p);
+  addFloatUnary<ErfOp, math::ErfOp>(p);
+  addFloatUnary<FloorOp, math::FloorOp>(p);
+  addFloatUnary<CeilOp, math::CeilOp>(p);
+  p.add<ElementwisePattern<ReciprocalOp>>(
+      ctx, [](OpBuilder &b, Location l, ValueRange a, ReciprocalOp) -> Value {
+        return b.create<arith::DivFOp>(
+            l, createScalarConstant(b, l, a[0].getType(), 1), a[0]);
+      });
+  p.add<ElementwisePattern<SigmoidOp>>(
+      ctx, [](OpBuilder &b, Location l, ValueRange a, SigmoidOp) -> Value {
+        Type t = a[0].getType();
+        Value e = b.create<math::ExpOp>(l, b.create<arith::NegFOp>(l, a[0]));
+        Value one = createScalarConstant(b, l, t, 1);
+        return b.create<arith::DivFOp>(l, one,
+                                       b.create<arith::AddFOp>(l, one, e));
+      });
+  p.add<ElementwisePattern<ReluOp>>(
+      ctx, [](OpBuilder &b, Location l, ValueRange a, ReluOp) -> Value {
+        Value zero = createScalarConstant(b, l, a[0].getType(), 0);
+        if (isFloat(a[0].getType()))
+          return b.create<arith::MaximumFOp>(l, a[0], zero);
+        return b.create<arith::MaxSIOp>(l, a[0], zero);
+      });
+  p.add<ElementwisePattern<NotOp>>(
+      ctx, [](OpBuilder &b, Location l, ValueRange a, NotOp) -> Value {
+        return b.create<arith::XOrIOp>(
+            l, a[0], b.create<arith::ConstantIntOp>(l, 1, 1));
+      });
+  p.add<ElementwisePattern<GeluOp>>(
+      ctx, [](OpBuilder &b, Location l, ValueRange a, GeluOp op) -> Value {
+        Type t = a[0].getType();
+        Value x = a[0];
+        Value half = createScalarConstant(b, l, t, 0.5);
+        Value one = createScalarConstant(b, l, t, 1);
+        Value inner;
+        if (op.getTanhApproximation()) {
+          // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+          Value x3 = b.create<arith::MulFOp>(l, x, b.create<arith::MulFOp>(l, x, x));
+          Value poly = b.create<arith::AddFOp>(
+              l, x,
+              b.create<arith::MulFOp>(l, createScalarConstant(b, l, t, 0.044715), x3));
+          inner = b.create<math::TanhOp>(
+              l, b.create<arith::MulFOp>(
+                     l, createScalarConstant(b, l, t, 0.7978845608028654), poly));
+        } else {
+          // 0.5 x (1 + erf(x / sqrt(2)))
+          inner = b.create<math::ErfOp>(
+              l, b.create<arith::MulFOp>(
+                     l, x, createScalarConstant(b, l, t, 0.7071067811865476)));
+        }
+        return b.create<arith::MulFOp>(
+            l, b.create<arith::MulFOp>(l, half, x),
+            b.create<arith::AddFOp>(l, one, inner));
+      });
+  p.add<ElementwisePattern<CastOp>>(
+      ctx, [](OpBuilder &b, Location l, ValueRange a, CastOp op) -> Value {
+        return convertScalar(b, l, a[0], rtype(op.getResult()).getElementType());
+      });
+}
+
+//===----------------------------------------------------------------------===//
+// Matmul
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct MatmulPattern : OpRewritePattern<MatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MatmulOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value lhs = op.getLhs(), rhs = op.getRhs();
+    auto lt = cast<RankedTensorType>(lhs.getType()), rt = cast<RankedTensorType>(rhs.getType());
+    auto resultType = cast<RankedTensorType>(rtype(op.getResult()));
+    Type et = resultType.getElementType();
+    if (lt.getRank() < 2 || rt.getRank() < 2)
+      return rw.notifyMatchFailure(op, "1-D matmul operands are reshaped by the frontend");
+
+    Value zero = createScalarConstant(rw, loc, et, 0);
+    // Linear layer: [b..., M, K] x [K, N] -> one 2-D matmul on the collapsed rows.
+    if (rt.getRank() == 2) {
+      Value a = lhs;
+      if (lt.getRank() > 2) {
+        SmallVector<ReassociationIndices> re{{}};
+        for (int64_t i = 0; i < lt.getRank() - 1; ++i)
+          re[0].push_back(i);
+        re.push_back({lt.getRank() - 1});
+        a = rw.create<tensor::CollapseShapeOp>(loc, lhs, re);
+      }
+      auto at = cast<RankedTensorType>(a.getType());
+      SmallVector<Value> dims = getDimValues(rw, loc, a);
+      SmallVector<Value> rdims = getDimValues(rw, loc, rhs);
+      auto outType = RankedTensorType::get(
+          {at.getDimSize(0), rt.getDimSize(1)}, et);
+      Value init = createEmptyTensor(rw, loc, outType, {dims[0], rdims[1]});
+      Value filled = rw.create<linalg::FillOp>(loc, zero, init).getResult(0);
+      Value mm = rw.create<linalg::MatmulOp>(loc, TypeRange{outType},
+                                             ValueRange{a, rhs}, ValueRange{filled})
+                     .getResult(0);
+      if (lt.getRank() > 2) {
+        SmallVector<ReassociationIndices> re{{}};
+        for (int64_t i = 0; i < lt.getRank() - 1; ++i)
+          re[0].push_back(i);
+        re.push_back({lt.getRank() - 1});
+        SmallVector<Value> outDims = getDimValues(rw, loc, lhs);
+        outDims.back() = rdims[1];
+        SmallVector<OpFoldResult> outShape;
+        for (int64_t i = 0; i < resultType.getRank(); ++i)
+          outShape.push_back(resultType.isDynamicDim(i)
+                                 ? OpFoldResult(outDims[i])
+                                 : OpFoldResult(rw.getIndexAttr(resultType.getDimSize(i))));
+        mm = rw.create<tensor::ExpandShapeOp>(loc, resultType, mm, re, outShape);
+      } else if (mm.getType() != resultType) {
+        mm = rw.create<tensor::CastOp>(loc, resultType, mm);
+      }
+      rw.replaceOp(op, mm);
+      return success();
+    }
+
+    // General batched case: broadcast the batch dims, one generic contraction.
+    int64_t rank = resultType.getRank(); // batch dims + M + N
+    int64_t nb = rank - 2;
+    // Batch dims of the result.
+    SmallVector<Value> rdims;
+    {
+      // Dynamic result batch dims: max of aligned operand batch dims.
+      SmallVector<Value> ld = getDimValues(rw, loc, lhs), rd = getDimValues(rw, loc, rhs);
+      for (int64_t i = 0; i < nb; ++i) {
+        if (!resultType.isDynamicDim(i)) {
+          rdims.push_back(rw.create<arith::ConstantIndexOp>(loc, resultType.getDimSize(i)));
+          continue;
+        }
+        Value d;
+        for (auto [t, dv] : {std::pair{lt, &ld}, std::pair{rt, &rd}}) {
+          int64_t j = i - (nb - (t.getRank() - 2));
+          if (j < 0 || t.getDimSize(j) == 1)
+            continue;
+          d = d ? rw.create<arith::MaxUIOp>(loc, d, (*dv)[j]).getResult() : (*dv)[j];
+        }
+        rdims.push_back(d ? d : rw.create<arith::ConstantIndexOp>(loc, 1).getResult());
+      }
+      SmallVector<Value> lfull(rdims), rfull(rdims);
+      lfull.push_back(ld[lt.getRank() - 2]);
+      lfull.push_back(ld[lt.getRank() - 1]);
+      rfull.push_back(rd[rt.getRank() - 2]);
+      rfull.push_back(rd[rt.getRank() - 1]);
+      lhs = materializeDynamicBroadcast(rw, loc, lhs, lfull);
+      rhs = materializeDynamicBroadcast(rw, loc, rhs, rfull);
+      rdims.push_back(ld[lt.getRank() - 2]);
+      rdims.push_back(rd[rt.getRank() - 1]);
+    }
+    MLIRContext *ctx = rw.getContext();
+    // Loop dims: batch (nb), m, n, k.
+    int64_t nLoops = nb + 3;
+    auto mapFor = [&](RankedTensorType t, bool isLhs) {
+      SmallVector<AffineExpr> e;
+      int64_t tb = t.getRank() - 2;
+      for (int64_t j = 0; j < tb; ++j) {
+        int64_t i = j + (nb - tb);
+        e.push_back(t.getDimSize(j) == 1 ? getAffineConstantExpr(0, ctx)
+                                         : getAffineDimExpr(i, ctx));
+      }
+      if (isLhs) {
+        e.push_back(getAffineDimExpr(nb, ctx));
+        e.push_back(getAffineDimExpr(nb + 2, ctx));
+      } else {
+        e.push_back(getAffineDimExpr(nb + 2, ctx));
+        e.push_back(getAffineDimExpr(nb + 1, ctx));
+      }
+      return AffineMap::get(nLoops, 0, e, ctx);
+    };
+    SmallVector<AffineExpr> outE;
+    for (int64_t i = 0; i < nb + 2; ++i)
+      outE.push_back(getAffineDimExpr(i, ctx));
+    SmallVector<AffineMap> maps{mapFor(lt, true), mapFor(rt, false),
+                                AffineMap::get(nLoops, 0, outE, ctx)};
+    SmallVector<utils::IteratorType> iters(nb + 2, utils::IteratorType::parallel);
+    iters.push_back(utils::IteratorType::reduction);
+    Value init = createEmptyTensor(rw, loc, resultType, rdims);
+    Value filled = rw.create<linalg::FillOp>(loc, zero, init).getResult(0);
+    auto gen = rw.create<linalg::GenericOp>(
+        loc, TypeRange{resultType}, ValueRange{lhs, rhs}, ValueRange{filled},
+        maps, iters, [&](OpBuilder &b, Location l, ValueRange a) {
+          Value r = isFloat(et)
+                        ? b.create<arith::AddFOp>(
+                               l, a[2], b.create<arith::MulFOp>(l, a[0], a[1]))
+                              .getResult()
+                        : b.create<arith::AddIOp>(
+                               l, a[2], b.create<arith::MulIOp>(l, a[0], a[1]))
+                              .getResult();
+          b.create<linalg::YieldOp>(l, r);
+        });
+    rw.replaceOp(op, gen.getResult(0));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Layout ops
+//===----------------------------------------------------------------------===//
+
+struct TransposePattern : OpRewritePattern<TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TransposeOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    SmallVector<Value> in = getDimValues(rw, loc, op.getInput());
+    SmallVector<Value> out;
+    for (int64_t p : op.getPerm())
+      out.push_back(in[p]);
+    Value init = createEmptyTensor(rw, loc, rtype(op.getResult()), out);
+    auto t = rw.create<linalg::TransposeOp>(loc, op.getInput(), init, op.getPerm());
+    rw.replaceOp(op, t.getResult()[0]);
+    return success();
+  }
+};
+
+/// Element `i` of a 1-D integer tensor as i64 (folded when constant).
+static Value extractI64(OpBuilder &b, Location loc, Value t, int64_t i) {
+  DenseElementsAttr attr;
+  if (matchPattern(t, m_Constant(&attr)))
+    return b.create<arith::ConstantIntOp>(
+        loc, (*(attr.getValues<APInt>().begin() + (attr.isSplat() ? 0 : i))).getSExtValue(), 64);
+  Value idx = b.create<arith::ConstantIndexOp>(loc, i);
+  return toI64(b, loc, b.create<tensor::ExtractOp>(loc, t, ValueRange{idx}));
+}
+
+/// Constant values of a 1-D integer tensor, if it is a constant.
+static std::optional<SmallVector<int64_t>> constantI64s(Value t) {
+  DenseElementsAttr attr;
+  if (!matchPattern(t, m_Constant(&attr)))
+    return std::nullopt;
+  SmallVector<int64_t> v;
+  for (APInt x : attr.getValues<APInt>())
+    v.push_back(x.getSExtValue());
+  return v;
+}
+
+struct ReshapePattern : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto rt = rtype(op.getResult());
+    int64_t rank = rt.getRank();
+    SmallVector<Value> inDims = getDimValues(rw, loc, op.getInput());
+    SmallVector<Value> out(rank);
+    if (!rt.hasStaticShape()) {
+      Value total = rw.create<arith::ConstantIntOp>(loc, 1, 64);
+      for (Value d : inDims)
+        total = rw.create<arith::MulIOp>(loc, total, toI64(rw, loc, d));
+      Value c0 = rw.create<arith::ConstantIntOp>(loc, 0, 64);
+      Value cm1 = rw.create<arith::ConstantIntOp>(loc, -1, 64);
+      Value c1 = rw.create<arith::ConstantIntOp>(loc, 1, 64);
+      SmallVector<Value> vals, isNeg;
+      Value known = c1;
+      for (int64_t i = 0; i < rank; ++i) {
+        Value s = extractI64(rw, loc, op.getShape(), i);
+        if (!op.getAllowzero() && i < (int64_t)inDims.size()) {
+          Value isZero = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, s, c0);
+          s = rw.create<arith::SelectOp>(loc, isZero, toI64(rw, loc, inDims[i]), s);
+        }
+        Value neg = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, s, cm1);
+        known = rw.create<arith::MulIOp>(loc, known,
+                                         rw.create<arith::SelectOp>(loc, neg, c1, s));
+        vals.push_back(s);
+        isNeg.push_back(neg);
+      }
+      // Guard against a zero divisor (an empty tensor reshaped with -1).
+      Value isZeroKnown = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, known, c0);
+      Value safeKnown = rw.create<arith::SelectOp>(loc, isZeroKnown, c1, known);
+      Value inferred = rw.create<arith::DivSIOp>(loc, total, safeKnown);
+      for (int64_t i = 0; i < rank; ++i)
+        out[i] = rw.create<arith::SelectOp>(loc, isNeg[i], inferred, vals[i]);
+    }
+    for (int64_t i = 0; i < rank; ++i)
+      if (!rt.isDynamicDim(i))
+        out[i] = rw.create<arith::ConstantIntOp>(loc, rt.getDimSize(i), 64);
+    auto shapeType = RankedTensorType::get({rank}, rw.getI64Type());
+    Value shape = rw.create<tensor::FromElementsOp>(loc, shapeType, out);
+    rw.replaceOpWithNewOp<tensor::ReshapeOp>(op, rt, op.getInput(), shape);
+    return success();
+  }
+};
+
+struct ExpandPattern : OpRewritePattern<ExpandOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ExpandOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto rt = rtype(op.getResult());
+    auto it = rtype(op.getInput());
+    int64_t rank = rt.getRank(), off = rank - it.getRank();
+    SmallVector<Value> inDims = getDimValues(rw, loc, op.getInput());
+    SmallVector<Value> dims;
+    for (int64_t i = 0; i < rank; ++i) {
+      if (!rt.isDynamicDim(i)) {
+        dims.push_back(rw.create<arith::ConstantIndexOp>(loc, rt.getDimSize(i)));
+        continue;
+      }
+      Value s = toIndex(rw, loc, extractI64(rw, loc, op.getShape(), i));
+      if (i >= off)
+        s = rw.create<arith::MaxUIOp>(loc, s, inDims[i - off]);
+      dims.push_back(s);
+    }
+    Value in = materializeDynamicBroadcast(rw, loc, op.getInput(), dims);
+    Value init = createEmptyTensor(rw, loc, rt, dims);
+    SmallVector<AffineMap> maps{
+        broadcastIndexingMap(rw.getContext(), cast<RankedTensorType>(in.getType()), rank),
+        rw.getMultiDimIdentityMap(rank)};
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    auto gen = rw.create<linalg::GenericOp>(
+        loc, TypeRange{rt}, ValueRange{in}, ValueRange{init}, maps, iters,
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          b.create<linalg::YieldOp>(l, a[0]);
+        });
+    rw.replaceOp(op, gen.getResult(0));
+    return success();
+  }
+};
+
+struct ConcatPattern : OpRewritePattern<ConcatOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConcatOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto rt = rtype(op.getResult());
+    int64_t rank = rt.getRank();
+    int64_t axis = *normalizeAxis(op.getAxis(), rank);
+    SmallVector<Value> dims = getDimValues(rw, loc, op.getInputs()[0]);
+    Value total = rw.create<arith::ConstantIndexOp>(loc, 0);
+    for (Value v : op.getInputs())
+      total = rw.create<arith::AddIOp>(
+          loc, total, getDimValues(rw, loc, v)[axis]);
+    dims[axis] = total;
+    Value result = createEmptyTensor(rw, loc, rt, dims);
+    Value offset = rw.create<arith::ConstantIndexOp>(loc, 0);
+    for (Value v : op.getInputs()) {
+      SmallVector<Value> vd = getDimValues(rw, loc, v);
+      SmallVector<OpFoldResult> offs(rank, rw.getIndexAttr(0)), sizes, strides(rank, rw.getIndexAttr(1));
+      offs[axis] = offset;
+      for (Value d : vd)
+        sizes.push_back(d);
+      result = rw.create<tensor::InsertSliceOp>(loc, v, result, offs, sizes, strides);
+      offset = rw.create<arith::AddIOp>(loc, offset, vd[axis]);
+    }
+    rw.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct SlicePattern : OpRewritePattern<SliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SliceOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto it = rtype(op.getInput());
+    int64_t rank = it.getRank();
+    auto axes = constantI64s(op.getAxes());
+    auto steps = constantI64s(op.getSteps());
+    if (!axes || !steps)
+      return op.emitOpError("lowering needs constant axes and steps");
+    SmallVector<Value> dims = getDimValues(rw, loc, op.getInput());
+    SmallVector<OpFoldResult> offs(rank, rw.getIndexAttr(0)), sizes, strides(rank, rw.getIndexAttr(1));
+    for (Value d : dims)
+      sizes.push_back(d);
+    Value c0 = rw.create<arith::ConstantIntOp>(loc, 0, 64);
+    for (size_t k = 0; k < axes->size(); ++k) {
+      auto axis = normalizeAxis((*axes)[k], rank);
+      int64_t step = (*steps)[steps->size() == 1 ? 0 : k];
+      if (!axis)
+        return op.emitOpError("slice axis out of range");
+      if (step <= 0)
+        return op.emitOpError("lowering supports positive steps only, got ") << step;
+      Value dim = toI64(rw, loc, dims[*axis]);
+      auto clampIdx = [&](Value v) {
+        Value neg = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, v, c0);
+        v = rw.create<arith::SelectOp>(loc, neg, rw.create<arith::AddIOp>(loc, v, dim), v);
+        v = rw.create<arith::MaxSIOp>(loc, v, c0);
+        return rw.create<arith::MinSIOp>(loc, v, dim).getResult();
+      };
+      Value start = clampIdx(extractI64(rw, loc, op.getStarts(), k));
+      Value end = clampIdx(extractI64(rw, loc, op.getEnds(), k));
+      Value len = rw.create<arith::MaxSIOp>(loc, rw.create<arith::SubIOp>(loc, end, start), c0);
+      Value stepV = rw.create<arith::ConstantIntOp>(loc, step, 64);
+      Value size = rw.create<arith::CeilDivSIOp>(loc, len, stepV);
+      offs[*axis] = toIndex(rw, loc, start);
+      sizes[*axis] = toIndex(rw, loc, size);
+      strides[*axis] = rw.getIndexAttr(step);
+    }
+    auto sliceType = tensor::ExtractSliceOp::inferResultType(cast<RankedTensorType>(it), sizes);
+    Value r = rw.create<tensor::ExtractSliceOp>(loc, sliceType, op.getInput(), offs, sizes, strides);
+    if (r.getType() != rtype(op.getResult()))
+      r = rw.create<tensor::CastOp>(loc, rtype(op.getResult()), r);
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct GatherPattern : OpRewritePattern<GatherOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatherOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto dt = rtype(op.getData());
+    auto idxT = rtype(op.getIndices());
+    auto rt = rtype(op.getResult());
+    int64_t axis = *normalizeAxis(op.getAxis(), dt.getRank());
+    int64_t ir = idxT.getRank(), rank = rt.getRank();
+    SmallVector<Value> dd = getDimValues(rw, loc, op.getData());
+    SmallVector<Value> id = getDimValues(rw, loc, op.getIndices());
+    SmallVector<Value> dims(dd.begin(), dd.begin() + axis);
+    dims.append(id.begin(), id.end());
+    dims.append(dd.begin() + axis + 1, dd.end());
+    Value init = createEmptyTensor(rw, loc, rt, dims);
+    MLIRContext *ctx = rw.getContext();
+    SmallVector<AffineExpr> ie;
+    for (int64_t j = 0; j < ir; ++j)
+      ie.push_back(getAffineDimExpr(axis + j, ctx));
+    SmallVector<AffineMap> maps{AffineMap::get(rank, 0, ie, ctx),
+                                rw.getMultiDimIdentityMap(rank)};
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    Value data = op.getData();
+    Value axisDim = dd[axis];
+    auto gen = rw.create<linalg::GenericOp>(
+        loc, TypeRange{rt}, ValueRange{op.getIndices()}, ValueRange{init}, maps,
+        iters, [&](OpBuilder &b, Location l, ValueRange a) {
+          // Negative indices count from the end; out-of-range ones are
+          // clamped so that bad input can never read outside the table.
+          Value i = toIndex(b, l, a[0]);
+          Value zero = b.create<arith::ConstantIndexOp>(l, 0);
+          Value neg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, i, zero);
+          i = b.create<arith::SelectOp>(l, neg, b.create<arith::AddIOp>(l, i, axisDim), i);
+          Value last = b.create<arith::SubIOp>(l, axisDim, b.create<arith::ConstantIndexOp>(l, 1));
+          i = b.create<arith::MaxSIOp>(l, b.create<arith::MinSIOp>(l, i, last), zero);
+          SmallVector<Value> idx;
+          for (int64_t j = 0; j < axis; ++j)
+            idx.push_back(b.create<linalg::IndexOp>(l, j));
+          idx.push_back(i);
+          for (int64_t j = axis + 1; j < dt.getRank(); ++j)
+            idx.push_back(b.create<linalg::IndexOp>(l, j - 1 + ir));
+          b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, data, idx).getResult());
+        });
+    rw.replaceOp(op, gen.getResult(0));
+    return success();
+  }
+};
+
+struct ShapePattern : OpRewritePattern<ShapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ShapeOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    SmallVector<Value> dims = getDimValues(rw, loc, op.getInput());
+    int64_t rank = dims.size();
+    int64_t start = std::clamp<int64_t>(op.getStart() < 0 ? op.getStart() + rank : op.getStart(), 0, rank);
+    int64_t end = std::clamp<int64_t>(op.getEnd() < 0 ? op.getEnd() + rank : op.getEnd(), 0, rank);
+    SmallVector<Value> vals;
+    for (int64_t i = start; i < end; ++i)
+      vals.push_back(toI64(rw, loc, dims[i]));
+    rw.replaceOpWithNewOp<tensor::FromElementsOp>(op, rtype(op.getResult()), vals);
+    return success();
+  }
+};
+
+struct ConstantOfShapePattern : OpRewritePattern<ConstantOfShapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConstantOfShapeOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto rt = rtype(op.getResult());
+    SmallVector<Value> dims;
+    for (int64_t i = 0; i < rt.getRank(); ++i)
+      dims.push_back(rt.isDynamicDim(i)
+                         ? toIndex(rw, loc, extractI64(rw, loc, op.getShape(), i))
+                         : rw.create<arith::ConstantIndexOp>(loc, rt.getDimSize(i)).getResult());
+    Value init = createEmptyTensor(rw, loc, rt, dims);
+    Value v = rw.create<arith::ConstantOp>(loc, op.getValue());
+    rw.replaceOp(op, rw.create<linalg::FillOp>(loc, v, init).getResult(0));
+    return success();
+  }
+};
+
+struct RangePattern : OpRewritePattern<RangeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RangeOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto rt = rtype(op.getResult());
+    Type et = rt.getElementType();
+    auto scalar = [&](Value t) {
+      return rw.create<tensor::ExtractOp>(loc, t, ValueRange{}).getResult();
+    };
+    Value start = scalar(op.getStart()), limit = scalar(op.getLimit()),
+          delta = scalar(op.getDelta());
+    Value n;
+    if (!rt.isDynamicDim(0)) {
+      n = rw.create<arith::ConstantIndexOp>(loc, rt.getDimSize(0));
+    } else if (isFloat(et)) {
+      Value q = rw.create<math::CeilOp>(
+          loc, rw.create<arith::DivFOp>(loc, rw.create<arith::SubFOp>(loc, limit, start), delta));
+      Value c = rw.create<arith::FPToSIOp>(loc, rw.getI64Type(), q);
+      n = toIndex(rw, loc, rw.create<arith::MaxSIOp>(loc, c, rw.create<arith::ConstantIntOp>(loc, 0, 64)));
+    } else {
+      Value s = toI64(rw, loc, start), li = toI64(rw, loc, limit), d = toI64(rw, loc, delta);
+      Value c = rw.create<arith::CeilDivSIOp>(loc, rw.create<arith::SubIOp>(loc, li, s), d);
+      n = toIndex(rw, loc, rw.create<arith::MaxSIOp>(loc, c, rw.create<arith::ConstantIntOp>(loc, 0, 64)));
+    }
+    Value init = createEmptyTensor(rw, loc, rt, {n});
+    SmallVector<AffineMap> maps{rw.getMultiDimIdentityMap(1)};
+    auto gen = rw.create<linalg::GenericOp>(
+        loc, TypeRange{rt}, ValueRange{}, ValueRange{init}, maps,
+        SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
+        [&](OpBuilder &b, Location l, ValueRange) {
+          Value i = b.create<arith::IndexCastOp>(l, b.getI64Type(), b.create<linalg::IndexOp>(l, 0));
+          Value v;
+          if (isFloat(et))
+            v = b.create<arith::AddFOp>(l, start, b.create<arith::MulFOp>(l, delta, b.create<arith::SIToFPOp>(l, et, i)));
+          else
+            v = b.create<arith::AddIOp>(l, start, b.create<arith::MulIOp>(l, delta, convertScalar(b, l, i, et)));
+          b.create<linalg::YieldOp>(l, v);
+        });
+    rw.replaceOp(op, gen.getResult(0));
+    return success();
+  }
+};
+
+struct TriluPattern : OpRewritePattern<TriluOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TriluOp op, PatternRewriter &rw) const override {
+    int64_t rank = rtype(op.getResult()).getRank();
+    int64_t k = op.getK();
+    bool upper = op.getUpper();
+    Value r = buildElementwise(
+        rw, op.getLoc(), rtype(op.getResult()), ValueRange{op.getInput()},
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value i = b.create<linalg::IndexOp>(l, rank - 2);
+          Value j = b.create<linalg::IndexOp>(l, rank - 1);
+          Value diff = b.create<arith::SubIOp>(l, j, i);
+          Value kc = b.create<arith::ConstantIndexOp>(l, k);
+          Value keep = b.create<arith::CmpIOp>(
+              l, upper ? arith::CmpIPredicate::sge : arith::CmpIPredicate::sle, diff, kc);
+          Value zero = a[0].getType().isInteger(1)
+                           ? b.create<arith::ConstantIntOp>(l, 0, 1).getResult()
+                           : createScalarConstant(b, l, a[0].getType(), 0);
+          return b.create<arith::SelectOp>(l, keep, a[0], zero);
+        });
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Reductions, softmax, layer norm
+//===----------------------------------------------------------------------===//
+
+/// Reduces `input` over `reduced` dims (keeping them as size 1) with the
+/// combiner `combine` starting from `initValue`.
+static Value reduceKeepDims(OpBuilder &b, Location loc, Value input,
+                            ArrayRef<bool> reduced, Value initValue,
+                            function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
+  auto it = cast<RankedTensorType>(input.getType());
+  int64_t rank = it.getRank();
+  SmallVector<int64_t> shape(it.getShape());
+  SmallVector<Value> dims = getDimValues(b, loc, input);
+  SmallVector<AffineExpr> outE;
+  SmallVector<utils::IteratorType> iters;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (reduced[i]) {
+      shape[i] = 1;
+      dims[i] = b.create<arith::ConstantIndexOp>(loc, 1);
+      outE.push_back(getAffineConstantExpr(0, b.getContext()));
+      iters.push_back(utils::IteratorType::reduction);
+    } else {
+      outE.push_back(getAffineDimExpr(i, b.getContext()));
+      iters.push_back(utils::IteratorType::parallel);
+    }
+  }
+  auto outType = RankedTensorType::get(shape, it.getElementType());
+  Value init = createEmptyTensor(b, loc, outType, dims);
+  Value filled = b.create<linalg::FillOp>(loc, initValue, init).getResult(0);
+  SmallVector<AffineMap> maps{b.getMultiDimIdentityMap(rank),
+                              AffineMap::get(rank, 0, outE, b.getContext())};
+  auto gen = b.create<linalg::GenericOp>(
+      loc, TypeRange{outType}, ValueRange{input}, ValueRange{filled}, maps, iters,
+      [&](OpBuilder &bb, Location l, ValueRange a) {
+        bb.create<linalg::YieldOp>(l, combine(bb, l, a[1], a[0]));
+      });
+  return gen.getResult(0);
+}
+
+static Value addF(OpBuilder &b, Location l, Value x, Value y) {
+  return b.create<arith::AddFOp>(l, x, y);
+}
+static Value maxF(OpBuilder &b, Location l, Value x, Value y) {
+  return b.create<arith::MaximumFOp>(l, x, y);
+}
+
+/// Number of elements over the reduced dims as a scalar of `type`.
+static Value reducedCount(OpBuilder &b, Location loc, Value input,
+                          ArrayRef<bool> reduced, Type type) {
+  SmallVector<Value> dims = getDimValues(b, loc, input);
+  Value n = b.create<arith::ConstantIndexOp>(loc, 1);
+  for (size_t i = 0; i < reduced.size(); ++i)
+    if (reduced[i])
+      n = b.create<arith::MulIOp>(loc, n, dims[i]);
+  Value n64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), n);
+  if (isFloat(type))
+    return b.create<arith::SIToFPOp>(loc, type, n64);
+  return convertScalar(b, loc, n64, type);
+}
+
+struct ReducePattern : OpRewritePattern<ReduceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReduceOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto it = rtype(op.getInput());
+    Type et = it.getElementType();
+    int64_t rank = it.getRank();
+    SmallVector<bool> reduced(rank, false);
+    for (int64_t a : op.getAxes())
+      reduced[*normalizeAxis(a, rank)] = true;
+    bool f = isFloat(et);
+    Value initV;
+    std::function<Value(OpBuilder &, Location, Value, Value)> combine;
+    switch (op.getKind()) {
+    case ReduceKind::sum:
+    case ReduceKind::mean:
+      initV = createScalarConstant(rw, loc, et, 0);
+      combine = [f](OpBuilder &b, Location l, Value x, Value y) -> Value {
+        return f ? b.create<arith::AddFOp>(l, x, y).getResult() : b.create<arith::AddIOp>(l, x, y).getResult();
+      };
+      break;
+    case ReduceKind::prod:
+      initV = createScalarConstant(rw, loc, et, 1);
+      combine = [f](OpBuilder &b, Location l, Value x, Value y) -> Value {
+        return f ? b.create<arith::MulFOp>(l, x, y).getResult() : b.create<arith::MulIOp>(l, x, y).getResult();
+      };
+      break;
+    case ReduceKind::max:
+      initV = f ? createScalarConstant(rw, loc, et, -INFINITY)
+                : rw.create<arith::ConstantOp>(loc, rw.getIntegerAttr(et, APInt::getSignedMinValue(et.getIntOrFloatBitWidth()))).getResult();
+      combine = [f](OpBuilder &b, Location l, Value x, Value y) -> Value {
+        return f ? b.create<arith::MaximumFOp>(l, x, y).getResult() : b.create<arith::MaxSIOp>(l, x, y).getResult();
+      };
+      break;
+    case ReduceKind::min:
+      initV = f ? createScalarConstant(rw, loc, et, INFINITY)
+                : rw.create<arith::ConstantOp>(loc, rw.getIntegerAttr(et, APInt::getSignedMaxValue(et.getIntOrFloatBitWidth()))).getResult();
+      combine = [f](OpBuilder &b, Location l, Value x, Value y) -> Value {
+        return f ? b.create<arith::MinimumFOp>(l, x, y).getResult() : b.create<arith::MinSIOp>(l, x, y).getResult();
+      };
+      break;
+    }
+    Value r = reduceKeepDims(rw, loc, op.getInput(), reduced, initV, combine);
+    if (op.getKind() == ReduceKind::mean) {
+      Value n = reducedCount(rw, loc, op.getInput(), reduced, et);
+      auto rtype = cast<RankedTensorType>(r.getType());
+      r = buildElementwise(rw, loc, rtype, ValueRange{r},
+                           [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                             return f ? b.create<arith::DivFOp>(l, a[0], n).getResult()
+                                      : b.create<arith::DivSIOp>(l, a[0], n).getResult();
+                           });
+    }
+    if (!op.getKeepdims()) {
+      SmallVector<ReassociationIndices> re;
+      ReassociationIndices cur;
+      for (int64_t i = 0; i < rank; ++i) {
+        cur.push_back(i);
+        if (!reduced[i]) {
+          re.push_back(cur);
+          cur.clear();
+        }
+      }
+      if (!cur.empty()) {
+        if (re.empty())
+          re.push_back({});
+        re.back().append(cur.begin(), cur.end());
+      }
+      if (rtype(op.getResult()).getRank() == 0)
+        re.clear();
+      r = rw.create<tensor::CollapseShapeOp>(loc, rtype(op.getResult()), r, re);
+    }
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct SoftmaxPattern : OpRewritePattern<SoftmaxOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SoftmaxOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto t = rtype(op.getResult());
+    Type et = t.getElementType();
+    int64_t rank = t.getRank();
+    SmallVector<bool> reduced(rank, false);
+    reduced[*normalizeAxis(op.getAxis(), rank)] = true;
+    Value x = op.getInput();
+    Value mx = reduceKeepDims(rw, loc, x, reduced, createScalarConstant(rw, loc, et, -INFINITY), maxF);
+    Value e = buildElementwise(rw, loc, t, ValueRange{x, mx},
+                               [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                                 return b.create<math::ExpOp>(l, b.create<arith::SubFOp>(l, a[0], a[1]));
+                               });
+    Value s = reduceKeepDims(rw, loc, e, reduced, createScalarConstant(rw, loc, et, 0), addF);
+    Value r = buildElementwise(rw, loc, t, ValueRange{e, s},
+                               [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                                 return b.create<arith::DivFOp>(l, a[0], a[1]);
+                               });
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct LayerNormPattern : OpRewritePattern<LayerNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LayerNormOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto t = rtype(op.getResult());
+    Type et = t.getElementType();
+    int64_t rank = t.getRank();
+    int64_t axis = *normalizeAxis(op.getAxis(), rank);
+    SmallVector<bool> reduced(rank, false);
+    for (int64_t i = axis; i < rank; ++i)
+      reduced[i] = true;
+    Value x = op.getInput();
+    if (op.getResidual())
+      x = buildElementwise(rw, loc, t, ValueRange{x, op.getResidual()},
+                           [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                             return b.create<arith::AddFOp>(l, a[0], a[1]);
+                           });
+    Value n = reducedCount(rw, loc, x, reduced, et);
+    Value zero = createScalarConstant(rw, loc, et, 0);
+    Value sum = reduceKeepDims(rw, loc, x, reduced, zero, addF);
+    auto st = cast<RankedTensorType>(sum.getType());
+    Value mean = buildElementwise(rw, loc, st, ValueRange{sum},
+                                  [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                                    return b.create<arith::DivFOp>(l, a[0], n);
+                                  });
+    Value centered = buildElementwise(rw, loc, t, ValueRange{x, mean},
+                                      [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                                        return b.create<arith::SubFOp>(l, a[0], a[1]);
+                                      });
+    Value sq = reduceKeepDims(rw, loc, centered, reduced, zero,
+                              [](OpBuilder &b, Location l, Value acc, Value v) -> Value {
+                                return b.create<arith::AddFOp>(l, acc, b.create<arith::MulFOp>(l, v, v));
+                              });
+    double eps = op.getEpsilon().convertToDouble();
+    Value rstd = buildElementwise(rw, loc, st, ValueRange{sq},
+                                  [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                                    Value var = b.create<arith::DivFOp>(l, a[0], n);
+                                    Value ve = b.create<arith::AddFOp>(l, var, createScalarConstant(b, l, et, eps));
+                                    return b.create<math::RsqrtOp>(l, ve);
+                                  });
+    SmallVector<Value> operands{centered, rstd, op.getScale()};
+    if (op.getBias())
+      operands.push_back(op.getBias());
+    bool hasBias = static_cast<bool>(op.getBias());
+    Value r = buildElementwise(rw, loc, t, operands,
+                               [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                                 Value v = b.create<arith::MulFOp>(l, b.create<arith::MulFOp>(l, a[0], a[1]), a[2]);
+                                 return hasBias ? b.create<arith::AddFOp>(l, v, a[3]).getResult() : v;
+                               });
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct LowerAttnToLinalgPass
+    : attn::impl::LowerAttnToLinalgPassBase<LowerAttnToLinalgPass> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    RewritePatternSet patterns(ctx);
+    populateElementwisePatterns(patterns);
+    patterns.add<MatmulPattern, TransposePattern, ReshapePattern, ExpandPattern,
+                 ConcatPattern, SlicePattern, GatherPattern, ShapePattern,
+                 ConstantOfShapePattern, RangePattern, TriluPattern,
+                 ReducePattern, SoftmaxPattern, LayerNormPattern>(ctx);
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
+                           arith::ArithDialect, math::MathDialect,
+                           scf::SCFDialect, func::FuncDialect>();
+    target.addIllegalDialect<AttnDialect>();
+    target.addLegalOp<AttentionOp>();
+    if (failed(applyPartialConversion(getOperation(), target, std::move(patterns))))
+      signalPassFailure();
+  }
 };
 } // namespace

@@ -1,1 +1,159 @@
+//===- Pipeline.cpp - the attnc pass pipelines ----------------------------===//
+//
+// The whole pipeline, stage by stage. A reader finds every pass attnc runs
+// here; `attnc --mlir-print-ir-after-all` or `--dump-ir=DIR` shows each one.
+//
+//===----------------------------------------------------------------------===//
+#include "attn/Compiler/Pipeline.h"
+#include "attn/Compiler/Passes.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+void attn::buildGraphPipeline(OpPassManager &pm, const CompileOptions &options) {
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  FuseAttentionPassOptions fuse;
+  fuse.remarks = options.remarks;
+  pm.addNestedPass<func::FuncOp>(createFuseAttentionPass(fuse));
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createSymbolDCEPass());
+}
+
+/// Adds a textual pipeline; the strings name only upstream passes that exist
+/// in MLIR 22, so a parse failure is a programming error reported loudly.
+static void addPipeline(OpPassManager &pm, StringRef text) {
+  if (failed(parsePassPipeline(text, pm, llvm::errs())))
+    llvm::report_fatal_error(llvm::Twine("attnc: bad internal pipeline: ") + text);
+}
+
+void attn::buildCpuLoweringPipeline(OpPassManager &pm,
+                                    const CompileOptions &options) {
+  // 1. attn -> linalg on tensors (attention becomes the flash loop nest).
+  LowerAttentionToLoopsPassOptions tiles;
+  tiles.queryTile = options.queryTile;
+  tiles.keyTile = options.keyTile;
+  pm.addNestedPass<func::FuncOp>(createLowerAttentionToLoopsPass(tiles));
+  pm.addNestedPass<func::FuncOp>(createLowerAttnToLinalgPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  // 2. Bufferize. Results are returned as freshly allocated buffers the
+  // caller frees; the deallocation pipeline frees every temporary.
+  addPipeline(pm, "one-shot-bufferize{bufferize-function-boundaries=1 allow-return-allocs-from-loops=1 "
+                  "function-boundary-type-conversion=identity-layout-map}");
+  addPipeline(pm, "func.func(buffer-hoisting,buffer-loop-hoisting)");
+  addPipeline(pm, "buffer-deallocation-pipeline");
+  addPipeline(pm, "convert-bufferization-to-memref");
+
+  // 3. Loops and scalar code.
+  pm.addNestedPass<func::FuncOp>(createLowerMemrefCopyPass());
+  addPipeline(pm, "func.func(convert-linalg-to-loops,scf-forall-to-parallel)");
+  pm.addPass(createCanonicalizerPass());
+  addPipeline(pm, "convert-scf-to-cf");
+  pm.addPass(createApproximateMathPass());
+
+  // 4. LLVM dialect and the runtime ABI.
+  addPipeline(pm, "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
+                  "convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
+                  "convert-index-to-llvm,convert-cf-to-llvm,convert-func-to-llvm,"
+                  "reconcile-unrealized-casts");
+  pm.addPass(createEmitModelEntryPointPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
+std::pair<std::string, std::string>
+attn::resolveCpu(const CompileOptions &options) {
+  std::string cpu = options.mcpu.empty() || options.mcpu == "native"
+                        ? llvm::sys::getHostCPUName().str()
+                        : options.mcpu;
+  std::string features = options.mattr;
+  if (options.mcpu.empty() || options.mcpu == "native") {
+    std::string host;
+    for (const auto &f : llvm::sys::getHostCPUFeatures()) {
+      if (!host.empty())
+        host += ",";
+      host += (f.getValue() ? "+" : "-") + f.getKey().str();
+    }
+    features = features.empty() ? host : host + "," + features;
+  }
+  return {cpu, features};
+}
+
+static std::string dtypeName(Type t) {
+  if (t.isF32()) return "f32";
+  if (t.isF64()) return "f64";
+  if (t.isF16()) return "f16";
+  if (t.isBF16()) return "bf16";
+  if (t.isInteger(1)) return "bool";
+  if (t.isUnsignedInteger(8)) return "u8";
+  if (t.isInteger(8)) return "i8";
+  if (t.isInteger(16)) return "i16";
+  if (t.isInteger(32)) return "i32";
+  if (t.isInteger(64)) return "i64";
+  return "";
+}
+
+LogicalResult attn::finalizeSignature(ModuleOp module, StringRef entry,
+                                      const CompileOptions &options) {
+  llvm::json::Object sig;
+  if (auto attr = module->getAttrOfType<StringAttr>("attn.signature")) {
+    auto parsed = llvm::json::parse(attr.getValue());
+    if (!parsed || !parsed->getAsObject()) {
+      if (!parsed)
+        llvm::consumeError(parsed.takeError());
+      return module.emitError("attn.signature is not a JSON object");
+    }
+    sig = std::move(*parsed->getAsObject());
+  } else {
+    auto fn = module.lookupSymbol<func::FuncOp>(entry);
+    if (!fn)
+      return module.emitError("no function @") << entry << " to compile";
+    auto describe = [&](TypeRange types, StringRef prefix) -> FailureOr<llvm::json::Array> {
+      llvm::json::Array list;
+      for (auto [i, t] : llvm::enumerate(types)) {
+        auto rt = dyn_cast<RankedTensorType>(t);
+        if (!rt || dtypeName(rt.getElementType()).empty())
+          return fn.emitError("unsupported model ") << prefix << " type " << t;
+        llvm::json::Array shape;
+        for (int64_t d : rt.getShape())
+          shape.push_back(ShapedType::isDynamic(d) ? llvm::json::Value("?")
+                                                   : llvm::json::Value(d));
+        list.push_back(llvm::json::Object{
+            {"name", (prefix + std::to_string(i)).str()},
+            {"dtype", dtypeName(rt.getElementType())},
+            {"shape", std::move(shape)}});
+      }
+      return list;
+    };
+    auto ins = describe(fn.getArgumentTypes(), "input");
+    auto outs = describe(fn.getResultTypes(), "output");
+    if (failed(ins) || failed(outs))
+      return failure();
+    sig["inputs"] = std::move(*ins);
+    sig["outputs"] = std::move(*outs);
+  }
+  sig["abi"] = 1;
+  if (options.target == Target::CPU) {
+    auto [cpu, features] = resolveCpu(options);
+    sig["target"] = "cpu";
+    sig["cpu"] = cpu;
+    sig["features"] = features;
+  } else {
+    sig["target"] = "cuda";
+    sig["arch"] = options.cudaArch;
+  }
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::json::Value(std::move(sig));
+  module->setAttr("attn.signature", StringAttr::get(module.getContext(), text));
+  return success();
+}

@@ -20,6 +20,10 @@ def FuseAttentionPass : Pass<"attn-fuse-attention", "func::FuncOp"> {
     whose scale is not a scalar are left alone, with a remark saying why.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
+  let options = [
+    Option<"remarks", "remarks", "bool", /*default=*/"true",
+           "Emit a remark at every softmax left unfused, saying why">
+  ];
   let statistics = [
     Statistic<"numFused", "fused-chains", "Number of attention chains fused">,
     Statistic<"numCausal", "causal-masks", "Number of masks turned into the causal flag">,
@@ -79,6 +83,28 @@ def EmitModelEntryPointPass : Pass<"attn-emit-entry-point", "ModuleOp"> {
     Option<"entryName", "entry", "std::string", /*default=*/"\"main_graph\"", "Model function">
   ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def ApproximateMathPass : Pass<"attn-approximate-math"> {
+  let summary = "Rewrite math.exp/erf/tanh/... into vectorizable polynomial approximations";
+  let description = [{
+    `convert-math-to-llvm` turns `math.exp` on vectors into scalar libm calls;
+    MLIR's polynomial approximations give FMA-only code that vectorizes and
+    needs no libm. Ops without an approximation are left for libm.
+  }];
+  let dependentDialects = ["::mlir::math::MathDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def LowerMemrefCopyPass : Pass<"attn-lower-memref-copy", "func::FuncOp"> {
+  let summary = "Rewrite memref.copy as linalg.copy so that it becomes loops";
+  let description = [{
+    `finalize-memref-to-llvm` turns a memref.copy between non-contiguous
+    buffers into a call to `memrefCopy` from MLIR's runner-utils library,
+    which compiled models must not depend on. As a linalg.copy the copy
+    becomes an ordinary (vectorizable) loop nest.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
 #endif // ATTN_COMPILER_PASSES_TD

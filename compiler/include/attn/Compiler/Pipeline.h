@@ -1,0 +1,60 @@
+//===- Pipeline.h - the attnc compilation pipeline --------------*- C++ -*-===//
+#ifndef ATTN_COMPILER_PIPELINE_H
+#define ATTN_COMPILER_PIPELINE_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringRef.h"
+#include <string>
+
+namespace llvm {
+class Module;
+class LLVMContext;
+} // namespace llvm
+
+namespace mlir::attn {
+
+enum class Target { CPU, CUDA };
+
+struct CompileOptions {
+  Target target = Target::CPU;
+  std::string cudaArch = "sm_90";
+  /// CPU name and features; empty means the host's.
+  std::string mcpu, mattr;
+  /// Remarks for unfused softmax ops.
+  bool remarks = false;
+  /// Flash-attention tile sizes.
+  int64_t queryTile = 32, keyTile = 64;
+  int optLevel = 3;
+};
+
+/// attn dialect -> attn dialect: cleanups and fusion (what --emit=attn shows).
+void buildGraphPipeline(OpPassManager &pm, const CompileOptions &options);
+
+/// attn dialect -> LLVM dialect with the runtime entry point, for the CPU.
+void buildCpuLoweringPipeline(OpPassManager &pm, const CompileOptions &options);
+
+/// Resolved CPU name and feature string (host when options leave them empty).
+std::pair<std::string, std::string> resolveCpu(const CompileOptions &options);
+
+/// Adds the "abi"/"target"/"cpu"/"features" fields to the module's
+/// attn.signature JSON (creating a default signature from the entry
+/// function's type when the module has none, e.g. for .mlir inputs).
+LogicalResult finalizeSignature(ModuleOp module, StringRef entry,
+                                const CompileOptions &options);
+
+/// LLVM-dialect module -> optimized LLVM IR for the chosen CPU.
+std::unique_ptr<llvm::Module> translateToOptimizedLLVMIR(
+    ModuleOp module, llvm::LLVMContext &llvmContext, const CompileOptions &options);
+
+/// Writes assembly (`asm`) or an object file for the chosen CPU.
+LogicalResult emitMachineCode(llvm::Module &module, StringRef path, bool assembly,
+                              const CompileOptions &options, std::string &error);
+
+/// Links an object file into a shared library with the system linker driver.
+LogicalResult linkSharedLibrary(StringRef objectPath, StringRef outputPath,
+                                std::string &error);
+
+} // namespace mlir::attn
+
+#endif

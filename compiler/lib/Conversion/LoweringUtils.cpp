@@ -1,0 +1,161 @@
+//===- LoweringUtils.cpp - helpers shared by the attn lowerings -----------===//
+#include "LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+
+SmallVector<Value> attn::getDimValues(OpBuilder &b, Location loc, Value t) {
+  auto type = cast<RankedTensorType>(t.getType());
+  SmallVector<Value> dims;
+  for (int64_t i = 0; i < type.getRank(); ++i) {
+    if (type.isDynamicDim(i))
+      dims.push_back(b.create<tensor::DimOp>(loc, t, i));
+    else
+      dims.push_back(b.create<arith::ConstantIndexOp>(loc, type.getDimSize(i)));
+  }
+  return dims;
+}
+
+SmallVector<Value> attn::broadcastResultDims(OpBuilder &b, Location loc,
+                                             RankedTensorType resultType,
+                                             ValueRange operands) {
+  int64_t rank = resultType.getRank();
+  SmallVector<Value> dims;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (!resultType.isDynamicDim(i)) {
+      dims.push_back(b.create<arith::ConstantIndexOp>(loc, resultType.getDimSize(i)));
+      continue;
+    }
+    Value dim;
+    for (Value op : operands) {
+      auto t = cast<RankedTensorType>(op.getType());
+      int64_t j = i - (rank - t.getRank());
+      if (j < 0 || t.getDimSize(j) == 1)
+        continue;
+      Value d = t.isDynamicDim(j)
+                    ? b.create<tensor::DimOp>(loc, op, j).getResult()
+                    : b.create<arith::ConstantIndexOp>(loc, t.getDimSize(j))
+                          .getResult();
+      dim = dim ? b.create<arith::MaxUIOp>(loc, dim, d).getResult() : d;
+    }
+    if (!dim)
+      dim = b.create<arith::ConstantIndexOp>(loc, 1);
+    dims.push_back(dim);
+  }
+  return dims;
+}
+
+AffineMap attn::broadcastIndexingMap(MLIRContext *ctx,
+                                     RankedTensorType operandType,
+                                     int64_t resultRank) {
+  SmallVector<AffineExpr> exprs;
+  int64_t off = resultRank - operandType.getRank();
+  for (int64_t j = 0; j < operandType.getRank(); ++j) {
+    if (operandType.getDimSize(j) == 1)
+      exprs.push_back(getAffineConstantExpr(0, ctx));
+    else
+      exprs.push_back(getAffineDimExpr(j + off, ctx));
+  }
+  return AffineMap::get(resultRank, 0, exprs, ctx);
+}
+
+Value attn::createEmptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
+                              ArrayRef<Value> dims) {
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      dyn.push_back(dims[i]);
+  return b.create<tensor::EmptyOp>(loc, type.getShape(), type.getElementType(),
+                                   dyn);
+}
+
+Value attn::materializeDynamicBroadcast(OpBuilder &b, Location loc,
+                                        Value operand,
+                                        ArrayRef<Value> resultDims) {
+  auto type = cast<RankedTensorType>(operand.getType());
+  int64_t rank = resultDims.size();
+  int64_t off = rank - type.getRank();
+  // Which dynamic operand dims might broadcast at run time?
+  Value needs;
+  for (int64_t j = 0; j < type.getRank(); ++j) {
+    if (!type.isDynamicDim(j))
+      continue;
+    Value d = b.create<tensor::DimOp>(loc, operand, j);
+    Value one = b.create<arith::ConstantIndexOp>(loc, 1);
+    Value isOne = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, d, one);
+    Value differs = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, d,
+                                            resultDims[j + off]);
+    Value both = b.create<arith::AndIOp>(loc, isOne, differs);
+    needs = needs ? b.create<arith::OrIOp>(loc, needs, both).getResult() : both;
+  }
+  if (!needs)
+    return operand;
+
+  // Slow path: gather into a tensor whose dynamic dims are the result dims,
+  // reading index 0 along every dim that is 1 at run time.
+  SmallVector<int64_t> expandedShape(type.getShape());
+  SmallVector<Value> expandedDims;
+  for (int64_t j = 0; j < type.getRank(); ++j)
+    expandedDims.push_back(
+        type.isDynamicDim(j)
+            ? resultDims[j + off]
+            : b.create<arith::ConstantIndexOp>(loc, type.getDimSize(j)).getResult());
+  auto ifOp = b.create<scf::IfOp>(
+      loc, needs,
+      [&](OpBuilder &tb, Location l) {
+        Value init = createEmptyTensor(tb, l, type, expandedDims);
+        SmallVector<AffineMap> maps{tb.getMultiDimIdentityMap(type.getRank())};
+        SmallVector<utils::IteratorType> iters(type.getRank(),
+                                               utils::IteratorType::parallel);
+        auto gen = tb.create<linalg::GenericOp>(
+            l, TypeRange{type}, ValueRange{}, ValueRange{init}, maps, iters,
+            [&](OpBuilder &bb, Location bl, ValueRange) {
+              SmallVector<Value> idx;
+              Value zero = bb.create<arith::ConstantIndexOp>(bl, 0);
+              Value one = bb.create<arith::ConstantIndexOp>(bl, 1);
+              for (int64_t j = 0; j < type.getRank(); ++j) {
+                Value i = bb.create<linalg::IndexOp>(bl, j);
+                if (type.isDynamicDim(j)) {
+                  Value d = bb.create<tensor::DimOp>(bl, operand, j);
+                  Value isOne = bb.create<arith::CmpIOp>(
+                      bl, arith::CmpIPredicate::eq, d, one);
+                  i = bb.create<arith::SelectOp>(bl, isOne, zero, i);
+                }
+                idx.push_back(i);
+              }
+              Value v = bb.create<tensor::ExtractOp>(bl, operand, idx);
+              bb.create<linalg::YieldOp>(bl, v);
+            });
+        tb.create<scf::YieldOp>(l, gen.getResult(0));
+      },
+      [&](OpBuilder &eb, Location l) { eb.create<scf::YieldOp>(l, operand); });
+  return ifOp.getResult(0);
+}
+
+Value attn::createScalarConstant(OpBuilder &b, Location loc, Type type,
+                                 double v) {
+  if (auto ft = dyn_cast<FloatType>(type))
+    return b.create<arith::ConstantOp>(loc, b.getFloatAttr(ft, v));
+  if (type.isIndex())
+    return b.create<arith::ConstantIndexOp>(loc, static_cast<int64_t>(v));
+  return b.create<arith::ConstantOp>(
+      loc, b.getIntegerAttr(type, static_cast<int64_t>(v)));
+}
+
+Value attn::toIndex(OpBuilder &b, Location loc, Value v) {
+  if (v.getType().isIndex())
+    return v;
+  return b.create<arith::IndexCastOp>(loc, b.getIndexType(), v);
+}
+
+Value attn::toI64(OpBuilder &b, Location loc, Value v) {
+  if (v.getType().isInteger(64))
+    return v;
+  if (v.getType().isIndex())
+    return b.create<arith::IndexCastOp>(loc, b.getI64Type(), v);
+  return b.create<arith::ExtSIOp>(loc, b.getI64Type(), v);
+}

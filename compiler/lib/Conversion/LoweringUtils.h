@@ -1,0 +1,47 @@
+//===- LoweringUtils.h - helpers shared by the attn lowerings ---*- C++ -*-===//
+#ifndef ATTN_COMPILER_LOWERINGUTILS_H
+#define ATTN_COMPILER_LOWERINGUTILS_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+
+namespace mlir::attn {
+
+/// All dims of a ranked tensor as index values (constants where static).
+SmallVector<Value> getDimValues(OpBuilder &b, Location loc, Value tensor);
+
+/// Dims of `resultType` for an op whose result broadcasts `operands`
+/// (numpy rules): static dims come from the type, dynamic ones are the max of
+/// the operands' aligned dims (each is 1 or the result size).
+SmallVector<Value> broadcastResultDims(OpBuilder &b, Location loc,
+                                       RankedTensorType resultType,
+                                       ValueRange operands);
+
+/// Makes every dynamic dim of `operand` that aligns with a result dim equal
+/// to that dim at run time: when such a dim is 1 but the result dim is not,
+/// the operand is expanded (rare slow path under scf.if); otherwise it is
+/// returned unchanged. Afterwards indexing maps may treat dynamic operand
+/// dims as identity and only static size-1 dims as broadcast.
+Value materializeDynamicBroadcast(OpBuilder &b, Location loc, Value operand,
+                                  ArrayRef<Value> resultDims);
+
+/// The indexing map reading `operandType` inside a loop nest over a result of
+/// rank `resultRank` with numpy broadcasting (static size-1 dims -> 0).
+AffineMap broadcastIndexingMap(MLIRContext *ctx, RankedTensorType operandType,
+                               int64_t resultRank);
+
+/// An empty tensor of `type` with `dims` (the dynamic ones are used).
+Value createEmptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
+                        ArrayRef<Value> dims);
+
+/// A scalar constant of `type` (float or integer) with value `v`.
+Value createScalarConstant(OpBuilder &b, Location loc, Type type, double v);
+
+/// `index` <-> i64 casts.
+Value toIndex(OpBuilder &b, Location loc, Value v);
+Value toI64(OpBuilder &b, Location loc, Value v);
+
+} // namespace mlir::attn
+
+#endif
