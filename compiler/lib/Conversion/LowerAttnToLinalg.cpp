@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/DialectConversion.h"
@@ -456,7 +457,40 @@ struct ReshapePattern : OpRewritePattern<ReshapeOp> {
   LogicalResult matchAndRewrite(ReshapeOp op, PatternRewriter &rw) const override {
     Location loc = op.getLoc();
     auto rt = rtype(op.getResult());
+    auto it = rtype(op.getInput());
     int64_t rank = rt.getRank();
+    // Static shapes (and 0-d results) use collapse/expand: they fold with
+    // their neighbours and avoid memref.reshape of 0-d buffers.
+    // One element (scalars <-> [1] in shape arithmetic): rebuild it; MLIR 22's
+    // expand-strided-metadata crashes on expand_shape of 0-d memrefs.
+    if (it.hasStaticShape() && rt.hasStaticShape() && it.getNumElements() == 1 &&
+        (it.getRank() == 0 || rank == 0)) {
+      Value zero = rw.create<arith::ConstantIndexOp>(loc, 0);
+      SmallVector<Value> idx(it.getRank(), zero);
+      Value v = rw.create<tensor::ExtractOp>(loc, op.getInput(), idx);
+      rw.replaceOpWithNewOp<tensor::FromElementsOp>(op, rt, ValueRange{v});
+      return success();
+    }
+    if ((it.hasStaticShape() && rt.hasStaticShape()) || rank == 0) {
+      Value v = op.getInput();
+      auto reassocAll = [](int64_t r) {
+        SmallVector<ReassociationIndices> re;
+        if (r == 0)
+          return re;
+        re.push_back({});
+        for (int64_t i = 0; i < r; ++i)
+          re[0].push_back(i);
+        return re;
+      };
+      if (rank == 0 || it.getRank() > 1)
+        v = rw.create<tensor::CollapseShapeOp>(loc, v, reassocAll(rank == 0 ? 0 : it.getRank()));
+      if (rank > 0 && (it.getRank() == 0 || rank > 1))
+        v = rw.create<tensor::ExpandShapeOp>(loc, rt, v, reassocAll(it.getRank() == 0 ? 0 : rank));
+      if (v.getType() != rt)
+        return op.emitOpError("cannot reshape ") << it << " to " << rt;
+      rw.replaceOp(op, v);
+      return success();
+    }
     SmallVector<Value> inDims = getDimValues(rw, loc, op.getInput());
     SmallVector<Value> out(rank);
     if (!rt.hasStaticShape()) {
@@ -487,12 +521,34 @@ struct ReshapePattern : OpRewritePattern<ReshapeOp> {
       for (int64_t i = 0; i < rank; ++i)
         out[i] = rw.create<arith::SelectOp>(loc, isNeg[i], inferred, vals[i]);
     }
+    // Collapse to 1-D and expand to the computed dims (memref.reshape with a
+    // dynamic shape operand is avoided: upstream expand-strided-metadata
+    // crashes on it in MLIR 22).
+    SmallVector<OpFoldResult> outShape;
     for (int64_t i = 0; i < rank; ++i)
-      if (!rt.isDynamicDim(i))
-        out[i] = rw.create<arith::ConstantIntOp>(loc, rt.getDimSize(i), 64);
-    auto shapeType = RankedTensorType::get({rank}, rw.getI64Type());
-    Value shape = rw.create<tensor::FromElementsOp>(loc, shapeType, out);
-    rw.replaceOpWithNewOp<tensor::ReshapeOp>(op, rt, op.getInput(), shape);
+      outShape.push_back(rt.isDynamicDim(i)
+                             ? OpFoldResult(toIndex(rw, loc, out[i]))
+                             : OpFoldResult(rw.getIndexAttr(rt.getDimSize(i))));
+    Value flat = op.getInput();
+    if (it.getRank() != 1) {
+      SmallVector<ReassociationIndices> re{{}};
+      for (int64_t i = 0; i < it.getRank(); ++i)
+        re[0].push_back(i);
+      flat = rw.create<tensor::CollapseShapeOp>(loc, flat, re);
+    }
+    SmallVector<ReassociationIndices> re{{}};
+    for (int64_t i = 0; i < rank; ++i)
+      re[0].push_back(i);
+    auto flatType = cast<RankedTensorType>(flat.getType());
+    if (rank == 1) {
+      Value r = flat;
+      if (r.getType() != rt)
+        r = rw.create<tensor::CastOp>(loc, rt, r);
+      rw.replaceOp(op, r);
+      return success();
+    }
+    (void)flatType;
+    rw.replaceOpWithNewOp<tensor::ExpandShapeOp>(op, rt, flat, re, outShape);
     return success();
   }
 };
@@ -550,9 +606,9 @@ struct ConcatPattern : OpRewritePattern<ConcatOp> {
     for (Value v : op.getInputs()) {
       SmallVector<Value> vd = getDimValues(rw, loc, v);
       SmallVector<OpFoldResult> offs(rank, rw.getIndexAttr(0)), sizes, strides(rank, rw.getIndexAttr(1));
-      offs[axis] = offset;
+      offs[axis] = getAsOpFoldResult(offset);
       for (Value d : vd)
-        sizes.push_back(d);
+        sizes.push_back(getAsOpFoldResult(d));
       result = rw.create<tensor::InsertSliceOp>(loc, v, result, offs, sizes, strides);
       offset = rw.create<arith::AddIOp>(loc, offset, vd[axis]);
     }

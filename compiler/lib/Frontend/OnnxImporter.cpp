@@ -1,2 +1,634 @@
-#include "attn/Compiler/Frontend/OnnxImporter.h"
-mlir::OwningOpRef<mlir::ModuleOp> mlir::attn::importOnnxFile(MLIRContext &ctx, llvm::StringRef, const OnnxImportOptions &) { return nullptr; }
+//===- OnnxImporter.cpp - ONNX model -> attn dialect ----------------------===//
+//
+// Entry point of the frontend: reads a `.onnx` (binary protobuf, external data
+// beside it) or `.onnxtext` model with libonnx, validates it, and imports its
+// graph into `func.func @main_graph` (see ImporterImpl.h for the machinery,
+// OpConverters.cpp for the ops).
+//
+// libonnx and protobuf report errors with C++ exceptions; this library is
+// built with -fexceptions and no exception leaves importOnnxFile().
+//
+//===----------------------------------------------------------------------===//
+#include "ImporterImpl.h"
+
+#include "mlir/IR/Verifier.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include "onnx/checker.h"
+#include "onnx/defs/parser.h"
+#include "onnx/defs/schema.h"
+#include "onnx/shape_inference/implementation.h"
+
+#include <climits>
+#include <exception>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::onnx_import;
+
+/// The newest IR version / default-domain opset libonnx 1.12's checker and
+/// shape inference understand.
+static constexpr int64_t kMaxCheckedIrVersion = 8;
+static constexpr int64_t kMaxCheckedOpset = 17;
+
+static bool isDefaultDomain(llvm::StringRef domain) {
+  return domain.empty() || domain == "ai.onnx";
+}
+
+static std::string nodeDisplayName(const onnx::NodeProto &node, int index) {
+  if (!node.name().empty())
+    return node.name();
+  return node.op_type() + "_" + std::to_string(index);
+}
+
+//===----------------------------------------------------------------------===//
+// Loading
+//===----------------------------------------------------------------------===//
+
+static LogicalResult loadModel(MLIRContext &ctx, llvm::StringRef path,
+                               onnx::ModelProto &model) {
+  Location loc = UnknownLoc::get(&ctx);
+  bool isText = path.ends_with(".onnxtext");
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/isText);
+  if (!buffer)
+    return emitError(loc) << "cannot open ONNX model '" << path
+                          << "': " << buffer.getError().message();
+  llvm::StringRef data = (*buffer)->getBuffer();
+
+  if (isText) {
+    if (data.size() != strlen(data.data()))
+      return emitError(loc) << "failed to parse ONNX text model '" << path
+                            << "': the file contains a NUL byte";
+    onnx::OnnxParser parser(data.data());
+    onnx::Common::Status status = parser.Parse(model);
+    if (!status.IsOK())
+      return emitError(loc) << "failed to parse ONNX text model '" << path
+                            << "': " << status.ErrorMessage();
+    if (!parser.EndOfInput())
+      return emitError(loc) << "failed to parse ONNX text model '" << path
+                            << "': unexpected text after the graph";
+    return success();
+  }
+
+  if (data.size() > size_t(INT_MAX))
+    return emitError(loc) << "failed to parse ONNX model '" << path
+                          << "': protobuf files are limited to 2 GiB; store "
+                             "the weights as external data";
+  if (!model.ParseFromArray(data.data(), static_cast<int>(data.size())))
+    return emitError(loc) << "failed to parse ONNX model '" << path
+                          << "': not a valid ONNX protobuf (corrupt or "
+                             "truncated file?)";
+  // An empty or unrelated protobuf can parse as an empty ModelProto.
+  if (model.ir_version() <= 0 || !model.has_graph())
+    return emitError(loc) << "failed to parse ONNX model '" << path
+                          << "': no ONNX graph in the file (ir_version "
+                          << model.ir_version() << ")";
+  return success();
+}
+
+/// The version of the default-domain opset the model imports.
+static FailureOr<int64_t> defaultOpsetVersion(MLIRContext &ctx, Location loc,
+                                              const onnx::ModelProto &model) {
+  std::optional<int64_t> version;
+  for (const auto &imp : model.opset_import())
+    if (isDefaultDomain(imp.domain()))
+      version = version ? std::max(*version, int64_t(imp.version()))
+                        : int64_t(imp.version());
+  if (version)
+    return *version;
+  if (model.ir_version() < 3) // opset imports were introduced with IR 3
+    return int64_t(1);
+  return emitError(loc) << "ONNX model imports no opset for the default domain";
+}
+
+/// Runs the ONNX checker and shape inference where libonnx 1.12 supports the
+/// model's IR version and opset. Checker failures are errors; shape inference
+/// is best effort (our dialect's inference is the source of truth, ONNX's only
+/// names output dims).
+static LogicalResult validateModel(MLIRContext &ctx, Location loc,
+                                   llvm::StringRef path,
+                                   onnx::ModelProto &model) {
+  if (model.ir_version() > kMaxCheckedIrVersion)
+    return success();
+  for (const auto &imp : model.opset_import())
+    if (isDefaultDomain(imp.domain()) && imp.version() > kMaxCheckedOpset)
+      return success();
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception &e) {
+    // libonnx's messages span lines ("...\n\n==> Context: ..."); make it one.
+    std::string msg;
+    for (char c : llvm::StringRef(e.what()).trim()) {
+      if (c == '\n') {
+        if (!msg.empty() && msg.back() != ' ')
+          msg += ' ';
+        continue;
+      }
+      msg += c;
+    }
+    return emitError(loc) << "invalid ONNX model '" << path << "': " << msg;
+  }
+  try {
+    onnx::ShapeInferenceOptions opts(/*check_type=*/false, /*error_mode=*/0,
+                                     /*data_prop=*/true);
+    onnx::shape_inference::InferShapes(
+        model, onnx::OpSchemaRegistry::Instance(), opts);
+  } catch (const std::exception &) {
+    // Best effort only.
+  }
+  return success();
+}
+
+OwningOpRef<ModuleOp>
+mlir::attn::importOnnxFile(MLIRContext &context, llvm::StringRef path,
+                           const OnnxImportOptions &options) {
+  context.loadDialect<AttnDialect, func::FuncDialect, arith::ArithDialect,
+                      tensor::TensorDialect>();
+  Location loc = UnknownLoc::get(&context);
+  try {
+    onnx::ModelProto model;
+    if (failed(loadModel(context, path, model)))
+      return nullptr;
+    if (failed(GraphImporter::checkSupportedOps(context, loc, model.graph())))
+      return nullptr;
+    // Our own structural checks first: their messages name nodes and inputs
+    // more clearly than the ONNX checker's.
+    GraphImporter importer(context, model, path, options);
+    if (failed(importer.prepare()))
+      return nullptr;
+    if (failed(validateModel(context, loc, path, model)))
+      return nullptr;
+    return importer.import();
+  } catch (const std::exception &e) {
+    emitError(loc) << "failed to import ONNX model '" << path
+                   << "': " << e.what();
+  } catch (...) {
+    emitError(loc) << "failed to import ONNX model '" << path
+                   << "': unknown exception";
+  }
+  return nullptr;
+}
+
+//===----------------------------------------------------------------------===//
+// GraphImporter
+//===----------------------------------------------------------------------===//
+
+GraphImporter::GraphImporter(MLIRContext &ctx, const onnx::ModelProto &model,
+                             llvm::StringRef modelPath,
+                             const OnnxImportOptions &options)
+    : ctx(ctx), model(model), modelPath(modelPath.str()), options(options),
+      builder(&ctx), nodeLoc(UnknownLoc::get(&ctx)) {
+  llvm::SmallString<256> dir(modelPath);
+  llvm::sys::path::remove_filename(dir);
+  modelDir = dir.empty() ? std::string(".") : std::string(dir.str());
+}
+
+LogicalResult GraphImporter::checkSupportedOps(MLIRContext &ctx, Location loc,
+                                               const onnx::GraphProto &graph) {
+  struct Uses {
+    std::string domain;
+    SmallVector<std::string> nodes;
+  };
+  llvm::StringMap<Uses> unsupported;
+  SmallVector<std::string> keys; // first-use order
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const auto &node = graph.node(i);
+    bool ok = isDefaultDomain(node.domain()) && lookupConverter(node.op_type());
+    if (ok)
+      continue;
+    std::string key = isDefaultDomain(node.domain())
+                          ? node.op_type()
+                          : node.domain() + "::" + node.op_type();
+    if (!unsupported.count(key))
+      keys.push_back(key);
+    Uses &u = unsupported[key];
+    u.domain = isDefaultDomain(node.domain()) ? "" : node.domain();
+    u.nodes.push_back(nodeDisplayName(node, i));
+  }
+  for (const std::string &key : keys) {
+    const Uses &uses = unsupported[key];
+    auto diag = emitError(UnknownLoc::get(&ctx))
+                << "unsupported ONNX op '" << key << "' (";
+    if (!uses.domain.empty())
+      diag << "operator domain '" << uses.domain << "' is not supported; ";
+    diag << "nodes: ";
+    llvm::interleave(
+        uses.nodes, [&](const std::string &n) { diag << n; },
+        [&] { diag << ", "; });
+    diag << ")";
+  }
+  return success(unsupported.empty());
+}
+
+FailureOr<RankedTensorType>
+GraphImporter::importValueType(const onnx::ValueInfoProto &vi,
+                               llvm::StringRef what, ShapeValue *dims) {
+  Location loc = UnknownLoc::get(&ctx);
+  if (!vi.has_type() ||
+      vi.type().value_case() != onnx::TypeProto::kTensorType)
+    return emitError(loc) << what
+                          << " is not a tensor (sequences, maps, optionals "
+                             "and sparse tensors are not supported)";
+  const auto &tt = vi.type().tensor_type();
+  Type elt = convertDataType(&ctx, tt.elem_type());
+  if (!elt)
+    return emitError(loc) << what << " has unsupported element type "
+                          << onnxDataTypeName(tt.elem_type());
+  if (!tt.has_shape())
+    return emitError(loc) << what
+                          << " has no shape (unknown rank); attnc needs the "
+                             "rank of every graph input";
+  ShapeValue out;
+  for (const auto &d : tt.shape().dim()) {
+    if (d.has_dim_value() && d.dim_value() >= 0)
+      out.push_back(DimValue::cst(d.dim_value()));
+    else if (d.has_dim_param() && !d.dim_param().empty())
+      out.push_back(DimValue::symbol(getSymbol(d.dim_param())));
+    else
+      out.push_back(DimValue::symbol(getSymbol()));
+  }
+  if (dims)
+    *dims = out;
+  return tensorType(out, elt);
+}
+
+LogicalResult GraphImporter::importInitializerTable() {
+  const auto &graph = model.graph();
+  for (const auto &t : graph.initializer()) {
+    Location loc = UnknownLoc::get(&ctx);
+    if (t.name().empty())
+      return emitError(loc) << "ONNX graph has an initializer without a name";
+    if (!initializers.try_emplace(t.name(), &t).second)
+      return emitError(loc) << "ONNX initializer '" << t.name()
+                            << "' is defined twice";
+  }
+  if (graph.sparse_initializer_size() > 0)
+    return emitError(UnknownLoc::get(&ctx))
+           << "sparse initializer '"
+           << graph.sparse_initializer(0).values().name()
+           << "' is not supported";
+  return success();
+}
+
+LogicalResult GraphImporter::importInputs() {
+  llvm::StringSet<> &seen = graphInputNames;
+  for (const auto &vi : model.graph().input()) {
+    // Inputs with an initializer are constants with a default (IR < 4 style).
+    if (initializers.count(vi.name()))
+      continue;
+    Location loc = UnknownLoc::get(&ctx);
+    if (vi.name().empty())
+      return emitError(loc) << "ONNX graph has an input without a name";
+    if (!seen.insert(vi.name()).second)
+      return emitError(loc) << "graph input '" << vi.name()
+                            << "' is declared twice";
+    ShapeValue dims;
+    auto type = importValueType(vi, "graph input '" + vi.name() + "'", &dims);
+    if (failed(type))
+      return failure();
+    InputInfo info{vi.name(), *type, {}};
+    const auto &shape = vi.type().tensor_type().shape();
+    for (const auto &d : shape.dim()) {
+      if (d.has_dim_value() && d.dim_value() >= 0)
+        info.dimNames.push_back("");
+      else if (d.has_dim_param() && !d.dim_param().empty())
+        info.dimNames.push_back(d.dim_param());
+      else
+        info.dimNames.push_back("?");
+    }
+    inputInfos.push_back(std::move(info));
+    // Remember the dims until the block argument exists (set in import()).
+    inputDims.push_back(std::move(dims));
+  }
+  return success();
+}
+
+LogicalResult GraphImporter::sortNodes(SmallVectorImpl<int> &order) {
+  const auto &graph = model.graph();
+  int n = graph.node_size();
+  llvm::StringMap<int> producer;
+  bool ok = true;
+  auto nodeLocOf = [&](int i) {
+    return NameLoc::get(
+        StringAttr::get(&ctx, nodeDisplayName(graph.node(i), i)));
+  };
+  for (int i = 0; i < n; ++i) {
+    for (const auto &out : graph.node(i).output()) {
+      if (out.empty())
+        continue;
+      if (graphInputNames.count(out) || initializers.count(out)) {
+        emitError(nodeLocOf(i))
+            << "ONNX node '" << nodeDisplayName(graph.node(i), i) << "' ("
+            << graph.node(i).op_type() << "): output '" << out
+            << "' redefines a graph input or initializer";
+        ok = false;
+        continue;
+      }
+      auto [it, inserted] = producer.try_emplace(out, i);
+      if (!inserted) {
+        emitError(nodeLocOf(i))
+            << "ONNX node '" << nodeDisplayName(graph.node(i), i) << "' ("
+            << graph.node(i).op_type() << "): output '" << out
+            << "' is also produced by node '"
+            << nodeDisplayName(graph.node(it->second), it->second) << "'";
+        ok = false;
+      }
+    }
+  }
+  for (int i = 0; i < n; ++i) {
+    for (const auto &in : graph.node(i).input()) {
+      if (in.empty() || graphInputNames.count(in) || initializers.count(in) ||
+          producer.count(in))
+        continue;
+      emitError(nodeLocOf(i))
+          << "ONNX node '" << nodeDisplayName(graph.node(i), i) << "' ("
+          << graph.node(i).op_type() << "): input '" << in
+          << "' is not produced by any node and is not a graph input or "
+             "initializer";
+      ok = false;
+    }
+  }
+  if (!ok)
+    return failure();
+
+  // Depth-first post-order, visiting roots and inputs in their given order,
+  // so an already sorted graph keeps its order.
+  SmallVector<char> state(n, 0); // 0 new, 1 on stack, 2 done
+  for (int root = 0; root < n; ++root) {
+    if (state[root])
+      continue;
+    SmallVector<std::pair<int, int>> stack{{root, 0}};
+    state[root] = 1;
+    while (!stack.empty()) {
+      auto &[node, next] = stack.back();
+      const auto &proto = graph.node(node);
+      if (next < proto.input_size()) {
+        const std::string &in = proto.input(next++);
+        auto it = producer.find(in);
+        if (in.empty() || it == producer.end())
+          continue;
+        int p = it->second;
+        if (state[p] == 1)
+          return emitError(nodeLocOf(p))
+                 << "ONNX graph has a cycle through node '"
+                 << nodeDisplayName(graph.node(p), p) << "'";
+        if (state[p] == 0) {
+          state[p] = 1;
+          stack.push_back({p, 0});
+        }
+        continue;
+      }
+      state[node] = 2;
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  return success();
+}
+
+Value GraphImporter::lookup(const std::string &name) {
+  auto it = values.find(name);
+  if (it != values.end())
+    return it->second;
+  auto init = initializers.find(name);
+  if (init == initializers.end())
+    return {};
+  Location loc = NameLoc::get(StringAttr::get(&ctx, name));
+  auto attr = importTensor(*init->second, "initializer '" + name + "'", name,
+                           UnknownLoc::get(&ctx));
+  if (failed(attr))
+    return {};
+  Value v = arith::ConstantOp::create(builder, loc, cast<TypedAttr>(*attr));
+  values[name] = v;
+  return v;
+}
+
+LogicalResult GraphImporter::convertNode(int index) {
+  const onnx::NodeProto &n = model.graph().node(index);
+  curNode = &n;
+  curNodeName = nodeDisplayName(n, index);
+  nodeLoc = NameLoc::get(StringAttr::get(&ctx, curNodeName));
+
+  // Diagnostics from op inference and verification name the node in a note.
+  ScopedDiagnosticHandler handler(&ctx, [&](Diagnostic &diag) {
+    if (diag.getSeverity() == DiagnosticSeverity::Error &&
+        !llvm::StringRef(diag.str()).starts_with("ONNX node '"))
+      diag.attachNote() << "while importing ONNX node '" << curNodeName
+                        << "' (" << n.op_type() << ")";
+    return failure(); // let the next handler report it
+  });
+
+  curOperands.clear();
+  for (const std::string &in : n.input()) {
+    if (in.empty()) {
+      curOperands.push_back({});
+      continue;
+    }
+    Value v = lookup(in);
+    if (!v)
+      return failure(); // initializer import failed (diagnosed)
+    curOperands.push_back(v);
+  }
+
+  Block *block = builder.getInsertionBlock();
+  Operation *last = block->empty() ? nullptr : &block->back();
+  OpConverter convert = lookupConverter(n.op_type());
+  if (!convert)
+    return nodeError() << "unsupported op"; // filtered earlier
+  if (failed(convert(*this)))
+    return failure();
+  auto begin = last ? std::next(last->getIterator()) : block->begin();
+  for (Operation &op : llvm::make_range(begin, block->end()))
+    if (failed(verify(&op, /*verifyRecursively=*/false)))
+      return failure();
+  for (int i = 0; i < n.output_size(); ++i)
+    if (isOutputUsed(i) && !values.count(n.output(i)))
+      return nodeError() << "output #" << i << " ('" << n.output(i)
+                         << "') is not supported by the importer";
+  return success();
+}
+
+std::string GraphImporter::buildSignature(func::FuncOp func) {
+  // ONNX-declared output dims that name an input's dim (after ONNX shape
+  // inference) back up our own symbols.
+  auto declaredDimName = [&](int outIdx, int64_t dim) -> std::string {
+    const auto &vi = model.graph().output(outIdx);
+    if (!vi.has_type() || !vi.type().has_tensor_type() ||
+        !vi.type().tensor_type().has_shape())
+      return "";
+    const auto &shape = vi.type().tensor_type().shape();
+    if (dim >= shape.dim_size())
+      return "";
+    const auto &d = shape.dim(dim);
+    if (d.has_dim_param() && namedSymbols.count(d.dim_param()))
+      return d.dim_param();
+    return "";
+  };
+  auto fixUTF8 = [](const std::string &s) {
+    return llvm::json::isUTF8(s) ? s : llvm::json::fixUTF8(s);
+  };
+
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  llvm::json::OStream j(os);
+  j.object([&] {
+    j.attributeArray("inputs", [&] {
+      for (const InputInfo &in : inputInfos) {
+        j.object([&] {
+          j.attribute("name", fixUTF8(in.name));
+          j.attribute("dtype", dtypeName(in.type.getElementType()));
+          j.attributeArray("shape", [&] {
+            for (int64_t i = 0; i < in.type.getRank(); ++i) {
+              if (in.type.isDynamicDim(i))
+                j.value(fixUTF8(in.dimNames[i]));
+              else
+                j.value(in.type.getDimSize(i));
+            }
+          });
+        });
+      }
+    });
+    j.attributeArray("outputs", [&] {
+      Operation *ret = func.getBody().front().getTerminator();
+      for (auto [idx, v] : llvm::enumerate(ret->getOperands())) {
+        auto type = cast<RankedTensorType>(v.getType());
+        j.object([&] {
+          j.attribute("name", fixUTF8(model.graph().output(idx).name()));
+          j.attribute("dtype", dtypeName(type.getElementType()));
+          j.attributeArray("shape", [&] {
+            for (int64_t i = 0; i < type.getRank(); ++i) {
+              if (!type.isDynamicDim(i)) {
+                j.value(type.getDimSize(i));
+                continue;
+              }
+              std::string name = symbolName(dimSymbol(v, i)).str();
+              if (name.empty())
+                name = declaredDimName(idx, i);
+              j.value(fixUTF8(name.empty() ? "?" : name));
+            }
+          });
+        });
+      }
+    });
+  });
+  os.flush();
+  return out;
+}
+
+LogicalResult GraphImporter::prepare() {
+  const auto &graph = model.graph();
+  auto opsetOr = defaultOpsetVersion(ctx, UnknownLoc::get(&ctx), model);
+  if (failed(opsetOr))
+    return failure();
+  defaultOpset = *opsetOr;
+  if (failed(importInitializerTable()) || failed(importInputs()))
+    return failure();
+  for (const auto &node : graph.node())
+    for (const auto &in : node.input())
+      if (!in.empty())
+        usedNames.insert(in);
+  for (const auto &out : graph.output())
+    usedNames.insert(out.name());
+  return sortNodes(nodeOrder);
+}
+
+OwningOpRef<ModuleOp> GraphImporter::import() {
+  const auto &graph = model.graph();
+  Location fileLoc = FileLineColLoc::get(&ctx, modelPath, 0, 0);
+  SmallVector<Type> argTypes;
+  SmallVector<Location> argLocs;
+  for (const InputInfo &in : inputInfos) {
+    argTypes.push_back(in.type);
+    argLocs.push_back(NameLoc::get(StringAttr::get(&ctx, in.name)));
+  }
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+  builder.setInsertionPointToEnd(module->getBody());
+  Location funcLoc =
+      graph.name().empty()
+          ? fileLoc
+          : Location(NameLoc::get(StringAttr::get(&ctx, graph.name()), fileLoc));
+  auto func = func::FuncOp::create(builder, funcLoc, options.entryName,
+                                   builder.getFunctionType(argTypes, {}));
+  Block *entry = new Block();
+  func.getBody().push_back(entry);
+  for (auto [i, t] : llvm::enumerate(argTypes)) {
+    BlockArgument arg = entry->addArgument(t, argLocs[i]);
+    values[inputInfos[i].name] = arg;
+    setDims(arg, inputDims[i]);
+  }
+  builder.setInsertionPointToEnd(entry);
+
+  for (int index : nodeOrder)
+    if (failed(convertNode(index)))
+      return nullptr;
+
+  // Results.
+  SmallVector<Value> results;
+  for (const auto &vi : graph.output()) {
+    Location loc = UnknownLoc::get(&ctx);
+    nodeLoc = loc;
+    Value v = lookup(vi.name());
+    if (!v) {
+      emitError(loc) << "graph output '" << vi.name()
+                     << "' is not produced by any node and is not a graph "
+                        "input or initializer";
+      return nullptr;
+    }
+    auto type = cast<RankedTensorType>(v.getType());
+    if (vi.has_type() && vi.type().has_tensor_type() &&
+        vi.type().tensor_type().elem_type() != 0) {
+      int32_t declared = vi.type().tensor_type().elem_type();
+      Type declaredType = convertDataType(&ctx, declared);
+      if (!declaredType) {
+        emitError(loc) << "graph output '" << vi.name()
+                       << "' has unsupported element type "
+                       << onnxDataTypeName(declared);
+        return nullptr;
+      }
+      if (declaredType != type.getElementType()) {
+        emitError(loc) << "graph output '" << vi.name() << "' is declared as "
+                       << declaredType << " but computed as "
+                       << type.getElementType();
+        return nullptr;
+      }
+      if (vi.type().tensor_type().has_shape()) {
+        const auto &shape = vi.type().tensor_type().shape();
+        bool rankOk = shape.dim_size() == type.getRank();
+        bool dimsOk = rankOk;
+        for (int64_t i = 0; dimsOk && i < type.getRank(); ++i) {
+          const auto &d = shape.dim(i);
+          if (d.has_dim_value() && d.dim_value() >= 0 &&
+              !type.isDynamicDim(i) && d.dim_value() != type.getDimSize(i))
+            dimsOk = false;
+        }
+        if (!dimsOk) {
+          auto diag = emitError(loc) << "graph output '" << vi.name()
+                                     << "' is declared with shape [";
+          llvm::interleaveComma(shape.dim(), diag, [&](const auto &d) {
+            if (d.has_dim_value())
+              diag << d.dim_value();
+            else
+              diag << (d.dim_param().empty() ? "?" : d.dim_param());
+          });
+          diag << "] but computed as " << type;
+          return nullptr;
+        }
+      }
+    }
+    results.push_back(v);
+  }
+  func::ReturnOp::create(builder, fileLoc, results);
+  func.setFunctionType(
+      builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
+
+  (*module)->setAttr("attn.signature",
+                     builder.getStringAttr(buildSignature(func)));
+
+  if (failed(verify(*module)))
+    return nullptr;
+  return module;
+}

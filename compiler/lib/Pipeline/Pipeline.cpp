@@ -56,6 +56,7 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
 
   // 3. Loops and scalar code.
   pm.addNestedPass<func::FuncOp>(createLowerMemrefCopyPass());
+  pm.addNestedPass<func::FuncOp>(createExpandDynamicReshapesPass());
   addPipeline(pm, "func.func(convert-linalg-to-loops,scf-forall-to-parallel)");
   pm.addPass(createCanonicalizerPass());
   addPipeline(pm, "convert-scf-to-cf");

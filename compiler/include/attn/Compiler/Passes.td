@@ -107,4 +107,16 @@ def LowerMemrefCopyPass : Pass<"attn-lower-memref-copy", "func::FuncOp"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def ExpandDynamicReshapesPass : Pass<"attn-expand-dynamic-reshapes", "func::FuncOp"> {
+  let summary = "Rewrite memref.expand_shape groups with several dynamic dims as reinterpret_cast";
+  let description = [{
+    `expand-strided-metadata` of MLIR 22 crashes on a memref.expand_shape
+    whose reassociation group holds more than one dynamic dim (e.g. `[?]`
+    into `[?, ?, 8, 32]`, what a reshape with symbolic batch and sequence
+    produces). For a contiguous source such an expansion is a
+    reinterpret_cast with row-major strides computed from the output shape.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect"];
+}
+
 #endif // ATTN_COMPILER_PASSES_TD

@@ -1,0 +1,319 @@
+//===- ImporterImpl.h - internals of the ONNX importer ----------*- C++ -*-===//
+//
+// Shared between the files of the AttnFrontend library; not installed.
+//
+// The importer walks the ONNX graph in topological order and turns each node
+// into attn-dialect ops appended to the body of the model function. Beside the
+// SSA values it keeps two side tables:
+//
+//  * dim symbols: every dynamic dim of a value may carry a symbol id; equal
+//    ids mean equal runtime sizes. Graph input dim_params give named symbols,
+//    other dynamic dims get anonymous ones on demand. They let Reshape(x,
+//    concat(shape(x)[0], ...)) keep "the same dim as x" and name output dims in
+//    the signature.
+//  * shape values: for small integer tensors (rank <= 1), what is known about
+//    each element: a constant, "equals symbolic dim s", or nothing. Shape
+//    subgraphs (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) are
+//    evaluated on these; fully known results become constants.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_COMPILER_LIB_FRONTEND_IMPORTERIMPL_H
+#define ATTN_COMPILER_LIB_FRONTEND_IMPORTERIMPL_H
+
+#include "attn/Compiler/Frontend/OnnxImporter.h"
+#include "attn/Dialect/AttnDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+
+#include "onnx/onnx_pb.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::attn::onnx_import {
+
+//===----------------------------------------------------------------------===//
+// Element types and tensor data (TensorImport.cpp)
+//===----------------------------------------------------------------------===//
+
+/// The MLIR element type of an ONNX TensorProto::DataType, or null when the
+/// compiler does not support it (string, complex, unsigned > 8 bit, fp8...).
+Type convertDataType(MLIRContext *ctx, int32_t onnxType);
+
+/// The ONNX enum name of a data type ("FLOAT", "STRING", ...).
+std::string onnxDataTypeName(int32_t onnxType);
+
+/// The signature/ABI dtype name of an element type ("f32", "bool", ...).
+std::string dtypeName(Type type);
+
+/// Tensors with at most this many elements become DenseElementsAttr; bigger
+/// ones become DenseResourceElementsAttr blobs (except i1 and splats).
+constexpr int64_t kMaxInlineElements = 16;
+
+/// Shape values (see above) are tracked for integer tensors of rank <= 1 with
+/// at most this many elements.
+constexpr int64_t kMaxShapeValueElements = 16;
+
+//===----------------------------------------------------------------------===//
+// Shape values
+//===----------------------------------------------------------------------===//
+
+/// What is known about one element of a small integer tensor.
+struct DimValue {
+  std::optional<int64_t> value; ///< The element is this constant.
+  int64_t sym = 0;              ///< Nonzero: the element equals this dim symbol.
+
+  static DimValue cst(int64_t v) { return {v, 0}; }
+  static DimValue symbol(int64_t s) { return {std::nullopt, s}; }
+  static DimValue unknown() { return {std::nullopt, 0}; }
+  bool isConstant() const { return value.has_value(); }
+  bool operator==(const DimValue &o) const {
+    return value == o.value && sym == o.sym;
+  }
+};
+using ShapeValue = SmallVector<DimValue, 4>;
+
+/// Whether every element is a known constant.
+bool isFullyKnown(ArrayRef<DimValue> dims);
+
+/// Numpy broadcast of dim lists (right-aligned), keeping symbols where the
+/// result provably equals an operand's dim.
+ShapeValue broadcastDimValues(ArrayRef<ShapeValue> operands);
+
+//===----------------------------------------------------------------------===//
+// GraphImporter
+//===----------------------------------------------------------------------===//
+
+class GraphImporter {
+public:
+  GraphImporter(MLIRContext &ctx, const onnx::ModelProto &model,
+                llvm::StringRef modelPath, const OnnxImportOptions &options);
+
+  /// Reads the graph's inputs and initializers and orders its nodes; checks
+  /// that every node input is defined. Emits diagnostics on failure.
+  LogicalResult prepare();
+  /// Imports the graph (after prepare()); null (with diagnostics emitted) on
+  /// failure.
+  OwningOpRef<ModuleOp> import();
+
+  /// Emits one diagnostic per unsupported op type (or domain) listing every
+  /// node that uses it. Fails if any was found. Runs before the ONNX checker
+  /// so that unknown ops get our message, not the checker's.
+  static LogicalResult checkSupportedOps(MLIRContext &ctx, Location loc,
+                                         const onnx::GraphProto &graph);
+
+  //===--------------------------------------------------------------------===//
+  // Helpers for op converters (the current node)
+  //===--------------------------------------------------------------------===//
+
+  MLIRContext *getContext() { return &ctx; }
+  OpBuilder &getBuilder() { return builder; }
+  Location loc() const { return nodeLoc; }
+  const onnx::NodeProto &node() const { return *curNode; }
+  /// The node's name, or "<OpType>_<index>" when it has none.
+  const std::string &nodeName() const { return curNodeName; }
+  int64_t opset() const { return defaultOpset; }
+
+  /// "ONNX node 'NAME' (OpType): " prefixed error at the node's location.
+  InFlightDiagnostic nodeError();
+
+  /// Number of node inputs (including empty optional ones).
+  unsigned numInputs() const { return curOperands.size(); }
+  /// Input #i, or null when absent or empty (optional input not given).
+  Value input(unsigned i) const {
+    return i < curOperands.size() ? curOperands[i] : Value();
+  }
+  /// Input #i; emits an error when it is missing.
+  FailureOr<Value> requiredInput(unsigned i);
+  /// Number of node outputs (including empty ones).
+  unsigned numOutputs() const { return curNode->output_size(); }
+  /// Whether output #i exists and is consumed by a node or a graph output.
+  bool isOutputUsed(unsigned i) const;
+  /// Binds output #i (ignored when the output name is empty).
+  void setOutput(unsigned i, Value v);
+
+  // Attributes.
+  const onnx::AttributeProto *findAttr(llvm::StringRef name) const;
+  FailureOr<int64_t> attrInt(llvm::StringRef name,
+                             std::optional<int64_t> dflt = std::nullopt);
+  FailureOr<float> attrFloat(llvm::StringRef name,
+                             std::optional<float> dflt = std::nullopt);
+  FailureOr<std::string> attrString(llvm::StringRef name,
+                                    std::optional<std::string> dflt = std::nullopt);
+  /// The ints attribute, or std::nullopt when absent. Failure on bad type.
+  FailureOr<std::optional<SmallVector<int64_t>>> attrInts(llvm::StringRef name);
+
+  //===--------------------------------------------------------------------===//
+  // Op creation
+  //===--------------------------------------------------------------------===//
+
+  /// Creates an op whose result type is inferred by its InferTypeOpInterface;
+  /// null (with the inference error at the node location) when the operands
+  /// are incompatible. Unlike the generated inferring builders this never
+  /// aborts on bad input.
+  template <typename OpTy, typename... Args>
+  Value createInferred(Args &&...args) {
+    OpTy op = OpTy::create(builder, nodeLoc, NoneType::get(&ctx),
+                           std::forward<Args>(args)...);
+    return finishInferred(op.getOperation());
+  }
+  /// Creates a single-result op with an explicit result type.
+  template <typename OpTy, typename... Args>
+  Value createTyped(Type resultType, Args &&...args) {
+    return OpTy::create(builder, nodeLoc, resultType,
+                        std::forward<Args>(args)...)
+        .getResult();
+  }
+
+  /// arith.constant of `attr` at the current location.
+  Value constant(TypedAttr attr);
+  /// A constant integer tensor of the given type (rank <= 1 or any shape)
+  /// holding `values`; records it as a shape value.
+  Value intConstant(RankedTensorType type, ArrayRef<int64_t> values);
+  /// 1-D i64 constant.
+  Value i64Vector(ArrayRef<int64_t> values);
+  /// 0-d constant of element type `elementType` with value `v`.
+  Value scalarConstant(Type elementType, double v);
+
+  //===--------------------------------------------------------------------===//
+  // Dim symbols and shape values
+  //===--------------------------------------------------------------------===//
+
+  /// A new symbol; `name` non-empty for ONNX dim_params (then unique per name).
+  int64_t getSymbol(llvm::StringRef name = "");
+  /// The ONNX name of a symbol ("" for anonymous ones).
+  llvm::StringRef symbolName(int64_t sym) const;
+  /// The symbol of dynamic dim `i` of `v` (created on demand); 0 for static.
+  int64_t dimSymbol(Value v, int64_t i);
+  /// Every dim of `v` as a DimValue (static dims as constants).
+  ShapeValue dimsOf(Value v);
+  /// Records the symbols of `v`'s dynamic dims from `dims`.
+  void setDims(Value v, ArrayRef<DimValue> dims);
+  /// The ranked tensor type with `dims` (non-constant dims dynamic).
+  static RankedTensorType tensorType(ArrayRef<DimValue> dims, Type elt);
+  /// Copies dim symbols from `from` to `to` (same rank).
+  void copyDims(Value to, Value from);
+  /// Result dims of numpy broadcasting of `operands`, symbols included.
+  ShapeValue broadcastDims(ArrayRef<Value> operands);
+
+  /// The shape value of `v` when `v` is a small integer tensor we track.
+  std::optional<ShapeValue> shapeValue(Value v);
+  /// Records a shape value for `v` (ignored when `v` is not trackable).
+  void setShapeValue(Value v, ArrayRef<DimValue> elems);
+  /// Whether `type` is a tensor whose shape value we track.
+  static bool isShapeValueType(Type type);
+  /// The value as int64 when it is a fully known integer tensor (any size).
+  std::optional<SmallVector<int64_t>> constantInts(Value v);
+  /// The value as doubles when it is a constant float or int tensor.
+  std::optional<SmallVector<double>> constantFloats(Value v);
+
+  /// Materializes a fully known shape value as a constant of `type`, or
+  /// returns null when `elems` is not fully known.
+  Value materializeIfKnown(RankedTensorType type, ArrayRef<DimValue> elems);
+
+  /// One dim of a shape to build: a constant, or the product of dims
+  /// [begin, end) of the importer's `src` value.
+  struct DimSource {
+    int64_t constant = -1; ///< >= 0: a constant dim
+    int64_t begin = 0, end = 0;
+    static DimSource cst(int64_t c) { return {c, 0, 0}; }
+    static DimSource dims(int64_t b, int64_t e) { return {-1, b, e}; }
+  };
+  /// Builds a 1-D i64 tensor for attn.reshape holding the dims described by
+  /// `dims` (constants where static, -1 for a single unknown dim, otherwise
+  /// attn.shape/attn.reduce/attn.concat computing it from `src`).
+  Value buildShapeTensor(Value src, ArrayRef<DimSource> dims);
+  /// The result dims described by `dims` as DimValues.
+  ShapeValue dimsFromSources(Value src, ArrayRef<DimSource> dims);
+  /// attn.reshape of `src` to the dims described by `dims`.
+  Value reshapeTo(Value src, ArrayRef<DimSource> dims);
+
+  /// Casts `v` to `elementType` (no-op when equal).
+  Value castTo(Value v, Type elementType);
+
+  /// Checks that all values have the same element type; error otherwise.
+  LogicalResult checkSameElementType(ArrayRef<Value> values,
+                                     llvm::StringRef what = "inputs");
+
+private:
+  friend struct ImportTables;
+
+  Value finishInferred(Operation *op);
+
+  LogicalResult importInitializerTable();
+  LogicalResult importInputs();
+  FailureOr<RankedTensorType> importValueType(const onnx::ValueInfoProto &vi,
+                                              llvm::StringRef what,
+                                              ShapeValue *dims);
+  LogicalResult sortNodes(SmallVectorImpl<int> &order);
+  LogicalResult convertNode(int index);
+  /// Resolves a value name (materializing initializers on demand).
+  Value lookup(const std::string &name);
+  std::string buildSignature(func::FuncOp func);
+
+public:
+  /// Converts a TensorProto to an elements attribute (resource blob when
+  /// large). `what` names the tensor in diagnostics (at `loc`); `blobName`
+  /// is the resource key hint.
+  FailureOr<ElementsAttr> importTensor(const onnx::TensorProto &tensor,
+                                       llvm::StringRef what,
+                                       llvm::StringRef blobName, Location loc);
+
+private:
+  MLIRContext &ctx;
+  const onnx::ModelProto &model;
+  std::string modelPath;
+  std::string modelDir;
+  OnnxImportOptions options;
+  OpBuilder builder;
+  int64_t defaultOpset = 1;
+
+  llvm::StringMap<Value> values;
+  llvm::StringMap<const onnx::TensorProto *> initializers;
+  llvm::StringSet<> usedNames;
+  llvm::StringSet<> graphInputNames; // excluding initializers
+  SmallVector<int> nodeOrder;        // topological
+
+  // Symbols: index 0 unused.
+  SmallVector<std::string> symbolNames{""};
+  llvm::StringMap<int64_t> namedSymbols;
+  llvm::DenseMap<Value, SmallVector<int64_t, 4>> dimSymbols;
+  llvm::DenseMap<Value, ShapeValue> shapeValues;
+
+  // Graph input dims (for the signature).
+  struct InputInfo {
+    std::string name;
+    RankedTensorType type;
+    SmallVector<std::string> dimNames; // "" for static, "?" for unnamed
+  };
+  SmallVector<InputInfo> inputInfos;
+  SmallVector<ShapeValue> inputDims; // parallel to inputInfos
+
+  // Current node.
+  const onnx::NodeProto *curNode = nullptr;
+  std::string curNodeName;
+  Location nodeLoc;
+  SmallVector<Value> curOperands;
+};
+
+/// A converter for one ONNX op type.
+using OpConverter = LogicalResult (*)(GraphImporter &);
+
+/// The converter for `opType` (default domain), or null when unsupported.
+OpConverter lookupConverter(llvm::StringRef opType);
+
+/// Converter tables (OpsMath.cpp, OpsShape.cpp).
+void registerMathConverters(llvm::StringMap<OpConverter> &table);
+void registerShapeConverters(llvm::StringMap<OpConverter> &table);
+
+} // namespace mlir::attn::onnx_import
+
+#endif // ATTN_COMPILER_LIB_FRONTEND_IMPORTERIMPL_H

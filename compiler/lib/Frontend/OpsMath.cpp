@@ -1,0 +1,898 @@
+//===- OpsMath.cpp - elementwise, linear algebra, normalization, reductions ===//
+//
+// Converters for ONNX ops that compute on tensor values: elementwise math and
+// logic, comparisons, Where, Cast, MatMul/Gemm, Softmax, LayerNormalization,
+// reductions, Trilu, Constant, Identity and Dropout. Integer elementwise ops
+// also evaluate on shape values (see ImporterImpl.h) so that shape
+// arithmetic folds.
+//
+//===----------------------------------------------------------------------===//
+#include "ImporterImpl.h"
+
+#include "attn/Dialect/ShapeInference.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::onnx_import;
+
+namespace {
+using GI = GraphImporter;
+using DV = DimValue;
+using FoldFn = DV (*)(ArrayRef<DV>);
+
+//===----------------------------------------------------------------------===//
+// Shape-value folding
+//===----------------------------------------------------------------------===//
+
+bool isCst(const DV &d, int64_t v) { return d.isConstant() && *d.value == v; }
+bool bothCst(ArrayRef<DV> a) { return a[0].isConstant() && a[1].isConstant(); }
+
+DV foldAdd(ArrayRef<DV> a) {
+  if (bothCst(a))
+    return DV::cst(*a[0].value + *a[1].value);
+  if (isCst(a[0], 0))
+    return a[1];
+  if (isCst(a[1], 0))
+    return a[0];
+  return DV::unknown();
+}
+DV foldSub(ArrayRef<DV> a) {
+  if (bothCst(a))
+    return DV::cst(*a[0].value - *a[1].value);
+  if (isCst(a[1], 0))
+    return a[0];
+  if (a[0].sym && a[0].sym == a[1].sym)
+    return DV::cst(0);
+  return DV::unknown();
+}
+DV foldMul(ArrayRef<DV> a) {
+  if (bothCst(a))
+    return DV::cst(*a[0].value * *a[1].value);
+  if (isCst(a[0], 1))
+    return a[1];
+  if (isCst(a[1], 1))
+    return a[0];
+  if (isCst(a[0], 0) || isCst(a[1], 0))
+    return DV::cst(0);
+  return DV::unknown();
+}
+DV foldDiv(ArrayRef<DV> a) {
+  if (bothCst(a) && *a[1].value != 0)
+    return DV::cst(*a[0].value / *a[1].value); // truncates, as ONNX
+  if (isCst(a[1], 1))
+    return a[0];
+  return DV::unknown();
+}
+DV foldMax(ArrayRef<DV> a) {
+  if (bothCst(a))
+    return DV::cst(std::max(*a[0].value, *a[1].value));
+  if (a[0] == a[1])
+    return a[0];
+  return DV::unknown();
+}
+DV foldMin(ArrayRef<DV> a) {
+  if (bothCst(a))
+    return DV::cst(std::min(*a[0].value, *a[1].value));
+  if (a[0] == a[1])
+    return a[0];
+  return DV::unknown();
+}
+DV foldEq(ArrayRef<DV> a) {
+  if (bothCst(a))
+    return DV::cst(*a[0].value == *a[1].value);
+  if (a[0].sym && a[0].sym == a[1].sym)
+    return DV::cst(1);
+  return DV::unknown();
+}
+DV foldLt(ArrayRef<DV> a) {
+  return bothCst(a) ? DV::cst(*a[0].value < *a[1].value) : DV::unknown();
+}
+DV foldLe(ArrayRef<DV> a) {
+  return bothCst(a) ? DV::cst(*a[0].value <= *a[1].value) : DV::unknown();
+}
+DV foldGt(ArrayRef<DV> a) {
+  return bothCst(a) ? DV::cst(*a[0].value > *a[1].value) : DV::unknown();
+}
+DV foldGe(ArrayRef<DV> a) {
+  return bothCst(a) ? DV::cst(*a[0].value >= *a[1].value) : DV::unknown();
+}
+DV foldAnd(ArrayRef<DV> a) {
+  if (isCst(a[0], 0) || isCst(a[1], 0))
+    return DV::cst(0);
+  return bothCst(a) ? DV::cst(1) : DV::unknown();
+}
+DV foldOr(ArrayRef<DV> a) {
+  if ((a[0].isConstant() && *a[0].value) || (a[1].isConstant() && *a[1].value))
+    return DV::cst(1);
+  return bothCst(a) ? DV::cst(0) : DV::unknown();
+}
+int64_t modFloor(int64_t a, int64_t b) {
+  int64_t r = a % b;
+  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
+DV foldMod(ArrayRef<DV> a) {
+  if (bothCst(a) && *a[1].value != 0)
+    return DV::cst(modFloor(*a[0].value, *a[1].value));
+  return DV::unknown();
+}
+DV foldFMod(ArrayRef<DV> a) {
+  if (bothCst(a) && *a[1].value != 0)
+    return DV::cst(*a[0].value % *a[1].value); // C semantics
+  return DV::unknown();
+}
+DV foldWhere(ArrayRef<DV> a) {
+  if (a[0].isConstant())
+    return *a[0].value ? a[1] : a[2];
+  if (a[1] == a[2] && (a[1].isConstant() || a[1].sym))
+    return a[1];
+  return DV::unknown();
+}
+
+/// Evaluates `fold` elementwise on the operands' shape values (numpy
+/// broadcasting over rank <= 1); std::nullopt when an operand is not tracked.
+std::optional<ShapeValue> foldShapeValues(GI &g, ArrayRef<Value> operands,
+                                          FoldFn fold) {
+  if (!fold)
+    return std::nullopt;
+  SmallVector<ShapeValue> ins;
+  for (Value v : operands) {
+    auto sv = g.shapeValue(v);
+    if (!sv)
+      return std::nullopt;
+    ins.push_back(*sv);
+  }
+  std::optional<size_t> len;
+  for (const ShapeValue &in : ins) {
+    if (in.size() == 1)
+      continue;
+    if (len && *len != in.size())
+      return std::nullopt;
+    len = in.size();
+  }
+  ShapeValue out;
+  for (size_t i = 0, e = len.value_or(1); i < e; ++i) {
+    SmallVector<DV, 3> args;
+    for (const ShapeValue &in : ins)
+      args.push_back(in.size() == 1 ? in[0] : in[i]);
+    out.push_back(fold(args));
+  }
+  return out;
+}
+
+/// The broadcast static shape of `operands` (all of static shape).
+std::optional<SmallVector<int64_t>> staticBroadcast(ArrayRef<Value> operands) {
+  SmallVector<int64_t> shape;
+  for (Value v : operands) {
+    auto t = cast<RankedTensorType>(v.getType());
+    if (!t.hasStaticShape())
+      return std::nullopt;
+    auto b = broadcastShapes(shape, t.getShape());
+    if (!b)
+      return std::nullopt;
+    shape = *b;
+  }
+  return shape;
+}
+
+/// Folds to a constant when the shape values of `operands` determine the
+/// result; otherwise calls `create` and records what is known.
+template <typename CreateFn>
+Value foldOrCreate(GI &g, ArrayRef<Value> operands, Type resultElt,
+                   FoldFn fold, CreateFn create) {
+  std::optional<ShapeValue> sv = foldShapeValues(g, operands, fold);
+  if (sv && isFullyKnown(*sv)) {
+    if (auto shape = staticBroadcast(operands))
+      if (Value c = g.materializeIfKnown(
+              RankedTensorType::get(*shape, resultElt), *sv))
+        return c;
+  }
+  Value r = create();
+  if (!r)
+    return {};
+  g.setDims(r, g.broadcastDims(operands));
+  if (sv)
+    g.setShapeValue(r, *sv);
+  return r;
+}
+
+Type elementTypeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getElementType();
+}
+
+template <typename OpTy>
+Value emitBinary(GI &g, Value a, Value b, FoldFn fold = nullptr) {
+  return foldOrCreate(g, {a, b}, elementTypeOf(a), fold,
+                      [&] { return g.createInferred<OpTy>(a, b); });
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+template <typename OpTy, FoldFn Fold = nullptr, bool BoolOnly = false>
+LogicalResult convertBinary(GI &g) {
+  auto lhs = g.requiredInput(0);
+  auto rhs = g.requiredInput(1);
+  if (failed(lhs) || failed(rhs))
+    return failure();
+  if (failed(g.checkSameElementType({*lhs, *rhs})))
+    return failure();
+  if (BoolOnly && !elementTypeOf(*lhs).isInteger(1))
+    return g.nodeError() << "expects bool inputs, got " << lhs->getType();
+  Value r = emitBinary<OpTy>(g, *lhs, *rhs, Fold);
+  if (!r)
+    return failure();
+  g.setOutput(0, r);
+  return success();
+}
+
+template <CmpPredicate Pred, FoldFn Fold>
+LogicalResult convertCompare(GI &g) {
+  auto lhs = g.requiredInput(0);
+  auto rhs = g.requiredInput(1);
+  if (failed(lhs) || failed(rhs))
+    return failure();
+  if (failed(g.checkSameElementType({*lhs, *rhs})))
+    return failure();
+  Value r = foldOrCreate(g, {*lhs, *rhs}, g.getBuilder().getI1Type(), Fold,
+                         [&] {
+                           return g.createInferred<CmpOp>(Pred, *lhs, *rhs);
+                         });
+  if (!r)
+    return failure();
+  g.setOutput(0, r);
+  return success();
+}
+
+enum class Operand { Any, Float, Bool, Numeric };
+
+template <typename OpTy, Operand Kind = Operand::Any>
+LogicalResult convertUnary(GI &g) {
+  auto x = g.requiredInput(0);
+  if (failed(x))
+    return failure();
+  auto t = cast<RankedTensorType>(x->getType());
+  Type elt = t.getElementType();
+  if (Kind == Operand::Float && !isa<FloatType>(elt))
+    return g.nodeError() << "expects a floating-point input, got " << t;
+  if (Kind == Operand::Bool && !elt.isInteger(1))
+    return g.nodeError() << "expects a bool input, got " << t;
+  if (Kind == Operand::Numeric && elt.isInteger(1))
+    return g.nodeError() << "expects a numeric input, got " << t;
+  Value r = g.createTyped<OpTy>(t, *x);
+  g.copyDims(r, *x);
+  g.setOutput(0, r);
+  return success();
+}
+
+LogicalResult convertNeg(GI &g) {
+  auto x = g.requiredInput(0);
+  if (failed(x))
+    return failure();
+  auto t = cast<RankedTensorType>(x->getType());
+  if (t.getElementType().isInteger(1) ||
+      (isa<IntegerType>(t.getElementType()) &&
+       cast<IntegerType>(t.getElementType()).isUnsigned()))
+    return g.nodeError() << "expects a signed numeric input, got " << t;
+  std::optional<ShapeValue> out;
+  if (auto sv = g.shapeValue(*x)) {
+    out.emplace();
+    for (const DV &d : *sv)
+      out->push_back(d.isConstant() ? DV::cst(-*d.value) : DV::unknown());
+    if (Value c = g.materializeIfKnown(t, *out)) {
+      g.setOutput(0, c);
+      return success();
+    }
+  }
+  Value r = g.createTyped<NegOp>(t, *x);
+  g.copyDims(r, *x);
+  if (out)
+    g.setShapeValue(r, *out);
+  g.setOutput(0, r);
+  return success();
+}
+
+LogicalResult convertGelu(GI &g) {
+  auto x = g.requiredInput(0);
+  auto approx = g.attrString("approximate", std::string("none"));
+  if (failed(x) || failed(approx))
+    return failure();
+  auto t = cast<RankedTensorType>(x->getType());
+  if (!isa<FloatType>(t.getElementType()))
+    return g.nodeError() << "expects a floating-point input, got " << t;
+  if (*approx != "none" && *approx != "tanh")
+    return g.nodeError() << "attribute 'approximate' must be \"none\" or "
+                            "\"tanh\", got \""
+                         << *approx << "\"";
+  Value r = g.createTyped<GeluOp>(t, *x, *approx == "tanh");
+  g.copyDims(r, *x);
+  g.setOutput(0, r);
+  return success();
+}
+
+LogicalResult convertPow(GI &g) {
+  auto base = g.requiredInput(0);
+  auto exponent = g.requiredInput(1);
+  if (failed(base) || failed(exponent))
+    return failure();
+  // ONNX lets the exponent type differ; attn.pow wants equal types.
+  Value e = g.castTo(*exponent, elementTypeOf(*base));
+  Value r = emitBinary<PowOp>(g, *base, e);
+  if (!r)
+    return failure();
+  g.setOutput(0, r);
+  return success();
+}
+
+/// Max/Min/Sum/Mean with any number of inputs.
+template <typename OpTy, FoldFn Fold, bool IsMean = false>
+LogicalResult convertVariadic(GI &g) {
+  SmallVector<Value> ins;
+  for (unsigned i = 0; i < g.numInputs(); ++i) {
+    auto v = g.requiredInput(i);
+    if (failed(v))
+      return failure();
+    ins.push_back(*v);
+  }
+  if (ins.empty())
+    return g.nodeError() << "needs at least one input";
+  if (failed(g.checkSameElementType(ins)))
+    return failure();
+  Value acc = ins.front();
+  for (Value v : ArrayRef<Value>(ins).drop_front()) {
+    acc = emitBinary<OpTy>(g, acc, v, Fold);
+    if (!acc)
+      return failure();
+  }
+  if (IsMean && ins.size() > 1) {
+    Type elt = elementTypeOf(acc);
+    if (!isa<FloatType>(elt))
+      return g.nodeError() << "Mean expects floating-point inputs";
+    acc = emitBinary<DivOp>(g, acc, g.scalarConstant(elt, ins.size()));
+    if (!acc)
+      return failure();
+  }
+  g.setOutput(0, acc);
+  return success();
+}
+
+/// Integer Mod: `fmod=0` takes the sign of the divisor (Python), `fmod=1`
+/// the sign of the dividend (C). Folded on shape values; otherwise built from
+/// div/mul/sub (attn.div truncates).
+LogicalResult convertMod(GI &g) {
+  auto a = g.requiredInput(0);
+  auto b = g.requiredInput(1);
+  auto fmod = g.attrInt("fmod", 0);
+  if (failed(a) || failed(b) || failed(fmod))
+    return failure();
+  if (failed(g.checkSameElementType({*a, *b})))
+    return failure();
+  Type elt = elementTypeOf(*a);
+  if (!isa<IntegerType>(elt) || elt.isInteger(1))
+    return g.nodeError() << "only integer Mod is supported, got "
+                         << a->getType();
+  auto rem = [&]() -> Value {
+    Value q = emitBinary<DivOp>(g, *a, *b);
+    Value qb = q ? emitBinary<MulOp>(g, q, *b) : Value();
+    Value r = qb ? emitBinary<SubOp>(g, *a, qb) : Value();
+    if (!r || *fmod)
+      return r;
+    // Python semantics: add b where r != 0 and sign(r) != sign(b).
+    Value zero = g.scalarConstant(elt, 0);
+    Value rNeg = g.createInferred<CmpOp>(CmpPredicate::lt, r, zero);
+    Value bNeg = g.createInferred<CmpOp>(CmpPredicate::lt, *b, zero);
+    Value rNonZero = g.createInferred<CmpOp>(CmpPredicate::ne, r, zero);
+    if (!rNeg || !bNeg || !rNonZero)
+      return {};
+    Value signDiffers = g.createInferred<XorOp>(rNeg, bNeg);
+    Value fix = signDiffers ? g.createInferred<AndOp>(signDiffers, rNonZero)
+                            : Value();
+    Value rb = emitBinary<AddOp>(g, r, *b);
+    Value out = fix && rb ? g.createInferred<SelectOp>(fix, rb, r) : Value();
+    if (out)
+      g.setDims(out, g.broadcastDims({*a, *b}));
+    return out;
+  };
+  Value r = foldOrCreate(g, {*a, *b}, elt, *fmod ? foldFMod : foldMod, rem);
+  if (!r)
+    return failure();
+  g.setOutput(0, r);
+  return success();
+}
+
+LogicalResult convertNot(GI &g) { return convertUnary<NotOp, Operand::Bool>(g); }
+
+LogicalResult convertWhere(GI &g) {
+  auto c = g.requiredInput(0);
+  auto x = g.requiredInput(1);
+  auto y = g.requiredInput(2);
+  if (failed(c) || failed(x) || failed(y))
+    return failure();
+  if (!elementTypeOf(*c).isInteger(1))
+    return g.nodeError() << "condition must be a bool tensor, got "
+                         << c->getType();
+  if (failed(g.checkSameElementType({*x, *y}, "the X and Y inputs")))
+    return failure();
+  Value r = foldOrCreate(g, {*c, *x, *y}, elementTypeOf(*x), foldWhere, [&] {
+    return g.createInferred<SelectOp>(*c, *x, *y);
+  });
+  if (!r)
+    return failure();
+  g.setOutput(0, r);
+  return success();
+}
+
+LogicalResult convertCast(GI &g) {
+  auto x = g.requiredInput(0);
+  auto to = g.attrInt("to");
+  if (failed(x) || failed(to))
+    return failure();
+  Type elt = convertDataType(g.getContext(), *to);
+  if (!elt)
+    return g.nodeError() << "cast to unsupported element type "
+                         << onnxDataTypeName(*to);
+  auto t = cast<RankedTensorType>(x->getType());
+  if (t.getElementType() == elt) {
+    g.setOutput(0, *x);
+    return success();
+  }
+  auto rt = t.clone(elt);
+  std::optional<ShapeValue> out;
+  if (auto sv = g.shapeValue(*x)) {
+    out.emplace();
+    for (const DV &d : *sv) {
+      if (elt.isInteger(1))
+        out->push_back(d.isConstant() ? DV::cst(*d.value != 0) : DV::unknown());
+      else if (isa<IntegerType>(elt))
+        out->push_back(d); // dims survive integer casts
+      else
+        out->push_back(d.isConstant() ? d : DV::unknown());
+    }
+    if (Value c = g.materializeIfKnown(rt, *out)) {
+      g.setOutput(0, c);
+      return success();
+    }
+  }
+  Value r = g.createTyped<CastOp>(rt, *x);
+  g.copyDims(r, *x);
+  if (out)
+    g.setShapeValue(r, *out);
+  g.setOutput(0, r);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Linear algebra
+//===----------------------------------------------------------------------===//
+
+/// Result dims of numpy matmul, symbols included.
+ShapeValue matmulDims(GI &g, Value a, Value b) {
+  ShapeValue l = g.dimsOf(a), r = g.dimsOf(b);
+  bool lhsVec = l.size() == 1, rhsVec = r.size() == 1;
+  if (lhsVec)
+    l.insert(l.begin(), DV::cst(1));
+  if (rhsVec)
+    r.push_back(DV::cst(1));
+  ShapeValue out = broadcastDimValues(
+      {ShapeValue(l.begin(), l.end() - 2), ShapeValue(r.begin(), r.end() - 2)});
+  if (!lhsVec)
+    out.push_back(l[l.size() - 2]);
+  if (!rhsVec)
+    out.push_back(r.back());
+  return out;
+}
+
+Value emitMatmul(GI &g, Value a, Value b) {
+  Value r = g.createInferred<MatmulOp>(a, b);
+  if (r)
+    g.setDims(r, matmulDims(g, a, b));
+  return r;
+}
+
+Value emitTranspose(GI &g, Value x, ArrayRef<int64_t> perm) {
+  Value r = g.createInferred<TransposeOp>(x, perm);
+  if (!r)
+    return {};
+  ShapeValue in = g.dimsOf(x), out;
+  for (int64_t p : perm)
+    out.push_back(in[p]);
+  g.setDims(r, out);
+  return r;
+}
+
+LogicalResult convertMatMul(GI &g) {
+  auto a = g.requiredInput(0);
+  auto b = g.requiredInput(1);
+  if (failed(a) || failed(b))
+    return failure();
+  if (failed(g.checkSameElementType({*a, *b})))
+    return failure();
+  Value r = emitMatmul(g, *a, *b);
+  if (!r)
+    return failure();
+  g.setOutput(0, r);
+  return success();
+}
+
+LogicalResult convertGemm(GI &g) {
+  auto a = g.requiredInput(0);
+  auto b = g.requiredInput(1);
+  auto transA = g.attrInt("transA", 0);
+  auto transB = g.attrInt("transB", 0);
+  auto alpha = g.attrFloat("alpha", 1.0f);
+  auto beta = g.attrFloat("beta", 1.0f);
+  if (failed(a) || failed(b) || failed(transA) || failed(transB) ||
+      failed(alpha) || failed(beta))
+    return failure();
+  Value c = g.input(2);
+  SmallVector<Value> operands{*a, *b};
+  if (c)
+    operands.push_back(c);
+  if (failed(g.checkSameElementType(operands)))
+    return failure();
+  for (Value v : {*a, *b})
+    if (cast<RankedTensorType>(v.getType()).getRank() != 2)
+      return g.nodeError() << "A and B must be 2-D, got " << v.getType();
+  Type elt = elementTypeOf(*a);
+  if (!isa<FloatType>(elt) && (*alpha != 1.0f || (c && *beta != 1.0f)))
+    return g.nodeError() << "alpha/beta scaling needs floating-point operands";
+
+  Value lhs = *a, rhs = *b;
+  if (*transA)
+    lhs = emitTranspose(g, lhs, {1, 0});
+  if (lhs && *transB)
+    rhs = emitTranspose(g, rhs, {1, 0});
+  if (!lhs || !rhs)
+    return failure();
+  Value y = emitMatmul(g, lhs, rhs);
+  if (y && *alpha != 1.0f)
+    y = emitBinary<MulOp>(g, y, g.scalarConstant(elt, *alpha));
+  if (y && c && *beta != 0.0f) {
+    Value cv = c;
+    if (*beta != 1.0f)
+      cv = emitBinary<MulOp>(g, c, g.scalarConstant(elt, *beta));
+    y = cv ? emitBinary<AddOp>(g, y, cv) : Value();
+  }
+  if (!y)
+    return failure();
+  g.setOutput(0, y);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Normalization
+//===----------------------------------------------------------------------===//
+
+LogicalResult convertSoftmax(GI &g) {
+  auto x = g.requiredInput(0);
+  bool legacy = g.opset() < 13;
+  auto axisAttr = g.attrInt("axis", legacy ? 1 : -1);
+  if (failed(x) || failed(axisAttr))
+    return failure();
+  auto t = cast<RankedTensorType>(x->getType());
+  if (!isa<FloatType>(t.getElementType()))
+    return g.nodeError() << "expects a floating-point input, got " << t;
+  int64_t rank = t.getRank();
+  auto axis = normalizeAxis(*axisAttr, rank);
+  if (!axis)
+    return g.nodeError() << "axis " << *axisAttr << " is out of range for rank "
+                         << rank;
+
+  Value r;
+  if (!legacy || *axis == rank - 1) {
+    r = g.createInferred<SoftmaxOp>(*x, (uint64_t)*axis);
+    if (r)
+      g.copyDims(r, *x);
+  } else {
+    // Before opset 13, Softmax flattens to [prod(d0..axis-1), prod(rest)] and
+    // normalizes each row.
+    using DS = GI::DimSource;
+    Value flat = g.reshapeTo(*x, {DS::dims(0, *axis), DS::dims(*axis, rank)});
+    Value s = g.createInferred<SoftmaxOp>(flat, (uint64_t)1);
+    if (!s)
+      return failure();
+    SmallVector<DS> back;
+    for (int64_t i = 0; i < rank; ++i)
+      back.push_back(DS::dims(i, i + 1));
+    Value shape = g.buildShapeTensor(*x, back);
+    r = g.createTyped<ReshapeOp>(t, s, shape, /*allowzero=*/true);
+    g.copyDims(r, *x);
+  }
+  if (!r)
+    return failure();
+  g.setOutput(0, r);
+  return success();
+}
+
+/// The double nearest to the shortest decimal that round-trips `f` (ONNX
+/// stores float attributes; 1e-5f should become 1e-5, not 9.99999974e-6).
+double floatAttrToDouble(float f) {
+  char buf[32];
+  for (int precision = 6; precision <= 9; ++precision) {
+    snprintf(buf, sizeof(buf), "%.*g", precision, double(f));
+    double d = strtod(buf, nullptr);
+    if (float(d) == f)
+      return d;
+  }
+  return double(f);
+}
+
+LogicalResult convertLayerNorm(GI &g) {
+  auto x = g.requiredInput(0);
+  auto scale = g.requiredInput(1);
+  auto axisAttr = g.attrInt("axis", -1);
+  auto eps = g.attrFloat("epsilon", 1e-5f);
+  if (failed(x) || failed(scale) || failed(axisAttr) || failed(eps))
+    return failure();
+  if (g.isOutputUsed(1) || g.isOutputUsed(2))
+    return g.nodeError() << "the Mean and InvStdDev outputs are not supported";
+  Value bias = g.input(2);
+  auto t = cast<RankedTensorType>(x->getType());
+  if (!isa<FloatType>(t.getElementType()))
+    return g.nodeError() << "expects a floating-point input, got " << t;
+  SmallVector<Value> operands{*x, *scale};
+  if (bias)
+    operands.push_back(bias);
+  if (failed(g.checkSameElementType(operands)))
+    return failure();
+  auto axis = normalizeAxis(*axisAttr, t.getRank());
+  if (!axis)
+    return g.nodeError() << "axis " << *axisAttr << " is out of range for rank "
+                         << t.getRank();
+  OpBuilder &b = g.getBuilder();
+  Value r = g.createInferred<LayerNormOp>(*x, Value(), *scale, bias,
+                                          b.getI64IntegerAttr(*axis),
+                                          b.getF64FloatAttr(floatAttrToDouble(*eps)));
+  if (!r)
+    return failure();
+  g.copyDims(r, *x);
+  g.setOutput(0, r);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+template <ReduceKind Kind>
+LogicalResult convertReduce(GI &g) {
+  auto x = g.requiredInput(0);
+  auto keepdims = g.attrInt("keepdims", 1);
+  auto noop = g.attrInt("noop_with_empty_axes", 0);
+  if (failed(x) || failed(keepdims) || failed(noop))
+    return failure();
+  auto t = cast<RankedTensorType>(x->getType());
+  int64_t rank = t.getRank();
+  bool axesAsInput =
+      g.node().op_type() == "ReduceSum" ? g.opset() >= 13 : g.opset() >= 18;
+  SmallVector<int64_t> axes;
+  if (axesAsInput) {
+    if (Value a = g.input(1)) {
+      auto c = g.constantInts(a);
+      if (!c)
+        return g.nodeError() << "the axes input must be a constant";
+      axes = *c;
+    }
+  } else {
+    auto a = g.attrInts("axes");
+    if (failed(a))
+      return failure();
+    if (*a)
+      axes = **a;
+  }
+  if (axes.empty()) {
+    if (*noop && axesAsInput) {
+      g.setOutput(0, *x);
+      return success();
+    }
+    for (int64_t i = 0; i < rank; ++i)
+      axes.push_back(i);
+  }
+  SmallVector<bool> reduced(rank, false);
+  for (int64_t a : axes) {
+    auto n = normalizeAxis(a, rank);
+    if (!n)
+      return g.nodeError() << "axis " << a << " is out of range for rank "
+                           << rank;
+    reduced[*n] = true;
+  }
+  SmallVector<int64_t> sorted;
+  ShapeValue in = g.dimsOf(*x), out;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (reduced[i]) {
+      sorted.push_back(i);
+      if (*keepdims)
+        out.push_back(DV::cst(1));
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  Value r = g.createInferred<ReduceOp>(Kind, *x, ArrayRef<int64_t>(sorted),
+                                       *keepdims != 0);
+  if (!r)
+    return failure();
+  g.setDims(r, out);
+  g.setOutput(0, r);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Misc
+//===----------------------------------------------------------------------===//
+
+LogicalResult convertIdentity(GI &g) {
+  auto x = g.requiredInput(0);
+  if (failed(x))
+    return failure();
+  g.setOutput(0, *x);
+  return success();
+}
+
+LogicalResult convertDropout(GI &g) {
+  auto x = g.requiredInput(0);
+  if (failed(x))
+    return failure();
+  if (g.isOutputUsed(1))
+    return g.nodeError() << "the mask output is not supported (inference only)";
+  if (g.opset() >= 12) {
+    if (Value mode = g.input(2)) {
+      auto c = g.constantInts(mode);
+      if (!c || c->size() != 1)
+        return g.nodeError() << "training_mode must be a constant";
+      if ((*c)[0] != 0)
+        return g.nodeError() << "training mode is not supported";
+    }
+  }
+  g.setOutput(0, *x);
+  return success();
+}
+
+LogicalResult convertConstant(GI &g) {
+  const onnx::NodeProto &n = g.node();
+  if (n.attribute_size() != 1)
+    return g.nodeError() << "expects exactly one attribute, got "
+                         << n.attribute_size();
+  const onnx::AttributeProto &a = n.attribute(0);
+  OpBuilder &b = g.getBuilder();
+  std::string outName = n.output_size() ? n.output(0) : std::string("const");
+  TypedAttr attr;
+  auto checkType = [&](onnx::AttributeProto::AttributeType type) {
+    if (a.type() == type)
+      return success();
+    g.nodeError() << "attribute '" << a.name() << "' has the wrong type";
+    return failure();
+  };
+  if (a.name() == "value") {
+    if (failed(checkType(onnx::AttributeProto::TENSOR)))
+      return failure();
+    auto e = g.importTensor(a.t(),
+                            "ONNX node '" + g.nodeName() + "' (Constant): value",
+                            outName, g.loc());
+    if (failed(e))
+      return failure();
+    attr = cast<TypedAttr>(*e);
+  } else if (a.name() == "value_float") {
+    if (failed(checkType(onnx::AttributeProto::FLOAT)))
+      return failure();
+    attr = DenseElementsAttr::get(RankedTensorType::get({}, b.getF32Type()),
+                                  a.f());
+  } else if (a.name() == "value_floats") {
+    if (failed(checkType(onnx::AttributeProto::FLOATS)))
+      return failure();
+    SmallVector<float> v(a.floats().begin(), a.floats().end());
+    attr = DenseElementsAttr::get(
+        RankedTensorType::get({(int64_t)v.size()}, b.getF32Type()),
+        ArrayRef<float>(v));
+  } else if (a.name() == "value_int") {
+    if (failed(checkType(onnx::AttributeProto::INT)))
+      return failure();
+    attr = DenseElementsAttr::get(RankedTensorType::get({}, b.getI64Type()),
+                                  (int64_t)a.i());
+  } else if (a.name() == "value_ints") {
+    if (failed(checkType(onnx::AttributeProto::INTS)))
+      return failure();
+    SmallVector<int64_t> v(a.ints().begin(), a.ints().end());
+    attr = DenseElementsAttr::get(
+        RankedTensorType::get({(int64_t)v.size()}, b.getI64Type()),
+        ArrayRef<int64_t>(v));
+  } else {
+    return g.nodeError() << "attribute '" << a.name()
+                         << "' is not supported (sparse and string constants "
+                            "are not supported)";
+  }
+  g.setOutput(0, g.constant(attr));
+  return success();
+}
+
+LogicalResult convertTrilu(GI &g) {
+  auto x = g.requiredInput(0);
+  auto upper = g.attrInt("upper", 1);
+  if (failed(x) || failed(upper))
+    return failure();
+  auto t = cast<RankedTensorType>(x->getType());
+  if (t.getRank() < 2)
+    return g.nodeError() << "input must have rank >= 2, got " << t;
+  int64_t k = 0;
+  if (Value kv = g.input(1)) {
+    auto c = g.constantInts(kv);
+    if (!c || c->size() != 1)
+      return g.nodeError() << "k must be a constant scalar";
+    k = (*c)[0];
+  }
+  OpBuilder &b = g.getBuilder();
+  Value r = g.createTyped<TriluOp>(t, *x, b.getI64IntegerAttr(k),
+                                   b.getBoolAttr(*upper != 0));
+  g.copyDims(r, *x);
+  g.setOutput(0, r);
+  return success();
+}
+
+} // namespace
+
+void onnx_import::registerMathConverters(llvm::StringMap<OpConverter> &t) {
+  t["Add"] = convertBinary<AddOp, foldAdd>;
+  t["Sub"] = convertBinary<SubOp, foldSub>;
+  t["Mul"] = convertBinary<MulOp, foldMul>;
+  t["Div"] = convertBinary<DivOp, foldDiv>;
+  t["Pow"] = convertPow;
+  t["And"] = convertBinary<AndOp, foldAnd, /*BoolOnly=*/true>;
+  t["Or"] = convertBinary<OrOp, foldOr, /*BoolOnly=*/true>;
+  t["Xor"] = convertBinary<XorOp, nullptr, /*BoolOnly=*/true>;
+  t["Mod"] = convertMod;
+  t["Max"] = convertVariadic<MaxOp, foldMax>;
+  t["Min"] = convertVariadic<MinOp, foldMin>;
+  t["Sum"] = convertVariadic<AddOp, foldAdd>;
+  t["Mean"] = convertVariadic<AddOp, nullptr, /*IsMean=*/true>;
+
+  t["Equal"] = convertCompare<CmpPredicate::eq, foldEq>;
+  t["Less"] = convertCompare<CmpPredicate::lt, foldLt>;
+  t["LessOrEqual"] = convertCompare<CmpPredicate::le, foldLe>;
+  t["Greater"] = convertCompare<CmpPredicate::gt, foldGt>;
+  t["GreaterOrEqual"] = convertCompare<CmpPredicate::ge, foldGe>;
+  t["Not"] = convertNot;
+  t["Where"] = convertWhere;
+
+  t["Neg"] = convertNeg;
+  t["Abs"] = convertUnary<AbsOp, Operand::Numeric>;
+  t["Relu"] = convertUnary<ReluOp, Operand::Numeric>;
+  t["Sqrt"] = convertUnary<SqrtOp, Operand::Float>;
+  t["Reciprocal"] = convertUnary<ReciprocalOp, Operand::Float>;
+  t["Exp"] = convertUnary<ExpOp, Operand::Float>;
+  t["Log"] = convertUnary<LogOp, Operand::Float>;
+  t["Erf"] = convertUnary<ErfOp, Operand::Float>;
+  t["Tanh"] = convertUnary<TanhOp, Operand::Float>;
+  t["Sigmoid"] = convertUnary<SigmoidOp, Operand::Float>;
+  t["Floor"] = convertUnary<FloorOp, Operand::Float>;
+  t["Ceil"] = convertUnary<CeilOp, Operand::Float>;
+  t["Gelu"] = convertGelu;
+  t["Cast"] = convertCast;
+
+  t["MatMul"] = convertMatMul;
+  t["Gemm"] = convertGemm;
+  t["Softmax"] = convertSoftmax;
+  t["LayerNormalization"] = convertLayerNorm;
+  t["ReduceMean"] = convertReduce<ReduceKind::mean>;
+  t["ReduceSum"] = convertReduce<ReduceKind::sum>;
+  t["ReduceMax"] = convertReduce<ReduceKind::max>;
+  t["ReduceMin"] = convertReduce<ReduceKind::min>;
+  t["ReduceProd"] = convertReduce<ReduceKind::prod>;
+
+  t["Identity"] = convertIdentity;
+  t["Dropout"] = convertDropout;
+  t["Constant"] = convertConstant;
+  t["Trilu"] = convertTrilu;
+}
+
+OpConverter onnx_import::lookupConverter(llvm::StringRef opType) {
+  static const llvm::StringMap<OpConverter> table = [] {
+    llvm::StringMap<OpConverter> t;
+    registerMathConverters(t);
+    registerShapeConverters(t);
+    return t;
+  }();
+  auto it = table.find(opType);
+  return it == table.end() ? nullptr : it->second;
+}

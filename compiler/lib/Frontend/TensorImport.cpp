@@ -1,0 +1,253 @@
+//===- TensorImport.cpp - ONNX element types and tensor data ---------------===//
+//
+// TensorProto -> ElementsAttr. Weights go into DenseResourceElementsAttr blobs
+// copied straight from the protobuf's raw_data (or an external data file), so
+// a 100 MB weight costs one memcpy, never one attribute per element.
+//
+//===----------------------------------------------------------------------===//
+#include "ImporterImpl.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/Support/Endian.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::attn;
+using namespace mlir::attn::onnx_import;
+
+Type onnx_import::convertDataType(MLIRContext *ctx, int32_t onnxType) {
+  Builder b(ctx);
+  switch (onnxType) {
+  case onnx::TensorProto::FLOAT:
+    return b.getF32Type();
+  case onnx::TensorProto::DOUBLE:
+    return b.getF64Type();
+  case onnx::TensorProto::FLOAT16:
+    return b.getF16Type();
+  case onnx::TensorProto::BFLOAT16:
+    return b.getBF16Type();
+  case onnx::TensorProto::INT64:
+    return b.getI64Type();
+  case onnx::TensorProto::INT32:
+    return b.getI32Type();
+  case onnx::TensorProto::INT16:
+    return b.getI16Type();
+  case onnx::TensorProto::INT8:
+    return b.getI8Type();
+  case onnx::TensorProto::UINT8:
+    return IntegerType::get(ctx, 8, IntegerType::Unsigned);
+  case onnx::TensorProto::BOOL:
+    return b.getI1Type();
+  default:
+    return {};
+  }
+}
+
+std::string onnx_import::onnxDataTypeName(int32_t onnxType) {
+  if (onnx::TensorProto::DataType_IsValid(onnxType))
+    return onnx::TensorProto::DataType_Name(
+        static_cast<onnx::TensorProto::DataType>(onnxType));
+  return "<data type " + std::to_string(onnxType) + ">";
+}
+
+std::string onnx_import::dtypeName(Type type) {
+  if (type.isF32())
+    return "f32";
+  if (type.isF64())
+    return "f64";
+  if (type.isF16())
+    return "f16";
+  if (type.isBF16())
+    return "bf16";
+  if (type.isInteger(1))
+    return "bool";
+  if (auto it = dyn_cast<IntegerType>(type)) {
+    if (it.isUnsigned())
+      return "u" + std::to_string(it.getWidth());
+    return "i" + std::to_string(it.getWidth());
+  }
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << type;
+  return s;
+}
+
+/// Bytes per element in ONNX raw data (bool is one byte).
+static size_t elementBytes(Type elt) {
+  if (elt.isInteger(1))
+    return 1;
+  return elt.getIntOrFloatBitWidth() / 8;
+}
+
+/// A resource key made of identifier characters only.
+static std::string blobKey(llvm::StringRef name) {
+  std::string key;
+  for (char c : name)
+    key.push_back(llvm::isAlnum(c) || c == '_' || c == '.' ? c : '_');
+  if (key.empty() || !llvm::isAlpha(key[0]))
+    key.insert(0, "onnx_");
+  return key;
+}
+
+/// Appends the low `n` bytes of `v` (little-endian) to `out`.
+static void appendLE(std::string &out, uint64_t v, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+FailureOr<ElementsAttr>
+GraphImporter::importTensor(const onnx::TensorProto &t, llvm::StringRef what,
+                            llvm::StringRef blobName, Location loc) {
+  if constexpr (llvm::endianness::native != llvm::endianness::little) {
+    return emitError(loc) << "ONNX tensor data is little-endian; big-endian "
+                             "hosts are not supported";
+  }
+  Type elt = convertDataType(&ctx, t.data_type());
+  if (!elt)
+    return emitError(loc) << what << " has unsupported element type "
+                          << onnxDataTypeName(t.data_type());
+  if (t.has_segment())
+    return emitError(loc) << what << " is a segmented tensor (unsupported)";
+
+  SmallVector<int64_t> shape;
+  int64_t numElements = 1;
+  for (int64_t d : t.dims()) {
+    if (d < 0)
+      return emitError(loc) << what << " has a negative dim " << d;
+    if (d != 0 && numElements > (int64_t(1) << 50) / d)
+      return emitError(loc) << what << " is too large";
+    shape.push_back(d);
+    numElements *= d;
+  }
+  auto type = RankedTensorType::get(shape, elt);
+  const size_t eltBytes = elementBytes(elt);
+  const size_t numBytes = size_t(numElements) * eltBytes;
+
+  // Locate the bytes: external file, raw_data, or one of the typed fields.
+  std::unique_ptr<llvm::MemoryBuffer> external;
+  std::string converted;
+  ArrayRef<char> raw;
+  if (t.has_data_location() &&
+      t.data_location() == onnx::TensorProto::EXTERNAL) {
+    std::string location;
+    std::optional<uint64_t> offset, length;
+    for (const auto &kv : t.external_data()) {
+      auto parseNum = [&](std::optional<uint64_t> &dst) -> LogicalResult {
+        uint64_t v;
+        if (llvm::StringRef(kv.value()).getAsInteger(10, v))
+          return failure();
+        dst = v;
+        return success();
+      };
+      if (kv.key() == "location") {
+        location = kv.value();
+      } else if (kv.key() == "offset") {
+        if (failed(parseNum(offset)))
+          return emitError(loc) << what << ": bad external data offset '"
+                                << kv.value() << "'";
+      } else if (kv.key() == "length") {
+        if (failed(parseNum(length)))
+          return emitError(loc) << what << ": bad external data length '"
+                                << kv.value() << "'";
+      }
+    }
+    if (location.empty())
+      return emitError(loc) << what
+                            << " has external data without a 'location'";
+    if (llvm::sys::path::is_absolute(location))
+      return emitError(loc) << what << ": external data location '" << location
+                            << "' must be relative to the model's directory";
+    llvm::SmallString<256> file(modelDir);
+    llvm::sys::path::append(file, location);
+    uint64_t fileSize = 0;
+    if (std::error_code ec = llvm::sys::fs::file_size(file, fileSize))
+      return emitError(loc) << what << ": cannot open external data file '"
+                            << file << "': " << ec.message();
+    uint64_t off = offset.value_or(0);
+    uint64_t len = length ? *length : (off <= fileSize ? fileSize - off : 0);
+    if (off > fileSize || len > fileSize - off)
+      return emitError(loc) << what << ": external data [" << off << ", "
+                            << off + len << ") lies beyond the end of '" << file
+                            << "' (" << fileSize << " bytes)";
+    if (len != numBytes)
+      return emitError(loc) << what << " has " << len
+                            << " bytes of external data but its type " << type
+                            << " needs " << numBytes;
+    if (len > 0) {
+      auto buf = llvm::MemoryBuffer::getFileSlice(file, len, off,
+                                                  /*IsVolatile=*/false);
+      if (!buf)
+        return emitError(loc) << what << ": cannot read external data file '"
+                              << file << "': " << buf.getError().message();
+      external = std::move(*buf);
+      raw = ArrayRef<char>(external->getBufferStart(), external->getBufferSize());
+    }
+  } else if (t.has_raw_data()) {
+    raw = ArrayRef<char>(t.raw_data().data(), t.raw_data().size());
+  } else {
+    int64_t count = -1;
+    switch (t.data_type()) {
+    case onnx::TensorProto::FLOAT:
+      count = t.float_data_size();
+      converted.assign(reinterpret_cast<const char *>(t.float_data().data()),
+                       count * sizeof(float));
+      break;
+    case onnx::TensorProto::DOUBLE:
+      count = t.double_data_size();
+      converted.assign(reinterpret_cast<const char *>(t.double_data().data()),
+                       count * sizeof(double));
+      break;
+    case onnx::TensorProto::INT64:
+      count = t.int64_data_size();
+      converted.assign(reinterpret_cast<const char *>(t.int64_data().data()),
+                       count * sizeof(int64_t));
+      break;
+    default:
+      // INT32, INT16, INT8, UINT8, BOOL, FLOAT16 and BFLOAT16 (bit patterns)
+      // all live in int32_data.
+      count = t.int32_data_size();
+      converted.reserve(count * eltBytes);
+      for (int32_t v : t.int32_data())
+        appendLE(converted, static_cast<uint32_t>(v), eltBytes);
+      break;
+    }
+    if (count != numElements)
+      return emitError(loc) << what << " has " << count
+                            << " data elements but its type " << type
+                            << " needs " << numElements;
+    raw = ArrayRef<char>(converted.data(), converted.size());
+  }
+  if (raw.size() != numBytes)
+    return emitError(loc) << what << " has " << raw.size()
+                          << " bytes of data but its type " << type << " needs "
+                          << numBytes;
+
+  // Booleans: one byte each in ONNX, bit-packed in DenseElementsAttr.
+  if (elt.isInteger(1)) {
+    SmallVector<bool> bits(numElements);
+    for (int64_t i = 0; i < numElements; ++i)
+      bits[i] = raw[i] != 0;
+    return cast<ElementsAttr>(DenseElementsAttr::get(type, bits));
+  }
+
+  // Splats of any size stay inline (one element of storage).
+  bool splat = numElements > 1;
+  for (int64_t i = 1; splat && i < numElements; ++i)
+    splat = std::memcmp(raw.data(), raw.data() + i * eltBytes, eltBytes) == 0;
+  if (splat)
+    return cast<ElementsAttr>(
+        DenseElementsAttr::getFromRawBuffer(type, raw.take_front(eltBytes)));
+  if (numElements <= kMaxInlineElements)
+    return cast<ElementsAttr>(DenseElementsAttr::getFromRawBuffer(type, raw));
+
+  AsmResourceBlob blob =
+      HeapAsmResourceBlob::allocateAndCopyWithAlign(raw, /*align=*/64,
+                                                    /*dataIsMutable=*/false);
+  return cast<ElementsAttr>(
+      DenseResourceElementsAttr::get(type, blobKey(blobName), std::move(blob)));
+}

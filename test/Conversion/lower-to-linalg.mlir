@@ -1,0 +1,102 @@
+// RUN: attn-opt %s -split-input-file -attn-lower-to-linalg | FileCheck %s
+
+// Broadcasting add: static size-1 dims read index 0; the dynamic batch dim
+// that might be 1 at run time takes the guarded slow path.
+// CHECK-LABEL: func @add_broadcast
+// CHECK:         scf.if
+// CHECK:         linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel"]}
+// CHECK:           arith.addf
+// CHECK-NOT:     attn.add
+func.func @add_broadcast(%a: tensor<?x4x8xf32>, %b: tensor<1x1x8xf32>) -> tensor<?x4x8xf32> {
+  %0 = attn.add %a, %b : tensor<?x4x8xf32>, tensor<1x1x8xf32> -> tensor<?x4x8xf32>
+  return %0 : tensor<?x4x8xf32>
+}
+
+// -----
+
+// A Linear layer: [b, s, k] x [k, n] collapses the rows into one matmul.
+// CHECK-LABEL: func @linear
+// CHECK:         tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : tensor<?x?x256xf32> into tensor<?x256xf32>
+// CHECK:         linalg.matmul
+// CHECK:         tensor.expand_shape
+func.func @linear(%x: tensor<?x?x256xf32>, %w: tensor<256x64xf32>) -> tensor<?x?x64xf32> {
+  %0 = attn.matmul %x, %w : tensor<?x?x256xf32>, tensor<256x64xf32> -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// Batched matmul with a broadcast batch dim becomes one contraction generic.
+// CHECK-LABEL: func @batched
+// CHECK:         linalg.fill
+// CHECK:         linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]
+// CHECK:           arith.mulf
+// CHECK:           arith.addf
+func.func @batched(%a: tensor<2x8x?x64xf32>, %b: tensor<1x8x64x?xf32>) -> tensor<2x8x?x?xf32> {
+  %0 = attn.matmul %a, %b : tensor<2x8x?x64xf32>, tensor<1x8x64x?xf32> -> tensor<2x8x?x?xf32>
+  return %0 : tensor<2x8x?x?xf32>
+}
+
+// -----
+
+// Softmax: max-reduce, exp(x - max), sum-reduce, divide.
+// CHECK-LABEL: func @softmax
+// CHECK:         linalg.generic {{.*}} ["parallel", "reduction"]
+// CHECK:           arith.maximumf
+// CHECK:         linalg.generic
+// CHECK:           arith.subf
+// CHECK:           math.exp
+// CHECK:         linalg.generic {{.*}} ["parallel", "reduction"]
+// CHECK:           arith.addf
+// CHECK:         linalg.generic
+// CHECK:           arith.divf
+func.func @softmax(%x: tensor<?x16xf32>) -> tensor<?x16xf32> {
+  %0 = attn.softmax %x {axis = -1 : i64} : tensor<?x16xf32> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// Reshape with ONNX 0 / -1 entries computes the target shape at run time.
+// CHECK-LABEL: func @reshape
+// CHECK:         arith.divsi
+// CHECK:         %[[FLAT:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1, 2]] : tensor<?x?x256xf32> into tensor<?xf32>
+// CHECK:         tensor.expand_shape %[[FLAT]] {{\[\[}}0, 1, 2, 3]] output_shape [%{{.*}}, %{{.*}}, 8, 32] : tensor<?xf32> into tensor<?x?x8x32xf32>
+func.func @reshape(%x: tensor<?x?x256xf32>) -> tensor<?x?x8x32xf32> {
+  %s = arith.constant dense<[0, -1, 8, 32]> : tensor<4xi64>
+  %0 = attn.reshape %x, %s : tensor<?x?x256xf32>, tensor<4xi64> -> tensor<?x?x8x32xf32>
+  return %0 : tensor<?x?x8x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @layer_norm
+// CHECK:         math.rsqrt
+// CHECK-NOT:     attn.layer_norm
+func.func @layer_norm(%x: tensor<?x?x32xf32>, %g: tensor<32xf32>, %b: tensor<32xf32>) -> tensor<?x?x32xf32> {
+  %0 = attn.layer_norm %x, %g, %b : tensor<32xf32> {axis = -1 : i64, epsilon = 1.0e-5 : f64} : tensor<?x?x32xf32>, tensor<32xf32> -> tensor<?x?x32xf32>
+  return %0 : tensor<?x?x32xf32>
+}
+
+// -----
+
+// Gather clamps indices so that bad input never reads outside the table.
+// CHECK-LABEL: func @gather
+// CHECK:         linalg.generic
+// CHECK:           arith.minsi
+// CHECK:           arith.maxsi
+// CHECK:           tensor.extract
+func.func @gather(%t: tensor<100x16xf32>, %i: tensor<?x?xi64>) -> tensor<?x?x16xf32> {
+  %0 = attn.gather %t[%i] {axis = 0 : i64} : tensor<100x16xf32>, tensor<?x?xi64> -> tensor<?x?x16xf32>
+  return %0 : tensor<?x?x16xf32>
+}
+
+// -----
+
+// attn.attention is left for attn-lower-attention.
+// CHECK-LABEL: func @keeps_attention
+// CHECK:         attn.attention
+func.func @keeps_attention(%q: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
+  %0 = attn.attention %q, %q, %q {scale = 1.0 : f64, mask_kind = #attn.mask_kind<none>} : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
+  return %0 : tensor<2x4x8xf32>
+}
