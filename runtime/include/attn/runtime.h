@@ -1,0 +1,216 @@
+/*===- attn/runtime.h - C API for running attnc-compiled models ------------===*
+ *
+ * A small, stable C API (C99 and C++ compatible) for loading a model library
+ * produced by `attnc --emit=lib` and running it on host tensors:
+ *
+ *   attn_model *m;
+ *   if (attn_model_load("model.so", &m) != ATTN_OK)
+ *     fprintf(stderr, "%s\n", attn_last_error());
+ *   attn_tensor in[2] = ..., out[1];
+ *   if (attn_model_execute(m, in, 2, out, 1) != ATTN_OK) ...
+ *   attn_tensor_free(&out[0]);
+ *   attn_model_free(m);
+ *
+ * Conventions:
+ *  - Every fallible function returns an attn_status; on failure a message is
+ *    available from attn_last_error() on the same thread.
+ *  - Tensors are dense, row-major (C order). A tensor produced by the runtime
+ *    (model outputs, attn_npy_load, attn_tensor_alloc, attn_tensor_cast) owns
+ *    its `data`, a malloc() block released by attn_tensor_free(). Input
+ *    tensors are borrowed: the runtime never frees or writes them.
+ *  - bool is one byte per element (0 or 1).
+ *
+ * The ABI between compiled libraries and this runtime is in attn/abi.h.
+ *===----------------------------------------------------------------------===*/
+#ifndef ATTN_RUNTIME_H
+#define ATTN_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#define ATTN_API
+#else
+#define ATTN_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest tensor rank the runtime handles. */
+#define ATTN_MAX_RANK 8
+
+/*===--- Status and errors ----------------------------------------------===*/
+
+typedef enum attn_status {
+  ATTN_OK = 0,
+  ATTN_ERR_IO = 1,               /* a file could not be read or written */
+  ATTN_ERR_LOAD = 2,             /* a model library could not be loaded */
+  ATTN_ERR_INVALID_ARGUMENT = 3, /* bad argument (NULL, count, name, ...) */
+  ATTN_ERR_SHAPE = 4,            /* rank or dimension mismatch */
+  ATTN_ERR_DTYPE = 5,            /* element type mismatch or unsupported */
+  ATTN_ERR_RUNTIME = 6,          /* the model reported an error */
+  ATTN_ERR_NO_DEVICE = 7,        /* the model's target device is missing */
+  ATTN_ERR_OUT_OF_MEMORY = 8,
+  ATTN_ERR_FORMAT = 9 /* malformed file (.npy) or signature */
+} attn_status;
+
+/* "ok", "io error", ... (static string). */
+ATTN_API const char *attn_status_string(attn_status status);
+
+/* The message of the last failed call on this thread ("" if none). Valid
+ * until the next runtime call on this thread. */
+ATTN_API const char *attn_last_error(void);
+
+/*===--- Element types --------------------------------------------------===*/
+
+typedef enum attn_dtype {
+  ATTN_F32 = 0,
+  ATTN_F64 = 1,
+  ATTN_F16 = 2,
+  ATTN_BF16 = 3,
+  ATTN_I64 = 4,
+  ATTN_I32 = 5,
+  ATTN_I16 = 6,
+  ATTN_I8 = 7,
+  ATTN_U8 = 8,
+  ATTN_BOOL = 9
+} attn_dtype;
+
+#define ATTN_NUM_DTYPES 10
+
+/* "f32", "f64", "f16", "bf16", "i64", "i32", "i16", "i8", "u8", "bool";
+ * "invalid" for an out-of-range value. */
+ATTN_API const char *attn_dtype_name(attn_dtype dtype);
+/* Bytes per element (bool: 1); 0 for an out-of-range value. */
+ATTN_API size_t attn_dtype_size(attn_dtype dtype);
+/* Parses a name as printed by attn_dtype_name. */
+ATTN_API attn_status attn_dtype_from_name(const char *name, attn_dtype *out);
+
+/*===--- Tensors --------------------------------------------------------===*/
+
+typedef struct attn_tensor {
+  attn_dtype dtype;
+  int32_t rank;                 /* 0 for a scalar */
+  int64_t shape[ATTN_MAX_RANK]; /* shape[0..rank) */
+  void *data;                   /* row-major; may be NULL if empty */
+} attn_tensor;
+
+/* Product of the dims (1 for rank 0); -1 if the shape is invalid or the
+ * product overflows. */
+ATTN_API int64_t attn_tensor_numel(const attn_tensor *tensor);
+/* numel * element size; 0 if the shape is invalid. */
+ATTN_API size_t attn_tensor_nbytes(const attn_tensor *tensor);
+/* Fills `out` with a zero-initialized tensor owning its data. */
+ATTN_API attn_status attn_tensor_alloc(attn_dtype dtype, int32_t rank,
+                                       const int64_t *shape, attn_tensor *out);
+/* Frees the data of a runtime-produced tensor and sets it to NULL. NULL and
+ * already-freed tensors are fine. */
+ATTN_API void attn_tensor_free(attn_tensor *tensor);
+/* Converts between floating-point types (f32, f64, f16, bf16; narrowing
+ * rounds to nearest even) into a new tensor owning its data. Identical
+ * dtypes copy. Other pairs fail with ATTN_ERR_DTYPE. */
+ATTN_API attn_status attn_tensor_cast(const attn_tensor *src, attn_dtype dtype,
+                                      attn_tensor *out);
+
+/* Scalar conversions (round to nearest even; NaN stays NaN). */
+ATTN_API uint16_t attn_f32_to_f16(float value);
+ATTN_API float attn_f16_to_f32(uint16_t bits);
+ATTN_API uint16_t attn_f32_to_bf16(float value);
+ATTN_API float attn_bf16_to_f32(uint16_t bits);
+
+/*===--- .npy files -----------------------------------------------------===*/
+
+/* Reads a little-endian, C-order .npy file (versions 1-3) of dtype f32 f64
+ * f16 i64 i32 i16 i8 u8 or bool ('|b1'; nonzero bytes read as 1). Fortran
+ * order, big-endian, object, structured and other dtypes are rejected with
+ * ATTN_ERR_FORMAT / ATTN_ERR_DTYPE. `out` owns its data. */
+ATTN_API attn_status attn_npy_load(const char *path, attn_tensor *out);
+/* Writes `tensor` as a version 1.0 .npy file. bf16 has no numpy dtype and is
+ * written as float32 (exactly). */
+ATTN_API attn_status attn_npy_save(const char *path, const attn_tensor *tensor);
+
+/*===--- Models ---------------------------------------------------------===*/
+
+typedef struct attn_model attn_model;
+
+typedef struct attn_tensor_info {
+  const char *name;
+  attn_dtype dtype;
+  int32_t rank;
+  /* Static size, or -1 for a dynamic dim. */
+  int64_t shape[ATTN_MAX_RANK];
+  /* For a dynamic dim its symbolic name ("?" when unnamed); NULL for a static
+   * dim. Dims sharing a name have the same size in one call. */
+  const char *dim_names[ATTN_MAX_RANK];
+} attn_tensor_info;
+
+/* Loads a model library (dlopen) and parses its signature. Errors: ATTN_ERR_IO
+ * (missing/unreadable file), ATTN_ERR_LOAD (not a loadable library, missing
+ * ABI symbols, ABI version mismatch), ATTN_ERR_FORMAT (malformed signature),
+ * ATTN_ERR_NO_DEVICE (a GPU model without a usable driver). */
+ATTN_API attn_status attn_model_load(const char *path, attn_model **out);
+/* Unloads the library. Tensors returned by attn_model_execute stay valid. */
+ATTN_API void attn_model_free(attn_model *model);
+
+ATTN_API size_t attn_model_num_inputs(const attn_model *model);
+ATTN_API size_t attn_model_num_outputs(const attn_model *model);
+/* Pointers in `info` live as long as the model. */
+ATTN_API attn_status attn_model_input_info(const attn_model *model,
+                                           size_t index,
+                                           attn_tensor_info *info);
+ATTN_API attn_status attn_model_output_info(const attn_model *model,
+                                            size_t index,
+                                            attn_tensor_info *info);
+/* Index of the input named `name`, or -1. */
+ATTN_API int64_t attn_model_find_input(const attn_model *model,
+                                       const char *name);
+/* The library's signature JSON, verbatim (lives as long as the model). */
+ATTN_API const char *attn_model_signature_json(const attn_model *model);
+/* The signature's "target" ("cpu", "cuda", ...; "" when absent). */
+ATTN_API const char *attn_model_target(const attn_model *model);
+
+/* Runs the model. (Not named attn_model_run: that is the symbol every model
+ * library exports, see attn/abi.h, and the two must not collide.)
+ * Inputs are given in signature order and validated (count,
+ * dtype, rank, static dims, and symbolic dims that must agree across inputs).
+ * On success, outputs[0..n_outputs) are filled with tensors that own their
+ * data (release with attn_tensor_free); on failure they are zeroed. Safe to
+ * call from several threads at once on the same model. */
+ATTN_API attn_status attn_model_execute(attn_model *model,
+                                        const attn_tensor *inputs,
+                                        size_t n_inputs, attn_tensor *outputs,
+                                        size_t n_outputs);
+
+/* Validates the inputs once, runs `warmup` untimed calls and then `runs`
+ * timed calls of the library's run function alone (outputs are released
+ * outside the timed region), storing each call's wall time in milliseconds
+ * in times_ms[0..runs). */
+ATTN_API attn_status attn_model_benchmark(attn_model *model,
+                                          const attn_tensor *inputs,
+                                          size_t n_inputs, int32_t warmup,
+                                          int32_t runs, double *times_ms);
+
+/*===--- Threads --------------------------------------------------------===*/
+
+/* Sets the number of threads attn_parallel_for uses (caller included).
+ * n <= 0 restores the default: $ATTN_NUM_THREADS if it is a positive
+ * integer, else the number of CPUs this process may run on. */
+ATTN_API void attn_set_num_threads(int n);
+ATTN_API int attn_get_num_threads(void);
+
+/* Calls fn(begin, end, ctx) on disjoint ranges covering [0, n), spread over
+ * the runtime's persistent thread pool, and returns when all calls have
+ * finished. Compiled models call this for their parallel loops. Nested calls
+ * (from inside fn) and calls made while another thread holds the pool run
+ * serially on the calling thread. */
+ATTN_API void
+attn_parallel_for(int64_t n, void (*fn)(int64_t begin, int64_t end, void *ctx),
+                  void *ctx);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* ATTN_RUNTIME_H */

@@ -1,0 +1,731 @@
+//===- Model.cpp - loading and running compiled model libraries
+//------------===//
+//
+// A model library exports the two symbols of attn/abi.h. Loading dlopen()s it
+// and parses its signature once; running validates the caller's tensors
+// against that signature (so a wrong input is reported by name instead of
+// crashing inside generated code), builds memref descriptors, calls the
+// library, and turns the returned descriptors into caller-owned tensors.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Internal.h"
+#include "attn/abi.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <dlfcn.h>
+#include <link.h>
+#include <sys/stat.h>
+#include <unordered_map>
+
+using namespace attn::rt;
+
+namespace {
+
+using RunFn = int32_t (*)(int64_t *const *, int64_t *const *);
+using SignatureFn = const char *(*)();
+
+/// One input or output of the signature.
+struct TensorSpec {
+  std::string name;
+  attn_dtype dtype = ATTN_F32;
+  /// Static size, or -1 for a dynamic dim.
+  std::vector<int64_t> shape;
+  /// Symbolic name of each dynamic dim ("?" if unnamed); "" for static dims.
+  std::vector<std::string> dimNames;
+
+  int32_t rank() const { return static_cast<int32_t>(shape.size()); }
+
+  /// "[batch,?,256]", for messages.
+  std::string shapeString() const {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) {
+      if (i)
+        s += ',';
+      s += shape[i] >= 0 ? std::to_string(shape[i]) : dimNames[i];
+    }
+    return s + "]";
+  }
+};
+
+} // namespace
+
+struct attn_model {
+  void *handle = nullptr;
+  std::string path;
+  std::string signatureJson;
+  std::string target;
+  std::vector<TensorSpec> inputs, outputs;
+  RunFn run = nullptr;
+};
+
+//===----------------------------------------------------------------------===//
+// Signature parsing
+//===----------------------------------------------------------------------===//
+
+/// Parses one {"name","dtype","shape"} entry; `what` is "input 0" etc.
+static bool parseTensorSpec(const JsonValue &value, const std::string &what,
+                            TensorSpec &spec, std::string &error) {
+  if (value.kind != JsonValue::Object) {
+    error = what + " is not an object";
+    return false;
+  }
+  const JsonValue *name = value.get("name");
+  const JsonValue *dtype = value.get("dtype");
+  const JsonValue *shape = value.get("shape");
+  if (!name || name->kind != JsonValue::String || name->string.empty()) {
+    error = what + " has no \"name\" string";
+    return false;
+  }
+  spec.name = name->string;
+  std::string where = what + " ('" + spec.name + "')";
+  if (!dtype || dtype->kind != JsonValue::String) {
+    error = where + " has no \"dtype\" string";
+    return false;
+  }
+  bool known = false;
+  for (int i = 0; i < ATTN_NUM_DTYPES && !known; ++i) {
+    if (dtype->string == attn_dtype_name(static_cast<attn_dtype>(i))) {
+      spec.dtype = static_cast<attn_dtype>(i);
+      known = true;
+    }
+  }
+  if (!known) {
+    error = where + " has unknown dtype '" + dtype->string + "'";
+    return false;
+  }
+  if (!shape || shape->kind != JsonValue::Array) {
+    error = where + " has no \"shape\" array";
+    return false;
+  }
+  if (shape->elements.size() > ATTN_MAX_RANK) {
+    error = format("%s has rank %zu; the runtime supports at most %d",
+                   where.c_str(), shape->elements.size(), ATTN_MAX_RANK);
+    return false;
+  }
+  for (const JsonValue &dim : shape->elements) {
+    if (dim.kind == JsonValue::Number && dim.isInteger && dim.integer >= 0) {
+      spec.shape.push_back(dim.integer);
+      spec.dimNames.emplace_back();
+    } else if (dim.kind == JsonValue::String && !dim.string.empty()) {
+      spec.shape.push_back(-1);
+      spec.dimNames.push_back(dim.string);
+    } else {
+      error = where + " has a dim that is neither a non-negative integer nor "
+                      "a name";
+      return false;
+    }
+  }
+  return true;
+}
+
+static attn_status parseSignature(attn_model &model) {
+  const char *path = model.path.c_str();
+  JsonValue root;
+  std::string error;
+  if (!parseJson(model.signatureJson, root, error))
+    return fail(ATTN_ERR_FORMAT, format("'%s': malformed signature JSON: %s",
+                                        path, error.c_str()));
+  if (root.kind != JsonValue::Object)
+    return fail(ATTN_ERR_FORMAT,
+                format("'%s': signature is not a JSON object", path));
+  const JsonValue *abi = root.get("abi");
+  if (!abi || abi->kind != JsonValue::Number || !abi->isInteger)
+    return fail(ATTN_ERR_LOAD,
+                format("'%s': signature has no integer \"abi\" version", path));
+  if (abi->integer != ATTN_ABI_VERSION)
+    return fail(ATTN_ERR_LOAD,
+                format("'%s' was built for runtime ABI %lld; this runtime "
+                       "implements ABI %d (recompile the model)",
+                       path, static_cast<long long>(abi->integer),
+                       ATTN_ABI_VERSION));
+  if (const JsonValue *target = root.get("target")) {
+    if (target->kind != JsonValue::String)
+      return fail(ATTN_ERR_FORMAT,
+                  format("'%s': signature \"target\" is not a string", path));
+    model.target = target->string;
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    const char *key = pass == 0 ? "inputs" : "outputs";
+    const char *singular = pass == 0 ? "input" : "output";
+    std::vector<TensorSpec> &specs = pass == 0 ? model.inputs : model.outputs;
+    const JsonValue *list = root.get(key);
+    if (!list || list->kind != JsonValue::Array)
+      return fail(ATTN_ERR_FORMAT,
+                  format("'%s': signature has no \"%s\" array", path, key));
+    for (size_t i = 0; i < list->elements.size(); ++i) {
+      TensorSpec spec;
+      if (!parseTensorSpec(list->elements[i], format("%s %zu", singular, i),
+                           spec, error))
+        return fail(ATTN_ERR_FORMAT,
+                    format("'%s': bad signature: %s", path, error.c_str()));
+      for (const TensorSpec &other : specs)
+        if (other.name == spec.name)
+          return fail(ATTN_ERR_FORMAT,
+                      format("'%s': bad signature: two %ss named '%s'", path,
+                             singular, spec.name.c_str()));
+      specs.push_back(std::move(spec));
+    }
+  }
+  return ATTN_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Loading
+//===----------------------------------------------------------------------===//
+
+/// A CPU-only runtime can still explain why a GPU model cannot run.
+static attn_status checkTarget(const attn_model &model) {
+  const std::string &target = model.target;
+  if (target.empty() || target == "cpu")
+    return ATTN_OK;
+  if (target == "cuda") {
+    void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!driver) {
+      const char *why = dlerror();
+      return fail(ATTN_ERR_NO_DEVICE,
+                  format("'%s' targets cuda, but no CUDA driver is available "
+                         "(%s)",
+                         model.path.c_str(), why ? why : "libcuda.so.1"));
+    }
+    dlclose(driver);
+    return ATTN_OK;
+  }
+  return fail(ATTN_ERR_LOAD, format("'%s' targets '%s', which this runtime "
+                                    "does not support",
+                                    model.path.c_str(), target.c_str()));
+}
+
+/// dlsym(handle) also searches the library's dependencies; a symbol found
+/// there (say, in another model the library links) is not this library's.
+static void *lookupOwnSymbol(void *handle, const char *name) {
+  void *sym = dlsym(handle, name);
+  if (!sym)
+    return nullptr;
+  Dl_info where;
+  struct link_map *self = nullptr;
+  if (dladdr(sym, &where) && where.dli_fname &&
+      dlinfo(handle, RTLD_DI_LINKMAP, &self) == 0 && self && self->l_name &&
+      std::strcmp(where.dli_fname, self->l_name) != 0)
+    return nullptr;
+  return sym;
+}
+
+extern "C" attn_status attn_model_load(const char *path, attn_model **out) {
+  if (!path || !out)
+    return fail(ATTN_ERR_INVALID_ARGUMENT, "attn_model_load: NULL argument");
+  *out = nullptr;
+  // dlerror() messages for missing files are obscure; check first.
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return fail(ATTN_ERR_IO, format("cannot open model library '%s': %s", path,
+                                    std::strerror(errno)));
+  if (S_ISDIR(st.st_mode))
+    return fail(ATTN_ERR_IO,
+                format("cannot open model library '%s': is a directory", path));
+
+  auto model = std::make_unique<attn_model>();
+  model->path = path;
+  // A name without '/' would make dlopen search the library path instead of
+  // opening the file the caller named.
+  std::string openPath = path;
+  if (openPath.find('/') == std::string::npos)
+    openPath = "./" + openPath;
+  dlerror();
+  // RTLD_LOCAL keeps one model's symbols from satisfying another's.
+  model->handle = dlopen(openPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!model->handle) {
+    const char *why = dlerror();
+    return fail(ATTN_ERR_LOAD, format("cannot load model library '%s': %s",
+                                      path, why ? why : "unknown error"));
+  }
+  // From here on, `release` unloads the library on every error path.
+  auto release = [&](attn_status status) {
+    dlclose(model->handle);
+    return status;
+  };
+
+  void *signatureSym =
+      lookupOwnSymbol(model->handle, ATTN_MODEL_SIGNATURE_SYMBOL);
+  void *runSym = lookupOwnSymbol(model->handle, ATTN_MODEL_RUN_SYMBOL);
+  if (!signatureSym || !runSym)
+    return release(fail(
+        ATTN_ERR_LOAD,
+        format("'%s' is not an attnc model library: it does not export '%s'",
+               path,
+               !signatureSym ? ATTN_MODEL_SIGNATURE_SYMBOL
+                             : ATTN_MODEL_RUN_SYMBOL)));
+  // Object-to-function pointer casts go through memcpy to stay well-defined.
+  SignatureFn signatureFn;
+  std::memcpy(&signatureFn, &signatureSym, sizeof(signatureFn));
+  std::memcpy(&model->run, &runSym, sizeof(model->run));
+
+  const char *json = signatureFn();
+  if (!json)
+    return release(
+        fail(ATTN_ERR_FORMAT,
+             format("'%s': attn_model_signature() returned NULL", path)));
+  model->signatureJson = json;
+  if (attn_status s = parseSignature(*model))
+    return release(s);
+  if (attn_status s = checkTarget(*model))
+    return release(s);
+  *out = model.release();
+  return ATTN_OK;
+}
+
+extern "C" void attn_model_free(attn_model *model) {
+  if (!model)
+    return;
+  if (model->handle)
+    dlclose(model->handle);
+  delete model;
+}
+
+//===----------------------------------------------------------------------===//
+// Introspection
+//===----------------------------------------------------------------------===//
+
+extern "C" size_t attn_model_num_inputs(const attn_model *model) {
+  return model ? model->inputs.size() : 0;
+}
+
+extern "C" size_t attn_model_num_outputs(const attn_model *model) {
+  return model ? model->outputs.size() : 0;
+}
+
+static attn_status fillInfo(const std::vector<TensorSpec> &specs, size_t index,
+                            const char *what, attn_tensor_info *info) {
+  if (!info)
+    return fail(ATTN_ERR_INVALID_ARGUMENT, "attn_tensor_info is NULL");
+  if (index >= specs.size())
+    return fail(ATTN_ERR_INVALID_ARGUMENT,
+                format("%s index %zu is out of range (the model has %zu)", what,
+                       index, specs.size()));
+  const TensorSpec &spec = specs[index];
+  std::memset(info, 0, sizeof(*info));
+  info->name = spec.name.c_str();
+  info->dtype = spec.dtype;
+  info->rank = spec.rank();
+  for (int32_t i = 0; i < spec.rank(); ++i) {
+    info->shape[i] = spec.shape[i];
+    info->dim_names[i] =
+        spec.shape[i] >= 0 ? nullptr : spec.dimNames[i].c_str();
+  }
+  return ATTN_OK;
+}
+
+extern "C" attn_status attn_model_input_info(const attn_model *model,
+                                             size_t index,
+                                             attn_tensor_info *info) {
+  if (!model)
+    return fail(ATTN_ERR_INVALID_ARGUMENT, "model is NULL");
+  return fillInfo(model->inputs, index, "input", info);
+}
+
+extern "C" attn_status attn_model_output_info(const attn_model *model,
+                                              size_t index,
+                                              attn_tensor_info *info) {
+  if (!model)
+    return fail(ATTN_ERR_INVALID_ARGUMENT, "model is NULL");
+  return fillInfo(model->outputs, index, "output", info);
+}
+
+extern "C" int64_t attn_model_find_input(const attn_model *model,
+                                         const char *name) {
+  if (!model || !name)
+    return -1;
+  for (size_t i = 0; i < model->inputs.size(); ++i)
+    if (model->inputs[i].name == name)
+      return static_cast<int64_t>(i);
+  return -1;
+}
+
+extern "C" const char *attn_model_signature_json(const attn_model *model) {
+  return model ? model->signatureJson.c_str() : "";
+}
+
+extern "C" const char *attn_model_target(const attn_model *model) {
+  return model ? model->target.c_str() : "";
+}
+
+//===----------------------------------------------------------------------===//
+// Running
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Memref descriptors for one call, laid out as attn/abi.h says.
+struct CallFrame {
+  std::vector<std::vector<int64_t>> inputDescs, outputDescs;
+  std::vector<int64_t *> inputPtrs, outputPtrs;
+
+  void resetOutputs() {
+    for (std::vector<int64_t> &desc : outputDescs)
+      std::fill(desc.begin(), desc.end(), 0);
+  }
+};
+
+/// An output descriptor as the model filled it.
+struct RawOutput {
+  char *allocated = nullptr;
+  char *data = nullptr; // aligned + offset * element size
+  int64_t strides[ATTN_MAX_RANK] = {};
+  attn_tensor tensor = {};
+  int64_t numel = 0;
+  size_t nbytes = 0;
+  /// The runtime may free `allocated` (see collectOutputs).
+  bool owned = false;
+  /// Another output has the same `allocated` block.
+  bool shared = false;
+};
+
+} // namespace
+
+static std::string nameList(const std::vector<TensorSpec> &specs) {
+  std::string s;
+  for (const TensorSpec &spec : specs)
+    s += (s.empty() ? "" : ", ") + spec.name;
+  return s;
+}
+
+/// Checks the caller's inputs against the signature, with messages that name
+/// the input and what was expected.
+static attn_status validateInputs(const attn_model &model,
+                                  const attn_tensor *inputs, size_t nInputs) {
+  if (nInputs != model.inputs.size())
+    return fail(ATTN_ERR_INVALID_ARGUMENT,
+                format("expected %zu input%s (%s), got %zu",
+                       model.inputs.size(), model.inputs.size() == 1 ? "" : "s",
+                       nameList(model.inputs).c_str(), nInputs));
+  if (nInputs && !inputs)
+    return fail(ATTN_ERR_INVALID_ARGUMENT, "inputs is NULL");
+  // Where each symbolic dim got its size: name -> (size, input, dim).
+  struct Binding {
+    int64_t size;
+    size_t input;
+    int32_t dim;
+  };
+  std::unordered_map<std::string, Binding> bindings;
+  for (size_t i = 0; i < nInputs; ++i) {
+    const TensorSpec &spec = model.inputs[i];
+    const attn_tensor &t = inputs[i];
+    const char *name = spec.name.c_str();
+    std::string what = "input '" + spec.name + "'";
+    if (t.dtype != spec.dtype)
+      return fail(ATTN_ERR_DTYPE,
+                  format("input '%s': expected dtype %s, got %s", name,
+                         attn_dtype_name(spec.dtype),
+                         attn_dtype_name(t.dtype)));
+    if (t.rank != spec.rank()) {
+      std::string got = format("rank %d", t.rank);
+      if (t.rank >= 0 && t.rank <= ATTN_MAX_RANK)
+        got += " (" + shapeString(t) + ")";
+      return fail(ATTN_ERR_SHAPE,
+                  format("input '%s': expected rank %d (%s), got %s", name,
+                         spec.rank(), spec.shapeString().c_str(), got.c_str()));
+    }
+    int64_t numel;
+    size_t nbytes;
+    if (attn_status s = checkTensorShape(t, what, numel, nbytes))
+      return s;
+    if (numel > 0 && !t.data)
+      return fail(ATTN_ERR_INVALID_ARGUMENT,
+                  format("input '%s': data is NULL", name));
+    for (int32_t d = 0; d < t.rank; ++d) {
+      int64_t got = t.shape[d];
+      if (spec.shape[d] >= 0) {
+        if (got != spec.shape[d])
+          return fail(ATTN_ERR_SHAPE,
+                      format("input '%s' dim %d: expected %lld, got %lld "
+                             "(expected shape %s)",
+                             name, d, static_cast<long long>(spec.shape[d]),
+                             static_cast<long long>(got),
+                             spec.shapeString().c_str()));
+        continue;
+      }
+      const std::string &dimName = spec.dimNames[d];
+      if (dimName == "?")
+        continue;
+      auto inserted = bindings.emplace(dimName, Binding{got, i, d});
+      const Binding &b = inserted.first->second;
+      if (inserted.second || b.size == got)
+        continue;
+      std::string origin =
+          b.input == i
+              ? format("as in dim %d", b.dim)
+              : format("as in input '%s'", model.inputs[b.input].name.c_str());
+      return fail(ATTN_ERR_SHAPE,
+                  format("input '%s' dim %d ('%s'): expected %lld (%s), got "
+                         "%lld",
+                         name, d, dimName.c_str(),
+                         static_cast<long long>(b.size), origin.c_str(),
+                         static_cast<long long>(got)));
+    }
+  }
+  return ATTN_OK;
+}
+
+/// Builds descriptors for validated inputs and zeroed output descriptors.
+static void buildFrame(const attn_model &model, const attn_tensor *inputs,
+                       CallFrame &frame) {
+  for (size_t i = 0; i < model.inputs.size(); ++i) {
+    const attn_tensor &t = inputs[i];
+    std::vector<int64_t> desc(3 + 2 * static_cast<size_t>(t.rank), 0);
+    int64_t ptr = static_cast<int64_t>(reinterpret_cast<intptr_t>(t.data));
+    desc[0] = ptr; // allocated
+    desc[1] = ptr; // aligned
+    desc[2] = 0;   // offset
+    int64_t stride = 1;
+    for (int32_t d = t.rank - 1; d >= 0; --d) {
+      desc[3 + d] = t.shape[d];
+      desc[3 + t.rank + d] = stride;
+      stride *= t.shape[d] > 0 ? t.shape[d] : 1;
+    }
+    frame.inputDescs.push_back(std::move(desc));
+  }
+  for (const TensorSpec &spec : model.outputs)
+    frame.outputDescs.emplace_back(3 + 2 * static_cast<size_t>(spec.rank()), 0);
+  for (auto &desc : frame.inputDescs)
+    frame.inputPtrs.push_back(desc.data());
+  for (auto &desc : frame.outputDescs)
+    frame.outputPtrs.push_back(desc.data());
+}
+
+static attn_status callModel(const attn_model &model, CallFrame &frame) {
+  int32_t rc = model.run(frame.inputPtrs.data(), frame.outputPtrs.data());
+  if (rc == ATTN_MODEL_OK)
+    return ATTN_OK;
+  const char *why = rc == ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE
+                        ? "an index is out of range (e.g. a Gather index "
+                          "beyond its table)"
+                    : rc == ATTN_MODEL_ERR_SHAPE_MISMATCH
+                        ? "runtime dimensions disagree (shape mismatch)"
+                        : "unknown error";
+  return fail(ATTN_ERR_RUNTIME, format("model '%s' failed: %s (code %d)",
+                                       model.path.c_str(), why, rc));
+}
+
+/// MLIR lowers a returned constant global to a descriptor whose allocated
+/// pointer is this marker; such memory must never be freed.
+static char *const kDeadBeef = reinterpret_cast<char *>(0xdeadbeef);
+
+/// Reads the output descriptors and decides what the runtime may free.
+static attn_status readOutputs(const attn_model &model, const CallFrame &frame,
+                               const attn_tensor *inputs,
+                               std::vector<RawOutput> &raws) {
+  raws.resize(model.outputs.size());
+  attn_status status = ATTN_OK;
+  for (size_t j = 0; j < model.outputs.size(); ++j) {
+    const TensorSpec &spec = model.outputs[j];
+    const int64_t *desc = frame.outputDescs[j].data();
+    RawOutput &raw = raws[j];
+    int32_t rank = spec.rank();
+    raw.allocated = reinterpret_cast<char *>(static_cast<intptr_t>(desc[0]));
+    char *aligned = reinterpret_cast<char *>(static_cast<intptr_t>(desc[1]));
+    raw.tensor.dtype = spec.dtype;
+    raw.tensor.rank = rank;
+    for (int32_t d = 0; d < rank; ++d) {
+      raw.tensor.shape[d] = desc[3 + d];
+      raw.strides[d] = desc[3 + rank + d];
+    }
+    raw.data =
+        aligned + desc[2] * static_cast<int64_t>(attn_dtype_size(spec.dtype));
+    raw.owned = raw.allocated && raw.allocated != kDeadBeef;
+    // Defensive: never free memory the caller gave us.
+    for (size_t i = 0; i < model.inputs.size() && raw.owned; ++i)
+      if (raw.allocated == inputs[i].data)
+        raw.owned = false;
+    if (status != ATTN_OK)
+      continue;
+    std::string what =
+        "model '" + model.path + "' returned output '" + spec.name + "'";
+    if (attn_status s =
+            checkTensorShape(raw.tensor, what, raw.numel, raw.nbytes)) {
+      status = s == ATTN_ERR_SHAPE ? ATTN_ERR_RUNTIME : s;
+      continue;
+    }
+    for (int32_t d = 0; d < rank && status == ATTN_OK; ++d)
+      if (spec.shape[d] >= 0 && raw.tensor.shape[d] != spec.shape[d])
+        status = fail(ATTN_ERR_RUNTIME,
+                      format("%s with shape %s; its signature says %s",
+                             what.c_str(), shapeString(raw.tensor).c_str(),
+                             spec.shapeString().c_str()));
+    if (status == ATTN_OK && raw.numel > 0 && !aligned)
+      status = fail(ATTN_ERR_RUNTIME, format("%s without data", what.c_str()));
+  }
+  for (size_t j = 0; j < raws.size(); ++j)
+    for (size_t k = 0; k < raws.size(); ++k)
+      if (j != k && raws[j].owned && raws[j].allocated == raws[k].allocated)
+        raws[j].shared = true;
+  return status;
+}
+
+/// Frees each distinct owned block once, except those in `keep`.
+static void freeRawBlocks(const std::vector<RawOutput> &raws,
+                          const std::vector<char *> &keep) {
+  std::vector<char *> freed;
+  for (const RawOutput &raw : raws) {
+    if (!raw.owned)
+      continue;
+    if (std::find(freed.begin(), freed.end(), raw.allocated) != freed.end() ||
+        std::find(keep.begin(), keep.end(), raw.allocated) != keep.end())
+      continue;
+    freed.push_back(raw.allocated);
+    std::free(raw.allocated);
+  }
+}
+
+static bool isRowMajor(const RawOutput &raw) {
+  if (raw.numel == 0)
+    return true;
+  int64_t expected = 1;
+  for (int32_t d = raw.tensor.rank - 1; d >= 0; --d) {
+    // The stride of a size-1 dim never matters.
+    if (raw.tensor.shape[d] != 1 && raw.strides[d] != expected)
+      return false;
+    expected *= raw.tensor.shape[d];
+  }
+  return true;
+}
+
+/// Copies a strided view into a dense row-major buffer.
+static void copyStrided(const RawOutput &raw, char *dst) {
+  const size_t elem = attn_dtype_size(raw.tensor.dtype);
+  const int32_t rank = raw.tensor.rank;
+  int64_t index[ATTN_MAX_RANK] = {};
+  for (int64_t n = 0; n < raw.numel; ++n) {
+    const char *src = raw.data;
+    for (int32_t d = 0; d < rank; ++d)
+      src += index[d] * raw.strides[d] * static_cast<int64_t>(elem);
+    std::memcpy(dst + n * elem, src, elem);
+    for (int32_t d = rank - 1; d >= 0; --d) {
+      if (++index[d] < raw.tensor.shape[d])
+        break;
+      index[d] = 0;
+    }
+  }
+}
+
+/// Turns the model's output descriptors into caller-owned dense tensors:
+/// a dense block the model allocated is handed over as is (shifted to its
+/// start if it has an offset), anything else (strided views, blocks shared
+/// between outputs, constants) is copied, and every block not handed over is
+/// freed.
+static attn_status collectOutputs(const attn_model &model,
+                                  const CallFrame &frame,
+                                  const attn_tensor *inputs,
+                                  attn_tensor *outputs) {
+  std::vector<RawOutput> raws;
+  if (attn_status s = readOutputs(model, frame, inputs, raws)) {
+    freeRawBlocks(raws, {});
+    return s;
+  }
+  const size_t n = raws.size();
+  std::vector<bool> take(n);
+  for (size_t j = 0; j < n; ++j)
+    take[j] = raws[j].owned && !raws[j].shared && raws[j].numel > 0 &&
+              raws[j].data >= raws[j].allocated && isRowMajor(raws[j]);
+  // Allocate every copy before moving anything, so that running out of
+  // memory leaves nothing half-done.
+  std::vector<char *> copies(n, nullptr);
+  for (size_t j = 0; j < n; ++j) {
+    if (take[j])
+      continue;
+    copies[j] =
+        static_cast<char *>(std::malloc(raws[j].nbytes ? raws[j].nbytes : 1));
+    if (!copies[j]) {
+      for (char *c : copies)
+        std::free(c);
+      freeRawBlocks(raws, {});
+      return fail(ATTN_ERR_OUT_OF_MEMORY,
+                  format("cannot allocate %zu bytes for output '%s'",
+                         raws[j].nbytes, model.outputs[j].name.c_str()));
+    }
+  }
+  // Copies read blocks that no taken output owns, so order does not matter.
+  std::vector<char *> kept;
+  for (size_t j = 0; j < n; ++j) {
+    RawOutput &raw = raws[j];
+    outputs[j] = raw.tensor;
+    if (take[j]) {
+      if (raw.data != raw.allocated)
+        std::memmove(raw.allocated, raw.data, raw.nbytes);
+      outputs[j].data = raw.allocated;
+      kept.push_back(raw.allocated);
+    } else {
+      copyStrided(raw, copies[j]);
+      outputs[j].data = copies[j];
+    }
+  }
+  freeRawBlocks(raws, kept);
+  return ATTN_OK;
+}
+
+extern "C" attn_status attn_model_execute(attn_model *model,
+                                          const attn_tensor *inputs,
+                                          size_t n_inputs, attn_tensor *outputs,
+                                          size_t n_outputs) {
+  if (!model)
+    return fail(ATTN_ERR_INVALID_ARGUMENT, "attn_model_execute: model is NULL");
+  if (n_outputs && !outputs)
+    return fail(ATTN_ERR_INVALID_ARGUMENT,
+                "attn_model_execute: outputs is NULL");
+  if (n_outputs)
+    std::memset(outputs, 0, n_outputs * sizeof(attn_tensor));
+  if (n_outputs != model->outputs.size())
+    return fail(ATTN_ERR_INVALID_ARGUMENT,
+                format("expected room for %zu output%s (%s), got %zu",
+                       model->outputs.size(),
+                       model->outputs.size() == 1 ? "" : "s",
+                       nameList(model->outputs).c_str(), n_outputs));
+  if (attn_status s = validateInputs(*model, inputs, n_inputs))
+    return s;
+  CallFrame frame;
+  buildFrame(*model, inputs, frame);
+  // The model owns nothing it reports on failure: its descriptors are not
+  // trusted then, so nothing is freed.
+  if (attn_status s = callModel(*model, frame))
+    return s;
+  return collectOutputs(*model, frame, inputs, outputs);
+}
+
+extern "C" attn_status attn_model_benchmark(attn_model *model,
+                                            const attn_tensor *inputs,
+                                            size_t n_inputs, int32_t warmup,
+                                            int32_t runs, double *times_ms) {
+  if (!model)
+    return fail(ATTN_ERR_INVALID_ARGUMENT,
+                "attn_model_benchmark: model is NULL");
+  if (warmup < 0 || runs < 0 || (runs > 0 && !times_ms))
+    return fail(ATTN_ERR_INVALID_ARGUMENT,
+                "attn_model_benchmark: bad warmup/runs/times_ms");
+  if (attn_status s = validateInputs(*model, inputs, n_inputs))
+    return s;
+  CallFrame frame;
+  buildFrame(*model, inputs, frame);
+  using Clock = std::chrono::steady_clock;
+  for (int32_t i = 0; i < warmup + runs; ++i) {
+    frame.resetOutputs();
+    Clock::time_point start = Clock::now();
+    attn_status status = callModel(*model, frame);
+    Clock::time_point end = Clock::now();
+    if (status != ATTN_OK)
+      return status;
+    if (i >= warmup)
+      times_ms[i - warmup] =
+          std::chrono::duration<double, std::milli>(end - start).count();
+    // Outputs are discarded, but checked like a normal run's so that a
+    // benchmark of a misbehaving model does not report success.
+    std::vector<RawOutput> raws;
+    attn_status s = readOutputs(*model, frame, inputs, raws);
+    freeRawBlocks(raws, {});
+    if (s != ATTN_OK)
+      return s;
+  }
+  return ATTN_OK;
+}
