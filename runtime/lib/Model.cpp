@@ -61,6 +61,10 @@ struct attn_model {
   std::string target;
   std::vector<TensorSpec> inputs, outputs;
   RunFn run = nullptr;
+  /// Compiled CPU models run their parallel loops on OpenMP (libomp, a
+  /// dependency of the library); the runtime's thread count is applied
+  /// through it before every run.
+  void (*ompSetNumThreads)(int) = nullptr;
 };
 
 //===----------------------------------------------------------------------===//
@@ -263,6 +267,8 @@ extern "C" attn_status attn_model_load(const char *path, attn_model **out) {
   SignatureFn signatureFn;
   std::memcpy(&signatureFn, &signatureSym, sizeof(signatureFn));
   std::memcpy(&model->run, &runSym, sizeof(model->run));
+  if (void *omp = dlsym(model->handle, "omp_set_num_threads"))
+    std::memcpy(&model->ompSetNumThreads, &omp, sizeof(model->ompSetNumThreads));
 
   const char *json = signatureFn();
   if (!json)
@@ -497,6 +503,8 @@ static void buildFrame(const attn_model &model, const attn_tensor *inputs,
 }
 
 static attn_status callModel(const attn_model &model, CallFrame &frame) {
+  if (model.ompSetNumThreads)
+    model.ompSetNumThreads(attn_get_num_threads());
   int32_t rc = model.run(frame.inputPtrs.data(), frame.outputPtrs.data());
   if (rc == ATTN_MODEL_OK)
     return ATTN_OK;

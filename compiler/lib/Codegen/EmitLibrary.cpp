@@ -3,6 +3,7 @@
 
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -44,6 +45,7 @@ attn::translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &llvmContext
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
   module->getContext()->appendDialectRegistry(registry);
 
   std::unique_ptr<llvm::Module> llvmModule =
@@ -131,8 +133,11 @@ LogicalResult attn::linkSharedLibrary(StringRef objectPath, StringRef outputPath
   }
   // Only the ABI symbols are exported (everything else is internal already);
   // -lm covers math functions without a polynomial approximation.
+  // Parallel loops use LLVM's OpenMP runtime (libomp); the rpath lets the
+  // model load with no LD_LIBRARY_PATH.
   SmallVector<StringRef> args{driver, "-shared", "-o", outputPath, objectPath,
-                              "-Wl,-z,noexecstack", "-lm"};
+                              "-Wl,-z,noexecstack", "-L" ATTN_OPENMP_LIB_DIR,
+                              "-Wl,-rpath," ATTN_OPENMP_LIB_DIR, "-lomp", "-lm"};
   std::string msg;
   int rc = llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0, &msg);
   if (rc != 0) {

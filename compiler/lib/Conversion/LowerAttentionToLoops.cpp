@@ -19,6 +19,7 @@
 // does; a row filled with a finite value gives uniform weights.
 //
 //===----------------------------------------------------------------------===//
+#include "AttentionKernel.h"
 #include "LoweringUtils.h"
 #include "attn/Compiler/Passes.h"
 
@@ -66,10 +67,19 @@ static Value extendTo(OpBuilder &b, Location loc, Value v, Type t) {
 }
 
 struct AttentionLowering : OpRewritePattern<AttentionOp> {
-  AttentionLowering(MLIRContext *ctx, int64_t tq, int64_t tk)
-      : OpRewritePattern(ctx), tileQ(tq), tileK(tk) {}
+  AttentionLowering(MLIRContext *ctx, int64_t tq, int64_t tk,
+                    AttentionKernelOptions kernel, bool useKernel)
+      : OpRewritePattern(ctx), tileQ(tq), tileK(tk), kernel(kernel),
+        useKernel(useKernel) {}
 
   LogicalResult matchAndRewrite(AttentionOp op, PatternRewriter &rw) const override {
+    if (useKernel && canUseAttentionKernel(op, kernel)) {
+      FailureOr<Value> r = buildAttentionKernel(rw, op, kernel);
+      if (failed(r))
+        return failure();
+      rw.replaceOp(op, *r);
+      return success();
+    }
     Location loc = op.getLoc();
     MLIRContext *ctx = rw.getContext();
     Value Q = op.getQuery(), K = op.getKey(), V = op.getValue(), M = op.getMask();
@@ -337,6 +347,8 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
   }
 
   int64_t tileQ, tileK;
+  AttentionKernelOptions kernel;
+  bool useKernel;
 };
 
 struct LowerAttentionToLoopsPass
@@ -348,7 +360,12 @@ struct LowerAttentionToLoopsPass
       return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    patterns.add<AttentionLowering>(&getContext(), queryTile, keyTile);
+    AttentionKernelOptions kernel;
+    kernel.vectorWidth = vectorWidth;
+    kernel.queryBlock = queryTile;
+    kernel.keyBlock = keyTile;
+    patterns.add<AttentionLowering>(&getContext(), queryTile, keyTile, kernel,
+                                    vectorWidth > 0);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -41,6 +41,8 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
   LowerAttentionToLoopsPassOptions tiles;
   tiles.queryTile = options.queryTile;
   tiles.keyTile = options.keyTile;
+  // The register-blocked kernel uses the target's f32 vector width.
+  tiles.vectorWidth = resolveCpu(options).second.find("+avx512f") != std::string::npos ? 16 : 8;
   pm.addNestedPass<func::FuncOp>(createLowerAttentionToLoopsPass(tiles));
   pm.addNestedPass<func::FuncOp>(createLowerAttnToLinalgPass());
   pm.addPass(createCanonicalizerPass());
@@ -58,14 +60,16 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createLowerMemrefCopyPass());
   pm.addNestedPass<func::FuncOp>(createExpandDynamicReshapesPass());
   addPipeline(pm, "func.func(convert-linalg-to-loops,scf-forall-to-parallel)");
+  // Parallel loops (batch x heads of attention, ...) run on OpenMP threads.
+  addPipeline(pm, "convert-scf-to-openmp");
   pm.addPass(createCanonicalizerPass());
   addPipeline(pm, "convert-scf-to-cf");
   pm.addPass(createApproximateMathPass());
 
   // 4. LLVM dialect and the runtime ABI.
-  addPipeline(pm, "expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
-                  "convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
-                  "convert-index-to-llvm,convert-cf-to-llvm,convert-func-to-llvm,"
+  addPipeline(pm, "expand-strided-metadata,lower-affine,convert-vector-to-llvm,"
+                  "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
+                  "convert-index-to-llvm,convert-cf-to-llvm,convert-openmp-to-llvm,convert-func-to-llvm,"
                   "reconcile-unrealized-casts");
   pm.addPass(createEmitModelEntryPointPass());
   pm.addPass(createCanonicalizerPass());

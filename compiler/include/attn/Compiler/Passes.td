@@ -61,13 +61,18 @@ def LowerAttentionToLoopsPass : Pass<"attn-lower-attention", "func::FuncOp"> {
   }];
   let options = [
     Option<"queryTile", "query-tile", "int64_t", /*default=*/"32", "Query rows per tile">,
-    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64", "Key rows per tile">
+    Option<"keyTile", "key-tile", "int64_t", /*default=*/"64", "Key rows per tile">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes of the register-blocked kernel (8: AVX2, 16: AVX-512); 0 keeps the generic tensor lowering">
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::bufferization::BufferizationDialect"];
 }
 
 def EmitModelEntryPointPass : Pass<"attn-emit-entry-point", "ModuleOp"> {

@@ -1,0 +1,429 @@
+//===- AttentionKernel.cpp - register-blocked flash attention (CPU) -------===//
+//
+// The fast path of attn-lower-attention for f32 with static head dims: the
+// flash loop nest written directly with vector ops on scratch buffers, so the
+// hot loops are exactly the FMA micro-kernels we want:
+//
+//   forall batch... (one (batch, head) per task):
+//     Kt = Kᵀ, Vp = V, zero-padded to a multiple of the key block  (O(S·D))
+//     for each query block (BQ rows):
+//       Qs = Q rows; m = -inf, l = 0, O = 0
+//       for each key block (BK keys; causal: only up to the diagonal):
+//         S  = Qs · Kt[:, blk]          MR x (NR·VW) register tiles, FMA
+//         S' = scale/mask/causal/pad edits, row max, P = exp(S' - m'), row sum
+//         O  = alpha O + P · Vp[blk]    MR x (NR·VW) register tiles, FMA
+//       out rows = O / l
+//
+// Memory is O((S + BQ + BK)·D) per task, never S x S.
+//
+//===----------------------------------------------------------------------===//
+#include "AttentionKernel.h"
+#include "LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+constexpr int64_t kMR = 4;  // query rows per register tile
+constexpr int64_t kNR = 2;  // vectors per register tile row
+
+struct KernelBuilder {
+  OpBuilder &b;
+  Location loc;
+  AttentionOp op;
+  const AttentionKernelOptions &opt;
+  Type f32;
+  VectorType vecT;
+
+  KernelBuilder(OpBuilder &b, AttentionOp op, const AttentionKernelOptions &opt)
+      : b(b), loc(op.getLoc()), op(op), opt(opt), f32(b.getF32Type()),
+        vecT(VectorType::get({opt.vectorWidth}, b.getF32Type())) {}
+
+  Value cIdx(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
+  Value cF(double v) { return b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(v)); }
+  Value splat(double v) {
+    return b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(vecT, b.getF32FloatAttr(v)));
+  }
+  Value bcast(Value s) { return b.create<vector::BroadcastOp>(loc, vecT, s); }
+  Value minIdx(Value a, Value c) { return b.create<arith::MinUIOp>(loc, a, c); }
+  Value add(Value a, Value c) { return b.create<arith::AddIOp>(loc, a, c); }
+  Value mul(Value a, Value c) { return b.create<arith::MulIOp>(loc, a, c); }
+
+  MemRefType dynStrided(ArrayRef<int64_t> shape, Type et) {
+    SmallVector<int64_t> strides(shape.size(), ShapedType::kDynamic);
+    return MemRefType::get(shape, et,
+                           StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides));
+  }
+
+  /// A fully dynamic strided view of a tensor operand (read only).
+  Value toBuffer(Value tensor) {
+    auto t = cast<RankedTensorType>(tensor.getType());
+    return b.create<bufferization::ToBufferOp>(
+        loc, dynStrided(t.getShape(), t.getElementType()), tensor, b.getUnitAttr());
+  }
+
+  /// Contiguous scratch buffer.
+  Value alloc(ArrayRef<int64_t> shape, ValueRange dynSizes) {
+    auto t = MemRefType::get(shape, f32);
+    return b.create<memref::AllocOp>(loc, t, dynSizes, b.getI64IntegerAttr(64));
+  }
+
+  /// scf.for with a body builder that uses `b` (insertion moves in and out).
+  scf::ForOp forLoop(Value lb, Value ub, Value step, ValueRange init,
+                     function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto loop = b.create<scf::ForOp>(loc, lb, ub, step, init);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> results = body(loop.getInductionVar(), loop.getRegionIterArgs());
+    if (loop.getBody()->empty() || !isa<scf::YieldOp>(loop.getBody()->back()))
+      b.create<scf::YieldOp>(loc, results);
+    else
+      loop.getBody()->back().setOperands(results);
+    return loop;
+  }
+  void forLoop(Value lb, Value ub, Value step, function_ref<void(Value)> body) {
+    forLoop(lb, ub, step, ValueRange{}, [&](Value iv, ValueRange) {
+      body(iv);
+      return SmallVector<Value>{};
+    });
+  }
+
+  /// 2-D view [rows, cols] of a rank-r strided buffer at the batch indices
+  /// `ivs`, with per-dim strides `strides` (0 for broadcast dims).
+  Value view2d(Value base, Value offset, ArrayRef<Value> strides, ArrayRef<Value> ivs,
+               Value rows, Value cols, Type et) {
+    int64_t nb = ivs.size();
+    Value off = offset;
+    for (int64_t i = 0; i < nb; ++i)
+      off = add(off, mul(ivs[i], strides[i]));
+    auto t = dynStrided({ShapedType::kDynamic, ShapedType::kDynamic}, et);
+    return b.create<memref::ReinterpretCastOp>(
+        loc, t, base, OpFoldResult(off),
+        ArrayRef<OpFoldResult>{rows, cols},
+        ArrayRef<OpFoldResult>{strides[nb], strides[nb + 1]});
+  }
+
+  FailureOr<Value> build();
+};
+} // namespace
+
+bool attn::canUseAttentionKernel(AttentionOp op, const AttentionKernelOptions &opt) {
+  auto q = cast<RankedTensorType>(op.getQuery().getType());
+  auto v = cast<RankedTensorType>(op.getValue().getType());
+  int64_t r = q.getRank();
+  if (!q.getElementType().isF32() || opt.vectorWidth <= 0)
+    return false;
+  if (q.isDynamicDim(r - 1) || v.isDynamicDim(r - 1))
+    return false;
+  if (v.getDimSize(r - 1) % (kNR * opt.vectorWidth) != 0)
+    return false;
+  if (opt.queryBlock % kMR != 0 || opt.keyBlock % (kNR * opt.vectorWidth) != 0)
+    return false;
+  if (Value m = op.getMask()) {
+    Type et = cast<RankedTensorType>(m.getType()).getElementType();
+    if (!et.isF32() && !isa<IntegerType>(et))
+      return false;
+  }
+  return true;
+}
+
+FailureOr<Value> KernelBuilder::build() {
+  Value Q = op.getQuery(), K = op.getKey(), V = op.getValue(), M = op.getMask();
+  auto qt = cast<RankedTensorType>(Q.getType());
+  auto vt = cast<RankedTensorType>(V.getType());
+  auto resultType = cast<RankedTensorType>(op.getResult().getType());
+  int64_t r = qt.getRank(), nb = r - 2;
+  int64_t D = qt.getDimSize(r - 1), Dv = vt.getDimSize(r - 1);
+  int64_t VW = opt.vectorWidth, BQ = opt.queryBlock, BK = opt.keyBlock;
+  double scale = op.getScale().convertToDouble();
+  double fill = op.getFillValue().convertToDouble();
+  MaskKind kind = op.getMaskKind();
+  bool maskFirst = op.getMaskFirst(), causal = op.getCausal();
+
+  SmallVector<Value> qd = getDimValues(b, loc, Q), kd = getDimValues(b, loc, K);
+  Value Sq = qd[nb], Sk = kd[nb];
+
+  // Strided metadata of the inputs.
+  auto meta = [&](Value tensor) {
+    Value buf = toBuffer(tensor);
+    return b.create<memref::ExtractStridedMetadataOp>(loc, buf);
+  };
+  auto qm = meta(Q), km = meta(K), vm = meta(V);
+  SmallVector<Value> qStr(qm.getStrides()), kStr(km.getStrides()), vStr(vm.getStrides());
+
+  // The mask as a broadcasting view: stride 0 along every broadcast dim.
+  Value maskBase, maskOff;
+  SmallVector<Value> maskStr;
+  Type maskET;
+  if (M) {
+    auto mt = cast<RankedTensorType>(M.getType());
+    maskET = mt.getElementType();
+    auto mm = meta(M);
+    maskBase = mm.getBaseBuffer();
+    maskOff = mm.getOffset();
+    int64_t off = r - mt.getRank();
+    Value zero = cIdx(0), one = cIdx(1);
+    for (int64_t i = 0; i < r; ++i) {
+      int64_t j = i - off;
+      if (j < 0) {
+        maskStr.push_back(zero);
+        continue;
+      }
+      Value size = mm.getSizes()[j];
+      Value isOne = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, size, one);
+      maskStr.push_back(b.create<arith::SelectOp>(loc, isOne, zero, mm.getStrides()[j]));
+    }
+  }
+
+  // The result buffer, written row block by row block.
+  SmallVector<Value> outDyn;
+  for (int64_t i = 0; i < r; ++i)
+    if (resultType.isDynamicDim(i))
+      outDyn.push_back(i < nb ? qd[i] : Sq);
+  auto outType = MemRefType::get(resultType.getShape(), f32);
+  Value out = b.create<memref::AllocOp>(loc, outType, outDyn, b.getI64IntegerAttr(64));
+
+  Value c0 = cIdx(0), c1 = cIdx(1), cBK = cIdx(BK), cBQ = cIdx(BQ), cVW = cIdx(VW);
+  Value skPad = mul(b.create<arith::CeilDivUIOp>(loc, Sk, cBK), cBK);
+
+  SmallVector<Value> ubs(qd.begin(), qd.begin() + nb);
+  SmallVector<OpFoldResult> ubsOfr(ubs.begin(), ubs.end());
+  // Rank-2 inputs have no batch dims: run the body once.
+  if (nb == 0)
+    ubsOfr.push_back(b.getIndexAttr(1));
+  auto forall = b.create<scf::ForallOp>(loc, ubsOfr, ValueRange{}, std::nullopt);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forall.getBody());
+    SmallVector<Value> ivs = forall.getInductionVars();
+    if (nb == 0)
+      ivs.clear();
+
+    Value cD = cIdx(D), cDv = cIdx(Dv);
+    Value q2 = view2d(qm.getBaseBuffer(), qm.getOffset(), qStr, ivs, Sq, cD, f32);
+    Value k2 = view2d(km.getBaseBuffer(), km.getOffset(), kStr, ivs, Sk, cD, f32);
+    Value v2 = view2d(vm.getBaseBuffer(), vm.getOffset(), vStr, ivs, Sk, cDv, f32);
+    Value m2;
+    if (M)
+      m2 = view2d(maskBase, maskOff, maskStr, ivs, Sq, Sk, maskET);
+
+    // Kt = Kᵀ and Vp = V, zero-padded to skPad keys.
+    Value kt = alloc({D, ShapedType::kDynamic}, ValueRange{skPad});
+    Value vp = alloc({ShapedType::kDynamic, Dv}, ValueRange{skPad});
+    Value zeroF = cF(0.0);
+    Value skLast = b.create<arith::SubIOp>(loc, Sk, c1);
+    forLoop(c0, skPad, c1, [&](Value k) {
+      Value valid = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, k, Sk);
+      Value kc = minIdx(k, skLast);
+      forLoop(c0, cD, c1, [&](Value d) {
+        Value x = b.create<memref::LoadOp>(loc, k2, ValueRange{kc, d});
+        b.create<memref::StoreOp>(loc, b.create<arith::SelectOp>(loc, valid, x, zeroF), kt,
+                                  ValueRange{d, k});
+      });
+      forLoop(c0, cDv, c1, [&](Value d) {
+        Value x = b.create<memref::LoadOp>(loc, v2, ValueRange{kc, d});
+        b.create<memref::StoreOp>(loc, b.create<arith::SelectOp>(loc, valid, x, zeroF), vp,
+                                  ValueRange{k, d});
+      });
+    });
+
+    Value qs = alloc({BQ, D}, {});
+    Value sBuf = alloc({BQ, BK}, {});
+    Value oBuf = alloc({BQ, Dv}, {});
+    Value mBuf = alloc({BQ}, {}), lBuf = alloc({BQ}, {}), aBuf = alloc({BQ}, {});
+    Value sqLast = b.create<arith::SubIOp>(loc, Sq, c1);
+    SmallVector<int64_t> lanes(VW);
+    for (int64_t i = 0; i < VW; ++i)
+      lanes[i] = i;
+    Value iota = b.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(VectorType::get({VW}, b.getI64Type()), ArrayRef<int64_t>(lanes)));
+
+    forLoop(c0, Sq, cBQ, [&](Value qb) {
+      Value tq = minIdx(cBQ, b.create<arith::SubIOp>(loc, Sq, qb));
+      // Qs rows (rows past the end repeat the last row; never stored).
+      forLoop(c0, cBQ, c1, [&](Value q) {
+        Value gq = minIdx(add(qb, q), sqLast);
+        forLoop(c0, cD, c1, [&](Value d) {
+          Value x = b.create<memref::LoadOp>(loc, q2, ValueRange{gq, d});
+          b.create<memref::StoreOp>(loc, x, qs, ValueRange{q, d});
+        });
+      });
+      b.create<linalg::FillOp>(loc, cF(-INFINITY), mBuf);
+      b.create<linalg::FillOp>(loc, cF(0.0), lBuf);
+      b.create<linalg::FillOp>(loc, cF(0.0), oBuf);
+      Value kEnd = causal ? minIdx(Sk, add(qb, tq)) : Sk;
+
+      forLoop(c0, kEnd, cBK, [&](Value kb) {
+        // S = Qs · Kt[:, kb:kb+BK]
+        forLoop(c0, cBQ, cIdx(kMR), [&](Value q0) {
+          forLoop(c0, cBK, cIdx(kNR * VW), [&](Value k0) {
+            SmallVector<Value> init(kMR * kNR, splat(0.0));
+            auto acc = forLoop(c0, cD, c1, init, [&](Value d, ValueRange a) {
+              SmallVector<Value> kv, next;
+              for (int64_t j = 0; j < kNR; ++j)
+                kv.push_back(b.create<vector::LoadOp>(
+                    loc, vecT, kt, ValueRange{d, add(kb, add(k0, cIdx(j * VW)))}));
+              for (int64_t i = 0; i < kMR; ++i) {
+                Value qv = bcast(b.create<memref::LoadOp>(loc, qs, ValueRange{add(q0, cIdx(i)), d}));
+                for (int64_t j = 0; j < kNR; ++j)
+                  next.push_back(b.create<vector::FMAOp>(loc, qv, kv[j], a[i * kNR + j]));
+              }
+              return next;
+            });
+            for (int64_t i = 0; i < kMR; ++i)
+              for (int64_t j = 0; j < kNR; ++j)
+                b.create<vector::StoreOp>(loc, acc.getResult(i * kNR + j), sBuf,
+                                          ValueRange{add(q0, cIdx(i)), add(k0, cIdx(j * VW))});
+          });
+        });
+
+        // Edits and the online softmax, one query row at a time.
+        forLoop(c0, cBQ, c1, [&](Value q) {
+          Value gq = add(qb, q);
+          Value gqc = minIdx(gq, sqLast);
+          Value gq64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), gq);
+          Value sk64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), Sk);
+          auto rowMax = forLoop(c0, cBK, cVW, ValueRange{splat(-INFINITY)}, [&](Value kc, ValueRange a) {
+            Value s = b.create<vector::LoadOp>(loc, vecT, sBuf, ValueRange{q, kc});
+            Value sc = splat(scale);
+            Value kbase = add(kb, kc);
+            auto applyMask = [&](Value x) -> Value {
+              SmallVector<Value> elems;
+              Value skLastM = skLast;
+              for (int64_t j = 0; j < VW; ++j) {
+                Value kj = minIdx(add(kbase, cIdx(j)), skLastM);
+                Value mv = b.create<memref::LoadOp>(loc, m2, ValueRange{gqc, kj});
+                if (kind == MaskKind::additive) {
+                  elems.push_back(mv);
+                } else {
+                  Value zero = isa<FloatType>(maskET)
+                                   ? b.create<arith::ConstantOp>(loc, b.getFloatAttr(maskET, 0.0)).getResult()
+                                   : b.create<arith::ConstantOp>(loc, b.getIntegerAttr(maskET, 0)).getResult();
+                  Value isZero = isa<FloatType>(maskET)
+                                     ? b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mv, zero).getResult()
+                                     : b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, mv, zero).getResult();
+                  elems.push_back(isZero);
+                }
+              }
+              if (kind == MaskKind::additive) {
+                Value mvec = b.create<vector::FromElementsOp>(loc, vecT, elems);
+                return b.create<arith::AddFOp>(loc, x, mvec);
+              }
+              Value cond = b.create<vector::FromElementsOp>(
+                  loc, VectorType::get({VW}, b.getI1Type()), elems);
+              Value f = splat(fill);
+              return kind == MaskKind::fill_if_zero
+                         ? b.create<arith::SelectOp>(loc, cond, f, x).getResult()
+                         : b.create<arith::SelectOp>(loc, cond, x, f).getResult();
+            };
+            if (kind != MaskKind::none && maskFirst) {
+              s = b.create<arith::MulFOp>(loc, applyMask(s), sc);
+            } else {
+              s = b.create<arith::MulFOp>(loc, s, sc);
+              if (kind != MaskKind::none)
+                s = applyMask(s);
+            }
+            // Padding keys (and causal future keys) are removed entirely.
+            Value kidx = b.create<arith::AddIOp>(
+                loc, iota,
+                b.create<vector::BroadcastOp>(loc, iota.getType(),
+                                              b.create<arith::IndexCastOp>(loc, b.getI64Type(), kbase)));
+            Value dead = b.create<arith::CmpIOp>(
+                loc, arith::CmpIPredicate::sge, kidx,
+                b.create<vector::BroadcastOp>(loc, iota.getType(), sk64));
+            if (causal)
+              dead = b.create<arith::OrIOp>(
+                  loc, dead,
+                  b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, kidx,
+                                          b.create<vector::BroadcastOp>(loc, iota.getType(), gq64)));
+            s = b.create<arith::SelectOp>(loc, dead, splat(-INFINITY), s);
+            b.create<vector::StoreOp>(loc, s, sBuf, ValueRange{q, kc});
+            return SmallVector<Value>{b.create<arith::MaximumFOp>(loc, a[0], s)};
+          });
+          Value mx = b.create<vector::ReductionOp>(loc, vector::CombiningKind::MAXIMUMF,
+                                                   rowMax.getResult(0));
+          Value mOld = b.create<memref::LoadOp>(loc, mBuf, ValueRange{q});
+          Value mNew = b.create<arith::MaximumFOp>(loc, mOld, mx);
+          Value isNinf = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mNew, cF(-INFINITY));
+          Value mSafe = b.create<arith::SelectOp>(loc, isNinf, cF(0.0), mNew);
+          Value alpha = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, mOld, mSafe));
+          Value mSafeV = bcast(mSafe);
+          auto sum = forLoop(c0, cBK, cVW, ValueRange{splat(0.0)}, [&](Value kc, ValueRange a) {
+            Value s = b.create<vector::LoadOp>(loc, vecT, sBuf, ValueRange{q, kc});
+            Value p = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, s, mSafeV));
+            b.create<vector::StoreOp>(loc, p, sBuf, ValueRange{q, kc});
+            return SmallVector<Value>{b.create<arith::AddFOp>(loc, a[0], p)};
+          });
+          Value rowSum = b.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD, sum.getResult(0));
+          Value lOld = b.create<memref::LoadOp>(loc, lBuf, ValueRange{q});
+          b.create<memref::StoreOp>(loc, b.create<arith::AddFOp>(loc, b.create<arith::MulFOp>(loc, lOld, alpha), rowSum),
+                                    lBuf, ValueRange{q});
+          b.create<memref::StoreOp>(loc, mNew, mBuf, ValueRange{q});
+          b.create<memref::StoreOp>(loc, alpha, aBuf, ValueRange{q});
+        });
+
+        // O = alpha O + P · Vp[kb:kb+BK]
+        forLoop(c0, cBQ, cIdx(kMR), [&](Value q0) {
+          forLoop(c0, cDv, cIdx(kNR * VW), [&](Value dv0) {
+            SmallVector<Value> init;
+            for (int64_t i = 0; i < kMR; ++i) {
+              Value a = bcast(b.create<memref::LoadOp>(loc, aBuf, ValueRange{add(q0, cIdx(i))}));
+              for (int64_t j = 0; j < kNR; ++j) {
+                Value o = b.create<vector::LoadOp>(loc, vecT, oBuf,
+                                                   ValueRange{add(q0, cIdx(i)), add(dv0, cIdx(j * VW))});
+                init.push_back(b.create<arith::MulFOp>(loc, o, a));
+              }
+            }
+            auto acc = forLoop(c0, cBK, c1, init, [&](Value k, ValueRange a) {
+              SmallVector<Value> vv, next;
+              for (int64_t j = 0; j < kNR; ++j)
+                vv.push_back(b.create<vector::LoadOp>(loc, vecT, vp,
+                                                      ValueRange{add(kb, k), add(dv0, cIdx(j * VW))}));
+              for (int64_t i = 0; i < kMR; ++i) {
+                Value p = bcast(b.create<memref::LoadOp>(loc, sBuf, ValueRange{add(q0, cIdx(i)), k}));
+                for (int64_t j = 0; j < kNR; ++j)
+                  next.push_back(b.create<vector::FMAOp>(loc, p, vv[j], a[i * kNR + j]));
+              }
+              return next;
+            });
+            for (int64_t i = 0; i < kMR; ++i)
+              for (int64_t j = 0; j < kNR; ++j)
+                b.create<vector::StoreOp>(loc, acc.getResult(i * kNR + j), oBuf,
+                                          ValueRange{add(q0, cIdx(i)), add(dv0, cIdx(j * VW))});
+          });
+        });
+      });
+
+      // out rows = O / l (deferred normalization; l = 0 gives NaN as PyTorch).
+      forLoop(c0, tq, c1, [&](Value q) {
+        Value l = bcast(b.create<memref::LoadOp>(loc, lBuf, ValueRange{q}));
+        forLoop(c0, cDv, cVW, [&](Value dv) {
+          Value o = b.create<vector::LoadOp>(loc, vecT, oBuf, ValueRange{q, dv});
+          SmallVector<Value> idx(ivs.begin(), ivs.end());
+          idx.push_back(add(qb, q));
+          idx.push_back(dv);
+          b.create<vector::StoreOp>(loc, b.create<arith::DivFOp>(loc, o, l), out, idx);
+        });
+      });
+    });
+  }
+  return b
+      .create<bufferization::ToTensorOp>(loc, resultType, out, /*restrict=*/true,
+                                         /*writable=*/true)
+      .getResult();
+}
+
+FailureOr<Value> attn::buildAttentionKernel(OpBuilder &b, AttentionOp op,
+                                            const AttentionKernelOptions &opt) {
+  KernelBuilder kb(b, op, opt);
+  return kb.build();
+}

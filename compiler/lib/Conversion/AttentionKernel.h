@@ -1,0 +1,26 @@
+//===- AttentionKernel.h - vectorized CPU flash attention -------*- C++ -*-===//
+#ifndef ATTN_COMPILER_ATTENTIONKERNEL_H
+#define ATTN_COMPILER_ATTENTIONKERNEL_H
+
+#include "attn/Dialect/AttnDialect.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::attn {
+
+struct AttentionKernelOptions {
+  int64_t vectorWidth = 8; // f32 lanes: 8 for AVX2, 16 for AVX-512
+  int64_t queryBlock = 32;
+  int64_t keyBlock = 64;
+};
+
+/// Whether the register-blocked kernel applies (f32, static head dims that
+/// fit the register tiles); otherwise the generic tiled lowering is used.
+bool canUseAttentionKernel(AttentionOp op, const AttentionKernelOptions &opt);
+
+/// Builds the kernel before `op` and returns the result tensor.
+FailureOr<Value> buildAttentionKernel(OpBuilder &b, AttentionOp op,
+                                      const AttentionKernelOptions &opt);
+
+} // namespace mlir::attn
+
+#endif
