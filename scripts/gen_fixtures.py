@@ -5,10 +5,15 @@ Interpreters and exporters (see /work/shared/CONTRACT.md, "Python"):
   /usr/bin/python3 scripts/gen_fixtures.py                 # --set skeleton (default)
       Debian's interpreter: python3-torch 1.13, python3-onnx 1.12. TorchScript exporter,
       torch.onnx.export(..., opset_version=17)  ->  ONNX IR 8, opset 17.
-      Writes the walking-skeleton cases and examples/selfattn/.
+      Writes the walking-skeleton cases (the seed's SelfAttention), the seed's model family
+      (TransformerBlock, Encoder, DecoderBlock, Decoder, Encoder->Decoder "Transformer"; models
+      and wrappers in scripts/seed_models.py) and examples/selfattn/.
   python3 scripts/gen_fixtures.py --set dynamo             # optional variants
       The pip interpreter: torch 2.x + onnxscript. torch.onnx.export(..., dynamo=True)
       ->  ONNX IR 10, opset 18+ (what current PyTorch emits).
+  python3 scripts/gen_fixtures.py --set ts18               # optional variants
+      The pip interpreter's torch 2.x TorchScript exporter, torch.onnx.export(..., dynamo=False,
+      opset_version=18), static shapes only.
   python3 scripts/verify_fixtures_ort.py                   # cross-check, pip interpreter
       Runs every model.onnx with onnxruntime on the stored inputs, compares with the stored
       PyTorch outputs, and records the error in case.json ("ort_check").
@@ -44,7 +49,10 @@ import torch
 import onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from seed_models import SelfAttention  # noqa: E402  (the seed's code, verbatim)
+from seed_models import (SelfAttention, TransformerBlock, Encoder, DecoderBlock, Decoder,  # noqa: E402
+                         Transformer, TransformerBlockNoMask, DecoderBlockNoSrcMask,
+                         DecoderNoSrcMask, DecoderInlineCausal, TransformerRangeMask,
+                         DecoderBlockConstMask)  # the seed's code, verbatim, + argument-choosing wrappers
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 E2E = os.path.join(ROOT, "test", "e2e")
@@ -180,6 +188,328 @@ def check_fully_masked(model, inputs, outputs):
     return {"fully_masked_rows_vs_uniform_max_abs_err": max(err0, err1)}
 
 
+# ----------------------------------------------------------------------------- the seed's model family
+# TransformerBlock / Encoder / DecoderBlock / Decoder from the seed, and "the full Transformer" of the
+# CONTRACT (seed Encoder -> seed Decoder, scripts/seed_models.py). Small sizes (embed 32-64, heads 2-4,
+# vocab ~50, max_length 32, 1-2 layers). nn.MultiheadAttention is sequence-first: the seed hands it
+# (N, seq, embed) tensors, so attention runs over dim 0 (N) and seq is its batch; masks are attn_masks
+# of shape (dim0_query, dim0_key). Masks are graph inputs; None (no mask) is not an ONNX input, so
+# the no-mask variants export a wrapper that passes None.
+
+FAM_EMBED, FAM_HEADS, FAM_FE, FAM_VOCAB, FAM_MAXLEN, FAM_DROPOUT = 32, 4, 2, 50, 32, 0.1
+ENCODER_SETS = [(1, 1), (3, 16), (2, 5), (5, 32)]    # (N, seq): degenerate, export shape, odd, max_length
+
+
+def family_model(description):
+    """Marks a case builder as a seed-family case: fn.model_factory() builds the model (right after
+    torch.manual_seed(case seed)), and description goes into case.json."""
+    def deco(fn):
+        def factory():
+            return randomize_affine(fn.make_model())
+        fn.model_factory = factory
+        fn.model_desc = description
+        return fn
+    return deco
+
+
+def randomize_affine(model):
+    """PyTorch initializes every bias of MultiheadAttention/Linear-in-proj to 0 and LayerNorm to (1, 0);
+    a compiler that drops or swaps those would pass. Give them random values (global RNG, seeded)."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                p.uniform_(-0.5, 0.5)
+            elif "norm" in name and name.endswith("weight"):
+                p.uniform_(0.5, 1.5)
+    return model
+
+
+AFFINE_NOTE = ("all biases uniform(-0.5, 0.5) and LayerNorm weights uniform(0.5, 1.5) (PyTorch's init "
+               "makes them 0 / 1, which would hide dropped or swapped biases); other weights PyTorch's init")
+SEQ_FIRST_NOTE = ("nn.MultiheadAttention is sequence-first: (N, seq, embed) inputs attend over dim 0 (N), "
+                  "seq is its batch; attn_mask is (N_query, N_key) -- the seed's quirk, reproduced exactly")
+
+
+def float_causal(n):
+    """Additive float mask: 0 on and below the diagonal, -inf above (triu(full(-inf), 1))."""
+    return torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
+
+
+def bool_causal(n):
+    """Bool attn_mask: True = may NOT attend (PyTorch's convention), i.e. triu(ones, 1)."""
+    return torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
+
+
+def token_ids(gen, n, seq, vocab=FAM_VOCAB):
+    ids = torch.randint(0, vocab, (n, seq), generator=gen, dtype=torch.int64)
+    ids[0, 0] = 1 + ids[0, 0] % (vocab - 1)     # never all zeros, even at (1, 1)
+    return ids
+
+
+def check_finite(model, inputs, outputs):
+    for o in outputs:
+        assert torch.isfinite(o).all(), "non-finite reference output"
+    return {"outputs_finite": True}
+
+
+def tb(embed=FAM_EMBED, heads=FAM_HEADS):
+    return TransformerBlock(embed, heads, FAM_DROPOUT, FAM_FE)
+
+
+@family_model("TransformerBlock(embed_size=64, heads=2, dropout=0.1, forward_expansion=2) from the seed, "
+              "mask=None (wrapper TransformerBlockNoMask)")
+def case_transformer_block(gen):
+    nq, nk, seq, e = 4, 6, 5, 64
+    value = torch.randn(nk, seq, e, generator=gen)
+    key = torch.randn(nk, seq, e, generator=gen)
+    query = torch.randn(nq, seq, e, generator=gen)
+    return dict(inputs=OrderedDict([("value", value), ("key", key), ("query", query)]),
+                check=check_finite,
+                notes=["no mask: TransformerBlock(value, key, query, None) via a wrapper (None is not an ONNX input)",
+                       "value/key (6, 5, 64) and query (4, 5, 64) are three different random tensors: "
+                       "attention of 4 query positions over 6 key positions (dim 0), batch 5 (dim 1)",
+                       SEQ_FIRST_NOTE, AFFINE_NOTE])
+
+
+case_transformer_block.make_model = lambda: TransformerBlockNoMask(tb(64, 2))
+
+
+@family_model("TransformerBlock(embed_size=32, heads=4, dropout=0.1, forward_expansion=2) from the seed")
+def case_transformer_block_causal(gen):
+    n, seq = 6, 3
+    value = torch.randn(n, seq, FAM_EMBED, generator=gen)
+    key = torch.randn(n, seq, FAM_EMBED, generator=gen)
+    query = torch.randn(n, seq, FAM_EMBED, generator=gen)
+    return dict(inputs=OrderedDict([("value", value), ("key", key), ("query", query),
+                                    ("mask", float_causal(n))]),
+                check=check_finite,
+                notes=["mask: float additive causal attn_mask (6, 6) = triu(full(-inf), 1), a graph input",
+                       "value/key/query (6, 3, 32) are three different random tensors",
+                       SEQ_FIRST_NOTE, AFFINE_NOTE])
+
+
+case_transformer_block_causal.make_model = lambda: tb()
+
+
+@family_model("TransformerBlock(embed_size=32, heads=4, dropout=0.1, forward_expansion=2) from the seed")
+def case_transformer_block_bool_mask(gen):
+    nq, nk, seq = 5, 7, 4
+    value = torch.randn(nk, seq, FAM_EMBED, generator=gen)
+    key = torch.randn(nk, seq, FAM_EMBED, generator=gen)
+    query = torch.randn(nq, seq, FAM_EMBED, generator=gen)
+    mask = torch.rand(nq, nk, generator=gen) < 0.4      # True = masked
+    mask[:, 2] = False                                  # every query row keeps key 2 (no NaN rows)
+    mask[1, :] = True
+    mask[1, 6] = False                                  # row 1 sees only the last key
+    return dict(inputs=OrderedDict([("value", value), ("key", key), ("query", query), ("mask", mask)]),
+                check=check_finite,
+                notes=["mask: bool attn_mask (5, 7), True = not allowed (PyTorch converts it to -inf); a random "
+                       "pattern, not causal; every row keeps key 2, row 1 keeps only key 6",
+                       "value/key (7, 4, 32), query (5, 4, 32): three different random tensors",
+                       SEQ_FIRST_NOTE, AFFINE_NOTE])
+
+
+case_transformer_block_bool_mask.make_model = lambda: tb()
+
+
+def encoder_inputs(gen, n, seq):
+    # causal -inf plus random finite biases: the mask's values matter, not only where -inf is (and a
+    # (1, 1) mask is not all zeros)
+    mask = float_causal(n) + 0.5 * torch.randn(n, n, generator=gen)
+    return OrderedDict([("x", token_ids(gen, n, seq)), ("mask", mask)])
+
+
+@family_model("Encoder(src_vocab_size=50, embed_size=32, num_layers=2, heads=4, device='cpu', "
+              "forward_expansion=2, dropout=0.1, max_length=32) from the seed")
+def case_encoder(gen):
+    sets = [encoder_inputs(gen, n, seq) for n, seq in ENCODER_SETS]
+    axes = {"x": {0: "N", 1: "seq"}, "mask": {0: "N", 1: "N"}, "out": {0: "N", 1: "seq"}}
+    return dict(inputs=sets[1], dynamic_axes=axes, shape_sets=sets, check=check_finite,
+                notes=["exported with dynamic_axes N (batch) and seq on x/mask/out; positions = "
+                       "arange(seq).expand(N, seq) (Range/Expand on runtime shapes)",
+                       "x: random int64 token ids in [0, 50); mask: float additive attn_mask (N, N) = "
+                       "triu(full(-inf), 1) + 0.5*randn (causal with finite random biases), passed to every "
+                       "layer, as in the seed",
+                       "input sets (N, seq): %s under shapes/<k>/; no top-level inputs/expected" % ENCODER_SETS,
+                       SEQ_FIRST_NOTE, AFFINE_NOTE])
+
+
+case_encoder.make_model = lambda: Encoder(FAM_VOCAB, FAM_EMBED, 2, FAM_HEADS, "cpu", FAM_FE, FAM_DROPOUT,
+                                          FAM_MAXLEN)
+
+
+@family_model("DecoderBlock(embed_size=32, heads=4, forward_expansion=2, dropout=0.1, device='cpu') from "
+              "the seed, src_mask=None (wrapper DecoderBlockNoSrcMask)")
+def case_decoder_block(gen):
+    nt, ns, seq = 5, 3, 4
+    x = torch.randn(nt, seq, FAM_EMBED, generator=gen)
+    value = torch.randn(ns, seq, FAM_EMBED, generator=gen)
+    key = torch.randn(ns, seq, FAM_EMBED, generator=gen)
+    return dict(inputs=OrderedDict([("x", x), ("value", value), ("key", key), ("trg_mask", float_causal(nt))]),
+                check=check_finite,
+                notes=["trg_mask: float causal attn_mask (5, 5) for the self-attention; src_mask None (wrapper)",
+                       "x (5, 4, 32); value/key (3, 4, 32), different random tensors: the cross attention has "
+                       "5 query positions and 3 key positions (dim 0), batch 4 (dim 1)",
+                       SEQ_FIRST_NOTE, AFFINE_NOTE])
+
+
+case_decoder_block.make_model = lambda: DecoderBlockNoSrcMask(
+    DecoderBlock(FAM_EMBED, FAM_HEADS, FAM_FE, FAM_DROPOUT, "cpu"))
+
+
+def make_decoder():
+    return DecoderNoSrcMask(Decoder(FAM_VOCAB, FAM_EMBED, 2, FAM_HEADS, FAM_FE, FAM_DROPOUT, "cpu", FAM_MAXLEN))
+
+
+DECODER_DESC = ("Decoder(trg_vocab_size=50, embed_size=32, num_layers=2, heads=4, forward_expansion=2, "
+                "dropout=0.1, device='cpu', max_length=32) from the seed, src_mask=None (wrapper DecoderNoSrcMask)")
+
+
+def decoder_inputs(gen, mask):
+    nt, ns, seq = 4, 3, 10
+    x = token_ids(gen, nt, seq)
+    enc_out = torch.randn(ns, seq, FAM_EMBED, generator=gen)
+    return OrderedDict([("x", x), ("enc_out", enc_out), ("trg_mask", mask(nt))])
+
+
+@family_model(DECODER_DESC)
+def case_decoder_causal(gen):
+    return dict(inputs=decoder_inputs(gen, float_causal), check=check_finite,
+                notes=["trg_mask: float causal attn_mask (4, 4) = triu(full(-inf), 1); src_mask None",
+                       "x: int64 token ids (4, 10); enc_out: random f32 (3, 10, 32) (the cross attention has "
+                       "4 query and 3 key positions along dim 0; seq 10 is its batch)",
+                       SEQ_FIRST_NOTE, AFFINE_NOTE])
+
+
+case_decoder_causal.make_model = make_decoder
+
+
+@family_model(DECODER_DESC)
+def case_decoder_causal_bool(gen):
+    return dict(inputs=decoder_inputs(gen, bool_causal), check=check_finite,
+                notes=["trg_mask: bool causal attn_mask (4, 4) = triu(ones, 1), True = not allowed; src_mask None",
+                       "x: int64 token ids (4, 10); enc_out: random f32 (3, 10, 32)",
+                       SEQ_FIRST_NOTE, AFFINE_NOTE])
+
+
+case_decoder_causal_bool.make_model = make_decoder
+
+
+@family_model("Transformer (scripts/seed_models.py): the seed's Encoder(src_vocab_size=50, ...) -> enc_out -> "
+              "the seed's Decoder(trg_vocab_size=48, ...); embed_size=32, num_layers=2, heads=4, "
+              "forward_expansion=2, dropout=0.1, max_length=32; src_mask None, trg_mask causal")
+def case_transformer(gen):
+    ns, nt, seq = 3, 4, 12
+    src = token_ids(gen, ns, seq, FAM_VOCAB)
+    trg = token_ids(gen, nt, seq, 48)
+    return dict(inputs=OrderedDict([("src", src), ("trg", trg), ("trg_mask", float_causal(nt))]),
+                check=check_finite,
+                notes=["CONTRACT's full Transformer: Encoder(src, None) output feeds Decoder(trg, enc_out, None, "
+                       "trg_mask); trg_mask float causal (4, 4) = triu(full(-inf), 1)",
+                       "src int64 (3, 12) ids in [0, 50), trg int64 (4, 12) ids in [0, 48): seq must agree (it is "
+                       "the MultiheadAttention batch), N differs (3 source vs 4 target positions along dim 0)",
+                       SEQ_FIRST_NOTE, AFFINE_NOTE])
+
+
+case_transformer.make_model = lambda: Transformer(FAM_VOCAB, 48, embed_size=FAM_EMBED, num_layers=2,
+                                                  forward_expansion=FAM_FE, heads=FAM_HEADS,
+                                                  dropout=FAM_DROPOUT, device="cpu", max_length=FAM_MAXLEN)
+
+
+# In-graph masks: the causal masks of real code are built inside the model, not passed in. These
+# exercise the CONTRACT's causal-mask forms (Trilu on runtime shapes, Range + Greater on positions, a
+# constant bool initializer) through the seed's MultiheadAttention semantics (bool True = NOT allowed).
+
+DECODER_INLINE_SETS = [(1, 1, 1), (4, 3, 10), (2, 5, 7), (6, 2, 32)]      # (N, Ns, seq)
+TRANSFORMER_RANGE_SETS = [(1, 1, 1), (3, 4, 12), (5, 2, 7), (2, 6, 32)]   # (Ns, N, seq)
+
+
+@family_model("Decoder(trg_vocab_size=50, embed_size=32, num_layers=2, heads=4, forward_expansion=2, "
+              "dropout=0.1, device='cpu', max_length=32) from the seed, src_mask=None, trg_mask = "
+              "triu(full((N, N), -inf), 1) built in the graph (wrapper DecoderInlineCausal)")
+def case_decoder_inline_causal(gen):
+    sets = []
+    for n, ns, seq in DECODER_INLINE_SETS:
+        sets.append(OrderedDict([("x", token_ids(gen, n, seq)),
+                                 ("enc_out", torch.randn(ns, seq, FAM_EMBED, generator=gen))]))
+    axes = {"x": {0: "N", 1: "seq"}, "enc_out": {0: "Ns", 1: "seq"}, "out": {0: "N", 1: "seq"}}
+    return dict(inputs=sets[1], dynamic_axes=axes, shape_sets=sets, check=check_finite,
+                notes=["the causal trg_mask is not an input: triu(full((N, N), -inf), 1) with N = x.shape[0] "
+                       "on dynamic shapes (ConstantOfShape + Trilu in the graph)",
+                       "dynamic_axes N, Ns, seq; input sets (N, Ns, seq): %s" % DECODER_INLINE_SETS,
+                       SEQ_FIRST_NOTE, AFFINE_NOTE])
+
+
+case_decoder_inline_causal.make_model = lambda: DecoderInlineCausal(
+    Decoder(FAM_VOCAB, FAM_EMBED, 2, FAM_HEADS, FAM_FE, FAM_DROPOUT, "cpu", FAM_MAXLEN))
+
+
+@family_model("Transformer (scripts/seed_models.py; seed Encoder vocab 50 -> seed Decoder vocab 48, embed 32, "
+              "2 layers, heads 4, forward_expansion 2, max_length 32) with trg_mask = pos[None, :] > pos[:, None], "
+              "pos = arange(N), built in the graph (wrapper TransformerRangeMask)")
+def case_transformer_range_mask(gen):
+    sets = []
+    for ns, n, seq in TRANSFORMER_RANGE_SETS:
+        sets.append(OrderedDict([("src", token_ids(gen, ns, seq, FAM_VOCAB)), ("trg", token_ids(gen, n, seq, 48))]))
+    axes = {"src": {0: "Ns", 1: "seq"}, "trg": {0: "N", 1: "seq"}, "out": {0: "N", 1: "seq"}}
+    return dict(inputs=sets[1], dynamic_axes=axes, shape_sets=sets, check=check_finite,
+                notes=["the causal trg_mask is built from positions: pos = arange(N), mask = pos[None,:] > pos[:,None] "
+                       "(bool, True = not allowed): Range + Unsqueeze + Greater on a runtime N",
+                       "dynamic_axes Ns, N, seq; input sets (Ns, N, seq): %s" % TRANSFORMER_RANGE_SETS,
+                       SEQ_FIRST_NOTE, AFFINE_NOTE])
+
+
+case_transformer_range_mask.make_model = lambda: TransformerRangeMask(
+    Transformer(FAM_VOCAB, 48, embed_size=FAM_EMBED, num_layers=2, forward_expansion=FAM_FE, heads=FAM_HEADS,
+                dropout=FAM_DROPOUT, device="cpu", max_length=FAM_MAXLEN))
+
+
+@family_model("Decoder(trg_vocab_size=50, embed_size=32, num_layers=2, heads=4, forward_expansion=2, "
+              "dropout=0.1, device='cpu', max_length=32) from the seed, src_mask=None, trg_mask = "
+              "triu(full((N, N), -inf), 1) built in the graph (wrapper DecoderInlineCausal), static shapes")
+def case_decoder_const_causal(gen):
+    n, ns, seq = 7, 3, 6
+    return dict(inputs=OrderedDict([("x", token_ids(gen, n, seq)),
+                                    ("enc_out", torch.randn(ns, seq, FAM_EMBED, generator=gen))]),
+                check=check_finite,
+                notes=["static shapes x (7, 6), enc_out (3, 6, 32): the exporter folds the in-graph "
+                       "triu(full((7, 7), -inf), 1) into a constant (the CONTRACT's constant additive causal form)",
+                       SEQ_FIRST_NOTE, AFFINE_NOTE])
+
+
+case_decoder_const_causal.make_model = case_decoder_inline_causal.make_model
+
+
+def check_tril_nan(model, inputs, outputs):
+    out = outputs[0]
+    nan = torch.isnan(out)
+    assert nan[-1].all() and not nan[:-1].any(), "expected NaN exactly in the last query row"
+    return {"nan_exactly_last_row": True}
+
+
+@family_model("DecoderBlock(embed_size=32, heads=4, forward_expansion=2, dropout=0.1, device='cpu') from the "
+              "seed, src_mask=None, trg_mask = the constant bool tril(ones(5, 5)) (wrapper DecoderBlockConstMask)")
+def case_decoder_block_tril_bool(gen):
+    nt, ns, seq = 5, 3, 4
+    x = torch.randn(nt, seq, FAM_EMBED, generator=gen)
+    value = torch.randn(ns, seq, FAM_EMBED, generator=gen)
+    key = torch.randn(ns, seq, FAM_EMBED, generator=gen)
+    return dict(inputs=OrderedDict([("x", x), ("value", value), ("key", key)]), check=check_tril_nan,
+                notes=["trg_mask is a constant bool buffer tril(ones(5, 5)) (the exporter folds PyTorch's bool -> "
+                       "-inf conversion into an additive float constant: -inf on and below the diagonal) -- the "
+                       "lower-triangular form that "
+                       "means 'keep' for the seed's SelfAttention (mask == 0 masks) but 'NOT allowed' for "
+                       "nn.MultiheadAttention: query i may attend only keys j > i, and the last query row attends "
+                       "nothing -> softmax of all -inf -> NaN. PyTorch's output is NaN exactly in out[4] "
+                       "(checked at generation); CONTRACT: ours NaN at the same positions, finite elsewhere. "
+                       "A compiler that treats this constant as an ordinary causal mask fails here",
+                       SEQ_FIRST_NOTE, AFFINE_NOTE])
+
+
+case_decoder_block_tril_bool.make_model = lambda: DecoderBlockConstMask(
+    DecoderBlock(FAM_EMBED, FAM_HEADS, FAM_FE, FAM_DROPOUT, "cpu"), torch.tril(torch.ones(5, 5, dtype=torch.bool)))
+
+
 SKELETON_CASES = OrderedDict([
     ("selfattn_causal", case_selfattn_causal),
     ("selfattn_padding", case_selfattn_padding),
@@ -187,37 +517,71 @@ SKELETON_CASES = OrderedDict([
     ("selfattn_fully_masked", case_selfattn_fully_masked),
     ("selfattn_mask_values", case_selfattn_mask_values),
     ("selfattn_dynamic", case_selfattn_dynamic),
+    ("transformer_block", case_transformer_block),
+    ("transformer_block_causal", case_transformer_block_causal),
+    ("transformer_block_bool_mask", case_transformer_block_bool_mask),
+    ("encoder", case_encoder),
+    ("decoder_block", case_decoder_block),
+    ("decoder_causal", case_decoder_causal),
+    ("decoder_causal_bool", case_decoder_causal_bool),
+    ("transformer", case_transformer),
+    ("decoder_inline_causal", case_decoder_inline_causal),
+    ("decoder_const_causal", case_decoder_const_causal),
+    ("transformer_range_mask", case_transformer_range_mask),
+    ("decoder_block_tril_bool", case_decoder_block_tril_bool),
 ])
 
 # dynamo variants: (variant case name, builder it reuses)
 DYNAMO_CASES = OrderedDict([
     ("selfattn_causal_dynamo", case_selfattn_causal),
     ("selfattn_dynamic_dynamo", case_selfattn_dynamic),
+    ("encoder_dynamo", case_encoder),
+    ("decoder_causal_bool_dynamo", case_decoder_causal_bool),
+    ("transformer_dynamo", case_transformer),
 ])
 
 
+# torch 2.x's TorchScript exporter (dynamo=False) at opset 18: (variant case name, builder it reuses).
+# Static shapes only: with dynamic_axes, torch 2.x's TorchScript export of nn.MultiheadAttention bakes
+# the export-time sizes into a Reshape (tried with encoder: onnxruntime fails on the other shape sets).
+TS18_CASES = OrderedDict([
+    ("decoder_causal_bool_ts18", case_decoder_causal_bool),
+    ("transformer_ts18", case_transformer),
+])
+
 # ----------------------------------------------------------------------------- export
 
-def export_torchscript(model, args, path, dynamic_axes):
+def export_torchscript(model, args, path, dynamic_axes, input_names, output_names):
     torch.onnx.export(model, tuple(args), path, opset_version=17,
-                      input_names=SA_INPUTS, output_names=SA_OUTPUTS,
+                      input_names=input_names, output_names=output_names,
                       dynamic_axes=dynamic_axes, do_constant_folding=True)
     return {"exporter": "torch.onnx.export (TorchScript)", "opset_requested": 17,
             "dynamic_axes": dynamic_axes}
 
 
-def export_dynamo(model, args, path, dynamic_axes):
+def export_torchscript18(model, args, path, dynamic_axes, input_names, output_names):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, tuple(args), path, dynamo=False, opset_version=18,
+                          input_names=input_names, output_names=output_names,
+                          dynamic_axes=dynamic_axes, do_constant_folding=True)
+    return {"exporter": "torch.onnx.export(dynamo=False) (TorchScript, torch 2.x)", "opset_requested": 18,
+            "dynamic_axes": dynamic_axes}
+
+
+def export_dynamo(model, args, path, dynamic_axes, input_names, output_names):
     import logging
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     ds = None
     if dynamic_axes:
         dims = {}
         ds = {}
-        for name in SA_INPUTS:
+        for name in input_names:
             ds[name] = {ax: dims.setdefault(sym, torch.export.Dim(sym, min=1, max=8192))
                         for ax, sym in dynamic_axes.get(name, {}).items()} or None
-    prog = torch.onnx.export(model, tuple(args), None, dynamo=True, input_names=SA_INPUTS,
-                             output_names=SA_OUTPUTS, dynamic_shapes=ds, verbose=False)
+    prog = torch.onnx.export(model, tuple(args), None, dynamo=True, input_names=input_names,
+                             output_names=output_names, dynamic_shapes=ds, verbose=False)
     prog.save(path)
     return {"exporter": "torch.onnx.export(dynamo=True) + onnxscript", "dynamic_shapes": dynamic_axes}
 
@@ -259,7 +623,7 @@ def run_pytorch(model, inputs):
     return [out] if isinstance(out, torch.Tensor) else list(out)
 
 
-def write_set(dirpath, inputs, outputs):
+def write_set(dirpath, inputs, outputs, output_names=SA_OUTPUTS):
     """Writes inputs/ and expected/ under dirpath; returns (inputs info, outputs info)."""
     for sub in ("inputs", "expected"):
         shutil.rmtree(os.path.join(dirpath, sub), ignore_errors=True)
@@ -271,7 +635,8 @@ def write_set(dirpath, inputs, outputs):
         f = os.path.join(dirpath, "inputs", name + ".npy")
         save_npy(f, arr)
         ins.append(tensor_info(name, arr, rel(f)))
-    for name, t in zip(SA_OUTPUTS, outputs):
+    assert len(output_names) == len(outputs)
+    for name, t in zip(output_names, outputs):
         arr = t.numpy()
         f = os.path.join(dirpath, "expected", sanitize(name) + ".npy")
         save_npy(f, arr)
@@ -283,11 +648,19 @@ def write_set(dirpath, inputs, outputs):
 
 
 def build_case(name, builder, exporter):
-    seed = case_seed(name.replace("_dynamo", ""))   # the dynamo variants reuse the skeleton seeds
+    seed = case_seed(re.sub(r"_(dynamo|ts18)$", "", name))   # the variants reuse the skeleton seeds
     torch.manual_seed(seed)
-    model = SelfAttention(EMBED, HEADS).eval()
+    factory = getattr(builder, "model_factory", None)   # set by @family_model; default: SelfAttention
+    if factory is None:
+        model = SelfAttention(EMBED, HEADS).eval()
+        model_desc = "SelfAttention(embed_size=%d, heads=%d) from the seed (scripts/seed_models.py)" % (EMBED, HEADS)
+    else:
+        model = factory().eval()
+        model_desc = builder.model_desc
     gen = torch.Generator().manual_seed(seed + 1)
     spec = builder(gen)
+    input_names = list(spec["inputs"])
+    output_names = spec.get("output_names", SA_OUTPUTS)
     case_dir = os.path.join(E2E, name)
     shutil.rmtree(case_dir, ignore_errors=True)
     os.makedirs(case_dir)
@@ -295,16 +668,16 @@ def build_case(name, builder, exporter):
 
     dyn = spec.get("dynamic_axes")
     export_args = list(spec["inputs"].values())
-    exp_info = exporter(model, export_args, model_path, dyn)
+    exp_info = exporter(model, export_args, model_path, dyn, input_names, output_names)
     mp = onnx.load(model_path)
     onnx.checker.check_model(mp)   # each interpreter's onnx knows the IR/opset its torch emits
     sig_in, sig_out = graph_signature(mp)
-    assert [s["name"] for s in sig_in] == SA_INPUTS, [s["name"] for s in sig_in]
-    assert [s["name"] for s in sig_out] == SA_OUTPUTS, [s["name"] for s in sig_out]
+    assert [s["name"] for s in sig_in] == input_names, [s["name"] for s in sig_in]
+    assert [s["name"] for s in sig_out] == output_names, [s["name"] for s in sig_out]
 
     case = OrderedDict()
     case["case"] = name
-    case["model"] = "SelfAttention(embed_size=%d, heads=%d) from the seed (scripts/seed_models.py)" % (EMBED, HEADS)
+    case["model"] = model_desc
     case["model_file"] = rel(model_path)
     case["tolerance"] = 1e-4
     case["metric"] = "max|got-ref| / max(1, max|ref|) over all elements (CONTRACT numerics)"
@@ -335,15 +708,17 @@ def build_case(name, builder, exporter):
         sets = []
         for k, inputs in enumerate(spec["shape_sets"]):
             outputs = run_pytorch(model, inputs)
+            if spec.get("check"):
+                checks.update(spec["check"](model, inputs, outputs))
             set_dir = os.path.join(case_dir, "shapes", str(k))
-            ins, outs = write_set(set_dir, inputs, outputs)
+            ins, outs = write_set(set_dir, inputs, outputs, output_names)
             sets.append(OrderedDict([("set", k), ("dir", rel(set_dir)), ("inputs", ins), ("outputs", outs)]))
         case["shape_sets"] = sets
     else:
         outputs = run_pytorch(model, spec["inputs"])
         if spec.get("check"):
             checks.update(spec["check"](model, spec["inputs"], outputs))
-        ins, outs = write_set(case_dir, spec["inputs"], outputs)
+        ins, outs = write_set(case_dir, spec["inputs"], outputs, output_names)
         case["inputs"] = ins
         case["outputs"] = outs
     case["checks"] = checks
@@ -446,7 +821,7 @@ def write_negative_inputs():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--set", choices=["skeleton", "dynamo"], default="skeleton")
+    ap.add_argument("--set", choices=["skeleton", "dynamo", "ts18"], default="skeleton")
     ap.add_argument("--cases", nargs="*", help="only these cases of the set")
     ap.add_argument("--force", action="store_true", help="skip the interpreter/version check")
     args = ap.parse_args()
@@ -457,10 +832,14 @@ def main():
         if not args.force and not torch.__version__.startswith("1.13"):
             sys.exit("gen_fixtures: the skeleton set is made by Debian's /usr/bin/python3 (torch 1.13); "
                      "this is torch %s (use --force to override)" % torch.__version__)
-    else:
+    elif args.set == "dynamo":
         table, exporter = DYNAMO_CASES, export_dynamo
         if major < 2:
             sys.exit("gen_fixtures: --set dynamo needs the pip python3 (torch 2.x + onnxscript)")
+    else:
+        table, exporter = TS18_CASES, export_torchscript18
+        if major < 2:
+            sys.exit("gen_fixtures: --set ts18 needs the pip python3 (torch 2.x)")
     torch.set_num_threads(1)   # deterministic reductions
     names = args.cases or list(table)
     done = []

@@ -142,3 +142,91 @@ class Decoder(nn.Module):
         out = self.fc_out(x)
         return out
 # ---- end seed code: Transformer ----
+
+
+# ---- not seed code: wrappers used by the conformance fixtures (scripts/gen_fixtures.py) ----
+# The seed has no Transformer class; CONTRACT.md ("The seed's models, precisely") defines "the full
+# Transformer" as the seed's Encoder whose output feeds the seed's Decoder (as enc_out), with a
+# causal target mask and no source mask. The wrappers below only choose which arguments are graph
+# inputs (None cannot be an ONNX input); every computation is the seed's.
+
+class Transformer(nn.Module):
+    """Encoder(src, src_mask=None) -> enc_out; Decoder(trg, enc_out, src_mask=None, trg_mask)."""
+    def __init__(self, src_vocab_size, trg_vocab_size, embed_size=32, num_layers=1, forward_expansion=2,
+                 heads=4, dropout=0.0, device="cpu", max_length=32):
+        super(Transformer, self).__init__()
+        self.encoder = Encoder(src_vocab_size, embed_size, num_layers, heads, device, forward_expansion,
+                               dropout, max_length)
+        self.decoder = Decoder(trg_vocab_size, embed_size, num_layers, heads, forward_expansion, dropout,
+                               device, max_length)
+
+    def forward(self, src, trg, trg_mask):
+        enc_out = self.encoder(src, None)
+        return self.decoder(trg, enc_out, None, trg_mask)
+
+
+class TransformerBlockNoMask(nn.Module):
+    """The seed's TransformerBlock called with mask=None."""
+    def __init__(self, block):
+        super(TransformerBlockNoMask, self).__init__()
+        self.block = block
+
+    def forward(self, value, key, query):
+        return self.block(value, key, query, None)
+
+
+class DecoderBlockNoSrcMask(nn.Module):
+    """The seed's DecoderBlock called with src_mask=None."""
+    def __init__(self, block):
+        super(DecoderBlockNoSrcMask, self).__init__()
+        self.block = block
+
+    def forward(self, x, value, key, trg_mask):
+        return self.block(x, value, key, None, trg_mask)
+
+
+class DecoderNoSrcMask(nn.Module):
+    """The seed's Decoder called with src_mask=None."""
+    def __init__(self, decoder):
+        super(DecoderNoSrcMask, self).__init__()
+        self.decoder = decoder
+
+    def forward(self, x, enc_out, trg_mask):
+        return self.decoder(x, enc_out, None, trg_mask)
+
+
+class DecoderInlineCausal(nn.Module):
+    """The seed's Decoder (src_mask=None) with the causal trg_mask built inside the graph from x's
+    dim 0, as triu(full(-inf), 1): exported on dynamic shapes it becomes ConstantOfShape/Expand + Trilu."""
+    def __init__(self, decoder):
+        super(DecoderInlineCausal, self).__init__()
+        self.decoder = decoder
+
+    def forward(self, x, enc_out):
+        n = x.shape[0]
+        trg_mask = torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
+        return self.decoder(x, enc_out, None, trg_mask)
+
+
+class TransformerRangeMask(nn.Module):
+    """The full Transformer (Transformer above) with the causal trg_mask built from positions:
+    pos = arange(n); trg_mask = pos[None, :] > pos[:, None] (bool, True = not allowed) -> Range + Greater."""
+    def __init__(self, transformer):
+        super(TransformerRangeMask, self).__init__()
+        self.transformer = transformer
+
+    def forward(self, src, trg):
+        pos = torch.arange(trg.shape[0])
+        trg_mask = pos.unsqueeze(0) > pos.unsqueeze(1)
+        return self.transformer(src, trg, trg_mask)
+
+
+class DecoderBlockConstMask(nn.Module):
+    """The seed's DecoderBlock (src_mask=None) with a constant trg_mask baked into the graph."""
+    def __init__(self, block, trg_mask):
+        super(DecoderBlockConstMask, self).__init__()
+        self.block = block
+        self.register_buffer("trg_mask", trg_mask)
+
+    def forward(self, x, value, key):
+        return self.block(x, value, key, None, self.trg_mask)

@@ -254,7 +254,8 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
   auto first = rankedType(adaptor.getInputs()[0].getType());
   auto axis = normalizeAxis(adaptor.getAxis(), first.getRank());
   if (!axis)
-    return emitOptionalError(loc, "axis ", adaptor.getAxis(),
+    return emitOptionalError(loc, "axis ",
+                             static_cast<int64_t>(adaptor.getAxis()),
                              " out of range for rank ", first.getRank());
   SmallVector<int64_t> shape(first.getShape());
   shape[*axis] = 0;
@@ -303,7 +304,8 @@ LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
   auto idx = rankedType(adaptor.getIndices().getType());
   auto axis = normalizeAxis(adaptor.getAxis(), data.getRank());
   if (!axis)
-    return emitOptionalError(loc, "axis ", adaptor.getAxis(),
+    return emitOptionalError(loc, "axis ",
+                             static_cast<int64_t>(adaptor.getAxis()),
                              " out of range for rank ", data.getRank());
   SmallVector<int64_t> shape(data.getShape().take_front(*axis));
   llvm::append_range(shape, idx.getShape());
@@ -404,7 +406,8 @@ LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *,
                                           SmallVectorImpl<Type> &results) {
   auto t = rankedType(adaptor.getInput().getType());
   if (!normalizeAxis(adaptor.getAxis(), t.getRank()))
-    return emitOptionalError(loc, "axis ", adaptor.getAxis(),
+    return emitOptionalError(loc, "axis ",
+                             static_cast<int64_t>(adaptor.getAxis()),
                              " out of range for rank ", t.getRank());
   results.push_back(t);
   return success();
@@ -420,7 +423,8 @@ LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *,
                                             SmallVectorImpl<Type> &results) {
   auto t = rankedType(adaptor.getInput().getType());
   if (!normalizeAxis(adaptor.getAxis(), t.getRank()))
-    return emitOptionalError(loc, "axis ", adaptor.getAxis(),
+    return emitOptionalError(loc, "axis ",
+                             static_cast<int64_t>(adaptor.getAxis()),
                              " out of range for rank ", t.getRank());
   if (adaptor.getResidual() && adaptor.getResidual().getType() != t)
     return emitOptionalError(loc, "residual type must equal the input type");
@@ -431,8 +435,12 @@ bool LayerNormOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
   return compatibleTensorTypes(l, r);
 }
 LogicalResult LayerNormOp::verify() {
-  int64_t axis = *normalizeAxis(getAxis(), getInput().getType().getRank());
-  auto normShape = getInput().getType().getShape().drop_front(axis);
+  // verify() runs before the result-type inference check: an out-of-range
+  // axis is reported by inferReturnTypes.
+  auto axis = normalizeAxis(getAxis(), getInput().getType().getRank());
+  if (!axis)
+    return success();
+  auto normShape = getInput().getType().getShape().drop_front(*axis);
   for (Value v : {getScale(), getBias()}) {
     if (!v)
       continue;
@@ -505,7 +513,9 @@ LogicalResult AttentionOp::verify() {
     return emitOpError("mask_first needs a mask");
   if (!std::isfinite(getScale().convertToDouble()))
     return emitOpError("scale must be finite");
-  if (hasMask) {
+  // verify() runs before the result-type inference check, which reports
+  // rank mismatches; the mask check below needs equal ranks >= 2.
+  if (hasMask && q.getRank() >= 2 && k.getRank() == q.getRank()) {
     auto m = llvm::cast<RankedTensorType>(getMask().getType());
     int64_t r = q.getRank();
     SmallVector<int64_t> scores(q.getShape().drop_back(1));

@@ -173,6 +173,26 @@ public:
         .getResult();
   }
 
+  /// A broadcasting binary op (dims recorded); null on inference failure.
+  template <typename OpTy>
+  Value binary(Value lhs, Value rhs) {
+    Value r = createInferred<OpTy>(lhs, rhs);
+    if (r)
+      setDims(r, broadcastDims({lhs, rhs}));
+    return r;
+  }
+  /// A same-type unary op.
+  template <typename OpTy>
+  Value unary(Value x) {
+    Value r = createTyped<OpTy>(x.getType(), x);
+    copyDims(r, x);
+    return r;
+  }
+  /// attn.reduce over sorted, normalized `axes`; null on failure.
+  Value reduce(ReduceKind kind, Value x, ArrayRef<int64_t> axes, bool keepdims);
+  /// attn.cmp (dims recorded); null on inference failure.
+  Value compare(CmpPredicate pred, Value lhs, Value rhs);
+
   /// arith.constant of `attr` at the current location.
   Value constant(TypedAttr attr);
   /// A constant integer tensor of the given type (rank <= 1 or any shape)
@@ -310,9 +330,16 @@ using OpConverter = LogicalResult (*)(GraphImporter &);
 /// The converter for `opType` (default domain), or null when unsupported.
 OpConverter lookupConverter(llvm::StringRef opType);
 
-/// Converter tables (OpsMath.cpp, OpsShape.cpp).
+/// Converter tables (OpsMath.cpp, OpsShape.cpp, OpsDecomposed.cpp).
 void registerMathConverters(llvm::StringMap<OpConverter> &table);
 void registerShapeConverters(llvm::StringMap<OpConverter> &table);
+void registerDecomposedConverters(llvm::StringMap<OpConverter> &table);
+
+/// The reduction axes of a Reduce* node (attribute or input, by opset),
+/// normalized and sorted; `noop` is set when the node is an identity
+/// (noop_with_empty_axes with no axes). Emits errors on the node.
+LogicalResult getReduceAxes(GraphImporter &g, int64_t rank,
+                            SmallVectorImpl<int64_t> &axes, bool &noop);
 
 } // namespace mlir::attn::onnx_import
 

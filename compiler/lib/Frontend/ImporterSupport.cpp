@@ -182,6 +182,29 @@ Value GraphImporter::scalarConstant(Type elt, double v) {
   return constant(DenseElementsAttr::get(type, makeScalarAttr(elt, v)));
 }
 
+Value GraphImporter::reduce(ReduceKind kind, Value x, ArrayRef<int64_t> axes,
+                            bool keepdims) {
+  Value r = createInferred<ReduceOp>(kind, x, axes, keepdims);
+  if (!r)
+    return {};
+  ShapeValue in = dimsOf(x), out;
+  for (int64_t i = 0; i < (int64_t)in.size(); ++i) {
+    if (!llvm::is_contained(axes, i))
+      out.push_back(in[i]);
+    else if (keepdims)
+      out.push_back(DimValue::cst(1));
+  }
+  setDims(r, out);
+  return r;
+}
+
+Value GraphImporter::compare(CmpPredicate pred, Value lhs, Value rhs) {
+  Value r = createInferred<CmpOp>(pred, lhs, rhs);
+  if (r)
+    setDims(r, broadcastDims({lhs, rhs}));
+  return r;
+}
+
 Value GraphImporter::castTo(Value v, Type elt) {
   auto t = cast<RankedTensorType>(v.getType());
   if (t.getElementType() == elt)

@@ -43,6 +43,21 @@ static std::string nodeDisplayName(const onnx::NodeProto &node, int index) {
   return node.op_type() + "_" + std::to_string(index);
 }
 
+/// libonnx messages span lines ("...\n\n==> Context: ..."); diagnostics are
+/// one line.
+static std::string oneLine(llvm::StringRef text) {
+  std::string msg;
+  for (char c : text.trim()) {
+    if (c == '\n' || c == '\r') {
+      if (!msg.empty() && msg.back() != ' ')
+        msg += ' ';
+      continue;
+    }
+    msg += c;
+  }
+  return msg;
+}
+
 //===----------------------------------------------------------------------===//
 // Loading
 //===----------------------------------------------------------------------===//
@@ -66,7 +81,7 @@ static LogicalResult loadModel(MLIRContext &ctx, llvm::StringRef path,
     onnx::Common::Status status = parser.Parse(model);
     if (!status.IsOK())
       return emitError(loc) << "failed to parse ONNX text model '" << path
-                            << "': " << status.ErrorMessage();
+                            << "': " << oneLine(status.ErrorMessage());
     if (!parser.EndOfInput())
       return emitError(loc) << "failed to parse ONNX text model '" << path
                             << "': unexpected text after the graph";
@@ -116,20 +131,20 @@ static LogicalResult validateModel(MLIRContext &ctx, Location loc,
   for (const auto &imp : model.opset_import())
     if (isDefaultDomain(imp.domain()) && imp.version() > kMaxCheckedOpset)
       return success();
+  // The in-memory checker cannot resolve external data (it does not know the
+  // model's directory); the path-based one re-reads the (then small) file.
+  bool hasExternalData = false;
+  for (const auto &t : model.graph().initializer())
+    hasExternalData |= t.has_data_location() &&
+                       t.data_location() == onnx::TensorProto::EXTERNAL;
   try {
-    onnx::checker::check_model(model);
+    if (hasExternalData && !path.ends_with(".onnxtext"))
+      onnx::checker::check_model(path.str());
+    else
+      onnx::checker::check_model(model);
   } catch (const std::exception &e) {
-    // libonnx's messages span lines ("...\n\n==> Context: ..."); make it one.
-    std::string msg;
-    for (char c : llvm::StringRef(e.what()).trim()) {
-      if (c == '\n') {
-        if (!msg.empty() && msg.back() != ' ')
-          msg += ' ';
-        continue;
-      }
-      msg += c;
-    }
-    return emitError(loc) << "invalid ONNX model '" << path << "': " << msg;
+    return emitError(loc) << "invalid ONNX model '" << path
+                          << "': " << oneLine(e.what());
   }
   try {
     onnx::ShapeInferenceOptions opts(/*check_type=*/false, /*error_mode=*/0,

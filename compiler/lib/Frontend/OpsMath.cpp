@@ -212,11 +212,44 @@ Value emitBinary(GI &g, Value a, Value b, FoldFn fold = nullptr) {
 // Elementwise
 //===----------------------------------------------------------------------===//
 
+/// Before opset 7, binary ops broadcast only with `broadcast=1`, placing B's
+/// dims at A's dim `axis` (default: trailing, which is numpy's rule). Returns
+/// B reshaped for numpy broadcasting.
+FailureOr<Value> legacyBroadcast(GI &g, Value a, Value b) {
+  if (g.opset() >= 7 || !g.findAttr("broadcast"))
+    return b;
+  auto bc = g.attrInt("broadcast");
+  if (failed(bc))
+    return failure();
+  if (!*bc || !g.findAttr("axis"))
+    return b;
+  auto axisAttr = g.attrInt("axis");
+  if (failed(axisAttr))
+    return failure();
+  int64_t ra = cast<RankedTensorType>(a.getType()).getRank();
+  int64_t rb = cast<RankedTensorType>(b.getType()).getRank();
+  int64_t axis = *axisAttr < 0 ? *axisAttr + ra : *axisAttr;
+  if (axis < 0 || axis + rb > ra)
+    return g.nodeError() << "broadcast axis " << *axisAttr
+                         << " does not fit B's rank " << rb << " into rank "
+                         << ra;
+  using DS = GI::DimSource;
+  SmallVector<DS> dims;
+  for (int64_t i = 0; i < rb; ++i)
+    dims.push_back(DS::dims(i, i + 1));
+  for (int64_t i = axis + rb; i < ra; ++i)
+    dims.push_back(DS::cst(1));
+  return g.reshapeTo(b, dims);
+}
+
 template <typename OpTy, FoldFn Fold = nullptr, bool BoolOnly = false>
 LogicalResult convertBinary(GI &g) {
   auto lhs = g.requiredInput(0);
-  auto rhs = g.requiredInput(1);
-  if (failed(lhs) || failed(rhs))
+  auto rhs0 = g.requiredInput(1);
+  if (failed(lhs) || failed(rhs0))
+    return failure();
+  auto rhs = legacyBroadcast(g, *lhs, *rhs0);
+  if (failed(rhs))
     return failure();
   if (failed(g.checkSameElementType({*lhs, *rhs})))
     return failure();
@@ -232,8 +265,11 @@ LogicalResult convertBinary(GI &g) {
 template <CmpPredicate Pred, FoldFn Fold>
 LogicalResult convertCompare(GI &g) {
   auto lhs = g.requiredInput(0);
-  auto rhs = g.requiredInput(1);
-  if (failed(lhs) || failed(rhs))
+  auto rhs0 = g.requiredInput(1);
+  if (failed(lhs) || failed(rhs0))
+    return failure();
+  auto rhs = legacyBroadcast(g, *lhs, *rhs0);
+  if (failed(rhs))
     return failure();
   if (failed(g.checkSameElementType({*lhs, *rhs})))
     return failure();
@@ -318,9 +354,17 @@ LogicalResult convertPow(GI &g) {
   auto exponent = g.requiredInput(1);
   if (failed(base) || failed(exponent))
     return failure();
-  // ONNX lets the exponent type differ; attn.pow wants equal types.
-  Value e = g.castTo(*exponent, elementTypeOf(*base));
-  Value r = emitBinary<PowOp>(g, *base, e);
+  // ONNX lets the exponent type differ; attn.pow wants equal types. An
+  // integer base with a float exponent is computed in floating point (as
+  // numpy does) and cast back; otherwise the exponent takes the base type.
+  Type baseElt = elementTypeOf(*base), expElt = elementTypeOf(*exponent);
+  Value r;
+  if (isa<IntegerType>(baseElt) && isa<FloatType>(expElt)) {
+    Value p = emitBinary<PowOp>(g, g.castTo(*base, expElt), *exponent);
+    r = p ? g.castTo(p, baseElt) : Value();
+  } else {
+    r = emitBinary<PowOp>(g, *base, g.castTo(*exponent, baseElt));
+  }
   if (!r)
     return failure();
   g.setOutput(0, r);
@@ -371,8 +415,27 @@ LogicalResult convertMod(GI &g) {
   if (failed(g.checkSameElementType({*a, *b})))
     return failure();
   Type elt = elementTypeOf(*a);
+  if (isa<FloatType>(elt)) {
+    if (!*fmod)
+      return g.nodeError() << "floating-point Mod requires fmod=1";
+    // fmod: a - trunc(a / b) * b, trunc(q) = q < 0 ? ceil(q) : floor(q).
+    Value q = g.binary<DivOp>(*a, *b);
+    if (!q)
+      return failure();
+    Value neg = g.compare(CmpPredicate::lt, q, g.scalarConstant(elt, 0));
+    Value tq = neg ? g.createInferred<SelectOp>(neg, g.unary<CeilOp>(q),
+                                                g.unary<FloorOp>(q))
+                   : Value();
+    Value tb = tq ? g.binary<MulOp>(tq, *b) : Value();
+    Value r = tb ? g.binary<SubOp>(*a, tb) : Value();
+    if (!r)
+      return failure();
+    g.setDims(r, g.broadcastDims({*a, *b}));
+    g.setOutput(0, r);
+    return success();
+  }
   if (!isa<IntegerType>(elt) || elt.isInteger(1))
-    return g.nodeError() << "only integer Mod is supported, got "
+    return g.nodeError() << "Mod expects numeric inputs, got "
                          << a->getType();
   auto rem = [&]() -> Value {
     Value q = emitBinary<DivOp>(g, *a, *b);
@@ -627,8 +690,6 @@ LogicalResult convertLayerNorm(GI &g) {
   auto eps = g.attrFloat("epsilon", 1e-5f);
   if (failed(x) || failed(scale) || failed(axisAttr) || failed(eps))
     return failure();
-  if (g.isOutputUsed(1) || g.isOutputUsed(2))
-    return g.nodeError() << "the Mean and InvStdDev outputs are not supported";
   Value bias = g.input(2);
   auto t = cast<RankedTensorType>(x->getType());
   if (!isa<FloatType>(t.getElementType()))
@@ -650,6 +711,33 @@ LogicalResult convertLayerNorm(GI &g) {
     return failure();
   g.copyDims(r, *x);
   g.setOutput(0, r);
+  if (!g.isOutputUsed(1) && !g.isOutputUsed(2))
+    return success();
+
+  // Mean and InvStdDev (training outputs), in stash_type precision.
+  auto stash = g.attrInt("stash_type", onnx::TensorProto::FLOAT);
+  if (failed(stash))
+    return failure();
+  Type stashType = convertDataType(g.getContext(), *stash);
+  if (!stashType || !isa<FloatType>(stashType))
+    return g.nodeError() << "unsupported stash_type "
+                         << onnxDataTypeName(*stash);
+  SmallVector<int64_t> axes;
+  for (int64_t i = *axis; i < t.getRank(); ++i)
+    axes.push_back(i);
+  Value xs = g.castTo(*x, stashType);
+  Value mean = g.reduce(ReduceKind::mean, xs, axes, true);
+  Value d = mean ? g.binary<SubOp>(xs, mean) : Value();
+  Value d2 = d ? g.binary<MulOp>(d, d) : Value();
+  Value var = d2 ? g.reduce(ReduceKind::mean, d2, axes, true) : Value();
+  Value ve = var ? g.binary<AddOp>(var, g.scalarConstant(stashType,
+                                                          floatAttrToDouble(*eps)))
+                 : Value();
+  if (!ve)
+    return failure();
+  Value inv = g.unary<ReciprocalOp>(g.unary<SqrtOp>(ve));
+  g.setOutput(1, mean);
+  g.setOutput(2, inv);
   return success();
 }
 
@@ -661,63 +749,71 @@ template <ReduceKind Kind>
 LogicalResult convertReduce(GI &g) {
   auto x = g.requiredInput(0);
   auto keepdims = g.attrInt("keepdims", 1);
-  auto noop = g.attrInt("noop_with_empty_axes", 0);
-  if (failed(x) || failed(keepdims) || failed(noop))
+  if (failed(x) || failed(keepdims))
     return failure();
-  auto t = cast<RankedTensorType>(x->getType());
-  int64_t rank = t.getRank();
+  int64_t rank = cast<RankedTensorType>(x->getType()).getRank();
+  SmallVector<int64_t> axes;
+  bool noop = false;
+  if (failed(getReduceAxes(g, rank, axes, noop)))
+    return failure();
+  Value r = noop ? *x : g.reduce(Kind, *x, axes, *keepdims != 0);
+  if (!r)
+    return failure();
+  g.setOutput(0, r);
+  return success();
+}
+
+} // namespace
+
+LogicalResult onnx_import::getReduceAxes(GraphImporter &g, int64_t rank,
+                                         SmallVectorImpl<int64_t> &axes,
+                                         bool &noop) {
+  auto noopAttr = g.attrInt("noop_with_empty_axes", 0);
+  if (failed(noopAttr))
+    return failure();
   bool axesAsInput =
       g.node().op_type() == "ReduceSum" ? g.opset() >= 13 : g.opset() >= 18;
-  SmallVector<int64_t> axes;
+  SmallVector<int64_t> given;
   if (axesAsInput) {
     if (Value a = g.input(1)) {
       auto c = g.constantInts(a);
       if (!c)
         return g.nodeError() << "the axes input must be a constant";
-      axes = *c;
+      given = *c;
     }
   } else {
     auto a = g.attrInts("axes");
     if (failed(a))
       return failure();
     if (*a)
-      axes = **a;
+      given = **a;
   }
-  if (axes.empty()) {
-    if (*noop && axesAsInput) {
-      g.setOutput(0, *x);
+  noop = false;
+  axes.clear();
+  if (given.empty()) {
+    if (*noopAttr && axesAsInput) {
+      noop = true;
       return success();
     }
     for (int64_t i = 0; i < rank; ++i)
       axes.push_back(i);
+    return success();
   }
   SmallVector<bool> reduced(rank, false);
-  for (int64_t a : axes) {
+  for (int64_t a : given) {
     auto n = normalizeAxis(a, rank);
     if (!n)
       return g.nodeError() << "axis " << a << " is out of range for rank "
                            << rank;
     reduced[*n] = true;
   }
-  SmallVector<int64_t> sorted;
-  ShapeValue in = g.dimsOf(*x), out;
-  for (int64_t i = 0; i < rank; ++i) {
-    if (reduced[i]) {
-      sorted.push_back(i);
-      if (*keepdims)
-        out.push_back(DV::cst(1));
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  Value r = g.createInferred<ReduceOp>(Kind, *x, ArrayRef<int64_t>(sorted),
-                                       *keepdims != 0);
-  if (!r)
-    return failure();
-  g.setDims(r, out);
-  g.setOutput(0, r);
+  for (int64_t i = 0; i < rank; ++i)
+    if (reduced[i])
+      axes.push_back(i);
   return success();
 }
+
+namespace {
 
 //===----------------------------------------------------------------------===//
 // Misc
@@ -735,8 +831,6 @@ LogicalResult convertDropout(GI &g) {
   auto x = g.requiredInput(0);
   if (failed(x))
     return failure();
-  if (g.isOutputUsed(1))
-    return g.nodeError() << "the mask output is not supported (inference only)";
   if (g.opset() >= 12) {
     if (Value mode = g.input(2)) {
       auto c = g.constantInts(mode);
@@ -747,6 +841,24 @@ LogicalResult convertDropout(GI &g) {
     }
   }
   g.setOutput(0, *x);
+  if (g.isOutputUsed(1)) {
+    // In inference mode nothing is dropped: the mask is all true.
+    auto t = cast<RankedTensorType>(x->getType());
+    auto maskType = t.clone(g.getBuilder().getI1Type());
+    TypedAttr one = g.getBuilder().getBoolAttr(true);
+    Value mask;
+    if (maskType.hasStaticShape()) {
+      mask = g.constant(DenseElementsAttr::get(maskType, one));
+    } else {
+      Value shape = g.createInferred<ShapeOp>(*x, (uint64_t)0,
+                                              (uint64_t)t.getRank());
+      if (!shape)
+        return failure();
+      mask = g.createTyped<ConstantOfShapeOp>(maskType, shape, one);
+      g.copyDims(mask, *x);
+    }
+    g.setOutput(1, mask);
+  }
   return success();
 }
 
@@ -891,6 +1003,7 @@ OpConverter onnx_import::lookupConverter(llvm::StringRef opType) {
     llvm::StringMap<OpConverter> t;
     registerMathConverters(t);
     registerShapeConverters(t);
+    registerDecomposedConverters(t);
     return t;
   }();
   auto it = table.find(opType);

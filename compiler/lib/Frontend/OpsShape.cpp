@@ -685,8 +685,15 @@ LogicalResult convertSplit(GI &g) {
       offset += sz;
     } else {
       outDims[*axis] = DV::unknown();
-      startV = g.createInferred<MulOp>(chunk, g.i64Vector({i}));
-      endV = g.createInferred<MulOp>(chunk, g.i64Vector({i + 1}));
+      auto times = [&](int64_t k) -> Value {
+        if (k == 0)
+          return g.i64Vector({0});
+        if (k == 1)
+          return chunk;
+        return g.createInferred<MulOp>(chunk, g.i64Vector({k}));
+      };
+      startV = times(i);
+      endV = times(i + 1);
       if (!startV || !endV)
         return failure();
     }

