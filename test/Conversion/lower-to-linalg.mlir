@@ -100,3 +100,4 @@ func.func @keeps_attention(%q: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
   %0 = attn.attention %q, %q, %q {scale = 1.0 : f64, mask_kind = #attn.mask_kind<none>} : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
   return %0 : tensor<2x4x8xf32>
 }
+

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "LoweringUtils.h"
+#include "MatmulKernel.h"
 #include "attn/Compiler/Passes.h"
 #include "attn/Dialect/ShapeInference.h"
 
@@ -283,7 +284,9 @@ static void populateElementwisePatterns(RewritePatternSet &p) {
 
 namespace {
 struct MatmulPattern : OpRewritePattern<MatmulOp> {
-  using OpRewritePattern::OpRewritePattern;
+  MatmulPattern(MLIRContext *ctx, int64_t vectorWidth)
+      : OpRewritePattern(ctx), vectorWidth(vectorWidth) {}
+  int64_t vectorWidth;
   LogicalResult matchAndRewrite(MatmulOp op, PatternRewriter &rw) const override {
     Location loc = op.getLoc();
     Value lhs = op.getLhs(), rhs = op.getRhs();
@@ -309,11 +312,16 @@ struct MatmulPattern : OpRewritePattern<MatmulOp> {
       SmallVector<Value> rdims = getDimValues(rw, loc, rhs);
       auto outType = RankedTensorType::get(
           {at.getDimSize(0), rt.getDimSize(1)}, et);
-      Value init = createEmptyTensor(rw, loc, outType, {dims[0], rdims[1]});
-      Value filled = rw.create<linalg::FillOp>(loc, zero, init).getResult(0);
-      Value mm = rw.create<linalg::MatmulOp>(loc, TypeRange{outType},
-                                             ValueRange{a, rhs}, ValueRange{filled})
-                     .getResult(0);
+      Value mm;
+      if (canUseMatmulKernel(at, rt, vectorWidth)) {
+        mm = buildMatmulKernel(rw, loc, a, rhs, vectorWidth);
+      } else {
+        Value init = createEmptyTensor(rw, loc, outType, {dims[0], rdims[1]});
+        Value filled = rw.create<linalg::FillOp>(loc, zero, init).getResult(0);
+        mm = rw.create<linalg::MatmulOp>(loc, TypeRange{outType},
+                                         ValueRange{a, rhs}, ValueRange{filled})
+                 .getResult(0);
+      }
       if (lt.getRank() > 2) {
         SmallVector<ReassociationIndices> re{{}};
         for (int64_t i = 0; i < lt.getRank() - 1; ++i)
@@ -1030,18 +1038,22 @@ struct LayerNormPattern : OpRewritePattern<LayerNormOp> {
 
 struct LowerAttnToLinalgPass
     : attn::impl::LowerAttnToLinalgPassBase<LowerAttnToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
     populateElementwisePatterns(patterns);
-    patterns.add<MatmulPattern, TransposePattern, ReshapePattern, ExpandPattern,
+    patterns.add<MatmulPattern>(ctx, vectorWidth);
+    patterns.add<TransposePattern, ReshapePattern, ExpandPattern,
                  ConcatPattern, SlicePattern, GatherPattern, ShapePattern,
                  ConstantOfShapePattern, RangePattern, TriluPattern,
                  ReducePattern, SoftmaxPattern, LayerNormPattern>(ctx);
     ConversionTarget target(*ctx);
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect,
-                           scf::SCFDialect, func::FuncDialect>();
+                           scf::SCFDialect, func::FuncDialect,
+                           memref::MemRefDialect, vector::VectorDialect,
+                           bufferization::BufferizationDialect>();
     target.addIllegalDialect<AttnDialect>();
     target.addLegalOp<AttentionOp>();
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns))))

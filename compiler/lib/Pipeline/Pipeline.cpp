@@ -44,7 +44,9 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
   // The register-blocked kernel uses the target's f32 vector width.
   tiles.vectorWidth = resolveCpu(options).second.find("+avx512f") != std::string::npos ? 16 : 8;
   pm.addNestedPass<func::FuncOp>(createLowerAttentionToLoopsPass(tiles));
-  pm.addNestedPass<func::FuncOp>(createLowerAttnToLinalgPass());
+  LowerAttnToLinalgPassOptions linalgOptions;
+  linalgOptions.vectorWidth = tiles.vectorWidth;
+  pm.addNestedPass<func::FuncOp>(createLowerAttnToLinalgPass(linalgOptions));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 

@@ -42,13 +42,22 @@ def LowerAttnToLinalgPass : Pass<"attn-lower-to-linalg", "func::FuncOp"> {
     batched `linalg.generic` contraction, layout ops become `linalg.transpose`
     / `tensor.reshape`, reductions and softmax become reduction generics.
     Dynamic dims are read with `tensor.dim`; nothing assumes static shapes.
+    With `vector-width` set, f32 Linear layers ([.., K] x [K, N], static K
+    and N) use a register-blocked vector kernel instead of linalg.matmul.
   }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes of the matmul kernel (8: AVX2, 16: AVX-512); 0 keeps linalg.matmul">
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::scf::SCFDialect",
-                           "::mlir::cf::ControlFlowDialect"];
+                           "::mlir::cf::ControlFlowDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::bufferization::BufferizationDialect"];
 }
 
 def LowerAttentionToLoopsPass : Pass<"attn-lower-attention", "func::FuncOp"> {
