@@ -49,6 +49,11 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createLowerAttnToLinalgPass(linalgOptions));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // Producer/consumer elementwise generics (bias, residual, activation,
+  // normalization steps) become one loop nest: fewer temporaries, one pass
+  // over memory.
+  addPipeline(pm, "func.func(linalg-fuse-elementwise-ops)");
+  pm.addPass(createCanonicalizerPass());
 
   // 2. Bufferize. Results are returned as freshly allocated buffers the
   // caller frees; the deallocation pipeline frees every temporary.
