@@ -262,10 +262,20 @@ FailureOr<Value> KernelBuilder::build() {
       b.create<linalg::FillOp>(loc, cF(0.0), oBuf);
       Value kEnd = causal ? minIdx(Sk, add(qb, tq)) : Sk;
 
+      // Short sequences (and the last blocks) only compute what exists:
+      // rows up to tq and keys up to the block's valid end, rounded to the
+      // register tiles (extra lanes are padding, masked below).
+      auto roundUp = [&](Value x, int64_t n) {
+        return mul(b.create<arith::CeilDivUIOp>(loc, x, cIdx(n)), cIdx(n));
+      };
+      Value rowsEnd = roundUp(tq, kMR);
       forLoop(c0, kEnd, cBK, [&](Value kb) {
+        Value kValid = minIdx(cBK, b.create<arith::SubIOp>(loc, kEnd, kb));
+        Value kTileEnd = roundUp(kValid, kNR * VW);
+        Value kVecEnd = roundUp(kValid, VW);
         // S = Qs · Kt[:, kb:kb+BK]
-        forLoop(c0, cBQ, cIdx(kMR), [&](Value q0) {
-          forLoop(c0, cBK, cIdx(kNR * VW), [&](Value k0) {
+        forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
+          forLoop(c0, kTileEnd, cIdx(kNR * VW), [&](Value k0) {
             SmallVector<Value> init(kMR * kNR, splat(0.0));
             auto acc = forLoop(c0, cD, c1, init, [&](Value d, ValueRange a) {
               SmallVector<Value> kv, next;
@@ -287,12 +297,12 @@ FailureOr<Value> KernelBuilder::build() {
         });
 
         // Edits and the online softmax, one query row at a time.
-        forLoop(c0, cBQ, c1, [&](Value q) {
+        forLoop(c0, tq, c1, [&](Value q) {
           Value gq = add(qb, q);
           Value gqc = minIdx(gq, sqLast);
           Value gq64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), gq);
           Value sk64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), Sk);
-          auto rowMax = forLoop(c0, cBK, cVW, ValueRange{splat(-INFINITY)}, [&](Value kc, ValueRange a) {
+          auto rowMax = forLoop(c0, kVecEnd, cVW, ValueRange{splat(-INFINITY)}, [&](Value kc, ValueRange a) {
             Value s = b.create<vector::LoadOp>(loc, vecT, sBuf, ValueRange{q, kc});
             Value sc = splat(scale);
             Value kbase = add(kb, kc);
@@ -357,7 +367,7 @@ FailureOr<Value> KernelBuilder::build() {
           Value mSafe = b.create<arith::SelectOp>(loc, isNinf, cF(0.0), mNew);
           Value alpha = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, mOld, mSafe));
           Value mSafeV = bcast(mSafe);
-          auto sum = forLoop(c0, cBK, cVW, ValueRange{splat(0.0)}, [&](Value kc, ValueRange a) {
+          auto sum = forLoop(c0, kVecEnd, cVW, ValueRange{splat(0.0)}, [&](Value kc, ValueRange a) {
             Value s = b.create<vector::LoadOp>(loc, vecT, sBuf, ValueRange{q, kc});
             Value p = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, s, mSafeV));
             b.create<vector::StoreOp>(loc, p, sBuf, ValueRange{q, kc});
@@ -372,7 +382,7 @@ FailureOr<Value> KernelBuilder::build() {
         });
 
         // O = alpha O + P · Vp[kb:kb+BK]
-        forLoop(c0, cBQ, cIdx(kMR), [&](Value q0) {
+        forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
           forLoop(c0, cDv, cIdx(kNR * VW), [&](Value dv0) {
             SmallVector<Value> init;
             for (int64_t i = 0; i < kMR; ++i) {
@@ -383,7 +393,7 @@ FailureOr<Value> KernelBuilder::build() {
                 init.push_back(b.create<arith::MulFOp>(loc, o, a));
               }
             }
-            auto acc = forLoop(c0, cBK, c1, init, [&](Value k, ValueRange a) {
+            auto acc = forLoop(c0, kValid, c1, init, [&](Value k, ValueRange a) {
               SmallVector<Value> vv, next;
               for (int64_t j = 0; j < kNR; ++j)
                 vv.push_back(b.create<vector::LoadOp>(loc, vecT, vp,

@@ -29,8 +29,8 @@ using namespace mlir::attn;
 namespace {
 constexpr int64_t kMR = 6;
 constexpr int64_t kNR = 2;
-constexpr int64_t kMBlock = 48; // rows per task (multiple of kMR)
-constexpr int64_t kNBlockVectors = 32; // columns per task = 32 vectors
+constexpr int64_t kMBlock = 24; // rows per task (multiple of kMR)
+constexpr int64_t kNBlockVectors = 16; // columns per task = 16 vectors
 } // namespace
 
 bool attn::canUseMatmulKernel(RankedTensorType a, RankedTensorType b,
