@@ -39,3 +39,13 @@ except Exception:
     pass
 if os.path.exists("/usr/share/libonnx-testdata/data/node"):
     config.available_features.add("onnx-testdata")
+# A usable CUDA driver (libcuda.so.1 with a device): GPU-only tests, and the
+# no-device tests are UNSUPPORTED there.
+try:
+    subprocess.check_call(["/usr/bin/python3", "-c",
+                           "import ctypes,sys; c=ctypes.CDLL('libcuda.so.1'); n=ctypes.c_int(0); "
+                           "sys.exit(c.cuInit(0) or c.cuDeviceGetCount(ctypes.byref(n)) or n.value == 0)"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config.available_features.add("cuda-device")
+except Exception:
+    pass

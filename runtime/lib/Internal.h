@@ -61,6 +61,30 @@ struct JsonValue {
 /// `error` to a message with the byte offset.
 bool parseJson(const std::string &text, JsonValue &out, std::string &error);
 
+//===----------------------------------------------------------------------===//
+// CUDA models (Cuda.cpp). The driver is dlopen()ed on first use.
+//===----------------------------------------------------------------------===//
+
+struct CudaSession;
+
+/// Opens a session (primary context, stream, caches) for a model compiled
+/// for `arch` ("sm_90"); ATTN_ERR_NO_DEVICE when there is no usable device.
+attn_status cudaOpen(const std::string &modelPath, const std::string &arch,
+                     CudaSession **out);
+void cudaClose(CudaSession *session);
+
+/// Runs a CUDA model: copies the host input descriptors' data to the device,
+/// calls `run` with device descriptors, and rewrites `outputs` (filled by the
+/// model with device views) into malloc()ed host blocks with the same offsets
+/// and strides. `modelStatus` is run's return value.
+attn_status cudaRun(CudaSession *session,
+                    int32_t (*run)(int64_t *const *, int64_t *const *),
+                    const std::vector<std::vector<int64_t>> &hostInputs,
+                    const std::vector<size_t> &inputElemSizes,
+                    std::vector<std::vector<int64_t>> &outputs,
+                    const std::vector<size_t> &outputElemSizes,
+                    int32_t &modelStatus);
+
 } // namespace rt
 } // namespace attn
 

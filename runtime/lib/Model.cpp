@@ -59,6 +59,10 @@ struct attn_model {
   std::string path;
   std::string signatureJson;
   std::string target;
+  /// CUDA arch of a "cuda" model ("sm_90").
+  std::string arch;
+  /// Device, stream and caches of a CUDA model (Cuda.cpp).
+  attn::rt::CudaSession *cuda = nullptr;
   std::vector<TensorSpec> inputs, outputs;
   RunFn run = nullptr;
   /// Compiled CPU models run their parallel loops on OpenMP (libomp, a
@@ -153,6 +157,9 @@ static attn_status parseSignature(attn_model &model) {
                   format("'%s': signature \"target\" is not a string", path));
     model.target = target->string;
   }
+  if (const JsonValue *arch = root.get("arch"))
+    if (arch->kind == JsonValue::String)
+      model.arch = arch->string;
   for (int pass = 0; pass < 2; ++pass) {
     const char *key = pass == 0 ? "inputs" : "outputs";
     const char *singular = pass == 0 ? "input" : "output";
@@ -183,22 +190,13 @@ static attn_status parseSignature(attn_model &model) {
 //===----------------------------------------------------------------------===//
 
 /// A CPU-only runtime can still explain why a GPU model cannot run.
-static attn_status checkTarget(const attn_model &model) {
+static attn_status checkTarget(attn_model &model) {
   const std::string &target = model.target;
   if (target.empty() || target == "cpu")
     return ATTN_OK;
-  if (target == "cuda") {
-    void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!driver) {
-      const char *why = dlerror();
-      return fail(ATTN_ERR_NO_DEVICE,
-                  format("'%s' targets cuda, but no CUDA driver is available "
-                         "(%s)",
-                         model.path.c_str(), why ? why : "libcuda.so.1"));
-    }
-    dlclose(driver);
-    return ATTN_OK;
-  }
+  if (target == "cuda")
+    return cudaOpen(model.path, model.arch.empty() ? "sm_90" : model.arch,
+                    &model.cuda);
   return fail(ATTN_ERR_LOAD, format("'%s' targets '%s', which this runtime "
                                     "does not support",
                                     model.path.c_str(), target.c_str()));
@@ -287,6 +285,7 @@ extern "C" attn_status attn_model_load(const char *path, attn_model **out) {
 extern "C" void attn_model_free(attn_model *model) {
   if (!model)
     return;
+  cudaClose(model->cuda);
   if (model->handle)
     dlclose(model->handle);
   delete model;
@@ -503,9 +502,22 @@ static void buildFrame(const attn_model &model, const attn_tensor *inputs,
 }
 
 static attn_status callModel(const attn_model &model, CallFrame &frame) {
-  if (model.ompSetNumThreads)
-    model.ompSetNumThreads(attn_get_num_threads());
-  int32_t rc = model.run(frame.inputPtrs.data(), frame.outputPtrs.data());
+  int32_t rc;
+  if (model.cuda) {
+    // Inputs go to the device, outputs come back as host blocks.
+    std::vector<size_t> inSizes, outSizes;
+    for (const TensorSpec &spec : model.inputs)
+      inSizes.push_back(attn_dtype_size(spec.dtype));
+    for (const TensorSpec &spec : model.outputs)
+      outSizes.push_back(attn_dtype_size(spec.dtype));
+    if (attn_status s = cudaRun(model.cuda, model.run, frame.inputDescs, inSizes,
+                                frame.outputDescs, outSizes, rc))
+      return s;
+  } else {
+    if (model.ompSetNumThreads)
+      model.ompSetNumThreads(attn_get_num_threads());
+    rc = model.run(frame.inputPtrs.data(), frame.outputPtrs.data());
+  }
   if (rc == ATTN_MODEL_OK)
     return ATTN_OK;
   const char *why = rc == ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE

@@ -13,6 +13,7 @@
 #include "attn/Compiler/Pipeline.h"
 #include "attn/Dialect/AttnDialect.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -205,9 +206,9 @@ static int run(MLIRContext &ctx, const CompileOptions &options) {
     return 0;
   }
 
-  if (options.target == Target::CUDA) {
+  if (options.target == Target::CUDA && !haveCudaToolkit()) {
     emitError(module->getLoc())
-        << "--target=cuda: the GPU backend is not available in this build yet";
+        << "--target=cuda: this attnc was built without the CUDA toolkit (no ptxas found)";
     return 1;
   }
   if (failed(finalizeSignature(*module, "main_graph", options)))
@@ -218,9 +219,38 @@ static int run(MLIRContext &ctx, const CompileOptions &options) {
   applyDefaultTimingPassManagerCLOptions(lower);
   if (!dumpDir.empty())
     lower.addInstrumentation(std::make_unique<DumpIRInstrumentation>(dumpDir, dumpCounter));
-  buildCpuLoweringPipeline(lower, options);
+  if (options.target == Target::CUDA)
+    buildCudaLoweringPipeline(lower, options);
+  else
+    buildCpuLoweringPipeline(lower, options);
   if (failed(lower.run(*module)))
     return 1;
+  // CUDA: --emit=asm is the kernels' PTX, --emit=obj their cubin (one GPU
+  // module per model, embedded in the host code as constant globals).
+  if (options.target == Target::CUDA && (emitKind == Emit::Asm || emitKind == Emit::Obj)) {
+    StringRef suffix = emitKind == Emit::Asm ? "_ptx" : "_cubin";
+    std::string data;
+    for (auto g : module->getOps<LLVM::GlobalOp>()) {
+      if (!g.getSymName().starts_with("__attn_gpu_") || !g.getSymName().ends_with(suffix))
+        continue;
+      if (auto str = dyn_cast_or_null<StringAttr>(g.getValueOrNull())) {
+        StringRef bytes = str.getValue();
+        if (emitKind == Emit::Asm)
+          bytes = bytes.rtrim('\0');
+        data += bytes.str();
+      }
+    }
+    if (emitKind == Emit::Obj && outputFilename == "-") {
+      emitError(UnknownLoc::get(&ctx)) << "--emit=obj cannot write to stdout";
+      return 1;
+    }
+    auto out = openOutput(emitKind == Emit::Obj);
+    if (!out)
+      return 1;
+    out->os() << data;
+    out->keep();
+    return 0;
+  }
   if (emitKind == Emit::Mlir) {
     auto out = openOutput(false);
     if (!out)
@@ -312,6 +342,7 @@ int main(int argc, char **argv) {
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registry.insert<AttnDialect>();
+  registerCudaCodegen(registry);
   MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
   ScopedDiagnosticHandler handler(&ctx, [](Diagnostic &diag) {

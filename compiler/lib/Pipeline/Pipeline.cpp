@@ -8,6 +8,10 @@
 #include "attn/Compiler/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/JSON.h"
@@ -169,4 +173,64 @@ LogicalResult attn::finalizeSignature(ModuleOp module, StringRef entry,
   os << llvm::json::Value(std::move(sig));
   module->setAttr("attn.signature", StringAttr::get(module.getContext(), text));
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// CUDA
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_CUDA_TOOLKIT
+#define ATTN_CUDA_TOOLKIT ""
+#endif
+
+bool attn::haveCudaToolkit() { return ATTN_CUDA_TOOLKIT[0] != '\0'; }
+
+void attn::registerCudaCodegen(DialectRegistry &registry) {
+  // Kernel serialization translates NVVM to LLVM IR and runs ptxas.
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+}
+
+void attn::buildCudaLoweringPipeline(OpPassManager &pm, const CompileOptions &options) {
+
+  // 1. attn.attention -> flash-attention gpu.launch; the rest -> linalg.
+  pm.addPass(createGpuLowerAttentionPass()); // -> placeholder calls
+  pm.addNestedPass<func::FuncOp>(createLowerAttnToLinalgPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  // 2. Bufferize as for the CPU; every buffer will live on the device.
+  addPipeline(pm, "one-shot-bufferize{bufferize-function-boundaries=1 allow-return-allocs-from-loops=1 "
+                  "function-boundary-type-conversion=identity-layout-map}");
+  addPipeline(pm, "func.func(buffer-hoisting,buffer-loop-hoisting)");
+  addPipeline(pm, "buffer-deallocation-pipeline");
+  addPipeline(pm, "convert-bufferization-to-memref");
+
+  // 3. Loops -> kernels: every outermost parallel loop becomes a gpu.launch,
+  // then each launch is outlined into a gpu.module of its own.
+  pm.addPass(createGpuLowerAttentionPass()); // placeholder calls -> kernels
+  pm.addNestedPass<func::FuncOp>(createLowerMemrefCopyPass());
+  pm.addNestedPass<func::FuncOp>(createExpandDynamicReshapesPass());
+  addPipeline(pm, "func.func(convert-linalg-to-parallel-loops)");
+  pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
+  addPipeline(pm, "gpu-kernel-outlining");
+
+  // 4. Device code: NVVM, then cubin (ptxas) + PTX.
+  addPipeline(pm, "nvvm-attach-target{chip=" + options.cudaArch + " O=3}");
+  addPipeline(pm, "gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+                  "convert-gpu-to-nvvm,canonicalize,cse,reconcile-unrealized-casts)");
+  GpuSerializePassOptions serialize;
+  serialize.toolkitPath = ATTN_CUDA_TOOLKIT;
+  pm.addPass(createGpuSerializePass(serialize));
+
+  // 5. Host code: LLVM dialect, launches and buffers through the runtime.
+  addPipeline(pm, "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
+                  "finalize-memref-to-llvm,convert-math-to-llvm,convert-arith-to-llvm,"
+                  "convert-index-to-llvm,convert-cf-to-llvm,convert-func-to-llvm,gpu-to-llvm,"
+                  "reconcile-unrealized-casts");
+  pm.addPass(createGpuLowerHostPass());
+  pm.addPass(createEmitModelEntryPointPass());
+  pm.addPass(createCanonicalizerPass());
 }

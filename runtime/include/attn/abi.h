@@ -37,4 +37,40 @@
 #define ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE 1 /* Gather index beyond its table */
 #define ATTN_MODEL_ERR_SHAPE_MISMATCH 2     /* runtime dims disagree */
 
+/*===----------------------------------------------------------------------===*
+ * CUDA models ("target":"cuda", "arch":"sm_80"|"sm_90" in the signature).
+ *
+ * attn_model_run has the same signature, but every descriptor it receives
+ * and returns points to DEVICE memory: the runtime copies inputs to the
+ * device before the call and outputs back after it. The host code of a CUDA
+ * model does no arithmetic on tensor data; it allocates, launches kernels and
+ * frees, through these functions exported by libattn_runtime (resolved when
+ * the runtime dlopen()s the model; the runtime itself dlopen()s
+ * libcuda.so.1, so nothing here needs CUDA at build time):
+ *
+ *   void *attn_cuda_malloc(int64_t bytes);
+ *       Device memory, ordered on the model's stream (NULL after an error).
+ *   void attn_cuda_free(void *device_ptr);
+ *   void *attn_cuda_constant(const void *host, int64_t bytes);
+ *       The device copy of a read-only constant (weights), uploaded on first
+ *       use and cached for the life of the process; never freed by the model.
+ *   void attn_cuda_launch(const void *cubin, int64_t cubin_size,
+ *                         const char *ptx, const char *kernel,
+ *                         int64_t grid_x, int64_t grid_y, int64_t grid_z,
+ *                         int64_t block_x, int64_t block_y, int64_t block_z,
+ *                         int32_t shared_bytes, void **params);
+ *       Launches `kernel` from the embedded module (the cubin for the
+ *       model's arch, or the PTX JIT-compiled by the driver when the cubin
+ *       does not fit the device); params as for cuLaunchKernel. A launch
+ *       with an empty grid does nothing.
+ *
+ * Errors are sticky: the first failing call records a message naming the
+ * kernel (or allocation), later calls of the same run do nothing, and the
+ * runtime reports the message when attn_model_run returns.
+ *===----------------------------------------------------------------------===*/
+#define ATTN_CUDA_MALLOC_SYMBOL "attn_cuda_malloc"
+#define ATTN_CUDA_FREE_SYMBOL "attn_cuda_free"
+#define ATTN_CUDA_CONSTANT_SYMBOL "attn_cuda_constant"
+#define ATTN_CUDA_LAUNCH_SYMBOL "attn_cuda_launch"
+
 #endif

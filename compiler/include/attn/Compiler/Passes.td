@@ -145,4 +145,72 @@ def LowerAllocaScopesPass : Pass<"attn-lower-alloca-scopes"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// GPU (--target=cuda) lowering passes
+//===----------------------------------------------------------------------===//
+
+def GpuLowerAttentionPass : Pass<"attn-gpu-lower-attention", "ModuleOp"> {
+  let summary = "Lower attn.attention to a flash-attention gpu.launch";
+  let description = [{
+    One thread block per (batch..., query tile): Q, K and V tiles staged in
+    shared memory, online softmax, causal key-tile skipping, masks read in
+    place with broadcasting (no Sq x Sk tensor). Built at tensor level as a
+    Two phases, because bufferization and buffer deallocation do not know
+    the memory effects of GPU ops: on tensors, each attn.attention becomes
+    `bufferization.to_buffer` views, a fresh output buffer (wrapped by
+    `bufferization.to_tensor`) and a call of a private placeholder
+    `@__attn_gpu_attention_N` carrying the op's attributes; a second run
+    after bufferization turns every placeholder call into the gpu.launch.
+    Needs static head dims.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::bufferization::BufferizationDialect"];
+}
+
+def GpuMapParallelLoopsPass : Pass<"attn-gpu-map-parallel-loops", "func::FuncOp"> {
+  let summary = "Turn host scf.parallel loops on buffers into gpu.launch kernels";
+  let description = [{
+    Each outermost scf.parallel becomes a gpu.launch over its linearized
+    iteration space (256 threads per block); sequential loop nests touching
+    tensor data become single-thread kernels; any other host op reading or
+    writing tensor data is reported as an error naming the op (a CUDA model
+    never computes on the CPU).
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def GpuSerializePass : Pass<"attn-gpu-serialize", "ModuleOp"> {
+  let summary = "Serialize each gpu.module to a gpu.binary holding a cubin and PTX";
+  let description = [{
+    Like gpu-module-to-binary, but produces two objects per module with its
+    NVVM target: the cubin for the target's chip (ptxas) and the PTX (for the
+    driver's JIT on newer devices).
+  }];
+  let options = [
+    Option<"toolkitPath", "toolkit", "std::string", /*default=*/"\"/usr/local/cuda\"",
+           "CUDA toolkit (ptxas, libdevice)">,
+    Option<"ptxasOptions", "opts", "std::string", /*default=*/"\"\"",
+           "Extra options for the serializer (e.g. ptxas flags)">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def GpuLowerHostPass : Pass<"attn-gpu-lower-host", "ModuleOp"> {
+  let summary = "Lower the host side of a CUDA model to calls into the attn runtime";
+  let description = [{
+    On the LLVM-dialect host module: gpu.binary becomes constant cubin/PTX
+    globals, gpu.launch_func becomes `attn_cuda_launch` with its parameters
+    packed on the stack, malloc/free become `attn_cuda_malloc`/`attn_cuda_free`
+    (device memory) and tensor constants are passed through
+    `attn_cuda_constant` (uploaded once). See runtime/include/attn/abi.h.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // ATTN_COMPILER_PASSES_TD

@@ -34,6 +34,17 @@ void buildGraphPipeline(OpPassManager &pm, const CompileOptions &options);
 /// attn dialect -> LLVM dialect with the runtime entry point, for the CPU.
 void buildCpuLoweringPipeline(OpPassManager &pm, const CompileOptions &options);
 
+/// attn dialect -> LLVM dialect host code calling the runtime's attn_cuda_*
+/// functions, with the kernels embedded as cubin (options.cudaArch) + PTX.
+void buildCudaLoweringPipeline(OpPassManager &pm, const CompileOptions &options);
+
+/// Registers what the CUDA pipeline needs in a context (NVVM/GPU to LLVM IR
+/// translations, the NVVM target's serializer).
+void registerCudaCodegen(DialectRegistry &registry);
+
+/// Whether this build found the CUDA toolkit (ptxas, libdevice).
+bool haveCudaToolkit();
+
 /// Resolved CPU name and feature string (host when options leave them empty).
 std::pair<std::string, std::string> resolveCpu(const CompileOptions &options);
 

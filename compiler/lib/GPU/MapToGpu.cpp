@@ -1,0 +1,195 @@
+//===- MapToGpu.cpp - host loops on buffers -> gpu.launch -----------------===//
+//
+// After bufferization and linalg -> scf.parallel, every outermost
+// scf.parallel of a host function becomes one gpu.launch: its iteration
+// space is linearized, 256 threads per block, and each thread
+// delinearizes its global id into the loop's induction variables (any rank,
+// dynamic bounds). Inner loops (reductions) stay sequential per thread.
+// Sequential loop nests that still touch tensor data (e.g. a reduction to
+// a scalar) run as a single-thread kernel. Anything else that would read or
+// write tensor data on the host is an error naming the op: a CUDA model
+// never computes on the CPU.
+//
+//===----------------------------------------------------------------------===//
+#include "attn/Compiler/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_GPUMAPPARALLELLOOPSPASS
+#include "attn/Compiler/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+
+namespace {
+
+constexpr int64_t kThreads = 256;
+
+std::string sanitizedName(Location loc) {
+  std::string base;
+  if (auto name = dyn_cast<NameLoc>(loc))
+    base = name.getName().str();
+  else if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location l : fused.getLocations())
+      if (auto n = dyn_cast<NameLoc>(l)) {
+        base = n.getName().str();
+        break;
+      }
+  if (base.empty())
+    base = "op";
+  std::string out;
+  for (char c : base)
+    out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return out;
+}
+
+bool insideKernel(Operation *op) { return op->getParentOfType<gpu::LaunchOp>() != nullptr; }
+
+/// Does `op` read or write memory that holds tensor data?
+bool touchesTensorData(Operation *op) {
+  if (isa<memref::DimOp, memref::AllocOp, memref::AllocaOp, memref::DeallocOp,
+          memref::CastOp, memref::ReinterpretCastOp, memref::SubViewOp, memref::ExpandShapeOp,
+          memref::CollapseShapeOp, memref::GetGlobalOp, memref::ExtractStridedMetadataOp,
+          memref::ViewOp, memref::ExtractAlignedPointerAsIndexOp>(op))
+    return false;
+  auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+  if (!effects)
+    return false;
+  SmallVector<MemoryEffects::EffectInstance> list;
+  effects.getEffects(list);
+  for (auto &e : list)
+    if (isa<MemoryEffects::Read, MemoryEffects::Write>(e.getEffect()))
+      return true;
+  return false;
+}
+
+struct GpuMapParallelLoopsPass
+    : attn::impl::GpuMapParallelLoopsPassBase<GpuMapParallelLoopsPass> {
+  using Base::Base;
+  unsigned counter = 0;
+
+  gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value blocks, int64_t threads,
+                             StringRef kind) {
+    Value c1 = b.create<arith::ConstantIndexOp>(loc, 1);
+    Value t = b.create<arith::ConstantIndexOp>(loc, threads);
+    std::string name = kind.str() + "_" + sanitizedName(loc) + "_" + std::to_string(counter++);
+    return b.create<gpu::LaunchOp>(loc, blocks, c1, c1, t, c1, c1, Value(), Type(), ValueRange{},
+                                   TypeRange{}, TypeRange{}, Value(), Value(), Value(),
+                                   SymbolRefAttr::get(b.getContext(), "attn_kernels"),
+                                   SymbolRefAttr::get(b.getContext(), name));
+  }
+
+  LogicalResult mapParallel(scf::ParallelOp loop) {
+    if (loop.getNumResults())
+      return loop.emitError("scf.parallel with reductions cannot be mapped to the GPU yet");
+    OpBuilder b(loop);
+    Location loc = loop.getLoc();
+    unsigned n = loop.getNumLoops();
+    SmallVector<Value> trips;
+    Value total = b.create<arith::ConstantIndexOp>(loc, 1);
+    Value zero = b.create<arith::ConstantIndexOp>(loc, 0);
+    for (unsigned i = 0; i < n; ++i) {
+      Value extent = b.create<arith::SubIOp>(loc, loop.getUpperBound()[i], loop.getLowerBound()[i]);
+      extent = b.create<arith::MaxSIOp>(loc, extent, zero);
+      Value trip = b.create<arith::CeilDivUIOp>(loc, extent, loop.getStep()[i]);
+      trips.push_back(trip);
+      total = b.create<arith::MulIOp>(loc, total, trip);
+    }
+    Value tpb = b.create<arith::ConstantIndexOp>(loc, kThreads);
+    Value blocks = b.create<arith::CeilDivUIOp>(loc, total, tpb);
+    gpu::LaunchOp launch = createLaunch(b, loc, blocks, kThreads, "loop");
+    Block &body = launch.getBody().front();
+    b.setInsertionPointToStart(&body);
+    Value gid = b.create<arith::AddIOp>(
+        loc, b.create<arith::MulIOp>(loc, launch.getBlockIds().x, tpb), launch.getThreadIds().x);
+    auto guard = b.create<scf::IfOp>(
+        loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, gid, total), false);
+    b.create<gpu::TerminatorOp>(loc);
+    b.setInsertionPointToStart(&guard.getThenRegion().front());
+    IRMapping map;
+    Value rem = gid;
+    for (int i = n - 1; i >= 0; --i) {
+      Value q = i > 0 ? b.create<arith::RemUIOp>(loc, rem, trips[i]).getResult() : rem;
+      if (i > 0)
+        rem = b.create<arith::DivUIOp>(loc, rem, trips[i]);
+      Value iv = b.create<arith::AddIOp>(
+          loc, loop.getLowerBound()[i], b.create<arith::MulIOp>(loc, q, loop.getStep()[i]));
+      map.map(loop.getInductionVars()[i], iv);
+    }
+    for (Operation &op : loop.getBody()->without_terminator())
+      b.clone(op, map);
+    loop.erase();
+    return success();
+  }
+
+  /// Runs a sequential loop nest touching tensor data in one GPU thread.
+  void wrapSequential(Operation *op) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    Value c1 = b.create<arith::ConstantIndexOp>(loc, 1);
+    gpu::LaunchOp launch = createLaunch(b, loc, c1, 1, "serial");
+    Block &body = launch.getBody().front();
+    b.setInsertionPointToStart(&body);
+    b.create<gpu::TerminatorOp>(loc);
+    op->moveBefore(&body.back());
+  }
+
+  void runOnOperation() override {
+    func::FuncOp fn = getOperation();
+    SmallVector<scf::ParallelOp> loops;
+    fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (isa<gpu::LaunchOp>(op))
+        return WalkResult::skip();
+      if (auto p = dyn_cast<scf::ParallelOp>(op)) {
+        loops.push_back(p);
+        return WalkResult::skip();
+      }
+      return WalkResult::advance();
+    });
+    for (scf::ParallelOp loop : loops)
+      if (failed(mapParallel(loop)))
+        return signalPassFailure();
+
+    // Sequential loop nests (no results) that touch tensor data.
+    SmallVector<scf::ForOp> serial;
+    fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (isa<gpu::LaunchOp>(op))
+        return WalkResult::skip();
+      if (auto f = dyn_cast<scf::ForOp>(op)) {
+        bool touches = false;
+        f.walk([&](Operation *inner) { touches |= touchesTensorData(inner); });
+        if (touches && f.getNumResults() == 0) {
+          serial.push_back(f);
+          return WalkResult::skip();
+        }
+      }
+      return WalkResult::advance();
+    });
+    for (scf::ForOp f : serial)
+      wrapSequential(f);
+
+    // Whatever still reads or writes tensor data on the host is an error.
+    bool failedAny = false;
+    fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (isa<gpu::LaunchOp>(op))
+        return WalkResult::skip();
+      if (touchesTensorData(op) && !isa<func::CallOp>(op)) {
+        op->emitError("'")
+            << op->getName()
+            << "' would compute on the host: this op cannot be lowered for --target=cuda";
+        failedAny = true;
+      }
+      return WalkResult::advance();
+    });
+    if (failedAny)
+      signalPassFailure();
+    (void)insideKernel;
+  }
+};
+
+} // namespace

@@ -1,0 +1,56 @@
+// RUN: attn-opt %s -split-input-file -attn-gpu-lower-attention | FileCheck %s --check-prefix=TENSOR
+// RUN: attn-opt %s -split-input-file -attn-gpu-lower-attention \
+// RUN:   -one-shot-bufferize="bufferize-function-boundaries=1 function-boundary-type-conversion=identity-layout-map" \
+// RUN:   -attn-gpu-lower-attention | FileCheck %s --check-prefix=KERNEL
+
+// Phase 1 (tensors): views of the operands, a fresh output buffer and a call
+// of a placeholder carrying the op's attributes.
+// TENSOR-LABEL: func @seed_mask
+// TENSOR-NOT:     attn.attention
+// TENSOR:         bufferization.to_buffer %{{.*}} read_only : tensor<?x8x?x64xf32> to memref<?x8x?x64xf32, strided<[?, ?, ?, ?], offset: ?>>
+// TENSOR:         %[[OUT:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x8x?x64xf32>
+// TENSOR:         call @__attn_gpu_attention_0({{.*}}, %[[OUT]]) {attn.causal, attn.fill_value = -1.000000e+20 : f64, attn.has_mask = true, attn.mask_first, attn.mask_kind = #attn.mask_kind<fill_if_zero>, attn.scale = 6.250000e-02 : f64}
+// TENSOR:         bufferization.to_tensor %[[OUT]] restrict writable
+// TENSOR:       func.func private @__attn_gpu_attention_0(
+
+// Phase 2 (buffers): one block per (query tile, batch x heads), 128 threads,
+// shared-memory tiles (32 rows for D = 64), online softmax, causal skipping.
+// KERNEL-LABEL: func @seed_mask
+// KERNEL-NOT:     call @__attn_gpu_attention
+// KERNEL:         %[[NQT:.*]] = arith.ceildivui %{{.*}}, %c32
+// KERNEL:         gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[NQT]], %{{.*}} = %{{.*}}, %{{.*}} = %c1{{.*}}) threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128
+// KERNEL-SAME:      module(@attn_kernels) function(@attention__0)
+// KERNEL-SAME:      workgroup(%{{.*}} : memref<32x64xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x64xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x64xf32, #gpu.address_space<workgroup>>, %[[S:.*]] : memref<32x32xf32, #gpu.address_space<workgroup>>
+// Causal: the key loop stops at the tile's last query row.
+// KERNEL:           %[[END:.*]] = arith.minui %dim{{.*}}, %{{.*}} : index
+// KERNEL:           scf.for %{{.*}} = %c0{{.*}} to %[[END]] step %c32
+// KERNEL:             gpu.barrier
+// KERNEL:             arith.cmpi eq
+// KERNEL:             arith.select
+// KERNEL:             arith.cmpi ugt
+// KERNEL:             memref.store %{{.*}}, %[[S]]
+// KERNEL:             gpu.barrier
+// KERNEL:             arith.maximumf
+// KERNEL:             math.exp
+// KERNEL:             gpu.barrier
+// KERNEL:           arith.divf
+// KERNEL:           gpu.terminator
+// KERNEL-NOT:   func.func private @__attn_gpu_attention
+func.func @seed_mask(%q: tensor<?x8x?x64xf32>, %k: tensor<?x8x?x64xf32>, %v: tensor<?x8x?x64xf32>, %m: tensor<?x1x1x?xi64>) -> tensor<?x8x?x64xf32> {
+  %0 = attn.attention %q, %k, %v mask(%m : tensor<?x1x1x?xi64>) {scale = 0.0625 : f64, mask_kind = #attn.mask_kind<fill_if_zero>, fill_value = -1.0e20 : f64, mask_first, causal} : tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32>, tensor<?x8x?x64xf32> -> tensor<?x8x?x64xf32>
+  return %0 : tensor<?x8x?x64xf32>
+}
+
+// -----
+
+// Head dim 128: the tiles shrink to 16 rows to fit 48 KiB of shared memory;
+// f16 operands are widened to f32 and the result truncated back.
+// KERNEL-LABEL: func @wide_f16
+// KERNEL:         gpu.launch
+// KERNEL-SAME:      workgroup(%{{.*}} : memref<16x128xf32, #gpu.address_space<workgroup>>
+// KERNEL:           arith.extf %{{.*}} : f16 to f32
+// KERNEL:           arith.truncf %{{.*}} : f32 to f16
+func.func @wide_f16(%q: tensor<1x4x256x128xf16>, %k: tensor<1x4x256x128xf16>, %v: tensor<1x4x256x128xf16>) -> tensor<1x4x256x128xf16> {
+  %0 = attn.attention %q, %k, %v {scale = 0.088 : f64, mask_kind = #attn.mask_kind<none>} : tensor<1x4x256x128xf16>, tensor<1x4x256x128xf16>, tensor<1x4x256x128xf16> -> tensor<1x4x256x128xf16>
+  return %0 : tensor<1x4x256x128xf16>
+}
