@@ -59,6 +59,8 @@ struct attn_model {
   std::string path;
   std::string signatureJson;
   std::string target;
+  /// CPU features the code was compiled for ("+avx2,+fma,-avx512f,...").
+  std::string features;
   /// CUDA arch of a "cuda" model ("sm_90").
   std::string arch;
   /// Device, stream and caches of a CUDA model (Cuda.cpp).
@@ -160,6 +162,9 @@ static attn_status parseSignature(attn_model &model) {
   if (const JsonValue *arch = root.get("arch"))
     if (arch->kind == JsonValue::String)
       model.arch = arch->string;
+  if (const JsonValue *features = root.get("features"))
+    if (features->kind == JsonValue::String)
+      model.features = features->string;
   for (int pass = 0; pass < 2; ++pass) {
     const char *key = pass == 0 ? "inputs" : "outputs";
     const char *singular = pass == 0 ? "input" : "output";
@@ -189,11 +194,58 @@ static attn_status parseSignature(attn_model &model) {
 // Loading
 //===----------------------------------------------------------------------===//
 
+/// ISA extensions whose instructions compiled code may use: a library built
+/// with one of them must not run on a CPU without it (it would die with
+/// SIGILL in the middle of a run).
+static const char *missingCpuFeature(const std::string &features) {
+#if defined(__x86_64__) || defined(__i386__)
+  struct Feature {
+    const char *name;
+    bool present;
+  };
+  __builtin_cpu_init();
+  const Feature known[] = {
+      {"avx", __builtin_cpu_supports("avx") != 0},
+      {"avx2", __builtin_cpu_supports("avx2") != 0},
+      {"fma", __builtin_cpu_supports("fma") != 0},
+      {"avx512f", __builtin_cpu_supports("avx512f") != 0},
+      {"avx512bw", __builtin_cpu_supports("avx512bw") != 0},
+      {"avx512dq", __builtin_cpu_supports("avx512dq") != 0},
+      {"avx512vl", __builtin_cpu_supports("avx512vl") != 0},
+      {"avx512cd", __builtin_cpu_supports("avx512cd") != 0},
+      {"avx512fp16", __builtin_cpu_supports("avx512fp16") != 0},
+  };
+  size_t pos = 0;
+  while (pos < features.size()) {
+    size_t end = features.find(',', pos);
+    if (end == std::string::npos)
+      end = features.size();
+    std::string f = features.substr(pos, end - pos);
+    pos = end + 1;
+    if (f.size() < 2 || f[0] != '+')
+      continue;
+    for (const Feature &k : known)
+      if (f.compare(1, std::string::npos, k.name) == 0 && !k.present)
+        return k.name;
+  }
+#else
+  (void)features;
+#endif
+  return nullptr;
+}
+
 /// A CPU-only runtime can still explain why a GPU model cannot run.
 static attn_status checkTarget(attn_model &model) {
   const std::string &target = model.target;
-  if (target.empty() || target == "cpu")
+  if (target.empty() || target == "cpu") {
+    if (const char *missing = missingCpuFeature(model.features))
+      return fail(ATTN_ERR_LOAD,
+                  format("'%s' was compiled for CPU feature '%s', which this "
+                         "CPU lacks (recompile with attnc --mcpu=native, or "
+                         "--mattr=-%s)",
+                         model.path.c_str(), missing, missing));
     return ATTN_OK;
+  }
   if (target == "cuda")
     return cudaOpen(model.path, model.arch.empty() ? "sm_90" : model.arch,
                     &model.cuda);

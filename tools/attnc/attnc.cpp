@@ -66,7 +66,7 @@ static cl::opt<std::string> dumpDir("dump-ir", cl::desc("Write the IR after ever
 static cl::opt<bool> remarks("remarks", cl::desc("Report every softmax left unfused, and why"),
                              cl::init(false));
 static cl::opt<int64_t> queryTile("attention-query-tile", cl::desc("Query rows per attention tile"),
-                                  cl::init(32));
+                                  cl::init(48));
 static cl::opt<int64_t> keyTile("attention-key-tile", cl::desc("Key rows per attention tile"),
                                 cl::init(64));
 static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"), cl::init(3), cl::Prefix);

@@ -33,7 +33,7 @@ using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
-constexpr int64_t kMR = 4;  // query rows per register tile
+constexpr int64_t kMR = 6;  // query rows per register tile
 constexpr int64_t kNR = 2;  // vectors per register tile row
 
 struct KernelBuilder {

@@ -69,7 +69,7 @@ def LowerAttentionToLoopsPass : Pass<"attn-lower-attention", "func::FuncOp"> {
     key-tile block at a time. Causal attention stops at the diagonal tile.
   }];
   let options = [
-    Option<"queryTile", "query-tile", "int64_t", /*default=*/"32", "Query rows per tile">,
+    Option<"queryTile", "query-tile", "int64_t", /*default=*/"48", "Query rows per tile">,
     Option<"keyTile", "key-tile", "int64_t", /*default=*/"64", "Key rows per tile">,
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
            "f32 lanes of the register-blocked kernel (8: AVX2, 16: AVX-512); 0 keeps the generic tensor lowering">
