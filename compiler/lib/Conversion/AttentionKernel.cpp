@@ -195,18 +195,28 @@ FailureOr<Value> KernelBuilder::build() {
   Value c0 = cIdx(0), c1 = cIdx(1), cBK = cIdx(BK), cBQ = cIdx(BQ), cVW = cIdx(VW);
   Value skPad = mul(b.create<arith::CeilDivUIOp>(loc, Sk, cBK), cBK);
 
-  SmallVector<Value> ubs(qd.begin(), qd.begin() + nb);
-  SmallVector<OpFoldResult> ubsOfr(ubs.begin(), ubs.end());
-  // Rank-2 inputs have no batch dims: run the body once.
-  if (nb == 0)
-    ubsOfr.push_back(b.getIndexAttr(1));
+  // Tasks: every (batch...) index, times `splits` ranges of query blocks
+  // when there are few batch entries (one long head still uses every core;
+  // each split copies K/V once more, O(S·D) against O(S²·D) work).
+  Value numQB = b.create<arith::CeilDivUIOp>(loc, Sq, cBQ);
+  Value batchTasks = c1;
+  for (int64_t i = 0; i < nb; ++i)
+    batchTasks = mul(batchTasks, qd[i]);
+  Value splits = b.create<arith::MaxUIOp>(
+      loc, c1,
+      minIdx(numQB, b.create<arith::CeilDivUIOp>(loc, cIdx(opt.minTasks), batchTasks)));
+  Value qbPerSplit = b.create<arith::CeilDivUIOp>(loc, numQB, splits);
+  SmallVector<OpFoldResult> ubsOfr(qd.begin(), qd.begin() + nb);
+  ubsOfr.push_back(splits);
   auto forall = b.create<scf::ForallOp>(loc, ubsOfr, ValueRange{}, std::nullopt);
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(forall.getBody());
     SmallVector<Value> ivs = forall.getInductionVars();
-    if (nb == 0)
-      ivs.clear();
+    Value split = ivs.back();
+    ivs.pop_back();
+    Value qBegin = mul(mul(split, qbPerSplit), cBQ);
+    Value qEnd = minIdx(Sq, mul(mul(add(split, c1), qbPerSplit), cBQ));
 
     Value cD = cIdx(D), cDv = cIdx(Dv);
     Value q2 = view2d(qm.getBaseBuffer(), qm.getOffset(), qStr, ivs, Sq, cD, f32);
@@ -247,7 +257,7 @@ FailureOr<Value> KernelBuilder::build() {
     Value iota = b.create<arith::ConstantOp>(
         loc, DenseElementsAttr::get(VectorType::get({VW}, b.getI64Type()), ArrayRef<int64_t>(lanes)));
 
-    forLoop(c0, Sq, cBQ, [&](Value qb) {
+    forLoop(qBegin, qEnd, cBQ, [&](Value qb) {
       Value tq = minIdx(cBQ, b.create<arith::SubIOp>(loc, Sq, qb));
       // Qs rows (rows past the end repeat the last row; never stored).
       forLoop(c0, cBQ, c1, [&](Value q) {

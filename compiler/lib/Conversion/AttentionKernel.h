@@ -11,6 +11,8 @@ struct AttentionKernelOptions {
   int64_t vectorWidth = 8; // f32 lanes: 8 for AVX2, 16 for AVX-512
   int64_t queryBlock = 32;
   int64_t keyBlock = 64;
+  /// Query blocks are split across tasks until there are this many tasks.
+  int64_t minTasks = 16;
 };
 
 /// Whether the register-blocked kernel applies (f32, static head dims that
