@@ -79,6 +79,27 @@ Value attn::buildMatmulKernel(OpBuilder &b, Location loc, Value A, Value B,
 
   int64_t nBlock = std::min<int64_t>(N, kNBlockVectors * VW);
   // N is a multiple of kNR*VW; the last N block may be shorter.
+  // Pack B into panels [N / (NR·VW)][K][NR·VW] so that the k loop streams
+  // contiguous memory instead of striding by N (one TLB page per k).
+  int64_t panelW = kNR * VW, numPanels = N / panelW;
+  Value bPacked = b.create<memref::AllocOp>(
+      loc, MemRefType::get({numPanels, K, panelW}, f32), ValueRange{},
+      b.getI64IntegerAttr(64));
+  {
+    auto pack = b.create<scf::ForallOp>(
+        loc, ArrayRef<OpFoldResult>{b.getIndexAttr(numPanels)}, ValueRange{}, std::nullopt);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(pack.getBody());
+    Value p = pack.getInductionVars()[0];
+    Value col0 = b.create<arith::MulIOp>(loc, p, cIdx(panelW));
+    auto kl = b.create<scf::ForOp>(loc, cIdx(0), cIdx(K), cIdx(1));
+    b.setInsertionPointToStart(kl.getBody());
+    for (int64_t j = 0; j < kNR; ++j) {
+      Value v = b.create<vector::LoadOp>(loc, vecT, bBuf,
+                                         ValueRange{kl.getInductionVar(), add(col0, cIdx(j * VW))});
+      b.create<vector::StoreOp>(loc, v, bPacked, ValueRange{p, kl.getInductionVar(), cIdx(j * VW)});
+    }
+  }
   Value numM = b.create<arith::CeilDivUIOp>(loc, M, cIdx(kMBlock));
   Value numN = cIdx((N + nBlock - 1) / nBlock);
   auto forall = b.create<scf::ForallOp>(
@@ -94,6 +115,7 @@ Value attn::buildMatmulKernel(OpBuilder &b, Location loc, Value A, Value B,
     auto nLoop = b.create<scf::ForOp>(loc, nb, nEnd, cIdx(kNR * VW));
     b.setInsertionPointToStart(nLoop.getBody());
     Value n0 = nLoop.getInductionVar();
+    Value panel = b.create<arith::DivUIOp>(loc, n0, cIdx(kNR * VW));
     auto mLoop = b.create<scf::ForOp>(loc, mb, mEnd, cIdx(kMR));
     b.setInsertionPointToStart(mLoop.getBody());
     Value m0 = mLoop.getInductionVar();
@@ -111,7 +133,7 @@ Value attn::buildMatmulKernel(OpBuilder &b, Location loc, Value A, Value B,
       Value k = kLoop.getInductionVar();
       SmallVector<Value> bv, next;
       for (int64_t j = 0; j < kNR; ++j)
-        bv.push_back(b.create<vector::LoadOp>(loc, vecT, bBuf, ValueRange{k, add(n0, cIdx(j * VW))}));
+        bv.push_back(b.create<vector::LoadOp>(loc, vecT, bPacked, ValueRange{panel, k, cIdx(j * VW)}));
       for (int64_t i = 0; i < kMR; ++i) {
         Value a = b.create<vector::BroadcastOp>(
             loc, vecT, b.create<memref::LoadOp>(loc, aBuf, ValueRange{rows[i], k}));
