@@ -31,6 +31,7 @@ constexpr int64_t kMR = 6;
 constexpr int64_t kNR = 2;
 constexpr int64_t kMBlock = 24; // rows per task (multiple of kMR)
 constexpr int64_t kNBlockVectors = 16; // columns per task = 16 vectors
+constexpr int64_t kPackMinRows = 192;  // pack B only for at least this many rows
 } // namespace
 
 bool attn::canUseMatmulKernel(RankedTensorType a, RankedTensorType b,
@@ -79,16 +80,27 @@ Value attn::buildMatmulKernel(OpBuilder &b, Location loc, Value A, Value B,
 
   int64_t nBlock = std::min<int64_t>(N, kNBlockVectors * VW);
   // N is a multiple of kNR*VW; the last N block may be shorter.
-  // Pack B into panels [N / (NR·VW)][K][NR·VW] so that the k loop streams
-  // contiguous memory instead of striding by N (one TLB page per k).
+  // Panels of B: [N / (NR·VW)][K][NR·VW]. With many rows, B is first packed
+  // into that layout so that the k loop streams contiguous memory instead of
+  // striding by N (one TLB page per k); with few rows the packing would cost
+  // more than it saves and the kernel reads B in place through a strided
+  // view of the same shape.
   int64_t panelW = kNR * VW, numPanels = N / panelW;
-  Value bPacked = b.create<memref::AllocOp>(
+  auto panelType = MemRefType::get(
+      {numPanels, K, panelW}, f32,
+      StridedLayoutAttr::get(ctx, ShapedType::kDynamic,
+                             {ShapedType::kDynamic, ShapedType::kDynamic, 1}));
+  Value bPackedBuf = b.create<memref::AllocOp>(
       loc, MemRefType::get({numPanels, K, panelW}, f32), ValueRange{},
       b.getI64IntegerAttr(64));
+  Value doPack = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge, M,
+                                         cIdx(kPackMinRows));
   {
+    auto ifOp = b.create<scf::IfOp>(loc, doPack, /*withElse=*/false);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
     auto pack = b.create<scf::ForallOp>(
         loc, ArrayRef<OpFoldResult>{b.getIndexAttr(numPanels)}, ValueRange{}, std::nullopt);
-    OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(pack.getBody());
     Value p = pack.getInductionVars()[0];
     Value col0 = b.create<arith::MulIOp>(loc, p, cIdx(panelW));
@@ -97,9 +109,18 @@ Value attn::buildMatmulKernel(OpBuilder &b, Location loc, Value A, Value B,
     for (int64_t j = 0; j < kNR; ++j) {
       Value v = b.create<vector::LoadOp>(loc, vecT, bBuf,
                                          ValueRange{kl.getInductionVar(), add(col0, cIdx(j * VW))});
-      b.create<vector::StoreOp>(loc, v, bPacked, ValueRange{p, kl.getInductionVar(), cIdx(j * VW)});
+      b.create<vector::StoreOp>(loc, v, bPackedBuf,
+                                ValueRange{p, kl.getInductionVar(), cIdx(j * VW)});
     }
   }
+  auto bMeta = b.create<memref::ExtractStridedMetadataOp>(loc, bBuf);
+  Value inPlace = b.create<memref::ReinterpretCastOp>(
+      loc, panelType, bMeta.getBaseBuffer(), OpFoldResult(bMeta.getOffset()),
+      ArrayRef<OpFoldResult>{b.getIndexAttr(numPanels), b.getIndexAttr(K), b.getIndexAttr(panelW)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(panelW), OpFoldResult(bMeta.getStrides()[0]),
+                             b.getIndexAttr(1)});
+  Value packedView = b.create<memref::CastOp>(loc, panelType, bPackedBuf);
+  Value bPacked = b.create<arith::SelectOp>(loc, doPack, packedView, inPlace);
   Value numM = b.create<arith::CeilDivUIOp>(loc, M, cIdx(kMBlock));
   Value numN = cIdx((N + nBlock - 1) / nBlock);
   auto forall = b.create<scf::ForallOp>(
