@@ -8,7 +8,8 @@ Each test is DATA/<test>/model.onnx with DATA/<test>/test_data_set_*/input_*.pb 
 (TensorProto). A test: `attnc model.onnx -o TMP/<test>/model.so`, then attn-run with every input
 as a .npy, then every output compared as the ONNX project does:
 |got - ref| <= 1e-5 + 1e-3*|ref| (NaN must match NaN), integer/bool outputs exactly, shapes and
-dtypes must match. Prints one line per test (PASS/FAIL/CRASH/TIMEOUT with the first error line).
+dtypes must match. Prints one line per test (PASS/FAIL/CRASH/TIMEOUT/ERROR with the first error
+line; CRASH: a tool exited other than 0/1, a bug; ERROR: a tool could not be started).
 With --list, exits non-zero if any listed test does not pass. With --discover, runs every node
 test, prints a summary and (with --write-list) writes the names of the passing tests.
 
@@ -242,8 +243,10 @@ def _first_error_line(text):
 
 
 def _crashed(rc):
-    """attnc and attn-run exit 0 (success) or 1 (a reported error); anything else is a bug."""
-    return rc not in (0, 1)
+    """attnc and attn-run exit 0 (success) or 1 (a reported error); anything else is a bug --
+    except 126/127, the shell's and the loader's "cannot execute" (a missing or half-written
+    binary or library), which is reported as ERROR, not as a crash of the tool."""
+    return rc not in (0, 1, 126, 127)
 
 
 def _rc_text(rc):
@@ -303,6 +306,8 @@ def run_test(name, args):
             return p.returncode, p.stdout.decode("utf-8", errors="replace")
         except subprocess.TimeoutExpired:
             return None, ""
+        except OSError as e:  # the tool itself could not be started
+            return 127, "cannot execute %s: %s" % (cmd[0], e)
 
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
@@ -330,6 +335,8 @@ def run_test(name, args):
     rc, out = call([args.attnc, model, "-o", lib], args.timeout)
     if rc is None:
         return result("TIMEOUT", "attnc timed out after %d s" % args.timeout)
+    if rc in (126, 127):
+        return result("ERROR", "attnc %s: %s" % (_rc_text(rc), _first_error_line(out)))
     if _crashed(rc):
         return result("CRASH", "attnc %s: %s" % (_rc_text(rc), _first_error_line(out)))
     if rc != 0:
@@ -338,6 +345,8 @@ def run_test(name, args):
     rc, out = call([args.attn_run, lib, "--signature"], args.timeout)
     if rc is None:
         return result("TIMEOUT", "attn-run --signature timed out")
+    if rc in (126, 127):
+        return result("ERROR", "attn-run %s: %s" % (_rc_text(rc), _first_error_line(out)))
     if _crashed(rc):
         return result("CRASH", "attn-run --signature %s: %s" % (_rc_text(rc), _first_error_line(out)))
     if rc != 0:
@@ -376,6 +385,8 @@ def run_test(name, args):
         rc, out = call(cmd, args.timeout)
         if rc is None:
             return result("TIMEOUT", "%sattn-run timed out after %d s" % (tag, args.timeout))
+        if rc in (126, 127):
+            return result("ERROR", "%sattn-run %s: %s" % (tag, _rc_text(rc), _first_error_line(out)))
         if _crashed(rc):
             return result("CRASH", "%sattn-run %s: %s" % (tag, _rc_text(rc), _first_error_line(out)))
         if rc != 0:
