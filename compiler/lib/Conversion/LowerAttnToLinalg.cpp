@@ -547,7 +547,6 @@ struct ReshapePattern : OpRewritePattern<ReshapeOp> {
     SmallVector<ReassociationIndices> re{{}};
     for (int64_t i = 0; i < rank; ++i)
       re[0].push_back(i);
-    auto flatType = cast<RankedTensorType>(flat.getType());
     if (rank == 1) {
       Value r = flat;
       if (r.getType() != rt)
@@ -555,7 +554,13 @@ struct ReshapePattern : OpRewritePattern<ReshapeOp> {
       rw.replaceOp(op, r);
       return success();
     }
-    (void)flatType;
+    // expand_shape wants the flat dim static exactly when every result dim is
+    // (a static input may get a runtime shape, and the other way round).
+    auto flatType = RankedTensorType::get(
+        {rt.hasStaticShape() ? rt.getNumElements() : ShapedType::kDynamic},
+        rt.getElementType());
+    if (flat.getType() != flatType)
+      flat = rw.create<tensor::CastOp>(loc, flatType, flat);
     rw.replaceOpWithNewOp<tensor::ExpandShapeOp>(op, rt, flat, re, outShape);
     return success();
   }

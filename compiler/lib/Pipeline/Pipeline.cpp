@@ -80,7 +80,7 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
 
   // 4. LLVM dialect and the runtime ABI.
   addPipeline(pm, "expand-strided-metadata,lower-affine,convert-vector-to-llvm,"
-                  "finalize-memref-to-llvm,convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
+                  "finalize-memref-to-llvm,convert-math-to-funcs,convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
                   "convert-index-to-llvm,convert-cf-to-llvm,convert-openmp-to-llvm,convert-func-to-llvm,"
                   "reconcile-unrealized-casts");
   pm.addPass(createEmitModelEntryPointPass());
