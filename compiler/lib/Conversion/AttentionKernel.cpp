@@ -195,7 +195,7 @@ FailureOr<Value> KernelBuilder::build() {
   Value c0 = cIdx(0), c1 = cIdx(1), cBK = cIdx(BK), cBQ = cIdx(BQ), cVW = cIdx(VW);
   Value skPad = mul(b.create<arith::CeilDivUIOp>(loc, Sk, cBK), cBK);
 
-  // Tasks: every (batch...) index, times `splits` ranges of query blocks
+  // Tasks: every (batch...) index, times `splits` sets of query blocks
   // when there are few batch entries (one long head still uses every core;
   // each split copies K/V once more, O(S·D) against O(S²·D) work).
   Value numQB = b.create<arith::CeilDivUIOp>(loc, Sq, cBQ);
@@ -205,7 +205,6 @@ FailureOr<Value> KernelBuilder::build() {
   Value splits = b.create<arith::MaxUIOp>(
       loc, c1,
       minIdx(numQB, b.create<arith::CeilDivUIOp>(loc, cIdx(opt.minTasks), batchTasks)));
-  Value qbPerSplit = b.create<arith::CeilDivUIOp>(loc, numQB, splits);
   SmallVector<OpFoldResult> ubsOfr(qd.begin(), qd.begin() + nb);
   ubsOfr.push_back(splits);
   auto forall = b.create<scf::ForallOp>(loc, ubsOfr, ValueRange{}, std::nullopt);
@@ -215,8 +214,10 @@ FailureOr<Value> KernelBuilder::build() {
     SmallVector<Value> ivs = forall.getInductionVars();
     Value split = ivs.back();
     ivs.pop_back();
-    Value qBegin = mul(mul(split, qbPerSplit), cBQ);
-    Value qEnd = minIdx(Sq, mul(mul(add(split, c1), qbPerSplit), cBQ));
+    // Splits take every `splits`-th query block, so causal work (which grows
+    // with the block index) is spread evenly over them.
+    Value qBegin = mul(split, cBQ);
+    Value qStep = mul(splits, cBQ);
 
     Value cD = cIdx(D), cDv = cIdx(Dv);
     Value q2 = view2d(qm.getBaseBuffer(), qm.getOffset(), qStr, ivs, Sq, cD, f32);
@@ -257,7 +258,7 @@ FailureOr<Value> KernelBuilder::build() {
     Value iota = b.create<arith::ConstantOp>(
         loc, DenseElementsAttr::get(VectorType::get({VW}, b.getI64Type()), ArrayRef<int64_t>(lanes)));
 
-    forLoop(qBegin, qEnd, cBQ, [&](Value qb) {
+    forLoop(qBegin, Sq, qStep, [&](Value qb) {
       Value tq = minIdx(cBQ, b.create<arith::SubIOp>(loc, Sq, qb));
       // Qs rows (rows past the end repeat the last row; never stored).
       forLoop(c0, cBQ, c1, [&](Value q) {
