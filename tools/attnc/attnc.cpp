@@ -189,16 +189,15 @@ static int run(MLIRContext &ctx, const CompileOptions &options) {
   if (failed(pm.run(*module)))
     return 1;
 
-  auto openOutput = [&](bool binary) -> std::unique_ptr<llvm::ToolOutputFile> {
+  auto openOutput = [&]() -> std::unique_ptr<llvm::ToolOutputFile> {
     std::string err;
     auto out = openOutputFile(outputFilename, &err);
     if (!out)
       emitError(UnknownLoc::get(&ctx)) << err;
-    (void)binary;
     return out;
   };
   if (emitKind == Emit::Attn) {
-    auto out = openOutput(false);
+    auto out = openOutput();
     if (!out)
       return 1;
     module->print(out->os());
@@ -244,7 +243,7 @@ static int run(MLIRContext &ctx, const CompileOptions &options) {
       emitError(UnknownLoc::get(&ctx)) << "--emit=obj cannot write to stdout";
       return 1;
     }
-    auto out = openOutput(emitKind == Emit::Obj);
+    auto out = openOutput();
     if (!out)
       return 1;
     out->os() << data;
@@ -252,7 +251,7 @@ static int run(MLIRContext &ctx, const CompileOptions &options) {
     return 0;
   }
   if (emitKind == Emit::Mlir) {
-    auto out = openOutput(false);
+    auto out = openOutput();
     if (!out)
       return 1;
     module->print(out->os());
@@ -265,7 +264,7 @@ static int run(MLIRContext &ctx, const CompileOptions &options) {
   if (!llvmModule)
     return 1;
   if (emitKind == Emit::Llvm) {
-    auto out = openOutput(false);
+    auto out = openOutput();
     if (!out)
       return 1;
     llvmModule->print(out->os(), nullptr);

@@ -112,7 +112,6 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     }
 
     Value c0 = rw.create<arith::ConstantIndexOp>(loc, 0);
-    Value c1 = rw.create<arith::ConstantIndexOp>(loc, 1);
     Value cTQ = rw.create<arith::ConstantIndexOp>(loc, tileQ);
     Value cTK = rw.create<arith::ConstantIndexOp>(loc, tileK);
     Value numQT = rw.create<arith::CeilDivUIOp>(loc, Sq, cTQ);
@@ -341,7 +340,6 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     sizes.push_back(getAsOpFoldResult(Dv));
     rw.create<tensor::ParallelInsertSliceOp>(loc, outTile, forall.getRegionOutArgs()[0],
                                              offs, sizes, strides);
-    (void)c1;
     rw.replaceOp(op, forall.getResult(0));
     return success();
   }
