@@ -80,12 +80,19 @@ func.func @layer_norm(%x: tensor<?x?x32xf32>, %g: tensor<32xf32>, %b: tensor<32x
 
 // -----
 
-// Gather clamps indices so that bad input never reads outside the table.
+// Gather clamps indices so that bad input never reads outside the table,
+// and reports them: the OR of the checks is an extra i1 result.
 // CHECK-LABEL: func @gather
+// CHECK-SAME:    -> (tensor<?x?x16xf32>, tensor<i1>) attributes {attn.status_result}
 // CHECK:         linalg.generic
 // CHECK:           arith.minsi
 // CHECK:           arith.maxsi
 // CHECK:           tensor.extract
+// CHECK:         linalg.generic {{.*}}iterator_types = ["reduction", "reduction"]
+// CHECK-SAME:      attn.index_check
+// CHECK:           arith.cmpi slt
+// CHECK:           arith.cmpi sge
+// CHECK:         return %{{.*}}, %{{.*}} : tensor<?x?x16xf32>, tensor<i1>
 func.func @gather(%t: tensor<100x16xf32>, %i: tensor<?x?xi64>) -> tensor<?x?x16xf32> {
   %0 = attn.gather %t[%i] {axis = 0 : i64} : tensor<100x16xf32>, tensor<?x?xi64> -> tensor<?x?x16xf32>
   return %0 : tensor<?x?x16xf32>

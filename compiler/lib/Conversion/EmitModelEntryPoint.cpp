@@ -125,7 +125,10 @@ struct EmitModelEntryPointPass
         args.push_back(fb.create<LLVM::LoadOp>(loc, i64, gep(desc, i64, k)));
     }
     auto call = fb.create<LLVM::CallOp>(loc, model, args);
-    size_t numOut = outRanks->size();
+    // A trailing 0-d i1 result (see attn-lower-to-linalg) reports an index
+    // out of range; it is read, freed and turned into the return code.
+    bool hasStatus = model->hasAttr("attn.status_result");
+    size_t numOut = outRanks->size() + (hasStatus ? 1 : 0);
     for (auto [j, r] : llvm::enumerate(*outRanks)) {
       Value res = call.getResult();
       Value d = numOut == 1 ? res
@@ -144,7 +147,28 @@ struct EmitModelEntryPointPass
       }
     }
     Value zero = fb.create<LLVM::ConstantOp>(loc, i32, fb.getI32IntegerAttr(0));
-    fb.create<LLVM::ReturnOp>(loc, zero);
+    if (!hasStatus) {
+      fb.create<LLVM::ReturnOp>(loc, zero);
+      return;
+    }
+    Value d = fb.create<LLVM::ExtractValueOp>(loc, call.getResult(),
+                                              ArrayRef<int64_t>{(int64_t)outRanks->size()});
+    Value allocated = fb.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{0});
+    Value aligned = fb.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{1});
+    Value offset = fb.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{2});
+    Value addr = fb.create<LLVM::GEPOp>(loc, ptrT, fb.getI8Type(), aligned, ValueRange{offset});
+    Value flag = fb.create<LLVM::LoadOp>(loc, fb.getI8Type(), addr);
+    auto freeFn = module.lookupSymbol<LLVM::LLVMFuncOp>("free");
+    if (!freeFn) {
+      OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
+      freeFn = mb.create<LLVM::LLVMFuncOp>(
+          loc, "free", LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptrT}));
+    }
+    fb.create<LLVM::CallOp>(loc, freeFn, ValueRange{allocated});
+    Value bad = fb.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::ne, flag,
+                                        fb.create<LLVM::ConstantOp>(loc, fb.getI8Type(), fb.getI8IntegerAttr(0)));
+    Value code = fb.create<LLVM::ConstantOp>(loc, i32, fb.getI32IntegerAttr(1));
+    fb.create<LLVM::ReturnOp>(loc, ValueRange{fb.create<LLVM::SelectOp>(loc, bad, code, zero).getResult()});
   }
 };
 } // namespace

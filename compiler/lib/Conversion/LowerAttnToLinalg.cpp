@@ -27,6 +27,10 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
+/// Marks the linalg.generic computing "some Gather index was out of range";
+/// the pass returns the OR of all such flags as an extra function result.
+static constexpr llvm::StringLiteral kIndexCheckAttr = "attn.index_check";
+
 static RankedTensorType rtype(Value v) {
   return cast<RankedTensorType>(v.getType());
 }
@@ -720,6 +724,32 @@ struct GatherPattern : OpRewritePattern<GatherOp> {
             idx.push_back(b.create<linalg::IndexOp>(l, j - 1 + ir));
           b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, data, idx).getResult());
         });
+    // Indices outside [-dim, dim) are clamped above; the model also reports
+    // them (a run then fails with ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE instead
+    // of returning silently wrong values, e.g. a sequence longer than a
+    // positional-embedding table). Constant indices were checked statically.
+    DenseElementsAttr constIdx;
+    if (!matchPattern(op.getIndices(), m_Constant(&constIdx))) {
+      auto flagType = RankedTensorType::get({}, rw.getI1Type());
+      Value init = rw.create<tensor::EmptyOp>(loc, ArrayRef<int64_t>{}, rw.getI1Type());
+      Value falseV = rw.create<arith::ConstantIntOp>(loc, 0, 1);
+      Value filled = rw.create<linalg::FillOp>(loc, falseV, init).getResult(0);
+      SmallVector<AffineMap> cmaps{rw.getMultiDimIdentityMap(ir),
+                                   AffineMap::get(ir, 0, {}, rw.getContext())};
+      SmallVector<utils::IteratorType> citers(ir, utils::IteratorType::reduction);
+      auto check = rw.create<linalg::GenericOp>(
+          loc, TypeRange{flagType}, ValueRange{op.getIndices()}, ValueRange{filled},
+          cmaps, citers, [&](OpBuilder &b, Location l, ValueRange a) {
+            Value i = toI64(b, l, a[0]);
+            Value dim = toI64(b, l, axisDim);
+            Value low = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, i,
+                                                b.create<arith::SubIOp>(l, b.create<arith::ConstantIntOp>(l, 0, 64), dim));
+            Value high = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, i, dim);
+            Value bad = b.create<arith::OrIOp>(l, low, high);
+            b.create<linalg::YieldOp>(l, ValueRange{b.create<arith::OrIOp>(l, a[1], bad).getResult()});
+          });
+      check->setAttr(kIndexCheckAttr, rw.getUnitAttr());
+    }
     rw.replaceOp(op, gen.getResult(0));
     return success();
   }
@@ -1062,7 +1092,40 @@ struct LowerAttnToLinalgPass
     target.addIllegalDialect<AttnDialect>();
     target.addLegalOp<AttentionOp>();
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns))))
-      signalPassFailure();
+      return signalPassFailure();
+    returnIndexStatus();
+  }
+
+  /// Adds the OR of all index checks as a trailing tensor<i1> result of the
+  /// model function, marked by `attn.status_result` for the entry point.
+  void returnIndexStatus() {
+    func::FuncOp fn = getOperation();
+    if (!fn.isPublic() || fn.isExternal())
+      return;
+    SmallVector<Value> flags;
+    fn.walk([&](linalg::GenericOp g) {
+      if (g->hasAttr(kIndexCheckAttr) && g->getParentOp() == fn)
+        flags.push_back(g.getResult(0));
+    });
+    if (flags.empty())
+      return;
+    auto ret = cast<func::ReturnOp>(fn.getBody().back().getTerminator());
+    OpBuilder b(ret);
+    Location loc = ret.getLoc();
+    Value any;
+    for (Value f : flags) {
+      Value s = b.create<tensor::ExtractOp>(loc, f, ValueRange{});
+      any = any ? b.create<arith::OrIOp>(loc, any, s).getResult() : s;
+    }
+    Value status = b.create<tensor::FromElementsOp>(
+        loc, RankedTensorType::get({}, b.getI1Type()), ValueRange{any});
+    SmallVector<Value> operands(ret.getOperands());
+    operands.push_back(status);
+    ret->setOperands(operands);
+    SmallVector<Type> results(fn.getResultTypes());
+    results.push_back(status.getType());
+    fn.setType(FunctionType::get(fn.getContext(), fn.getArgumentTypes(), results));
+    fn->setAttr("attn.status_result", b.getUnitAttr());
   }
 };
 } // namespace
