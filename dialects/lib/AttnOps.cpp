@@ -33,23 +33,6 @@ static bool compatibleTensorTypes(TypeRange l, TypeRange r) {
   return true;
 }
 
-static std::string shapeStr(ArrayRef<int64_t> shape) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << "[";
-  llvm::interleave(
-      shape, os,
-      [&](int64_t d) {
-        if (ShapedType::isDynamic(d))
-          os << "?";
-        else
-          os << d;
-      },
-      ", ");
-  os << "]";
-  return s;
-}
-
 //===----------------------------------------------------------------------===//
 // Binary / compare / select
 //===----------------------------------------------------------------------===//

@@ -112,6 +112,32 @@ struct KernelBuilder {
         ArrayRef<OpFoldResult>{strides[nb], strides[nb + 1]});
   }
 
+  /// The register tile both products use: acc[i][j] += bcast(scalar(i, r)) *
+  /// vector(j, r) over r in [0, ub), starting from `init` (kMR x kNR vectors).
+  scf::ForOp fmaTile(Value ub, ValueRange init,
+                     function_ref<Value(int64_t j, Value r)> vector,
+                     function_ref<Value(int64_t i, Value r)> scalar) {
+    return forLoop(cIdx(0), ub, cIdx(1), init, [&](Value r, ValueRange a) {
+      SmallVector<Value> vs, next;
+      for (int64_t j = 0; j < kNR; ++j)
+        vs.push_back(vector(j, r));
+      for (int64_t i = 0; i < kMR; ++i) {
+        Value x = bcast(scalar(i, r));
+        for (int64_t j = 0; j < kNR; ++j)
+          next.push_back(b.create<vector::FMAOp>(loc, x, vs[j], a[i * kNR + j]));
+      }
+      return next;
+    });
+  }
+
+  /// Stores a kMR x kNR tile at buf[row0 + i, col0 + j * VW].
+  void storeTile(scf::ForOp tile, Value buf, Value row0, Value col0) {
+    for (int64_t i = 0; i < kMR; ++i)
+      for (int64_t j = 0; j < kNR; ++j)
+        b.create<vector::StoreOp>(loc, tile.getResult(i * kNR + j), buf,
+                                  ValueRange{add(row0, cIdx(i)), add(col0, cIdx(j * vecT.getDimSize(0)))});
+  }
+
   FailureOr<Value> build();
 };
 } // namespace
@@ -288,22 +314,16 @@ FailureOr<Value> KernelBuilder::build() {
         forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
           forLoop(c0, kTileEnd, cIdx(kNR * VW), [&](Value k0) {
             SmallVector<Value> init(kMR * kNR, splat(0.0));
-            auto acc = forLoop(c0, cD, c1, init, [&](Value d, ValueRange a) {
-              SmallVector<Value> kv, next;
-              for (int64_t j = 0; j < kNR; ++j)
-                kv.push_back(b.create<vector::LoadOp>(
-                    loc, vecT, kt, ValueRange{d, add(kb, add(k0, cIdx(j * VW)))}));
-              for (int64_t i = 0; i < kMR; ++i) {
-                Value qv = bcast(b.create<memref::LoadOp>(loc, qs, ValueRange{add(q0, cIdx(i)), d}));
-                for (int64_t j = 0; j < kNR; ++j)
-                  next.push_back(b.create<vector::FMAOp>(loc, qv, kv[j], a[i * kNR + j]));
-              }
-              return next;
-            });
-            for (int64_t i = 0; i < kMR; ++i)
-              for (int64_t j = 0; j < kNR; ++j)
-                b.create<vector::StoreOp>(loc, acc.getResult(i * kNR + j), sBuf,
-                                          ValueRange{add(q0, cIdx(i)), add(k0, cIdx(j * VW))});
+            auto acc = fmaTile(
+                cD, init,
+                [&](int64_t j, Value d) -> Value {
+                  return b.create<vector::LoadOp>(
+                      loc, vecT, kt, ValueRange{d, add(kb, add(k0, cIdx(j * VW)))});
+                },
+                [&](int64_t i, Value d) -> Value {
+                  return b.create<memref::LoadOp>(loc, qs, ValueRange{add(q0, cIdx(i)), d});
+                });
+            storeTile(acc, sBuf, q0, k0);
           });
         });
 
@@ -404,22 +424,16 @@ FailureOr<Value> KernelBuilder::build() {
                 init.push_back(b.create<arith::MulFOp>(loc, o, a));
               }
             }
-            auto acc = forLoop(c0, kValid, c1, init, [&](Value k, ValueRange a) {
-              SmallVector<Value> vv, next;
-              for (int64_t j = 0; j < kNR; ++j)
-                vv.push_back(b.create<vector::LoadOp>(loc, vecT, vp,
-                                                      ValueRange{add(kb, k), add(dv0, cIdx(j * VW))}));
-              for (int64_t i = 0; i < kMR; ++i) {
-                Value p = bcast(b.create<memref::LoadOp>(loc, sBuf, ValueRange{add(q0, cIdx(i)), k}));
-                for (int64_t j = 0; j < kNR; ++j)
-                  next.push_back(b.create<vector::FMAOp>(loc, p, vv[j], a[i * kNR + j]));
-              }
-              return next;
-            });
-            for (int64_t i = 0; i < kMR; ++i)
-              for (int64_t j = 0; j < kNR; ++j)
-                b.create<vector::StoreOp>(loc, acc.getResult(i * kNR + j), oBuf,
-                                          ValueRange{add(q0, cIdx(i)), add(dv0, cIdx(j * VW))});
+            auto acc = fmaTile(
+                kValid, init,
+                [&](int64_t j, Value k) -> Value {
+                  return b.create<vector::LoadOp>(
+                      loc, vecT, vp, ValueRange{add(kb, k), add(dv0, cIdx(j * VW))});
+                },
+                [&](int64_t i, Value k) -> Value {
+                  return b.create<memref::LoadOp>(loc, sBuf, ValueRange{add(q0, cIdx(i)), k});
+                });
+            storeTile(acc, oBuf, q0, dv0);
           });
         });
       });

@@ -68,22 +68,6 @@ struct Why {
   }
 };
 
-std::string shapeStr(ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  llvm::raw_string_ostream os(s);
-  llvm::interleave(
-      shape, os,
-      [&](int64_t d) {
-        if (ShapedType::isDynamic(d))
-          os << "?";
-        else
-          os << d;
-      },
-      ", ");
-  os << "]";
-  return s;
-}
-
 std::string opName(Operation *op) {
   return ("'" + op->getName().getStringRef() + "'").str();
 }

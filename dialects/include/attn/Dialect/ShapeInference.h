@@ -6,6 +6,7 @@
 #include "mlir/Support/LLVM.h"
 #include "llvm/ADT/SmallVector.h"
 #include <optional>
+#include <string>
 
 namespace mlir::attn {
 
@@ -22,6 +23,9 @@ bool broadcastsTo(ArrayRef<int64_t> from, ArrayRef<int64_t> to);
 std::optional<SmallVector<int64_t>> matmulShape(ArrayRef<int64_t> lhs,
                                                  ArrayRef<int64_t> rhs,
                                                  std::string *error = nullptr);
+
+/// "[2, ?, 256]": a shape for diagnostics, `?` for dynamic dims.
+std::string shapeStr(ArrayRef<int64_t> shape);
 
 /// Normalizes a possibly negative axis; std::nullopt when out of range.
 std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);
