@@ -1,6 +1,7 @@
 //===- AttnOps.cpp - attn dialect op verifiers and type inference ---------===//
 #include "attn/Dialect/AttnDialect.h"
 #include "attn/Dialect/ShapeInference.h"
+#include "attn/Dialect/ConstantData.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
@@ -8,8 +9,11 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
+
+#include <cstring>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -194,6 +198,61 @@ OpFoldResult TransposeOp::fold(FoldAdaptor) {
       getInput().getType() == getType())
     return getInput();
   return {};
+}
+
+namespace {
+/// transpose(constant) -> constant: weights exported transposed (Gemm with
+/// transB, nn.Linear's W^T) become plain [K, N] weights at compile time
+/// instead of a transpose on every run. The data is permuted once into a new
+/// dense_resource blob; a constant with other users keeps its own copy, so
+/// only singly used (or small) constants are folded.
+struct FoldConstantTranspose : OpRewritePattern<TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  static constexpr int64_t kMaxSharedBytes = 1 << 20;
+  LogicalResult matchAndRewrite(TransposeOp op, PatternRewriter &rw) const override {
+    auto inType = llvm::cast<RankedTensorType>(op.getInput().getType());
+    auto outType = llvm::dyn_cast<RankedTensorType>(op.getType());
+    std::optional<ConstantBytes> in = getConstantBytes(op.getInput());
+    if (!in || !outType || !outType.hasStaticShape())
+      return failure();
+    int64_t n = inType.getNumElements(), eb = in->elementBytes;
+    if (!op.getInput().hasOneUse() && n * eb > kMaxSharedBytes)
+      return failure();
+    ArrayRef<int64_t> perm = op.getPerm();
+    int64_t rank = inType.getRank();
+    std::vector<char> out(n * eb);
+    if (in->splat) {
+      for (int64_t i = 0; i < n; ++i)
+        std::memcpy(out.data() + i * eb, in->data.data(), eb);
+    } else {
+      // Input strides, then walk the output in row-major order.
+      SmallVector<int64_t> inStride(rank, 1);
+      for (int64_t d = rank - 2; d >= 0; --d)
+        inStride[d] = inStride[d + 1] * inType.getDimSize(d + 1);
+      SmallVector<int64_t> idx(rank, 0);
+      for (int64_t o = 0; o < n; ++o) {
+        int64_t src = 0;
+        for (int64_t d = 0; d < rank; ++d)
+          src += idx[d] * inStride[perm[d]];
+        std::memcpy(out.data() + o * eb, in->data.data() + src * eb, eb);
+        for (int64_t d = rank - 1; d >= 0; --d) {
+          if (++idx[d] < outType.getDimSize(d))
+            break;
+          idx[d] = 0;
+        }
+      }
+    }
+    Value c = createConstantFromBytes(rw, op.getLoc(), outType, out,
+                                      constantBlobName(op.getInput(), ".T"));
+    rw.replaceOp(op, c);
+    return success();
+  }
+};
+} // namespace
+
+void TransposeOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                              MLIRContext *ctx) {
+  results.add<FoldConstantTranspose>(ctx);
 }
 
 LogicalResult ReshapeOp::verify() {
@@ -434,6 +493,80 @@ LogicalResult LayerNormOp::verify() {
              << " does not broadcast to the normalized dims "
              << shapeStr(normShape);
   }
+  return success();
+}
+
+
+//===----------------------------------------------------------------------===//
+// Linear
+//===----------------------------------------------------------------------===//
+
+void LinearOp::build(OpBuilder &b, OperationState &state, Value input,
+                     Value weight, Value bias, Activation activation,
+                     ArrayRef<int64_t> splits) {
+  auto in = rankedType(input.getType());
+  auto w = rankedType(weight.getType());
+  SmallVector<int64_t> shape(in.getShape());
+  SmallVector<Type> results;
+  if (splits.empty()) {
+    shape.back() = w.getDimSize(1);
+    results.push_back(RankedTensorType::get(shape, in.getElementType()));
+  }
+  for (int64_t n : splits) {
+    shape.back() = n;
+    results.push_back(RankedTensorType::get(shape, in.getElementType()));
+  }
+  build(b, state, results, input, weight, bias,
+        ActivationAttr::get(b.getContext(), activation));
+}
+
+LogicalResult LinearOp::verify() {
+  auto in = getInput().getType();
+  auto w = getWeight().getType();
+  Type et = in.getElementType();
+  if (w.getRank() != 2)
+    return emitOpError("weight must be [K, N], got ") << shapeStr(w.getShape());
+  if (in.getRank() < 2)
+    return emitOpError("input must be [batch..., K] with rank >= 2, got rank ") << in.getRank();
+  if (w.getElementType() != et)
+    return emitOpError("weight element type ") << w.getElementType()
+           << " differs from the input's " << et;
+  int64_t k = in.getShape().back(), n = w.getDimSize(1);
+  if (failed(verifyCompatibleShape(ArrayRef<int64_t>{k}, ArrayRef<int64_t>{w.getDimSize(0)})))
+    return emitOpError("input inner dim ") << k << " differs from the weight's K = "
+                                           << w.getDimSize(0);
+  if (Value bias = getBias()) {
+    auto bt = llvm::cast<RankedTensorType>(bias.getType());
+    if (bt.getElementType() != et)
+      return emitOpError("bias element type ") << bt.getElementType()
+             << " differs from the input's " << et;
+    if (bt.getRank() != 1 ||
+        failed(verifyCompatibleShape(bt.getShape(), ArrayRef<int64_t>{n})))
+      return emitOpError("bias must be [N] = ") << shapeStr({n}) << ", got "
+                                                << shapeStr(bt.getShape());
+  }
+  if (getResults().empty())
+    return emitOpError("needs at least one result");
+  int64_t total = 0;
+  bool allStatic = true;
+  for (Type t : getResultTypes()) {
+    auto rt = llvm::cast<RankedTensorType>(t);
+    if (rt.getElementType() != et)
+      return emitOpError("result element type ") << rt.getElementType()
+             << " differs from the input's " << et;
+    if (rt.getRank() != in.getRank() ||
+        failed(verifyCompatibleShape(rt.getShape().drop_back(), in.getShape().drop_back())))
+      return emitOpError("result shape ") << shapeStr(rt.getShape())
+             << " does not match the input's batch dims " << shapeStr(in.getShape());
+    if (rt.isDynamicDim(rt.getRank() - 1))
+      allStatic = false;
+    else
+      total += rt.getShape().back();
+  }
+  if (getNumResults() > 1 && !allStatic)
+    return emitOpError("results that split N must have static last dims");
+  if (allStatic && !ShapedType::isDynamic(n) && total != n)
+    return emitOpError("result widths add up to ") << total << " but N = " << n;
   return success();
 }
 

@@ -413,6 +413,98 @@ func.func @layer_norm_bias(%a: tensor<2x3xf32>, %g: tensor<3xf32>, %b: tensor<4x
 // -----
 
 //===----------------------------------------------------------------------===//
+// linear
+//===----------------------------------------------------------------------===//
+
+func.func @linear_weight_rank(%x: tensor<2x4xf32>, %w: tensor<2x4x8xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{'attn.linear' op weight must be [K, N], got [2, 4, 8]}}
+  %0 = attn.linear %x, %w : tensor<2x4xf32>, tensor<2x4x8xf32> -> tensor<2x8xf32>
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @linear_input_rank(%x: tensor<4xf32>, %w: tensor<4x8xf32>) -> tensor<8xf32> {
+  // expected-error @+1 {{'attn.linear' op input must be [batch..., K] with rank >= 2, got rank 1}}
+  %0 = attn.linear %x, %w : tensor<4xf32>, tensor<4x8xf32> -> tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+
+// -----
+
+func.func @linear_weight_type(%x: tensor<2x4xf32>, %w: tensor<4x8xf16>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{'attn.linear' op weight element type 'f16' differs from the input's 'f32'}}
+  %0 = attn.linear %x, %w : tensor<2x4xf32>, tensor<4x8xf16> -> tensor<2x8xf32>
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @linear_k(%x: tensor<2x5xf32>, %w: tensor<4x8xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{'attn.linear' op input inner dim 5 differs from the weight's K = 4}}
+  %0 = attn.linear %x, %w : tensor<2x5xf32>, tensor<4x8xf32> -> tensor<2x8xf32>
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @linear_bias_type(%x: tensor<2x4xf32>, %w: tensor<4x8xf32>, %b: tensor<8xf16>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{'attn.linear' op bias element type 'f16' differs from the input's 'f32'}}
+  %0 = attn.linear %x, %w bias(%b : tensor<8xf16>) : tensor<2x4xf32>, tensor<4x8xf32> -> tensor<2x8xf32>
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @linear_bias_shape(%x: tensor<2x4xf32>, %w: tensor<4x8xf32>, %b: tensor<1x8xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{'attn.linear' op bias must be [N] = [8], got [1, 8]}}
+  %0 = attn.linear %x, %w bias(%b : tensor<1x8xf32>) : tensor<2x4xf32>, tensor<4x8xf32> -> tensor<2x8xf32>
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @linear_result_type(%x: tensor<2x4xf32>, %w: tensor<4x8xf32>) -> tensor<2x8xf16> {
+  // expected-error @+1 {{'attn.linear' op result element type 'f16' differs from the input's 'f32'}}
+  %0 = attn.linear %x, %w : tensor<2x4xf32>, tensor<4x8xf32> -> tensor<2x8xf16>
+  return %0 : tensor<2x8xf16>
+}
+
+// -----
+
+func.func @linear_result_batch(%x: tensor<2x4xf32>, %w: tensor<4x8xf32>) -> tensor<3x8xf32> {
+  // expected-error @+1 {{'attn.linear' op result shape [3, 8] does not match the input's batch dims [2, 4]}}
+  %0 = attn.linear %x, %w : tensor<2x4xf32>, tensor<4x8xf32> -> tensor<3x8xf32>
+  return %0 : tensor<3x8xf32>
+}
+
+// -----
+
+func.func @linear_split_dynamic(%x: tensor<2x4xf32>, %w: tensor<4x8xf32>) -> (tensor<2x?xf32>, tensor<2x4xf32>) {
+  // expected-error @+1 {{'attn.linear' op results that split N must have static last dims}}
+  %0:2 = attn.linear %x, %w : tensor<2x4xf32>, tensor<4x8xf32> -> tensor<2x?xf32>, tensor<2x4xf32>
+  return %0#0, %0#1 : tensor<2x?xf32>, tensor<2x4xf32>
+}
+
+// -----
+
+func.func @linear_split_sum(%x: tensor<2x4xf32>, %w: tensor<4x8xf32>) -> (tensor<2x4xf32>, tensor<2x2xf32>) {
+  // expected-error @+1 {{'attn.linear' op result widths add up to 6 but N = 8}}
+  %0:2 = attn.linear %x, %w : tensor<2x4xf32>, tensor<4x8xf32> -> tensor<2x4xf32>, tensor<2x2xf32>
+  return %0#0, %0#1 : tensor<2x4xf32>, tensor<2x2xf32>
+}
+
+// -----
+
+func.func @linear_no_result(%x: tensor<2x4xf32>, %w: tensor<4x8xf32>) {
+  // expected-error @+1 {{'attn.linear' op needs at least one result}}
+  "attn.linear"(%x, %w) : (tensor<2x4xf32>, tensor<4x8xf32>) -> ()
+  return
+}
+
+// -----
+
+//===----------------------------------------------------------------------===//
 // attention
 //===----------------------------------------------------------------------===//
 

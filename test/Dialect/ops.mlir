@@ -191,6 +191,18 @@ func.func @reduce(%x: tensor<?x4x8xf32>) -> (tensor<?x4x1xf32>, tensor<?xf32>, t
   return %0, %1, %5 : tensor<?x4x1xf32>, tensor<?xf32>, tensor<?x4x8xf32>
 }
 
+// CHECK-LABEL: func.func @linear
+func.func @linear(%x: tensor<?x?x64xf32>, %w: tensor<64x96xf32>, %b: tensor<96xf32>)
+    -> (tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32>) {
+  // CHECK: attn.linear %{{.*}}, %{{.*}} : tensor<?x?x64xf32>, tensor<64x96xf32> -> tensor<?x?x96xf32>
+  %0 = attn.linear %x, %w : tensor<?x?x64xf32>, tensor<64x96xf32> -> tensor<?x?x96xf32>
+  // CHECK: attn.linear %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<96xf32>) {activation = #attn.activation<gelu_tanh>} : tensor<?x?x64xf32>, tensor<64x96xf32> -> tensor<?x?x96xf32>
+  %1 = attn.linear %x, %w bias(%b : tensor<96xf32>) {activation = #attn.activation<gelu_tanh>} : tensor<?x?x64xf32>, tensor<64x96xf32> -> tensor<?x?x96xf32>
+  // CHECK: %{{.*}}:2 = attn.linear %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<96xf32>) {activation = #attn.activation<relu>} : tensor<?x?x64xf32>, tensor<64x96xf32> -> tensor<?x?x32xf32>, tensor<?x?x64xf32>
+  %2:2 = attn.linear %x, %w bias(%b : tensor<96xf32>) {activation = #attn.activation<relu>} : tensor<?x?x64xf32>, tensor<64x96xf32> -> tensor<?x?x32xf32>, tensor<?x?x64xf32>
+  return %0, %1, %2#0, %2#1 : tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32>
+}
+
 // CHECK-LABEL: func.func @layer_norm
 func.func @layer_norm(%x: tensor<?x?x512xf32>, %r: tensor<?x?x512xf32>, %g: tensor<512xf32>,
                       %b: tensor<512xf32>) -> (tensor<?x?x512xf32>, tensor<?x?x512xf32>) {

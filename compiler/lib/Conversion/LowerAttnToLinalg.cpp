@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "LoweringUtils.h"
+#include "LayerNormKernel.h"
 #include "MatmulKernel.h"
 #include "attn/Compiler/Passes.h"
 #include "attn/Dialect/ShapeInference.h"
@@ -252,29 +253,9 @@ static void populateElementwisePatterns(RewritePatternSet &p) {
       });
   p.add<ElementwisePattern<GeluOp>>(
       ctx, [](OpBuilder &b, Location l, ValueRange a, GeluOp op) -> Value {
-        Type t = a[0].getType();
-        Value x = a[0];
-        Value half = createScalarConstant(b, l, t, 0.5);
-        Value one = createScalarConstant(b, l, t, 1);
-        Value inner;
-        if (op.getTanhApproximation()) {
-          // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-          Value x3 = b.create<arith::MulFOp>(l, x, b.create<arith::MulFOp>(l, x, x));
-          Value poly = b.create<arith::AddFOp>(
-              l, x,
-              b.create<arith::MulFOp>(l, createScalarConstant(b, l, t, 0.044715), x3));
-          inner = b.create<math::TanhOp>(
-              l, b.create<arith::MulFOp>(
-                     l, createScalarConstant(b, l, t, 0.7978845608028654), poly));
-        } else {
-          // 0.5 x (1 + erf(x / sqrt(2)))
-          inner = b.create<math::ErfOp>(
-              l, b.create<arith::MulFOp>(
-                     l, x, createScalarConstant(b, l, t, 0.7071067811865476)));
-        }
-        return b.create<arith::MulFOp>(
-            l, b.create<arith::MulFOp>(l, half, x),
-            b.create<arith::AddFOp>(l, one, inner));
+        return applyActivation(b, l, a[0],
+                               op.getTanhApproximation() ? Activation::gelu_tanh
+                                                         : Activation::gelu);
       });
   p.add<ElementwisePattern<CastOp>>(
       ctx, [](OpBuilder &b, Location l, ValueRange a, CastOp op) -> Value {
@@ -285,6 +266,116 @@ static void populateElementwisePatterns(RewritePatternSet &p) {
 //===----------------------------------------------------------------------===//
 // Matmul
 //===----------------------------------------------------------------------===//
+
+/// act(x [b..., K] · w [K, N] + bias), as the results `resultTypes` ([b...,
+/// N_i], splitting N in order): the vector kernel when it applies, else
+/// linalg.matmul with a generic epilogue and slices.
+static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value w,
+                                      Value bias, Activation act,
+                                      ArrayRef<Type> resultTypes, int64_t vectorWidth) {
+  auto xt = rtype(x);
+  auto wt = rtype(w);
+  Type et = xt.getElementType();
+  int64_t rank = xt.getRank();
+  // [b..., K] -> [M, K]
+  SmallVector<ReassociationIndices> re{{}};
+  for (int64_t i = 0; i < rank - 1; ++i)
+    re[0].push_back(i);
+  re.push_back({rank - 1});
+  Value a = rank > 2 ? b.create<tensor::CollapseShapeOp>(loc, x, re).getResult() : x;
+  auto at = rtype(a);
+  SmallVector<int64_t> splits;
+  for (Type t : resultTypes)
+    splits.push_back(cast<RankedTensorType>(t).getShape().back());
+  if (resultTypes.size() == 1)
+    splits.clear(); // all of N (which may be dynamic here)
+
+  SmallVector<Value> parts;
+  if (canUseMatmulKernel(at, wt, splits, vectorWidth)) {
+    parts = buildMatmulKernel(b, loc, MatmulKernelArgs{a, w, bias, act, splits}, vectorWidth);
+  } else {
+    SmallVector<Value> dims = getDimValues(b, loc, a), wdims = getDimValues(b, loc, w);
+    auto mmType = RankedTensorType::get({at.getDimSize(0), wt.getDimSize(1)}, et);
+    Value init = createEmptyTensor(b, loc, mmType, {dims[0], wdims[1]});
+    Value zero = createScalarConstant(b, loc, et, 0);
+    Value filled = b.create<linalg::FillOp>(loc, zero, init).getResult(0);
+    Value mm = b.create<linalg::MatmulOp>(loc, TypeRange{mmType}, ValueRange{a, w},
+                                          ValueRange{filled})
+                   .getResult(0);
+    if (bias || act != Activation::none) {
+      SmallVector<Value> operands{mm};
+      if (bias)
+        operands.push_back(bias);
+      bool hasBias = static_cast<bool>(bias);
+      mm = buildElementwise(b, loc, mmType, operands,
+                            [&](OpBuilder &bb, Location l, ValueRange v) -> Value {
+                              Value y = hasBias ? bb.create<arith::AddFOp>(l, v[0], v[1]).getResult()
+                                                : v[0];
+                              return applyActivation(bb, l, y, act);
+                            });
+    }
+    if (splits.empty()) {
+      parts.push_back(mm);
+    } else {
+      int64_t col = 0;
+      for (int64_t n : splits) {
+        SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), b.getIndexAttr(col)};
+        SmallVector<OpFoldResult> sizes{OpFoldResult(dims[0]), b.getIndexAttr(n)};
+        SmallVector<OpFoldResult> strides{b.getIndexAttr(1), b.getIndexAttr(1)};
+        Value slice = b.create<tensor::ExtractSliceOp>(loc, mm, offsets, sizes, strides);
+        // A contiguous copy: each result is its own tensor.
+        auto st = RankedTensorType::get({at.getDimSize(0), n}, et);
+        Value copyInit = createEmptyTensor(b, loc, st, {dims[0], b.create<arith::ConstantIndexOp>(loc, n)});
+        parts.push_back(b.create<linalg::CopyOp>(loc, slice, copyInit).getResult(0));
+        col += n;
+      }
+    }
+  }
+  // [M, N_i] -> [b..., N_i]
+  SmallVector<Value> results;
+  SmallVector<Value> xdims = getDimValues(b, loc, x);
+  for (auto [part, type] : llvm::zip(parts, resultTypes)) {
+    auto rtT = cast<RankedTensorType>(type);
+    Value r = part;
+    if (rank > 2) {
+      SmallVector<OpFoldResult> outShape;
+      for (int64_t i = 0; i < rank; ++i) {
+        if (!rtT.isDynamicDim(i))
+          outShape.push_back(b.getIndexAttr(rtT.getDimSize(i)));
+        else if (i < rank - 1)
+          outShape.push_back(xdims[i]);
+        else
+          outShape.push_back(b.create<tensor::DimOp>(loc, part, 1).getResult());
+      }
+      auto expanded = RankedTensorType::get(
+          [&] {
+            SmallVector<int64_t> shape(xt.getShape().drop_back());
+            shape.push_back(rtype(part).getShape().back());
+            return shape;
+          }(),
+          et);
+      r = b.create<tensor::ExpandShapeOp>(loc, expanded, part, re, outShape);
+    }
+    if (r.getType() != rtT)
+      r = b.create<tensor::CastOp>(loc, rtT, r);
+    results.push_back(r);
+  }
+  return results;
+}
+
+namespace {
+struct LinearPattern : OpRewritePattern<LinearOp> {
+  LinearPattern(MLIRContext *ctx, int64_t vectorWidth)
+      : OpRewritePattern(ctx), vectorWidth(vectorWidth) {}
+  int64_t vectorWidth;
+  LogicalResult matchAndRewrite(LinearOp op, PatternRewriter &rw) const override {
+    SmallVector<Type> types(op.getResultTypes());
+    rw.replaceOp(op, lowerLinear(rw, op.getLoc(), op.getInput(), op.getWeight(), op.getBias(),
+                                 op.getActivation(), types, vectorWidth));
+    return success();
+  }
+};
+} // namespace
 
 namespace {
 struct MatmulPattern : OpRewritePattern<MatmulOp> {
@@ -303,46 +394,8 @@ struct MatmulPattern : OpRewritePattern<MatmulOp> {
     Value zero = createScalarConstant(rw, loc, et, 0);
     // Linear layer: [b..., M, K] x [K, N] -> one 2-D matmul on the collapsed rows.
     if (rt.getRank() == 2) {
-      Value a = lhs;
-      if (lt.getRank() > 2) {
-        SmallVector<ReassociationIndices> re{{}};
-        for (int64_t i = 0; i < lt.getRank() - 1; ++i)
-          re[0].push_back(i);
-        re.push_back({lt.getRank() - 1});
-        a = rw.create<tensor::CollapseShapeOp>(loc, lhs, re);
-      }
-      auto at = cast<RankedTensorType>(a.getType());
-      SmallVector<Value> dims = getDimValues(rw, loc, a);
-      SmallVector<Value> rdims = getDimValues(rw, loc, rhs);
-      auto outType = RankedTensorType::get(
-          {at.getDimSize(0), rt.getDimSize(1)}, et);
-      Value mm;
-      if (canUseMatmulKernel(at, rt, vectorWidth)) {
-        mm = buildMatmulKernel(rw, loc, a, rhs, vectorWidth);
-      } else {
-        Value init = createEmptyTensor(rw, loc, outType, {dims[0], rdims[1]});
-        Value filled = rw.create<linalg::FillOp>(loc, zero, init).getResult(0);
-        mm = rw.create<linalg::MatmulOp>(loc, TypeRange{outType},
-                                         ValueRange{a, rhs}, ValueRange{filled})
-                 .getResult(0);
-      }
-      if (lt.getRank() > 2) {
-        SmallVector<ReassociationIndices> re{{}};
-        for (int64_t i = 0; i < lt.getRank() - 1; ++i)
-          re[0].push_back(i);
-        re.push_back({lt.getRank() - 1});
-        SmallVector<Value> outDims = getDimValues(rw, loc, lhs);
-        outDims.back() = rdims[1];
-        SmallVector<OpFoldResult> outShape;
-        for (int64_t i = 0; i < resultType.getRank(); ++i)
-          outShape.push_back(resultType.isDynamicDim(i)
-                                 ? OpFoldResult(outDims[i])
-                                 : OpFoldResult(rw.getIndexAttr(resultType.getDimSize(i))));
-        mm = rw.create<tensor::ExpandShapeOp>(loc, resultType, mm, re, outShape);
-      } else if (mm.getType() != resultType) {
-        mm = rw.create<tensor::CastOp>(loc, resultType, mm);
-      }
-      rw.replaceOp(op, mm);
+      rw.replaceOp(op, lowerLinear(rw, loc, lhs, rhs, Value(), Activation::none,
+                                   {resultType}, vectorWidth));
       return success();
     }
 
@@ -1018,8 +1071,14 @@ struct SoftmaxPattern : OpRewritePattern<SoftmaxOp> {
 };
 
 struct LayerNormPattern : OpRewritePattern<LayerNormOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LayerNormPattern(MLIRContext *ctx, int64_t vectorWidth)
+      : OpRewritePattern(ctx), vectorWidth(vectorWidth) {}
+  int64_t vectorWidth;
   LogicalResult matchAndRewrite(LayerNormOp op, PatternRewriter &rw) const override {
+    if (canUseLayerNormKernel(op, vectorWidth)) {
+      rw.replaceOp(op, buildLayerNormKernel(rw, op, vectorWidth));
+      return success();
+    }
     Location loc = op.getLoc();
     auto t = rtype(op.getResult());
     Type et = t.getElementType();
@@ -1078,11 +1137,11 @@ struct LowerAttnToLinalgPass
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
     populateElementwisePatterns(patterns);
-    patterns.add<MatmulPattern>(ctx, vectorWidth);
+    patterns.add<MatmulPattern, LinearPattern, LayerNormPattern>(ctx, vectorWidth);
     patterns.add<TransposePattern, ReshapePattern, ExpandPattern,
                  ConcatPattern, SlicePattern, GatherPattern, ShapePattern,
                  ConstantOfShapePattern, RangePattern, TriluPattern,
-                 ReducePattern, SoftmaxPattern, LayerNormPattern>(ctx);
+                 ReducePattern, SoftmaxPattern>(ctx);
     ConversionTarget target(*ctx);
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect,

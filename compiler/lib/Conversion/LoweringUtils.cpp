@@ -3,6 +3,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -138,6 +139,12 @@ Value attn::materializeDynamicBroadcast(OpBuilder &b, Location loc,
 
 Value attn::createScalarConstant(OpBuilder &b, Location loc, Type type,
                                  double v) {
+  if (auto vt = dyn_cast<VectorType>(type)) {
+    Type et = vt.getElementType();
+    Attribute e = isa<FloatType>(et) ? Attribute(b.getFloatAttr(et, v))
+                                     : Attribute(b.getIntegerAttr(et, static_cast<int64_t>(v)));
+    return b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(vt, e));
+  }
   if (auto ft = dyn_cast<FloatType>(type))
     return b.create<arith::ConstantOp>(loc, b.getFloatAttr(ft, v));
   if (type.isIndex())
@@ -158,4 +165,31 @@ Value attn::toI64(OpBuilder &b, Location loc, Value v) {
   if (v.getType().isIndex())
     return b.create<arith::IndexCastOp>(loc, b.getI64Type(), v);
   return b.create<arith::ExtSIOp>(loc, b.getI64Type(), v);
+}
+
+Value attn::applyActivation(OpBuilder &b, Location l, Value x, Activation act) {
+  Type t = x.getType();
+  auto c = [&](double v) { return createScalarConstant(b, l, t, v); };
+  switch (act) {
+  case Activation::none:
+    return x;
+  case Activation::relu:
+    return b.create<arith::MaximumFOp>(l, x, c(0.0));
+  case Activation::gelu: {
+    // 0.5 x (1 + erf(x / sqrt(2)))
+    Value inner = b.create<math::ErfOp>(l, b.create<arith::MulFOp>(l, x, c(0.7071067811865476)));
+    return b.create<arith::MulFOp>(l, b.create<arith::MulFOp>(l, c(0.5), x),
+                                   b.create<arith::AddFOp>(l, c(1.0), inner));
+  }
+  case Activation::gelu_tanh: {
+    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    Value x3 = b.create<arith::MulFOp>(l, x, b.create<arith::MulFOp>(l, x, x));
+    Value poly = b.create<arith::AddFOp>(l, x, b.create<arith::MulFOp>(l, c(0.044715), x3));
+    Value inner = b.create<math::TanhOp>(
+        l, b.create<arith::MulFOp>(l, c(0.7978845608028654), poly));
+    return b.create<arith::MulFOp>(l, b.create<arith::MulFOp>(l, c(0.5), x),
+                                   b.create<arith::AddFOp>(l, c(1.0), inner));
+  }
+  }
+  llvm_unreachable("unknown activation");
 }

@@ -5,6 +5,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
+#include "attn/Dialect/AttnDialect.h"
 
 namespace mlir::attn {
 
@@ -35,8 +36,12 @@ AffineMap broadcastIndexingMap(MLIRContext *ctx, RankedTensorType operandType,
 Value createEmptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
                         ArrayRef<Value> dims);
 
-/// A scalar constant of `type` (float or integer) with value `v`.
+/// A constant of `type` (float, integer or index; a vector type gives a
+/// splat) with value `v`.
 Value createScalarConstant(OpBuilder &b, Location loc, Type type, double v);
+
+/// `act(x)` for a float scalar or vector `x` (relu, exact or tanh GELU).
+Value applyActivation(OpBuilder &b, Location loc, Value x, Activation act);
 
 /// `index` <-> i64 casts.
 Value toIndex(OpBuilder &b, Location loc, Value v);

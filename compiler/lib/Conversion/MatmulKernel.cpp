@@ -1,20 +1,31 @@
 //===- MatmulKernel.cpp - register-blocked f32 matmul (CPU) ---------------===//
 //
-// C[M, N] = A[M, K] · B[K, N] for Linear layers, written directly with vector
-// ops so that the inner loop is an MR x (NR·VW) tile of FMAs whose
-// accumulators stay in registers:
+// C[M, N] = act(A[M, K] · B[K, N] + bias) for Linear layers, written directly
+// with vector ops so that the inner loop is an MR x (NR·VW) tile of FMAs
+// whose accumulators stay in registers:
 //
 //   forall (M block, N block):                  // OpenMP tasks
-//     for n0 in N block step NR·VW:             // B panel reused from cache
+//     for n0 in N block step NR·VW:             // one B panel, from cache
 //       for m0 in M block step MR:
 //         acc[MR][NR] = 0
-//         for k: b_j = B[k, n0 + j·VW]; a_i = broadcast A[m0+i, k]
+//         for k: b_j = Bp[panel][k][j·VW]; a_i = broadcast A[m0+i, k]
 //                acc[i][j] = fma(a_i, b_j, acc[i][j])
-//         C[m0.., n0..] = acc                   // rows past M are not stored
+//         C[m0.., n0..] = act(acc + bias[n0..])  // rows past M not stored
+//
+// B is read as panels [N / (NR·VW)][K][NR·VW] so that the k loop streams
+// contiguous memory. A constant B (the weights) is packed into that layout
+// at compile time; a B computed at run time is packed by the kernel when
+// there are enough rows to pay for it, and read in place through a strided
+// view of the panel shape otherwise.
+//
+// The columns may be split into several results (merged Q/K/V projections):
+// every N block lies inside one split, and the block index selects the
+// split's output buffer and its column offset.
 //
 //===----------------------------------------------------------------------===//
 #include "MatmulKernel.h"
 #include "LoweringUtils.h"
+#include "attn/Dialect/ConstantData.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -23,26 +34,31 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
+#include <cstring>
+
 using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
 constexpr int64_t kMR = 6;
 constexpr int64_t kNR = 2;
-constexpr int64_t kMBlock = 24; // rows per task (multiple of kMR)
+constexpr int64_t kMBlock = 24;        // rows per task (multiple of kMR)
 constexpr int64_t kNBlockVectors = 16; // columns per task = 16 vectors
-constexpr int64_t kPackMinRows = 192;  // pack B only for at least this many rows
+constexpr int64_t kPackMinRows = 192;  // pack a run-time B only for this many rows
 } // namespace
 
 bool attn::canUseMatmulKernel(RankedTensorType a, RankedTensorType b,
-                              int64_t vectorWidth) {
+                              ArrayRef<int64_t> splits, int64_t vectorWidth) {
   if (vectorWidth <= 0 || a.getRank() != 2 || b.getRank() != 2)
     return false;
   if (!a.getElementType().isF32() || !b.getElementType().isF32())
     return false;
-  // K and N static (weights); N a multiple of the register tile width.
-  return !b.isDynamicDim(0) && !b.isDynamicDim(1) &&
-         b.getDimSize(1) % (kNR * vectorWidth) == 0;
+  if (b.isDynamicDim(0) || b.isDynamicDim(1))
+    return false;
+  int64_t panel = kNR * vectorWidth;
+  if (splits.empty())
+    return b.getDimSize(1) % panel == 0;
+  return llvm::all_of(splits, [&](int64_t n) { return n > 0 && n % panel == 0; });
 }
 
 static MemRefType dynStrided(MLIRContext *ctx, ArrayRef<int64_t> shape, Type et) {
@@ -51,92 +67,162 @@ static MemRefType dynStrided(MLIRContext *ctx, ArrayRef<int64_t> shape, Type et)
                          StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
 }
 
-Value attn::buildMatmulKernel(OpBuilder &b, Location loc, Value A, Value B,
-                              int64_t vectorWidth) {
+/// B [K, N] packed into panels [N / P][K][P] (compile time).
+static Value packConstant(OpBuilder &b, Location loc, Value B, const ConstantBytes &bytes,
+                          int64_t K, int64_t N, int64_t P) {
+  int64_t numPanels = N / P;
+  std::vector<float> packed(N * K);
+  for (int64_t p = 0; p < numPanels; ++p)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < P; ++j)
+        std::memcpy(&packed[(p * K + k) * P + j], bytes.element(k * N + p * P + j).data(), 4);
+  auto type = RankedTensorType::get({numPanels, K, P}, b.getF32Type());
+  return createConstantFromBytes(
+      b, loc, type,
+      ArrayRef<char>(reinterpret_cast<const char *>(packed.data()), packed.size() * 4),
+      constantBlobName(B, ".packed" + std::to_string(P)));
+}
+
+SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
+                                           const MatmulKernelArgs &args,
+                                           int64_t vectorWidth) {
   MLIRContext *ctx = b.getContext();
+  Value A = args.a, B = args.b;
   auto at = cast<RankedTensorType>(A.getType());
   auto bt = cast<RankedTensorType>(B.getType());
   Type f32 = b.getF32Type();
   int64_t VW = vectorWidth, N = bt.getDimSize(1), K = bt.getDimSize(0);
+  int64_t panelW = kNR * VW, numPanels = N / panelW;
   auto vecT = VectorType::get({VW}, f32);
   auto cIdx = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v).getResult(); };
   auto add = [&](Value x, Value y) { return b.create<arith::AddIOp>(loc, x, y).getResult(); };
+  auto sub = [&](Value x, Value y) { return b.create<arith::SubIOp>(loc, x, y).getResult(); };
+  auto mul = [&](Value x, Value y) { return b.create<arith::MulIOp>(loc, x, y).getResult(); };
+  SmallVector<int64_t> splits(args.splits);
+  if (splits.empty())
+    splits.push_back(N);
 
   Value aBuf = b.create<bufferization::ToBufferOp>(
       loc, dynStrided(ctx, at.getShape(), f32), A, b.getUnitAttr());
-  // B rows are read as vectors: its innermost stride must be 1.
-  auto bBufType = MemRefType::get(
-      bt.getShape(), f32,
-      StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {ShapedType::kDynamic, 1}));
-  Value bBuf = b.create<bufferization::ToBufferOp>(loc, bBufType, B, b.getUnitAttr());
   Value M = at.isDynamicDim(0) ? b.create<tensor::DimOp>(loc, A, 0).getResult()
                                : cIdx(at.getDimSize(0));
-  auto ct = RankedTensorType::get({at.getDimSize(0), N}, f32);
-  SmallVector<Value> dyn;
-  if (at.isDynamicDim(0))
-    dyn.push_back(M);
-  Value cBuf = b.create<memref::AllocOp>(loc, MemRefType::get(ct.getShape(), f32), dyn,
-                                         b.getI64IntegerAttr(64));
-
-  int64_t nBlock = std::min<int64_t>(N, kNBlockVectors * VW);
-  // N is a multiple of kNR*VW; the last N block may be shorter.
-  // Panels of B: [N / (NR·VW)][K][NR·VW]. With many rows, B is first packed
-  // into that layout so that the k loop streams contiguous memory instead of
-  // striding by N (one TLB page per k); with few rows the packing would cost
-  // more than it saves and the kernel reads B in place through a strided
-  // view of the same shape.
-  int64_t panelW = kNR * VW, numPanels = N / panelW;
   auto panelType = MemRefType::get(
       {numPanels, K, panelW}, f32,
       StridedLayoutAttr::get(ctx, ShapedType::kDynamic,
                              {ShapedType::kDynamic, ShapedType::kDynamic, 1}));
-  Value bPackedBuf = b.create<memref::AllocOp>(
-      loc, MemRefType::get({numPanels, K, panelW}, f32), ValueRange{},
-      b.getI64IntegerAttr(64));
-  Value doPack = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge, M,
-                                         cIdx(kPackMinRows));
-  {
-    auto ifOp = b.create<scf::IfOp>(loc, doPack, /*withElse=*/false);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    auto pack = b.create<scf::ForallOp>(
-        loc, ArrayRef<OpFoldResult>{b.getIndexAttr(numPanels)}, ValueRange{}, std::nullopt);
-    b.setInsertionPointToStart(pack.getBody());
-    Value p = pack.getInductionVars()[0];
-    Value col0 = b.create<arith::MulIOp>(loc, p, cIdx(panelW));
-    auto kl = b.create<scf::ForOp>(loc, cIdx(0), cIdx(K), cIdx(1));
-    b.setInsertionPointToStart(kl.getBody());
-    for (int64_t j = 0; j < kNR; ++j) {
-      Value v = b.create<vector::LoadOp>(loc, vecT, bBuf,
-                                         ValueRange{kl.getInductionVar(), add(col0, cIdx(j * VW))});
-      b.create<vector::StoreOp>(loc, v, bPackedBuf,
-                                ValueRange{p, kl.getInductionVar(), cIdx(j * VW)});
+
+  // The B panels.
+  Value bPacked;
+  if (std::optional<ConstantBytes> bytes = getConstantBytes(B)) {
+    Value packed = packConstant(b, loc, B, *bytes, K, N, panelW);
+    bPacked = b.create<bufferization::ToBufferOp>(loc, panelType, packed, b.getUnitAttr());
+  } else {
+    // B rows are read as vectors: its innermost stride must be 1.
+    auto bBufType = MemRefType::get(
+        bt.getShape(), f32,
+        StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {ShapedType::kDynamic, 1}));
+    Value bBuf = b.create<bufferization::ToBufferOp>(loc, bBufType, B, b.getUnitAttr());
+    Value bPackedBuf = b.create<memref::AllocOp>(
+        loc, MemRefType::get({numPanels, K, panelW}, f32), ValueRange{},
+        b.getI64IntegerAttr(64));
+    Value doPack = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge, M,
+                                           cIdx(kPackMinRows));
+    {
+      auto ifOp = b.create<scf::IfOp>(loc, doPack, /*withElse=*/false);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      auto pack = b.create<scf::ForallOp>(
+          loc, ArrayRef<OpFoldResult>{b.getIndexAttr(numPanels)}, ValueRange{}, std::nullopt);
+      b.setInsertionPointToStart(pack.getBody());
+      Value p = pack.getInductionVars()[0];
+      Value col0 = mul(p, cIdx(panelW));
+      auto kl = b.create<scf::ForOp>(loc, cIdx(0), cIdx(K), cIdx(1));
+      b.setInsertionPointToStart(kl.getBody());
+      for (int64_t j = 0; j < kNR; ++j) {
+        Value v = b.create<vector::LoadOp>(loc, vecT, bBuf,
+                                           ValueRange{kl.getInductionVar(), add(col0, cIdx(j * VW))});
+        b.create<vector::StoreOp>(loc, v, bPackedBuf,
+                                  ValueRange{p, kl.getInductionVar(), cIdx(j * VW)});
+      }
     }
+    auto bMeta = b.create<memref::ExtractStridedMetadataOp>(loc, bBuf);
+    Value inPlace = b.create<memref::ReinterpretCastOp>(
+        loc, panelType, bMeta.getBaseBuffer(), OpFoldResult(bMeta.getOffset()),
+        ArrayRef<OpFoldResult>{b.getIndexAttr(numPanels), b.getIndexAttr(K), b.getIndexAttr(panelW)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(panelW), OpFoldResult(bMeta.getStrides()[0]),
+                               b.getIndexAttr(1)});
+    Value packedView = b.create<memref::CastOp>(loc, panelType, bPackedBuf);
+    bPacked = b.create<arith::SelectOp>(loc, doPack, packedView, inPlace);
   }
-  auto bMeta = b.create<memref::ExtractStridedMetadataOp>(loc, bBuf);
-  Value inPlace = b.create<memref::ReinterpretCastOp>(
-      loc, panelType, bMeta.getBaseBuffer(), OpFoldResult(bMeta.getOffset()),
-      ArrayRef<OpFoldResult>{b.getIndexAttr(numPanels), b.getIndexAttr(K), b.getIndexAttr(panelW)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(panelW), OpFoldResult(bMeta.getStrides()[0]),
-                             b.getIndexAttr(1)});
-  Value packedView = b.create<memref::CastOp>(loc, panelType, bPackedBuf);
-  Value bPacked = b.create<arith::SelectOp>(loc, doPack, packedView, inPlace);
+
+  Value biasBuf;
+  if (args.bias)
+    biasBuf = b.create<bufferization::ToBufferOp>(
+        loc,
+        MemRefType::get({N}, f32, StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {1})),
+        args.bias, b.getUnitAttr());
+
+  // One output buffer per split; N blocks never straddle two splits.
+  int64_t nBlock = kNBlockVectors * VW;
+  SmallVector<Value> outBufs, outViews;
+  SmallVector<int64_t> firstBlock, colOffset;
+  int64_t blocks = 0, col = 0;
+  SmallVector<Value> dyn;
+  if (at.isDynamicDim(0))
+    dyn.push_back(M);
+  auto viewType = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32);
+  for (int64_t n : splits) {
+    Value buf = b.create<memref::AllocOp>(loc, MemRefType::get({at.getDimSize(0), n}, f32), dyn,
+                                          b.getI64IntegerAttr(64));
+    outBufs.push_back(buf);
+    outViews.push_back(b.create<memref::CastOp>(loc, viewType, buf));
+    firstBlock.push_back(blocks);
+    colOffset.push_back(col);
+    blocks += (n + nBlock - 1) / nBlock;
+    col += n;
+  }
+
   Value numM = b.create<arith::CeilDivUIOp>(loc, M, cIdx(kMBlock));
-  Value numN = cIdx((N + nBlock - 1) / nBlock);
   auto forall = b.create<scf::ForallOp>(
-      loc, ArrayRef<OpFoldResult>{numM, numN}, ValueRange{}, std::nullopt);
+      loc, ArrayRef<OpFoldResult>{numM, cIdx(blocks)}, ValueRange{}, std::nullopt);
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(forall.getBody());
-    Value mb = b.create<arith::MulIOp>(loc, forall.getInductionVars()[0], cIdx(kMBlock));
-    Value nb = b.create<arith::MulIOp>(loc, forall.getInductionVars()[1], cIdx(nBlock));
+    Value blk = forall.getInductionVars()[1];
+    // The block's split: a select chain over the (few) splits.
+    Value split = cIdx(0);
+    for (size_t s = 1; s < splits.size(); ++s)
+      split = b.create<arith::SelectOp>(
+          loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge, blk, cIdx(firstBlock[s])),
+          cIdx(s), split);
+    auto perSplit = [&](auto valueOf) {
+      Value v = valueOf(0);
+      for (size_t s = 1; s < splits.size(); ++s)
+        v = b.create<arith::SelectOp>(
+            loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, split, cIdx(s)),
+            valueOf(s), v);
+      return v;
+    };
+    Value out = perSplit([&](size_t s) { return outViews[s]; });
+    Value offset = perSplit([&](size_t s) { return cIdx(colOffset[s]); });
+    Value splitEnd = perSplit([&](size_t s) { return cIdx(colOffset[s] + splits[s]); });
+    Value first = perSplit([&](size_t s) { return cIdx(firstBlock[s]); });
+
+    Value mb = mul(forall.getInductionVars()[0], cIdx(kMBlock));
+    Value nb = add(offset, mul(sub(blk, first), cIdx(nBlock)));
     Value mEnd = b.create<arith::MinUIOp>(loc, add(mb, cIdx(kMBlock)), M);
-    Value nEnd = b.create<arith::MinUIOp>(loc, add(nb, cIdx(nBlock)), cIdx(N));
-    Value mLast = b.create<arith::SubIOp>(loc, M, cIdx(1));
-    auto nLoop = b.create<scf::ForOp>(loc, nb, nEnd, cIdx(kNR * VW));
+    Value nEnd = b.create<arith::MinUIOp>(loc, add(nb, cIdx(nBlock)), splitEnd);
+    Value mLast = sub(M, cIdx(1));
+    auto nLoop = b.create<scf::ForOp>(loc, nb, nEnd, cIdx(panelW));
     b.setInsertionPointToStart(nLoop.getBody());
     Value n0 = nLoop.getInductionVar();
-    Value panel = b.create<arith::DivUIOp>(loc, n0, cIdx(kNR * VW));
+    Value panel = b.create<arith::DivUIOp>(loc, n0, cIdx(panelW));
+    Value outCol = sub(n0, offset);
+    SmallVector<Value> biasVec;
+    if (biasBuf)
+      for (int64_t j = 0; j < kNR; ++j)
+        biasVec.push_back(b.create<vector::LoadOp>(loc, vecT, biasBuf,
+                                                   ValueRange{add(n0, cIdx(j * VW))}));
     auto mLoop = b.create<scf::ForOp>(loc, mb, mEnd, cIdx(kMR));
     b.setInsertionPointToStart(mLoop.getBody());
     Value m0 = mLoop.getInductionVar();
@@ -163,17 +249,26 @@ Value attn::buildMatmulKernel(OpBuilder &b, Location loc, Value A, Value B,
       }
       b.create<scf::YieldOp>(loc, next);
     }
+    // Epilogue on registers: bias, activation, store.
     for (int64_t i = 0; i < kMR; ++i) {
       Value row = add(m0, cIdx(i));
       Value valid = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, row, M);
       auto ifOp = b.create<scf::IfOp>(loc, valid, /*withElse=*/false);
       OpBuilder::InsertionGuard g3(b);
       b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-      for (int64_t j = 0; j < kNR; ++j)
-        b.create<vector::StoreOp>(loc, kLoop.getResult(i * kNR + j), cBuf,
-                                  ValueRange{row, add(n0, cIdx(j * VW))});
+      for (int64_t j = 0; j < kNR; ++j) {
+        Value v = kLoop.getResult(i * kNR + j);
+        if (biasBuf)
+          v = b.create<arith::AddFOp>(loc, v, biasVec[j]);
+        v = applyActivation(b, loc, v, args.activation);
+        b.create<vector::StoreOp>(loc, v, out, ValueRange{row, add(outCol, cIdx(j * VW))});
+      }
     }
   }
-  return b.create<bufferization::ToTensorOp>(loc, ct, cBuf, /*restrict=*/true,
-                                             /*writable=*/true);
+  SmallVector<Value> results;
+  for (auto [buf, n] : llvm::zip(outBufs, splits))
+    results.push_back(b.create<bufferization::ToTensorOp>(
+        loc, RankedTensorType::get({at.getDimSize(0), n}, f32), buf, /*restrict=*/true,
+        /*writable=*/true));
+  return results;
 }

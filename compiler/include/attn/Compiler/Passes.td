@@ -31,6 +31,69 @@ def FuseAttentionPass : Pass<"attn-fuse-attention", "func::FuncOp"> {
   ];
 }
 
+def FuseGeluPass : Pass<"attn-fuse-gelu", "func::FuncOp"> {
+  let summary = "Recognize decomposed GELU (erf or tanh form) as attn.gelu";
+  let description = [{
+    Exporters decompose GELU below opset 20: `x * 0.5 * (1 + erf(x / sqrt(2)))`
+    (nn.GELU, BERT) or `0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))`
+    (GPT-2's gelu_new), with the products in any order and the scalar
+    factors as Mul or Div by constants. Each becomes one `attn.gelu` (with
+    `tanh_approximation` for the second), which `attn-fuse-linear` can then
+    move into a matmul epilogue.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+  let statistics = [
+    Statistic<"numGelu", "gelu", "Number of decomposed GELUs recognized">
+  ];
+}
+
+def FuseLinearPass : Pass<"attn-fuse-linear", "func::FuncOp"> {
+  let summary = "Fold bias add and activation into matmul: attn.linear";
+  let description = [{
+    `attn.matmul(x [.., K], W [K, N])`, optionally followed by `attn.add` of a
+    bias that broadcasts only along N and by `attn.relu` / `attn.gelu`, becomes
+    one `attn.linear`: the CPU kernel adds the bias and applies the activation
+    to its register tiles before storing them, so the [.., N] result is
+    written once and never re-read for the epilogue. Intermediates with other
+    users stay where they are (no fusion across them).
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+  let statistics = [
+    Statistic<"numLinear", "linear", "Number of matmuls turned into attn.linear">,
+    Statistic<"numBias", "bias", "Number of bias adds folded into attn.linear">,
+    Statistic<"numActivation", "activation", "Number of activations folded into attn.linear">
+  ];
+}
+
+def MergeProjectionsPass : Pass<"attn-merge-projections", "func::FuncOp"> {
+  let summary = "Merge attn.linear ops sharing one input into one multi-result attn.linear";
+  let description = [{
+    Q/K/V projections (and any other Linear layers) that read the same input
+    with constant weights, the same activation and constant (or no) biases
+    become one `attn.linear` whose weight and bias are the concatenations
+    (built once at compile time) and whose results split N back into the
+    original outputs: the input is read once and the kernel has N/W times
+    more column blocks to share between threads.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+  let statistics = [
+    Statistic<"numMerged", "merged", "Number of attn.linear ops merged into others">
+  ];
+}
+
+def FuseResidualLayerNormPass : Pass<"attn-fuse-residual-layernorm", "func::FuncOp"> {
+  let summary = "Fold the residual add before a LayerNorm into attn.layer_norm";
+  let description = [{
+    `attn.layer_norm(attn.add(a, b))` with `a`, `b` and the sum of one type and
+    the sum used only by the LayerNorm becomes `attn.layer_norm(a) residual(b)`:
+    the sum is formed while the row is normalized, never stored separately.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+  let statistics = [
+    Statistic<"numFused", "fused", "Number of residual adds folded into attn.layer_norm">
+  ];
+}
+
 //===----------------------------------------------------------------------===//
 // Lowering passes
 //===----------------------------------------------------------------------===//

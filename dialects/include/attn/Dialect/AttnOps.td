@@ -72,6 +72,18 @@ def Attn_ReduceKindAttr : EnumAttr<Attn_Dialect, Attn_ReduceKind, "reduce_kind">
   let assemblyFormat = "$value";
 }
 
+def Attn_Activation : I32EnumAttr<"Activation", "activation applied in a linear layer's epilogue", [
+    I32EnumAttrCase<"none", 0>,
+    I32EnumAttrCase<"relu", 1>,
+    I32EnumAttrCase<"gelu", 2>,
+    I32EnumAttrCase<"gelu_tanh", 3>]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+}
+def Attn_ActivationAttr : EnumAttr<Attn_Dialect, Attn_Activation, "activation"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
 //===----------------------------------------------------------------------===//
 // Base classes
 //===----------------------------------------------------------------------===//
@@ -204,6 +216,7 @@ def Attn_TransposeOp : Attn_Op<"transpose", [Pure, InferTypeOpAdaptorWithIsCompa
   let assemblyFormat = "$input `,` $perm attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
   let hasFolder = 1;
+  let hasCanonicalizer = 1;
 }
 
 def Attn_ReshapeOp : Attn_Op<"reshape", [Pure]> {
@@ -294,6 +307,39 @@ def Attn_TriluOp : Attn_Op<"trilu", [Pure]> {
   let arguments = (ins Attn_Tensor:$input, I64Attr:$k, BoolAttr:$upper);
   let results = (outs Attn_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+
+def Attn_LinearOp : Attn_Op<"linear", [Pure]> {
+  let summary = "dense layer: activation(input · weight + bias), split along the last dim";
+  let description = [{
+    `input` is `[batch..., K]` (at least one batch dim), `weight` is `[K, N]`, the optional `bias` is
+    `[N]`. Computes `y = activation(input · weight + bias)` (`[batch..., N]`)
+    and returns it as one result, or as several results that split the last
+    dim in order: result `i` is `y[..., n_i : n_i + N_i]` where `N_i` is its
+    last dim (`sum N_i = N`; static when there is more than one result).
+
+    Produced by the graph passes: `attn-fuse-linear` folds the bias add and
+    the activation of a Linear layer into its matmul (they run in the
+    kernel's epilogue, on registers), `attn-merge-projections` merges
+    projections of one input (Q/K/V) into one op with several results.
+    `gelu` is the exact (erf) GELU, `gelu_tanh` the tanh approximation.
+  }];
+  let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$weight,
+                   Optional<Attn_FloatTensor>:$bias,
+                   DefaultValuedAttr<Attn_ActivationAttr, "::mlir::attn::Activation::none">:$activation);
+  let results = (outs Variadic<Attn_FloatTensor>:$results);
+  let assemblyFormat = [{
+    $input `,` $weight (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict
+    `:` type($input) `,` type($weight) `->` type($results)
+  }];
+  let builders = [
+    // One result per entry of `splits` (all of N when empty).
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$weight, "::mlir::Value":$bias,
+                   "::mlir::attn::Activation":$activation,
+                   CArg<"::llvm::ArrayRef<int64_t>", "{}">:$splits)>
+  ];
   let hasVerifier = 1;
 }
 

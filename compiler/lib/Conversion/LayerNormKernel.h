@@ -1,0 +1,20 @@
+//===- LayerNormKernel.h - vectorized CPU layer normalization ---*- C++ -*-===//
+#ifndef ATTN_COMPILER_LAYERNORMKERNEL_H
+#define ATTN_COMPILER_LAYERNORMKERNEL_H
+
+#include "attn/Dialect/AttnDialect.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::attn {
+
+/// Whether the row kernel applies: f32, static normalized dims whose size is
+/// a multiple of the vector width, scale/bias with exactly that many
+/// elements (no broadcasting inside the row).
+bool canUseLayerNormKernel(LayerNormOp op, int64_t vectorWidth);
+
+/// Builds the kernel before `op`; returns the result tensor.
+Value buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t vectorWidth);
+
+} // namespace mlir::attn
+
+#endif

@@ -1,0 +1,128 @@
+//===- FuseLinear.cpp - matmul + bias + activation -> attn.linear ---------===//
+//
+//   y = attn.matmul(x [.., K], W [K, N])
+//   y = attn.add(y, b)          b broadcasts only along N: [N] or [1.., N]
+//   y = attn.relu(y) | attn.gelu(y)
+//
+// becomes one `attn.linear %x, %W bias(%b) {activation = ...}`. The add and
+// the activation are taken only when the value before them has no other
+// user, so nothing is computed twice. A bias of shape [1.., N] is reshaped
+// to [N] (a constant is rewritten, anything else goes through attn.reshape).
+// Matching never changes the IR; the replaced chain is erased.
+//
+//===----------------------------------------------------------------------===//
+#include "attn/Compiler/Passes.h"
+#include "attn/Dialect/ConstantData.h"
+#include "TransformUtils.h"
+
+#include "mlir/IR/PatternMatch.h"
+
+#include <cstring>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_FUSELINEARPASS
+#include "attn/Compiler/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// The user of `v` if it has exactly one use, else null.
+Operation *soleUser(Value v) {
+  return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
+}
+
+/// Whether `bias` broadcasts only along the last dim of `y` and leaves the
+/// sum's type equal to y's.
+bool isBias(Value bias, AddOp add, Value y) {
+  auto bt = dyn_cast<RankedTensorType>(bias.getType());
+  auto yt = cast<RankedTensorType>(y.getType());
+  if (!bt || bt.getElementType() != yt.getElementType() || add.getType() != yt)
+    return false;
+  if (bt.getRank() < 1 || bt.getRank() > yt.getRank())
+    return false;
+  ArrayRef<int64_t> bs = bt.getShape();
+  if (bs.back() != yt.getShape().back() || ShapedType::isDynamic(bs.back()))
+    return false;
+  return llvm::all_of(bs.drop_back(), [](int64_t d) { return d == 1; });
+}
+
+/// `bias` as a rank-1 [N] tensor.
+Value asVector(OpBuilder &b, Location loc, Value bias) {
+  auto bt = cast<RankedTensorType>(bias.getType());
+  if (bt.getRank() == 1)
+    return bias;
+  auto vt = RankedTensorType::get({bt.getShape().back()}, bt.getElementType());
+  if (std::optional<ConstantBytes> bytes = getConstantBytes(bias)) {
+    int64_t eb = bytes->elementBytes;
+    std::vector<char> data(bt.getNumElements() * eb);
+    for (int64_t i = 0; i < bt.getNumElements(); ++i)
+      std::memcpy(data.data() + i * eb, bytes->element(i).data(), eb);
+    return createConstantFromBytes(b, loc, vt, data, constantBlobName(bias, ".vec", "bias"));
+  }
+  auto shapeT = RankedTensorType::get({1}, b.getI64Type());
+  Value shape = b.create<arith::ConstantOp>(
+      loc, DenseElementsAttr::get(shapeT, ArrayRef<int64_t>{bt.getShape().back()}));
+  return b.create<ReshapeOp>(loc, vt, bias, shape, UnitAttr());
+}
+
+struct FuseLinearPass : attn::impl::FuseLinearPassBase<FuseLinearPass> {
+  void runOnOperation() override {
+    SmallVector<MatmulOp> matmuls;
+    getOperation().walk([&](MatmulOp op) { matmuls.push_back(op); });
+    IRRewriter rw(&getContext());
+    for (MatmulOp mm : matmuls) {
+      auto lt = cast<RankedTensorType>(mm.getLhs().getType());
+      auto rt = cast<RankedTensorType>(mm.getRhs().getType());
+      if (lt.getRank() < 2 || rt.getRank() != 2 || !isa<FloatType>(lt.getElementType()))
+        continue;
+      // The chain mm -> [add] -> [activation]; every link but the last has
+      // exactly one user, the next link.
+      SmallVector<Operation *> chain{mm};
+      Value y = mm.getResult();
+      Value bias;
+      if (auto add = dyn_cast_or_null<AddOp>(soleUser(y))) {
+        Value other = add.getLhs() == y ? add.getRhs() : add.getLhs();
+        if (other != y && isBias(other, add, y)) {
+          bias = other;
+          y = add.getResult();
+          chain.push_back(add);
+        }
+      }
+      Activation act = Activation::none;
+      if (Operation *user = soleUser(y)) {
+        if (isa<ReluOp>(user))
+          act = Activation::relu;
+        else if (auto g = dyn_cast<GeluOp>(user))
+          act = g.getTanhApproximation() ? Activation::gelu_tanh : Activation::gelu;
+        if (act != Activation::none) {
+          y = user->getResult(0);
+          chain.push_back(user);
+        }
+      }
+      Operation *last = chain.back();
+      rw.setInsertionPoint(last);
+      Value b = bias ? asVector(rw, mm.getLoc(), bias) : Value();
+      SmallVector<Location> locs;
+      for (Operation *op : chain)
+        locs.push_back(op->getLoc());
+      auto linear = rw.create<LinearOp>(rw.getFusedLoc(locs), TypeRange{y.getType()}, mm.getLhs(),
+                                        mm.getRhs(), b, ActivationAttr::get(&getContext(), act));
+      SmallVector<Operation *> constants = operandConstants(chain);
+      rw.replaceOp(last, linear.getResults());
+      chain.pop_back();
+      for (Operation *op : llvm::reverse(chain))
+        rw.eraseOp(op);
+      eraseDeadConstants(rw, constants);
+      ++numLinear;
+      if (bias)
+        ++numBias;
+      if (act != Activation::none)
+        ++numActivation;
+    }
+  }
+};
+
+} // namespace

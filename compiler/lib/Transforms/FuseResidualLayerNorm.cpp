@@ -1,0 +1,44 @@
+//===- FuseResidualLayerNorm.cpp - residual add into attn.layer_norm ------===//
+//
+// Every transformer block ends a sublayer with `LayerNorm(x + sublayer(x))`.
+// When the sum has no other user and both addends have the sum's type (no
+// broadcasting), the add becomes the layer_norm's `residual` operand and the
+// lowering forms the sum while it normalizes the row.
+//
+//===----------------------------------------------------------------------===//
+#include "attn/Compiler/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_FUSERESIDUALLAYERNORMPASS
+#include "attn/Compiler/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+struct FuseResidualLayerNormPass
+    : attn::impl::FuseResidualLayerNormPassBase<FuseResidualLayerNormPass> {
+  void runOnOperation() override {
+    SmallVector<LayerNormOp> norms;
+    getOperation().walk([&](LayerNormOp op) { norms.push_back(op); });
+    IRRewriter rw(&getContext());
+    for (LayerNormOp ln : norms) {
+      auto add = ln.getInput().getDefiningOp<AddOp>();
+      if (ln.getResidual() || !add || !add.getResult().hasOneUse())
+        continue;
+      Type t = add.getType();
+      if (add.getLhs().getType() != t || add.getRhs().getType() != t)
+        continue;
+      rw.modifyOpInPlace(ln, [&] {
+        ln.getInputMutable().assign(add.getLhs());
+        ln.getResidualMutable().assign(add.getRhs());
+      });
+      rw.eraseOp(add);
+      ++numFused;
+    }
+  }
+};
+} // namespace

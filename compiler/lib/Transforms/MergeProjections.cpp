@@ -1,0 +1,151 @@
+//===- MergeProjections.cpp - one attn.linear per shared input ------------===//
+//
+// Q/K/V (and gate/up) projections read one input through separate Linear
+// layers. Those with constant weights [K, N_i], the same activation and the
+// same kind of bias (all constant, or none) merge into one attn.linear with
+// weight [K, sum N_i] and bias [sum N_i] concatenated at compile time, whose
+// results are the original outputs in order. The merged op stands where the
+// first of them stood (its operands are the shared input and new constants,
+// which dominate every original), so every original result's users still
+// come after it.
+//
+//===----------------------------------------------------------------------===//
+#include "attn/Compiler/Passes.h"
+#include "attn/Dialect/ConstantData.h"
+#include "TransformUtils.h"
+
+#include "mlir/IR/PatternMatch.h"
+
+#include <cstring>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_MERGEPROJECTIONSPASS
+#include "attn/Compiler/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// What must agree between linears that merge.
+struct MergeKey {
+  Value input;
+  Block *block;
+  Activation activation;
+  bool hasBias;
+  Type elementType;
+  int64_t k;
+  bool operator==(const MergeKey &o) const {
+    return input == o.input && block == o.block && activation == o.activation &&
+           hasBias == o.hasBias && elementType == o.elementType && k == o.k;
+  }
+};
+
+std::optional<MergeKey> mergeKey(LinearOp op) {
+  auto w = op.getWeight().getType();
+  if (!w.hasStaticShape() || !getConstantBytes(op.getWeight()))
+    return std::nullopt;
+  if (op.getBias() && !getConstantBytes(op.getBias()))
+    return std::nullopt;
+  // Every result's width must be static to split the merged N.
+  for (Type t : op.getResultTypes())
+    if (cast<RankedTensorType>(t).isDynamicDim(cast<RankedTensorType>(t).getRank() - 1))
+      return std::nullopt;
+  return MergeKey{op.getInput(), op->getBlock(), op.getActivation(),
+                  static_cast<bool>(op.getBias()), w.getElementType(), w.getDimSize(0)};
+}
+
+/// Concatenates the weights [K, N_i] along N.
+std::vector<char> concatWeights(ArrayRef<LinearOp> ops, int64_t k, int64_t n, int64_t eb) {
+  std::vector<char> out(k * n * eb);
+  int64_t col = 0;
+  for (LinearOp op : ops) {
+    ConstantBytes w = *getConstantBytes(op.getWeight());
+    int64_t ni = op.getWeight().getType().getDimSize(1);
+    for (int64_t r = 0; r < k; ++r)
+      for (int64_t c = 0; c < ni; ++c)
+        std::memcpy(out.data() + (r * n + col + c) * eb, w.element(r * ni + c).data(), eb);
+    col += ni;
+  }
+  return out;
+}
+
+std::vector<char> concatBiases(ArrayRef<LinearOp> ops, int64_t n, int64_t eb) {
+  std::vector<char> out(n * eb);
+  int64_t col = 0;
+  for (LinearOp op : ops) {
+    ConstantBytes b = *getConstantBytes(op.getBias());
+    int64_t ni = op.getWeight().getType().getDimSize(1);
+    for (int64_t c = 0; c < ni; ++c)
+      std::memcpy(out.data() + (col + c) * eb, b.element(c).data(), eb);
+    col += ni;
+  }
+  return out;
+}
+
+struct MergeProjectionsPass
+    : attn::impl::MergeProjectionsPassBase<MergeProjectionsPass> {
+  void runOnOperation() override {
+    // Groups in order of first appearance (deterministic output).
+    SmallVector<std::pair<MergeKey, SmallVector<LinearOp>>> groups;
+    getOperation().walk([&](LinearOp op) {
+      std::optional<MergeKey> key = mergeKey(op);
+      if (!key)
+        return;
+      auto it = llvm::find_if(groups, [&](auto &g) { return g.first == *key; });
+      if (it == groups.end())
+        groups.push_back({*key, {op}});
+      else
+        it->second.push_back(op);
+    });
+    IRRewriter rw(&getContext());
+    for (auto &[key, ops] : groups) {
+      if (ops.size() < 2)
+        continue;
+      // Program order within the block: the merged op goes before the first.
+      llvm::sort(ops, [](LinearOp a, LinearOp b) { return a->isBeforeInBlock(b); });
+      int64_t n = 0;
+      SmallVector<int64_t> splits;
+      SmallVector<Location> locs;
+      for (LinearOp op : ops) {
+        n += op.getWeight().getType().getDimSize(1);
+        for (Type t : op.getResultTypes())
+          splits.push_back(cast<RankedTensorType>(t).getShape().back());
+        locs.push_back(op.getLoc());
+      }
+      int64_t eb = key.elementType.getIntOrFloatBitWidth() / 8;
+      rw.setInsertionPoint(ops.front());
+      Location loc = rw.getFusedLoc(locs);
+      Value w = createConstantFromBytes(
+          rw, loc, RankedTensorType::get({key.k, n}, key.elementType),
+          concatWeights(ops, key.k, n, eb), constantBlobName(ops.front().getWeight(), ".merged"));
+      Value b;
+      if (key.hasBias)
+        b = createConstantFromBytes(rw, loc, RankedTensorType::get({n}, key.elementType),
+                                    concatBiases(ops, n, eb),
+                                    constantBlobName(ops.front().getBias(), ".merged", "bias"));
+      auto merged = rw.create<LinearOp>(loc, key.input, w, b, key.activation, splits);
+      // Keep the original result types (they may know more static dims).
+      unsigned r = 0;
+      for (LinearOp op : ops) {
+        for (Value res : op.getResults()) {
+          merged.getResult(r).setType(res.getType());
+          ++r;
+        }
+      }
+      SmallVector<Operation *> originals(ops.begin(), ops.end());
+      SmallVector<Operation *> constants = operandConstants(originals);
+      r = 0;
+      for (LinearOp op : ops) {
+        SmallVector<Value> repl(merged.getResults().slice(r, op.getNumResults()));
+        r += op.getNumResults();
+        rw.replaceOp(op, repl);
+      }
+      eraseDeadConstants(rw, constants);
+      numMerged += ops.size() - 1;
+    }
+  }
+};
+
+} // namespace
