@@ -41,6 +41,7 @@ cases = [  # x shape (None = dynamic), K, splits, activation, bias, weight const
     ((300, 48), 48, [64], "gelu", True, False),             # run-time weight, packed at run time
     ((5, 16), 16, [40], "relu", True, True),                # N = 40: generic fallback
     ((3, 8), 8, [24, 16], "none", True, True),              # splits off the tile: fallback
+    ((9, 16), 16, [40, 24], "gelu", True, True),            # N = 64 on the tile, splits off: kernel + copies
 ]
 failed = 0
 for i, (xshape, K, splits, act, has_bias, const_w) in enumerate(cases):

@@ -294,25 +294,32 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
   if (canUseMatmulKernel(at, wt, splits, vectorWidth)) {
     parts = buildMatmulKernel(b, loc, MatmulKernelArgs{a, w, bias, act, splits}, vectorWidth);
   } else {
+    // All of N at once (the kernel when only the splits are off its tiles),
+    // then each split copied out.
     SmallVector<Value> dims = getDimValues(b, loc, a), wdims = getDimValues(b, loc, w);
     auto mmType = RankedTensorType::get({at.getDimSize(0), wt.getDimSize(1)}, et);
-    Value init = createEmptyTensor(b, loc, mmType, {dims[0], wdims[1]});
-    Value zero = createScalarConstant(b, loc, et, 0);
-    Value filled = b.create<linalg::FillOp>(loc, zero, init).getResult(0);
-    Value mm = b.create<linalg::MatmulOp>(loc, TypeRange{mmType}, ValueRange{a, w},
-                                          ValueRange{filled})
-                   .getResult(0);
-    if (bias || act != Activation::none) {
-      SmallVector<Value> operands{mm};
-      if (bias)
-        operands.push_back(bias);
-      bool hasBias = static_cast<bool>(bias);
-      mm = buildElementwise(b, loc, mmType, operands,
-                            [&](OpBuilder &bb, Location l, ValueRange v) -> Value {
-                              Value y = hasBias ? bb.create<arith::AddFOp>(l, v[0], v[1]).getResult()
-                                                : v[0];
-                              return applyActivation(bb, l, y, act);
-                            });
+    Value mm;
+    if (canUseMatmulKernel(at, wt, {}, vectorWidth)) {
+      mm = buildMatmulKernel(b, loc, MatmulKernelArgs{a, w, bias, act, {}}, vectorWidth)[0];
+    } else {
+      Value init = createEmptyTensor(b, loc, mmType, {dims[0], wdims[1]});
+      Value zero = createScalarConstant(b, loc, et, 0);
+      Value filled = b.create<linalg::FillOp>(loc, zero, init).getResult(0);
+      mm = b.create<linalg::MatmulOp>(loc, TypeRange{mmType}, ValueRange{a, w},
+                                      ValueRange{filled})
+               .getResult(0);
+      if (bias || act != Activation::none) {
+        SmallVector<Value> operands{mm};
+        if (bias)
+          operands.push_back(bias);
+        bool hasBias = static_cast<bool>(bias);
+        mm = buildElementwise(b, loc, mmType, operands,
+                              [&](OpBuilder &bb, Location l, ValueRange v) -> Value {
+                                Value y = hasBias ? bb.create<arith::AddFOp>(l, v[0], v[1]).getResult()
+                                                  : v[0];
+                                return applyActivation(bb, l, y, act);
+                              });
+      }
     }
     if (splits.empty()) {
       parts.push_back(mm);

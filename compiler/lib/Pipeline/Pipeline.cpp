@@ -28,10 +28,12 @@ void attn::buildGraphPipeline(OpPassManager &pm, const CompileOptions &options) 
   fuse.remarks = options.remarks;
   pm.addNestedPass<func::FuncOp>(createFuseAttentionPass(fuse));
   // The layers around attention: GELU, Linear epilogues, Q/K/V projections
-  // sharing an input, residual adds before LayerNorm.
+  // sharing an input (separate, or packed and cut apart), residual adds
+  // before LayerNorm.
   pm.addNestedPass<func::FuncOp>(createFuseGeluPass());
   pm.addNestedPass<func::FuncOp>(createFuseLinearPass());
   pm.addNestedPass<func::FuncOp>(createMergeProjectionsPass());
+  pm.addNestedPass<func::FuncOp>(createSplitLinearResultsPass());
   pm.addNestedPass<func::FuncOp>(createFuseResidualLayerNormPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

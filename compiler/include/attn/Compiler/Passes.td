@@ -81,6 +81,24 @@ def MergeProjectionsPass : Pass<"attn-merge-projections", "func::FuncOp"> {
   ];
 }
 
+def SplitLinearResultsPass : Pass<"attn-split-linear-results", "func::FuncOp"> {
+  let summary = "Turn column slices of an attn.linear's result into separate results";
+  let description = [{
+    nn.MultiheadAttention's packed in-projection computes [Q | K | V] with one
+    matmul and cuts it apart: Slice along the last axis (PyTorch 1.13) or
+    unflatten + transpose + Gather (PyTorch 2.x), both copies. When every use
+    of the result provably reads a column range of it (through slices,
+    row-major reshapes, transposes and constant gathers that keep "element =
+    y[row][column]"), the linear returns one result per range and those
+    values are replaced by the results (reshaped when their static shape
+    differs): no transpose, no gather, no copy.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+  let statistics = [
+    Statistic<"numSplit", "split", "Number of attn.linear results split into column ranges">
+  ];
+}
+
 def FuseResidualLayerNormPass : Pass<"attn-fuse-residual-layernorm", "func::FuncOp"> {
   let summary = "Fold the residual add before a LayerNorm into attn.layer_norm";
   let description = [{
