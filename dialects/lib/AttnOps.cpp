@@ -629,6 +629,13 @@ LogicalResult AttentionOp::verify() {
     return emitOpError("mask_first needs a mask");
   if (!std::isfinite(getScale().convertToDouble()))
     return emitOpError("scale must be finite");
+  if (std::optional<APFloat> fill = getCausalFill()) {
+    if (!getCausal())
+      return emitOpError("causal_fill needs causal");
+    if (!fill->isFinite())
+      return emitOpError("causal_fill must be finite (causal alone removes the "
+                         "positions k > q)");
+  }
   // verify() runs before the result-type inference check, which reports
   // rank mismatches; the mask check below needs equal ranks >= 2.
   if (hasMask && q.getRank() >= 2 && k.getRank() == q.getRank()) {

@@ -633,3 +633,19 @@ func.func @attention_additive_mask_type(%q: tensor<2x4x8xf32>, %m: tensor<4x4xi1
   %0 = attn.attention %q, %q, %q mask(%m : tensor<4x4xi1>) {mask_kind = #attn.mask_kind<additive>, scale = 1.0 : f64} : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
   return %0 : tensor<2x4x8xf32>
 }
+
+// -----
+
+func.func @attention_causal_fill_without_causal(%q: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
+  // expected-error @+1 {{'attn.attention' op causal_fill needs causal}}
+  %0 = attn.attention %q, %q, %q {causal_fill = -3.4028234663852886E+38 : f64, mask_kind = #attn.mask_kind<none>, scale = 1.0 : f64} : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
+  return %0 : tensor<2x4x8xf32>
+}
+
+// -----
+
+func.func @attention_causal_fill_infinite(%q: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
+  // expected-error @+1 {{'attn.attention' op causal_fill must be finite (causal alone removes the positions k > q)}}
+  %0 = attn.attention %q, %q, %q {causal, causal_fill = 0xFFF0000000000000 : f64, mask_kind = #attn.mask_kind<none>, scale = 1.0 : f64} : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
+  return %0 : tensor<2x4x8xf32>
+}

@@ -237,3 +237,13 @@ func.func @attention_3d_bf16(%q: tensor<16x10x64xbf16>, %k: tensor<16x12x64xbf16
   %0 = attn.attention %q, %k, %v {mask_kind = #attn.mask_kind<none>, scale = 0.125 : f64} : tensor<16x10x64xbf16>, tensor<16x12x64xbf16>, tensor<16x12x64xbf16> -> tensor<16x10x64xbf16>
   return %0 : tensor<16x10x64xbf16>
 }
+
+// CHECK-LABEL: func.func @attention_masked_rows
+func.func @attention_masked_rows(%q: tensor<?x4x?x16xf32>, %m: tensor<?x1x1x?xf32>)
+    -> (tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>) {
+  // CHECK: attn.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<?x1x1x?xf32>) {causal, causal_fill = -3.4028234663852886E+38 : f64, mask_kind = #attn.mask_kind<additive>, scale = 2.500000e-01 : f64}
+  %0 = attn.attention %q, %q, %q mask(%m : tensor<?x1x1x?xf32>) {causal, causal_fill = -3.4028234663852886E+38 : f64, mask_kind = #attn.mask_kind<additive>, scale = 0.25 : f64} : tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32> -> tensor<?x4x?x16xf32>
+  // CHECK: attn.attention %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<?x1x1x?xf32>) {causal, mask_kind = #attn.mask_kind<additive>, nan_to_zero, scale = 2.500000e-01 : f64}
+  %1 = attn.attention %q, %q, %q mask(%m : tensor<?x1x1x?xf32>) {causal, mask_kind = #attn.mask_kind<additive>, nan_to_zero, scale = 0.25 : f64} : tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32> -> tensor<?x4x?x16xf32>
+  return %0, %1 : tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>
+}

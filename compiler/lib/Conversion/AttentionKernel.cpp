@@ -12,7 +12,8 @@
 //         S  = Qs · Kt[:, blk]          MR x (NR·VW) register tiles, FMA
 //         S' = scale/mask/causal/pad edits, row max, P = exp(S' - m'), row sum
 //         O  = alpha O + P · Vp[blk]    MR x (NR·VW) register tiles, FMA
-//       out rows = O / l
+//       causal_fill: rows whose max is <= fill + 128 add the skipped keys
+//       out rows = O / l                (nan_to_zero: 0 where l is 0 or NaN)
 //
 // Memory is O((S + BQ + BK)·D) per task, never S x S.
 //
@@ -138,6 +139,50 @@ struct KernelBuilder {
                                   ValueRange{add(row0, cIdx(i)), add(col0, cIdx(j * vecT.getDimSize(0)))});
   }
 
+  /// causal_fill: keys [kEnd, Sk) were skipped and all score `fill`. A row
+  /// whose running max m reaches above fill + 128 gives them weights below
+  /// e^-128 of its largest (0 in f32); the other rows (every key up to the
+  /// diagonal masked) take them in exactly: m' = max(m, fill), and
+  /// (Sk - kEnd) keys of weight exp(fill - m') with the sum of their values.
+  void addSkippedFillKeys(double fill, Value kEnd, Value Sk, Value tq, Value mBuf,
+                          Value lBuf, Value oBuf, Value vp, int64_t Dv) {
+    Value c0 = cIdx(0), c1 = cIdx(1);
+    Value fillV = cF(fill);
+    Value limit = cF(fill + 128.0);
+    Value skipped = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, kEnd, Sk);
+    Value count = b.create<arith::UIToFPOp>(
+        loc, f32, b.create<arith::IndexCastOp>(loc, b.getI64Type(), b.create<arith::SubIOp>(loc, Sk, kEnd)));
+    forLoop(c0, tq, c1, [&](Value q) {
+      Value m = b.create<memref::LoadOp>(loc, mBuf, ValueRange{q});
+      Value low = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OLE, m, limit);
+      auto ifOp = b.create<scf::IfOp>(loc, b.create<arith::AndIOp>(loc, low, skipped),
+                                      /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      Value mNew = b.create<arith::MaximumFOp>(loc, m, fillV);
+      Value alpha = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, m, mNew));
+      Value w = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, fillV, mNew));
+      Value l = b.create<memref::LoadOp>(loc, lBuf, ValueRange{q});
+      b.create<memref::StoreOp>(
+          loc,
+          b.create<arith::AddFOp>(loc, b.create<arith::MulFOp>(loc, l, alpha),
+                                  b.create<arith::MulFOp>(loc, count, w)),
+          lBuf, ValueRange{q});
+      b.create<memref::StoreOp>(loc, mNew, mBuf, ValueRange{q});
+      Value alphaV = bcast(alpha), wV = bcast(w);
+      forLoop(c0, cIdx(Dv), cIdx(vecT.getDimSize(0)), [&](Value dv) {
+        auto sum = forLoop(kEnd, Sk, c1, ValueRange{splat(0.0)}, [&](Value k, ValueRange a) {
+          Value v = b.create<vector::LoadOp>(loc, vecT, vp, ValueRange{k, dv});
+          return SmallVector<Value>{b.create<arith::AddFOp>(loc, a[0], v)};
+        });
+        Value o = b.create<vector::LoadOp>(loc, vecT, oBuf, ValueRange{q, dv});
+        Value r = b.create<vector::FMAOp>(loc, wV, sum.getResult(0),
+                                          b.create<arith::MulFOp>(loc, o, alphaV));
+        b.create<vector::StoreOp>(loc, r, oBuf, ValueRange{q, dv});
+      });
+    });
+  }
+
   FailureOr<Value> build();
 };
 } // namespace
@@ -174,6 +219,10 @@ FailureOr<Value> KernelBuilder::build() {
   double fill = op.getFillValue().convertToDouble();
   MaskKind kind = op.getMaskKind();
   bool maskFirst = op.getMaskFirst(), causal = op.getCausal();
+  std::optional<double> causalFill;
+  if (std::optional<APFloat> f = op.getCausalFill())
+    causalFill = f->convertToDouble();
+  bool nanToZero = op.getNanToZero();
 
   SmallVector<Value> qd = getDimValues(b, loc, Q), kd = getDimValues(b, loc, K);
   Value Sq = qd[nb], Sk = kd[nb];
@@ -380,8 +429,17 @@ FailureOr<Value> KernelBuilder::build() {
                                               b.create<arith::IndexCastOp>(loc, b.getI64Type(), kbase)));
             Value dead = b.create<arith::CmpIOp>(
                 loc, arith::CmpIPredicate::sge, kidx,
-                b.create<vector::BroadcastOp>(loc, iota.getType(), sk64));
-            if (causal)
+                b.create<vector::BroadcastOp>(
+                    loc, iota.getType(),
+                    causalFill ? b.create<arith::IndexCastOp>(loc, b.getI64Type(), kEnd) : sk64));
+            if (causalFill) {
+              // causal_fill: future keys up to kEnd score the fill; those
+              // past kEnd are added after the key loop where needed.
+              Value future = b.create<arith::CmpIOp>(
+                  loc, arith::CmpIPredicate::sgt, kidx,
+                  b.create<vector::BroadcastOp>(loc, iota.getType(), gq64));
+              s = b.create<arith::SelectOp>(loc, future, splat(*causalFill), s);
+            } else if (causal)
               dead = b.create<arith::OrIOp>(
                   loc, dead,
                   b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, kidx,
@@ -438,15 +496,26 @@ FailureOr<Value> KernelBuilder::build() {
         });
       });
 
+      if (causalFill)
+        addSkippedFillKeys(*causalFill, kEnd, Sk, tq, mBuf, lBuf, oBuf, vp, Dv);
+
       // out rows = O / l (deferred normalization; l = 0 gives NaN as PyTorch).
       forLoop(c0, tq, c1, [&](Value q) {
-        Value l = bcast(b.create<memref::LoadOp>(loc, lBuf, ValueRange{q}));
+        Value lS = b.create<memref::LoadOp>(loc, lBuf, ValueRange{q});
+        Value l = bcast(lS);
+        // nan_to_zero: l > 0 fails exactly for the rows whose weights are NaN
+        // (l = 0: every score -inf; l = NaN: a NaN or +inf score).
+        Value ok = nanToZero ? b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, lS, cF(0.0))
+                             : Value();
         forLoop(c0, cDv, cVW, [&](Value dv) {
           Value o = b.create<vector::LoadOp>(loc, vecT, oBuf, ValueRange{q, dv});
           SmallVector<Value> idx(ivs.begin(), ivs.end());
           idx.push_back(add(qb, q));
           idx.push_back(dv);
-          b.create<vector::StoreOp>(loc, b.create<arith::DivFOp>(loc, o, l), out, idx);
+          Value r = b.create<arith::DivFOp>(loc, o, l);
+          if (ok)
+            r = b.create<arith::SelectOp>(loc, ok, r, splat(0.0));
+          b.create<vector::StoreOp>(loc, r, out, idx);
         });
       });
     });

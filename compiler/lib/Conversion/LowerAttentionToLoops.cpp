@@ -16,7 +16,9 @@
 //
 // The Sq x Sk score matrix never exists; memory is O(tile) per iteration.
 // A row whose scores are all -inf ends with l = 0 and gives NaN, as PyTorch
-// does; a row filled with a finite value gives uniform weights.
+// does (0 with nan_to_zero); a row filled with a finite value gives uniform
+// weights. With causal_fill the positions k > q score the fill value and
+// every key tile is visited.
 //
 //===----------------------------------------------------------------------===//
 #include "AttentionKernel.h"
@@ -94,6 +96,10 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     double fill = op.getFillValue().convertToDouble();
     MaskKind kind = op.getMaskKind();
     bool maskFirst = op.getMaskFirst(), causal = op.getCausal();
+    std::optional<double> causalFill;
+    if (std::optional<APFloat> f = op.getCausalFill())
+      causalFill = f->convertToDouble();
+    bool nanToZero = op.getNanToZero();
 
     SmallVector<Value> qd = getDimValues(rw, loc, Q), kd = getDimValues(rw, loc, K),
                        vd = getDimValues(rw, loc, V);
@@ -159,9 +165,10 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     Value lInit = fillT(vec, {tq}, 0.0);
     Value accInit = fillT(accType, {tq, Dv}, 0.0);
 
-    // Causal: key tiles beyond the last query row of this tile are skipped.
+    // Causal: key tiles beyond the last query row of this tile are skipped
+    // (not with causal_fill: those positions score the fill value).
     Value kEnd = Sk;
-    if (causal)
+    if (causal && !causalFill)
       kEnd = rw.create<arith::MinUIOp>(loc, Sk, rw.create<arith::AddIOp>(loc, qs, tq));
 
     AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
@@ -255,8 +262,9 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                   Value qi = bb.create<arith::AddIOp>(bl, qs, bb.create<linalg::IndexOp>(bl, 0));
                   Value ki = bb.create<arith::AddIOp>(bl, ks, bb.create<linalg::IndexOp>(bl, 1));
                   Value future = bb.create<arith::CmpIOp>(bl, arith::CmpIPredicate::ugt, ki, qi);
-                  v = bb.create<arith::SelectOp>(bl, future,
-                                                 createScalarConstant(bb, bl, acc, -INFINITY), v);
+                  v = bb.create<arith::SelectOp>(
+                      bl, future, createScalarConstant(bb, bl, acc, causalFill.value_or(-INFINITY)),
+                      v);
                 }
                 return v;
               });
@@ -325,7 +333,15 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
         createEmptyTensor(rw, loc, tileType, {tq, Dv}),
         {map(2, {d0, d1}), map(2, {d0}), map(2, {d0, d1})}, {P, P},
         [&](OpBuilder &bb, Location bl, ValueRange a) -> Value {
-          return extendTo(bb, bl, bb.create<arith::DivFOp>(bl, a[0], a[1]), et);
+          Value o = bb.create<arith::DivFOp>(bl, a[0], a[1]);
+          if (nanToZero) {
+            // l > 0 fails exactly for the rows whose weights are NaN (l = 0:
+            // every score -inf; l = NaN: a NaN or +inf score).
+            Value ok = bb.create<arith::CmpFOp>(bl, arith::CmpFPredicate::OGT, a[1],
+                                                createScalarConstant(bb, bl, acc, 0.0));
+            o = bb.create<arith::SelectOp>(bl, ok, o, createScalarConstant(bb, bl, acc, 0.0));
+          }
+          return extendTo(bb, bl, o, et);
         });
 
     rw.setInsertionPointToStart(forall.getTerminator().getBody());

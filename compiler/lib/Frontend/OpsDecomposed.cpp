@@ -1,7 +1,8 @@
 //===- OpsDecomposed.cpp - ONNX ops expressed with several attn ops --------===//
 //
 // Activations (LeakyRelu, Elu, Selu, Celu, HardSigmoid, HardSwish, Softplus,
-// Softsign, ThresholdedRelu, PRelu, Mish, Sign), Clip, CastLike, LogSoftmax
+// Softsign, ThresholdedRelu, PRelu, Mish, Sign), Clip, CastLike, IsNaN, IsInf,
+// LogSoftmax
 // and the reductions without an attn.reduce kind of their own (ReduceL1,
 // ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp).
 //
@@ -247,6 +248,40 @@ LogicalResult convertClip(GI &g) {
   return bind(g, r);
 }
 
+/// IsNaN(x) = (x != x): the only value unequal to itself is NaN (attn.cmp ne
+/// on floats is the unordered comparison). PyTorch's SDPA export emits
+/// `Where(IsNaN(softmax), 0, softmax)`, which the attention fusion matches in
+/// this form.
+LogicalResult convertIsNaN(GI &g) {
+  auto x = floatInput(g);
+  if (failed(x))
+    return failure();
+  Expr e{g, elementTypeOf(*x)};
+  return bind(g, e.cmp(CmpPredicate::ne, *x, *x));
+}
+
+/// IsInf(x) = (|x| == inf), or (x == +inf) / (x == -inf) with one of
+/// detect_positive / detect_negative off; both off gives false everywhere.
+LogicalResult convertIsInf(GI &g) {
+  auto x = floatInput(g);
+  auto neg = g.attrInt("detect_negative", 1);
+  auto pos = g.attrInt("detect_positive", 1);
+  if (failed(x) || failed(neg) || failed(pos))
+    return failure();
+  Expr e{g, elementTypeOf(*x)};
+  double inf = std::numeric_limits<double>::infinity();
+  Value r;
+  if (*neg && *pos)
+    r = e.cmp(CmpPredicate::eq, e.abs(*x), e.c(inf));
+  else if (*pos)
+    r = e.cmp(CmpPredicate::eq, *x, e.c(inf));
+  else if (*neg)
+    r = e.cmp(CmpPredicate::eq, *x, e.c(-inf));
+  else
+    r = e.cmp(CmpPredicate::gt, e.abs(*x), e.c(inf)); // nothing is > inf
+  return bind(g, r);
+}
+
 LogicalResult convertCastLike(GI &g) {
   auto x = g.requiredInput(0);
   auto like = g.requiredInput(1);
@@ -382,6 +417,8 @@ void onnx_import::registerDecomposedConverters(
   t["Sign"] = convertSign;
   t["Clip"] = convertClip;
   t["CastLike"] = convertCastLike;
+  t["IsNaN"] = convertIsNaN;
+  t["IsInf"] = convertIsInf;
   t["LogSoftmax"] = convertLogSoftmax;
   t["ReduceL1"] = convertReduceExtra<ReduceExtra::L1>;
   t["ReduceL2"] = convertReduceExtra<ReduceExtra::L2>;

@@ -17,7 +17,8 @@
 // attributions sized from the static head dims), so a thread holds only a
 // few scalars: the kernel cannot spill. f16/bf16 operands are widened to f32
 // on load (f32 accumulation, no tensor cores yet). A row whose scores are all
-// -inf gives NaN, as PyTorch does.
+// -inf gives NaN, as PyTorch does (0 with nan_to_zero); with causal_fill the
+// positions k > q score the fill value and no key tile is skipped.
 //
 // The kernel is built at tensor level as a gpu.launch on buffers
 // (bufferization.to_buffer of the operands, a fresh output buffer wrapped by
@@ -254,6 +255,12 @@ struct GpuAttentionLowering {
     double fill = call->hasAttr("attn.fill_value") ? attrF("attn.fill_value") : 0.0;
     MaskKind kind = call->getAttrOfType<MaskKindAttr>("attn.mask_kind").getValue();
     bool maskFirst = call->hasAttr("attn.mask_first"), causal = call->hasAttr("attn.causal");
+    // causal_fill: positions k > q score the fill (no tile is skipped);
+    // nan_to_zero: rows whose weights are NaN give 0.
+    std::optional<double> causalFill;
+    if (call->hasAttr("attn.causal_fill"))
+      causalFill = attrF("attn.causal_fill");
+    bool nanToZero = call->hasAttr("attn.nan_to_zero");
 
     // Grid: x = query tiles, y = flattened batch dims.
     Value numQT = b.create<arith::CeilDivUIOp>(loc, Sq, h.idx(BQ));
@@ -335,7 +342,7 @@ struct GpuAttentionLowering {
 
       // Causal: key tiles past the tile's last query row are skipped.
       Value kEnd = Sk;
-      if (causal)
+      if (causal && !causalFill)
         kEnd = h.minu(Sk, h.add(qs, tq));
 
       h.loop(c0, kEnd, cBK, [&](Value ks) {
@@ -410,7 +417,8 @@ struct GpuAttentionLowering {
                 v = applyMask(v);
             }
             if (causal)
-              v = h.sel(b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, kj, qi), ninf, v);
+              v = h.sel(b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, kj, qi),
+                        causalFill ? h.f(*causalFill) : ninf, v);
             b.create<scf::YieldOp>(loc, v);
             b.setInsertionPointToStart(&ifOp.getElseRegion().front());
             b.create<scf::YieldOp>(loc, ninf);
@@ -457,7 +465,10 @@ struct GpuAttentionLowering {
       h.loop(tid, h.idx(BQ * Dv), cNT, [&](Value e) {
         Value i = h.div(e, cDv), c = h.rem(e, cDv);
         h.ifThen(h.ult(i, tq), [&] {
-          Value v = b.create<arith::DivFOp>(loc, h.load(O, {i, c}), h.load(lS, {i}));
+          Value l = h.load(lS, {i});
+          Value v = b.create<arith::DivFOp>(loc, h.load(O, {i, c}), l);
+          if (nanToZero)
+            v = h.sel(b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, l, zero), v, zero);
           SmallVector<Value> ix(bIdx.begin(), bIdx.end());
           ix.push_back(h.add(qs, i));
           ix.push_back(c);

@@ -24,6 +24,7 @@ using namespace mlir::attn;
 void attn::buildGraphPipeline(OpPassManager &pm, const CompileOptions &options) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(createSimplifyMasksPass());
   FuseAttentionPassOptions fuse;
   fuse.remarks = options.remarks;
   pm.addNestedPass<func::FuncOp>(createFuseAttentionPass(fuse));

@@ -40,6 +40,7 @@
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 
 #include <cmath>
 #include <functional>
@@ -356,11 +357,28 @@ struct OperandPlan {
   }
 };
 
+/// A mask operand the rewrite creates: attn.select(cond, trueValue,
+/// falseValue) of type `type` (the padding half of `Where(causal & padding,
+/// 0, min)` once the causal half became the flag).
+struct NewSelect {
+  Value cond, trueValue, falseValue;
+  RankedTensorType type;
+  Operation *from; // the select it replaces in the mask
+};
+
 /// One mask applied to the scores.
 struct MaskEdit {
   MaskKind kind = MaskKind::none;
-  Value mask;
+  Value mask; // null when `build` says how to make it
   double fill = 0.0; // for fill_if_zero / fill_if_nonzero
+  std::optional<NewSelect> build;
+
+  ArrayRef<int64_t> shape() const {
+    return build ? build->type.getShape() : shapeOf(mask);
+  }
+  Type elementType() const {
+    return build ? build->type.getElementType() : getElementTypeOrSelf(mask.getType());
+  }
 };
 
 /// A scale or a mask applied to the scores.
@@ -386,9 +404,12 @@ struct AttentionMatch {
   double scale = 1.0;
   MaskKind maskKind = MaskKind::none;
   Value mask;
+  std::optional<NewSelect> maskBuild; // instead of `mask`
   double fillValue = 0.0;
   bool maskFirst = false;
   bool causal = false;
+  std::optional<double> causalFill;
+  bool nanToZero = false;
 };
 
 bool isIdentityCast(Operation *op) {
@@ -521,9 +542,23 @@ bool isZero(Value v) {
   return c && *c == 0.0;
 }
 
-/// Looks through `cmp eq/ne (m, 0)`, `not` and casts to i1 so that the mask
-/// operand is the user's mask, as long as it still fits the scores.
+/// attn.attention broadcasts its mask to the scores, so a broadcast on the
+/// mask (`attn.expand`, as attn-simplify-masks leaves the exporters' Expand to
+/// [B, 1, Sq, Sk]) is dropped as long as the value under it fits the scores.
+Value peelBroadcasts(Value mask, ArrayRef<int64_t> scoresShape) {
+  while (auto e = mask.getDefiningOp<ExpandOp>()) {
+    if (!fitsInto(shapeOf(e.getInput()), scoresShape))
+      break;
+    mask = e.getInput();
+  }
+  return mask;
+}
+
+/// Looks through `cmp eq/ne (m, 0)`, `not`, casts to i1 and broadcasts so
+/// that the mask operand is the user's mask, as long as it still fits the
+/// scores.
 Condition analyzeCondition(Value cond, ArrayRef<int64_t> scoresShape) {
+  cond = peelBroadcasts(cond, scoresShape);
   Condition direct{cond, /*trueWhenZero=*/false};
   Operation *def = cond.getDefiningOp();
   if (!def)
@@ -548,8 +583,10 @@ Condition analyzeCondition(Value cond, ArrayRef<int64_t> scoresShape) {
     else
       inner = Condition{c.getInput(), false};
   }
-  if (inner && fitsInto(shapeOf(inner->mask), scoresShape))
+  if (inner && fitsInto(shapeOf(inner->mask), scoresShape)) {
+    inner->mask = peelBroadcasts(inner->mask, scoresShape);
     return *inner;
+  }
   return direct;
 }
 
@@ -613,8 +650,9 @@ LogicalResult matchScoreChain(Value v, AttentionMatch &m, Why &why) {
             shapeStr(shapeOf(mask)), shapeStr(shapeOf(chain))));
       } else {
         AttentionMatch saved = m;
+        mask = peelBroadcasts(mask, shapeOf(chain));
         m.edits.push_back(
-            ScoreEdit{add, 1.0, MaskEdit{MaskKind::additive, mask, 0.0}});
+            ScoreEdit{add, 1.0, MaskEdit{MaskKind::additive, mask, 0.0, {}}});
         if (succeeded(matchScoreChain(chain, m, attempt)))
           return success();
         m = saved;
@@ -646,7 +684,7 @@ LogicalResult matchScoreChain(Value v, AttentionMatch &m, Why &why) {
     MaskKind kind = fillWhenTrue == cond.trueWhenZero ? MaskKind::fill_if_zero
                                                       : MaskKind::fill_if_nonzero;
     m.edits.push_back(ScoreEdit{
-        sel, 1.0, MaskEdit{kind, cond.mask, fillWhenTrue ? *t : *f}});
+        sel, 1.0, MaskEdit{kind, cond.mask, fillWhenTrue ? *t : *f, {}}});
     return matchScoreChain(chain, m, why);
   }
 
@@ -702,12 +740,63 @@ Sym broadcastSym(const Sym &a, const Sym &b) {
   return Sym();
 }
 
+/// The model's named symbolic dims: dims of different inputs with the same
+/// ONNX dim_param (`seq` of input_ids and of attention_mask) are equal, because
+/// the runtime rejects inputs whose named dims disagree. Read from the
+/// module's `attn.signature` when it describes `func` (same number of inputs,
+/// same ranks); empty otherwise.
+class DimNames {
+public:
+  explicit DimNames(func::FuncOp func) {
+    auto module = func->getParentOfType<ModuleOp>();
+    auto attr = module ? module->getAttrOfType<StringAttr>("attn.signature") : StringAttr();
+    if (!attr)
+      return;
+    llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(attr.getValue());
+    if (!parsed) {
+      llvm::consumeError(parsed.takeError());
+      return;
+    }
+    const llvm::json::Object *sig = parsed->getAsObject();
+    const llvm::json::Array *inputs = sig ? sig->getArray("inputs") : nullptr;
+    if (!inputs || inputs->size() != func.getNumArguments())
+      return;
+    llvm::StringMap<std::pair<Value, int64_t>> first;
+    for (auto [i, in] : llvm::enumerate(*inputs)) {
+      const llvm::json::Object *o = in.getAsObject();
+      const llvm::json::Array *shape = o ? o->getArray("shape") : nullptr;
+      Value arg = func.getArgument(i);
+      auto type = dyn_cast<RankedTensorType>(arg.getType());
+      if (!shape || !type || (int64_t)shape->size() != type.getRank())
+        return;
+      for (auto [d, dim] : llvm::enumerate(*shape)) {
+        std::optional<llvm::StringRef> name = dim.getAsString();
+        if (!name || *name == "?" || !type.isDynamicDim(d))
+          continue;
+        auto it = first.try_emplace(*name, arg, (int64_t)d).first;
+        canonicalDim[{arg, (int64_t)d}] = it->second;
+      }
+    }
+  }
+
+  /// The first input dim with the same name as dim `idx` of argument `arg`.
+  std::pair<Value, int64_t> canonical(Value arg, int64_t idx) const {
+    auto it = canonicalDim.find({arg, idx});
+    return it == canonicalDim.end() ? std::make_pair(arg, idx) : it->second;
+  }
+
+private:
+  DenseMap<std::pair<Value, int64_t>, std::pair<Value, int64_t>> canonicalDim;
+};
+
 /// Follows dims through the graph back to the function arguments, and the
 /// values of small integer tensors built from them (attn.shape, gather,
 /// concat, ...: the shape computations of ONNX exports). Just enough to prove
 /// that a mask built from `Shape(x)` has exactly the scores' dims.
 class SymbolicDims {
 public:
+  explicit SymbolicDims(const DimNames *names = nullptr) : names(names) {}
+
   /// Dim `i` (negative counts from the back) of a ranked tensor value.
   Sym dim(Value v, int64_t i, int depth = 0) {
     auto type = dyn_cast<RankedTensorType>(v.getType());
@@ -718,8 +807,10 @@ public:
       return Sym();
     if (!type.isDynamicDim(*axis))
       return Sym::fixed(type.getDimSize(*axis));
-    if (isa<BlockArgument>(v))
-      return Sym::of(v, *axis);
+    if (isa<BlockArgument>(v)) {
+      auto [arg, idx] = names ? names->canonical(v, *axis) : std::make_pair(v, *axis);
+      return Sym::of(arg, idx);
+    }
     auto key = std::make_pair(v, *axis);
     if (auto it = dimCache.find(key); it != dimCache.end())
       return it->second;
@@ -742,6 +833,7 @@ public:
 
 private:
   static constexpr int kMaxDepth = 64;
+  const DimNames *names;
   DenseMap<std::pair<Value, int64_t>, Sym> dimCache, elemCache;
 
   int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
@@ -845,10 +937,15 @@ private:
   }
 
   /// The -1 entry of a reshape: the element count over the other entries.
-  /// Known when the other entries are static and the input has at most one
-  /// dynamic dim (range(n) -> [1, -1] or [-1, 1]).
+  /// Symbolic entries cancel against equal input dims (x[B, S] -> [B, -1]);
+  /// what is left must be static on the output side and at most one dim on
+  /// the input side (range(n) -> [1, -1] or [-1, 1]).
   Sym inferredDim(ReshapeOp r, int64_t i, int depth) {
     int64_t rank = rankOf(r.getResult());
+    auto inTy = cast<RankedTensorType>(r.getInput().getType());
+    SmallVector<Sym> ins;
+    for (int64_t j = 0; j < inTy.getRank(); ++j)
+      ins.push_back(dim(r.getInput(), j, depth));
     int64_t outProduct = 1;
     for (int64_t j = 0; j < rank; ++j) {
       if (j == i)
@@ -856,21 +953,27 @@ private:
       Sym e = elem(r.getShape(), j, depth);
       if (e.isStatic() && e.size == 0 && !r.getAllowzero())
         e = dim(r.getInput(), j, depth);
-      if (!e.isStatic() || e.size <= 0)
+      if (e.isStatic()) {
+        if (e.size <= 0)
+          return Sym();
+        outProduct *= e.size;
+        continue;
+      }
+      auto match = llvm::find_if(ins, [&](const Sym &d) { return !d.isStatic() && d.same(e); });
+      if (match == ins.end())
         return Sym();
-      outProduct *= e.size;
+      ins.erase(match);
     }
-    auto inTy = cast<RankedTensorType>(r.getInput().getType());
     int64_t inProduct = 1;
-    std::optional<int64_t> dynamicDim;
-    for (int64_t j = 0; j < inTy.getRank(); ++j) {
-      if (!inTy.isDynamicDim(j)) {
-        inProduct *= inTy.getDimSize(j);
+    std::optional<Sym> dynamicDim;
+    for (const Sym &d : ins) {
+      if (d.isStatic()) {
+        inProduct *= d.size;
         continue;
       }
       if (dynamicDim)
         return Sym();
-      dynamicDim = j;
+      dynamicDim = d;
     }
     if (!dynamicDim)
       return outProduct && inProduct % outProduct == 0
@@ -878,7 +981,7 @@ private:
                  : Sym();
     if (inProduct != outProduct)
       return Sym();
-    return dim(r.getInput(), *dynamicDim, depth);
+    return *dynamicDim;
   }
 
   Sym computeElem(Value v, int64_t j, int depth) {
@@ -925,6 +1028,39 @@ private:
         if (j < off + n)
           return elem(in, j - off, depth);
         off += n;
+      }
+      return Sym();
+    }
+    if (isa<MulOp, DivOp>(def)) {
+      // Size arithmetic of the exporters: (a * b) / a is b (dynamo's
+      // `(batch*seq)//batch` key length). Sizes are not 0 here: a model
+      // with an empty batch divides by zero.
+      auto operand = [&](Value x) {
+        auto t = cast<RankedTensorType>(x.getType());
+        return elem(x, t.getRank() == 0 || t.getDimSize(0) == 1 ? 0 : j, depth);
+      };
+      Sym a = operand(def->getOperand(0)), b = operand(def->getOperand(1));
+      if (isa<MulOp>(def)) {
+        if (a.isStatic() && b.isStatic())
+          return Sym::fixed(a.size * b.size);
+        if (a.isOne())
+          return b;
+        if (b.isOne())
+          return a;
+        return Sym();
+      }
+      if (b.isStatic() && b.size == 0)
+        return Sym();
+      if (a.isStatic() && b.isStatic())
+        return a.size >= 0 && b.size > 0 ? Sym::fixed(a.size / b.size) : Sym();
+      if (b.isOne())
+        return a;
+      if (auto mul = def->getOperand(0).getDefiningOp<MulOp>()) {
+        Sym x = operand(mul.getLhs()), y = operand(mul.getRhs());
+        if (x.same(b) && y.known())
+          return y;
+        if (y.same(b) && x.known())
+          return x;
       }
       return Sym();
     }
@@ -1117,13 +1253,22 @@ private:
       return std::nullopt;
     auto outTy = cast<RankedTensorType>(v.getType());
     int64_t rank = outTy.getRank();
-    if (p->index == MaskPattern::Index::vector) {
-      if (rank < 2 || !isa<ReshapeOp>(def))
+    auto inTy = cast<RankedTensorType>(in.getType());
+    int64_t along = p->index == MaskPattern::Index::query ? inTy.getRank() - 2
+                                                           : inTy.getRank() - 1;
+    bool vectorLayout = p->index != MaskPattern::Index::none && isa<ReshapeOp>(def);
+    for (int64_t i = 0; vectorLayout && i < inTy.getRank(); ++i)
+      vectorLayout = i == along || inTy.getDimSize(i) == 1;
+    if (vectorLayout) {
+      // A position vector (range(0, n)) laid out along one dim, the others
+      // static 1: along the last dim it holds key positions, along the second
+      // to last query positions (position_ids [1, S] -> [1, 1, S, 1]).
+      Sym n = dims.dim(in, along);
+      if (rank < 2)
         return std::nullopt;
       for (int64_t i = 0; i < rank - 2; ++i)
         if (outTy.getDimSize(i) != 1)
           return std::nullopt;
-      Sym n = dims.dim(in, 0);
       Sym rows = dims.dim(v, -2), cols = dims.dim(v, -1);
       MaskPattern r = *p;
       if (rows.isOne() && cols.same(n))
@@ -1134,9 +1279,10 @@ private:
         return std::nullopt;
       return r;
     }
+    if (p->index == MaskPattern::Index::vector)
+      return std::nullopt;
     if (p->splat())
       return p;
-    auto inTy = cast<RankedTensorType>(in.getType());
     if (inTy.getRank() < 2 || rank < 2 ||
         !dims.dim(v, -1).same(dims.dim(in, -1)) ||
         !dims.dim(v, -2).same(dims.dim(in, -2)))
@@ -1215,14 +1361,110 @@ bool isCausalMask(const MaskEdit &mask, double laterScale, const Sym &sq,
   return false;
 }
 
+/// Whether the bool `c` is true exactly where k <= q on scores whose query
+/// and key lengths are `sq` and `sk` (the causal half of `causal & padding`).
+bool isCausalKeep(Value c, const Sym &sq, const Sym &sk, SymbolicDims &dims) {
+  auto type = cast<RankedTensorType>(c.getType());
+  if (!type.getElementType().isInteger(1) || type.getRank() < 2 ||
+      !dims.dim(c, -2).same(sq) || !dims.dim(c, -1).same(sk))
+    return false;
+  std::optional<MaskPattern> p = PatternEvaluator(dims).eval(c);
+  // false where k - q >= 1, true below.
+  return p && p->index == MaskPattern::Index::none && !p->splat() && p->t == 1 &&
+         p->hi == 0.0 && p->lo != 0.0;
+}
+
+/// Whether a mask value does not depend on the query position.
+bool independentOfQuery(Value v) {
+  ArrayRef<int64_t> shape = shapeOf(v);
+  return shape.size() < 2 || shape[shape.size() - 2] == 1;
+}
+
+/// Whether adding any realistic score x (|x| <= 2^64) to `f` gives `f` again,
+/// in the element type and in the f32 the lowerings compute in: then
+/// `s + f` at a masked position is `f` exactly (finfo.min is such a value).
+bool absorbs(double f, Type et) {
+  if (!std::isfinite(f))
+    return false;
+  const double big = 18446744073709551616.0; // 2^64
+  for (Type t : {et, (Type)Float32Type::get(et.getContext())})
+    if (roundTo(t, f + big) != f || roundTo(t, f - big) != f || roundTo(t, f) != f)
+      return false;
+  return true;
+}
+
+/// The causal half of a mask `causal & padding` becomes the flag: what is
+/// left as the mask, and the score of the positions k > q.
+struct CausalSplit {
+  MaskEdit rest;
+  double fill; // the masked value, before the scales after the mask
+};
+
+/// Splits `select(and(C, P), a, b)` added to the scores (Hugging Face's
+/// `Where(causal & padding, 0, finfo.min)`), or a fill where `and(C, P)` is
+/// false, into the causal flag and a mask on P alone, when C is exactly the
+/// causal pattern and P does not depend on the query position. Positions
+/// k > q then take the masked value itself, which is what the graph computes
+/// when that value absorbs every score (finfo.min) or is -inf.
+std::optional<CausalSplit> splitCausal(const MaskEdit &mask, const Sym &sq,
+                                       const Sym &sk, SymbolicDims &dims,
+                                       ArrayRef<int64_t> scoresShape, Type et) {
+  Value cond;
+  SelectOp sel;
+  if (mask.kind == MaskKind::additive) {
+    sel = mask.mask.getDefiningOp<SelectOp>();
+    if (!sel || !evalScalar(sel.getTrueValue()) || !evalScalar(sel.getFalseValue()))
+      return std::nullopt;
+    cond = peelBroadcasts(sel.getCondition(), scoresShape);
+  } else if (mask.kind == MaskKind::fill_if_zero &&
+             getElementTypeOrSelf(mask.mask.getType()).isInteger(1)) {
+    cond = mask.mask;
+  } else {
+    return std::nullopt;
+  }
+  auto both = cond.getDefiningOp<AndOp>();
+  if (!both)
+    return std::nullopt;
+  for (int i : {0, 1}) {
+    Value c = peelBroadcasts(both->getOperand(i), scoresShape);
+    Value pad = peelBroadcasts(both->getOperand(1 - i), scoresShape);
+    if (!independentOfQuery(pad) || !isCausalKeep(c, sq, sk, dims))
+      continue;
+    CausalSplit split;
+    if (!sel) {
+      split.rest = MaskEdit{MaskKind::fill_if_zero, pad, mask.fill, {}};
+      split.fill = mask.fill;
+      return split;
+    }
+    double masked = *evalScalar(sel.getFalseValue());
+    if (masked != -INFINITY && !absorbs(masked, et))
+      return std::nullopt;
+    SmallVector<int64_t> shape(shapeOf(pad));
+    for (Value branch : {sel.getTrueValue(), sel.getFalseValue()}) {
+      auto b = broadcastShapes(shape, shapeOf(branch));
+      if (!b)
+        return std::nullopt;
+      shape = *b;
+    }
+    auto type = RankedTensorType::get(shape, getElementTypeOrSelf(sel.getType()));
+    split.rest = MaskEdit{MaskKind::additive, Value(), 0.0,
+                          NewSelect{pad, sel.getTrueValue(), sel.getFalseValue(), type, sel}};
+    split.fill = masked;
+    return split;
+  }
+  return std::nullopt;
+}
+
 //--- Scale, mask and causal flag --------------------------------------------//
 
 /// Turns the edits (and the scales peeled off Q and K) into the attributes of
 /// attn.attention: one scale, at most one mask (before or after the scale),
 /// and the causal flag for a constant causal mask. Two masks are fine when
-/// one of them is the causal constant (GPT-2: causal Where, then + padding).
+/// one of them is the causal constant (GPT-2: causal Where, then + padding);
+/// one mask `causal & padding` splits into the flag and the padding mask.
 LogicalResult matchAttributes(AttentionMatch &m, const Sym &sq, const Sym &sk,
-                              SymbolicDims &dims, Why &why) {
+                              SymbolicDims &dims, ArrayRef<int64_t> scoresShape,
+                              Type et, Why &why) {
   // Program order: the Q/K scales, then the edits from the scores on.
   SmallVector<ScoreEdit> order;
   if (m.query.scaled || m.key.scaled)
@@ -1261,6 +1503,20 @@ LogicalResult matchAttributes(AttentionMatch &m, const Sym &sq, const Sym &sk,
   for (size_t i : masks)
     if (i != causal)
       keep = i;
+  if (!causal && masks.size() == 1) {
+    if (std::optional<CausalSplit> split =
+            splitCausal(*order[masks[0]].mask, sq, sk, dims, scoresShape, et)) {
+      causal = masks[0];
+      keep = masks[0];
+      order[masks[0]].mask = split->rest;
+      double fill = roundTo(et, split->fill * scaleAfter(masks[0]));
+      if (fill != -INFINITY) {
+        if (!std::isfinite(fill))
+          return why.fail("the causal mask's fill value is not finite after the scale");
+        m.causalFill = fill;
+      }
+    }
+  }
   double before = 1.0, after = 1.0;
   bool scaledBefore = false, scaledAfter = false;
   for (size_t i = 0; i < order.size(); ++i) {
@@ -1285,6 +1541,7 @@ LogicalResult matchAttributes(AttentionMatch &m, const Sym &sq, const Sym &sk,
     const MaskEdit &mask = *order[*keep].mask;
     m.maskKind = mask.kind;
     m.mask = mask.mask;
+    m.maskBuild = mask.build;
     m.fillValue = mask.kind == MaskKind::additive ? 0.0 : mask.fill;
     m.maskFirst = scaledAfter && after != 1.0;
   }
@@ -1293,7 +1550,35 @@ LogicalResult matchAttributes(AttentionMatch &m, const Sym &sq, const Sym &sk,
 
 //--- Top level --------------------------------------------------------------//
 
-LogicalResult matchAttention(SoftmaxOp softmax, AttentionMatch &m, Why &why) {
+/// `Where(IsNaN(p), 0, p)` (IsNaN imported as `p != p`) after the softmax,
+/// PyTorch's SDPA export: the select, or null.
+SelectOp matchNanToZero(Value p) {
+  SelectOp sel;
+  CmpOp isNan;
+  for (Operation *user : p.getUsers()) {
+    if (auto s = dyn_cast<SelectOp>(user)) {
+      if (sel && sel != s)
+        return {};
+      sel = s;
+    } else if (auto c = dyn_cast<CmpOp>(user)) {
+      if (isNan && isNan != c)
+        return {};
+      isNan = c;
+    } else {
+      return {};
+    }
+  }
+  if (!sel || !isNan || isNan.getPredicate() != CmpPredicate::ne ||
+      isNan.getLhs() != p || isNan.getRhs() != p || !isNan->hasOneUse() ||
+      sel.getCondition() != isNan.getResult() || sel.getFalseValue() != p ||
+      sel.getTrueValue() == p || !isZero(sel.getTrueValue()) ||
+      sel.getType() != p.getType())
+    return {};
+  return sel;
+}
+
+LogicalResult matchAttention(SoftmaxOp softmax, const DimNames *names,
+                             AttentionMatch &m, Why &why) {
   m = AttentionMatch();
   m.softmax = softmax;
   auto inTy = softmax.getInput().getType();
@@ -1309,6 +1594,15 @@ LogicalResult matchAttention(SoftmaxOp softmax, AttentionMatch &m, Why &why) {
   Value p = softmax.getResult();
   Operation *user = nullptr;
   while (true) {
+    if (!m.nanToZero && !p.hasOneUse()) {
+      if (SelectOp sel = matchNanToZero(p)) {
+        m.nanToZero = true;
+        m.passthrough.push_back(sel.getCondition().getDefiningOp());
+        m.passthrough.push_back(sel);
+        p = sel.getResult();
+        continue;
+      }
+    }
     if (!p.hasOneUse())
       return why.fail(llvm::formatv("the softmax result has {0} users",
                                     std::distance(p.use_begin(), p.use_end())));
@@ -1359,20 +1653,24 @@ LogicalResult matchAttention(SoftmaxOp softmax, AttentionMatch &m, Why &why) {
   SmallVector<int64_t> scores(q.begin(), q.end() - 1);
   scores.push_back(k[rank - 2]);
 
-  SymbolicDims dims;
+  SymbolicDims dims(names);
   Sym sq = dims.dim(m.scores.getResult(), -2);
   Sym sk = dims.dim(m.scores.getResult(), -1);
-  if (failed(matchAttributes(m, sq, sk, dims, why)))
+  if (failed(matchAttributes(m, sq, sk, dims, shapeOf(m.scores.getResult()),
+                             inTy.getElementType(), why)))
     return failure();
   // The mask must not broadcast the scores (checked per edit) and must
   // broadcast to the scores of the fused op.
-  if (m.mask) {
-    if (!fitsInto(shapeOf(m.mask), scores))
+  if (m.mask || m.maskBuild) {
+    ArrayRef<int64_t> maskShape =
+        m.maskBuild ? m.maskBuild->type.getShape() : shapeOf(m.mask);
+    Type maskType = m.maskBuild ? m.maskBuild->type.getElementType()
+                                : getElementTypeOrSelf(m.mask.getType());
+    if (!fitsInto(maskShape, scores))
       return why.fail(llvm::formatv(
           "the mask shape {0} does not fit the scores shape {1}",
-          shapeStr(shapeOf(m.mask)), shapeStr(scores)));
-    if (m.maskKind == MaskKind::additive &&
-        getElementTypeOrSelf(m.mask.getType()) != inTy.getElementType())
+          shapeStr(maskShape), shapeStr(scores)));
+    if (m.maskKind == MaskKind::additive && maskType != inTy.getElementType())
       return why.fail("the additive mask's element type differs");
   }
   return success();
@@ -1413,14 +1711,15 @@ struct FuseAttentionStats {
 };
 
 struct FuseAttentionPattern : OpRewritePattern<SoftmaxOp> {
-  FuseAttentionPattern(MLIRContext *ctx, FuseAttentionStats *stats = nullptr)
-      : OpRewritePattern(ctx), stats(stats) {}
+  FuseAttentionPattern(MLIRContext *ctx, const DimNames *names,
+                       FuseAttentionStats *stats = nullptr)
+      : OpRewritePattern(ctx), names(names), stats(stats) {}
 
   LogicalResult matchAndRewrite(SoftmaxOp softmax,
                                 PatternRewriter &rewriter) const override {
     AttentionMatch m;
     Why why;
-    if (failed(matchAttention(softmax, m, why)))
+    if (failed(matchAttention(softmax, names, m, why)))
       return rewriter.notifyMatchFailure(softmax, why.text);
 
     // The fused op's location: every op it replaces, in program order.
@@ -1436,10 +1735,20 @@ struct FuseAttentionPattern : OpRewritePattern<SoftmaxOp> {
     rewriter.setInsertionPoint(m.output);
     Value q = materialize(m.query, loc, rewriter);
     Value k = materialize(m.key, loc, rewriter);
+    Value mask = m.mask;
+    if (m.maskBuild) {
+      // The padding half of a causal & padding mask; it keeps the location
+      // of the select it comes from (CSE merges those of several layers).
+      mask = SelectOp::create(rewriter, m.maskBuild->from->getLoc(), m.maskBuild->type,
+                              m.maskBuild->cond, m.maskBuild->trueValue,
+                              m.maskBuild->falseValue);
+    }
+    FloatAttr causalFill =
+        m.causalFill ? rewriter.getF64FloatAttr(*m.causalFill) : FloatAttr();
     auto attention = AttentionOp::create(
-        rewriter, loc, m.output.getType(), q, k, m.value, m.mask,
+        rewriter, loc, m.output.getType(), q, k, m.value, mask,
         APFloat(m.scale), m.maskKind, APFloat(m.fillValue), m.maskFirst,
-        m.causal);
+        m.causal, causalFill, m.nanToZero);
     rewriter.replaceOp(m.output, attention.getResult());
     // Erase the chain (identity casts after the softmax first) and whatever
     // only it used.
@@ -1453,6 +1762,7 @@ struct FuseAttentionPattern : OpRewritePattern<SoftmaxOp> {
     return success();
   }
 
+  const DimNames *names;
   FuseAttentionStats *stats;
 };
 
@@ -1476,7 +1786,8 @@ struct FuseAttentionPass
     getOperation().walk([&](SoftmaxOp op) { softmaxes.push_back(op); });
 
     FuseAttentionStats stats;
-    FuseAttentionPattern pattern(&getContext(), &stats);
+    DimNames names(getOperation());
+    FuseAttentionPattern pattern(&getContext(), &names, &stats);
     FailureRecorder recorder;
     PatternRewriter rewriter(&getContext());
     rewriter.setListener(&recorder);

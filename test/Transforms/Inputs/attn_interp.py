@@ -2,13 +2,18 @@
 """A tiny numpy interpreter for the attn-dialect subset used by the
 attn-fuse-attention tests, to check that fusion preserves semantics.
 
-Usage: attn_interp.py BEFORE.mlir AFTER.mlir
+Usage: attn_interp.py [--f32] BEFORE.mlir AFTER.mlir
 Both files are `attn-opt -split-input-file -mlir-print-op-generic` output of
 the same input, before and after the pass. Every function is run on the same
 random inputs (dynamic dims = 3; a 1-D i64 argument used as a reshape target
 gets the target's dims, `?` as 0 = copy) and the results must agree (NaN at
 the same places). attn.attention is evaluated from its documented semantics
 (AttnOps.td), the unfused graph op by op, everything in float64.
+
+--f32 evaluates f32 tensors in float32, as compiled models do (masks such as
+`scores + finfo(f32).min` then round to finfo.min, which fusions may rely
+on), and gives bool arguments of shape [..., 1, Sk] (padding masks) left
+padding: item 0 masks its first key, the last item masks every key.
 """
 import re
 import sys
@@ -16,6 +21,7 @@ import sys
 import numpy as np
 
 DYN = 3
+F32 = False
 
 
 def parse_type(t):
@@ -30,6 +36,8 @@ def parse_type(t):
 
 
 def np_dtype(elem):
+    if elem == "f32" and F32:
+        return np.float32
     if elem in ("f16", "bf16", "f32", "f64"):
         return np.float64
     if elem == "i1":
@@ -103,7 +111,7 @@ def parse_resource(data, ty, name=""):
         # compare two versions of the same graph.
         rng = np.random.default_rng(sum(name.encode()))
         if elem.startswith("f"):
-            return rng.standard_normal(dims) * 0.2
+            return (rng.standard_normal(dims) * 0.2).astype(np_dtype(elem))
         return rng.integers(0, 2, dims).astype(np_dtype(elem))
     np_t = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "i64": np.int64,
             "i32": np.int32, "i8": np.int8, "ui8": np.uint8, "i1": np.bool_}[elem]
@@ -124,6 +132,9 @@ def attention(q, k, v, mask, props):
     scale = f64(re.search(r"scale = ([^ ,}]+) : f64", props).group(1))
     fm = re.search(r"fill_value = ([^ ,}]+) : f64", props)
     fill = 0.0 if not fm else (parse_scalar(fm.group(1), "f64"))
+    cm = re.search(r"causal_fill = ([^ ,}]+) : f64", props)
+    causal_fill = None if not cm else parse_scalar(cm.group(1), "f64")
+    nan_to_zero = re.search(r"\bnan_to_zero\b", props) is not None
     kind = re.search(r"mask_kind = #attn.mask_kind<(\w+)>", props).group(1)
     mask_first = re.search(r"\bmask_first\b", props) is not None
     causal = re.search(r"\bcausal\b", props) is not None
@@ -140,8 +151,11 @@ def attention(q, k, v, mask, props):
         if causal:
             sq, sk = s.shape[-2], s.shape[-1]
             keep = np.arange(sk)[None, :] <= np.arange(sq)[:, None]
-            s = np.where(keep, s, -np.inf)
-        return softmax(s, -1) @ v
+            s = np.where(keep, s, -np.inf if causal_fill is None else s.dtype.type(causal_fill))
+        p = softmax(s, -1)
+        if nan_to_zero:
+            p = np.where(np.isnan(p), 0, p).astype(p.dtype)
+        return p @ v
 
 
 def reshape(x, shape, allowzero=False):
@@ -197,6 +211,10 @@ def run(func_lines, args):
                 val = np.where(ops[0], ops[1], ops[2])
             elif op == "attn.not":
                 val = np.logical_not(ops[0])
+            elif op in ("attn.and", "attn.or", "attn.xor"):
+                fn = {"attn.and": np.logical_and, "attn.or": np.logical_or,
+                      "attn.xor": np.logical_xor}[op]
+                val = fn(ops[0], ops[1])
             elif op == "attn.sqrt":
                 val = np.sqrt(ops[0])
             elif op == "attn.tanh":
@@ -295,7 +313,7 @@ def make_args(lines, rng):
         dims, elem = parse_type(t)
         shape = [DYN if d is None else d for d in dims]
         if elem.startswith("f"):
-            a = rng.standard_normal(shape)
+            a = rng.standard_normal(shape).astype(np_dtype(elem))
         else:
             a = rng.random(shape) < 0.7
             # Masks: one row all false, one all true (fully masked rows
@@ -303,20 +321,35 @@ def make_args(lines, rng):
             if len(shape) >= 2 and shape[-2] > 1:
                 a[..., 0, :] = False
                 a[..., 1, :] = True
+            if F32 and elem == "i1" and len(shape) >= 2 and shape[-2] == 1:
+                a[0, ..., 0] = False
+                a[-1, ...] = False
             if elem != "i1":
                 a = a.astype(np.int64)
             # A reshape target: the result type's dims, `?` as 0 (copy).
+            # An expand or constant_of_shape shape: the result dims, `?` as
+            # the dynamic size.
             for line in lines:
                 m = re.search(r'"attn.reshape"\(%\w+, ' + n + r"\).*-> (tensor<[^>]*>)", line)
                 if m:
                     rd, _ = parse_type(m.group(1))
                     a = np.array([0 if d is None else d for d in rd], np.int64)
+                m = re.search(r'"attn.(?:expand"\(%\w+, |constant_of_shape"\()' + n +
+                              r"\).*-> (tensor<[^>]*>)", line)
+                if m:
+                    rd, _ = parse_type(m.group(1))
+                    a = np.array([DYN if d is None else d for d in rd], np.int64)
         args.append(a)
     return args
 
 
 def main():
-    before_text, after_text = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+    global F32
+    argv = sys.argv[1:]
+    if argv and argv[0] == "--f32":
+        F32 = True
+        argv = argv[1:]
+    before_text, after_text = open(argv[0]).read(), open(argv[1]).read()
     load_resources(before_text)
     load_resources(after_text)
     before = functions(before_text)
@@ -333,7 +366,8 @@ def main():
             ok = ok and x.shape == y.shape and np.array_equal(np.isnan(x), np.isnan(y))
             if ok and x.dtype != np.bool_:
                 fin = ~np.isnan(x)
-                ok = np.allclose(x[fin], y[fin], rtol=1e-6, atol=1e-6)
+                tol = 1e-5 if F32 else 1e-6
+                ok = np.allclose(x[fin], y[fin], rtol=tol, atol=tol)
         print(("OK " if ok else "MISMATCH ") + name)
         bad += not ok
     sys.exit(1 if bad else 0)

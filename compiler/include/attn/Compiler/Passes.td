@@ -8,6 +8,22 @@ include "mlir/Pass/PassBase.td"
 // Graph passes (attn dialect -> attn dialect)
 //===----------------------------------------------------------------------===//
 
+def SimplifyMasksPass : Pass<"attn-simplify-masks", "func::FuncOp"> {
+  let summary = "Fold always-true comparisons in mask subgraphs and move broadcasts towards their users";
+  let description = [{
+    Masks that exports build in the graph (transformers 5's masking_utils,
+    PyTorch's SDPA export) compare `range(0, n)` with 0, `And` with constant
+    true and `Expand` to `[B, 1, Sq, Sk]` before a `Where`. This pass rewrites
+    a comparison that the operand's values decide into `expand(true|false,
+    shape(x))`, `and(expand(true, s), y)` into `expand(y, s)` (also
+    `or(false, ...)` and splat constants), and `select(expand(c, s), a, b)`
+    with scalar-like branches into `expand(select(c, a, b), s)`, so that
+    attn-fuse-attention finds the small mask under the broadcasts. Every
+    rewrite keeps result types and values.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect", "::mlir::arith::ArithDialect"];
+}
+
 def FuseAttentionPass : Pass<"attn-fuse-attention", "func::FuncOp"> {
   let summary = "Fuse matmul -> scale -> mask -> softmax -> matmul into attn.attention";
   let description = [{

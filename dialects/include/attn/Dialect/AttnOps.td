@@ -406,13 +406,45 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, InferTypeOpAdaptorWithIsCompa
     as if its score were -inf; such positions are never computed.
     `result = softmax(s', last dim) · value`. The mask broadcasts (numpy rules)
     to `[batch..., Sq, Sk]` and is never expanded.
+
+    Two optional attributes record what exported graphs do with rows that have
+    no unmasked key:
+
+    * `causal_fill = F` (finite; needs `causal`): the positions `k > q` are not
+      removed but their score is `s' = F` (the mask is not applied there).
+      Hugging Face's `Where(causal & padding, 0, finfo.min)` added to the
+      scores is this with `F = finfo.min` (`x + finfo.min` rounds to
+      `finfo.min` for every realistic score `x`): a row whose keys `k <= q` are
+      all padded then has every score equal to `F` and averages `value` over
+      all `Sk` keys, as PyTorch does. A row whose other scores reach above
+      `F + 128` gives those positions a weight below `e^-128` of the largest
+      one (0 in f32), so lowerings still skip them for such rows and add them
+      exactly (they all score `F`) to the others.
+    * `nan_to_zero`: weights that are NaN become 0, PyTorch's SDPA export
+      `Where(IsNaN(p), 0, p)` before `p · value`. NaN weights come in whole
+      rows (a row whose scores are all -inf, or that holds a NaN or +inf
+      score), so such a row of the result is 0 instead of NaN.
   }];
   let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
                    Attn_FloatTensor:$value, Optional<Attn_Tensor>:$mask,
                    F64Attr:$scale, Attn_MaskKindAttr:$mask_kind,
                    DefaultValuedAttr<F64Attr, "0.0">:$fill_value,
-                   UnitAttr:$mask_first, UnitAttr:$causal);
+                   UnitAttr:$mask_first, UnitAttr:$causal,
+                   OptionalAttr<F64Attr>:$causal_fill, UnitAttr:$nan_to_zero);
   let results = (outs Attn_FloatTensor:$result);
+  // The builder of the op before causal_fill/nan_to_zero existed.
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$query,
+                   "::mlir::Value":$key, "::mlir::Value":$value,
+                   "::mlir::Value":$mask, "::llvm::APFloat":$scale,
+                   "::mlir::attn::MaskKind":$mask_kind,
+                   "::llvm::APFloat":$fill_value, "bool":$mask_first,
+                   "bool":$causal), [{
+      build($_builder, $_state, result, query, key, value, mask, scale,
+            mask_kind, fill_value, mask_first, causal,
+            /*causal_fill=*/::mlir::FloatAttr(), /*nan_to_zero=*/false);
+    }]>
+  ];
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` `(` $mask^ `:` type($mask) `)`)? attr-dict
     `:` type($query) `,` type($key) `,` type($value) `->` type($result)
