@@ -574,19 +574,69 @@ LogicalResult LinearOp::verify() {
 // Attention
 //===----------------------------------------------------------------------===//
 
+/// `t` with its dims permuted: dim i of the result is dim perm[i] of `t`.
+static RankedTensorType permuted(RankedTensorType t, std::optional<ArrayRef<int64_t>> perm) {
+  if (!perm || (int64_t)perm->size() != t.getRank())
+    return t;
+  SmallVector<int64_t> shape;
+  for (int64_t p : *perm)
+    shape.push_back(p >= 0 && p < t.getRank() ? t.getDimSize(p) : ShapedType::kDynamic);
+  return RankedTensorType::get(shape, t.getElementType());
+}
+
+/// `t` (permuted by `perm`) back in logical order: the inverse permutation.
+static RankedTensorType unpermuted(RankedTensorType t, std::optional<ArrayRef<int64_t>> perm) {
+  if (!perm || (int64_t)perm->size() != t.getRank())
+    return t;
+  SmallVector<int64_t> shape(t.getRank(), ShapedType::kDynamic);
+  for (auto [i, p] : llvm::enumerate(*perm))
+    if (p >= 0 && p < t.getRank())
+      shape[p] = t.getDimSize(i);
+  return RankedTensorType::get(shape, t.getElementType());
+}
+
+/// Checks that `perm` is a permutation of [0, rank) keeping the last dim.
+static LogicalResult checkLayoutPerm(std::optional<Location> loc, StringRef name,
+                                     std::optional<ArrayRef<int64_t>> perm, int64_t rank) {
+  if (!perm)
+    return success();
+  SmallVector<bool> seen(rank, false);
+  bool ok = (int64_t)perm->size() == rank;
+  for (int64_t p : *perm) {
+    ok = ok && p >= 0 && p < rank && !seen[p];
+    if (ok)
+      seen[p] = true;
+  }
+  if (!ok)
+    return emitOptionalError(loc, name, " ", shapeStr(*perm), " is not a permutation of [0, ",
+                             rank, ")");
+  if (perm->back() != rank - 1)
+    return emitOptionalError(loc, name, " ", shapeStr(*perm),
+                             " must keep the head dim last");
+  return success();
+}
+
 LogicalResult AttentionOp::inferReturnTypes(MLIRContext *,
                                             std::optional<Location> loc,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &results) {
-  auto q = rankedType(adaptor.getQuery().getType());
-  auto k = rankedType(adaptor.getKey().getType());
-  auto v = rankedType(adaptor.getValue().getType());
-  if (q.getRank() < 2 || q.getRank() != k.getRank() ||
-      q.getRank() != v.getRank())
+  auto q0 = rankedType(adaptor.getQuery().getType());
+  auto k0 = rankedType(adaptor.getKey().getType());
+  auto v0 = rankedType(adaptor.getValue().getType());
+  if (q0.getRank() < 2 || q0.getRank() != k0.getRank() ||
+      q0.getRank() != v0.getRank())
     return emitOptionalError(
         loc, "query, key and value must have the same rank >= 2 (got ",
-        q.getRank(), ", ", k.getRank(), ", ", v.getRank(), ")");
-  int64_t r = q.getRank();
+        q0.getRank(), ", ", k0.getRank(), ", ", v0.getRank(), ")");
+  int64_t r = q0.getRank();
+  if (failed(checkLayoutPerm(loc, "query_perm", adaptor.getQueryPerm(), r)) ||
+      failed(checkLayoutPerm(loc, "key_perm", adaptor.getKeyPerm(), r)) ||
+      failed(checkLayoutPerm(loc, "value_perm", adaptor.getValuePerm(), r)) ||
+      failed(checkLayoutPerm(loc, "result_perm", adaptor.getResultPerm(), r)))
+    return failure();
+  auto q = permuted(q0, adaptor.getQueryPerm());
+  auto k = permuted(k0, adaptor.getKeyPerm());
+  auto v = permuted(v0, adaptor.getValuePerm());
   auto batchQ = q.getShape().drop_back(2), batchK = k.getShape().drop_back(2),
        batchV = v.getShape().drop_back(2);
   if (failed(verifyCompatibleShape(batchQ, batchK)) ||
@@ -609,15 +659,29 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *,
       shape[i] = ShapedType::isDynamic(k.getDimSize(i)) ? v.getDimSize(i)
                                                          : k.getDimSize(i);
   shape[r - 1] = v.getDimSize(r - 1);
-  results.push_back(RankedTensorType::get(shape, q.getElementType()));
+  results.push_back(permuted(RankedTensorType::get(shape, q.getElementType()),
+                             adaptor.getResultPerm()));
   return success();
+}
+
+RankedTensorType AttentionOp::getLogicalQueryType() {
+  return permuted(getQuery().getType(), getQueryPerm());
+}
+RankedTensorType AttentionOp::getLogicalKeyType() {
+  return permuted(getKey().getType(), getKeyPerm());
+}
+RankedTensorType AttentionOp::getLogicalValueType() {
+  return permuted(getValue().getType(), getValuePerm());
+}
+RankedTensorType AttentionOp::getLogicalResultType() {
+  return unpermuted(getType(), getResultPerm());
 }
 bool AttentionOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
   return compatibleTensorTypes(l, r);
 }
 
 LogicalResult AttentionOp::verify() {
-  auto q = getQuery().getType(), k = getKey().getType(), v = getValue().getType();
+  auto q = getLogicalQueryType(), k = getLogicalKeyType(), v = getLogicalValueType();
   if (q.getElementType() != k.getElementType() ||
       q.getElementType() != v.getElementType())
     return emitOpError("query, key and value element types differ");

@@ -649,3 +649,22 @@ func.func @attention_causal_fill_infinite(%q: tensor<2x4x8xf32>) -> tensor<2x4x8
   %0 = attn.attention %q, %q, %q {causal, causal_fill = 0xFFF0000000000000 : f64, mask_kind = #attn.mask_kind<none>, scale = 1.0 : f64} : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
   return %0 : tensor<2x4x8xf32>
 }
+
+// -----
+
+func.func @attention_perm_not_permutation(%q: tensor<2x4x8xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
+  // expected-error @+2 {{query_perm [0, 0, 2] is not a permutation of [0, 3)}}
+  // expected-error @+1 {{'attn.attention' op failed to infer returned types}}
+  %0 = attn.attention %q, %k, %v {mask_kind = #attn.mask_kind<none>, scale = 1.0 : f64, query_perm = array<i64: 0, 0, 2>} : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
+  return %0 : tensor<2x4x8xf32>
+}
+
+// -----
+
+func.func @attention_perm_head_dim(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
+  // expected-error @+2 {{result_perm [0, 2, 1] must keep the head dim last}}
+  // expected-error @+1 {{'attn.attention' op failed to infer returned types}}
+  %0 = attn.attention %q, %k, %v {mask_kind = #attn.mask_kind<none>, scale = 1.0 : f64, result_perm = array<i64: 0, 2, 1>} : tensor<2x8x4xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
+  return %0 : tensor<2x4x8xf32>
+}
+

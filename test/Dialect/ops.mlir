@@ -191,6 +191,14 @@ func.func @reduce(%x: tensor<?x4x8xf32>) -> (tensor<?x4x1xf32>, tensor<?xf32>, t
   return %0, %1, %5 : tensor<?x4x1xf32>, tensor<?xf32>, tensor<?x4x8xf32>
 }
 
+// Layout perms: [B, S, H, D] operands and result.
+// CHECK-LABEL: func.func @attention_layout
+func.func @attention_layout(%q: tensor<?x?x4x16xf32>, %k: tensor<?x?x4x16xf32>, %v: tensor<?x?x4x16xf32>) -> tensor<?x?x4x16xf32> {
+  // CHECK: attn.attention %{{.*}}, %{{.*}}, %{{.*}} {key_perm = array<i64: 0, 2, 1, 3>, mask_kind = #attn.mask_kind<none>, query_perm = array<i64: 0, 2, 1, 3>, result_perm = array<i64: 0, 2, 1, 3>, scale = 2.500000e-01 : f64, value_perm = array<i64: 0, 2, 1, 3>} : tensor<?x?x4x16xf32>, tensor<?x?x4x16xf32>, tensor<?x?x4x16xf32> -> tensor<?x?x4x16xf32>
+  %0 = attn.attention %q, %k, %v {mask_kind = #attn.mask_kind<none>, scale = 0.25 : f64, query_perm = array<i64: 0, 2, 1, 3>, key_perm = array<i64: 0, 2, 1, 3>, value_perm = array<i64: 0, 2, 1, 3>, result_perm = array<i64: 0, 2, 1, 3>} : tensor<?x?x4x16xf32>, tensor<?x?x4x16xf32>, tensor<?x?x4x16xf32> -> tensor<?x?x4x16xf32>
+  return %0 : tensor<?x?x4x16xf32>
+}
+
 // CHECK-LABEL: func.func @linear
 func.func @linear(%x: tensor<?x?x64xf32>, %w: tensor<64x96xf32>, %b: tensor<96xf32>)
     -> (tensor<?x?x96xf32>, tensor<?x?x96xf32>, tensor<?x?x32xf32>, tensor<?x?x64xf32>) {

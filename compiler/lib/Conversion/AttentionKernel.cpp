@@ -113,6 +113,29 @@ struct KernelBuilder {
         ArrayRef<OpFoldResult>{strides[nb], strides[nb + 1]});
   }
 
+  /// `view` (2-D, dynamic strides) reinterpreted with unit inner stride.
+  Value contiguousRows(Value view, Type et) {
+    auto md = b.create<memref::ExtractStridedMetadataOp>(loc, view);
+    auto t = MemRefType::get(
+        {ShapedType::kDynamic, ShapedType::kDynamic}, et,
+        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, {ShapedType::kDynamic, 1}));
+    return b.create<memref::ReinterpretCastOp>(
+        loc, t, md.getBaseBuffer(), OpFoldResult(md.getOffset()),
+        ArrayRef<OpFoldResult>{md.getSizes()[0], md.getSizes()[1]},
+        ArrayRef<OpFoldResult>{md.getStrides()[0], b.getIndexAttr(1)});
+  }
+
+  /// scf.if yielding one value of `type` from each branch.
+  Value ifElse(Value cond, Type type, function_ref<Value()> thenFn, function_ref<Value()> elseFn) {
+    auto ifOp = b.create<scf::IfOp>(loc, TypeRange{type}, cond, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    b.create<scf::YieldOp>(loc, thenFn());
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    b.create<scf::YieldOp>(loc, elseFn());
+    return ifOp.getResult(0);
+  }
+
   /// The register tile both products use: acc[i][j] += bcast(scalar(i, r)) *
   /// vector(j, r) over r in [0, ub), starting from `init` (kMR x kNR vectors).
   scf::ForOp fmaTile(Value ub, ValueRange init,
@@ -224,7 +247,18 @@ FailureOr<Value> KernelBuilder::build() {
     causalFill = f->convertToDouble();
   bool nanToZero = op.getNanToZero();
 
-  SmallVector<Value> qd = getDimValues(b, loc, Q), kd = getDimValues(b, loc, K);
+  // Operands in their stored layouts; the kernel works on logical dims
+  // (layout perm applied to the dims and strides).
+  auto logical = [&](SmallVector<Value> v, std::optional<ArrayRef<int64_t>> perm) {
+    if (!perm)
+      return v;
+    SmallVector<Value> out;
+    for (int64_t p : *perm)
+      out.push_back(v[p]);
+    return out;
+  };
+  SmallVector<Value> qd = logical(getDimValues(b, loc, Q), op.getQueryPerm());
+  SmallVector<Value> kd = logical(getDimValues(b, loc, K), op.getKeyPerm());
   Value Sq = qd[nb], Sk = kd[nb];
 
   // Strided metadata of the inputs.
@@ -233,7 +267,9 @@ FailureOr<Value> KernelBuilder::build() {
     return b.create<memref::ExtractStridedMetadataOp>(loc, buf);
   };
   auto qm = meta(Q), km = meta(K), vm = meta(V);
-  SmallVector<Value> qStr(qm.getStrides()), kStr(km.getStrides()), vStr(vm.getStrides());
+  SmallVector<Value> qStr = logical(qm.getStrides(), op.getQueryPerm());
+  SmallVector<Value> kStr = logical(km.getStrides(), op.getKeyPerm());
+  SmallVector<Value> vStr = logical(vm.getStrides(), op.getValuePerm());
 
   // The mask as a broadcasting view: stride 0 along every broadcast dim.
   Value maskBase, maskOff;
@@ -260,262 +296,306 @@ FailureOr<Value> KernelBuilder::build() {
   }
 
   // The result buffer, written row block by row block.
+  // The result buffer in the result's layout: its dim i is logical dim
+  // resultPerm[i].
+  SmallVector<int64_t> resultPerm = llvm::to_vector(llvm::seq<int64_t>(0, r));
+  if (std::optional<ArrayRef<int64_t>> p = op.getResultPerm())
+    resultPerm.assign(p->begin(), p->end());
   SmallVector<Value> outDyn;
   for (int64_t i = 0; i < r; ++i)
     if (resultType.isDynamicDim(i))
-      outDyn.push_back(i < nb ? qd[i] : Sq);
+      outDyn.push_back(resultPerm[i] < nb ? qd[resultPerm[i]] : Sq);
   auto outType = MemRefType::get(resultType.getShape(), f32);
   Value out = b.create<memref::AllocOp>(loc, outType, outDyn, b.getI64IntegerAttr(64));
 
   Value c0 = cIdx(0), c1 = cIdx(1), cBK = cIdx(BK), cBQ = cIdx(BQ), cVW = cIdx(VW);
-  Value skPad = mul(b.create<arith::CeilDivUIOp>(loc, Sk, cBK), cBK);
+  auto roundUp = [&](Value x, int64_t n) {
+    return mul(b.create<arith::CeilDivUIOp>(loc, x, cIdx(n)), cIdx(n));
+  };
+  // Kt columns read by the register tiles: the keys rounded up to a tile.
+  Value kPad = roundUp(Sk, kNR * VW);
 
-  // Tasks: every (batch...) index, times `splits` sets of query blocks
-  // when there are few batch entries (one long head still uses every core;
-  // each split copies K/V once more, O(S·D) against O(S²·D) work).
+  // Tasks: groups of (batch...) entries -- many small heads (the seed's
+  // sequence-first attention has thousands of length-1 ones) share one
+  // task's scratch buffers -- times `splits` sets of query blocks when there
+  // are few entries (one long head still uses every core; each split copies
+  // K/V once more, O(S·D) against O(S²·D) work).
   Value numQB = b.create<arith::CeilDivUIOp>(loc, Sq, cBQ);
   Value batchTasks = c1;
   for (int64_t i = 0; i < nb; ++i)
     batchTasks = mul(batchTasks, qd[i]);
+  Value perTask = b.create<arith::MaxUIOp>(
+      loc, c1, b.create<arith::CeilDivUIOp>(loc, batchTasks, cIdx(opt.maxTasks)));
+  Value groups = b.create<arith::CeilDivUIOp>(loc, batchTasks, perTask);
   Value splits = b.create<arith::MaxUIOp>(
       loc, c1,
       minIdx(numQB, b.create<arith::CeilDivUIOp>(loc, cIdx(opt.minTasks), batchTasks)));
-  SmallVector<OpFoldResult> ubsOfr(qd.begin(), qd.begin() + nb);
-  ubsOfr.push_back(splits);
-  auto forall = b.create<scf::ForallOp>(loc, ubsOfr, ValueRange{}, std::nullopt);
+  auto forall = b.create<scf::ForallOp>(loc, ArrayRef<OpFoldResult>{groups, splits},
+                                        ValueRange{}, std::nullopt);
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(forall.getBody());
-    SmallVector<Value> ivs = forall.getInductionVars();
-    Value split = ivs.back();
-    ivs.pop_back();
+    Value group = forall.getInductionVars()[0];
+    Value split = forall.getInductionVars()[1];
     // Splits take every `splits`-th query block, so causal work (which grows
     // with the block index) is spread evenly over them.
     Value qBegin = mul(split, cBQ);
     Value qStep = mul(splits, cBQ);
-
     Value cD = cIdx(D), cDv = cIdx(Dv);
-    Value q2 = view2d(qm.getBaseBuffer(), qm.getOffset(), qStr, ivs, Sq, cD, f32);
-    Value k2 = view2d(km.getBaseBuffer(), km.getOffset(), kStr, ivs, Sk, cD, f32);
-    Value v2 = view2d(vm.getBaseBuffer(), vm.getOffset(), vStr, ivs, Sk, cDv, f32);
-    Value m2;
-    if (M)
-      m2 = view2d(maskBase, maskOff, maskStr, ivs, Sq, Sk, maskET);
 
-    // Kt = Kᵀ and Vp = V, zero-padded to skPad keys.
-    Value kt = alloc({D, ShapedType::kDynamic}, ValueRange{skPad});
-    Value vp = alloc({ShapedType::kDynamic, Dv}, ValueRange{skPad});
-    Value zeroF = cF(0.0);
-    Value skLast = b.create<arith::SubIOp>(loc, Sk, c1);
-    forLoop(c0, skPad, c1, [&](Value k) {
-      Value valid = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, k, Sk);
-      Value kc = minIdx(k, skLast);
-      forLoop(c0, cD, c1, [&](Value d) {
-        Value x = b.create<memref::LoadOp>(loc, k2, ValueRange{kc, d});
-        b.create<memref::StoreOp>(loc, b.create<arith::SelectOp>(loc, valid, x, zeroF), kt,
-                                  ValueRange{d, k});
-      });
-      forLoop(c0, cDv, c1, [&](Value d) {
-        Value x = b.create<memref::LoadOp>(loc, v2, ValueRange{kc, d});
-        b.create<memref::StoreOp>(loc, b.create<arith::SelectOp>(loc, valid, x, zeroF), vp,
-                                  ValueRange{k, d});
-      });
-    });
-
+    // Scratch, once per task: Kt = Kᵀ (kPad columns; those past Sk are never
+    // unmasked), Vp = V, and the query block's buffers.
+    Value kt = alloc({D, ShapedType::kDynamic}, ValueRange{kPad});
+    Value vp = alloc({ShapedType::kDynamic, Dv}, ValueRange{Sk});
     Value qs = alloc({BQ, D}, {});
     Value sBuf = alloc({BQ, BK}, {});
     Value oBuf = alloc({BQ, Dv}, {});
     Value mBuf = alloc({BQ}, {}), lBuf = alloc({BQ}, {}), aBuf = alloc({BQ}, {});
     Value sqLast = b.create<arith::SubIOp>(loc, Sq, c1);
+    Value skLast = b.create<arith::SubIOp>(loc, Sk, c1);
     SmallVector<int64_t> lanes(VW);
     for (int64_t i = 0; i < VW; ++i)
       lanes[i] = i;
     Value iota = b.create<arith::ConstantOp>(
         loc, DenseElementsAttr::get(VectorType::get({VW}, b.getI64Type()), ArrayRef<int64_t>(lanes)));
 
-    forLoop(qBegin, Sq, qStep, [&](Value qb) {
-      Value tq = minIdx(cBQ, b.create<arith::SubIOp>(loc, Sq, qb));
-      // Qs rows (rows past the end repeat the last row; never stored).
-      forLoop(c0, cBQ, c1, [&](Value q) {
-        Value gq = minIdx(add(qb, q), sqLast);
+    Value bBegin = mul(group, perTask);
+    Value bEnd = minIdx(add(bBegin, perTask), batchTasks);
+    forLoop(bBegin, bEnd, c1, [&](Value bi) {
+      // The batch indices of entry bi (row-major over the batch dims).
+      SmallVector<Value> ivs(nb);
+      Value rem = bi;
+      for (int64_t i = nb - 1; i >= 0; --i) {
+        ivs[i] = b.create<arith::RemUIOp>(loc, rem, qd[i]);
+        rem = b.create<arith::DivUIOp>(loc, rem, qd[i]);
+      }
+      Value q2 = view2d(qm.getBaseBuffer(), qm.getOffset(), qStr, ivs, Sq, cD, f32);
+      Value k2 = view2d(km.getBaseBuffer(), km.getOffset(), kStr, ivs, Sk, cD, f32);
+      Value v2 = view2d(vm.getBaseBuffer(), vm.getOffset(), vStr, ivs, Sk, cDv, f32);
+      Value m2, m2c;
+      if (M) {
+        m2 = view2d(maskBase, maskOff, maskStr, ivs, Sq, Sk, maskET);
+        // The same view with unit key stride, for vector loads where the mask
+        // is contiguous along the keys (used only when it is).
+        m2c = contiguousRows(m2, maskET);
+      }
+
+      forLoop(c0, Sk, c1, [&](Value k) {
         forLoop(c0, cD, c1, [&](Value d) {
-          Value x = b.create<memref::LoadOp>(loc, q2, ValueRange{gq, d});
-          b.create<memref::StoreOp>(loc, x, qs, ValueRange{q, d});
+          b.create<memref::StoreOp>(loc, b.create<memref::LoadOp>(loc, k2, ValueRange{k, d}), kt,
+                                    ValueRange{d, k});
+        });
+        forLoop(c0, cDv, c1, [&](Value d) {
+          b.create<memref::StoreOp>(loc, b.create<memref::LoadOp>(loc, v2, ValueRange{k, d}), vp,
+                                    ValueRange{k, d});
         });
       });
-      b.create<linalg::FillOp>(loc, cF(-INFINITY), mBuf);
-      b.create<linalg::FillOp>(loc, cF(0.0), lBuf);
-      b.create<linalg::FillOp>(loc, cF(0.0), oBuf);
-      Value kEnd = causal ? minIdx(Sk, add(qb, tq)) : Sk;
 
-      // Short sequences (and the last blocks) only compute what exists:
-      // rows up to tq and keys up to the block's valid end, rounded to the
-      // register tiles (extra lanes are padding, masked below).
-      auto roundUp = [&](Value x, int64_t n) {
-        return mul(b.create<arith::CeilDivUIOp>(loc, x, cIdx(n)), cIdx(n));
-      };
-      Value rowsEnd = roundUp(tq, kMR);
-      forLoop(c0, kEnd, cBK, [&](Value kb) {
-        Value kValid = minIdx(cBK, b.create<arith::SubIOp>(loc, kEnd, kb));
-        Value kTileEnd = roundUp(kValid, kNR * VW);
-        Value kVecEnd = roundUp(kValid, VW);
-        // S = Qs · Kt[:, kb:kb+BK]
-        forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
-          forLoop(c0, kTileEnd, cIdx(kNR * VW), [&](Value k0) {
-            SmallVector<Value> init(kMR * kNR, splat(0.0));
-            auto acc = fmaTile(
-                cD, init,
-                [&](int64_t j, Value d) -> Value {
-                  return b.create<vector::LoadOp>(
-                      loc, vecT, kt, ValueRange{d, add(kb, add(k0, cIdx(j * VW)))});
-                },
-                [&](int64_t i, Value d) -> Value {
-                  return b.create<memref::LoadOp>(loc, qs, ValueRange{add(q0, cIdx(i)), d});
-                });
-            storeTile(acc, sBuf, q0, k0);
+      forLoop(qBegin, Sq, qStep, [&](Value qb) {
+        Value tq = minIdx(cBQ, b.create<arith::SubIOp>(loc, Sq, qb));
+        // Short sequences (and the last blocks) only compute what exists:
+        // rows up to tq and keys up to the block's valid end, rounded to the
+        // register tiles (extra lanes are padding, masked below).
+        Value rowsEnd = roundUp(tq, kMR);
+        // Qs rows (rows past the end repeat the last row; never stored).
+        forLoop(c0, rowsEnd, c1, [&](Value q) {
+          Value gq = minIdx(add(qb, q), sqLast);
+          forLoop(c0, cD, c1, [&](Value d) {
+            Value x = b.create<memref::LoadOp>(loc, q2, ValueRange{gq, d});
+            b.create<memref::StoreOp>(loc, x, qs, ValueRange{q, d});
+          });
+          b.create<memref::StoreOp>(loc, cF(-INFINITY), mBuf, ValueRange{q});
+          b.create<memref::StoreOp>(loc, cF(0.0), lBuf, ValueRange{q});
+          forLoop(c0, cDv, cVW, [&](Value d) {
+            b.create<vector::StoreOp>(loc, splat(0.0), oBuf, ValueRange{q, d});
           });
         });
+        Value kEnd = causal ? minIdx(Sk, add(qb, tq)) : Sk;
+        forLoop(c0, kEnd, cBK, [&](Value kb) {
+          Value kValid = minIdx(cBK, b.create<arith::SubIOp>(loc, kEnd, kb));
+          Value kTileEnd = roundUp(kValid, kNR * VW);
+          Value kVecEnd = roundUp(kValid, VW);
+          // S = Qs · Kt[:, kb:kb+BK]
+          forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
+            forLoop(c0, kTileEnd, cIdx(kNR * VW), [&](Value k0) {
+              SmallVector<Value> init(kMR * kNR, splat(0.0));
+              auto acc = fmaTile(
+                  cD, init,
+                  [&](int64_t j, Value d) -> Value {
+                    return b.create<vector::LoadOp>(
+                        loc, vecT, kt, ValueRange{d, add(kb, add(k0, cIdx(j * VW)))});
+                  },
+                  [&](int64_t i, Value d) -> Value {
+                    return b.create<memref::LoadOp>(loc, qs, ValueRange{add(q0, cIdx(i)), d});
+                  });
+              storeTile(acc, sBuf, q0, k0);
+            });
+          });
 
-        // Edits and the online softmax, one query row at a time.
-        forLoop(c0, tq, c1, [&](Value q) {
-          Value gq = add(qb, q);
-          Value gqc = minIdx(gq, sqLast);
-          Value gq64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), gq);
-          Value sk64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), Sk);
-          auto rowMax = forLoop(c0, kVecEnd, cVW, ValueRange{splat(-INFINITY)}, [&](Value kc, ValueRange a) {
-            Value s = b.create<vector::LoadOp>(loc, vecT, sBuf, ValueRange{q, kc});
-            Value sc = splat(scale);
-            Value kbase = add(kb, kc);
-            auto applyMask = [&](Value x) -> Value {
-              SmallVector<Value> elems;
-              Value skLastM = skLast;
-              for (int64_t j = 0; j < VW; ++j) {
-                Value kj = minIdx(add(kbase, cIdx(j)), skLastM);
-                Value mv = b.create<memref::LoadOp>(loc, m2, ValueRange{gqc, kj});
-                if (kind == MaskKind::additive) {
-                  elems.push_back(mv);
-                } else {
-                  Value zero = isa<FloatType>(maskET)
-                                   ? b.create<arith::ConstantOp>(loc, b.getFloatAttr(maskET, 0.0)).getResult()
-                                   : b.create<arith::ConstantOp>(loc, b.getIntegerAttr(maskET, 0)).getResult();
-                  Value isZero = isa<FloatType>(maskET)
-                                     ? b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mv, zero).getResult()
-                                     : b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, mv, zero).getResult();
-                  elems.push_back(isZero);
-                }
-              }
-              if (kind == MaskKind::additive) {
-                Value mvec = b.create<vector::FromElementsOp>(loc, vecT, elems);
-                return b.create<arith::AddFOp>(loc, x, mvec);
-              }
-              Value cond = b.create<vector::FromElementsOp>(
-                  loc, VectorType::get({VW}, b.getI1Type()), elems);
+          // Edits and the online softmax, one query row at a time.
+          forLoop(c0, tq, c1, [&](Value q) {
+            Value gq = add(qb, q);
+            Value gqc = minIdx(gq, sqLast);
+            Value gq64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), gq);
+            Value sk64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), Sk);
+            auto rowMax = forLoop(c0, kVecEnd, cVW, ValueRange{splat(-INFINITY)}, [&](Value kc, ValueRange a) {
+              Value s = b.create<vector::LoadOp>(loc, vecT, sBuf, ValueRange{q, kc});
+              Value sc = splat(scale);
+              Value kbase = add(kb, kc);
+              auto applyMask = [&](Value x) -> Value {
+              // The mask values of keys [kbase, kbase + VW) in row gqc: one
+              // broadcast element (a [.., 1] mask), one vector load (keys
+              // contiguous, all in range), or one load per lane (lanes past
+              // the end repeat the last key; they are dead anyway).
+              auto maskVecT = VectorType::get({VW}, maskET);
+              Value keyStride = maskStr[nb + 1];
+              Value isBcast = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, keyStride, c0);
+              Value mvals = ifElse(
+                  isBcast, maskVecT,
+                  [&] {
+                    return b.create<vector::BroadcastOp>(
+                        loc, maskVecT, b.create<memref::LoadOp>(loc, m2, ValueRange{gqc, c0}));
+                  },
+                  [&]() -> Value {
+                    auto perLane = [&]() -> Value {
+                      SmallVector<Value> elems;
+                      for (int64_t j = 0; j < VW; ++j) {
+                        Value kj = minIdx(add(kbase, cIdx(j)), skLast);
+                        elems.push_back(b.create<memref::LoadOp>(loc, m2, ValueRange{gqc, kj}));
+                      }
+                      return b.create<vector::FromElementsOp>(loc, maskVecT, elems);
+                    };
+                    // Bools are bit-packed in vectors but bytes in memory.
+                    if (maskET.isInteger(1))
+                      return perLane();
+                    Value contiguous = b.create<arith::AndIOp>(
+                        loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, keyStride, c1),
+                        b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ule, add(kbase, cVW), Sk));
+                    return ifElse(
+                        contiguous, maskVecT,
+                        [&] { return b.create<vector::LoadOp>(loc, maskVecT, m2c, ValueRange{gqc, kbase}); },
+                        perLane);
+                  });
+              if (kind == MaskKind::additive)
+                return b.create<arith::AddFOp>(loc, x, mvals);
+              Value zero = isa<FloatType>(maskET)
+                               ? createScalarConstant(b, loc, maskVecT, 0.0)
+                               : b.create<arith::ConstantOp>(
+                                     loc, DenseElementsAttr::get(maskVecT, b.getIntegerAttr(maskET, 0)))
+                                     .getResult();
+              Value cond = isa<FloatType>(maskET)
+                               ? b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mvals, zero).getResult()
+                               : b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, mvals, zero).getResult();
               Value f = splat(fill);
               return kind == MaskKind::fill_if_zero
                          ? b.create<arith::SelectOp>(loc, cond, f, x).getResult()
                          : b.create<arith::SelectOp>(loc, cond, x, f).getResult();
             };
             if (kind != MaskKind::none && maskFirst) {
-              s = b.create<arith::MulFOp>(loc, applyMask(s), sc);
-            } else {
-              s = b.create<arith::MulFOp>(loc, s, sc);
-              if (kind != MaskKind::none)
-                s = applyMask(s);
-            }
-            // Padding keys (and causal future keys) are removed entirely.
-            Value kidx = b.create<arith::AddIOp>(
-                loc, iota,
-                b.create<vector::BroadcastOp>(loc, iota.getType(),
-                                              b.create<arith::IndexCastOp>(loc, b.getI64Type(), kbase)));
-            Value dead = b.create<arith::CmpIOp>(
-                loc, arith::CmpIPredicate::sge, kidx,
-                b.create<vector::BroadcastOp>(
-                    loc, iota.getType(),
-                    causalFill ? b.create<arith::IndexCastOp>(loc, b.getI64Type(), kEnd) : sk64));
-            if (causalFill) {
-              // causal_fill: future keys up to kEnd score the fill; those
-              // past kEnd are added after the key loop where needed.
-              Value future = b.create<arith::CmpIOp>(
-                  loc, arith::CmpIPredicate::sgt, kidx,
-                  b.create<vector::BroadcastOp>(loc, iota.getType(), gq64));
-              s = b.create<arith::SelectOp>(loc, future, splat(*causalFill), s);
-            } else if (causal)
-              dead = b.create<arith::OrIOp>(
-                  loc, dead,
-                  b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, kidx,
-                                          b.create<vector::BroadcastOp>(loc, iota.getType(), gq64)));
-            s = b.create<arith::SelectOp>(loc, dead, splat(-INFINITY), s);
-            b.create<vector::StoreOp>(loc, s, sBuf, ValueRange{q, kc});
-            return SmallVector<Value>{b.create<arith::MaximumFOp>(loc, a[0], s)};
-          });
-          Value mx = b.create<vector::ReductionOp>(loc, vector::CombiningKind::MAXIMUMF,
-                                                   rowMax.getResult(0));
-          Value mOld = b.create<memref::LoadOp>(loc, mBuf, ValueRange{q});
-          Value mNew = b.create<arith::MaximumFOp>(loc, mOld, mx);
-          Value isNinf = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mNew, cF(-INFINITY));
-          Value mSafe = b.create<arith::SelectOp>(loc, isNinf, cF(0.0), mNew);
-          Value alpha = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, mOld, mSafe));
-          Value mSafeV = bcast(mSafe);
-          auto sum = forLoop(c0, kVecEnd, cVW, ValueRange{splat(0.0)}, [&](Value kc, ValueRange a) {
-            Value s = b.create<vector::LoadOp>(loc, vecT, sBuf, ValueRange{q, kc});
-            Value p = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, s, mSafeV));
-            b.create<vector::StoreOp>(loc, p, sBuf, ValueRange{q, kc});
-            return SmallVector<Value>{b.create<arith::AddFOp>(loc, a[0], p)};
-          });
-          Value rowSum = b.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD, sum.getResult(0));
-          Value lOld = b.create<memref::LoadOp>(loc, lBuf, ValueRange{q});
-          b.create<memref::StoreOp>(loc, b.create<arith::AddFOp>(loc, b.create<arith::MulFOp>(loc, lOld, alpha), rowSum),
-                                    lBuf, ValueRange{q});
-          b.create<memref::StoreOp>(loc, mNew, mBuf, ValueRange{q});
-          b.create<memref::StoreOp>(loc, alpha, aBuf, ValueRange{q});
-        });
-
-        // O = alpha O + P · Vp[kb:kb+BK]
-        forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
-          forLoop(c0, cDv, cIdx(kNR * VW), [&](Value dv0) {
-            SmallVector<Value> init;
-            for (int64_t i = 0; i < kMR; ++i) {
-              Value a = bcast(b.create<memref::LoadOp>(loc, aBuf, ValueRange{add(q0, cIdx(i))}));
-              for (int64_t j = 0; j < kNR; ++j) {
-                Value o = b.create<vector::LoadOp>(loc, vecT, oBuf,
-                                                   ValueRange{add(q0, cIdx(i)), add(dv0, cIdx(j * VW))});
-                init.push_back(b.create<arith::MulFOp>(loc, o, a));
+                s = b.create<arith::MulFOp>(loc, applyMask(s), sc);
+              } else {
+                s = b.create<arith::MulFOp>(loc, s, sc);
+                if (kind != MaskKind::none)
+                  s = applyMask(s);
               }
-            }
-            auto acc = fmaTile(
-                kValid, init,
-                [&](int64_t j, Value k) -> Value {
-                  return b.create<vector::LoadOp>(
-                      loc, vecT, vp, ValueRange{add(kb, k), add(dv0, cIdx(j * VW))});
-                },
-                [&](int64_t i, Value k) -> Value {
-                  return b.create<memref::LoadOp>(loc, sBuf, ValueRange{add(q0, cIdx(i)), k});
-                });
-            storeTile(acc, oBuf, q0, dv0);
+              // Padding keys (and causal future keys) are removed entirely.
+              Value kidx = b.create<arith::AddIOp>(
+                  loc, iota,
+                  b.create<vector::BroadcastOp>(loc, iota.getType(),
+                                                b.create<arith::IndexCastOp>(loc, b.getI64Type(), kbase)));
+              Value dead = b.create<arith::CmpIOp>(
+                  loc, arith::CmpIPredicate::sge, kidx,
+                  b.create<vector::BroadcastOp>(
+                      loc, iota.getType(),
+                      causalFill ? b.create<arith::IndexCastOp>(loc, b.getI64Type(), kEnd) : sk64));
+              if (causalFill) {
+                // causal_fill: future keys up to kEnd score the fill; those
+                // past kEnd are added after the key loop where needed.
+                Value future = b.create<arith::CmpIOp>(
+                    loc, arith::CmpIPredicate::sgt, kidx,
+                    b.create<vector::BroadcastOp>(loc, iota.getType(), gq64));
+                s = b.create<arith::SelectOp>(loc, future, splat(*causalFill), s);
+              } else if (causal)
+                dead = b.create<arith::OrIOp>(
+                    loc, dead,
+                    b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, kidx,
+                                            b.create<vector::BroadcastOp>(loc, iota.getType(), gq64)));
+              s = b.create<arith::SelectOp>(loc, dead, splat(-INFINITY), s);
+              b.create<vector::StoreOp>(loc, s, sBuf, ValueRange{q, kc});
+              return SmallVector<Value>{b.create<arith::MaximumFOp>(loc, a[0], s)};
+            });
+            Value mx = b.create<vector::ReductionOp>(loc, vector::CombiningKind::MAXIMUMF,
+                                                     rowMax.getResult(0));
+            Value mOld = b.create<memref::LoadOp>(loc, mBuf, ValueRange{q});
+            Value mNew = b.create<arith::MaximumFOp>(loc, mOld, mx);
+            Value isNinf = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mNew, cF(-INFINITY));
+            Value mSafe = b.create<arith::SelectOp>(loc, isNinf, cF(0.0), mNew);
+            Value alpha = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, mOld, mSafe));
+            Value mSafeV = bcast(mSafe);
+            auto sum = forLoop(c0, kVecEnd, cVW, ValueRange{splat(0.0)}, [&](Value kc, ValueRange a) {
+              Value s = b.create<vector::LoadOp>(loc, vecT, sBuf, ValueRange{q, kc});
+              Value p = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, s, mSafeV));
+              b.create<vector::StoreOp>(loc, p, sBuf, ValueRange{q, kc});
+              return SmallVector<Value>{b.create<arith::AddFOp>(loc, a[0], p)};
+            });
+            Value rowSum = b.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD, sum.getResult(0));
+            Value lOld = b.create<memref::LoadOp>(loc, lBuf, ValueRange{q});
+            b.create<memref::StoreOp>(loc, b.create<arith::AddFOp>(loc, b.create<arith::MulFOp>(loc, lOld, alpha), rowSum),
+                                      lBuf, ValueRange{q});
+            b.create<memref::StoreOp>(loc, mNew, mBuf, ValueRange{q});
+            b.create<memref::StoreOp>(loc, alpha, aBuf, ValueRange{q});
+          });
+
+          // O = alpha O + P · Vp[kb:kb+BK]
+          forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
+            forLoop(c0, cDv, cIdx(kNR * VW), [&](Value dv0) {
+              SmallVector<Value> init;
+              for (int64_t i = 0; i < kMR; ++i) {
+                Value a = bcast(b.create<memref::LoadOp>(loc, aBuf, ValueRange{add(q0, cIdx(i))}));
+                for (int64_t j = 0; j < kNR; ++j) {
+                  Value o = b.create<vector::LoadOp>(loc, vecT, oBuf,
+                                                     ValueRange{add(q0, cIdx(i)), add(dv0, cIdx(j * VW))});
+                  init.push_back(b.create<arith::MulFOp>(loc, o, a));
+                }
+              }
+              auto acc = fmaTile(
+                  kValid, init,
+                  [&](int64_t j, Value k) -> Value {
+                    return b.create<vector::LoadOp>(
+                        loc, vecT, vp, ValueRange{add(kb, k), add(dv0, cIdx(j * VW))});
+                  },
+                  [&](int64_t i, Value k) -> Value {
+                    return b.create<memref::LoadOp>(loc, sBuf, ValueRange{add(q0, cIdx(i)), k});
+                  });
+              storeTile(acc, oBuf, q0, dv0);
+            });
           });
         });
-      });
 
-      if (causalFill)
-        addSkippedFillKeys(*causalFill, kEnd, Sk, tq, mBuf, lBuf, oBuf, vp, Dv);
+        if (causalFill)
+          addSkippedFillKeys(*causalFill, kEnd, Sk, tq, mBuf, lBuf, oBuf, vp, Dv);
 
-      // out rows = O / l (deferred normalization; l = 0 gives NaN as PyTorch).
-      forLoop(c0, tq, c1, [&](Value q) {
-        Value lS = b.create<memref::LoadOp>(loc, lBuf, ValueRange{q});
-        Value l = bcast(lS);
-        // nan_to_zero: l > 0 fails exactly for the rows whose weights are NaN
-        // (l = 0: every score -inf; l = NaN: a NaN or +inf score).
-        Value ok = nanToZero ? b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, lS, cF(0.0))
-                             : Value();
-        forLoop(c0, cDv, cVW, [&](Value dv) {
-          Value o = b.create<vector::LoadOp>(loc, vecT, oBuf, ValueRange{q, dv});
-          SmallVector<Value> idx(ivs.begin(), ivs.end());
-          idx.push_back(add(qb, q));
-          idx.push_back(dv);
-          Value r = b.create<arith::DivFOp>(loc, o, l);
-          if (ok)
-            r = b.create<arith::SelectOp>(loc, ok, r, splat(0.0));
-          b.create<vector::StoreOp>(loc, r, out, idx);
+        // out rows = O / l (deferred normalization; l = 0 gives NaN as PyTorch).
+        forLoop(c0, tq, c1, [&](Value q) {
+          Value lS = b.create<memref::LoadOp>(loc, lBuf, ValueRange{q});
+          Value l = bcast(lS);
+          // nan_to_zero: l > 0 fails exactly for the rows whose weights are NaN
+          // (l = 0: every score -inf; l = NaN: a NaN or +inf score).
+          Value ok = nanToZero ? b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, lS, cF(0.0))
+                               : Value();
+          forLoop(c0, cDv, cVW, [&](Value dv) {
+            Value o = b.create<vector::LoadOp>(loc, vecT, oBuf, ValueRange{q, dv});
+            SmallVector<Value> lidx(ivs.begin(), ivs.end());
+            lidx.push_back(add(qb, q));
+            lidx.push_back(dv);
+            SmallVector<Value> idx;
+            for (int64_t p : resultPerm)
+              idx.push_back(lidx[p]);
+            Value r = b.create<arith::DivFOp>(loc, o, l);
+            if (ok)
+              r = b.create<arith::SelectOp>(loc, ok, r, splat(0.0));
+            b.create<vector::StoreOp>(loc, r, out, idx);
+          });
         });
       });
     });

@@ -13,6 +13,9 @@ struct AttentionKernelOptions {
   int64_t keyBlock = 64;
   /// Query blocks are split across tasks until there are this many tasks.
   int64_t minTasks = 16;
+  /// Batch entries are grouped into at most this many tasks (each task
+  /// allocates its scratch once and runs its entries one after another).
+  int64_t maxTasks = 64;
 };
 
 /// Whether the register-blocked kernel applies (f32, static head dims that

@@ -82,6 +82,8 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
       rw.replaceOp(op, *r);
       return success();
     }
+    // The generic lowering reads canonical layouts: explicit transposes.
+    op = materializeAttentionLayout(rw, op);
     Location loc = op.getLoc();
     MLIRContext *ctx = rw.getContext();
     Value Q = op.getQuery(), K = op.getKey(), V = op.getValue(), M = op.getMask();

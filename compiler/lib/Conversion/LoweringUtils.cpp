@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
+using namespace mlir::attn;
 
 SmallVector<Value> attn::getDimValues(OpBuilder &b, Location loc, Value t) {
   auto type = cast<RankedTensorType>(t.getType());
@@ -192,4 +193,31 @@ Value attn::applyActivation(OpBuilder &b, Location l, Value x, Activation act) {
   }
   }
   llvm_unreachable("unknown activation");
+}
+
+attn::AttentionOp attn::materializeAttentionLayout(RewriterBase &rw, AttentionOp op) {
+  if (!op.hasLayoutPerms())
+    return op;
+  Location loc = op.getLoc();
+  rw.setInsertionPoint(op);
+  auto logical = [&](Value v, std::optional<ArrayRef<int64_t>> perm) -> Value {
+    if (!perm)
+      return v;
+    return rw.create<TransposeOp>(loc, v, *perm);
+  };
+  Value q = logical(op.getQuery(), op.getQueryPerm());
+  Value k = logical(op.getKey(), op.getKeyPerm());
+  Value v = logical(op.getValue(), op.getValuePerm());
+  auto canonical = rw.create<AttentionOp>(
+      loc, op.getLogicalResultType(), q, k, v, op.getMask(), op.getScale(), op.getMaskKind(),
+      op.getFillValue(), op.getMaskFirst(), op.getCausal(), op.getCausalFillAttr(),
+      op.getNanToZero());
+  Value r = canonical.getResult();
+  if (std::optional<ArrayRef<int64_t>> perm = op.getResultPerm())
+    r = rw.create<TransposeOp>(loc, r, *perm);
+  rw.replaceOp(op, r);
+  // Whatever lowers the canonical op goes before it (and before the
+  // transpose of its result).
+  rw.setInsertionPoint(canonical);
+  return canonical;
 }

@@ -5,6 +5,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/PatternMatch.h"
 #include "attn/Dialect/AttnDialect.h"
 
 namespace mlir::attn {
@@ -42,6 +43,12 @@ Value createScalarConstant(OpBuilder &b, Location loc, Type type, double v);
 
 /// `act(x)` for a float scalar or vector `x` (relu, exact or tanh GELU).
 Value applyActivation(OpBuilder &b, Location loc, Value x, Activation act);
+
+/// Rewrites `op` (when it has layout perms) into attn.transpose ops on its
+/// operands, an attn.attention in canonical layout, and an attn.transpose of
+/// its result; returns the canonical op (`op` itself when it has no perms).
+/// Lowerings that only handle the canonical layout call this first.
+AttentionOp materializeAttentionLayout(RewriterBase &rw, AttentionOp op);
 
 /// `index` <-> i64 casts.
 Value toIndex(OpBuilder &b, Location loc, Value v);

@@ -497,6 +497,11 @@ struct GpuLowerAttentionPass
     ModuleOp module = getOperation();
     SmallVector<AttentionOp> ops;
     module.walk([&](AttentionOp op) { ops.push_back(op); });
+    // The kernel reads canonical layouts: explicit transposes (lowered with
+    // the other attn ops) around ops with layout perms.
+    IRRewriter rw(&getContext());
+    for (AttentionOp &op : ops)
+      op = materializeAttentionLayout(rw, op);
     unsigned index = 0;
     for (AttentionOp op : ops)
       if (failed(replaceWithPlaceholder(op, index++)))

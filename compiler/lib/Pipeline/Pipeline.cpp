@@ -36,6 +36,7 @@ void attn::buildGraphPipeline(OpPassManager &pm, const CompileOptions &options) 
   pm.addNestedPass<func::FuncOp>(createMergeProjectionsPass());
   pm.addNestedPass<func::FuncOp>(createSplitLinearResultsPass());
   pm.addNestedPass<func::FuncOp>(createFuseResidualLayerNormPass());
+  pm.addNestedPass<func::FuncOp>(createFoldAttentionTransposesPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createSymbolDCEPass());

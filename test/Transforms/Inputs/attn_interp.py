@@ -128,7 +128,23 @@ def softmax(x, axis):
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
+def layout_perm(props, name):
+    m = re.search(name + r" = array<i64: ([^>]*)>", props)
+    return None if not m else [int(x) for x in m.group(1).split(",")]
+
+
 def attention(q, k, v, mask, props):
+    # Layout perms: the logical operand is transpose(operand, perm); the op
+    # returns transpose(result, result_perm).
+    qp, kp, vp, rp = (layout_perm(props, n) for n in ("query_perm", "key_perm", "value_perm", "result_perm"))
+    q = q if qp is None else np.transpose(q, qp)
+    k = k if kp is None else np.transpose(k, kp)
+    v = v if vp is None else np.transpose(v, vp)
+    r = attention_logical(q, k, v, mask, props)
+    return r if rp is None else np.transpose(r, rp)
+
+
+def attention_logical(q, k, v, mask, props):
     scale = f64(re.search(r"scale = ([^ ,}]+) : f64", props).group(1))
     fm = re.search(r"fill_value = ([^ ,}]+) : f64", props)
     fill = 0.0 if not fm else (parse_scalar(fm.group(1), "f64"))

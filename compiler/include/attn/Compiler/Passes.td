@@ -115,6 +115,23 @@ def SplitLinearResultsPass : Pass<"attn-split-linear-results", "func::FuncOp"> {
   ];
 }
 
+def FoldAttentionTransposesPass : Pass<"attn-fold-attention-transposes", "func::FuncOp"> {
+  let summary = "Absorb the head split/merge transposes into attn.attention's layout perms";
+  let description = [{
+    The Transpose(0, 2, 1, 3) that exporters put between the head-split
+    Reshape and attention (and its inverse after) copies Q, K, V and the
+    output. Each transpose feeding attn.attention becomes its query_perm /
+    key_perm / value_perm, and a transpose of its result (its only use)
+    becomes result_perm, composing with perms already there, as long as the
+    head dim stays the innermost stored dim. The kernels then read and write
+    the model's [B, S, H, D] tensors in place.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+  let statistics = [
+    Statistic<"numFolded", "folded", "Number of transposes folded into attn.attention">
+  ];
+}
+
 def FuseResidualLayerNormPass : Pass<"attn-fuse-residual-layernorm", "func::FuncOp"> {
   let summary = "Fold the residual add before a LayerNorm into attn.layer_norm";
   let description = [{

@@ -424,15 +424,31 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, InferTypeOpAdaptorWithIsCompa
       `Where(IsNaN(p), 0, p)` before `p · value`. NaN weights come in whole
       rows (a row whose scores are all -inf, or that holds a NaN or +inf
       score), so such a row of the result is 0 instead of NaN.
+
+    Layouts: the operands may be stored with their dims permuted, as the
+    exporters' head split leaves them (`[batch, S, heads, D]` before the
+    `Transpose(0, 2, 1, 3)`). With `query_perm = p` the query of the
+    semantics above is `transpose(query, p)` (its dim `i` is the operand's dim
+    `p[i]`); likewise `key_perm` and `value_perm`. With `result_perm = p` the
+    op returns `transpose(result, p)`. The last entry of every perm is the
+    last dim (head dims stay innermost). The mask is always given in the
+    logical `[batch..., Sq, Sk]` order. `attn-fold-attention-transposes`
+    absorbs the transposes around the op into these attributes, so the
+    kernels read and write the model's own layouts (no copies).
   }];
   let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
                    Attn_FloatTensor:$value, Optional<Attn_Tensor>:$mask,
                    F64Attr:$scale, Attn_MaskKindAttr:$mask_kind,
                    DefaultValuedAttr<F64Attr, "0.0">:$fill_value,
                    UnitAttr:$mask_first, UnitAttr:$causal,
-                   OptionalAttr<F64Attr>:$causal_fill, UnitAttr:$nan_to_zero);
+                   OptionalAttr<F64Attr>:$causal_fill, UnitAttr:$nan_to_zero,
+                   OptionalAttr<DenseI64ArrayAttr>:$query_perm,
+                   OptionalAttr<DenseI64ArrayAttr>:$key_perm,
+                   OptionalAttr<DenseI64ArrayAttr>:$value_perm,
+                   OptionalAttr<DenseI64ArrayAttr>:$result_perm);
   let results = (outs Attn_FloatTensor:$result);
-  // The builder of the op before causal_fill/nan_to_zero existed.
+  // The builders of the op before causal_fill/nan_to_zero and the layout
+  // perms existed.
   let builders = [
     OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$query,
                    "::mlir::Value":$key, "::mlir::Value":$value,
@@ -443,6 +459,19 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, InferTypeOpAdaptorWithIsCompa
       build($_builder, $_state, result, query, key, value, mask, scale,
             mask_kind, fill_value, mask_first, causal,
             /*causal_fill=*/::mlir::FloatAttr(), /*nan_to_zero=*/false);
+    }]>,
+    // Canonical layouts (no perms).
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$query,
+                   "::mlir::Value":$key, "::mlir::Value":$value,
+                   "::mlir::Value":$mask, "::llvm::APFloat":$scale,
+                   "::mlir::attn::MaskKind":$mask_kind,
+                   "::llvm::APFloat":$fill_value, "bool":$mask_first,
+                   "bool":$causal, "::mlir::FloatAttr":$causal_fill,
+                   "bool":$nan_to_zero), [{
+      build($_builder, $_state, result, query, key, value, mask, scale,
+            mask_kind, fill_value, mask_first, causal, causal_fill, nan_to_zero,
+            ::mlir::DenseI64ArrayAttr(), ::mlir::DenseI64ArrayAttr(),
+            ::mlir::DenseI64ArrayAttr(), ::mlir::DenseI64ArrayAttr());
     }]>
   ];
   let assemblyFormat = [{
@@ -450,6 +479,18 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, InferTypeOpAdaptorWithIsCompa
     `:` type($query) `,` type($key) `,` type($value) `->` type($result)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The query/key/value as the semantics sees them (operand types with
+    /// the perms applied), and the result before `result_perm`.
+    ::mlir::RankedTensorType getLogicalQueryType();
+    ::mlir::RankedTensorType getLogicalKeyType();
+    ::mlir::RankedTensorType getLogicalValueType();
+    ::mlir::RankedTensorType getLogicalResultType();
+    /// Whether any of the four perms is set.
+    bool hasLayoutPerms() {
+      return getQueryPerm() || getKeyPerm() || getValuePerm() || getResultPerm();
+    }
+  }];
 }
 
 #endif // ATTN_OPS_TD
