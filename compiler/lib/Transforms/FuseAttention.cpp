@@ -3,25 +3,34 @@
 // Matches, around every `attn.softmax` on the last axis,
 //
 //   scores = attn.matmul(Q', K')     K' = transpose(K) on the last two dims,
-//                                    through any chain of attn.transpose
+//                                    through any chain of attn.transpose (and
+//                                    dynamo's reshape-transpose-reshape over
+//                                    flattened batch dims)
 //   edits    scales: attn.mul / attn.div by a scalar constant (also on Q or K,
 //            both as sqrt(scale) in SDPA exports); constant subexpressions
 //            (`1 / sqrt(64)`) are evaluated here
 //            masks: attn.add(scores, M) (additive) or attn.select with a
 //            splat fill, cond looked through `cmp eq/ne (m, 0)`, `not` and
-//            casts (fill_if_zero / fill_if_nonzero on m)
+//            casts (fill_if_zero / fill_if_nonzero on m); attn.expand on a
+//            mask is dropped (the op broadcasts its mask)
 //   p      = attn.softmax(edited scores, last axis)
+//            [ p = select(p != p, 0, p): SDPA's Where(IsNaN(p), 0, p) ]
 //   out    = attn.matmul(p, V)       (identity attn.casts looked through)
 //
 // and replaces `out` with one `attn.attention`: all scales multiply into
 // `scale`, a scale after the mask makes it `mask_first`, and a constant mask
 // that is exactly top-left causal with negligible masked values becomes the
 // `causal` flag (it may come with one other mask: GPT-2's causal Where plus
-// the additive padding mask). Every intermediate must have one user; Q, K and
-// V must not broadcast; the mask must not broadcast the scores.
+// the additive padding mask). One mask `select(and(causal, padding), a, b)`
+// (transformers 5's masking_utils) splits into the flag and a new
+// `select(padding, a, b)` mask when the padding does not depend on the query
+// position: with b = -inf the flag alone is exact, with b absorbing every
+// score (finfo.min) `causal_fill = b` keeps the fully masked rows exact. The
+// IsNaN select sets `nan_to_zero`. Every intermediate must have one user; Q,
+// K and V must not broadcast; the mask must not broadcast the scores.
 //
 // Matching fills an `AttentionMatch` through small matchers (matchScoreChain,
-// matchScaleOp, matchOperand, analyzeCondition, isCausalMask,
+// matchScaleOp, matchOperand, analyzeCondition, isCausalMask, splitCausal,
 // matchAttributes); a new form is a new case in one of them. Matching never
 // changes the IR. The rewrite is a RewritePattern on attn.softmax; the pass
 // drives it over a snapshot of the softmax ops (no folding and no unrelated
