@@ -14,6 +14,10 @@ Interpreters and exporters (see /work/shared/CONTRACT.md, "Python"):
   python3 scripts/gen_fixtures.py --set ts18               # optional variants
       The pip interpreter's torch 2.x TorchScript exporter, torch.onnx.export(..., dynamo=False,
       opset_version=18), static shapes only.
+  python3 scripts/gen_fixtures.py --set hf                 # Hugging Face models
+      The pip interpreter with transformers 5: BertModel and GPT2Model (small random configs,
+      attn_implementation "eager" and "sdpa") exported by torch.onnx.export(dynamo=False,
+      opset_version=17) with dynamic batch/seq, and the same models with dynamo=True.
   python3 scripts/verify_fixtures_ort.py                   # cross-check, pip interpreter
       Runs every model.onnx with onnxruntime on the stored inputs, compares with the stored
       PyTorch outputs, and records the error in case.json ("ort_check").
@@ -510,6 +514,189 @@ case_decoder_block_tril_bool.make_model = lambda: DecoderBlockConstMask(
     DecoderBlock(FAM_EMBED, FAM_HEADS, FAM_FE, FAM_DROPOUT, "cpu"), torch.tril(torch.ones(5, 5, dtype=torch.bool)))
 
 
+# ----------------------------------------------------------------------------- Hugging Face models
+# transformers 5's BertModel and GPT2Model with small random configs, wrapped so that forward() takes
+# the ONNX inputs positionally and passes them by keyword (transformers 5 changed the positional
+# order); GPT-2 runs with use_cache=False. The masks are built in the graph by transformers'
+# masking_utils from attention_mask: eager adds Where(causal & padding, 0, finfo.min) (BERT: padding
+# only), sdpa goes through PyTorch's SDPA (export: Where(mask, 0, -inf) and Where(IsNaN(p), 0, p), so a
+# fully masked row gives 0). Left padding makes rows whose keys up to the diagonal are all padding;
+# eager PyTorch then averages every key (all scores are finfo.min), SDPA gives 0.
+
+HF_VOCAB, HF_HIDDEN, HF_LAYERS, HF_INTER, HF_POSITIONS = 100, 64, 2, 128, 64
+HF_BERT_HEADS, HF_GPT2_HEADS = 4, 2     # head dims 16 and 32: both CPU attention lowerings
+HF_INIT_RANGE = 0.15                    # N(0, 0.15) weights: peaked attention, not near-uniform
+# (batch, seq, attention_mask padding per item): "r<k>" pads the last k keys, "l<k>" the first k,
+# "all" every key, "-" none. The first set is the export shape.
+HF_BERT_SETS = [(2, 16, ["-", "r5"]), (3, 7, ["-", "r2", "all"]), (1, 1, ["-"]), (2, 33, ["l4", "r10"])]
+HF_GPT2_SETS = [(2, 16, ["-", "r5"]), (3, 7, ["-", "l3", "l6"]), (1, 1, ["-"]), (2, 57, ["l50", "r4"])]
+# torch.onnx's dynamo export of the sdpa models masks with finfo.min instead of -inf: a row with no
+# allowed key then averages every key in the exported graph (onnxruntime agrees) while PyTorch gives 0.
+# Their input sets have no such row (no fully padded item, no left padding for GPT-2).
+HF_BERT_SDPA_DYNAMO_SETS = [(2, 16, ["-", "r5"]), (3, 7, ["-", "r2", "r6"]), (1, 1, ["-"]), (2, 33, ["l4", "r10"])]
+HF_GPT2_SDPA_DYNAMO_SETS = [(2, 16, ["-", "r5"]), (3, 7, ["-", "r2", "r6"]), (1, 1, ["-"]), (2, 57, ["-", "r40"])]
+DYNAMO_SDPA_NOTE = ("torch.onnx.export(dynamo=True) of the sdpa model masks with Where(mask, 0, finfo.min), not -inf: "
+                    "a row with no allowed key averages every key in the exported graph (onnxruntime does so too) "
+                    "while PyTorch gives 0, so these input sets have no such row")
+
+
+def hf_config(kind, impl):
+    from transformers import BertConfig, GPT2Config
+    if kind == "bert":
+        return BertConfig(vocab_size=HF_VOCAB, hidden_size=HF_HIDDEN, num_hidden_layers=HF_LAYERS,
+                          num_attention_heads=HF_BERT_HEADS, intermediate_size=HF_INTER,
+                          max_position_embeddings=HF_POSITIONS, type_vocab_size=2,
+                          initializer_range=HF_INIT_RANGE, attn_implementation=impl)
+    return GPT2Config(vocab_size=HF_VOCAB, n_embd=HF_HIDDEN, n_layer=HF_LAYERS, n_head=HF_GPT2_HEADS,
+                      n_inner=HF_INTER, n_positions=HF_POSITIONS, initializer_range=HF_INIT_RANGE,
+                      bos_token_id=0, eos_token_id=0, attn_implementation=impl)
+
+
+class HfBert(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_ids, attention_mask, token_type_ids):
+        o = self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                   return_dict=True)
+        return o.last_hidden_state, o.pooler_output
+
+
+class HfGpt2(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_ids, attention_mask):
+        return self.m(input_ids=input_ids, attention_mask=attention_mask, use_cache=False,
+                      return_dict=True).last_hidden_state
+
+
+def randomize_hf(model):
+    """transformers initializes LayerNorm to (1, 0) and biases to 0; random values instead (global
+    RNG, seeded), so that dropped or swapped ones show."""
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.LayerNorm):
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.uniform_(-0.5, 0.5)
+        for name, p in model.named_parameters():
+            if name.endswith("bias") and "LayerNorm" not in name and ".ln_" not in name:
+                p.uniform_(-0.5, 0.5)
+    return model
+
+
+def hf_model(kind, impl):
+    """Marks a case builder as a Hugging Face case (model built right after torch.manual_seed)."""
+    def deco(fn):
+        def factory():
+            from transformers import BertModel, GPT2Model
+            cfg = hf_config(kind, impl)
+            if kind == "bert":
+                return HfBert(randomize_hf(BertModel(cfg)).eval())
+            return HfGpt2(randomize_hf(GPT2Model(cfg)).eval())
+        fn.model_factory = factory
+        heads = HF_BERT_HEADS if kind == "bert" else HF_GPT2_HEADS
+        fn.model_desc = ("transformers %sModel(%sConfig(vocab %d, hidden %d, %d layers, %d heads, intermediate %d, "
+                         "max positions %d, initializer_range %g), attn_implementation=%r), LayerNorm and biases "
+                         "randomized; wrapper %s" % ("Bert" if kind == "bert" else "GPT2", "Bert" if kind == "bert"
+                                                     else "GPT2", HF_VOCAB, HF_HIDDEN, HF_LAYERS, heads, HF_INTER,
+                                                     HF_POSITIONS, HF_INIT_RANGE, impl,
+                                                     "HfBert" if kind == "bert" else "HfGpt2 (use_cache=False)"))
+        return fn
+    return deco
+
+
+def hf_attention_mask(batch, seq, pads):
+    m = torch.ones(batch, seq, dtype=torch.int64)
+    for i, p in enumerate(pads):
+        if p == "all":
+            m[i, :] = 0
+        elif p.startswith("r"):
+            m[i, seq - int(p[1:]):] = 0
+        elif p.startswith("l"):
+            m[i, :int(p[1:])] = 0
+    return m
+
+
+def hf_inputs(gen, kind, sets):
+    out = []
+    for batch, seq, pads in sets:
+        ids = token_ids(gen, batch, seq, HF_VOCAB)
+        inputs = OrderedDict([("input_ids", ids), ("attention_mask", hf_attention_mask(batch, seq, pads))])
+        if kind == "bert":
+            tt = torch.randint(0, 2, (batch, seq), generator=gen, dtype=torch.int64)
+            tt[0, 0] = 1
+            inputs["token_type_ids"] = tt
+        out.append(inputs)
+    return out
+
+
+def hf_case(gen, kind, impl, sets=None, extra_notes=()):
+    if sets is None:
+        sets = HF_BERT_SETS if kind == "bert" else HF_GPT2_SETS
+    shape_sets = hf_inputs(gen, kind, sets)
+    axes = {n: {0: "batch", 1: "seq"} for n in shape_sets[0]}
+    axes["last_hidden_state"] = {0: "batch", 1: "seq"}
+    outputs = ["last_hidden_state"]
+    if kind == "bert":
+        axes["pooler_output"] = {0: "batch"}
+        outputs.append("pooler_output")
+    if kind == "bert":
+        mask_note = ("padding mask built in the graph (masking_utils): %s" %
+                     ("Where(padding, 0, finfo.min) added to the scores; a fully padded item has all scores "
+                      "finfo.min and averages every key" if impl == "eager" else
+                      "SDPA with a bool mask: Where(mask, 0, -inf), then Where(IsNaN(p), 0, p): a fully padded "
+                      "item gives attention output 0"))
+    else:
+        mask_note = ("causal & padding mask built in the graph (masking_utils): %s" %
+                     ("Where(causal & padding, 0, finfo.min) added to the scores; a left-padded position whose "
+                      "keys up to itself are all padding has every score finfo.min and averages ALL keys "
+                      "(future ones included)" if impl == "eager" else
+                      "SDPA with a bool mask: Where(mask, 0, -inf) (dynamo: finfo.min), then Where(IsNaN(p), "
+                      "0, p): a fully masked row gives attention output 0"))
+    return dict(inputs=shape_sets[0], dynamic_axes=axes, shape_sets=shape_sets, output_names=outputs,
+                check=check_finite,
+                notes=["attn_implementation=%r; %s" % (impl, mask_note),
+                       "dynamic batch and seq on every input and output; input sets (batch, seq, padding per "
+                       "item: rK = last K keys padded, lK = first K, all = every key): %s under shapes/<k>/" % sets,
+                       "input_ids random in [0, %d); attention_mask int64 0/1%s" %
+                       (HF_VOCAB, "; token_type_ids random 0/1" if kind == "bert" else ""),
+                       "weights N(0, %g) (initializer_range), LayerNorm weights U(0.5, 1.5), LayerNorm and "
+                       "Linear/Conv1D biases U(-0.5, 0.5)" % HF_INIT_RANGE] + list(extra_notes))
+
+
+@hf_model("bert", "eager")
+def case_bert(gen):
+    return hf_case(gen, "bert", "eager")
+
+
+@hf_model("bert", "sdpa")
+def case_bert_sdpa(gen):
+    return hf_case(gen, "bert", "sdpa")
+
+
+@hf_model("gpt2", "eager")
+def case_gpt2(gen):
+    return hf_case(gen, "gpt2", "eager")
+
+
+@hf_model("gpt2", "sdpa")
+def case_gpt2_sdpa(gen):
+    return hf_case(gen, "gpt2", "sdpa")
+
+
+@hf_model("bert", "sdpa")
+def case_bert_sdpa_dynamo(gen):
+    return hf_case(gen, "bert", "sdpa", HF_BERT_SDPA_DYNAMO_SETS, [DYNAMO_SDPA_NOTE])
+
+
+@hf_model("gpt2", "sdpa")
+def case_gpt2_sdpa_dynamo(gen):
+    return hf_case(gen, "gpt2", "sdpa", HF_GPT2_SDPA_DYNAMO_SETS, [DYNAMO_SDPA_NOTE])
+
+
 SKELETON_CASES = OrderedDict([
     ("selfattn_causal", case_selfattn_causal),
     ("selfattn_padding", case_selfattn_padding),
@@ -549,6 +736,20 @@ TS18_CASES = OrderedDict([
     ("transformer_ts18", case_transformer),
 ])
 
+# Hugging Face models: (case name, builder, exporter). The _dynamo variants reuse the seeds (weights
+# and inputs) of the TorchScript ones.
+def hf_cases():
+    return OrderedDict([
+        ("bert", (case_bert, export_torchscript17_t2)),
+        ("bert_sdpa", (case_bert_sdpa, export_torchscript17_t2)),
+        ("gpt2", (case_gpt2, export_torchscript17_t2)),
+        ("gpt2_sdpa", (case_gpt2_sdpa, export_torchscript17_t2)),
+        ("bert_dynamo", (case_bert, export_dynamo)),
+        ("bert_sdpa_dynamo", (case_bert_sdpa_dynamo, export_dynamo)),
+        ("gpt2_dynamo", (case_gpt2, export_dynamo)),
+        ("gpt2_sdpa_dynamo", (case_gpt2_sdpa_dynamo, export_dynamo)),
+    ])
+
 # ----------------------------------------------------------------------------- export
 
 def export_torchscript(model, args, path, dynamic_axes, input_names, output_names):
@@ -570,6 +771,18 @@ def export_torchscript18(model, args, path, dynamic_axes, input_names, output_na
             "dynamic_axes": dynamic_axes}
 
 
+def export_torchscript17_t2(model, args, path, dynamic_axes, input_names, output_names):
+    import warnings
+    import transformers
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, tuple(args), path, dynamo=False, opset_version=17,
+                          input_names=input_names, output_names=output_names,
+                          dynamic_axes=dynamic_axes, do_constant_folding=True)
+    return {"exporter": "torch.onnx.export(dynamo=False) (TorchScript, torch 2.x)", "opset_requested": 17,
+            "transformers": transformers.__version__, "dynamic_axes": dynamic_axes}
+
+
 def export_dynamo(model, args, path, dynamic_axes, input_names, output_names):
     import logging
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
@@ -583,7 +796,11 @@ def export_dynamo(model, args, path, dynamic_axes, input_names, output_names):
     prog = torch.onnx.export(model, tuple(args), None, dynamo=True, input_names=input_names,
                              output_names=output_names, dynamic_shapes=ds, verbose=False)
     prog.save(path)
-    return {"exporter": "torch.onnx.export(dynamo=True) + onnxscript", "dynamic_shapes": dynamic_axes}
+    info = {"exporter": "torch.onnx.export(dynamo=True) + onnxscript", "dynamic_shapes": dynamic_axes}
+    if isinstance(model, (HfBert, HfGpt2)):
+        import transformers
+        info["transformers"] = transformers.__version__
+    return info
 
 
 # ----------------------------------------------------------------------------- writing
@@ -821,7 +1038,7 @@ def write_negative_inputs():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--set", choices=["skeleton", "dynamo", "ts18"], default="skeleton")
+    ap.add_argument("--set", choices=["skeleton", "dynamo", "ts18", "hf"], default="skeleton")
     ap.add_argument("--cases", nargs="*", help="only these cases of the set")
     ap.add_argument("--force", action="store_true", help="skip the interpreter/version check")
     args = ap.parse_args()
@@ -836,15 +1053,24 @@ def main():
         table, exporter = DYNAMO_CASES, export_dynamo
         if major < 2:
             sys.exit("gen_fixtures: --set dynamo needs the pip python3 (torch 2.x + onnxscript)")
-    else:
+    elif args.set == "ts18":
         table, exporter = TS18_CASES, export_torchscript18
         if major < 2:
             sys.exit("gen_fixtures: --set ts18 needs the pip python3 (torch 2.x)")
+    else:
+        try:
+            import transformers  # noqa: F401
+        except ImportError:
+            transformers = None
+        if major < 2 or transformers is None:
+            sys.exit("gen_fixtures: --set hf needs the pip python3 (torch 2.x, transformers, onnxscript)")
+        table, exporter = hf_cases(), None
     torch.set_num_threads(1)   # deterministic reductions
     names = args.cases or list(table)
     done = []
     for name in names:
-        case = build_case(name, table[name], exporter)
+        builder, case_exporter = table[name] if exporter is None else (table[name], exporter)
+        case = build_case(name, builder, case_exporter)
         done.append(case)
         print("%-26s %8d bytes  ops: %s" % (name, dir_size(os.path.join(E2E, name)), " ".join(case["onnx"]["op_types"])))
     if args.set == "skeleton" and not args.cases:

@@ -8,6 +8,7 @@
 // [B, 1, 1, Sk] padding mask; `Where(IsNaN(p), 0, p)` is nan_to_zero.
 // fuse-attention-hf-numerics.test checks the semantics.
 // REMARK-COUNT-2: remark: softmax not fused into attn.attention: the softmax result has 3 users
+// REMARK: remark: softmax not fused into attn.attention: the key operand of the scores matmul is not a transpose of the key's last two dims
 // REMARK-NOT: remark
 
 // BERT (eager): the additive padding mask under two expands.
@@ -300,4 +301,63 @@ func.func @nan_negative(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x8x16xf32>, %v: 
   %pz2 = attn.select %isnan2, %one, %p2 : tensor<2x4x8x8xi1>, tensor<f32>, tensor<2x4x8x8xf32> -> tensor<2x4x8x8xf32>
   %o2 = attn.matmul %pz2, %v : tensor<2x4x8x8xf32>, tensor<2x4x8x16xf32> -> tensor<2x4x8x16xf32>
   return %o, %isnan, %o2 : tensor<2x4x8x16xf32>, tensor<2x4x8x8xi1>, tensor<2x4x8x16xf32>
+}
+
+// -----
+
+// torch.onnx dynamo's SDPA decomposition transposes K through its batch dims
+// flattened: reshape(transpose(reshape(K, [-1, S, D]), [0, 2, 1]),
+// shape(K)[0:2] ++ [D, S]) is K^T when the outer reshape restores K's
+// leading dims. Swapping them (last case) is not a transpose of K.
+// CHECK-LABEL: func.func @dynamo_key
+// CHECK:       attn.attention %arg0, %arg1, %arg2 {mask_kind = #attn.mask_kind<none>, nan_to_zero, scale = 2.500000e-01 : f64}
+// CHECK-NOT:   attn.softmax
+// CHECK-LABEL: func.func @dynamo_key_swapped
+// CHECK:       attn.softmax
+// CHECK-NOT:   attn.attention
+func.func @dynamo_key(%q: tensor<?x?x?x16xf32>, %k: tensor<?x?x?x16xf32>, %v: tensor<?x?x?x16xf32>) -> tensor<?x?x?x16xf32> {
+  %c0 = arith.constant dense<0> : tensor<1xi64>
+  %c1 = arith.constant dense<1> : tensor<1xi64>
+  %c2 = arith.constant dense<2> : tensor<1xi64>
+  %cm1 = arith.constant dense<-1> : tensor<1xi64>
+  %c16 = arith.constant dense<16> : tensor<1xi64>
+  %zero = arith.constant dense<0.0> : tensor<f32>
+  %half = arith.constant dense<0.5> : tensor<f32>
+  %shk = attn.shape %k {end = 4 : i64, start = 0 : i64} : tensor<?x?x?x16xf32> -> tensor<4xi64>
+  %s = attn.slice %shk[%c2 : %cm1, axes %c0, steps %c1] : (tensor<4xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %bh = attn.slice %shk[%c0 : %c2, axes %c0, steps %c1] : (tensor<4xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<2xi64>
+  %in = attn.concat %cm1, %s, %c16 {axis = 0 : i64} : tensor<1xi64>, tensor<1xi64>, tensor<1xi64> -> tensor<3xi64>
+  %k3 = attn.reshape %k, %in : tensor<?x?x?x16xf32>, tensor<3xi64> -> tensor<?x?x16xf32>
+  %k3t = attn.transpose %k3, [0, 2, 1] : tensor<?x?x16xf32> -> tensor<?x16x?xf32>
+  %out = attn.concat %bh, %c16, %s {axis = 0 : i64} : tensor<2xi64>, tensor<1xi64>, tensor<1xi64> -> tensor<4xi64>
+  %kt = attn.reshape %k3t, %out : tensor<?x16x?xf32>, tensor<4xi64> -> tensor<?x?x16x?xf32>
+  %qs = attn.mul %q, %half : tensor<?x?x?x16xf32>, tensor<f32> -> tensor<?x?x?x16xf32>
+  %kts = attn.mul %kt, %half : tensor<?x?x16x?xf32>, tensor<f32> -> tensor<?x?x16x?xf32>
+  %sc = attn.matmul %qs, %kts : tensor<?x?x?x16xf32>, tensor<?x?x16x?xf32> -> tensor<?x?x?x?xf32>
+  %p = attn.softmax %sc {axis = 3 : i64} : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %isnan = attn.cmp ne, %p, %p : tensor<?x?x?x?xf32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xi1>
+  %pz = attn.select %isnan, %zero, %p : tensor<?x?x?x?xi1>, tensor<f32>, tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o = attn.matmul %pz, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x16xf32> -> tensor<?x?x?x16xf32>
+  return %o : tensor<?x?x?x16xf32>
+}
+
+func.func @dynamo_key_swapped(%q: tensor<?x?x?x16xf32>, %k: tensor<?x?x?x16xf32>, %v: tensor<?x?x?x16xf32>) -> tensor<?x?x?x16xf32> {
+  %c0 = arith.constant dense<0> : tensor<1xi64>
+  %c1 = arith.constant dense<1> : tensor<1xi64>
+  %c2 = arith.constant dense<2> : tensor<1xi64>
+  %cm1 = arith.constant dense<-1> : tensor<1xi64>
+  %c16 = arith.constant dense<16> : tensor<1xi64>
+  %shk = attn.shape %k {end = 4 : i64, start = 0 : i64} : tensor<?x?x?x16xf32> -> tensor<4xi64>
+  %s = attn.slice %shk[%c2 : %cm1, axes %c0, steps %c1] : (tensor<4xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %b = attn.slice %shk[%c0 : %c1, axes %c0, steps %c1] : (tensor<4xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %h = attn.slice %shk[%c1 : %c2, axes %c0, steps %c1] : (tensor<4xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<1xi64>
+  %in = attn.concat %cm1, %s, %c16 {axis = 0 : i64} : tensor<1xi64>, tensor<1xi64>, tensor<1xi64> -> tensor<3xi64>
+  %k3 = attn.reshape %k, %in : tensor<?x?x?x16xf32>, tensor<3xi64> -> tensor<?x?x16xf32>
+  %k3t = attn.transpose %k3, [0, 2, 1] : tensor<?x?x16xf32> -> tensor<?x16x?xf32>
+  %out = attn.concat %h, %b, %c16, %s {axis = 0 : i64} : tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64> -> tensor<4xi64>
+  %kt = attn.reshape %k3t, %out : tensor<?x16x?xf32>, tensor<4xi64> -> tensor<?x?x16x?xf32>
+  %sc = attn.matmul %q, %kt : tensor<?x?x?x16xf32>, tensor<?x?x16x?xf32> -> tensor<?x?x?x?xf32>
+  %p = attn.softmax %sc {axis = 3 : i64} : tensor<?x?x?x?xf32> -> tensor<?x?x?x?xf32>
+  %o = attn.matmul %p, %v : tensor<?x?x?x?xf32>, tensor<?x?x?x16xf32> -> tensor<?x?x?x16xf32>
+  return %o : tensor<?x?x?x16xf32>
 }

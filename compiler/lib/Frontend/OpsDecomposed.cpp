@@ -2,7 +2,7 @@
 //
 // Activations (LeakyRelu, Elu, Selu, Celu, HardSigmoid, HardSwish, Softplus,
 // Softsign, ThresholdedRelu, PRelu, Mish, Sign), Clip, CastLike, IsNaN, IsInf,
-// LogSoftmax
+// GatherND, LogSoftmax
 // and the reductions without an attn.reduce kind of their own (ReduceL1,
 // ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp).
 //
@@ -282,6 +282,76 @@ LogicalResult convertIsInf(GI &g) {
   return bind(g, r);
 }
 
+/// GatherND (batch_dims = 0) as one Gather on the flattened leading dims:
+/// data [d0, ..., dk-1, rest...] -> [d0 * ... * dk-1, rest...], flat index
+/// sum_j i_j * stride_j with negative i_j wrapped. An i_j out of [-d_j, d_j)
+/// makes the flat index d0 * ... * dk-1, which Gather reports at run time
+/// (dynamo's export of transformers' padding mask `mask[batch, kv_idx]`).
+LogicalResult convertGatherND(GI &g) {
+  auto data = g.requiredInput(0);
+  auto indices = g.requiredInput(1);
+  auto batchDims = g.attrInt("batch_dims", 0);
+  if (failed(data) || failed(indices) || failed(batchDims))
+    return failure();
+  if (*batchDims != 0)
+    return g.nodeError() << "batch_dims = " << *batchDims << " is not supported (only 0)";
+  auto dt = cast<RankedTensorType>(data->getType());
+  auto it = cast<RankedTensorType>(indices->getType());
+  if (!it.getElementType().isInteger(64) && !it.getElementType().isInteger(32))
+    return g.nodeError() << "indices must be int64 or int32, got " << it;
+  if (it.getRank() < 1 || it.isDynamicDim(it.getRank() - 1))
+    return g.nodeError() << "the last dim of indices must be static, got " << it;
+  int64_t k = it.getShape().back(), r = dt.getRank(), q = it.getRank();
+  if (k < 1 || k > r)
+    return g.nodeError() << "indices address " << k << " dims of a rank-" << r
+                         << " tensor";
+  Type i64 = g.getBuilder().getI64Type();
+  Expr e{g, i64};
+  Value idx = g.castTo(*indices, i64);
+  // Dim j of data as an i64 tensor (a constant when static).
+  auto dimOf = [&](int64_t j) -> Value {
+    if (!dt.isDynamicDim(j))
+      return e.c(dt.getDimSize(j));
+    Value s = g.createInferred<ShapeOp>(*data, (uint64_t)j, (uint64_t)(j + 1));
+    return g.createTyped<ReshapeOp>(RankedTensorType::get({}, i64), s,
+                                    g.i64Vector({}), /*allowzero=*/false);
+  };
+  Value flat, bad, count;
+  for (int64_t j = k - 1; j >= 0; --j) {
+    Value d = dimOf(j);
+    Value ij = g.createInferred<GatherOp>(idx, e.c(j), (uint64_t)(q - 1));
+    if (!ij)
+      return failure();
+    g.setDims(ij, ArrayRef<DimValue>(g.dimsOf(idx)).drop_back());
+    Value wrapped = e.select(e.cmp(CmpPredicate::lt, ij, e.c(0)), e.add(ij, d), ij);
+    Value outside = e.cmp(CmpPredicate::lt, wrapped, e.c(0));
+    Value beyond = e.cmp(CmpPredicate::ge, wrapped, d);
+    Value badJ = outside && beyond ? g.binary<OrOp>(outside, beyond) : Value();
+    Value term = count ? e.mul(wrapped, count) : wrapped;
+    flat = flat ? e.add(flat, term) : term;
+    bad = bad ? (bad && badJ ? g.binary<OrOp>(bad, badJ) : Value()) : badJ;
+    count = count ? e.mul(count, d) : d;
+    if (!flat || !bad || !count)
+      return failure();
+  }
+  flat = e.select(bad, count, flat);
+  using DS = GI::DimSource;
+  SmallVector<DS> dims{DS::dims(0, k)};
+  for (int64_t j = k; j < r; ++j)
+    dims.push_back(DS::dims(j, j + 1));
+  Value flatData = g.reshapeTo(*data, dims);
+  if (!flat || !flatData)
+    return failure();
+  Value result = g.createInferred<GatherOp>(flatData, flat, (uint64_t)0);
+  if (!result)
+    return failure();
+  ShapeValue out(g.dimsOf(flat));
+  ShapeValue dd = g.dimsOf(*data);
+  out.append(dd.begin() + k, dd.end());
+  g.setDims(result, out);
+  return bind(g, result);
+}
+
 LogicalResult convertCastLike(GI &g) {
   auto x = g.requiredInput(0);
   auto like = g.requiredInput(1);
@@ -419,6 +489,7 @@ void onnx_import::registerDecomposedConverters(
   t["CastLike"] = convertCastLike;
   t["IsNaN"] = convertIsNaN;
   t["IsInf"] = convertIsInf;
+  t["GatherND"] = convertGatherND;
   t["LogSoftmax"] = convertLogSoftmax;
   t["ReduceL1"] = convertReduceExtra<ReduceExtra::L1>;
   t["ReduceL2"] = convertReduceExtra<ReduceExtra::L2>;

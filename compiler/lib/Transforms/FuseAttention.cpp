@@ -3,25 +3,34 @@
 // Matches, around every `attn.softmax` on the last axis,
 //
 //   scores = attn.matmul(Q', K')     K' = transpose(K) on the last two dims,
-//                                    through any chain of attn.transpose
+//                                    through any chain of attn.transpose (and
+//                                    dynamo's reshape-transpose-reshape over
+//                                    flattened batch dims)
 //   edits    scales: attn.mul / attn.div by a scalar constant (also on Q or K,
 //            both as sqrt(scale) in SDPA exports); constant subexpressions
 //            (`1 / sqrt(64)`) are evaluated here
 //            masks: attn.add(scores, M) (additive) or attn.select with a
 //            splat fill, cond looked through `cmp eq/ne (m, 0)`, `not` and
-//            casts (fill_if_zero / fill_if_nonzero on m)
+//            casts (fill_if_zero / fill_if_nonzero on m); attn.expand on a
+//            mask is dropped (the op broadcasts its mask)
 //   p      = attn.softmax(edited scores, last axis)
+//            [ p = select(p != p, 0, p): SDPA's Where(IsNaN(p), 0, p) ]
 //   out    = attn.matmul(p, V)       (identity attn.casts looked through)
 //
 // and replaces `out` with one `attn.attention`: all scales multiply into
 // `scale`, a scale after the mask makes it `mask_first`, and a constant mask
 // that is exactly top-left causal with negligible masked values becomes the
 // `causal` flag (it may come with one other mask: GPT-2's causal Where plus
-// the additive padding mask). Every intermediate must have one user; Q, K and
-// V must not broadcast; the mask must not broadcast the scores.
+// the additive padding mask). One mask `select(and(causal, padding), a, b)`
+// (transformers 5's masking_utils) splits into the flag and a new
+// `select(padding, a, b)` mask when the padding does not depend on the query
+// position: with b = -inf the flag alone is exact, with b absorbing every
+// score (finfo.min) `causal_fill = b` keeps the fully masked rows exact. The
+// IsNaN select sets `nan_to_zero`. Every intermediate must have one user; Q,
+// K and V must not broadcast; the mask must not broadcast the scores.
 //
 // Matching fills an `AttentionMatch` through small matchers (matchScoreChain,
-// matchScaleOp, matchOperand, analyzeCondition, isCausalMask,
+// matchScaleOp, matchOperand, analyzeCondition, isCausalMask, splitCausal,
 // matchAttributes); a new form is a new case in one of them. Matching never
 // changes the IR. The rewrite is a RewritePattern on attn.softmax; the pass
 // drives it over a snapshot of the softmax ops (no folding and no unrelated
@@ -457,6 +466,13 @@ LogicalResult matchScaleOp(Operation *op, Value &input, double &factor,
 
 //--- Q and K operands -------------------------------------------------------//
 
+class SymbolicDims;
+/// `reshape(transpose(reshape(x, [N, S, D]), [0, 2, 1]), [B, H, D, S])` with x
+/// `[B, H, S, D]` (dynamo's SDPA decomposition of K^T): x, whose last two dims
+/// that chain transposes, or null. Defined with SymbolicDims below.
+Value matchRegroupedTranspose(ReshapeOp outer, SymbolicDims &dims,
+                              SmallVectorImpl<Location> &locs);
+
 /// Walks up from a matmul operand through attn.transpose and scalar scales.
 /// `wanted` is the permutation the attention operand must have relative to
 /// the matmul operand: identity for Q; for K the operand is K^T, so K is the
@@ -464,8 +480,8 @@ LogicalResult matchScaleOp(Operation *op, Value &input, double &factor,
 /// one has exactly that layout, otherwise plans a new attn.transpose of the
 /// topmost value. For K, that transpose must keep the base value's innermost
 /// dim innermost (the K' chain really transposes the key's last two dims).
-LogicalResult matchOperand(Value operand, bool isKey, OperandPlan &plan,
-                           Why &why) {
+LogicalResult matchOperand(Value operand, bool isKey, SymbolicDims &dims,
+                           OperandPlan &plan, Why &why) {
   struct Step {
     Value value;
     SmallVector<int64_t> perm; // operand = transpose(value, perm) (x scales)
@@ -486,6 +502,18 @@ LogicalResult matchOperand(Value operand, bool isKey, OperandPlan &plan,
       next.locs.push_back(t.getLoc());
       steps.push_back(std::move(next));
       continue;
+    }
+    if (auto r = dyn_cast<ReshapeOp>(def)) {
+      if (Value x = matchRegroupedTranspose(r, dims, next.locs)) {
+        // As a transpose of the last two dims.
+        int64_t n = next.perm.size();
+        for (int64_t &d : next.perm)
+          if (d >= n - 2)
+            d = d == n - 1 ? n - 2 : n - 1;
+        next.value = x;
+        steps.push_back(std::move(next));
+        continue;
+      }
     }
     Value in;
     double f;
@@ -701,6 +729,9 @@ struct Sym {
   int64_t size = ShapedType::kDynamic;
   Value arg;
   int64_t idx = -1;
+  /// With `arg`: the size is min(that dim, clamp) (a slice [0, n) of a static
+  /// table: BERT's position ids, `position_ids[:, :seq]`).
+  int64_t clamp = ShapedType::kDynamic;
 
   static Sym fixed(int64_t s) {
     Sym r;
@@ -722,8 +753,9 @@ struct Sym {
       return false;
     if (isStatic() || o.isStatic())
       return isStatic() && o.isStatic() && size == o.size;
-    return arg == o.arg && idx == o.idx;
+    return arg == o.arg && idx == o.idx && clamp == o.clamp;
   }
+  bool clamped() const { return !ShapedType::isDynamic(clamp); }
 };
 
 /// Numpy broadcast of two dims: a 1 gives the other; a static dim > 1 wins
@@ -733,6 +765,10 @@ Sym broadcastSym(const Sym &a, const Sym &b) {
     return b;
   if (b.isOne() || a.same(b))
     return a;
+  // n against min(n, c): n when n <= c; otherwise c and n > c differ, which
+  // is a broadcast error unless c = 1, and then n again.
+  if (a.arg && b.arg && a.arg == b.arg && a.idx == b.idx && a.clamped() != b.clamped())
+    return a.clamped() ? b : a;
   if (a.isStatic())
     return a;
   if (b.isStatic())
@@ -911,8 +947,24 @@ private:
         return Sym();
       for (int64_t a = 0; a < axes.numElements; ++a) {
         auto ax = normalizeAxis((int64_t)axes.at(a), rank);
-        if (!ax || *ax == i)
+        if (!ax)
           return Sym();
+        if (*ax != i)
+          continue;
+        // [0, n) with step 1 of a static dim d: min(n, d) (n is a size).
+        ConstantReader st = readConstant(s.getStarts()), sp = readConstant(s.getSteps());
+        auto in = cast<RankedTensorType>(s.getInput().getType());
+        if (!st || !sp || st.numElements != axes.numElements ||
+            sp.numElements != axes.numElements || st.at(a) != 0 || sp.at(a) != 1 ||
+            in.isDynamicDim(i))
+          return Sym();
+        Sym n = elem(s.getEnds(), a, depth);
+        if (n.isStatic())
+          return n.size >= 0 ? Sym::fixed(std::min(n.size, in.getDimSize(i))) : Sym();
+        if (!n.arg || n.clamped())
+          return Sym();
+        n.clamp = in.getDimSize(i);
+        return n;
       }
       return dim(s.getInput(), i, depth);
     }
@@ -1018,6 +1070,20 @@ private:
       return elem(r.getInput(), j, depth);
     if (auto c = dyn_cast<CastOp>(def))
       return elem(c.getInput(), j, depth);
+    if (auto sl = dyn_cast<SliceOp>(def)) {
+      // shape(x)[a:b] (dynamo's shape computations).
+      auto data = cast<RankedTensorType>(sl.getInput().getType());
+      ConstantReader st = readConstant(sl.getStarts()), sp = readConstant(sl.getSteps());
+      if (data.getRank() != 1 || data.isDynamicDim(0) || !st || !sp ||
+          st.numElements != 1 || sp.numElements != 1 || sp.at(0) <= 0)
+        return Sym();
+      int64_t n = data.getDimSize(0), start = (int64_t)st.at(0);
+      if (start < 0)
+        start += n;
+      start = std::clamp<int64_t>(start, 0, n);
+      int64_t k = start + j * (int64_t)sp.at(0);
+      return k < n ? elem(sl.getInput(), k, depth) : Sym();
+    }
     if (auto c = dyn_cast<ConcatOp>(def)) {
       int64_t off = 0;
       for (Value in : c.getInputs()) {
@@ -1080,6 +1146,36 @@ private:
     return Sym();
   }
 };
+
+Value matchRegroupedTranspose(ReshapeOp outer, SymbolicDims &dims,
+                              SmallVectorImpl<Location> &locs) {
+  auto t = outer.getInput().getDefiningOp<TransposeOp>();
+  auto inner = t ? t.getInput().getDefiningOp<ReshapeOp>() : ReshapeOp();
+  if (!inner)
+    return {};
+  ArrayRef<int64_t> perm = t.getPerm();
+  int64_t m = perm.size();
+  if (m < 2 || perm[m - 1] != m - 2 || perm[m - 2] != m - 1)
+    return {};
+  for (int64_t i = 0; i < m - 2; ++i)
+    if (perm[i] != i)
+      return {};
+  Value x = inner.getInput();
+  int64_t n = shapeOf(x).size();
+  if (n < 2 || (int64_t)shapeOf(outer.getResult()).size() != n)
+    return {};
+  // The inner reshape keeps x's last two dims, the outer one restores its
+  // leading dims: only the batch dims were regrouped around the transpose.
+  Value y = outer.getResult(), z = inner.getResult();
+  if (!dims.dim(z, -1).same(dims.dim(x, -1)) || !dims.dim(z, -2).same(dims.dim(x, -2)) ||
+      !dims.dim(y, -1).same(dims.dim(x, -2)) || !dims.dim(y, -2).same(dims.dim(x, -1)))
+    return {};
+  for (int64_t i = 0; i < n - 2; ++i)
+    if (!dims.dim(y, i).same(dims.dim(x, i)))
+      return {};
+  locs.append({outer.getLoc(), t.getLoc(), inner.getLoc()});
+  return x;
+}
 
 //--- Mask patterns ----------------------------------------------------------//
 
@@ -1624,8 +1720,9 @@ LogicalResult matchAttention(SoftmaxOp softmax, const DimNames *names,
       (int64_t)shapeOf(m.scores.getRhs()).size() != rank)
     return why.fail("the scores matmul's operands do not have the rank of the "
                     "scores");
-  if (failed(matchOperand(m.scores.getLhs(), /*isKey=*/false, m.query, why)) ||
-      failed(matchOperand(m.scores.getRhs(), /*isKey=*/true, m.key, why)))
+  SymbolicDims dims(names);
+  if (failed(matchOperand(m.scores.getLhs(), /*isKey=*/false, dims, m.query, why)) ||
+      failed(matchOperand(m.scores.getRhs(), /*isKey=*/true, dims, m.key, why)))
     return failure();
 
   // Shapes: same rank, same batch dims, matching head dim and key length.
@@ -1653,7 +1750,6 @@ LogicalResult matchAttention(SoftmaxOp softmax, const DimNames *names,
   SmallVector<int64_t> scores(q.begin(), q.end() - 1);
   scores.push_back(k[rank - 2]);
 
-  SymbolicDims dims(names);
   Sym sq = dims.dim(m.scores.getResult(), -2);
   Sym sk = dims.dim(m.scores.getResult(), -1);
   if (failed(matchAttributes(m, sq, sk, dims, shapeOf(m.scores.getResult()),

@@ -31,7 +31,10 @@ def FuseAttentionPass : Pass<"attn-fuse-attention", "func::FuncOp"> {
     or Div by a scalar, on Q, K or the scores), an optional mask (additive,
     or select with a fill value, before or after the scale), `attn.softmax`
     on the last axis and the final `matmul` with V, and replaces it with one
-    `attn.attention` whose attributes record the exact semantics. Chains whose
+    `attn.attention` whose attributes record the exact semantics. Causal masks
+    become the `causal` flag, also when combined with a padding mask in one
+    `Where(causal & padding, 0, min)` (then `causal_fill` where `min` is finite);
+    PyTorch's SDPA `Where(IsNaN(p), 0, p)` becomes `nan_to_zero`. Chains whose
     intermediates have other users, whose softmax is not on the last axis, or
     whose scale is not a scalar are left alone, with a remark saying why.
   }];
