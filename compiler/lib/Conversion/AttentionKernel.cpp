@@ -113,16 +113,90 @@ struct KernelBuilder {
         ArrayRef<OpFoldResult>{strides[nb], strides[nb + 1]});
   }
 
+  /// memref<?x?xT, strided<[?, 1], offset: ?>>.
+  MemRefType contiguousRowsType(Type et) {
+    return MemRefType::get(
+        {ShapedType::kDynamic, ShapedType::kDynamic}, et,
+        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, {ShapedType::kDynamic, 1}));
+  }
+
   /// `view` (2-D, dynamic strides) reinterpreted with unit inner stride.
   Value contiguousRows(Value view, Type et) {
     auto md = b.create<memref::ExtractStridedMetadataOp>(loc, view);
-    auto t = MemRefType::get(
-        {ShapedType::kDynamic, ShapedType::kDynamic}, et,
-        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, {ShapedType::kDynamic, 1}));
+    auto t = contiguousRowsType(et);
     return b.create<memref::ReinterpretCastOp>(
         loc, t, md.getBaseBuffer(), OpFoldResult(md.getOffset()),
         ArrayRef<OpFoldResult>{md.getSizes()[0], md.getSizes()[1]},
         ArrayRef<OpFoldResult>{md.getStrides()[0], b.getIndexAttr(1)});
+  }
+
+  /// The VW x VW transpose of `rows` (VW vectors) in registers: log2(VW)
+  /// rounds of two-input shuffles; round h pairs rows i and i + h and swaps
+  /// their off-diagonal h-blocks.
+  SmallVector<Value> transposeRows(SmallVector<Value> rows) {
+    int64_t vw = rows.size();
+    for (int64_t h = vw / 2; h >= 1; h /= 2) {
+      SmallVector<int64_t> lo, hi;
+      for (int64_t l = 0; l < vw; ++l) {
+        bool low = (l & h) == 0;
+        lo.push_back(low ? l : vw + l - h);
+        hi.push_back(low ? l + h : vw + l);
+      }
+      SmallVector<Value> next(rows);
+      for (int64_t i = 0; i < vw; ++i) {
+        if (i & h)
+          continue;
+        next[i] = b.create<vector::ShuffleOp>(loc, rows[i], rows[i + h], lo);
+        next[i + h] = b.create<vector::ShuffleOp>(loc, rows[i], rows[i + h], hi);
+      }
+      rows = next;
+    }
+    return rows;
+  }
+
+  /// Kt[d][k] = K[k][d] for all keys: VW x VW blocks transposed in registers
+  /// where K's head dim is contiguous, scalar copies for the rest (a plain
+  /// loop here becomes scatters, the slowest thing on the machine).
+  void transposeKeys(Value k2, Value kInnerStride, Value Sk, int64_t D, Value kt) {
+    int64_t VW = vecT.getDimSize(0);
+    Value c0 = cIdx(0), c1 = cIdx(1);
+    auto scalarCopy = [&](Value kFrom, Value kTo, int64_t dFrom) {
+      forLoop(cIdx(dFrom), cIdx(D), c1, [&](Value d) {
+        forLoop(kFrom, kTo, c1, [&](Value k) {
+          b.create<memref::StoreOp>(loc, b.create<memref::LoadOp>(loc, k2, ValueRange{k, d}), kt,
+                                    ValueRange{d, k});
+        });
+      });
+    };
+    Value unit = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, kInnerStride, c1);
+    auto ifOp = b.create<scf::IfOp>(loc, unit, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    Value kc = contiguousRows(k2, f32);
+    Value fullK = mul(b.create<arith::DivUIOp>(loc, Sk, cIdx(VW)), cIdx(VW));
+    int64_t fullD = D / VW * VW;
+    forLoop(c0, fullK, cIdx(VW), [&](Value k0) {
+      for (int64_t d0 = 0; d0 < fullD; d0 += VW) {
+        SmallVector<Value> rows;
+        for (int64_t i = 0; i < VW; ++i)
+          rows.push_back(b.create<vector::LoadOp>(loc, vecT, kc, ValueRange{add(k0, cIdx(i)), cIdx(d0)}));
+        SmallVector<Value> cols = transposeRows(rows);
+        for (int64_t j = 0; j < VW; ++j)
+          b.create<vector::StoreOp>(loc, cols[j], kt, ValueRange{cIdx(d0 + j), k0});
+      }
+    });
+    if (fullD < D)
+      scalarCopy(c0, fullK, fullD);
+    scalarCopy(fullK, Sk, 0);
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    scalarCopy(c0, Sk, 0);
+  }
+
+  /// max(a, b) as one vmaxps: NaN scores need no special max, they make
+  /// their row's weights NaN through exp anyway.
+  Value maxF(Value x, Value y) {
+    return b.create<arith::SelectOp>(
+        loc, b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, x, y), x, y);
   }
 
   /// scf.if yielding one value of `type` from each branch.
@@ -346,7 +420,7 @@ FailureOr<Value> KernelBuilder::build() {
     // Scratch, once per task: Kt = Kᵀ (kPad columns; those past Sk are never
     // unmasked), Vp = V, and the query block's buffers.
     Value kt = alloc({D, ShapedType::kDynamic}, ValueRange{kPad});
-    Value vp = alloc({ShapedType::kDynamic, Dv}, ValueRange{Sk});
+    Value vpBuf = alloc({ShapedType::kDynamic, Dv}, ValueRange{Sk});
     Value qs = alloc({BQ, D}, {});
     Value sBuf = alloc({BQ, BK}, {});
     Value oBuf = alloc({BQ, Dv}, {});
@@ -380,16 +454,24 @@ FailureOr<Value> KernelBuilder::build() {
         m2c = contiguousRows(m2, maskET);
       }
 
-      forLoop(c0, Sk, c1, [&](Value k) {
-        forLoop(c0, cD, c1, [&](Value d) {
-          b.create<memref::StoreOp>(loc, b.create<memref::LoadOp>(loc, k2, ValueRange{k, d}), kt,
-                                    ValueRange{d, k});
+      transposeKeys(k2, kStr[nb + 1], Sk, D, kt);
+      // V is read in place where its head dim is contiguous (rows are
+      // loaded as vectors), else copied into the scratch buffer.
+      Value vUnit = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, vStr[nb + 1], c1);
+      auto copyV = b.create<scf::IfOp>(loc, vUnit, /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(&copyV.getElseRegion().front());
+        forLoop(c0, Sk, c1, [&](Value k) {
+          forLoop(c0, cDv, c1, [&](Value d) {
+            b.create<memref::StoreOp>(loc, b.create<memref::LoadOp>(loc, v2, ValueRange{k, d}), vpBuf,
+                                      ValueRange{k, d});
+          });
         });
-        forLoop(c0, cDv, c1, [&](Value d) {
-          b.create<memref::StoreOp>(loc, b.create<memref::LoadOp>(loc, v2, ValueRange{k, d}), vp,
-                                    ValueRange{k, d});
-        });
-      });
+      }
+      Value vp = b.create<arith::SelectOp>(
+          loc, vUnit, contiguousRows(v2, f32),
+          b.create<memref::CastOp>(loc, contiguousRowsType(f32), vpBuf));
 
       forLoop(qBegin, Sq, qStep, [&](Value qb) {
         Value tq = minIdx(cBQ, b.create<arith::SubIOp>(loc, Sq, qb));
@@ -401,8 +483,10 @@ FailureOr<Value> KernelBuilder::build() {
         forLoop(c0, rowsEnd, c1, [&](Value q) {
           Value gq = minIdx(add(qb, q), sqLast);
           forLoop(c0, cD, c1, [&](Value d) {
+            // Scaled once here instead of every score: s' = (q * scale) · k.
             Value x = b.create<memref::LoadOp>(loc, q2, ValueRange{gq, d});
-            b.create<memref::StoreOp>(loc, x, qs, ValueRange{q, d});
+            b.create<memref::StoreOp>(loc, b.create<arith::MulFOp>(loc, x, cF(scale)), qs,
+                                      ValueRange{q, d});
           });
           b.create<memref::StoreOp>(loc, cF(-INFINITY), mBuf, ValueRange{q});
           b.create<memref::StoreOp>(loc, cF(0.0), lBuf, ValueRange{q});
@@ -414,6 +498,13 @@ FailureOr<Value> KernelBuilder::build() {
         forLoop(c0, kEnd, cBK, [&](Value kb) {
           Value kValid = minIdx(cBK, b.create<arith::SubIOp>(loc, kEnd, kb));
           Value kTileEnd = roundUp(kValid, kNR * VW);
+          // Every lane of the block is a real key that every row of the
+          // query block may see.
+          Value interior = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, kValid, cBK);
+          if (causal)
+            interior = b.create<arith::AndIOp>(
+                loc, interior,
+                b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ule, add(kb, cBK), add(qb, c1)));
           Value kVecEnd = roundUp(kValid, VW);
           // S = Qs · Kt[:, kb:kb+BK]
           forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
@@ -438,7 +529,10 @@ FailureOr<Value> KernelBuilder::build() {
             Value gqc = minIdx(gq, sqLast);
             Value gq64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), gq);
             Value sk64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), Sk);
-            auto rowMax = forLoop(c0, kVecEnd, cVW, ValueRange{splat(-INFINITY)}, [&](Value kc, ValueRange a) {
+            // `edges`: the block has padding lanes or causal future keys;
+            // interior blocks skip those selects.
+            auto scoresLoop = [&](bool edges) -> Value {
+            return forLoop(c0, kVecEnd, cVW, ValueRange{splat(-INFINITY)}, [&](Value kc, ValueRange a) {
               Value s = b.create<vector::LoadOp>(loc, vecT, sBuf, ValueRange{q, kc});
               Value sc = splat(scale);
               Value kbase = add(kb, kc);
@@ -477,7 +571,8 @@ FailureOr<Value> KernelBuilder::build() {
                         perLane);
                   });
               if (kind == MaskKind::additive)
-                return b.create<arith::AddFOp>(loc, x, mvals);
+                return b.create<arith::AddFOp>(
+                    loc, x, maskFirst ? b.create<arith::MulFOp>(loc, mvals, sc).getResult() : mvals);
               Value zero = isa<FloatType>(maskET)
                                ? createScalarConstant(b, loc, maskVecT, 0.0)
                                : b.create<arith::ConstantOp>(
@@ -486,17 +581,18 @@ FailureOr<Value> KernelBuilder::build() {
               Value cond = isa<FloatType>(maskET)
                                ? b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mvals, zero).getResult()
                                : b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, mvals, zero).getResult();
-              Value f = splat(fill);
+              Value f = splat(maskFirst ? fill * scale : fill);
               return kind == MaskKind::fill_if_zero
                          ? b.create<arith::SelectOp>(loc, cond, f, x).getResult()
                          : b.create<arith::SelectOp>(loc, cond, x, f).getResult();
             };
-            if (kind != MaskKind::none && maskFirst) {
-                s = b.create<arith::MulFOp>(loc, applyMask(s), sc);
-              } else {
-                s = b.create<arith::MulFOp>(loc, s, sc);
-                if (kind != MaskKind::none)
-                  s = applyMask(s);
+            // s is already scaled (Qs is). A mask applied before the scale:
+              // (s + m) * c = s' + m * c, select(z, f, s) * c = select(z, f * c, s').
+              if (kind != MaskKind::none)
+                s = applyMask(s);
+              if (!edges) {
+                b.create<vector::StoreOp>(loc, s, sBuf, ValueRange{q, kc});
+                return SmallVector<Value>{maxF(a[0], s)};
               }
               // Padding keys (and causal future keys) are removed entirely.
               Value kidx = b.create<arith::AddIOp>(
@@ -522,12 +618,17 @@ FailureOr<Value> KernelBuilder::build() {
                                             b.create<vector::BroadcastOp>(loc, iota.getType(), gq64)));
               s = b.create<arith::SelectOp>(loc, dead, splat(-INFINITY), s);
               b.create<vector::StoreOp>(loc, s, sBuf, ValueRange{q, kc});
-              return SmallVector<Value>{b.create<arith::MaximumFOp>(loc, a[0], s)};
-            });
-            Value mx = b.create<vector::ReductionOp>(loc, vector::CombiningKind::MAXIMUMF,
-                                                     rowMax.getResult(0));
+              return SmallVector<Value>{maxF(a[0], s)};
+            }).getResult(0);
+            };
+            Value rowMaxV = ifElse(interior, vecT, [&] { return scoresLoop(false); },
+                                   [&] { return scoresLoop(true); });
+            // A tree of vmaxps (no NaN care: see maxF), not a serial chain.
+            Value mx = b.create<vector::ReductionOp>(loc, f32, vector::CombiningKind::MAXNUMF,
+                                                     rowMaxV, Value(),
+                                                     arith::FastMathFlags::nnan);
             Value mOld = b.create<memref::LoadOp>(loc, mBuf, ValueRange{q});
-            Value mNew = b.create<arith::MaximumFOp>(loc, mOld, mx);
+            Value mNew = maxF(mOld, mx);
             Value isNinf = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mNew, cF(-INFINITY));
             Value mSafe = b.create<arith::SelectOp>(loc, isNinf, cF(0.0), mNew);
             Value alpha = b.create<math::ExpOp>(loc, b.create<arith::SubFOp>(loc, mOld, mSafe));
@@ -538,7 +639,9 @@ FailureOr<Value> KernelBuilder::build() {
               b.create<vector::StoreOp>(loc, p, sBuf, ValueRange{q, kc});
               return SmallVector<Value>{b.create<arith::AddFOp>(loc, a[0], p)};
             });
-            Value rowSum = b.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD, sum.getResult(0));
+            Value rowSum = b.create<vector::ReductionOp>(loc, f32, vector::CombiningKind::ADD,
+                                                         sum.getResult(0), Value(),
+                                                         arith::FastMathFlags::reassoc);
             Value lOld = b.create<memref::LoadOp>(loc, lBuf, ValueRange{q});
             b.create<memref::StoreOp>(loc, b.create<arith::AddFOp>(loc, b.create<arith::MulFOp>(loc, lOld, alpha), rowSum),
                                       lBuf, ValueRange{q});

@@ -148,7 +148,8 @@ Value attn::buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t VW) {
     }
     Value invN = cF(1.0 / static_cast<double>(n));
     Value mean = b.create<arith::MulFOp>(
-        loc, b.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD, sumLoop.getResult(0)),
+        loc, b.create<vector::ReductionOp>(loc, f32, vector::CombiningKind::ADD, sumLoop.getResult(0),
+                                           Value(), arith::FastMathFlags::reassoc),
         invN);
     Value meanV = splat(mean);
     // Pass 2: variance around the mean, with the mean's rounding error
@@ -166,7 +167,9 @@ Value attn::buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t VW) {
     }
     auto rowMean = [&](Value v) {
       return b.create<arith::MulFOp>(
-          loc, b.create<vector::ReductionOp>(loc, vector::CombiningKind::ADD, v), invN);
+          loc, b.create<vector::ReductionOp>(loc, f32, vector::CombiningKind::ADD, v, Value(),
+                                             arith::FastMathFlags::reassoc),
+          invN);
     };
     Value dMean = rowMean(varLoop.getResult(1));
     Value var = b.create<arith::SubFOp>(loc, rowMean(varLoop.getResult(0)),
