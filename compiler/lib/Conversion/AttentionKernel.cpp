@@ -154,17 +154,21 @@ struct KernelBuilder {
     return rows;
   }
 
-  /// Kt[d][k] = K[k][d] for all keys: VW x VW blocks transposed in registers
-  /// where K's head dim is contiguous, scalar copies for the rest (a plain
-  /// loop here becomes scatters, the slowest thing on the machine).
+  /// Kt = K transposed into panels of P = NR·VW keys, Kt[k / P][d][k % P] =
+  /// K[k][d] (one register tile reads one contiguous panel): VW x VW blocks
+  /// transposed in registers where K's head dim is contiguous, scalar
+  /// copies for the rest (a plain loop here becomes scatters, the slowest
+  /// thing on the machine).
   void transposeKeys(Value k2, Value kInnerStride, Value Sk, int64_t D, Value kt) {
     int64_t VW = vecT.getDimSize(0);
-    Value c0 = cIdx(0), c1 = cIdx(1);
+    Value c0 = cIdx(0), c1 = cIdx(1), cP = cIdx(kNR * VW);
     auto scalarCopy = [&](Value kFrom, Value kTo, int64_t dFrom) {
       forLoop(cIdx(dFrom), cIdx(D), c1, [&](Value d) {
         forLoop(kFrom, kTo, c1, [&](Value k) {
+          Value p = b.create<arith::DivUIOp>(loc, k, cP);
+          Value j = b.create<arith::RemUIOp>(loc, k, cP);
           b.create<memref::StoreOp>(loc, b.create<memref::LoadOp>(loc, k2, ValueRange{k, d}), kt,
-                                    ValueRange{d, k});
+                                    ValueRange{p, d, j});
         });
       });
     };
@@ -176,13 +180,15 @@ struct KernelBuilder {
     Value fullK = mul(b.create<arith::DivUIOp>(loc, Sk, cIdx(VW)), cIdx(VW));
     int64_t fullD = D / VW * VW;
     forLoop(c0, fullK, cIdx(VW), [&](Value k0) {
+      Value p = b.create<arith::DivUIOp>(loc, k0, cP);
+      Value j0 = b.create<arith::RemUIOp>(loc, k0, cP);
       for (int64_t d0 = 0; d0 < fullD; d0 += VW) {
         SmallVector<Value> rows;
         for (int64_t i = 0; i < VW; ++i)
           rows.push_back(b.create<vector::LoadOp>(loc, vecT, kc, ValueRange{add(k0, cIdx(i)), cIdx(d0)}));
         SmallVector<Value> cols = transposeRows(rows);
         for (int64_t j = 0; j < VW; ++j)
-          b.create<vector::StoreOp>(loc, cols[j], kt, ValueRange{cIdx(d0 + j), k0});
+          b.create<vector::StoreOp>(loc, cols[j], kt, ValueRange{p, cIdx(d0 + j), j0});
       }
     });
     if (fullD < D)
@@ -419,7 +425,8 @@ FailureOr<Value> KernelBuilder::build() {
 
     // Scratch, once per task: Kt = Kᵀ (kPad columns; those past Sk are never
     // unmasked), Vp = V, and the query block's buffers.
-    Value kt = alloc({D, ShapedType::kDynamic}, ValueRange{kPad});
+    Value kt = alloc({ShapedType::kDynamic, D, kNR * VW},
+                     ValueRange{b.create<arith::DivUIOp>(loc, kPad, cIdx(kNR * VW))});
     Value vpBuf = alloc({ShapedType::kDynamic, Dv}, ValueRange{Sk});
     Value qs = alloc({BQ, D}, {});
     Value sBuf = alloc({BQ, BK}, {});
@@ -514,7 +521,9 @@ FailureOr<Value> KernelBuilder::build() {
                   cD, init,
                   [&](int64_t j, Value d) -> Value {
                     return b.create<vector::LoadOp>(
-                        loc, vecT, kt, ValueRange{d, add(kb, add(k0, cIdx(j * VW)))});
+                        loc, vecT, kt,
+                        ValueRange{b.create<arith::DivUIOp>(loc, add(kb, k0), cIdx(kNR * VW)), d,
+                                   cIdx(j * VW)});
                   },
                   [&](int64_t i, Value d) -> Value {
                     return b.create<memref::LoadOp>(loc, qs, ValueRange{add(q0, cIdx(i)), d});
