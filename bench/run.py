@@ -92,14 +92,17 @@ def _ort_session(path, threads):
 
 
 def _run_ort(spec, np):
+    t0 = time.perf_counter()
     sess = _ort_session(spec["model"], spec["threads"])
+    session_s = time.perf_counter() - t0
     feeds = {n: np.load(f) for n, f in spec["inputs"].items()}
     out_name = sess.get_outputs()[0].name
     base = _rss_kb()
     res = _bench(lambda: sess.run([out_name], feeds), spec["target_s"], spec["min_reps"], spec["max_reps"])
     np.save(spec["out"], sess.run([out_name], feeds)[0])
     import onnxruntime
-    res.update(rss_kb=_rss_kb(), base_rss_kb=base, version="onnxruntime " + onnxruntime.__version__)
+    res.update(rss_kb=_rss_kb(), base_rss_kb=base, version="onnxruntime " + onnxruntime.__version__,
+               session_s=session_s)
     return res
 
 
@@ -733,6 +736,63 @@ def bench_model(which, work, args, peak):
 
 
 
+def bench_compile(work, args):
+    """Compile time and peak RSS of attnc on the 100.8 MB model of test/e2e/large_mlp (24 Linear layers
+    1024x1024, ONNX external data; weights generated with numpy), the ORT session creation time on
+    the same model for reference, and the two runs' times at 64 tokens. -> dict"""
+    d = os.path.join(work, "large_mlp")
+    os.makedirs(d, exist_ok=True)
+    src = os.path.join(ROOT, "test", "e2e", "large_mlp")
+    shutil.copy(os.path.join(src, "model.onnx"), d)
+    subprocess.run([sys.executable, os.path.join(src, "large_mlp_weights.py"), d], check=True)
+    model, so = os.path.join(d, "model.onnx"), os.path.join(d, "model.so")
+    res = {"name": "compile 100.8 MB model (24 x Linear 1024x1024 + ReLU, external data)",
+           "weight_bytes": os.path.getsize(os.path.join(d, "weights.bin"))}
+    timev = os.path.exists("/usr/bin/time")
+    best = None
+    for _ in range(max(1, args.rounds)):
+        t0 = time.time()
+        p = subprocess.run((["/usr/bin/time", "-v"] if timev else []) + [ATTNC, model, "-o", so],
+                           capture_output=True, text=True, timeout=args.timeout)
+        dt = time.time() - t0
+        if p.returncode != 0:
+            res["error"] = "attnc exit %d: %s" % (p.returncode, first_error_line(p.stderr))
+            return res
+        if best is None or dt < best:
+            best = dt
+            res["attnc_rss_mb"] = (parse_time_v(p.stderr) or 0) / 1024.0
+    res["attnc_s"] = best
+    res["library_bytes"] = os.path.getsize(so)
+    import numpy as np
+    x = os.path.join(d, "x64.npy")
+    np.save(x, np.random.default_rng(3).standard_normal((64, 1024), dtype=np.float32))
+    r = attnc_run(so, {"x": x}, args.threads, os.path.join(d, "out"), args.target_s, 5, args.max_reps,
+                  args.timeout)
+    res["attnc_run_ms"] = r.get("median_ms")
+    w = run_worker({"kind": "ort", "model": model, "inputs": {"x": x}, "threads": args.threads,
+                    "target_s": args.target_s, "min_reps": 5, "max_reps": args.max_reps,
+                    "out": os.path.join(d, "out_ort.npy")}, args.timeout)
+    res["ort_run_ms"] = w.get("median_ms")
+    res["ort_session_s"] = w.get("session_s")
+    return res
+
+
+def compile_lines(c):
+    if not c:
+        return []
+    if c.get("error"):
+        return ["%s: FAILED: %s" % (c["name"], c["error"])]
+    out = ["%s: attnc %.2f s, peak RSS %.0f MB (%.1fx the weights), library %.1f MB" % (
+        c["name"], c["attnc_s"], c["attnc_rss_mb"], c["attnc_rss_mb"] * 2 ** 20 / c["weight_bytes"],
+        c["library_bytes"] / 1e6)]
+    if c.get("ort_session_s") is not None:
+        out.append("  for reference: ORT InferenceSession creation %.2f s (no compilation)" % c["ort_session_s"])
+    if c.get("attnc_run_ms") is not None and c.get("ort_run_ms") is not None:
+        out.append("  run at 64 tokens: attnc %.2f ms, ORT %.2f ms (%.2fx)" % (
+            c["attnc_run_ms"], c["ort_run_ms"], c["ort_run_ms"] / c["attnc_run_ms"]))
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ report
 
 def lscpu_summary():
@@ -902,8 +962,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for every side (default: all)")
-    ap.add_argument("--only", default="attention,linear,models",
-                    help="comma list of sections: attention, linear, models (the peak is always measured)")
+    ap.add_argument("--only", default="attention,linear,models,compile",
+                    help="comma list of sections: attention, linear, models, compile (the peak is always "
+                         "measured)")
     ap.add_argument("--quick", action="store_true", help="short runs, skip S=16384 (smoke test)")
     ap.add_argument("--target-s", type=float, default=1.5, help="seconds of timed runs per row (default 1.5)")
     ap.add_argument("--max-reps", type=int, default=200)
@@ -965,6 +1026,9 @@ def main():
             for which in ("encoder", "bert"):
                 log("%s ..." % which)
                 cases.append(bench_model(which, work, args, peak))
+        if "compile" in sections:
+            log("compile time (100 MB model) ...")
+            results["compile"] = bench_compile(work, args)
         # the peak is a property of the hardware: measure it again at the end and keep the best (a busy
         # machine reads low, and a low denominator flatters every "% of peak")
         log("peak FMA microbenchmark (again, at the end) ...")
@@ -1003,6 +1067,8 @@ def main():
     results["targets"] = [{"target": t, "met": bool(m), "value": v} for t, m, v in targets]
     notes = anomalies(results)
     results["anomalies"] = notes
+    for line in compile_lines(results.get("compile")):
+        print(line)
     print("\nissue 5 targets on this run:")
     for t, m, v in targets:
         print("  [%s] %s: %s" % ("MET   " if m else "MISSED", t, v))
@@ -1098,6 +1164,8 @@ def record(results, hdr, rows, targets, notes):
     if any(c["name"].startswith("seed Encoder") for c in results["cases"]):
         md.append("- The seed Encoder hands (N, seq, embed) to the sequence-first nn.MultiheadAttention: with N=1 "
                   "each attention runs over a length-1 sequence, so this model is Linear/LayerNorm-bound.")
+    if results.get("compile"):
+        md += [""] + ["- " + line.strip() for line in compile_lines(results["compile"])]
     if targets:
         md += ["", "Issue 5 targets on this run:", ""]
         for t, mt, val in targets:
