@@ -82,3 +82,20 @@ func.func @not_linear(%q: tensor<2x4x8xf32>, %kt: tensor<2x8x4xf32>, %a: tensor<
   %2 = attn.matmul %q, %v : tensor<2x4x8xf32>, tensor<8xf32> -> tensor<2x4xf32>
   return %0, %1, %2 : tensor<2x4x4xf32>, tensor<4x2xi64>, tensor<2x4xf32>
 }
+
+// -----
+
+// GPT-2's Conv1D: the Gemm runs on flattened rows and a reshape restores
+// [B, S, N] before the GELU; the GELU moves into the epilogue and the
+// reshape after the linear.
+// CHECK-LABEL: func.func @reshape_then_gelu
+// CHECK-NEXT: %[[L:.*]] = attn.linear %arg0, %arg1 bias(%arg2 : tensor<16xf32>) {activation = #attn.activation<gelu_tanh>} : tensor<?x8xf32>, tensor<8x16xf32> -> tensor<?x16xf32>
+// CHECK-NEXT: %[[R:.*]] = attn.reshape %[[L]], %arg3 : tensor<?x16xf32>, tensor<3xi64> -> tensor<?x?x16xf32>
+// CHECK-NEXT: return %[[R]]
+func.func @reshape_then_gelu(%x: tensor<?x8xf32>, %w: tensor<8x16xf32>, %b: tensor<16xf32>, %s: tensor<3xi64>) -> tensor<?x?x16xf32> {
+  %0 = attn.matmul %x, %w : tensor<?x8xf32>, tensor<8x16xf32> -> tensor<?x16xf32>
+  %1 = attn.add %0, %b : tensor<?x16xf32>, tensor<16xf32> -> tensor<?x16xf32>
+  %2 = attn.reshape %1, %s : tensor<?x16xf32>, tensor<3xi64> -> tensor<?x?x16xf32>
+  %3 = attn.gelu %2 {tanh_approximation} : tensor<?x?x16xf32>
+  return %3 : tensor<?x?x16xf32>
+}

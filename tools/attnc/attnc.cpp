@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Frontend/OnnxImporter.h"
 #include "attn/Compiler/Passes.h"
+#include "attn/Compiler/Statistics.h"
 #include "attn/Compiler/Pipeline.h"
 #include "attn/Dialect/AttnDialect.h"
 
@@ -348,5 +349,13 @@ int main(int argc, char **argv) {
     printDiagnostic(diag);
     return success();
   });
-  return run(ctx, options);
+  int rc = run(ctx, options);
+  // MLIR's own statistics are compiled out of release LLVM builds; attnc's
+  // passes keep theirs (attn/Compiler/Statistics.h).
+  auto &opts = cl::getRegisteredOptions();
+  auto it = opts.find("mlir-pass-statistics");
+  if (it != opts.end())
+    if (auto *flag = static_cast<cl::opt<bool> *>(it->second); flag->getValue())
+      printPassStatistics(llvm::errs());
+  return rc;
 }

@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Passes.h"
+#include "attn/Compiler/Statistics.h"
 
 #include "mlir/IR/PatternMatch.h"
 
@@ -42,6 +43,7 @@ DenseI64ArrayAttr permAttr(MLIRContext *ctx, ArrayRef<int64_t> perm) {
 
 struct FoldAttentionTransposesPass
     : attn::impl::FoldAttentionTransposesPassBase<FoldAttentionTransposesPass> {
+  PassStatistic numFolded{"attn-fold-attention-transposes", "folded", "Number of transposes folded into attn.attention"};
   void runOnOperation() override {
     SmallVector<AttentionOp> ops;
     getOperation().walk([&](AttentionOp op) { ops.push_back(op); });

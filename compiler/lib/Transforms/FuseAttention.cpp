@@ -39,6 +39,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Passes.h"
+#include "attn/Compiler/Statistics.h"
 #include "attn/Dialect/ShapeInference.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -1875,6 +1876,9 @@ struct FailureRecorder : RewriterBase::Listener {
 
 struct FuseAttentionPass
     : attn::impl::FuseAttentionPassBase<FuseAttentionPass> {
+  PassStatistic numFused{"attn-fuse-attention", "fused-chains", "Number of attention chains fused"};
+  PassStatistic numCausal{"attn-fuse-attention", "causal-masks", "Number of masks turned into the causal flag"};
+  PassStatistic numUnfused{"attn-fuse-attention", "unfused-softmax", "Number of softmax ops left unfused"};
   using Base::Base;
 
   void runOnOperation() override {

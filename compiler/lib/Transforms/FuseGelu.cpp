@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Passes.h"
+#include "attn/Compiler/Statistics.h"
 #include "attn/Dialect/ConstantData.h"
 #include "TransformUtils.h"
 
@@ -166,6 +167,7 @@ std::optional<GeluMatch> matchGelu(MulOp root) {
 }
 
 struct FuseGeluPass : attn::impl::FuseGeluPassBase<FuseGeluPass> {
+  PassStatistic numGelu{"attn-fuse-gelu", "gelu", "Number of decomposed GELUs recognized"};
   void runOnOperation() override {
     SmallVector<MulOp> roots;
     getOperation().walk([&](MulOp op) { roots.push_back(op); });

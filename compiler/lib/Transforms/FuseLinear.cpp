@@ -2,7 +2,8 @@
 //
 //   y = attn.matmul(x [.., K], W [K, N])
 //   y = attn.add(y, b)          b broadcasts only along N: [N] or [1.., N]
-//   y = attn.relu(y) | attn.gelu(y)
+//   y = attn.relu(y) | attn.gelu(y)   (also after an attn.reshape of y,
+//                                      which then moves after the linear)
 //
 // becomes one `attn.linear %x, %W bias(%b) {activation = ...}`. The add and
 // the activation are taken only when the value before them has no other
@@ -12,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Passes.h"
+#include "attn/Compiler/Statistics.h"
 #include "attn/Dialect/ConstantData.h"
 #include "TransformUtils.h"
 
@@ -69,6 +71,9 @@ Value asVector(OpBuilder &b, Location loc, Value bias) {
 }
 
 struct FuseLinearPass : attn::impl::FuseLinearPassBase<FuseLinearPass> {
+  PassStatistic numLinear{"attn-fuse-linear", "linear", "Number of matmuls turned into attn.linear"};
+  PassStatistic numBias{"attn-fuse-linear", "bias", "Number of bias adds folded into attn.linear"};
+  PassStatistic numActivation{"attn-fuse-linear", "activation", "Number of activations folded into attn.linear"};
   void runOnOperation() override {
     SmallVector<MatmulOp> matmuls;
     getOperation().walk([&](MatmulOp op) { matmuls.push_back(op); });
@@ -91,16 +96,29 @@ struct FuseLinearPass : attn::impl::FuseLinearPassBase<FuseLinearPass> {
           chain.push_back(add);
         }
       }
-      Activation act = Activation::none;
-      if (Operation *user = soleUser(y)) {
-        if (isa<ReluOp>(user))
-          act = Activation::relu;
-        else if (auto g = dyn_cast<GeluOp>(user))
-          act = g.getTanhApproximation() ? Activation::gelu_tanh : Activation::gelu;
-        if (act != Activation::none) {
-          y = user->getResult(0);
-          chain.push_back(user);
-        }
+      // The activation, also across a reshape (GPT-2's Conv1D flattens the
+      // rows for its Gemm and reshapes them back before the GELU): an
+      // elementwise op commutes with it, the reshape moves after the linear.
+      auto activationOf = [](Operation *op) {
+        if (isa_and_nonnull<ReluOp>(op))
+          return Activation::relu;
+        if (auto g = dyn_cast_or_null<GeluOp>(op))
+          return g.getTanhApproximation() ? Activation::gelu_tanh : Activation::gelu;
+        return Activation::none;
+      };
+      Activation act = activationOf(soleUser(y));
+      ReshapeOp reshape;
+      if (act == Activation::none)
+        if ((reshape = dyn_cast_or_null<ReshapeOp>(soleUser(y))))
+          act = activationOf(soleUser(reshape.getResult()));
+      if (act == Activation::none)
+        reshape = {};
+      if (act != Activation::none) {
+        if (reshape)
+          chain.push_back(reshape);
+        Operation *user = soleUser(chain.back()->getResult(0));
+        y = user->getResult(0);
+        chain.push_back(user);
       }
       Operation *last = chain.back();
       rw.setInsertionPoint(last);
@@ -108,10 +126,15 @@ struct FuseLinearPass : attn::impl::FuseLinearPassBase<FuseLinearPass> {
       SmallVector<Location> locs;
       for (Operation *op : chain)
         locs.push_back(op->getLoc());
-      auto linear = rw.create<LinearOp>(rw.getFusedLoc(locs), TypeRange{y.getType()}, mm.getLhs(),
+      Type linearType = reshape ? reshape.getInput().getType() : y.getType();
+      auto linear = rw.create<LinearOp>(rw.getFusedLoc(locs), TypeRange{linearType}, mm.getLhs(),
                                         mm.getRhs(), b, ActivationAttr::get(&getContext(), act));
+      Value result = linear.getResult(0);
+      if (reshape)
+        result = rw.create<ReshapeOp>(reshape.getLoc(), y.getType(), result, reshape.getShape(),
+                                      reshape.getAllowzeroAttr());
       SmallVector<Operation *> constants = operandConstants(chain);
-      rw.replaceOp(last, linear.getResults());
+      rw.replaceOp(last, result);
       chain.pop_back();
       for (Operation *op : llvm::reverse(chain))
         rw.eraseOp(op);

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Passes.h"
+#include "attn/Compiler/Statistics.h"
 
 #include "mlir/IR/PatternMatch.h"
 
@@ -21,6 +22,7 @@ using namespace mlir::attn;
 namespace {
 struct FuseResidualLayerNormPass
     : attn::impl::FuseResidualLayerNormPassBase<FuseResidualLayerNormPass> {
+  PassStatistic numFused{"attn-fuse-residual-layernorm", "fused", "Number of residual adds folded into attn.layer_norm"};
   void runOnOperation() override {
     SmallVector<LayerNormOp> norms;
     getOperation().walk([&](LayerNormOp op) { norms.push_back(op); });

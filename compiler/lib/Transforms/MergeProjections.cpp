@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Passes.h"
+#include "attn/Compiler/Statistics.h"
 #include "attn/Dialect/ConstantData.h"
 #include "TransformUtils.h"
 
@@ -86,6 +87,7 @@ std::vector<char> concatBiases(ArrayRef<LinearOp> ops, int64_t n, int64_t eb) {
 
 struct MergeProjectionsPass
     : attn::impl::MergeProjectionsPassBase<MergeProjectionsPass> {
+  PassStatistic numMerged{"attn-merge-projections", "merged", "Number of attn.linear ops merged into others"};
   void runOnOperation() override {
     // Groups in order of first appearance (deterministic output).
     SmallVector<std::pair<MergeKey, SmallVector<LinearOp>>> groups;

@@ -32,6 +32,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Passes.h"
+#include "attn/Compiler/Statistics.h"
 #include "TransformUtils.h"
 
 #include "mlir/IR/Matchers.h"
@@ -228,6 +229,7 @@ bool analyze(Value v, const ViewState &s, SmallVectorImpl<Terminal> &terms,
 
 struct SplitLinearResultsPass
     : attn::impl::SplitLinearResultsPassBase<SplitLinearResultsPass> {
+  PassStatistic numSplit{"attn-split-linear-results", "split", "Number of attn.linear results split into column ranges"};
   void runOnOperation() override {
     SmallVector<LinearOp> linears;
     getOperation().walk([&](LinearOp op) {

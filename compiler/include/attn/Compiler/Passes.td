@@ -43,11 +43,6 @@ def FuseAttentionPass : Pass<"attn-fuse-attention", "func::FuncOp"> {
     Option<"remarks", "remarks", "bool", /*default=*/"true",
            "Emit a remark at every softmax left unfused, saying why">
   ];
-  let statistics = [
-    Statistic<"numFused", "fused-chains", "Number of attention chains fused">,
-    Statistic<"numCausal", "causal-masks", "Number of masks turned into the causal flag">,
-    Statistic<"numUnfused", "unfused-softmax", "Number of softmax ops left unfused">
-  ];
 }
 
 def FuseGeluPass : Pass<"attn-fuse-gelu", "func::FuncOp"> {
@@ -61,9 +56,6 @@ def FuseGeluPass : Pass<"attn-fuse-gelu", "func::FuncOp"> {
     move into a matmul epilogue.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
-  let statistics = [
-    Statistic<"numGelu", "gelu", "Number of decomposed GELUs recognized">
-  ];
 }
 
 def FuseLinearPass : Pass<"attn-fuse-linear", "func::FuncOp"> {
@@ -77,11 +69,6 @@ def FuseLinearPass : Pass<"attn-fuse-linear", "func::FuncOp"> {
     users stay where they are (no fusion across them).
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
-  let statistics = [
-    Statistic<"numLinear", "linear", "Number of matmuls turned into attn.linear">,
-    Statistic<"numBias", "bias", "Number of bias adds folded into attn.linear">,
-    Statistic<"numActivation", "activation", "Number of activations folded into attn.linear">
-  ];
 }
 
 def MergeProjectionsPass : Pass<"attn-merge-projections", "func::FuncOp"> {
@@ -95,9 +82,6 @@ def MergeProjectionsPass : Pass<"attn-merge-projections", "func::FuncOp"> {
     more column blocks to share between threads.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
-  let statistics = [
-    Statistic<"numMerged", "merged", "Number of attn.linear ops merged into others">
-  ];
 }
 
 def SplitLinearResultsPass : Pass<"attn-split-linear-results", "func::FuncOp"> {
@@ -113,9 +97,6 @@ def SplitLinearResultsPass : Pass<"attn-split-linear-results", "func::FuncOp"> {
     differs): no transpose, no gather, no copy.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
-  let statistics = [
-    Statistic<"numSplit", "split", "Number of attn.linear results split into column ranges">
-  ];
 }
 
 def FoldAttentionTransposesPass : Pass<"attn-fold-attention-transposes", "func::FuncOp"> {
@@ -130,9 +111,6 @@ def FoldAttentionTransposesPass : Pass<"attn-fold-attention-transposes", "func::
     the model's [B, S, H, D] tensors in place.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
-  let statistics = [
-    Statistic<"numFolded", "folded", "Number of transposes folded into attn.attention">
-  ];
 }
 
 def FuseResidualLayerNormPass : Pass<"attn-fuse-residual-layernorm", "func::FuncOp"> {
@@ -143,9 +121,6 @@ def FuseResidualLayerNormPass : Pass<"attn-fuse-residual-layernorm", "func::Func
     the sum is formed while the row is normalized, never stored separately.
   }];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
-  let statistics = [
-    Statistic<"numFused", "fused", "Number of residual adds folded into attn.layer_norm">
-  ];
 }
 
 //===----------------------------------------------------------------------===//
