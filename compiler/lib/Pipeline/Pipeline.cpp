@@ -68,6 +68,10 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
   // over memory.
   addPipeline(pm, "func.func(linalg-fuse-elementwise-ops)");
   pm.addPass(createCanonicalizerPass());
+  // What remains elementwise: parallel vector loops instead of scalar ones.
+  VectorizeElementwisePassOptions vectorize;
+  vectorize.vectorWidth = tiles.vectorWidth;
+  pm.addNestedPass<func::FuncOp>(createVectorizeElementwisePass(vectorize));
 
   // 2. Bufferize. Results are returned as freshly allocated buffers the
   // caller frees; the deallocation pipeline frees every temporary.

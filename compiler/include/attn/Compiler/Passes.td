@@ -176,6 +176,27 @@ def LowerAttentionToLoopsPass : Pass<"attn-lower-attention", "func::FuncOp"> {
                            "::mlir::bufferization::BufferizationDialect"];
 }
 
+def VectorizeElementwisePass : Pass<"attn-vectorize-elementwise", "func::FuncOp"> {
+  let summary = "Write all-parallel elementwise linalg.generic ops as parallel vector loops";
+  let description = [{
+    What the fused kernels leave (residual adds of pre-LN blocks, embedding
+    sums, casts, unfused softmax/normalization steps) would otherwise become
+    scalar single-threaded loops. Each all-parallel generic whose operands
+    are full-shape, per-column (bias), per-row or single-element and whose
+    body is arith/math ops becomes a loop over rows (an scf.forall over row
+    chunks when large) with a vector loop over the columns and a masked
+    tail. Others are left to convert-linalg-to-loops.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes of a vector register (8: AVX2, 16: AVX-512); 0 disables the pass">
+  ];
+  let dependentDialects = ["::mlir::vector::VectorDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::tensor::TensorDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def EmitModelEntryPointPass : Pass<"attn-emit-entry-point", "ModuleOp"> {
   let summary = "Emit the runtime ABI: attn_model_run wrapper and signature";
   let description = [{
