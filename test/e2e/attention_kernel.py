@@ -7,6 +7,8 @@ import sys
 import numpy as np
 
 model_py, attnc, attn_run, tmp = sys.argv[1:5]
+# Extra attnc flags (e.g. --mcpu=haswell for the AVX2 kernels on an AVX-512 host).
+EXTRA = os.environ.get("ATTNC_FLAGS", "").split()
 os.makedirs(tmp, exist_ok=True)
 cases = [  # B, H, S, D, causal
     (1, 1, 300, 64, True),    # 7 query blocks split over tasks, causal
@@ -22,7 +24,7 @@ for i, (B, H, S, D, causal) in enumerate(cases):
     if causal:
         args.insert(-2, "--causal")
     subprocess.check_call(args)
-    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"])
+    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"] + EXTRA)
     rng = np.random.default_rng(i)
     x = {n: (rng.standard_normal((B, H, S, D)) * 2).astype(np.float32) for n in "qkv"}
     cmd = [attn_run, base + ".so", "--output-dir", base + ".out"]
@@ -78,7 +80,7 @@ for i, (B, H, Sq, Sk, D, kind, mshape, mdt) in enumerate(layout_cases):
                 ': %s, %s, %s -> %s\n    return %%0 : %s\n  }\n}\n'
                 % (text, qt, kt, kt, mt, qt, mt, kind, float(1.0 / np.sqrt(D)), fill, perm, perm, perm, perm,
                    qt, kt, kt, qt, qt))
-    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"])
+    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"] + EXTRA)
     rng = np.random.default_rng(50 + i)
     x = {"q": rng.standard_normal((B, Sq, H, D)), "k": rng.standard_normal((B, Sk, H, D)),
          "v": rng.standard_normal((B, Sk, H, D))}

@@ -10,6 +10,8 @@ import sys
 import numpy as np
 
 attnc, attn_run, tmp = sys.argv[1:4]
+# Extra attnc flags (e.g. --mcpu=haswell for the AVX2 kernels on an AVX-512 host).
+EXTRA = os.environ.get("ATTNC_FLAGS", "").split()
 os.makedirs(tmp, exist_ok=True)
 MT = {"f32": "f32", "f64": "f64", "i64": "i64", "i32": "i32"}
 NP = {"f32": np.float32, "f64": np.float64, "i64": np.int64, "i32": np.int32}
@@ -56,7 +58,7 @@ for i, (name, shape, run_shape, dt, body, ref_fn) in enumerate(cases):
     with open(base + ".mlir", "w") as f:
         f.write('module attributes {attn.signature = "%s"} {\n  func.func @main_graph(%%x: %s, %%c: %s, '
                 '%%r: %s, %%s: %s) -> %s {\n%s\n    return %%y : %s\n  }\n}\n' % (text, X, C, R, S, X, ops, X))
-    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"])
+    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"] + EXTRA)
     rng = np.random.default_rng(300 + i)
     if dt.startswith("f"):
         vals = {"x": rng.standard_normal(run_shape), "c": rng.standard_normal(run_shape[-1]),

@@ -10,6 +10,8 @@ import sys
 import numpy as np
 
 attnc, attn_run, tmp = sys.argv[1:4]
+# Extra attnc flags (e.g. --mcpu=haswell for the AVX2 kernels on an AVX-512 host).
+EXTRA = os.environ.get("ATTNC_FLAGS", "").split()
 os.makedirs(tmp, exist_ok=True)
 
 cases = [  # x shape (None = dynamic), axis, residual, bias, scale shape, offset
@@ -47,7 +49,7 @@ for i, (xshape, axis, has_res, has_bias, sshape, offset) in enumerate(cases):
                 '    return %%0 : %s\n  }\n}\n'
                 % (text, ", ".join("%%%s: %s" % (n, t) for n, t, _, _ in inputs), xt, res, bias, axis,
                    xt, st, xt, xt))
-    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"])
+    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"] + EXTRA)
     cmd = [attn_run, base + ".so", "--output-dir", base + ".out"]
     vals = {}
     for n, _, _, shape in inputs:

@@ -13,6 +13,8 @@ import sys
 import numpy as np
 
 attnc, attn_run, tmp = sys.argv[1:4]
+# Extra attnc flags (e.g. --mcpu=haswell for the AVX2 kernels on an AVX-512 host).
+EXTRA = os.environ.get("ATTNC_FLAGS", "").split()
 os.makedirs(tmp, exist_ok=True)
 
 
@@ -81,7 +83,7 @@ for i, (xshape, K, splits, act, has_bias, const_w) in enumerate(cases):
         f.write('module attributes {attn.signature = "%s"} {\n'
                 '  func.func @main_graph(%s) -> (%s) {\n%s\n  }\n}\n'
                 % (text, ", ".join(args), ", ".join(yts), "\n".join(body)))
-    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"])
+    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"] + EXTRA)
     shape = tuple(193 if d is None else d for d in xshape)
     x = rng.standard_normal(shape).astype(np.float32)
     np.save(base + ".x.npy", x)
