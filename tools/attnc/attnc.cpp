@@ -69,7 +69,7 @@ static cl::opt<bool> remarks("remarks", cl::desc("Report every softmax left unfu
 static cl::opt<int64_t> queryTile("attention-query-tile", cl::desc("Query rows per attention tile"),
                                   cl::init(48));
 static cl::opt<int64_t> keyTile("attention-key-tile", cl::desc("Key rows per attention tile"),
-                                cl::init(64));
+                                cl::init(128));
 static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"), cl::init(3), cl::Prefix);
 
 namespace {

@@ -24,7 +24,7 @@ struct CompileOptions {
   /// Remarks for unfused softmax ops.
   bool remarks = false;
   /// Flash-attention tile sizes.
-  int64_t queryTile = 48, keyTile = 64;
+  int64_t queryTile = 48, keyTile = 128;
   int optLevel = 3;
 };
 
