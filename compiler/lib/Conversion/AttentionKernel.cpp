@@ -490,6 +490,8 @@ FailureOr<Value> KernelBuilder::build() {
       }
 
       transposeKeys(k2, kStr[nb + 1], Sk, D, kt);
+      Value qUnit = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, qStr[nb + 1], c1);
+      Value q2c = contiguousRows(q2, f32);
       // V is read in place where its head dim is contiguous (rows are
       // loaded as vectors), else copied into the scratch buffer.
       Value vUnit = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, vStr[nb + 1], c1);
@@ -517,12 +519,29 @@ FailureOr<Value> KernelBuilder::build() {
         // Qs rows (rows past the end repeat the last row; never stored).
         forLoop(c0, rowsEnd, c1, [&](Value q) {
           Value gq = minIdx(add(qb, q), sqLast);
-          forLoop(c0, cD, c1, [&](Value d) {
-            // Scaled once here instead of every score: s' = (q * scale) · k.
-            Value x = b.create<memref::LoadOp>(loc, q2, ValueRange{gq, d});
-            b.create<memref::StoreOp>(loc, b.create<arith::MulFOp>(loc, x, cF(scale)), qs,
-                                      ValueRange{q, d});
-          });
+          // Scaled once here instead of every score: s' = (q * scale) · k.
+          // Vectors where Q's head dim is contiguous (and D fills them).
+          auto scalarRow = [&] {
+            forLoop(c0, cD, c1, [&](Value d) {
+              Value x = b.create<memref::LoadOp>(loc, q2, ValueRange{gq, d});
+              b.create<memref::StoreOp>(loc, b.create<arith::MulFOp>(loc, x, cF(scale)), qs,
+                                        ValueRange{q, d});
+            });
+          };
+          if (D % VW == 0) {
+            auto ifOp = b.create<scf::IfOp>(loc, qUnit, /*withElseRegion=*/true);
+            OpBuilder::InsertionGuard g3(b);
+            b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+            for (int64_t d = 0; d < D; d += VW) {
+              Value x = b.create<vector::LoadOp>(loc, vecT, q2c, ValueRange{gq, cIdx(d)});
+              b.create<vector::StoreOp>(loc, b.create<arith::MulFOp>(loc, x, splat(scale)), qs,
+                                        ValueRange{q, cIdx(d)});
+            }
+            b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+            scalarRow();
+          } else {
+            scalarRow();
+          }
           b.create<memref::StoreOp>(loc, cF(-INFINITY), mBuf, ValueRange{q});
           b.create<memref::StoreOp>(loc, cF(0.0), lBuf, ValueRange{q});
           forLoop(c0, cDv, cVW, [&](Value d) {
