@@ -37,6 +37,9 @@ try:
     config.available_features.add("numpy")
 except Exception:
     pass
+import shutil
+if shutil.which("valgrind"):
+    config.available_features.add("valgrind")
 if os.path.exists("/usr/share/libonnx-testdata/data/node"):
     config.available_features.add("onnx-testdata")
 # A usable CUDA driver (libcuda.so.1 with a device): GPU-only tests, and the

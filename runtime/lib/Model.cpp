@@ -440,6 +440,9 @@ namespace {
 struct CallFrame {
   std::vector<std::vector<int64_t>> inputDescs, outputDescs;
   std::vector<int64_t *> inputPtrs, outputPtrs;
+  /// The model failed after writing its output descriptors (an index out of
+  /// range is found after the computation): their blocks must be freed.
+  bool failedWithOutputs = false;
 
   void resetOutputs() {
     for (std::vector<int64_t> &desc : outputDescs)
@@ -589,6 +592,7 @@ static attn_status callModel(const attn_model &model, CallFrame &frame) {
     if (model.ompSetNumThreads)
       model.ompSetNumThreads(attn_get_num_threads());
     rc = model.run(frame.inputPtrs.data(), frame.outputPtrs.data());
+    frame.failedWithOutputs = rc == ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE;
   }
   if (rc == ATTN_MODEL_OK)
     return ATTN_OK;
@@ -670,6 +674,16 @@ static void freeRawBlocks(const std::vector<RawOutput> &raws,
     freed.push_back(raw.allocated);
     std::free(raw.allocated);
   }
+}
+
+/// Frees the output blocks of a failed run that wrote its descriptors.
+static void discardOutputs(const attn_model &model, const CallFrame &frame,
+                           const attn_tensor *inputs) {
+  if (!frame.failedWithOutputs)
+    return;
+  std::vector<RawOutput> raws;
+  (void)readOutputs(model, frame, inputs, raws);
+  freeRawBlocks(raws, {});
 }
 
 static bool isRowMajor(const RawOutput &raw) {
@@ -779,10 +793,12 @@ extern "C" attn_status attn_model_execute(attn_model *model,
     return s;
   CallFrame frame;
   buildFrame(*model, inputs, frame);
-  // The model owns nothing it reports on failure: its descriptors are not
-  // trusted then, so nothing is freed.
-  if (attn_status s = callModel(*model, frame))
+  // On failure the model's descriptors are trusted only when it says it
+  // wrote them (then their blocks are freed: nothing leaks).
+  if (attn_status s = callModel(*model, frame)) {
+    discardOutputs(*model, frame, inputs);
     return s;
+  }
   return collectOutputs(*model, frame, inputs, outputs);
 }
 
@@ -806,8 +822,10 @@ extern "C" attn_status attn_model_benchmark(attn_model *model,
     Clock::time_point start = Clock::now();
     attn_status status = callModel(*model, frame);
     Clock::time_point end = Clock::now();
-    if (status != ATTN_OK)
+    if (status != ATTN_OK) {
+      discardOutputs(*model, frame, inputs);
       return status;
+    }
     if (i >= warmup)
       times_ms[i - warmup] =
           std::chrono::duration<double, std::milli>(end - start).count();
