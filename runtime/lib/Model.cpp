@@ -676,14 +676,24 @@ static void freeRawBlocks(const std::vector<RawOutput> &raws,
   }
 }
 
-/// Frees the output blocks of a failed run that wrote its descriptors.
+/// Frees the output blocks of a failed run that wrote its descriptors
+/// (without the checks of readOutputs, which would replace the run's error).
 static void discardOutputs(const attn_model &model, const CallFrame &frame,
                            const attn_tensor *inputs) {
   if (!frame.failedWithOutputs)
     return;
-  std::vector<RawOutput> raws;
-  (void)readOutputs(model, frame, inputs, raws);
-  freeRawBlocks(raws, {});
+  std::vector<char *> freed;
+  for (const std::vector<int64_t> &desc : frame.outputDescs) {
+    char *allocated = reinterpret_cast<char *>(static_cast<intptr_t>(desc[0]));
+    bool owned = allocated && allocated != kDeadBeef &&
+                 std::find(freed.begin(), freed.end(), allocated) == freed.end();
+    for (size_t i = 0; i < model.inputs.size() && owned; ++i)
+      owned = allocated != inputs[i].data;
+    if (owned) {
+      freed.push_back(allocated);
+      std::free(allocated);
+    }
+  }
 }
 
 static bool isRowMajor(const RawOutput &raw) {
