@@ -459,6 +459,28 @@ extern "C" ATTN_API void *attn_cuda_constant(const void *host, int64_t bytes) {
   return reinterpret_cast<void *>(static_cast<uintptr_t>(p));
 }
 
+extern "C" ATTN_API void attn_cuda_read(void *host, const void *device, int64_t bytes) {
+  // A value the host code needs (a shape entry, a status flag): every
+  // kernel before it must have finished, so the stream is synchronized.
+  RunState *run = activeRun("attn_cuda_read");
+  if (!run || bytes <= 0) {
+    if (host && bytes > 0)
+      std::memset(host, 0, static_cast<size_t>(bytes));
+    return;
+  }
+  const Driver &d = driver();
+  CUstream stream = run->session->stream;
+  CUresult r = d.cuMemcpyDtoHAsync(host, static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(device)),
+                                   static_cast<size_t>(bytes), stream);
+  if (!r)
+    r = d.cuStreamSynchronize(stream);
+  if (r) {
+    std::memset(host, 0, static_cast<size_t>(bytes));
+    runError(*run, format("reading %lld bytes of device memory on the host: %s", (long long)bytes,
+                          cuErrorText(d, r).c_str()));
+  }
+}
+
 extern "C" ATTN_API void attn_cuda_launch(const void *cubin, int64_t cubinSize, const char *ptx,
                                           const char *kernel, int64_t gx, int64_t gy, int64_t gz,
                                           int64_t bx, int64_t by, int64_t bz,

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Passes.h"
+#include "attn/abi.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "llvm/Support/JSON.h"
@@ -157,13 +158,36 @@ struct EmitModelEntryPointPass
     Value aligned = fb.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{1});
     Value offset = fb.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{2});
     Value addr = fb.create<LLVM::GEPOp>(loc, ptrT, fb.getI8Type(), aligned, ValueRange{offset});
-    Value flag = fb.create<LLVM::LoadOp>(loc, fb.getI8Type(), addr);
-    auto freeFn = module.lookupSymbol<LLVM::LLVMFuncOp>("free");
-    if (!freeFn) {
-      OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
-      freeFn = mb.create<LLVM::LLVMFuncOp>(
-          loc, "free", LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptrT}));
+    // A CUDA model's flag is in device memory: read through the runtime and
+    // freed with the device allocator (attn/abi.h).
+    bool cuda = false;
+    if (const llvm::json::Value *t = parsed->getAsObject()->get("target"))
+      cuda = t->getAsString() && *t->getAsString() == "cuda";
+    auto voidT = LLVM::LLVMVoidType::get(ctx);
+    auto declare = [&](StringRef name, LLVM::LLVMFunctionType type) {
+      auto f = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
+      if (!f) {
+        OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
+        f = mb.create<LLVM::LLVMFuncOp>(loc, name, type);
+      }
+      return f;
+    };
+    Value flag;
+    if (cuda) {
+      Value one = fb.create<LLVM::ConstantOp>(loc, i64, fb.getI64IntegerAttr(1));
+      Value host = fb.create<LLVM::AllocaOp>(loc, ptrT, fb.getI8Type(), one);
+      // Pointers as i64: attn-gpu-map-parallel-loops declares the function
+      // with index (i64) parameters for the reads of host code.
+      auto readFn = declare(ATTN_CUDA_READ_SYMBOL, LLVM::LLVMFunctionType::get(voidT, {i64, i64, i64}));
+      fb.create<LLVM::CallOp>(loc, readFn,
+                              ValueRange{fb.create<LLVM::PtrToIntOp>(loc, i64, host),
+                                         fb.create<LLVM::PtrToIntOp>(loc, i64, addr), one});
+      flag = fb.create<LLVM::LoadOp>(loc, fb.getI8Type(), host);
+    } else {
+      flag = fb.create<LLVM::LoadOp>(loc, fb.getI8Type(), addr);
     }
+    auto freeFn = declare(cuda ? ATTN_CUDA_FREE_SYMBOL : "free",
+                          LLVM::LLVMFunctionType::get(voidT, {ptrT}));
     fb.create<LLVM::CallOp>(loc, freeFn, ValueRange{allocated});
     Value bad = fb.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::ne, flag,
                                         fb.create<LLVM::ConstantOp>(loc, fb.getI8Type(), fb.getI8IntegerAttr(0)));

@@ -14,6 +14,7 @@
 #include "attn/Compiler/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -50,8 +51,13 @@ std::string sanitizedName(Location loc) {
 
 bool insideKernel(Operation *op) { return op->getParentOfType<gpu::LaunchOp>() != nullptr; }
 
+/// Host stack memory (the destination of device -> host reads).
+bool isHostScratch(Value memref) { return memref.getDefiningOp<memref::AllocaOp>() != nullptr; }
+
 /// Does `op` read or write memory that holds tensor data?
 bool touchesTensorData(Operation *op) {
+  if (auto l = dyn_cast<memref::LoadOp>(op); l && isHostScratch(l.getMemref()))
+    return false;
   if (isa<memref::DimOp, memref::AllocOp, memref::AllocaOp, memref::DeallocOp,
           memref::CastOp, memref::ReinterpretCastOp, memref::SubViewOp, memref::ExpandShapeOp,
           memref::CollapseShapeOp, memref::GetGlobalOp, memref::ExtractStridedMetadataOp,
@@ -127,6 +133,38 @@ struct GpuMapParallelLoopsPass
     return success();
   }
 
+  /// `load` (host code, device memory) as attn_cuda_read into host stack
+  /// memory (see attn/abi.h).
+  void readOnHost(memref::LoadOp load) {
+    OpBuilder b(load);
+    Location loc = load.getLoc();
+    Type et = load.getMemRefType().getElementType();
+    int64_t bytes = et.isIndex() ? 8 : std::max<int64_t>(1, et.getIntOrFloatBitWidth() / 8);
+    func::FuncOp fn = getOperation();
+    auto module = fn->getParentOfType<ModuleOp>();
+    auto idx = b.getIndexType();
+    if (!module.lookupSymbol<func::FuncOp>("attn_cuda_read")) {
+      OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
+      auto decl = mb.create<func::FuncOp>(
+          loc, "attn_cuda_read", FunctionType::get(b.getContext(), {idx, idx, b.getI64Type()}, {}));
+      decl.setPrivate();
+    }
+    auto md = b.create<memref::ExtractStridedMetadataOp>(loc, load.getMemref());
+    Value lin = md.getOffset();
+    for (auto [i, v] : llvm::enumerate(load.getIndices()))
+      lin = b.create<arith::AddIOp>(loc, lin, b.create<arith::MulIOp>(loc, v, md.getStrides()[i]));
+    Value base = b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, load.getMemref());
+    Value src = b.create<arith::AddIOp>(
+        loc, base, b.create<arith::MulIOp>(loc, lin, b.create<arith::ConstantIndexOp>(loc, bytes)));
+    Value tmp = b.create<memref::AllocaOp>(loc, MemRefType::get({}, et));
+    Value dst = b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, tmp);
+    b.create<func::CallOp>(loc, "attn_cuda_read", TypeRange{},
+                           ValueRange{dst, src, b.create<arith::ConstantIntOp>(loc, bytes, 64)});
+    Value v = b.create<memref::LoadOp>(loc, tmp, ValueRange{});
+    load.replaceAllUsesWith(v);
+    load.erase();
+  }
+
   /// Runs a sequential loop nest touching tensor data in one GPU thread.
   void wrapSequential(Operation *op) {
     OpBuilder b(op);
@@ -172,6 +210,26 @@ struct GpuMapParallelLoopsPass
     });
     for (scf::ForOp f : serial)
       wrapSequential(f);
+
+    // What host code still reads of tensor data is what it needs on the
+    // host (shape entries of dynamic models, the index-check status): read
+    // from the device (the runtime synchronizes the stream). What it still
+    // writes (shape tensors built from dims) is written by a 1-thread kernel.
+    SmallVector<memref::LoadOp> loads;
+    SmallVector<memref::StoreOp> stores;
+    fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
+      if (isa<gpu::LaunchOp>(op))
+        return WalkResult::skip();
+      if (auto l = dyn_cast<memref::LoadOp>(op); l && !isHostScratch(l.getMemref()))
+        loads.push_back(l);
+      if (auto st = dyn_cast<memref::StoreOp>(op); st && !isHostScratch(st.getMemref()))
+        stores.push_back(st);
+      return WalkResult::advance();
+    });
+    for (memref::LoadOp l : loads)
+      readOnHost(l);
+    for (memref::StoreOp st : stores)
+      wrapSequential(st);
 
     // Whatever still reads or writes tensor data on the host is an error.
     bool failedAny = false;

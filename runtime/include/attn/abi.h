@@ -63,6 +63,10 @@
  *       model's arch, or the PTX JIT-compiled by the driver when the cubin
  *       does not fit the device); params as for cuLaunchKernel. A launch
  *       with an empty grid does nothing.
+ *   void attn_cuda_read(void *host, const void *device_ptr, int64_t bytes);
+ *       Copies `bytes` from the device to the host after every kernel so far
+ *       has finished: the few values host code needs (shape entries of
+ *       dynamic models, the index-check status).
  *
  * Errors are sticky: the first failing call records a message naming the
  * kernel (or allocation), later calls of the same run do nothing, and the
@@ -72,5 +76,6 @@
 #define ATTN_CUDA_FREE_SYMBOL "attn_cuda_free"
 #define ATTN_CUDA_CONSTANT_SYMBOL "attn_cuda_constant"
 #define ATTN_CUDA_LAUNCH_SYMBOL "attn_cuda_launch"
+#define ATTN_CUDA_READ_SYMBOL "attn_cuda_read"
 
 #endif
