@@ -563,6 +563,14 @@ class HfBert(torch.nn.Module):
         return o.last_hidden_state, o.pooler_output
 
 
+class HfBertNoTokenTypes(HfBert):
+    """BertModel called without token_type_ids: the embeddings take them from the model's zero
+    buffer, which the export turns into GatherElements(Expand(buffer), position_ids)."""
+    def forward(self, input_ids, attention_mask):
+        o = self.m(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
+        return o.last_hidden_state, o.pooler_output
+
+
 class HfGpt2(torch.nn.Module):
     def __init__(self, m):
         super().__init__()
@@ -587,14 +595,14 @@ def randomize_hf(model):
     return model
 
 
-def hf_model(kind, impl):
+def hf_model(kind, impl, token_types=True):
     """Marks a case builder as a Hugging Face case (model built right after torch.manual_seed)."""
     def deco(fn):
         def factory():
             from transformers import BertModel, GPT2Model
             cfg = hf_config(kind, impl)
             if kind == "bert":
-                return HfBert(randomize_hf(BertModel(cfg)).eval())
+                return (HfBert if token_types else HfBertNoTokenTypes)(randomize_hf(BertModel(cfg)).eval())
             return HfGpt2(randomize_hf(GPT2Model(cfg)).eval())
         fn.model_factory = factory
         heads = HF_BERT_HEADS if kind == "bert" else HF_GPT2_HEADS
@@ -620,12 +628,12 @@ def hf_attention_mask(batch, seq, pads):
     return m
 
 
-def hf_inputs(gen, kind, sets):
+def hf_inputs(gen, kind, sets, token_types=True):
     out = []
     for batch, seq, pads in sets:
         ids = token_ids(gen, batch, seq, HF_VOCAB)
         inputs = OrderedDict([("input_ids", ids), ("attention_mask", hf_attention_mask(batch, seq, pads))])
-        if kind == "bert":
+        if kind == "bert" and token_types:
             tt = torch.randint(0, 2, (batch, seq), generator=gen, dtype=torch.int64)
             tt[0, 0] = 1
             inputs["token_type_ids"] = tt
@@ -633,10 +641,10 @@ def hf_inputs(gen, kind, sets):
     return out
 
 
-def hf_case(gen, kind, impl, sets=None, extra_notes=()):
+def hf_case(gen, kind, impl, sets=None, extra_notes=(), token_types=True):
     if sets is None:
         sets = HF_BERT_SETS if kind == "bert" else HF_GPT2_SETS
-    shape_sets = hf_inputs(gen, kind, sets)
+    shape_sets = hf_inputs(gen, kind, sets, token_types)
     axes = {n: {0: "batch", 1: "seq"} for n in shape_sets[0]}
     axes["last_hidden_state"] = {0: "batch", 1: "seq"}
     outputs = ["last_hidden_state"]
@@ -662,7 +670,7 @@ def hf_case(gen, kind, impl, sets=None, extra_notes=()):
                        "dynamic batch and seq on every input and output; input sets (batch, seq, padding per "
                        "item: rK = last K keys padded, lK = first K, all = every key): %s under shapes/<k>/" % sets,
                        "input_ids random in [0, %d); attention_mask int64 0/1%s" %
-                       (HF_VOCAB, "; token_type_ids random 0/1" if kind == "bert" else ""),
+                       (HF_VOCAB, "; token_type_ids random 0/1" if kind == "bert" and token_types else ""),
                        "weights N(0, %g) (initializer_range), LayerNorm weights U(0.5, 1.5), LayerNorm and "
                        "Linear/Conv1D biases U(-0.5, 0.5)" % HF_INIT_RANGE] + list(extra_notes))
 
@@ -675,6 +683,13 @@ def case_bert(gen):
 @hf_model("bert", "sdpa")
 def case_bert_sdpa(gen):
     return hf_case(gen, "bert", "sdpa")
+
+
+@hf_model("bert", "eager", token_types=False)
+def case_bert_no_token_types(gen):
+    return hf_case(gen, "bert", "eager", token_types=False,
+                   extra_notes=["forward(input_ids, attention_mask): no token_type_ids, so BertEmbeddings "
+                                "gathers them from its zero buffer (GatherElements in the export)"])
 
 
 @hf_model("gpt2", "eager")
@@ -742,6 +757,7 @@ def hf_cases():
     return OrderedDict([
         ("bert", (case_bert, export_torchscript17_t2)),
         ("bert_sdpa", (case_bert_sdpa, export_torchscript17_t2)),
+        ("bert_no_token_types", (case_bert_no_token_types, export_torchscript17_t2)),
         ("gpt2", (case_gpt2, export_torchscript17_t2)),
         ("gpt2_sdpa", (case_gpt2_sdpa, export_torchscript17_t2)),
         ("bert_dynamo", (case_bert, export_dynamo)),
@@ -835,6 +851,9 @@ def graph_signature(mp):
 
 
 def run_pytorch(model, inputs):
+    # torch 2.15's TorchScript export can leave the model in training mode (seen with BertModel
+    # called without token_type_ids): dropout would be live in the reference.
+    model.eval()
     with torch.no_grad():
         out = model(*inputs.values())
     return [out] if isinstance(out, torch.Tensor) else list(out)

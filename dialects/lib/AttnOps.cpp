@@ -360,6 +360,26 @@ bool GatherOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
 }
 LogicalResult GatherOp::verify() { return success(); }
 
+LogicalResult GatherElementsOp::verify() {
+  auto data = getData().getType(), idx = getIndices().getType(), res = getType();
+  auto axis = normalizeAxis(getAxis(), data.getRank());
+  if (!axis)
+    return emitOpError("axis ") << getAxis() << " out of range for rank " << data.getRank();
+  if (idx.getRank() != data.getRank())
+    return emitOpError("indices must have the rank of data (") << data.getRank() << "), got "
+                                                               << idx.getRank();
+  if (res.getElementType() != data.getElementType() ||
+      failed(verifyCompatibleShape(res.getShape(), idx.getShape())))
+    return emitOpError("result must have the shape of indices ")
+           << shapeStr(idx.getShape()) << " and the element type of data";
+  for (int64_t d = 0; d < data.getRank(); ++d)
+    if (d != *axis && !idx.isDynamicDim(d) && !data.isDynamicDim(d) &&
+        idx.getDimSize(d) > data.getDimSize(d))
+      return emitOpError("indices dim ") << d << " (" << idx.getDimSize(d)
+                                         << ") is larger than data's (" << data.getDimSize(d) << ")";
+  return success();
+}
+
 LogicalResult ShapeOp::inferReturnTypes(MLIRContext *ctx,
                                         std::optional<Location> loc,
                                         Adaptor adaptor,

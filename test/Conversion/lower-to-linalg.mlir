@@ -100,6 +100,30 @@ func.func @gather(%t: tensor<100x16xf32>, %i: tensor<?x?xi64>) -> tensor<?x?x16x
 
 // -----
 
+// GatherElements: one generic over the indices; the axis coordinate is the
+// clamped index, the dynamic batch dim (indices may outgrow data there) is
+// clamped too and both are reported through the index check.
+// CHECK-LABEL: func @gather_elements
+// CHECK-SAME:    -> (tensor<?x5xf32>, tensor<i1>) attributes {attn.status_result}
+// CHECK:         linalg.generic
+// CHECK:           %[[B:.+]] = linalg.index 0
+// CHECK:           %[[BC:.+]] = arith.minsi %[[B]]
+// CHECK:           arith.minsi
+// CHECK:           %[[A:.+]] = arith.maxsi
+// CHECK:           tensor.extract %{{.*}}[%[[BC]], %[[A]]]
+// CHECK:         linalg.generic {{.*}}iterator_types = ["reduction", "reduction"]
+// CHECK-SAME:      attn.index_check
+// CHECK:           arith.cmpi slt
+// CHECK:           arith.cmpi sge
+// CHECK:           linalg.index 0
+// CHECK:           arith.cmpi sge
+func.func @gather_elements(%t: tensor<?x7xf32>, %i: tensor<?x5xi64>) -> tensor<?x5xf32> {
+  %0 = attn.gather_elements %t[%i] {axis = 1 : i64} : tensor<?x7xf32>, tensor<?x5xi64> -> tensor<?x5xf32>
+  return %0 : tensor<?x5xf32>
+}
+
+// -----
+
 // attn.attention is left for attn-lower-attention.
 // CHECK-LABEL: func @keeps_attention
 // CHECK:         attn.attention

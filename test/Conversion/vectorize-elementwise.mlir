@@ -49,3 +49,23 @@ func.func @not_vectorized(%x: tensor<4x8x64xf32>, %m: tensor<4x1x64xf32>) -> (te
   %2 = attn.add %x, %m : tensor<4x8x64xf32>, tensor<4x1x64xf32> -> tensor<4x8x64xf32>
   return %0, %1, %2 : tensor<4x8x1xf32>, tensor<4x8x64xi1>, tensor<4x8x64xf32>
 }
+
+// -----
+
+// A generic that yields a value defined outside its body (a fill from a
+// runtime scalar, no inputs): the value is broadcast, main loop and tail.
+// CHECK-LABEL: func.func @fill_scalar
+// CHECK-SAME:    (%[[V:.+]]: f32,
+// CHECK: scf.for
+// CHECK:   %[[B:.+]] = vector.broadcast %[[V]] : f32 to vector<8xf32>
+// CHECK:   vector.store %[[B]]
+// CHECK: vector.maskedstore
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+func.func @fill_scalar(%v: f32, %n: index) -> tensor<?x40xf32> {
+  %e = tensor.empty(%n) : tensor<?x40xf32>
+  %0 = linalg.generic {indexing_maps = [#id2], iterator_types = ["parallel", "parallel"]} outs(%e : tensor<?x40xf32>) {
+  ^bb0(%out: f32):
+    linalg.yield %v : f32
+  } -> tensor<?x40xf32>
+  return %0 : tensor<?x40xf32>
+}

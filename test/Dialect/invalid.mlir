@@ -296,6 +296,38 @@ func.func @gather_axis(%a: tensor<4xf32>, %i: tensor<2xi64>) -> tensor<2xf32> {
 
 // -----
 
+func.func @gather_elements_axis(%a: tensor<4x3xf32>, %i: tensor<2x3xi64>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{'attn.gather_elements' op axis 2 out of range for rank 2}}
+  %0 = attn.gather_elements %a[%i] {axis = 2 : i64} : tensor<4x3xf32>, tensor<2x3xi64> -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @gather_elements_rank(%a: tensor<4x3xf32>, %i: tensor<6xi64>) -> tensor<6xf32> {
+  // expected-error @+1 {{'attn.gather_elements' op indices must have the rank of data (2), got 1}}
+  %0 = attn.gather_elements %a[%i] {axis = 0 : i64} : tensor<4x3xf32>, tensor<6xi64> -> tensor<6xf32>
+  return %0 : tensor<6xf32>
+}
+
+// -----
+
+func.func @gather_elements_result(%a: tensor<4x3xf32>, %i: tensor<2x3xi64>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{'attn.gather_elements' op result must have the shape of indices [2, 3] and the element type of data}}
+  %0 = attn.gather_elements %a[%i] {axis = 0 : i64} : tensor<4x3xf32>, tensor<2x3xi64> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @gather_elements_dim(%a: tensor<4x3xf32>, %i: tensor<2x5xi64>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{'attn.gather_elements' op indices dim 1 (5) is larger than data's (3)}}
+  %0 = attn.gather_elements %a[%i] {axis = 0 : i64} : tensor<4x3xf32>, tensor<2x5xi64> -> tensor<2x5xf32>
+  return %0 : tensor<2x5xf32>
+}
+
+// -----
+
 //===----------------------------------------------------------------------===//
 // constant_of_shape / range / trilu
 //===----------------------------------------------------------------------===//

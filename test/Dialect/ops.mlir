@@ -130,6 +130,13 @@ func.func @layout(%x: tensor<?x?x512xf32>, %s: tensor<4xi64>, %e: tensor<3xi64>)
   return %1, %2, %r : tensor<?x8x?x64xf32>, tensor<?x?x512xf32>, tensor<?x?x8x64xf32>
 }
 
+// CHECK-LABEL: func.func @gather_elements
+func.func @gather_elements(%d: tensor<1x?xi64>, %i: tensor<1x?xi64>) -> tensor<1x?xi64> {
+  // CHECK: attn.gather_elements %{{.*}}[%{{.*}}] {axis = 1 : i64} : tensor<1x?xi64>, tensor<1x?xi64> -> tensor<1x?xi64>
+  %0 = attn.gather_elements %d[%i] {axis = 1 : i64} : tensor<1x?xi64>, tensor<1x?xi64> -> tensor<1x?xi64>
+  return %0 : tensor<1x?xi64>
+}
+
 // CHECK-LABEL: func.func @concat_slice_gather
 func.func @concat_slice_gather(%a: tensor<2x?xf32>, %b: tensor<2x3xf32>, %st: tensor<1xi64>,
                                %en: tensor<1xi64>, %ax: tensor<1xi64>, %sp: tensor<1xi64>,

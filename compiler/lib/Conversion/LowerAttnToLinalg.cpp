@@ -741,6 +741,55 @@ struct SlicePattern : OpRewritePattern<SliceOp> {
   }
 };
 
+/// Index `v` (integer) into a dim of size `dim`: negative indices count from
+/// the end, out-of-range ones are clamped so that bad input never reads
+/// outside the table (checkIndices reports them).
+static Value clampIndex(OpBuilder &b, Location l, Value v, Value dim) {
+  Value i = toIndex(b, l, v);
+  Value zero = b.create<arith::ConstantIndexOp>(l, 0);
+  Value neg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, i, zero);
+  i = b.create<arith::SelectOp>(l, neg, b.create<arith::AddIOp>(l, i, dim), i);
+  Value last = b.create<arith::SubIOp>(l, dim, b.create<arith::ConstantIndexOp>(l, 1));
+  return b.create<arith::MaxSIOp>(l, b.create<arith::MinSIOp>(l, i, last), zero);
+}
+
+/// Indices outside [-dim, dim) are clamped by clampIndex; the model also
+/// reports them (a run then fails with ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE
+/// instead of returning silently wrong values, e.g. a sequence longer than
+/// a positional-embedding table). Constant indices were checked statically.
+/// `bounds` (dim of `indices`, size) adds checks that an index position is
+/// below that size (GatherElements: indices may not outgrow data).
+static void checkIndices(OpBuilder &rw, Location loc, Value indices, Value axisDim,
+                         ArrayRef<std::pair<int64_t, Value>> bounds = {}) {
+  DenseElementsAttr constIdx;
+  if (bounds.empty() && matchPattern(indices, m_Constant(&constIdx)))
+    return;
+  int64_t ir = rtype(indices).getRank();
+  auto flagType = RankedTensorType::get({}, rw.getI1Type());
+  Value init = rw.create<tensor::EmptyOp>(loc, ArrayRef<int64_t>{}, rw.getI1Type());
+  Value falseV = rw.create<arith::ConstantIntOp>(loc, 0, 1);
+  Value filled = rw.create<linalg::FillOp>(loc, falseV, init).getResult(0);
+  SmallVector<AffineMap> cmaps{rw.getMultiDimIdentityMap(ir),
+                               AffineMap::get(ir, 0, {}, rw.getContext())};
+  SmallVector<utils::IteratorType> citers(ir, utils::IteratorType::reduction);
+  auto check = rw.create<linalg::GenericOp>(
+      loc, TypeRange{flagType}, ValueRange{indices}, ValueRange{filled}, cmaps, citers,
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        Value i = toI64(b, l, a[0]);
+        Value dim = toI64(b, l, axisDim);
+        Value low = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, i,
+                                            b.create<arith::SubIOp>(l, b.create<arith::ConstantIntOp>(l, 0, 64), dim));
+        Value high = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, i, dim);
+        Value bad = b.create<arith::OrIOp>(l, low, high);
+        for (auto [d, size] : bounds)
+          bad = b.create<arith::OrIOp>(
+              l, bad, b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge,
+                                              b.create<linalg::IndexOp>(l, d), size));
+        b.create<linalg::YieldOp>(l, ValueRange{b.create<arith::OrIOp>(l, a[1], bad).getResult()});
+      });
+  check->setAttr(kIndexCheckAttr, rw.getUnitAttr());
+}
+
 struct GatherPattern : OpRewritePattern<GatherOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(GatherOp op, PatternRewriter &rw) const override {
@@ -768,14 +817,7 @@ struct GatherPattern : OpRewritePattern<GatherOp> {
     auto gen = rw.create<linalg::GenericOp>(
         loc, TypeRange{rt}, ValueRange{op.getIndices()}, ValueRange{init}, maps,
         iters, [&](OpBuilder &b, Location l, ValueRange a) {
-          // Negative indices count from the end; out-of-range ones are
-          // clamped so that bad input can never read outside the table.
-          Value i = toIndex(b, l, a[0]);
-          Value zero = b.create<arith::ConstantIndexOp>(l, 0);
-          Value neg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, i, zero);
-          i = b.create<arith::SelectOp>(l, neg, b.create<arith::AddIOp>(l, i, axisDim), i);
-          Value last = b.create<arith::SubIOp>(l, axisDim, b.create<arith::ConstantIndexOp>(l, 1));
-          i = b.create<arith::MaxSIOp>(l, b.create<arith::MinSIOp>(l, i, last), zero);
+          Value i = clampIndex(b, l, a[0], axisDim);
           SmallVector<Value> idx;
           for (int64_t j = 0; j < axis; ++j)
             idx.push_back(b.create<linalg::IndexOp>(l, j));
@@ -784,32 +826,55 @@ struct GatherPattern : OpRewritePattern<GatherOp> {
             idx.push_back(b.create<linalg::IndexOp>(l, j - 1 + ir));
           b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, data, idx).getResult());
         });
-    // Indices outside [-dim, dim) are clamped above; the model also reports
-    // them (a run then fails with ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE instead
-    // of returning silently wrong values, e.g. a sequence longer than a
-    // positional-embedding table). Constant indices were checked statically.
-    DenseElementsAttr constIdx;
-    if (!matchPattern(op.getIndices(), m_Constant(&constIdx))) {
-      auto flagType = RankedTensorType::get({}, rw.getI1Type());
-      Value init = rw.create<tensor::EmptyOp>(loc, ArrayRef<int64_t>{}, rw.getI1Type());
-      Value falseV = rw.create<arith::ConstantIntOp>(loc, 0, 1);
-      Value filled = rw.create<linalg::FillOp>(loc, falseV, init).getResult(0);
-      SmallVector<AffineMap> cmaps{rw.getMultiDimIdentityMap(ir),
-                                   AffineMap::get(ir, 0, {}, rw.getContext())};
-      SmallVector<utils::IteratorType> citers(ir, utils::IteratorType::reduction);
-      auto check = rw.create<linalg::GenericOp>(
-          loc, TypeRange{flagType}, ValueRange{op.getIndices()}, ValueRange{filled},
-          cmaps, citers, [&](OpBuilder &b, Location l, ValueRange a) {
-            Value i = toI64(b, l, a[0]);
-            Value dim = toI64(b, l, axisDim);
-            Value low = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, i,
-                                                b.create<arith::SubIOp>(l, b.create<arith::ConstantIntOp>(l, 0, 64), dim));
-            Value high = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, i, dim);
-            Value bad = b.create<arith::OrIOp>(l, low, high);
-            b.create<linalg::YieldOp>(l, ValueRange{b.create<arith::OrIOp>(l, a[1], bad).getResult()});
-          });
-      check->setAttr(kIndexCheckAttr, rw.getUnitAttr());
-    }
+    checkIndices(rw, loc, op.getIndices(), axisDim);
+    rw.replaceOp(op, gen.getResult(0));
+    return success();
+  }
+};
+
+/// ONNX GatherElements: a generic over the indices reading data at the
+/// element's own position with the axis coordinate replaced (clamped).
+struct GatherElementsPattern : OpRewritePattern<GatherElementsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatherElementsOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto dt = rtype(op.getData());
+    auto rt = rtype(op.getResult());
+    int64_t rank = dt.getRank();
+    int64_t axis = *normalizeAxis(op.getAxis(), rank);
+    SmallVector<Value> dd = getDimValues(rw, loc, op.getData());
+    Value init = createEmptyTensor(rw, loc, rt, getDimValues(rw, loc, op.getIndices()));
+    SmallVector<AffineMap> maps{rw.getMultiDimIdentityMap(rank), rw.getMultiDimIdentityMap(rank)};
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    Value data = op.getData(), axisDim = dd[axis];
+    // Dims other than axis where the indices may (at run time) be larger
+    // than data: their positions are clamped and reported like bad indices.
+    auto it = rtype(op.getIndices());
+    SmallVector<int64_t> unsafe;
+    for (int64_t j = 0; j < rank; ++j)
+      if (j != axis && (it.isDynamicDim(j) || dt.isDynamicDim(j)))
+        unsafe.push_back(j);
+    auto gen = rw.create<linalg::GenericOp>(
+        loc, TypeRange{rt}, ValueRange{op.getIndices()}, ValueRange{init}, maps, iters,
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          SmallVector<Value> idx;
+          for (int64_t j = 0; j < rank; ++j) {
+            if (j == axis) {
+              idx.push_back(clampIndex(b, l, a[0], axisDim));
+              continue;
+            }
+            Value p = b.create<linalg::IndexOp>(l, j);
+            if (llvm::is_contained(unsafe, j))   // never read outside data
+              p = b.create<arith::MinSIOp>(
+                  l, p, b.create<arith::SubIOp>(l, dd[j], b.create<arith::ConstantIndexOp>(l, 1)));
+            idx.push_back(p);
+          }
+          b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, data, idx).getResult());
+        });
+    SmallVector<std::pair<int64_t, Value>> bounds;
+    for (int64_t j : unsafe)
+      bounds.push_back({j, dd[j]});
+    checkIndices(rw, loc, op.getIndices(), axisDim, bounds);
     rw.replaceOp(op, gen.getResult(0));
     return success();
   }
@@ -1146,7 +1211,7 @@ struct LowerAttnToLinalgPass
     populateElementwisePatterns(patterns);
     patterns.add<MatmulPattern, LinearPattern, LayerNormPattern>(ctx, vectorWidth);
     patterns.add<TransposePattern, ReshapePattern, ExpandPattern,
-                 ConcatPattern, SlicePattern, GatherPattern, ShapePattern,
+                 ConcatPattern, SlicePattern, GatherPattern, GatherElementsPattern, ShapePattern,
                  ConstantOfShapePattern, RangePattern, TriluPattern,
                  ReducePattern, SoftmaxPattern>(ctx);
     ConversionTarget target(*ctx);

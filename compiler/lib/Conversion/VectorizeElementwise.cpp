@@ -143,6 +143,15 @@ struct Vectorizer {
         return VectorType::get(vt.getShape(), t);
       return t;
     };
+    // A value of the body, or one defined outside it (the same for every
+    // element: broadcast).
+    auto mapped = [&](Value o) -> Value {
+      if (Value m = map.lookupOrNull(o))
+        return m;
+      return isa<VectorType>(resultType)
+                 ? b.create<vector::BroadcastOp>(loc, vectorOf(o.getType()), o).getResult()
+                 : o;
+    };
     for (Operation &op : body.without_terminator()) {
       if (auto c = dyn_cast<arith::ConstantOp>(op)) {
         Value v = isa<VectorType>(resultType)
@@ -155,14 +164,8 @@ struct Vectorizer {
         continue;
       }
       SmallVector<Value> operands;
-      for (Value o : op.getOperands()) {
-        Value m = map.lookupOrNull(o);
-        if (!m) // defined outside the body: the same for every element
-          m = isa<VectorType>(resultType)
-                  ? b.create<vector::BroadcastOp>(loc, vectorOf(o.getType()), o).getResult()
-                  : o;
-        operands.push_back(m);
-      }
+      for (Value o : op.getOperands())
+        operands.push_back(mapped(o));
       SmallVector<Type> types;
       for (Type t : op.getResultTypes())
         types.push_back(vectorOf(t));
@@ -171,7 +174,7 @@ struct Vectorizer {
       for (auto [o, n] : llvm::zip(op.getResults(), clone->getResults()))
         map.map(o, n);
     }
-    return map.lookup(body.getTerminator()->getOperand(0));
+    return mapped(body.getTerminator()->getOperand(0));
   }
 
   LogicalResult run() {

@@ -419,6 +419,31 @@ LogicalResult convertGather(GI &g) {
   return success();
 }
 
+LogicalResult convertGatherElements(GI &g) {
+  auto data = g.requiredInput(0);
+  auto indices = g.requiredInput(1);
+  auto axisAttr = g.attrInt("axis", 0);
+  if (failed(data) || failed(indices) || failed(axisAttr))
+    return failure();
+  auto dt = cast<RankedTensorType>(data->getType());
+  auto it = cast<RankedTensorType>(indices->getType());
+  if (!it.getElementType().isInteger(64) && !it.getElementType().isInteger(32))
+    return g.nodeError() << "indices must be int64 or int32, got " << it;
+  if (it.getRank() != dt.getRank() || dt.getRank() < 1)
+    return g.nodeError() << "indices (rank " << it.getRank() << ") must have the rank of data ("
+                         << dt.getRank() << ")";
+  auto axis = normalizeAxis(*axisAttr, dt.getRank());
+  if (!axis)
+    return g.nodeError() << "axis " << *axisAttr << " is out of range for rank " << dt.getRank();
+  Value r = g.createTyped<GatherElementsOp>(it.clone(dt.getElementType()), *data, *indices,
+                                            (uint64_t)*axis);
+  if (!r)
+    return failure();
+  g.setDims(r, g.dimsOf(*indices));
+  g.setOutput(0, r);
+  return success();
+}
+
 /// Length of a slice of a dim of static size `dim` (ONNX clamping rules);
 /// `first` receives the first index taken.
 int64_t sliceLength(int64_t dim, int64_t start, int64_t end, int64_t step,
@@ -941,6 +966,7 @@ void onnx_import::registerShapeConverters(llvm::StringMap<OpConverter> &t) {
   t["ConstantOfShape"] = convertConstantOfShape;
   t["Range"] = convertRange;
   t["Gather"] = convertGather;
+  t["GatherElements"] = convertGatherElements;
   t["Slice"] = convertSlice;
   t["Split"] = convertSplit;
   t["Concat"] = convertConcat;

@@ -276,6 +276,22 @@ def Attn_GatherOp : Attn_Op<"gather", [Pure, InferTypeOpAdaptorWithIsCompatible]
   let hasVerifier = 1;
 }
 
+def Attn_GatherElementsOp : Attn_Op<"gather_elements", [Pure]> {
+  let summary = "ONNX GatherElements: result[i] = data[i with i[axis] = indices[i]]";
+  let description = [{
+    `indices` has the rank of `data` and the shape of the result; along every
+    dim but `axis` it may not be larger than `data`. Negative indices wrap;
+    an index outside `[-d, d)` is a runtime error (clamped, never read
+    outside `data`).
+  }];
+  let arguments = (ins Attn_Tensor:$data, Attn_IndexTensor:$indices, I64Attr:$axis);
+  let results = (outs Attn_Tensor:$result);
+  let assemblyFormat = [{
+    $data `[` $indices `]` attr-dict `:` type($data) `,` type($indices) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Attn_ShapeOp : Attn_Op<"shape", [Pure, InferTypeOpAdaptorWithIsCompatible]> {
   let summary = "the dims [start, end) of a tensor as a 1-D i64 tensor";
   let arguments = (ins Attn_Tensor:$input, I64Attr:$start, I64Attr:$end);
