@@ -43,14 +43,41 @@ func.func @seed_mask(%q: tensor<?x8x?x64xf32>, %k: tensor<?x8x?x64xf32>, %v: ten
 
 // -----
 
-// Head dim 128: the tiles shrink to 16 rows to fit 48 KiB of shared memory;
-// f16 operands are widened to f32 and the result truncated back.
-// KERNEL-LABEL: func @wide_f16
+// Head dim 128 in f32: the tiles shrink to 16 rows to fit 48 KiB of shared
+// memory.
+// KERNEL-LABEL: func @wide_f32
 // KERNEL:         gpu.launch
 // KERNEL-SAME:      workgroup(%{{.*}} : memref<16x128xf32, #gpu.address_space<workgroup>>
-// KERNEL:           arith.extf %{{.*}} : f16 to f32
+func.func @wide_f32(%q: tensor<1x4x256x128xf32>, %k: tensor<1x4x256x128xf32>, %v: tensor<1x4x256x128xf32>) -> tensor<1x4x256x128xf32> {
+  %0 = attn.attention %q, %k, %v {scale = 0.088 : f64, mask_kind = #attn.mask_kind<none>} : tensor<1x4x256x128xf32>, tensor<1x4x256x128xf32>, tensor<1x4x256x128xf32> -> tensor<1x4x256x128xf32>
+  return %0 : tensor<1x4x256x128xf32>
+}
+
+// -----
+
+// f16 on tensor cores: 64 query rows per block (4 warps), K and V^T tiles of
+// 32 keys (D = 128) in shared memory as f16 with rows padded by 8, S and O in
+// registers through nvvm.mma.sync m16n8k16 (f32 accumulators), row max/sum
+// over the 4 threads of a row by xor shuffles; P goes back to f16 for P.V.
+// (Numerics: emulate-attention.test runs this kernel.)
+// KERNEL-LABEL: func @tensor_core_f16
+// KERNEL:         %[[NQT:.*]] = arith.ceildivui %{{.*}}, %c64
+// KERNEL:         gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[NQT]], {{.*}} threads(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %c128
+// KERNEL-SAME:      function(@attention_tc__0)
+// KERNEL-SAME:      workgroup(%{{.*}} : memref<32x136xf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<128x40xf16, #gpu.address_space<workgroup>>)
+// KERNEL:           scf.for
+// KERNEL:             gpu.barrier
+// KERNEL:             vector.load %{{.*}} : memref<32x136xf16, #gpu.address_space<workgroup>>, vector<2xf16>
+// KERNEL:             nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// KERNEL:             gpu.shuffle  xor %{{.*}}, %c1_i32{{.*}}, %c32_i32{{.*}} : f32
+// KERNEL:             gpu.shuffle  xor %{{.*}}, %c2_i32{{.*}}, %c32_i32{{.*}} : f32
+// KERNEL:             math.exp
+// KERNEL:             arith.truncf %{{.*}} : f32 to f16
+// KERNEL:             nvvm.mma.sync
+// KERNEL:           arith.divf
 // KERNEL:           arith.truncf %{{.*}} : f32 to f16
-func.func @wide_f16(%q: tensor<1x4x256x128xf16>, %k: tensor<1x4x256x128xf16>, %v: tensor<1x4x256x128xf16>) -> tensor<1x4x256x128xf16> {
+// KERNEL:           memref.store %{{.*}} : memref<1x4x256x128xf16>
+func.func @tensor_core_f16(%q: tensor<1x4x256x128xf16>, %k: tensor<1x4x256x128xf16>, %v: tensor<1x4x256x128xf16>) -> tensor<1x4x256x128xf16> {
   %0 = attn.attention %q, %k, %v {scale = 0.088 : f64, mask_kind = #attn.mask_kind<none>} : tensor<1x4x256x128xf16>, tensor<1x4x256x128xf16>, tensor<1x4x256x128xf16> -> tensor<1x4x256x128xf16>
   return %0 : tensor<1x4x256x128xf16>
 }

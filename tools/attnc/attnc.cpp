@@ -70,6 +70,10 @@ static cl::opt<int64_t> queryTile("attention-query-tile", cl::desc("Query rows p
                                   cl::init(48));
 static cl::opt<int64_t> keyTile("attention-key-tile", cl::desc("Key rows per attention tile"),
                                 cl::init(128));
+static cl::opt<bool> gpuTensorCores(
+    "gpu-tensor-cores",
+    cl::desc("--target=cuda: f16/bf16 attention on tensor cores (mma.sync); =false: SIMT kernel"),
+    cl::init(true));
 static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level"), cl::init(3), cl::Prefix);
 
 namespace {
@@ -336,6 +340,7 @@ int main(int argc, char **argv) {
   options.remarks = remarks;
   options.queryTile = queryTile;
   options.keyTile = keyTile;
+  options.gpuTensorCores = gpuTensorCores;
   options.optLevel = optLevel;
 
   DialectRegistry registry;

@@ -33,8 +33,11 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <cmath>
 
@@ -205,10 +208,386 @@ LogicalResult replaceWithPlaceholder(AttentionOp op, unsigned index) {
   return success();
 }
 
+/// What the attn.attention op asked for, read back from the placeholder call.
+struct Semantics {
+  double scale = 1.0, fill = 0.0;
+  MaskKind kind = MaskKind::none;
+  bool maskFirst = false, causal = false, nanToZero = false;
+  /// causal_fill: positions k > q score this value (no key tile is skipped).
+  std::optional<double> causalFill;
+
+  static Semantics of(func::CallOp call) {
+    auto attrF = [&](StringRef n) {
+      return call->getAttrOfType<FloatAttr>(n).getValueAsDouble();
+    };
+    Semantics s;
+    s.scale = attrF("attn.scale");
+    s.fill = call->hasAttr("attn.fill_value") ? attrF("attn.fill_value") : 0.0;
+    s.kind = call->getAttrOfType<MaskKindAttr>("attn.mask_kind").getValue();
+    s.maskFirst = call->hasAttr("attn.mask_first");
+    s.causal = call->hasAttr("attn.causal");
+    if (call->hasAttr("attn.causal_fill"))
+      s.causalFill = attrF("attn.causal_fill");
+    s.nanToZero = call->hasAttr("attn.nan_to_zero");
+    return s;
+  }
+};
+
+/// The score of query qi and key kj after the op's edits, in the op's order
+/// (scale, mask, causal); `s` is q.k in f32. The mask (rank <= Q's `rank`,
+/// size-1 dims broadcast) is read at (bIdx..., qi, kj): both must be in range.
+Value editScore(Builder &h, const Semantics &sem, Value s, Value qi, Value kj, Value mBuf,
+                ArrayRef<Value> bIdx, int64_t rank) {
+  OpBuilder &b = h.b;
+  Location loc = h.loc;
+  int64_t nb = rank - 2;
+  Value c0 = h.idx(0), sc = h.f(sem.scale);
+  auto applyMask = [&](Value x) -> Value {
+    auto mt = cast<MemRefType>(mBuf.getType());
+    int64_t mr = mt.getRank(), off = rank - mr;
+    SmallVector<Value> ix;
+    for (int64_t jj = 0; jj < mr; ++jj) {
+      int64_t ii = jj + off;
+      if (mt.getDimSize(jj) == 1)
+        ix.push_back(c0);
+      else if (ii < nb)
+        ix.push_back(bIdx[ii]);
+      else
+        ix.push_back(ii == nb ? qi : kj);
+    }
+    Value mv = h.load(mBuf, ix);
+    if (sem.kind == MaskKind::additive)
+      return h.fadd(x, h.toF32(mv));
+    Value isZero;
+    Type mty = mv.getType();
+    if (isa<FloatType>(mty))
+      isZero = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mv,
+                                       createScalarConstant(b, loc, mty, 0));
+    else
+      isZero = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, mv,
+                                       b.create<arith::ConstantOp>(loc, b.getIntegerAttr(mty, 0)));
+    Value fv = h.f(sem.fill);
+    return sem.kind == MaskKind::fill_if_zero ? h.sel(isZero, fv, x) : h.sel(isZero, x, fv);
+  };
+  Value v = s;
+  if (sem.kind != MaskKind::none && sem.maskFirst) {
+    v = h.fmul(applyMask(v), sc);
+  } else {
+    v = h.fmul(v, sc);
+    if (sem.kind != MaskKind::none)
+      v = applyMask(v);
+  }
+  if (sem.causal)
+    v = h.sel(b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, kj, qi),
+              sem.causalFill ? h.f(*sem.causalFill) : h.f(-INFINITY), v);
+  return v;
+}
+
+/// Row-major indices of the flattened batch id `flat` over dims `qd[0, nb)`.
+SmallVector<Value> batchIndices(Builder &h, Value flat, ArrayRef<Value> qd, int64_t nb) {
+  SmallVector<Value> bIdx(nb);
+  Value r = flat;
+  for (int64_t i = nb - 1; i >= 0; --i) {
+    bIdx[i] = h.rem(r, qd[i]);
+    r = h.div(r, qd[i]);
+  }
+  return bIdx;
+}
+
+/// buf[bIdx..., row, col] where buf's size-1 batch dims broadcast.
+Value loadAt(Builder &h, Value buf, ArrayRef<Value> bIdx, Value row, Value col) {
+  auto t = cast<MemRefType>(buf.getType());
+  int64_t nb = bIdx.size(), off = nb + 2 - t.getRank();
+  SmallVector<Value> ix;
+  for (int64_t i = off; i < nb; ++i)
+    ix.push_back(t.getDimSize(i - off) == 1 ? h.idx(0) : bIdx[i]);
+  ix.push_back(row);
+  ix.push_back(col);
+  return h.load(buf, ix);
+}
+
 /// Phase 2 (buffers): the placeholder call -> the flash-attention gpu.launch.
 struct GpuAttentionLowering {
   func::CallOp call;
   unsigned index;
+  bool tensorCores;
+
+  /// Tensor cores need f16/bf16 Q/K/V (f32 accumulation) and head dims that
+  /// tile by the mma shape; larger heads than 128 would spill the register
+  /// accumulators, they take the SIMT kernel.
+  bool useTensorCores(MemRefType qt, MemRefType kt, MemRefType vt, int64_t D, int64_t Dv) {
+    Type e = qt.getElementType();
+    return tensorCores && (e.isF16() || e.isBF16()) && kt.getElementType() == e &&
+           vt.getElementType() == e && D % 16 == 0 && Dv % 8 == 0 && D <= 128 && Dv <= 128;
+  }
+
+  /// FlashAttention-2 on tensor cores (nvvm.mma.sync m16n8k16 row.col,
+  /// f16 or bf16 multiplicands, f32 accumulators).
+  /// A block of 4 warps owns 64 query rows, 16 per warp; a thread owns rows
+  /// g and g + 8 of its warp's 16 (g = lane / 4) and, in each 8-column tile
+  /// of an accumulator, columns 2 (lane % 4) and 2 (lane % 4) + 1: the
+  /// m16n8k16 fragment layouts of PTX's ISA.
+  ///   Q fragments: registers, loaded once from global memory;
+  ///   per key tile of 64: K [64, D] and V^T [Dv, 64] staged in shared
+  ///   memory (rows padded by 8 elements: fragment loads without bank
+  ///   conflicts); S = Q K^T in registers (D/16 mma per 8 keys), the op's
+  ///   edits, row max/sum over the 4 threads of a row (2 xor shuffles),
+  ///   online rescaling of O; P (f16/bf16) is the A operand of P V as it
+  ///   lies in registers (the C layout of two 8-column tiles is the A layout
+  ///   of one 16-deep step), O += P V (Dv/8 mma per 16 keys).
+  ///   out = O / l, l summed over the row's 4 threads at the end.
+  /// Causal blocks skip key tiles past their last row; rows/keys outside the
+  /// tensors read clamped (valid) addresses and are masked or not stored.
+  LogicalResult runTensorCore(const Semantics &sem) {
+    OpBuilder ob(call);
+    Location loc = call.getLoc();
+    Builder h(ob, loc);
+    OpBuilder &b = ob;
+    bool hasMask = call->getAttrOfType<BoolAttr>("attn.has_mask").getValue();
+    Value qBuf = call.getOperand(0), kBuf = call.getOperand(1), vBuf = call.getOperand(2);
+    Value mBuf = hasMask ? call.getOperand(3) : Value();
+    Value out = call.getOperands().back();
+    auto qt = cast<MemRefType>(qBuf.getType());
+    auto vt = cast<MemRefType>(vBuf.getType());
+    Type et = cast<MemRefType>(out.getType()).getElementType();
+    Type ht = qt.getElementType(); // f16 or bf16
+    int64_t rank = qt.getRank(), nb = rank - 2;
+    int64_t D = qt.getDimSize(rank - 1), Dv = vt.getDimSize(rank - 1);
+    // 64 query rows (4 warps x 16); 64 keys per tile, fewer for heads > 64
+    // or with a mask (registers: a thread holds Dv/2 O, BK/2 S values, D/4 Q
+    // registers, and BK/2 mask values in flight): no spills (ptxas -v).
+    constexpr int64_t BQ = 64, kPad = 8;
+    const bool bigHead = D > 64 || Dv > 64;
+    const int64_t BK = bigHead && hasMask ? 16 : (bigHead || hasMask) ? 32 : 64;
+
+    auto dims = [&](Value m) {
+      SmallVector<Value> d;
+      for (int64_t i = 0; i < rank; ++i)
+        d.push_back(b.create<memref::DimOp>(loc, m, i));
+      return d;
+    };
+    SmallVector<Value> qd = dims(qBuf), kd = dims(kBuf);
+    Value Sq = qd[nb], Sk = kd[nb];
+    Value numQT = b.create<arith::CeilDivUIOp>(loc, Sq, h.idx(BQ));
+    Value batch = h.idx(1);
+    for (int64_t i = 0; i < nb; ++i)
+      batch = h.mul(batch, qd[i]);
+
+    auto wg = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+    SmallVector<Type> attributions{
+        MemRefType::get({BK, D + kPad}, ht, MemRefLayoutAttrInterface(), wg),   // K tile
+        MemRefType::get({Dv, BK + kPad}, ht, MemRefLayoutAttrInterface(), wg)}; // V^T tile
+    std::string name = kernelNameFor(loc, "attention_tc", index);
+    auto launch = b.create<gpu::LaunchOp>(
+        loc, numQT, batch, h.idx(1), h.idx(kThreads), h.idx(1), h.idx(1),
+        /*dynamicSharedMemorySize=*/Value(), /*asyncTokenType=*/Type(), ValueRange{},
+        attributions, TypeRange{}, Value(), Value(), Value(),
+        SymbolRefAttr::get(b.getContext(), "attn_kernels"),
+        SymbolRefAttr::get(b.getContext(), name));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&launch.getBody().front());
+      Value Ks = launch.getWorkgroupAttributions()[0], Vt = launch.getWorkgroupAttributions()[1];
+      Value tid = launch.getThreadIds().x;
+      Value qtile = launch.getBlockIds().x, bflat = launch.getBlockIds().y;
+      Value c0 = h.idx(0), c1 = h.idx(1);
+      Value ninf = h.f(-INFINITY), zero = h.f(0.0);
+      SmallVector<Value> bIdx = batchIndices(h, bflat, qd, nb);
+
+      Value warp = h.div(tid, h.idx(32)), lane = h.rem(tid, h.idx(32));
+      Value g = h.div(lane, h.idx(4)), t2 = h.mul(h.rem(lane, h.idx(4)), h.idx(2));
+      Value qs = h.mul(qtile, h.idx(BQ));
+      Value tq = h.minu(h.idx(BQ), h.sub(Sq, qs));
+      Value rowBase = h.add(qs, h.mul(warp, h.idx(16)));
+      Value rows[2] = {h.add(rowBase, g), h.add(rowBase, h.add(g, h.idx(8)))};
+      Value sqLast = h.sub(Sq, c1), skLast = h.sub(Sk, c1);
+      Value rowsC[2] = {h.minu(rows[0], sqLast), h.minu(rows[1], sqLast)};
+
+      // A fragment register: two f16 (vector<2xf16>) or two bf16 (i32).
+      bool isBF16 = ht.isBF16();
+      auto pack = [&](Value lo, Value hi) -> Value {
+        Value v = b.create<vector::FromElementsOp>(loc, VectorType::get({2}, ht),
+                                                   ValueRange{lo, hi});
+        if (!isBF16)
+          return v;
+        v = b.create<vector::BitCastOp>(loc, VectorType::get({1}, b.getI32Type()), v);
+        return b.create<vector::ExtractOp>(loc, v, ArrayRef<int64_t>{0});
+      };
+      // D = A B + C for one m16n8k16 tile: A 4 registers, B 2, C/D 4 f32
+      // (rows g, g, g + 8, g + 8; columns t2, t2 + 1, t2, t2 + 1).
+      using Acc = std::array<Value, 4>;
+      auto f32x4 = LLVM::LLVMStructType::getLiteral(b.getContext(),
+                                                    {h.f32, h.f32, h.f32, h.f32});
+      NVVM::MMATypes pt = isBF16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+      auto mma = [&](ArrayRef<Value> a, ArrayRef<Value> bb, const Acc &c) -> Acc {
+        Value d = b.create<NVVM::MmaOp>(
+            loc, f32x4, a, bb, ValueRange(c), ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
+            std::nullopt, std::array<NVVM::MMATypes, 2>{pt, pt},
+            std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
+        Acc r;
+        for (int64_t i = 0; i < 4; ++i)
+          r[i] = b.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{i});
+        return r;
+      };
+      auto shuffleXor = [&](Value v, int32_t m) -> Value {
+        return b.create<gpu::ShuffleOp>(loc, v, m, 32, gpu::ShuffleMode::XOR).getShuffleResult();
+      };
+      // B fragment from a [n][k] shared tile: (n, k0 + t2 + {0, 1}) and
+      // (n, k0 + 8 + t2 + {0, 1}).
+      // (One 32-bit shared load per register: rows have an even length.)
+      auto pair = [&](Value tile, Value n, Value k) -> Value {
+        Value v = b.create<vector::LoadOp>(loc, VectorType::get({2}, ht), tile, ValueRange{n, k});
+        if (!isBF16)
+          return v;
+        v = b.create<vector::BitCastOp>(loc, VectorType::get({1}, b.getI32Type()), v);
+        return b.create<vector::ExtractOp>(loc, v, ArrayRef<int64_t>{0});
+      };
+      auto bFragment = [&](Value tile, Value n, int64_t k0) -> SmallVector<Value> {
+        Value k = h.add(t2, h.idx(k0));
+        return {pair(tile, n, k), pair(tile, n, h.add(k, h.idx(8)))};
+      };
+
+      // Q fragments (A operands of S = Q K^T), one per 16 columns of D.
+      SmallVector<SmallVector<Value>> qFrag;
+      for (int64_t kk = 0; kk < D / 16; ++kk) {
+        Value c = h.add(t2, h.idx(kk * 16));
+        auto q = [&](int r, Value col) { return loadAt(h, qBuf, bIdx, rowsC[r], col); };
+        Value c8 = h.add(c, h.idx(8));
+        qFrag.push_back({pack(q(0, c), q(0, h.add(c, c1))), pack(q(1, c), q(1, h.add(c, c1))),
+                         pack(q(0, c8), q(0, h.add(c8, c1))), pack(q(1, c8), q(1, h.add(c8, c1)))});
+      }
+
+      // Causal: key tiles past the block's last query row are skipped.
+      Value kEnd = Sk;
+      if (sem.causal && !sem.causalFill)
+        kEnd = h.minu(Sk, h.add(qs, tq));
+
+      const int64_t nO = Dv / 8;
+      const Acc accZero{zero, zero, zero, zero};
+      SmallVector<Value> init(4 * nO, zero);  // O, 4 per 8 columns
+      init.append({ninf, ninf, zero, zero}); // m[2], l[2] (l: this thread's part)
+      auto loop = b.create<scf::ForOp>(loc, c0, kEnd, h.idx(BK), init);
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(loop.getBody());
+        Value ks = loop.getInductionVar();
+        auto iter = loop.getRegionIterArgs();
+        SmallVector<Acc> O(nO);
+        for (int64_t i = 0; i < 4 * nO; ++i)
+          O[i / 4][i % 4] = iter[i];
+        const int64_t ml = 4 * nO;
+        Value m[2] = {iter[ml], iter[ml + 1]}, l[2] = {iter[ml + 2], iter[ml + 3]};
+
+        // Stage K and V^T (the previous tile's readers are done).
+        h.barrier();
+        auto stage = [&](Value src, Value dst, int64_t width, bool transpose) {
+          Value cW = h.idx(width);
+          h.loop(tid, h.idx(BK * width), h.idx(kThreads), [&](Value e) {
+            Value j = h.div(e, cW), c = h.rem(e, cW);
+            Value v = loadAt(h, src, bIdx, h.minu(h.add(ks, j), skLast), c);
+            if (transpose)
+              h.store(v, dst, {c, j});
+            else
+              h.store(v, dst, {j, c});
+          });
+        };
+        stage(kBuf, Ks, D, false);
+        stage(vBuf, Vt, Dv, true);
+        h.barrier();
+
+        // S = Q K^T, edited; per 8 keys one accumulator.
+        SmallVector<std::array<Value, 4>> S; // [tile][r * 2 + c]
+        for (int64_t nt = 0; nt < BK / 8; ++nt) {
+          Acc acc = accZero;
+          Value n = h.add(g, h.idx(nt * 8));
+          for (int64_t kk = 0; kk < D / 16; ++kk)
+            acc = mma(qFrag[kk], bFragment(Ks, n, kk * 16), acc);
+          std::array<Value, 4> e;
+          for (int r = 0; r < 2; ++r)
+            for (int c = 0; c < 2; ++c) {
+              Value kj = h.add(ks, h.add(t2, h.idx(nt * 8 + c)));
+              Value v = editScore(h, sem, acc[r * 2 + c], rowsC[r], h.minu(kj, skLast),
+                                  mBuf, bIdx, rank);
+              e[r * 2 + c] = h.sel(h.ult(kj, kEnd), v, ninf);
+            }
+          S.push_back(e);
+        }
+
+        // Online softmax over the row's 4 threads.
+        Value alpha[2], mNew[2];
+        for (int r = 0; r < 2; ++r) {
+          Value mx = ninf;
+          for (auto &e : S)
+            mx = h.fmax(mx, h.fmax(e[r * 2], e[r * 2 + 1]));
+          mx = h.fmax(mx, shuffleXor(mx, 1));
+          mx = h.fmax(mx, shuffleXor(mx, 2));
+          mNew[r] = h.fmax(m[r], mx);
+          // 0 where m' = -inf: a fully masked prefix gives exp(-inf) = 0.
+          Value isNinf = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mNew[r], ninf);
+          Value mSafe = h.sel(isNinf, zero, mNew[r]);
+          alpha[r] = h.exp(h.fsub(m[r], mSafe));
+          Value sum = zero;
+          for (auto &e : S)
+            for (int c = 0; c < 2; ++c) {
+              e[r * 2 + c] = h.exp(h.fsub(e[r * 2 + c], mSafe));
+              sum = h.fadd(sum, e[r * 2 + c]);
+            }
+          l[r] = h.fadd(h.fmul(l[r], alpha[r]), sum);
+        }
+        for (Acc &o : O)
+          for (int i = 0; i < 4; ++i)
+            o[i] = h.fmul(o[i], alpha[i / 2]);
+
+        // O += P V, 16 keys per step.
+        auto half = [&](Value v) { return h.fromF32(v, ht); };
+        for (int64_t kk = 0; kk < BK / 16; ++kk) {
+          auto &lo = S[2 * kk], &hi = S[2 * kk + 1];
+          SmallVector<Value> a{pack(half(lo[0]), half(lo[1])), pack(half(lo[2]), half(lo[3])),
+                               pack(half(hi[0]), half(hi[1])), pack(half(hi[2]), half(hi[3]))};
+          for (int64_t nv = 0; nv < nO; ++nv)
+            O[nv] = mma(a, bFragment(Vt, h.add(g, h.idx(nv * 8)), kk * 16), O[nv]);
+        }
+        SmallVector<Value> yield;
+        for (Acc &o : O)
+          yield.append(o.begin(), o.end());
+        yield.append({mNew[0], mNew[1], l[0], l[1]});
+        b.create<scf::YieldOp>(loc, yield);
+      }
+
+      // out = O / l (l summed over the row's threads; 0 gives NaN as PyTorch).
+      for (int r = 0; r < 2; ++r) {
+        Value l = loop.getResult(4 * nO + 2 + r);
+        l = h.fadd(l, shuffleXor(l, 1));
+        l = h.fadd(l, shuffleXor(l, 2));
+        h.ifThen(h.ult(rows[r], Sq), [&] {
+          for (int64_t nv = 0; nv < nO; ++nv)
+            for (int c = 0; c < 2; ++c) {
+              Value v = b.create<arith::DivFOp>(loc, loop.getResult(4 * nv + 2 * r + c), l);
+              if (sem.nanToZero)
+                v = h.sel(b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, l, zero), v,
+                          zero);
+              SmallVector<Value> ix(bIdx.begin(), bIdx.end());
+              ix.push_back(rows[r]);
+              ix.push_back(h.add(t2, h.idx(nv * 8 + c)));
+              h.store(h.fromF32(v, et), out, ix);
+            }
+        });
+      }
+      b.create<gpu::TerminatorOp>(loc);
+    }
+    return eraseCall();
+  }
+
+  LogicalResult eraseCall() {
+    auto module = call->getParentOfType<ModuleOp>();
+    StringRef callee = call.getCallee();
+    call.erase();
+    if (auto decl = module.lookupSymbol<func::FuncOp>(callee))
+      if (SymbolTable::symbolKnownUseEmpty(decl, module))
+        decl.erase();
+    return success();
+  }
+
 
   LogicalResult run() {
     OpBuilder ob(call);
@@ -248,19 +627,9 @@ struct GpuAttentionLowering {
     };
     SmallVector<Value> qd = dims(qBuf), kd = dims(kBuf);
     Value Sq = qd[nb], Sk = kd[nb];
-    auto attrF = [&](StringRef n) {
-      return call->getAttrOfType<FloatAttr>(n).getValueAsDouble();
-    };
-    double scale = attrF("attn.scale");
-    double fill = call->hasAttr("attn.fill_value") ? attrF("attn.fill_value") : 0.0;
-    MaskKind kind = call->getAttrOfType<MaskKindAttr>("attn.mask_kind").getValue();
-    bool maskFirst = call->hasAttr("attn.mask_first"), causal = call->hasAttr("attn.causal");
-    // causal_fill: positions k > q score the fill (no tile is skipped);
-    // nan_to_zero: rows whose weights are NaN give 0.
-    std::optional<double> causalFill;
-    if (call->hasAttr("attn.causal_fill"))
-      causalFill = attrF("attn.causal_fill");
-    bool nanToZero = call->hasAttr("attn.nan_to_zero");
+    Semantics sem = Semantics::of(call);
+    if (useTensorCores(qt, kt, vt, D, Dv))
+      return runTensorCore(sem);
 
     // Grid: x = query tiles, y = flattened batch dims.
     Value numQT = b.create<arith::CeilDivUIOp>(loc, Sq, h.idx(BQ));
@@ -295,24 +664,9 @@ struct GpuAttentionLowering {
       Value cD = h.idx(D), cDv = h.idx(Dv), cBQ = h.idx(BQ), cBK = h.idx(BK);
       Value ninf = h.f(-INFINITY), zero = h.f(0.0);
 
-      // Batch indices (row-major over Q's batch dims).
-      SmallVector<Value> bIdx(nb);
-      Value r = bflat;
-      for (int64_t i = nb - 1; i >= 0; --i) {
-        bIdx[i] = h.rem(r, qd[i]);
-        r = h.div(r, qd[i]);
-      }
-      auto batchIndex = [&](MemRefType t, int64_t i) -> Value {
-        int64_t off = rank - t.getRank();
-        return t.getDimSize(i - off) == 1 ? c0 : bIdx[i];
-      };
-      auto at = [&](Value buf, MemRefType t, Value row, Value col) {
-        SmallVector<Value> ix;
-        for (int64_t i = 0; i < nb; ++i)
-          ix.push_back(batchIndex(t, i));
-        ix.push_back(row);
-        ix.push_back(col);
-        return h.load(buf, ix);
+      SmallVector<Value> bIdx = batchIndices(h, bflat, qd, nb);
+      auto at = [&](Value buf, MemRefType, Value row, Value col) {
+        return loadAt(h, buf, bIdx, row, col);
       };
 
       Value qs = h.mul(qtile, cBQ);
@@ -342,7 +696,7 @@ struct GpuAttentionLowering {
 
       // Causal: key tiles past the tile's last query row are skipped.
       Value kEnd = Sk;
-      if (causal && !causalFill)
+      if (sem.causal && !sem.causalFill)
         kEnd = h.minu(Sk, h.add(qs, tq));
 
       h.loop(c0, kEnd, cBK, [&](Value ks) {
@@ -379,46 +733,7 @@ struct GpuAttentionLowering {
           {
             OpBuilder::InsertionGuard g2(b);
             b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-            Value sc = h.f(scale);
-            auto applyMask = [&](Value x) -> Value {
-              auto mt = cast<MemRefType>(mBuf.getType());
-              int64_t mr = mt.getRank(), off = rank - mr;
-              SmallVector<Value> ix;
-              for (int64_t jj = 0; jj < mr; ++jj) {
-                int64_t ii = jj + off;
-                if (mt.getDimSize(jj) == 1)
-                  ix.push_back(c0);
-                else if (ii < nb)
-                  ix.push_back(bIdx[ii]);
-                else
-                  ix.push_back(ii == nb ? qi : kj);
-              }
-              Value mv = h.load(mBuf, ix);
-              if (kind == MaskKind::additive)
-                return h.fadd(x, h.toF32(mv));
-              Value isZero;
-              Type mty = mv.getType();
-              if (isa<FloatType>(mty))
-                isZero = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mv,
-                                                 createScalarConstant(b, loc, mty, 0));
-              else
-                isZero = b.create<arith::CmpIOp>(
-                    loc, arith::CmpIPredicate::eq, mv,
-                    b.create<arith::ConstantOp>(loc, b.getIntegerAttr(mty, 0)));
-              Value fv = h.f(fill);
-              return kind == MaskKind::fill_if_zero ? h.sel(isZero, fv, x) : h.sel(isZero, x, fv);
-            };
-            Value v = s;
-            if (kind != MaskKind::none && maskFirst) {
-              v = h.fmul(applyMask(v), sc);
-            } else {
-              v = h.fmul(v, sc);
-              if (kind != MaskKind::none)
-                v = applyMask(v);
-            }
-            if (causal)
-              v = h.sel(b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, kj, qi),
-                        causalFill ? h.f(*causalFill) : ninf, v);
+            Value v = editScore(h, sem, s, qi, kj, mBuf, bIdx, rank);
             b.create<scf::YieldOp>(loc, v);
             b.setInsertionPointToStart(&ifOp.getElseRegion().front());
             b.create<scf::YieldOp>(loc, ninf);
@@ -467,7 +782,7 @@ struct GpuAttentionLowering {
         h.ifThen(h.ult(i, tq), [&] {
           Value l = h.load(lS, {i});
           Value v = b.create<arith::DivFOp>(loc, h.load(O, {i, c}), l);
-          if (nanToZero)
+          if (sem.nanToZero)
             v = h.sel(b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, l, zero), v, zero);
           SmallVector<Value> ix(bIdx.begin(), bIdx.end());
           ix.push_back(h.add(qs, i));
@@ -478,13 +793,7 @@ struct GpuAttentionLowering {
       b.create<gpu::TerminatorOp>(loc);
       (void)c1;
     }
-    auto module = call->getParentOfType<ModuleOp>();
-    StringRef callee = call.getCallee();
-    call.erase();
-    if (auto decl = module.lookupSymbol<func::FuncOp>(callee))
-      if (SymbolTable::symbolKnownUseEmpty(decl, module))
-        decl.erase();
-    return success();
+    return eraseCall();
   }
 };
 
@@ -515,7 +824,7 @@ struct GpuLowerAttentionPass
     });
     index = 0;
     for (func::CallOp c : calls)
-      if (failed(GpuAttentionLowering{c, index++}.run()))
+      if (failed(GpuAttentionLowering{c, index++, tensorCores}.run()))
         return signalPassFailure();
   }
 };

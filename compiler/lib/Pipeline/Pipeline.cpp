@@ -210,7 +210,9 @@ void attn::registerCudaCodegen(DialectRegistry &registry) {
 void attn::buildCudaLoweringPipeline(OpPassManager &pm, const CompileOptions &options) {
 
   // 1. attn.attention -> flash-attention gpu.launch; the rest -> linalg.
-  pm.addPass(createGpuLowerAttentionPass()); // -> placeholder calls
+  GpuLowerAttentionPassOptions attention;
+  attention.tensorCores = options.gpuTensorCores;
+  pm.addPass(createGpuLowerAttentionPass(attention)); // -> placeholder calls
   pm.addNestedPass<func::FuncOp>(createLowerAttnToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -224,7 +226,7 @@ void attn::buildCudaLoweringPipeline(OpPassManager &pm, const CompileOptions &op
 
   // 3. Loops -> kernels: every outermost parallel loop becomes a gpu.launch,
   // then each launch is outlined into a gpu.module of its own.
-  pm.addPass(createGpuLowerAttentionPass()); // placeholder calls -> kernels
+  pm.addPass(createGpuLowerAttentionPass(attention)); // placeholder calls -> kernels
   pm.addNestedPass<func::FuncOp>(createLowerMemrefCopyPass());
   pm.addNestedPass<func::FuncOp>(createExpandDynamicReshapesPass());
   addPipeline(pm, "func.func(convert-linalg-to-parallel-loops)");

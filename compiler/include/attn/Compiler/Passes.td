@@ -282,7 +282,13 @@ def GpuLowerAttentionPass : Pass<"attn-gpu-lower-attention", "ModuleOp"> {
                            "::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::tensor::TensorDialect",
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::NVVM::NVVMDialect", "::mlir::LLVM::LLVMDialect",
                            "::mlir::bufferization::BufferizationDialect"];
+  let options = [
+    Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
+           "f16/bf16 attention on tensor cores (mma.sync); false: the SIMT kernel">
+  ];
 }
 
 def GpuMapParallelLoopsPass : Pass<"attn-gpu-map-parallel-loops", "func::FuncOp"> {

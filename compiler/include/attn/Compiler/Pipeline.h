@@ -25,6 +25,8 @@ struct CompileOptions {
   bool remarks = false;
   /// Flash-attention tile sizes.
   int64_t queryTile = 48, keyTile = 128;
+  /// cuda: f16/bf16 attention on tensor cores (else the SIMT kernel).
+  bool gpuTensorCores = true;
   int optLevel = 3;
 };
 
