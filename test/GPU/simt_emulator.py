@@ -122,6 +122,8 @@ def parse(text):
     while pos[0] < len(lines):
         line = lines[pos[0]]
         pos[0] += 1
+        if line.startswith("{-#"):
+            break   # the resource blobs (parse_globals reads them)
         if line.strip() and not line.strip().startswith("//"):
             top.append(parse_op(line))
     return top
@@ -146,6 +148,25 @@ def shape_of(ty):
     m = re.match(r"(?:memref|vector|tensor)<([\dx]*?)x?(?:f16|bf16|f32|f64|i1|i32|i64|index)", ty)
     dims = m.group(1)
     return tuple(int(d) for d in dims.split("x") if d) if dims else ()
+
+
+def shape_of_dyn(ty):
+    """Shape with DYN for '?' dims."""
+    m = re.match(r"(?:memref|vector|tensor)<((?:[\d?]+x)*)", ty)
+    return tuple(DYN if d == "?" else int(d) for d in m.group(1).split("x") if d)
+
+
+def attr_block(op, key):
+    """The bracketed value of attribute `key` (nested [...])."""
+    i = op.text.index(key + " = ") + len(key) + 3
+    depth, j = 0, i
+    while True:
+        c = op.text[j]
+        depth += c == "["
+        depth -= c == "]"
+        j += 1
+        if depth == 0:
+            return op.text[i:j]
 
 
 NP = {"f16": np.float32, "bf16": np.float32, "f32": np.float32, "f64": np.float64,
@@ -191,6 +212,64 @@ class EmulationError(Exception):
     pass
 
 
+DYN = -9223372036854775808
+
+
+def contiguous_strides(shape):
+    st, acc = [], 1
+    for d in reversed(shape):
+        st.append(acc)
+        acc *= d
+    return tuple(reversed(st))
+
+
+class MemRef:
+    """A strided view (offset, sizes, strides in elements) of a flat buffer.
+    kind: "device" (memref.alloc, function arguments), "host" (alloca),
+    "shared" (workgroup attributions), "global" (memref.global)."""
+    bases = {}          # address >> 32 -> flat numpy buffer
+
+    def __init__(self, base, offset, shape, strides, kind):
+        self.base, self.offset, self.kind = base, int(offset), kind
+        self.shape, self.strides = tuple(int(x) for x in shape), tuple(int(x) for x in strides)
+
+    @staticmethod
+    def register(base):
+        key = len(MemRef.bases) + 1
+        MemRef.bases[key] = base
+        return key
+
+    @staticmethod
+    def new(shape, dtype, kind, fill=None):
+        n = int(np.prod(shape)) if shape else 1
+        if fill is None:
+            fill = np.nan if np.dtype(dtype).kind == "f" else 0
+        base = np.full(max(n, 1), fill, dtype=dtype)
+        m = MemRef(base, 0, shape, contiguous_strides(shape), kind)
+        m.addr = MemRef.register(base) << 32
+        return m
+
+    @staticmethod
+    def of(arr, kind="device"):
+        a = np.ascontiguousarray(arr)
+        m = MemRef.new(a.shape, a.dtype, kind)
+        m.base[:a.size] = a.reshape(-1)
+        return m
+
+    def view(self, offset, shape, strides):
+        m = MemRef(self.base, offset, shape, strides, self.kind)
+        m.addr = self.addr
+        return m
+
+    def to_numpy(self):
+        out = np.empty(self.shape, dtype=self.base.dtype)
+        if out.size:
+            idx = np.indices(self.shape).reshape(len(self.shape), -1) if self.shape else np.zeros((0, 1), int)
+            flat = self.offset + sum(i * s for i, s in zip(idx, self.strides))
+            out.reshape(-1)[:] = self.base[flat]
+        return out
+
+
 CMPI = {0: np.equal, 1: np.not_equal, 2: np.less, 3: np.less_equal, 4: np.greater,
         5: np.greater_equal, 6: np.less, 7: np.less_equal, 8: np.greater, 9: np.greater_equal}
 
@@ -215,6 +294,8 @@ def cmpf(pred, a, b):
 class Machine:
     def __init__(self, nthreads=1):
         self.T = nthreads
+        self.host = False   # True while running host code of a whole model
+        self.globals = {}
         self.env = {}
         self.stats = {"blocks": 0, "mma": 0, "shuffles": 0, "barriers": 0}
 
@@ -234,18 +315,25 @@ class Machine:
         if not np.all(act):
             raise EmulationError("a warp-level or block-level op under divergent control flow")
 
-    def index_tuple(self, buf, idx, act, op):
-        shape = buf.shape
-        out = []
+    def flat_index(self, buf, idx, act, op):
+        """Flat element indices of buf[idx] per lane; inactive lanes read 0."""
+        if not isinstance(buf, MemRef):
+            raise EmulationError("not a memref at: " + op.line.strip()[:120])
+        if self.host and buf.kind == "device":
+            raise EmulationError("host code touches device memory at: " + op.line.strip()[:160])
+        flat = np.full(self.T, buf.offset, dtype=np.int64)
         for d, i in enumerate(idx):
             i = np.broadcast_to(np.asarray(i, dtype=np.int64), (self.T,))
-            bad = act & ((i < 0) | (i >= shape[d]))
+            bad = act & ((i < 0) | (i >= buf.shape[d]))
             if bad.any():
                 lane = int(np.argmax(bad))
                 raise EmulationError("out-of-bounds access: dim %d index %d of %s (lane %d) at: %s"
-                                     % (d, int(i[lane]), shape, lane, op.line.strip()[:160]))
-            out.append(np.where(act, i, 0))
-        return tuple(out)
+                                     % (d, int(i[lane]), buf.shape, lane, op.line.strip()[:160]))
+            flat = flat + i * buf.strides[d]
+        bad = act & ((flat < 0) | (flat >= buf.base.size))
+        if bad.any():
+            raise EmulationError("access outside the buffer at: " + op.line.strip()[:160])
+        return np.where(act, flat, 0)
 
     def run_block(self, block, act):
         for op in block.ops:
@@ -299,7 +387,7 @@ class Machine:
         elif n == "arith.cmpf":
             set_(cmpf(int(attr(op, "predicate").split(":")[0]), g(ins[0]), g(ins[1])))
         elif n == "arith.select":
-            set_(np.where(g(ins[0]), g(ins[1]), g(ins[2])))
+            set_(self.select(g(ins[0]), g(ins[1]), g(ins[2])))
         elif n in ("arith.index_cast", "arith.index_castui", "arith.extsi", "arith.trunci"):
             set_(np.asarray(g(ins[0])).astype(np.int64))
         elif n == "arith.extui":
@@ -313,30 +401,96 @@ class Machine:
         elif n == "math.exp":
             with np.errstate(over="ignore"):
                 set_(np.exp(np.asarray(g(ins[0]), dtype=np.float32)))
-        elif n == "memref.alloc":
+        elif n in ("memref.alloc", "memref.alloca"):
             ty = result_type(op)
-            set_(np.full(shape_of(ty), np.nan if elem_type(ty)[0] in "fb" else 0,
-                         dtype=NP[elem_type(ty)]))
+            shape = list(shape_of_dyn(ty))
+            dyn = iter(ins)
+            shape = [int(self.uniform(g(next(dyn)), "alloc size")) if d == DYN else d for d in shape]
+            set_(MemRef.new(tuple(shape), NP[elem_type(ty)], "device" if n == "memref.alloc" else "host"))
+        elif n == "memref.dealloc":
+            pass
+        elif n == "memref.get_global":
+            set_(self.globals[re.search(r"name = @([\w.$-]+)", op.text).group(1)])
         elif n == "memref.dim":
             set_(np.int64(g(ins[0]).shape[int(self.uniform(g(ins[1]), "memref.dim index"))]))
+        elif n == "memref.cast":
+            set_(g(ins[0]))
+        elif n in ("memref.subview", "memref.reinterpret_cast"):
+            set_(self.view_op(op, n))
+        elif n == "memref.collapse_shape":
+            src = g(ins[0])
+            groups = [[int(x) for x in re.findall(r"\d+", grp)]
+                      for grp in re.findall(r"\[([\d, ]*)\]", attr_block(op, "reassociation"))]
+            shape = [int(np.prod([src.shape[d] for d in grp])) for grp in groups]
+            strides = [src.strides[grp[-1]] if grp else 1 for grp in groups]
+            set_(src.view(src.offset, shape, strides))
+        elif n == "memref.expand_shape":
+            src = g(ins[0])
+            groups = [[int(x) for x in re.findall(r"\d+", grp)]
+                      for grp in re.findall(r"\[([\d, ]*)\]", attr_block(op, "reassociation"))]
+            out = [int(x) for x in re.search(r"static_output_shape = array<i64: ([-\d, ]+)>",
+                                             op.text).group(1).split(",")]
+            dyn = iter(ins[1:])
+            out = [int(self.uniform(g(next(dyn)), "expand size")) if d == DYN else d for d in out]
+            strides = [0] * len(out)
+            for sd, grp in enumerate(groups):
+                st = src.strides[sd]
+                for d in reversed(grp):
+                    strides[d] = st
+                    st *= out[d]
+            set_(src.view(src.offset, out, strides))
+        elif n == "memref.extract_strided_metadata":
+            src = g(ins[0])
+            vals = [src.view(0, (), ()), np.int64(src.offset)] + [np.int64(x) for x in src.shape] + \
+                   [np.int64(x) for x in src.strides]
+            for r, v_ in zip(op.results, vals):
+                self.env[r] = v_
+        elif n == "memref.extract_aligned_pointer_as_index":
+            set_(np.int64(g(ins[0]).addr))
         elif n == "memref.load":
             buf = g(ins[0])
-            set_(buf[self.index_tuple(buf, [g(i) for i in ins[1:]], act, op)])
+            set_(buf.base[self.flat_index(buf, [g(i) for i in ins[1:]], act, op)])
         elif n == "memref.store":
             buf = g(ins[1])
-            idx = self.index_tuple(buf, [g(i) for i in ins[2:]], act, op)
+            flat = self.flat_index(buf, [g(i) for i in ins[2:]], act, op)
             val = np.broadcast_to(np.asarray(g(ins[0])), (self.T,))
-            sel = tuple(i[act] for i in idx)
-            buf[sel] = val[act]
+            buf.base[flat[act]] = val[act]
         elif n == "vector.load":
             buf = g(ins[0])
             ln = shape_of(result_type(op))[0]
-            idx = [np.broadcast_to(np.asarray(g(i), dtype=np.int64), (self.T,)) for i in ins[1:]]
-            cols = []
-            for j in range(ln):
-                ij = idx[:-1] + [idx[-1] + j]
-                cols.append(buf[self.index_tuple(buf, ij, act, op)])
-            set_(np.stack(cols, axis=-1))
+            flat = self.flat_index(buf, [g(i) for i in ins[1:]], act, op)
+            last = buf.strides[-1]
+            if (act & (flat + (ln - 1) * last >= buf.base.size)).any():
+                raise EmulationError("vector.load outside the buffer at: " + op.line.strip()[:120])
+            set_(np.stack([buf.base[np.where(act, flat + j * last, 0)] for j in range(ln)], axis=-1))
+        elif n == "func.call":
+            callee = re.search(r"callee = @(\w+)", op.text).group(1)
+            if callee != "attn_cuda_read":
+                raise NotImplementedError("call of @" + callee)
+            dst, src, nbytes = (int(self.uniform(g(i), "attn_cuda_read argument")) for i in ins)
+            mem = lambda a: MemRef.bases[a >> 32].view(np.uint8)
+            d, s_ = mem(dst), mem(src)
+            d[dst & 0xFFFFFFFF:(dst & 0xFFFFFFFF) + nbytes] = s_[src & 0xFFFFFFFF:(src & 0xFFFFFFFF) + nbytes]
+        elif n in ("math.rsqrt", "math.sqrt", "math.tanh", "math.erf", "math.log", "math.absf",
+                   "math.powf", "math.fpowi", "math.ipowi"):
+            x = np.asarray(g(ins[0]), dtype=np.float32)
+            with np.errstate(all="ignore"):
+                if n == "math.rsqrt":
+                    r = np.float32(1) / np.sqrt(x)
+                elif n == "math.sqrt":
+                    r = np.sqrt(x)
+                elif n == "math.tanh":
+                    r = np.tanh(x)
+                elif n == "math.erf":
+                    import math
+                    r = np.vectorize(math.erf, otypes=[np.float64])(x).astype(np.float32)
+                elif n == "math.log":
+                    r = np.log(x)
+                elif n == "math.absf":
+                    r = np.abs(x)
+                else:
+                    r = np.power(x, np.asarray(g(ins[1]), dtype=np.float32))
+            set_(r.astype(np.float32))
         elif n == "vector.from_elements":
             set_(np.stack([np.broadcast_to(np.asarray(g(i), dtype=np.float32), (self.T,))
                            for i in ins], axis=-1))
@@ -382,7 +536,7 @@ class Machine:
             for i, r in enumerate(op.results):
                 t = outs_t[i] if outs_t else (outs_e[i] if outs_e else np.float32(np.nan))
                 e = outs_e[i] if outs_e else t
-                self.env[r] = np.where(cond, t, e)
+                self.env[r] = self.select(cond, t, e)
         elif n == "scf.for":
             lb, ub, step = (np.broadcast_to(np.asarray(g(i), dtype=np.int64), (self.T,))
                             for i in ins[:3])
@@ -413,8 +567,36 @@ class Machine:
             raise NotImplementedError("op %s (%s)" % (n, op.line.strip()[:120]))
         return None
 
+    def view_op(self, op, n):
+        src = self.v(op.operands[0])
+        seg = [int(x) for x in re.search(r"operandSegmentSizes = array<i32: ([\d, ]+)>",
+                                         op.text).group(1).split(",")]
+        dyn = iter(op.operands[1:])
+
+        def fill(key, count):
+            vals = [int(x) for x in re.search(r"%s = array<i64:? ?([-\d, ]*)>" % key,
+                                              op.text).group(1).split(",") if x.strip()]
+            return [int(self.uniform(self.v(next(dyn)), key)) if v_ == DYN else v_ for v_ in vals]
+        offs = fill("static_offsets", seg[1])
+        sizes = fill("static_sizes", seg[2])
+        strides = fill("static_strides", seg[3])
+        if n == "memref.reinterpret_cast":
+            return src.view(offs[0], sizes, strides)
+        off = src.offset + sum(o * st for o, st in zip(offs, src.strides))
+        st = [a * b for a, b in zip(src.strides, strides)]
+        want = shape_of_dyn(result_type(op))
+        while len(sizes) > len(want):   # rank-reducing: a unit dim's stride never matters
+            d = sizes.index(1)
+            del sizes[d], st[d]
+        return src.view(off, sizes, st)
+
+    def select(self, cond, a, b):
+        if isinstance(a, MemRef) or isinstance(b, MemRef):
+            return a if self.uniform(cond, "a memref choice") else b
+        return np.where(cond, a, b)
+
     def merge(self, live, new, old):
-        if isinstance(new, tuple) or isinstance(new, Packed):
+        if isinstance(new, (tuple, Packed, MemRef)):
             return new
         new, old = np.asarray(new), np.asarray(old)
         if new.ndim == 0 and old.ndim == 0:
@@ -466,24 +648,107 @@ class Machine:
         block = op.regions[0][0]
         a = block.args
         nthreads = g[3]
-        outer_T = self.T
-        self.T = nthreads
+        outer_T, outer_host = self.T, self.host
+        self.host = False
         shared_types = re.findall(r"memref<([\dx]+x(?:f16|bf16|f32|i64|i32|i1)), "
                                   r"#gpu.address_space<workgroup>>", op.header)
-        for bz in range(g[2]):
-            for by in range(g[1]):
-                for bx in range(g[0]):
-                    ids = [np.int64(bx), np.int64(by), np.int64(bz),
-                           np.arange(nthreads, dtype=np.int64), np.int64(0), np.int64(0)]
-                    sizes = [np.int64(x) for x in g]
-                    for name, val in zip(a[:12], ids + sizes):
-                        self.env[name] = val
-                    for name, ty in zip(a[12:], shared_types):
-                        ty = "memref<%s>" % ty
-                        self.env[name] = np.full(shape_of(ty), np.nan, dtype=NP[elem_type(ty)])
-                    self.run_block(block, np.ones(nthreads, dtype=bool))
-                    self.stats["blocks"] += 1
-        self.T = outer_T
+        sizes = [np.int64(x) for x in g]
+        if not shared_types and not uses_sync(block):
+            # No shared memory, barriers or warp ops: all blocks at once.
+            nb = g[0] * g[1] * g[2]
+            self.T = nb * nthreads
+            t = np.arange(self.T, dtype=np.int64)
+            blk = t // nthreads
+            ids = [blk % g[0], (blk // g[0]) % g[1], blk // (g[0] * g[1]), t % nthreads,
+                   np.int64(0), np.int64(0)]
+            for name, val in zip(a[:12], ids + sizes):
+                self.env[name] = val
+            if self.T:
+                self.run_block(block, np.ones(self.T, dtype=bool))
+            self.stats["blocks"] += nb
+        else:
+            self.T = nthreads
+            for bz in range(g[2]):
+                for by in range(g[1]):
+                    for bx in range(g[0]):
+                        ids = [np.int64(bx), np.int64(by), np.int64(bz),
+                               np.arange(nthreads, dtype=np.int64), np.int64(0), np.int64(0)]
+                        for name, val in zip(a[:12], ids + sizes):
+                            self.env[name] = val
+                        for name, ty in zip(a[12:], shared_types):
+                            ty = "memref<%s>" % ty
+                            self.env[name] = MemRef.new(shape_of(ty), NP[elem_type(ty)], "shared")
+                        self.run_block(block, np.ones(nthreads, dtype=bool))
+                        self.stats["blocks"] += 1
+        self.stats["launches"] = self.stats.get("launches", 0) + 1
+        self.T, self.host = outer_T, outer_host
+
+
+def uses_sync(block):
+    for o in block.ops:
+        if o.name in ("gpu.barrier", "gpu.shuffle", "nvvm.mma.sync"):
+            return True
+        for r in o.regions:
+            for b in r:
+                if uses_sync(b):
+                    return True
+    return False
+
+
+def parse_globals(text, ops):
+    """memref.global constants: splats, lists and dense_resource blobs."""
+    blobs = {}
+    m = re.search(r"\{-#\s*dialect_resources:(.*)#-\}", text, re.S)
+    if m:
+        for name, hexdata in re.findall(r'([\w.$-]+|"[^"]+"): "0x([0-9A-Fa-f]+)"', m.group(1)):
+            blobs[name.strip('"')] = bytes.fromhex(hexdata)[4:]   # 4 bytes of alignment first
+    out = {}
+    for o in ops:
+        if o.name != "memref.global":
+            continue
+        name = re.search(r'sym_name = "([^"]+)"', o.text).group(1)
+        ty = re.search(r"type = (memref<[^>]*>)", o.text).group(1)
+        shape, et = shape_of(ty), elem_type(ty)
+        dt = NP[et]
+        init = re.search(r"initial_value = (dense_resource<[^>]+>|dense<.*?>) : tensor", o.text)
+        if init is None:
+            out[name] = MemRef.new(shape, dt, "global")
+            continue
+        iv = init.group(1)
+        if iv.startswith("dense_resource"):
+            raw = blobs[iv[len("dense_resource<"):-1]]
+            src = {"f32": np.float32, "f64": np.float64, "i64": np.int64, "i32": np.int32,
+                   "i1": np.bool_, "f16": np.float16}[et]
+            arr = np.frombuffer(raw, dtype=src).astype(dt)
+            if arr.size == 1 and int(np.prod(shape)) > 1:
+                arr = np.full(int(np.prod(shape)), arr[0], dtype=dt)
+        else:
+            body = iv[len("dense<"):-1]
+            if body.startswith('"0x'):
+                src = {"f32": np.float32, "f64": np.float64, "i64": np.int64, "i32": np.int32,
+                       "i1": np.bool_, "f16": np.float16}[et]
+                arr = np.frombuffer(bytes.fromhex(body[3:-1]), dtype=src).astype(dt)
+                if arr.size == 1:
+                    arr = np.full(max(1, int(np.prod(shape))), arr[0], dtype=dt)
+            else:
+                vals = [v_ for v_ in re.findall(r"[-+\w.]+", body)]
+                def conv(x):
+                    if et == "i1":
+                        return x == "true"
+                    if x.startswith("0x"):   # the bits of one element
+                        bits = {"f32": np.uint32, "f16": np.uint16, "f64": np.uint64}.get(et)
+                        if bits is None:
+                            return int(x, 16)
+                        src = {"f32": np.float32, "f16": np.float16, "f64": np.float64}[et]
+                        return float(np.array([int(x, 16)], dtype=bits).view(src)[0])
+                    return float(x) if np.dtype(dt).kind == "f" else int(x)
+                arr = np.array([conv(v_) for v_ in vals], dtype=dt)
+                if arr.size == 1:
+                    arr = np.full(max(1, int(np.prod(shape))), arr[0], dtype=dt)
+        mr = MemRef.new(shape, dt, "global")
+        mr.base[:] = arr.reshape(-1)[:mr.base.size]
+        out[name] = mr
+    return out
 
 
 def run_function(text, name, args):
@@ -510,11 +775,13 @@ def run_function(text, name, args):
     collect(ops)
     f = funcs[name]
     m = Machine(1)
+    m.host = True
+    m.globals = parse_globals(text, ops[0].regions[0][0].ops if ops and ops[0].regions else ops)
     block = f.regions[0][0]
     for a, v in zip(block.args, args):
-        m.env[a] = v
+        m.env[a] = v if isinstance(v, MemRef) else MemRef.of(v)
     outs = m.run_block(block, np.ones(1, dtype=bool))
-    return outs, m.stats
+    return [o.to_numpy() if isinstance(o, MemRef) else o for o in outs], m.stats
 
 
 if __name__ == "__main__":

@@ -70,6 +70,10 @@ static cl::opt<int64_t> queryTile("attention-query-tile", cl::desc("Query rows p
                                   cl::init(48));
 static cl::opt<int64_t> keyTile("attention-key-tile", cl::desc("Key rows per attention tile"),
                                 cl::init(128));
+static cl::opt<bool> dumpWeights(
+    "dump-ir-weights",
+    cl::desc("With --dump-ir: keep the weight blobs in every dump (else elided past 1 KiB)"),
+    cl::init(false));
 static cl::opt<bool> gpuTensorCores(
     "gpu-tensor-cores",
     cl::desc("--target=cuda: f16/bf16 attention on tensor cores (mma.sync); =false: SIMT kernel"),
@@ -99,7 +103,10 @@ struct DumpIRInstrumentation : PassInstrumentation {
           << "cannot write '" << path << "': " << ec.message() << "\n";
       return;
     }
-    top->print(os, OpPrintingFlags().elideLargeResourceString(1024));
+    OpPrintingFlags flags;
+    if (!dumpWeights)
+      flags.elideLargeResourceString(1024);
+    top->print(os, flags);
   }
   std::string dir;
   int &counter; // shared by the graph and lowering pass managers
