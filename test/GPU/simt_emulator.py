@@ -370,6 +370,8 @@ class Machine:
             set_(np.minimum(g(ins[0]), g(ins[1])))
         elif n in ("arith.maxui", "arith.maxsi"):
             set_(np.maximum(g(ins[0]), g(ins[1])))
+        elif n == "math.fma":   # one rounding
+            set_((np.asarray(g(ins[0]), np.float64) * g(ins[1]) + g(ins[2])).astype(np.float32))
         elif n == "arith.maximumf":
             set_(np.maximum(g(ins[0]), g(ins[1])))
         elif n == "arith.minimumf":

@@ -229,6 +229,7 @@ void attn::buildCudaLoweringPipeline(OpPassManager &pm, const CompileOptions &op
   pm.addPass(createGpuLowerAttentionPass(attention)); // placeholder calls -> kernels
   pm.addNestedPass<func::FuncOp>(createLowerMemrefCopyPass());
   pm.addNestedPass<func::FuncOp>(createExpandDynamicReshapesPass());
+  pm.addNestedPass<func::FuncOp>(createGpuTileMatmulPass()); // matmuls: tiled kernels
   addPipeline(pm, "func.func(convert-linalg-to-parallel-loops)");
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   addPipeline(pm, "gpu-kernel-outlining");

@@ -291,6 +291,21 @@ def GpuLowerAttentionPass : Pass<"attn-gpu-lower-attention", "ModuleOp"> {
   ];
 }
 
+def GpuTileMatmulPass : Pass<"attn-gpu-tile-matmul", "func::FuncOp"> {
+  let summary = "linalg.matmul on buffers -> a shared-memory tiled gpu.launch";
+  let description = [{
+    C += A B with 64 x 64 tiles of C per block of 256 threads (4 x 4 outputs
+    per thread, strided by 16), 16-deep A and B tiles staged in shared
+    memory as f32 (zero outside the operands), f32 accumulation; f16/bf16
+    operands are widened on load and the result truncated on store. Other
+    matmul forms (transposed indexing maps, batch) are left to the
+    one-thread-per-element path.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def GpuMapParallelLoopsPass : Pass<"attn-gpu-map-parallel-loops", "func::FuncOp"> {
   let summary = "Turn host scf.parallel loops on buffers into gpu.launch kernels";
   let description = [{

@@ -1,0 +1,48 @@
+// RUN: attn-opt %s -split-input-file -attn-gpu-tile-matmul | FileCheck %s
+
+// A Linear layer's matmul on buffers: 64 x 64 tiles of C (grid = ceil(N/64) x
+// ceil(M/64)), 256 threads, A [64 x 17] and B [16 x 64] f32 tiles in shared
+// memory, 16 accumulators per thread carried by the K loop, two barriers per
+// K step, C += acc under bounds checks.
+// CHECK-LABEL: func @linear
+// CHECK-NOT:     linalg.matmul
+// CHECK:         %[[GX:.*]] = arith.ceildivui %{{.*}}, %c64
+// CHECK:         %[[GY:.*]] = arith.ceildivui %{{.*}}, %c64
+// CHECK:         gpu.launch blocks(%{{.*}}, %{{.*}}, %{{.*}}) in (%{{.*}} = %[[GX]], %{{.*}} = %[[GY]], {{.*}} threads({{.*}}) in (%{{.*}} = %c256
+// CHECK-SAME:      function(@matmul_fc_0) workgroup(%[[AS:.*]] : memref<64x17xf32, #gpu.address_space<workgroup>>, %[[BS:.*]] : memref<16x64xf32, #gpu.address_space<workgroup>>)
+// CHECK:           scf.for %{{.*}} = %c0{{.*}} to %{{.*}} step %c16{{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK:             scf.if
+// CHECK:               memref.load %{{.*}} : memref<?x256xf32>
+// CHECK:             memref.store %{{.*}}, %[[AS]]
+// CHECK:             memref.store %{{.*}}, %[[BS]]
+// CHECK:             gpu.barrier
+// CHECK-COUNT-16:    math.fma
+// CHECK:             gpu.barrier
+// CHECK:           arith.addf
+// CHECK:           memref.store %{{.*}} : memref<?x1024xf32>
+func.func @linear(%a: memref<?x256xf32>, %w: memref<256x1024xf32>, %c: memref<?x1024xf32>) {
+  linalg.matmul ins(%a, %w : memref<?x256xf32>, memref<256x1024xf32>) outs(%c : memref<?x1024xf32>) loc("fc")
+  return
+}
+
+// -----
+
+// f16 operands: widened to f32 when staged, the sum truncated into C.
+// CHECK-LABEL: func @half
+// CHECK:         gpu.launch
+// CHECK:           arith.extf %{{.*}} : f16 to f32
+// CHECK:           arith.truncf %{{.*}} : f32 to f16
+func.func @half(%a: memref<8x16xf16>, %b: memref<16x8xf16>, %c: memref<8x8xf16>) {
+  linalg.matmul ins(%a, %b : memref<8x16xf16>, memref<16x8xf16>) outs(%c : memref<8x8xf16>)
+  return
+}
+
+// -----
+
+// Tensors (before bufferization) are not touched.
+// CHECK-LABEL: func @tensors
+// CHECK:         linalg.matmul
+func.func @tensors(%a: tensor<8x16xf32>, %b: tensor<16x8xf32>, %c: tensor<8x8xf32>) -> tensor<8x8xf32> {
+  %0 = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x8xf32>) outs(%c : tensor<8x8xf32>) -> tensor<8x8xf32>
+  return %0 : tensor<8x8xf32>
+}
