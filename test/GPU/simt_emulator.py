@@ -35,10 +35,11 @@ WARP = 32
 
 def round_bf16(x):
     """float32 -> nearest bf16 (ties to even), kept in float32."""
-    x = np.asarray(x, dtype=np.float32)
+    x = np.atleast_1d(np.asarray(x, dtype=np.float32))
     u = x.view(np.uint32).astype(np.uint64)
-    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
-    out = (r & 0xFFFFFFFF).astype(np.uint32).view(np.float32)
+    s16, one = np.uint64(16), np.uint64(1)
+    r = ((u + np.uint64(0x7FFF) + ((u >> s16) & one)) >> s16) << s16
+    out = (r & np.uint64(0xFFFFFFFF)).astype(np.uint32).view(np.float32)
     return np.where(np.isnan(x), x, out).astype(np.float32)
 
 

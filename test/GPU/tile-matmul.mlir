@@ -1,4 +1,5 @@
-// RUN: attn-opt %s -split-input-file -attn-gpu-tile-matmul | FileCheck %s
+// RUN: attn-opt %s -split-input-file -attn-gpu-tile-matmul | FileCheck %s --check-prefixes=CHECK,TC
+// RUN: attn-opt %s -split-input-file -attn-gpu-tile-matmul=tensor-cores=0 | FileCheck %s --check-prefixes=CHECK,SIMT
 
 // A Linear layer's matmul on buffers: 64 x 64 tiles of C (grid = ceil(N/64) x
 // ceil(M/64)), 256 threads, A [64 x 17] and B [16 x 64] f32 tiles in shared
@@ -27,9 +28,22 @@ func.func @linear(%a: memref<?x256xf32>, %w: memref<256x1024xf32>, %c: memref<?x
 
 // -----
 
-// f16 operands: widened to f32 when staged, the sum truncated into C.
+// f16 operands. Tensor cores: 128 threads (2 x 2 warps of 32 x 32), A and
+// B^T tiles of 32 k in shared memory as f16 (rows padded to 40), staged by a
+// loop, 2 x 4 mma.sync per 16 k; C += acc in f32, truncated.
+// With tensor-cores=0: the f32 SIMT tiles, f16 widened when staged.
 // CHECK-LABEL: func @half
 // CHECK:         gpu.launch
+// TC-SAME:         in (%{{.*}} = %c128
+// TC-SAME:         function(@tc_matmul__0) workgroup(%{{.*}} : memref<64x40xf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<64x40xf16, #gpu.address_space<workgroup>>)
+// TC:              scf.for
+// TC:                scf.for
+// TC:                gpu.barrier
+// TC-COUNT-8:        nvvm.mma.sync
+// TC:                gpu.barrier
+// SIMT-SAME:       in (%{{.*}} = %c256
+// SIMT:            arith.extf %{{.*}} : f16 to f32
+// SIMT-NOT:        nvvm.mma.sync
 // CHECK:           arith.extf %{{.*}} : f16 to f32
 // CHECK:           arith.truncf %{{.*}} : f32 to f16
 func.func @half(%a: memref<8x16xf16>, %b: memref<16x8xf16>, %c: memref<8x8xf16>) {

@@ -26,6 +26,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "../Conversion/LoweringUtils.h"
+#include "Mma.h"
 #include "attn/Compiler/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -403,45 +404,18 @@ struct GpuAttentionLowering {
       Value sqLast = h.sub(Sq, c1), skLast = h.sub(Sk, c1);
       Value rowsC[2] = {h.minu(rows[0], sqLast), h.minu(rows[1], sqLast)};
 
-      // A fragment register: two f16 (vector<2xf16>) or two bf16 (i32).
-      bool isBF16 = ht.isBF16();
-      auto pack = [&](Value lo, Value hi) -> Value {
-        Value v = b.create<vector::FromElementsOp>(loc, VectorType::get({2}, ht),
-                                                   ValueRange{lo, hi});
-        if (!isBF16)
-          return v;
-        v = b.create<vector::BitCastOp>(loc, VectorType::get({1}, b.getI32Type()), v);
-        return b.create<vector::ExtractOp>(loc, v, ArrayRef<int64_t>{0});
-      };
-      // D = A B + C for one m16n8k16 tile: A 4 registers, B 2, C/D 4 f32
-      // (rows g, g, g + 8, g + 8; columns t2, t2 + 1, t2, t2 + 1).
-      using Acc = std::array<Value, 4>;
-      auto f32x4 = LLVM::LLVMStructType::getLiteral(b.getContext(),
-                                                    {h.f32, h.f32, h.f32, h.f32});
-      NVVM::MMATypes pt = isBF16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-      auto mma = [&](ArrayRef<Value> a, ArrayRef<Value> bb, const Acc &c) -> Acc {
-        Value d = b.create<NVVM::MmaOp>(
-            loc, f32x4, a, bb, ValueRange(c), ArrayRef<int64_t>{16, 8, 16}, std::nullopt,
-            std::nullopt, std::array<NVVM::MMATypes, 2>{pt, pt},
-            std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
-        Acc r;
-        for (int64_t i = 0; i < 4; ++i)
-          r[i] = b.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{i});
-        return r;
+      // Fragments and mma: Mma.h (the m16n8k16 layouts).
+      using Acc = mma::Acc;
+      auto pack = [&](Value lo, Value hi) { return mma::pack(b, loc, lo, hi, ht); };
+      auto mmaOp = [&](ArrayRef<Value> a, ArrayRef<Value> bb, const Acc &c) {
+        return mma::mma(b, loc, a, bb, c, ht);
       };
       auto shuffleXor = [&](Value v, int32_t m) -> Value {
         return b.create<gpu::ShuffleOp>(loc, v, m, 32, gpu::ShuffleMode::XOR).getShuffleResult();
       };
       // B fragment from a [n][k] shared tile: (n, k0 + t2 + {0, 1}) and
       // (n, k0 + 8 + t2 + {0, 1}).
-      // (One 32-bit shared load per register: rows have an even length.)
-      auto pair = [&](Value tile, Value n, Value k) -> Value {
-        Value v = b.create<vector::LoadOp>(loc, VectorType::get({2}, ht), tile, ValueRange{n, k});
-        if (!isBF16)
-          return v;
-        v = b.create<vector::BitCastOp>(loc, VectorType::get({1}, b.getI32Type()), v);
-        return b.create<vector::ExtractOp>(loc, v, ArrayRef<int64_t>{0});
-      };
+      auto pair = [&](Value tile, Value n, Value k) { return mma::loadPair(b, loc, tile, n, k, ht); };
       auto bFragment = [&](Value tile, Value n, int64_t k0) -> SmallVector<Value> {
         Value k = h.add(t2, h.idx(k0));
         return {pair(tile, n, k), pair(tile, n, h.add(k, h.idx(8)))};
@@ -501,7 +475,7 @@ struct GpuAttentionLowering {
           Acc acc = accZero;
           Value n = h.add(g, h.idx(nt * 8));
           for (int64_t kk = 0; kk < D / 16; ++kk)
-            acc = mma(qFrag[kk], bFragment(Ks, n, kk * 16), acc);
+            acc = mmaOp(qFrag[kk], bFragment(Ks, n, kk * 16), acc);
           std::array<Value, 4> e;
           for (int r = 0; r < 2; ++r)
             for (int c = 0; c < 2; ++c) {
@@ -545,7 +519,7 @@ struct GpuAttentionLowering {
           SmallVector<Value> a{pack(half(lo[0]), half(lo[1])), pack(half(lo[2]), half(lo[3])),
                                pack(half(hi[0]), half(hi[1])), pack(half(hi[2]), half(hi[3]))};
           for (int64_t nv = 0; nv < nO; ++nv)
-            O[nv] = mma(a, bFragment(Vt, h.add(g, h.idx(nv * 8)), kk * 16), O[nv]);
+            O[nv] = mmaOp(a, bFragment(Vt, h.add(g, h.idx(nv * 8)), kk * 16), O[nv]);
         }
         SmallVector<Value> yield;
         for (Acc &o : O)

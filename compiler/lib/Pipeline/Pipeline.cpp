@@ -229,7 +229,9 @@ void attn::buildCudaLoweringPipeline(OpPassManager &pm, const CompileOptions &op
   pm.addPass(createGpuLowerAttentionPass(attention)); // placeholder calls -> kernels
   pm.addNestedPass<func::FuncOp>(createLowerMemrefCopyPass());
   pm.addNestedPass<func::FuncOp>(createExpandDynamicReshapesPass());
-  pm.addNestedPass<func::FuncOp>(createGpuTileMatmulPass()); // matmuls: tiled kernels
+  GpuTileMatmulPassOptions matmul;
+  matmul.tensorCores = options.gpuTensorCores;
+  pm.addNestedPass<func::FuncOp>(createGpuTileMatmulPass(matmul)); // matmuls: tiled kernels
   addPipeline(pm, "func.func(convert-linalg-to-parallel-loops)");
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   addPipeline(pm, "gpu-kernel-outlining");

@@ -297,13 +297,19 @@ def GpuTileMatmulPass : Pass<"attn-gpu-tile-matmul", "func::FuncOp"> {
     C += A B with 64 x 64 tiles of C per block of 256 threads (4 x 4 outputs
     per thread, strided by 16), 16-deep A and B tiles staged in shared
     memory as f32 (zero outside the operands), f32 accumulation; f16/bf16
-    operands are widened on load and the result truncated on store. Other
-    matmul forms (transposed indexing maps, batch) are left to the
+    operands are widened on load and the result truncated on store; with
+    tensor-cores, A and B both f16 (or both bf16) run mma.sync m16n8k16
+    instead (4 warps of 32 x 32, 32-deep tiles). Other matmul forms (transposed indexing maps, batch) are left to the
     one-thread-per-element path.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-                           "::mlir::scf::SCFDialect"];
+                           "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect",
+                           "::mlir::NVVM::NVVMDialect", "::mlir::LLVM::LLVMDialect"];
+  let options = [
+    Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
+           "f16/bf16 matmuls on tensor cores (mma.sync); false: the f32 SIMT tiles">
+  ];
 }
 
 def GpuMapParallelLoopsPass : Pass<"attn-gpu-map-parallel-loops", "func::FuncOp"> {
