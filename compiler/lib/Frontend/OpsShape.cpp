@@ -370,7 +370,13 @@ LogicalResult convertRange(GI &g) {
 // Gather / Slice / Split / Concat
 //===----------------------------------------------------------------------===//
 
-LogicalResult convertGather(GI &g) {
+/// Gather/GatherElements: data, int64/int32 indices and the axis in range.
+struct GatherArgs {
+  Value data, indices;
+  RankedTensorType dt, it;
+  int64_t axis;
+};
+FailureOr<GatherArgs> gatherArgs(GI &g) {
   auto data = g.requiredInput(0);
   auto indices = g.requiredInput(1);
   auto axisAttr = g.attrInt("axis", 0);
@@ -384,12 +390,20 @@ LogicalResult convertGather(GI &g) {
   if (!axis)
     return g.nodeError() << "axis " << *axisAttr << " is out of range for rank "
                          << dt.getRank();
+  return GatherArgs{*data, *indices, dt, it, *axis};
+}
+
+LogicalResult convertGather(GI &g) {
+  auto args = gatherArgs(g);
+  if (failed(args))
+    return failure();
+  auto [data, indices, dt, it, axis] = *args;
 
   // Shape-value folding: Gather(shape, constant index).
   std::optional<ShapeValue> folded;
   if (dt.getRank() == 1) {
-    auto dsv = g.shapeValue(*data);
-    auto isv = g.shapeValue(*indices);
+    auto dsv = g.shapeValue(data);
+    auto isv = g.shapeValue(indices);
     if (dsv && isv && isFullyKnown(*isv)) {
       folded.emplace();
       int64_t n = dsv->size();
@@ -407,39 +421,31 @@ LogicalResult convertGather(GI &g) {
       }
     }
   }
-  Value r = g.createInferred<GatherOp>(*data, *indices, (uint64_t)*axis);
+  Value r = g.createInferred<GatherOp>(data, indices, (uint64_t)axis);
   if (!r)
     return failure();
-  ShapeValue d = g.dimsOf(*data), idx = g.dimsOf(*indices), out;
-  out.append(d.begin(), d.begin() + *axis);
+  ShapeValue d = g.dimsOf(data), idx = g.dimsOf(indices), out;
+  out.append(d.begin(), d.begin() + axis);
   out.append(idx.begin(), idx.end());
-  out.append(d.begin() + *axis + 1, d.end());
+  out.append(d.begin() + axis + 1, d.end());
   g.setDims(r, out);
   bindWithShapeValue(g, r, folded);
   return success();
 }
 
 LogicalResult convertGatherElements(GI &g) {
-  auto data = g.requiredInput(0);
-  auto indices = g.requiredInput(1);
-  auto axisAttr = g.attrInt("axis", 0);
-  if (failed(data) || failed(indices) || failed(axisAttr))
+  auto args = gatherArgs(g);
+  if (failed(args))
     return failure();
-  auto dt = cast<RankedTensorType>(data->getType());
-  auto it = cast<RankedTensorType>(indices->getType());
-  if (!it.getElementType().isInteger(64) && !it.getElementType().isInteger(32))
-    return g.nodeError() << "indices must be int64 or int32, got " << it;
-  if (it.getRank() != dt.getRank() || dt.getRank() < 1)
+  auto [data, indices, dt, it, axis] = *args;
+  if (it.getRank() != dt.getRank())
     return g.nodeError() << "indices (rank " << it.getRank() << ") must have the rank of data ("
                          << dt.getRank() << ")";
-  auto axis = normalizeAxis(*axisAttr, dt.getRank());
-  if (!axis)
-    return g.nodeError() << "axis " << *axisAttr << " is out of range for rank " << dt.getRank();
-  Value r = g.createTyped<GatherElementsOp>(it.clone(dt.getElementType()), *data, *indices,
-                                            (uint64_t)*axis);
+  Value r = g.createTyped<GatherElementsOp>(it.clone(dt.getElementType()), data, indices,
+                                            (uint64_t)axis);
   if (!r)
     return failure();
-  g.setDims(r, g.dimsOf(*indices));
+  g.setDims(r, g.dimsOf(indices));
   g.setOutput(0, r);
   return success();
 }

@@ -26,6 +26,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "../Conversion/LoweringUtils.h"
+#include "KernelBuilder.h"
 #include "Mma.h"
 #include "attn/Compiler/Passes.h"
 
@@ -49,94 +50,13 @@ namespace mlir::attn {
 
 using namespace mlir;
 using namespace mlir::attn;
+using gpukernel::KernelBuilder;
+using gpukernel::kernelName;
 
 namespace {
 
 constexpr int64_t kThreads = 128;
 constexpr int64_t kSharedLimit = 48 * 1024;
-
-/// Kernel-friendly name from an op location ("attention_<node>").
-std::string kernelNameFor(Location loc, StringRef prefix, unsigned index) {
-  std::string base;
-  if (auto name = dyn_cast<NameLoc>(loc))
-    base = name.getName().str();
-  else if (auto fused = dyn_cast<FusedLoc>(loc))
-    for (Location l : fused.getLocations())
-      if (auto n = dyn_cast<NameLoc>(l)) {
-        base = n.getName().str();
-        break;
-      }
-  std::string out = prefix.str();
-  out += "_";
-  for (char c : base)
-    out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  out += "_" + std::to_string(index);
-  return out;
-}
-
-struct Builder {
-  OpBuilder &b;
-  Location loc;
-  Type f32;
-  Builder(OpBuilder &b, Location loc) : b(b), loc(loc), f32(b.getF32Type()) {}
-  Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
-  Value f(double v) { return b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(v)); }
-  Value add(Value x, Value y) { return b.create<arith::AddIOp>(loc, x, y); }
-  Value mul(Value x, Value y) { return b.create<arith::MulIOp>(loc, x, y); }
-  Value sub(Value x, Value y) { return b.create<arith::SubIOp>(loc, x, y); }
-  Value div(Value x, Value y) { return b.create<arith::DivUIOp>(loc, x, y); }
-  Value rem(Value x, Value y) { return b.create<arith::RemUIOp>(loc, x, y); }
-  Value minu(Value x, Value y) { return b.create<arith::MinUIOp>(loc, x, y); }
-  Value ult(Value x, Value y) {
-    return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, x, y);
-  }
-  Value fadd(Value x, Value y) { return b.create<arith::AddFOp>(loc, x, y); }
-  Value fmul(Value x, Value y) { return b.create<arith::MulFOp>(loc, x, y); }
-  Value fsub(Value x, Value y) { return b.create<arith::SubFOp>(loc, x, y); }
-  Value fmax(Value x, Value y) { return b.create<arith::MaximumFOp>(loc, x, y); }
-  Value exp(Value x) { return b.create<math::ExpOp>(loc, x); }
-  Value sel(Value c, Value x, Value y) { return b.create<arith::SelectOp>(loc, c, x, y); }
-  Value toF32(Value v) {
-    Type t = v.getType();
-    if (t == f32)
-      return v;
-    if (t.getIntOrFloatBitWidth() < 32)
-      return b.create<arith::ExtFOp>(loc, f32, v);
-    return b.create<arith::TruncFOp>(loc, f32, v);
-  }
-  Value fromF32(Value v, Type t) {
-    if (t == f32)
-      return v;
-    if (t.getIntOrFloatBitWidth() < 32)
-      return b.create<arith::TruncFOp>(loc, t, v);
-    return b.create<arith::ExtFOp>(loc, t, v);
-  }
-  Value load(Value m, ValueRange i) { return b.create<memref::LoadOp>(loc, m, i); }
-  void store(Value v, Value m, ValueRange i) { b.create<memref::StoreOp>(loc, v, m, i); }
-  void barrier() { b.create<gpu::BarrierOp>(loc); }
-
-  /// for (i = lb; i < ub; i += step) body(i)
-  void loop(Value lb, Value ub, Value step, function_ref<void(Value)> body) {
-    auto f = b.create<scf::ForOp>(loc, lb, ub, step);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(f.getBody());
-    body(f.getInductionVar());
-  }
-  /// A reduction loop carrying one f32.
-  Value reduce(Value lb, Value ub, Value init, function_ref<Value(Value, Value)> body) {
-    auto f = b.create<scf::ForOp>(loc, lb, ub, idx(1), ValueRange{init});
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(f.getBody());
-    b.create<scf::YieldOp>(loc, body(f.getInductionVar(), f.getRegionIterArgs()[0]));
-    return f.getResult(0);
-  }
-  void ifThen(Value cond, function_ref<void()> body) {
-    auto i = b.create<scf::IfOp>(loc, cond, /*withElse=*/false);
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(&i.getThenRegion().front());
-    body();
-  }
-};
 
 /// Prefix of the placeholder functions standing for attention kernels
 /// between the two runs of the pass.
@@ -237,7 +157,7 @@ struct Semantics {
 /// The score of query qi and key kj after the op's edits, in the op's order
 /// (scale, mask, causal); `s` is q.k in f32. The mask (rank <= Q's `rank`,
 /// size-1 dims broadcast) is read at (bIdx..., qi, kj): both must be in range.
-Value editScore(Builder &h, const Semantics &sem, Value s, Value qi, Value kj, Value mBuf,
+Value editScore(KernelBuilder &h, const Semantics &sem, Value s, Value qi, Value kj, Value mBuf,
                 ArrayRef<Value> bIdx, int64_t rank) {
   OpBuilder &b = h.b;
   Location loc = h.loc;
@@ -285,7 +205,7 @@ Value editScore(Builder &h, const Semantics &sem, Value s, Value qi, Value kj, V
 }
 
 /// Row-major indices of the flattened batch id `flat` over dims `qd[0, nb)`.
-SmallVector<Value> batchIndices(Builder &h, Value flat, ArrayRef<Value> qd, int64_t nb) {
+SmallVector<Value> batchIndices(KernelBuilder &h, Value flat, ArrayRef<Value> qd, int64_t nb) {
   SmallVector<Value> bIdx(nb);
   Value r = flat;
   for (int64_t i = nb - 1; i >= 0; --i) {
@@ -296,7 +216,7 @@ SmallVector<Value> batchIndices(Builder &h, Value flat, ArrayRef<Value> qd, int6
 }
 
 /// buf[bIdx..., row, col] where buf's size-1 batch dims broadcast.
-Value loadAt(Builder &h, Value buf, ArrayRef<Value> bIdx, Value row, Value col) {
+Value loadAt(KernelBuilder &h, Value buf, ArrayRef<Value> bIdx, Value row, Value col) {
   auto t = cast<MemRefType>(buf.getType());
   int64_t nb = bIdx.size(), off = nb + 2 - t.getRank();
   SmallVector<Value> ix;
@@ -305,6 +225,46 @@ Value loadAt(Builder &h, Value buf, ArrayRef<Value> bIdx, Value row, Value col) 
   ix.push_back(row);
   ix.push_back(col);
   return h.load(buf, ix);
+}
+
+/// The placeholder call's operands: Q, K, V, [mask], the output buffer.
+struct Operands {
+  Value qBuf, kBuf, vBuf, mBuf, out;
+  MemRefType qt, kt, vt;
+  Type et;                 // the output's element type
+  int64_t rank, nb, D, Dv; // nb batch dims; head dims of Q/K and V
+  bool hasMask;
+
+  static Operands of(func::CallOp call) {
+    Operands o;
+    o.hasMask = call->getAttrOfType<BoolAttr>("attn.has_mask").getValue();
+    o.qBuf = call.getOperand(0), o.kBuf = call.getOperand(1), o.vBuf = call.getOperand(2);
+    o.mBuf = o.hasMask ? call.getOperand(3) : Value();
+    o.out = call.getOperands().back();
+    o.qt = cast<MemRefType>(o.qBuf.getType());
+    o.kt = cast<MemRefType>(o.kBuf.getType());
+    o.vt = cast<MemRefType>(o.vBuf.getType());
+    o.et = cast<MemRefType>(o.out.getType()).getElementType();
+    o.rank = o.qt.getRank(), o.nb = o.rank - 2;
+    o.D = o.qt.getDimSize(o.rank - 1), o.Dv = o.vt.getDimSize(o.rank - 1);
+    return o;
+  }
+};
+
+/// The dims of a buffer.
+SmallVector<Value> bufferDims(OpBuilder &b, Location loc, Value m) {
+  SmallVector<Value> d;
+  for (int64_t i = 0, e = cast<MemRefType>(m.getType()).getRank(); i < e; ++i)
+    d.push_back(b.create<memref::DimOp>(loc, m, i));
+  return d;
+}
+
+/// The product of the batch dims qd[0, nb) (grid y of both kernels).
+Value batchCount(KernelBuilder &h, ArrayRef<Value> qd, int64_t nb) {
+  Value batch = h.idx(1);
+  for (int64_t i = 0; i < nb; ++i)
+    batch = h.mul(batch, qd[i]);
+  return batch;
 }
 
 /// Phase 2 (buffers): the placeholder call -> the flash-attention gpu.launch.
@@ -316,10 +276,11 @@ struct GpuAttentionLowering {
   /// Tensor cores need f16/bf16 Q/K/V (f32 accumulation) and head dims that
   /// tile by the mma shape; larger heads than 128 would spill the register
   /// accumulators, they take the SIMT kernel.
-  bool useTensorCores(MemRefType qt, MemRefType kt, MemRefType vt, int64_t D, int64_t Dv) {
-    Type e = qt.getElementType();
-    return tensorCores && (e.isF16() || e.isBF16()) && kt.getElementType() == e &&
-           vt.getElementType() == e && D % 16 == 0 && Dv % 8 == 0 && D <= 128 && Dv <= 128;
+  bool useTensorCores(const Operands &o) {
+    Type e = o.qt.getElementType();
+    return tensorCores && (e.isF16() || e.isBF16()) && o.kt.getElementType() == e &&
+           o.vt.getElementType() == e && o.D % 16 == 0 && o.Dv % 8 == 0 && o.D <= 128 &&
+           o.Dv <= 128;
   }
 
   /// FlashAttention-2 on tensor cores (nvvm.mma.sync m16n8k16 row.col,
@@ -339,21 +300,15 @@ struct GpuAttentionLowering {
   ///   out = O / l, l summed over the row's 4 threads at the end.
   /// Causal blocks skip key tiles past their last row; rows/keys outside the
   /// tensors read clamped (valid) addresses and are masked or not stored.
-  LogicalResult runTensorCore(const Semantics &sem) {
+  LogicalResult runTensorCore(const Operands &o, const Semantics &sem) {
     OpBuilder ob(call);
     Location loc = call.getLoc();
-    Builder h(ob, loc);
+    KernelBuilder h(ob, loc);
     OpBuilder &b = ob;
-    bool hasMask = call->getAttrOfType<BoolAttr>("attn.has_mask").getValue();
-    Value qBuf = call.getOperand(0), kBuf = call.getOperand(1), vBuf = call.getOperand(2);
-    Value mBuf = hasMask ? call.getOperand(3) : Value();
-    Value out = call.getOperands().back();
-    auto qt = cast<MemRefType>(qBuf.getType());
-    auto vt = cast<MemRefType>(vBuf.getType());
-    Type et = cast<MemRefType>(out.getType()).getElementType();
-    Type ht = qt.getElementType(); // f16 or bf16
-    int64_t rank = qt.getRank(), nb = rank - 2;
-    int64_t D = qt.getDimSize(rank - 1), Dv = vt.getDimSize(rank - 1);
+    const bool hasMask = o.hasMask;
+    Value qBuf = o.qBuf, kBuf = o.kBuf, vBuf = o.vBuf, mBuf = o.mBuf, out = o.out;
+    Type et = o.et, ht = o.qt.getElementType(); // f16 or bf16
+    const int64_t rank = o.rank, nb = o.nb, D = o.D, Dv = o.Dv;
     // 64 query rows (4 warps x 16); 64 keys per tile, fewer for heads > 64
     // or with a mask (registers: a thread holds Dv/2 O, BK/2 S values, D/4 Q
     // registers, and BK/2 mask values in flight): no spills (ptxas -v).
@@ -361,30 +316,17 @@ struct GpuAttentionLowering {
     const bool bigHead = D > 64 || Dv > 64;
     const int64_t BK = bigHead && hasMask ? 16 : (bigHead || hasMask) ? 32 : 64;
 
-    auto dims = [&](Value m) {
-      SmallVector<Value> d;
-      for (int64_t i = 0; i < rank; ++i)
-        d.push_back(b.create<memref::DimOp>(loc, m, i));
-      return d;
-    };
-    SmallVector<Value> qd = dims(qBuf), kd = dims(kBuf);
+    SmallVector<Value> qd = bufferDims(b, loc, qBuf), kd = bufferDims(b, loc, kBuf);
     Value Sq = qd[nb], Sk = kd[nb];
     Value numQT = b.create<arith::CeilDivUIOp>(loc, Sq, h.idx(BQ));
-    Value batch = h.idx(1);
-    for (int64_t i = 0; i < nb; ++i)
-      batch = h.mul(batch, qd[i]);
+    Value batch = batchCount(h, qd, nb);
 
     auto wg = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
     SmallVector<Type> attributions{
         MemRefType::get({BK, D + kPad}, ht, MemRefLayoutAttrInterface(), wg),   // K tile
         MemRefType::get({Dv, BK + kPad}, ht, MemRefLayoutAttrInterface(), wg)}; // V^T tile
-    std::string name = kernelNameFor(loc, "attention_tc", index);
-    auto launch = b.create<gpu::LaunchOp>(
-        loc, numQT, batch, h.idx(1), h.idx(kThreads), h.idx(1), h.idx(1),
-        /*dynamicSharedMemorySize=*/Value(), /*asyncTokenType=*/Type(), ValueRange{},
-        attributions, TypeRange{}, Value(), Value(), Value(),
-        SymbolRefAttr::get(b.getContext(), "attn_kernels"),
-        SymbolRefAttr::get(b.getContext(), name));
+    std::string name = kernelName(loc, "attention_tc", index);
+    auto launch = gpukernel::createKernelLaunch(b, loc, numQT, batch, kThreads, attributions, name);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&launch.getBody().front());
@@ -564,20 +506,19 @@ struct GpuAttentionLowering {
 
 
   LogicalResult run() {
+    const Operands o = Operands::of(call);
+    Semantics sem = Semantics::of(call);
+    if (useTensorCores(o))
+      return runTensorCore(o, sem);
+
     OpBuilder ob(call);
     Location loc = call.getLoc();
-    Builder h(ob, loc);
+    KernelBuilder h(ob, loc);
     OpBuilder &b = ob;
-    bool hasMask = call->getAttrOfType<BoolAttr>("attn.has_mask").getValue();
-    Value qBuf = call.getOperand(0), kBuf = call.getOperand(1), vBuf = call.getOperand(2);
-    Value mBuf = hasMask ? call.getOperand(3) : Value();
-    Value out = call.getOperands().back();
-    auto qt = cast<MemRefType>(qBuf.getType());
-    auto kt = cast<MemRefType>(kBuf.getType());
-    auto vt = cast<MemRefType>(vBuf.getType());
-    Type et = cast<MemRefType>(out.getType()).getElementType();
-    int64_t rank = qt.getRank(), nb = rank - 2;
-    int64_t D = qt.getDimSize(rank - 1), Dv = vt.getDimSize(rank - 1);
+    Value qBuf = o.qBuf, kBuf = o.kBuf, vBuf = o.vBuf, mBuf = o.mBuf, out = o.out;
+    MemRefType qt = o.qt, kt = o.kt, vt = o.vt;
+    Type et = o.et;
+    const int64_t rank = o.rank, nb = o.nb, D = o.D, Dv = o.Dv;
 
     // Largest tile whose shared-memory working set fits the static limit.
     int64_t tile = 0;
@@ -593,23 +534,12 @@ struct GpuAttentionLowering {
              << D << "/" << Dv << " are too large for the GPU kernel's shared memory";
     const int64_t BQ = tile, BK = tile;
 
-    auto dims = [&](Value m) {
-      SmallVector<Value> d;
-      for (int64_t i = 0; i < rank; ++i)
-        d.push_back(b.create<memref::DimOp>(loc, m, i));
-      return d;
-    };
-    SmallVector<Value> qd = dims(qBuf), kd = dims(kBuf);
+    SmallVector<Value> qd = bufferDims(b, loc, qBuf), kd = bufferDims(b, loc, kBuf);
     Value Sq = qd[nb], Sk = kd[nb];
-    Semantics sem = Semantics::of(call);
-    if (useTensorCores(qt, kt, vt, D, Dv))
-      return runTensorCore(sem);
 
     // Grid: x = query tiles, y = flattened batch dims.
     Value numQT = b.create<arith::CeilDivUIOp>(loc, Sq, h.idx(BQ));
-    Value batch = h.idx(1);
-    for (int64_t i = 0; i < nb; ++i)
-      batch = h.mul(batch, qd[i]);
+    Value batch = batchCount(h, qd, nb);
 
     auto wg = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
     auto shared = [&](ArrayRef<int64_t> shape) {
@@ -618,13 +548,8 @@ struct GpuAttentionLowering {
     SmallVector<Type> attributions{shared({BQ, D}),  shared({BK, D}),  shared({BK, Dv}),
                                    shared({BQ, BK}), shared({BQ, Dv}), shared({BQ}),
                                    shared({BQ}),     shared({BQ})};
-    std::string name = kernelNameFor(loc, "attention", index);
-    auto launch = b.create<gpu::LaunchOp>(
-        loc, numQT, batch, h.idx(1), h.idx(kThreads), h.idx(1), h.idx(1),
-        /*dynamicSharedMemorySize=*/Value(), /*asyncTokenType=*/Type(), ValueRange{},
-        attributions, TypeRange{}, Value(), Value(), Value(),
-        SymbolRefAttr::get(b.getContext(), "attn_kernels"),
-        SymbolRefAttr::get(b.getContext(), name));
+    std::string name = kernelName(loc, "attention", index);
+    auto launch = gpukernel::createKernelLaunch(b, loc, numQT, batch, kThreads, attributions, name);
     {
       OpBuilder::InsertionGuard g(b);
       Block &body = launch.getBody().front();

@@ -24,15 +24,11 @@
 // (fragment layouts: Mma.h).
 //
 //===----------------------------------------------------------------------===//
+#include "KernelBuilder.h"
 #include "Mma.h"
 #include "attn/Compiler/Passes.h"
 
-#include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/SCF/IR/SCF.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_GPUTILEMATMULPASS
@@ -41,30 +37,188 @@ namespace mlir::attn {
 
 using namespace mlir;
 namespace mma = mlir::attn::mma;
+using mlir::attn::gpukernel::KernelBuilder;
 
 namespace {
 
 constexpr int64_t kTile = 64, kDepth = 16, kSide = 16, kPer = kTile / kSide; // 4 x 4 per thread
 
-std::string matmulKernelName(Location loc, unsigned index) {
-  std::string base;
-  if (auto name = dyn_cast<NameLoc>(loc))
-    base = name.getName().str();
-  else if (auto fused = dyn_cast<FusedLoc>(loc))
-    for (Location l : fused.getLocations())
-      if (auto n = dyn_cast<NameLoc>(l)) {
-        base = n.getName().str();
-        break;
-      }
-  std::string out = "matmul_";
-  for (char c : base)
-    out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  return out + "_" + std::to_string(index);
-}
-
 bool supported(Type t) { return t.isF32() || t.isF16() || t.isBF16(); }
 
-LogicalResult tileTensorCore(linalg::MatmulOp op, unsigned index);
+/// What both kernels share: the operands and sizes, the launch over the
+/// 64 x 64 tiles of C, bounds-checked tile staging and C += acc.
+struct MatmulTiler {
+  linalg::MatmulOp op;
+  unsigned index;
+  OpBuilder b;
+  Location loc;
+  KernelBuilder h;
+  Value A, B, C, M, K, N;
+
+  MatmulTiler(linalg::MatmulOp op, unsigned index)
+      : op(op), index(index), b(op), loc(op.getLoc()), h(b, loc) {
+    A = op.getDpsInputs()[0], B = op.getDpsInputs()[1], C = op.getDpsInits()[0];
+    M = b.create<memref::DimOp>(loc, A, 0), K = b.create<memref::DimOp>(loc, A, 1);
+    N = b.create<memref::DimOp>(loc, B, 1);
+  }
+
+  /// The launch (grid ceil(N/64) x ceil(M/64)), insertion point in its body.
+  gpu::LaunchOp launch(int64_t threads, ArrayRef<Type> workgroup, StringRef prefix) {
+    Value gx = b.create<arith::CeilDivUIOp>(loc, N, h.idx(kTile));
+    Value gy = b.create<arith::CeilDivUIOp>(loc, M, h.idx(kTile));
+    auto l = attn::gpukernel::createKernelLaunch(
+        b, loc, gx, gy, threads, workgroup, attn::gpukernel::kernelName(loc, prefix, index));
+    b.setInsertionPointToStart(&l.getBody().front());
+    return l;
+  }
+
+  /// src[r][c] as type t (f32: widened) inside rows x cols, else `zero`.
+  Value guardedLoad(Value src, Value r, Value c, Value rows, Value cols, Value zero) {
+    auto ifOp = b.create<scf::IfOp>(loc, TypeRange{zero.getType()},
+                                    b.create<arith::AndIOp>(loc, h.ult(r, rows), h.ult(c, cols)),
+                                    /*withElse=*/true);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    Value v = h.load(src, {r, c});
+    b.create<scf::YieldOp>(loc, zero.getType() == v.getType() ? v : h.toF32(v));
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    b.create<scf::YieldOp>(loc, zero);
+    return ifOp.getResult(0);
+  }
+
+  /// C[r][c] += acc (f32) where (r, c) is inside C.
+  void accumulate(Value r, Value c, Value acc) {
+    h.ifThen(b.create<arith::AndIOp>(loc, h.ult(r, M), h.ult(c, N)), [&] {
+      Value v = h.fadd(h.toF32(h.load(C, {r, c})), acc);
+      h.store(h.fromF32(v, cast<MemRefType>(C.getType()).getElementType()), C, {r, c});
+    });
+  }
+
+  LogicalResult simt();
+  LogicalResult tensorCore();
+};
+
+LogicalResult MatmulTiler::simt() {
+  Type f32 = h.f32;
+  auto wg = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  SmallVector<Type> attributions{
+      MemRefType::get({kTile, kDepth + 1}, f32, MemRefLayoutAttrInterface(), wg),
+      MemRefType::get({kDepth, kTile}, f32, MemRefLayoutAttrInterface(), wg)};
+  OpBuilder::InsertionGuard guard(b);
+  gpu::LaunchOp l = launch(kSide * kSide, attributions, "matmul");
+  Value As = l.getWorkgroupAttributions()[0], Bs = l.getWorkgroupAttributions()[1];
+  Value tid = l.getThreadIds().x;
+  Value tx = h.rem(tid, h.idx(kSide)), ty = h.div(tid, h.idx(kSide));
+  Value m0 = h.mul(l.getBlockIds().y, h.idx(kTile)), n0 = h.mul(l.getBlockIds().x, h.idx(kTile));
+  Value zero = h.f(0.0);
+
+  SmallVector<Value> init(kPer * kPer, zero);
+  auto loop = b.create<scf::ForOp>(loc, h.idx(0), K, h.idx(kDepth), init);
+  {
+    OpBuilder::InsertionGuard g2(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value k0 = loop.getInductionVar();
+    // Stage: 4 elements of each tile per thread; zero outside A/B.
+    for (int64_t i = 0; i < kTile * kDepth / (kSide * kSide); ++i) {
+      Value e = h.add(tid, h.idx(i * kSide * kSide));
+      Value ar = h.div(e, h.idx(kDepth)), ac = h.rem(e, h.idx(kDepth));
+      h.store(guardedLoad(A, h.add(m0, ar), h.add(k0, ac), M, K, zero), As, {ar, ac});
+      Value br = h.div(e, h.idx(kTile)), bc = h.rem(e, h.idx(kTile));
+      h.store(guardedLoad(B, h.add(k0, br), h.add(n0, bc), K, N, zero), Bs, {br, bc});
+    }
+    h.barrier();
+    SmallVector<Value> acc(loop.getRegionIterArgs().begin(), loop.getRegionIterArgs().end());
+    for (int64_t kk = 0; kk < kDepth; ++kk) {
+      SmallVector<Value> av, bv;
+      for (int64_t i = 0; i < kPer; ++i)
+        av.push_back(h.load(As, {h.add(ty, h.idx(kSide * i)), h.idx(kk)}));
+      for (int64_t j = 0; j < kPer; ++j)
+        bv.push_back(h.load(Bs, {h.idx(kk), h.add(tx, h.idx(kSide * j))}));
+      for (int64_t i = 0; i < kPer; ++i)
+        for (int64_t j = 0; j < kPer; ++j)
+          acc[i * kPer + j] = b.create<math::FmaOp>(loc, av[i], bv[j], acc[i * kPer + j]);
+    }
+    h.barrier();
+    b.create<scf::YieldOp>(loc, acc);
+  }
+  for (int64_t i = 0; i < kPer; ++i)
+    for (int64_t j = 0; j < kPer; ++j)
+      accumulate(h.add(m0, h.add(ty, h.idx(kSide * i))), h.add(n0, h.add(tx, h.idx(kSide * j))),
+                 loop.getResult(i * kPer + j));
+  b.create<gpu::TerminatorOp>(loc);
+  return success();
+}
+
+/// The tensor-core variant (A, B both f16 or both bf16).
+LogicalResult MatmulTiler::tensorCore() {
+  Type ht = cast<MemRefType>(A.getType()).getElementType();
+  constexpr int64_t kDepthTc = 32, kPadTc = 8, kWarps = 4;
+  auto wg = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  SmallVector<Type> attributions{
+      MemRefType::get({kTile, kDepthTc + kPadTc}, ht, MemRefLayoutAttrInterface(), wg),  // A
+      MemRefType::get({kTile, kDepthTc + kPadTc}, ht, MemRefLayoutAttrInterface(), wg)}; // B^T
+  OpBuilder::InsertionGuard guard(b);
+  gpu::LaunchOp l = launch(32 * kWarps, attributions, "tc_matmul");
+  Value As = l.getWorkgroupAttributions()[0], Bt = l.getWorkgroupAttributions()[1];
+  Value tid = l.getThreadIds().x;
+  auto divu = [&](Value x, int64_t y) { return h.div(x, h.idx(y)); };
+  auto remu = [&](Value x, int64_t y) { return h.rem(x, h.idx(y)); };
+  Value warp = divu(tid, 32), lane = remu(tid, 32);
+  Value g = divu(lane, 4), t2 = h.mul(remu(lane, 4), h.idx(2));
+  Value wm = h.mul(divu(warp, 2), h.idx(32)), wn = h.mul(remu(warp, 2), h.idx(32));
+  Value m0 = h.mul(l.getBlockIds().y, h.idx(kTile)), n0 = h.mul(l.getBlockIds().x, h.idx(kTile));
+  Value zero = h.f(0.0);
+  Value hzero = b.create<arith::ConstantOp>(loc, b.getFloatAttr(ht, 0.0));
+
+  SmallVector<Value> init(2 * 4 * 4, zero);
+  auto loop = b.create<scf::ForOp>(loc, h.idx(0), K, h.idx(kDepthTc), init);
+  {
+    OpBuilder::InsertionGuard g2(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value k0 = loop.getInductionVar();
+    // (A loop, not unrolled: the accumulators need the registers.)
+    h.loop(tid, h.idx(kTile * kDepthTc), h.idx(32 * kWarps), [&](Value e) {
+      Value ar = divu(e, kDepthTc), ac = remu(e, kDepthTc);
+      h.store(guardedLoad(A, h.add(m0, ar), h.add(k0, ac), M, K, hzero), As, {ar, ac});
+      Value bk = divu(e, kTile), bn = remu(e, kTile);
+      h.store(guardedLoad(B, h.add(k0, bk), h.add(n0, bn), K, N, hzero), Bt, {bn, bk});
+    });
+    h.barrier();
+    auto iter = loop.getRegionIterArgs();
+    SmallVector<mma::Acc> acc(8);
+    for (int64_t i = 0; i < 32; ++i)
+      acc[i / 4][i % 4] = iter[i];
+    auto pair = [&](Value tile, Value r, Value k) { return mma::loadPair(b, loc, tile, r, k, ht); };
+    for (int64_t ks = 0; ks < kDepthTc; ks += 16) {
+      Value k = h.add(t2, h.idx(ks)), k8 = h.add(t2, h.idx(ks + 8));
+      SmallVector<SmallVector<Value>> af, bf;
+      for (int64_t mi = 0; mi < 2; ++mi) {
+        Value r = h.add(wm, h.add(g, h.idx(mi * 16))), r8 = h.add(r, h.idx(8));
+        af.push_back({pair(As, r, k), pair(As, r8, k), pair(As, r, k8), pair(As, r8, k8)});
+      }
+      for (int64_t ni = 0; ni < 4; ++ni) {
+        Value n = h.add(wn, h.add(g, h.idx(ni * 8)));
+        bf.push_back({pair(Bt, n, k), pair(Bt, n, k8)});
+      }
+      for (int64_t mi = 0; mi < 2; ++mi)
+        for (int64_t ni = 0; ni < 4; ++ni)
+          acc[mi * 4 + ni] = mma::mma(b, loc, af[mi], bf[ni], acc[mi * 4 + ni], ht);
+    }
+    h.barrier();
+    SmallVector<Value> yield;
+    for (auto &a : acc)
+      yield.append(a.begin(), a.end());
+    b.create<scf::YieldOp>(loc, yield);
+  }
+  for (int64_t mi = 0; mi < 2; ++mi)
+    for (int64_t ni = 0; ni < 4; ++ni)
+      for (int64_t e = 0; e < 4; ++e)
+        accumulate(h.add(m0, h.add(wm, h.add(g, h.idx(mi * 16 + 8 * (e / 2))))),
+                   h.add(n0, h.add(wn, h.add(t2, h.idx(ni * 8 + e % 2)))),
+                   loop.getResult((mi * 4 + ni) * 4 + e));
+  b.create<gpu::TerminatorOp>(loc);
+  return success();
+}
 
 LogicalResult tile(linalg::MatmulOp op, unsigned index, bool tensorCores) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2)
@@ -72,240 +226,18 @@ LogicalResult tile(linalg::MatmulOp op, unsigned index, bool tensorCores) {
   // Only the plain matmul (no transposed/broadcast indexing maps).
   if (op.getIndexingMapsArray() != op.getDefaultIndexingMaps(op.getContext()))
     return failure();
-  Value A = op.getDpsInputs()[0], B = op.getDpsInputs()[1], C = op.getDpsInits()[0];
-  auto at = dyn_cast<MemRefType>(A.getType()), bt = dyn_cast<MemRefType>(B.getType()),
-       ct = dyn_cast<MemRefType>(C.getType());
+  auto at = dyn_cast<MemRefType>(op.getDpsInputs()[0].getType()),
+       bt = dyn_cast<MemRefType>(op.getDpsInputs()[1].getType()),
+       ct = dyn_cast<MemRefType>(op.getDpsInits()[0].getType());
   if (!at || !bt || !ct || !supported(at.getElementType()) || !supported(bt.getElementType()) ||
       !supported(ct.getElementType()))
     return failure();
-
   Type ae = at.getElementType();
-  if (tensorCores && ae == bt.getElementType() && (ae.isF16() || ae.isBF16()))
-    return tileTensorCore(op, index);
-
-  OpBuilder b(op);
-  Location loc = op.getLoc();
-  Type f32 = b.getF32Type();
-  auto idx = [&](int64_t v) -> Value { return b.create<arith::ConstantIndexOp>(loc, v); };
-  auto add = [&](Value x, Value y) -> Value { return b.create<arith::AddIOp>(loc, x, y); };
-  auto mul = [&](Value x, Value y) -> Value { return b.create<arith::MulIOp>(loc, x, y); };
-  auto ult = [&](Value x, Value y) -> Value {
-    return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, x, y);
-  };
-  auto toF32 = [&](Value v) -> Value {
-    return v.getType() == f32 ? v : b.create<arith::ExtFOp>(loc, f32, v).getResult();
-  };
-  Value M = b.create<memref::DimOp>(loc, A, 0), K = b.create<memref::DimOp>(loc, A, 1),
-        N = b.create<memref::DimOp>(loc, B, 1);
-  Value gx = b.create<arith::CeilDivUIOp>(loc, N, idx(kTile));
-  Value gy = b.create<arith::CeilDivUIOp>(loc, M, idx(kTile));
-
-  auto wg = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  SmallVector<Type> attributions{
-      MemRefType::get({kTile, kDepth + 1}, f32, MemRefLayoutAttrInterface(), wg),
-      MemRefType::get({kDepth, kTile}, f32, MemRefLayoutAttrInterface(), wg)};
-  auto launch = b.create<gpu::LaunchOp>(
-      loc, gx, gy, idx(1), idx(kSide * kSide), idx(1), idx(1), Value(), Type(), ValueRange{},
-      attributions, TypeRange{}, Value(), Value(), Value(),
-      SymbolRefAttr::get(b.getContext(), "attn_kernels"),
-      SymbolRefAttr::get(b.getContext(), matmulKernelName(loc, index)));
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&launch.getBody().front());
-    Value As = launch.getWorkgroupAttributions()[0], Bs = launch.getWorkgroupAttributions()[1];
-    Value tid = launch.getThreadIds().x;
-    Value tx = b.create<arith::RemUIOp>(loc, tid, idx(kSide)),
-          ty = b.create<arith::DivUIOp>(loc, tid, idx(kSide));
-    Value m0 = mul(launch.getBlockIds().y, idx(kTile)), n0 = mul(launch.getBlockIds().x, idx(kTile));
-    Value zero = b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(0.0f));
-
-    SmallVector<Value> init(kPer * kPer, zero);
-    auto loop = b.create<scf::ForOp>(loc, idx(0), K, idx(kDepth), init);
-    {
-      OpBuilder::InsertionGuard g2(b);
-      b.setInsertionPointToStart(loop.getBody());
-      Value k0 = loop.getInductionVar();
-      // Stage: 4 elements of each tile per thread; zero outside A/B.
-      auto guardedLoad = [&](Value src, Value r, Value c, Value rows, Value cols) -> Value {
-        auto ifOp = b.create<scf::IfOp>(loc, TypeRange{f32},
-                                        b.create<arith::AndIOp>(loc, ult(r, rows), ult(c, cols)),
-                                        /*withElse=*/true);
-        OpBuilder::InsertionGuard g3(b);
-        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-        b.create<scf::YieldOp>(loc, toF32(b.create<memref::LoadOp>(loc, src, ValueRange{r, c})));
-        b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-        b.create<scf::YieldOp>(loc, zero);
-        return ifOp.getResult(0);
-      };
-      for (int64_t l = 0; l < kTile * kDepth / (kSide * kSide); ++l) {
-        Value e = add(tid, idx(l * kSide * kSide));
-        Value ar = b.create<arith::DivUIOp>(loc, e, idx(kDepth)),
-              ac = b.create<arith::RemUIOp>(loc, e, idx(kDepth));
-        b.create<memref::StoreOp>(loc, guardedLoad(A, add(m0, ar), add(k0, ac), M, K), As,
-                                  ValueRange{ar, ac});
-        Value br = b.create<arith::DivUIOp>(loc, e, idx(kTile)),
-              bc = b.create<arith::RemUIOp>(loc, e, idx(kTile));
-        b.create<memref::StoreOp>(loc, guardedLoad(B, add(k0, br), add(n0, bc), K, N), Bs,
-                                  ValueRange{br, bc});
-      }
-      b.create<gpu::BarrierOp>(loc);
-      SmallVector<Value> acc(loop.getRegionIterArgs().begin(), loop.getRegionIterArgs().end());
-      for (int64_t kk = 0; kk < kDepth; ++kk) {
-        SmallVector<Value> av, bv;
-        for (int64_t i = 0; i < kPer; ++i)
-          av.push_back(b.create<memref::LoadOp>(loc, As,
-                                                ValueRange{add(ty, idx(kSide * i)), idx(kk)}));
-        for (int64_t j = 0; j < kPer; ++j)
-          bv.push_back(b.create<memref::LoadOp>(loc, Bs,
-                                                ValueRange{idx(kk), add(tx, idx(kSide * j))}));
-        for (int64_t i = 0; i < kPer; ++i)
-          for (int64_t j = 0; j < kPer; ++j)
-            acc[i * kPer + j] = b.create<math::FmaOp>(loc, av[i], bv[j], acc[i * kPer + j]);
-      }
-      b.create<gpu::BarrierOp>(loc);
-      b.create<scf::YieldOp>(loc, acc);
-    }
-    // C += acc inside C.
-    Type ce = ct.getElementType();
-    for (int64_t i = 0; i < kPer; ++i)
-      for (int64_t j = 0; j < kPer; ++j) {
-        Value r = add(m0, add(ty, idx(kSide * i))), c = add(n0, add(tx, idx(kSide * j)));
-        auto ifOp = b.create<scf::IfOp>(loc, b.create<arith::AndIOp>(loc, ult(r, M), ult(c, N)),
-                                        /*withElse=*/false);
-        OpBuilder::InsertionGuard g3(b);
-        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-        Value old = toF32(b.create<memref::LoadOp>(loc, C, ValueRange{r, c}));
-        Value v = b.create<arith::AddFOp>(loc, old, loop.getResult(i * kPer + j));
-        if (ce != f32)
-          v = b.create<arith::TruncFOp>(loc, ce, v);
-        b.create<memref::StoreOp>(loc, v, C, ValueRange{r, c});
-      }
-    b.create<gpu::TerminatorOp>(loc);
-  }
-  op.erase();
-  return success();
-}
-
-/// The tensor-core variant (A, B both f16 or both bf16).
-LogicalResult tileTensorCore(linalg::MatmulOp op, unsigned index) {
-  Value A = op.getDpsInputs()[0], B = op.getDpsInputs()[1], C = op.getDpsInits()[0];
-  auto ct = cast<MemRefType>(C.getType());
-  Type ht = cast<MemRefType>(A.getType()).getElementType();
-  constexpr int64_t kDepthTc = 32, kPadTc = 8, kWarps = 4;
-  OpBuilder b(op);
-  Location loc = op.getLoc();
-  Type f32 = b.getF32Type();
-  auto idx = [&](int64_t v) -> Value { return b.create<arith::ConstantIndexOp>(loc, v); };
-  auto add = [&](Value x, Value y) -> Value { return b.create<arith::AddIOp>(loc, x, y); };
-  auto mul = [&](Value x, Value y) -> Value { return b.create<arith::MulIOp>(loc, x, y); };
-  auto divu = [&](Value x, int64_t y) -> Value { return b.create<arith::DivUIOp>(loc, x, idx(y)); };
-  auto remu = [&](Value x, int64_t y) -> Value { return b.create<arith::RemUIOp>(loc, x, idx(y)); };
-  auto ult = [&](Value x, Value y) -> Value {
-    return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, x, y);
-  };
-  Value M = b.create<memref::DimOp>(loc, A, 0), K = b.create<memref::DimOp>(loc, A, 1),
-        N = b.create<memref::DimOp>(loc, B, 1);
-  Value gx = b.create<arith::CeilDivUIOp>(loc, N, idx(kTile));
-  Value gy = b.create<arith::CeilDivUIOp>(loc, M, idx(kTile));
-  auto wg = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
-  SmallVector<Type> attributions{
-      MemRefType::get({kTile, kDepthTc + kPadTc}, ht, MemRefLayoutAttrInterface(), wg),  // A
-      MemRefType::get({kTile, kDepthTc + kPadTc}, ht, MemRefLayoutAttrInterface(), wg)}; // B^T
-  auto launch = b.create<gpu::LaunchOp>(
-      loc, gx, gy, idx(1), idx(32 * kWarps), idx(1), idx(1), Value(), Type(), ValueRange{},
-      attributions, TypeRange{}, Value(), Value(), Value(),
-      SymbolRefAttr::get(b.getContext(), "attn_kernels"),
-      SymbolRefAttr::get(b.getContext(), "tc_" + matmulKernelName(loc, index)));
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&launch.getBody().front());
-    Value As = launch.getWorkgroupAttributions()[0], Bt = launch.getWorkgroupAttributions()[1];
-    Value tid = launch.getThreadIds().x;
-    Value warp = divu(tid, 32), lane = remu(tid, 32);
-    Value g = divu(lane, 4), t2 = mul(remu(lane, 4), idx(2));
-    Value wm = mul(divu(warp, 2), idx(32)), wn = mul(remu(warp, 2), idx(32));
-    Value m0 = mul(launch.getBlockIds().y, idx(kTile)), n0 = mul(launch.getBlockIds().x, idx(kTile));
-    Value zero = b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(0.0f));
-    Value hzero = b.create<arith::ConstantOp>(loc, b.getFloatAttr(ht, 0.0));
-
-    SmallVector<Value> init(2 * 4 * 4, zero);
-    auto loop = b.create<scf::ForOp>(loc, idx(0), K, idx(kDepthTc), init);
-    {
-      OpBuilder::InsertionGuard g2(b);
-      b.setInsertionPointToStart(loop.getBody());
-      Value k0 = loop.getInductionVar();
-      auto guarded = [&](Value src, Value r, Value c, Value rows, Value cols) -> Value {
-        auto ifOp = b.create<scf::IfOp>(loc, TypeRange{ht},
-                                        b.create<arith::AndIOp>(loc, ult(r, rows), ult(c, cols)),
-                                        /*withElse=*/true);
-        OpBuilder::InsertionGuard g3(b);
-        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-        b.create<scf::YieldOp>(loc, b.create<memref::LoadOp>(loc, src, ValueRange{r, c}).getResult());
-        b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-        b.create<scf::YieldOp>(loc, hzero);
-        return ifOp.getResult(0);
-      };
-      // (A loop, not unrolled: the accumulators need the registers.)
-      auto stage = b.create<scf::ForOp>(loc, tid, idx(kTile * kDepthTc), idx(32 * kWarps));
-      {
-        OpBuilder::InsertionGuard g4(b);
-        b.setInsertionPointToStart(stage.getBody());
-        Value e = stage.getInductionVar();
-        Value ar = divu(e, kDepthTc), ac = remu(e, kDepthTc);
-        b.create<memref::StoreOp>(loc, guarded(A, add(m0, ar), add(k0, ac), M, K), As,
-                                  ValueRange{ar, ac});
-        Value bk = divu(e, kTile), bn = remu(e, kTile);
-        b.create<memref::StoreOp>(loc, guarded(B, add(k0, bk), add(n0, bn), K, N), Bt,
-                                  ValueRange{bn, bk});
-      }
-      b.create<gpu::BarrierOp>(loc);
-      auto iter = loop.getRegionIterArgs();
-      SmallVector<mma::Acc> acc(8);
-      for (int64_t i = 0; i < 32; ++i)
-        acc[i / 4][i % 4] = iter[i];
-      auto pair = [&](Value tile, Value r, Value k) { return mma::loadPair(b, loc, tile, r, k, ht); };
-      for (int64_t ks = 0; ks < kDepthTc; ks += 16) {
-        Value k = add(t2, idx(ks)), k8 = add(t2, idx(ks + 8));
-        SmallVector<SmallVector<Value>> af, bf;
-        for (int64_t mi = 0; mi < 2; ++mi) {
-          Value r = add(wm, add(g, idx(mi * 16))), r8 = add(r, idx(8));
-          af.push_back({pair(As, r, k), pair(As, r8, k), pair(As, r, k8), pair(As, r8, k8)});
-        }
-        for (int64_t ni = 0; ni < 4; ++ni) {
-          Value n = add(wn, add(g, idx(ni * 8)));
-          bf.push_back({pair(Bt, n, k), pair(Bt, n, k8)});
-        }
-        for (int64_t mi = 0; mi < 2; ++mi)
-          for (int64_t ni = 0; ni < 4; ++ni)
-            acc[mi * 4 + ni] = mma::mma(b, loc, af[mi], bf[ni], acc[mi * 4 + ni], ht);
-      }
-      b.create<gpu::BarrierOp>(loc);
-      SmallVector<Value> yield;
-      for (auto &a : acc)
-        yield.append(a.begin(), a.end());
-      b.create<scf::YieldOp>(loc, yield);
-    }
-    // C += acc inside C.
-    Type ce = ct.getElementType();
-    for (int64_t mi = 0; mi < 2; ++mi)
-      for (int64_t ni = 0; ni < 4; ++ni)
-        for (int64_t e = 0; e < 4; ++e) {
-          Value r = add(m0, add(wm, add(g, idx(mi * 16 + 8 * (e / 2)))));
-          Value c = add(n0, add(wn, add(t2, idx(ni * 8 + e % 2))));
-          auto ifOp = b.create<scf::IfOp>(loc, b.create<arith::AndIOp>(loc, ult(r, M), ult(c, N)),
-                                          /*withElse=*/false);
-          OpBuilder::InsertionGuard g3(b);
-          b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-          Value old = b.create<memref::LoadOp>(loc, C, ValueRange{r, c});
-          if (old.getType() != f32)
-            old = b.create<arith::ExtFOp>(loc, f32, old);
-          Value v = b.create<arith::AddFOp>(loc, old, loop.getResult((mi * 4 + ni) * 4 + e));
-          if (ce != f32)
-            v = b.create<arith::TruncFOp>(loc, ce, v);
-          b.create<memref::StoreOp>(loc, v, C, ValueRange{r, c});
-        }
-    b.create<gpu::TerminatorOp>(loc);
-  }
+  MatmulTiler tiler(op, index);
+  if (failed(tensorCores && ae == bt.getElementType() && (ae.isF16() || ae.isBF16())
+                 ? tiler.tensorCore()
+                 : tiler.simt()))
+    return failure();
   op.erase();
   return success();
 }

@@ -11,6 +11,7 @@
 // never computes on the CPU.
 //
 //===----------------------------------------------------------------------===//
+#include "KernelBuilder.h"
 #include "attn/Compiler/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -30,24 +31,6 @@ using namespace mlir;
 namespace {
 
 constexpr int64_t kThreads = 256;
-
-std::string sanitizedName(Location loc) {
-  std::string base;
-  if (auto name = dyn_cast<NameLoc>(loc))
-    base = name.getName().str();
-  else if (auto fused = dyn_cast<FusedLoc>(loc))
-    for (Location l : fused.getLocations())
-      if (auto n = dyn_cast<NameLoc>(l)) {
-        base = n.getName().str();
-        break;
-      }
-  if (base.empty())
-    base = "op";
-  std::string out;
-  for (char c : base)
-    out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  return out;
-}
 
 bool insideKernel(Operation *op) { return op->getParentOfType<gpu::LaunchOp>() != nullptr; }
 
@@ -82,12 +65,8 @@ struct GpuMapParallelLoopsPass
   gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value blocks, int64_t threads,
                              StringRef kind) {
     Value c1 = b.create<arith::ConstantIndexOp>(loc, 1);
-    Value t = b.create<arith::ConstantIndexOp>(loc, threads);
-    std::string name = kind.str() + "_" + sanitizedName(loc) + "_" + std::to_string(counter++);
-    return b.create<gpu::LaunchOp>(loc, blocks, c1, c1, t, c1, c1, Value(), Type(), ValueRange{},
-                                   TypeRange{}, TypeRange{}, Value(), Value(), Value(),
-                                   SymbolRefAttr::get(b.getContext(), "attn_kernels"),
-                                   SymbolRefAttr::get(b.getContext(), name));
+    return attn::gpukernel::createKernelLaunch(b, loc, blocks, c1, threads, TypeRange{},
+                                         attn::gpukernel::kernelName(loc, kind, counter++, "op"));
   }
 
   LogicalResult mapParallel(scf::ParallelOp loop) {

@@ -1,0 +1,121 @@
+//===- KernelBuilder.h - shared pieces of the GPU kernel builders --------===//
+//
+// Kernel names from op locations, the gpu.launch every attnc kernel is built
+// as, and a small builder of the scalar/memref/scf ops the kernels are made of.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_GPU_KERNELBUILDER_H
+#define ATTN_GPU_KERNELBUILDER_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <cctype>
+#include <string>
+
+namespace mlir::attn::gpukernel {
+
+/// "<prefix>_<ONNX node name, [^A-Za-z0-9] -> _>_<index>"; `fallback` when
+/// the location has no name.
+inline std::string kernelName(Location loc, StringRef prefix, unsigned index,
+                              StringRef fallback = "") {
+  std::string base;
+  if (auto name = dyn_cast<NameLoc>(loc))
+    base = name.getName().str();
+  else if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location l : fused.getLocations())
+      if (auto n = dyn_cast<NameLoc>(l)) {
+        base = n.getName().str();
+        break;
+      }
+  if (base.empty())
+    base = fallback.str();
+  std::string out = prefix.str() + "_";
+  for (char c : base)
+    out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return out + "_" + std::to_string(index);
+}
+
+/// A gpu.launch of gridX x gridY blocks of `threads` threads in the
+/// attn_kernels module, with static workgroup (shared-memory) buffers.
+inline gpu::LaunchOp createKernelLaunch(OpBuilder &b, Location loc, Value gridX, Value gridY,
+                                        int64_t threads, TypeRange workgroup, StringRef name) {
+  Value c1 = b.create<arith::ConstantIndexOp>(loc, 1);
+  Value t = b.create<arith::ConstantIndexOp>(loc, threads);
+  return b.create<gpu::LaunchOp>(loc, gridX, gridY, c1, t, c1, c1,
+                                 /*dynamicSharedMemorySize=*/Value(), /*asyncTokenType=*/Type(),
+                                 ValueRange{}, workgroup, TypeRange{}, Value(), Value(), Value(),
+                                 SymbolRefAttr::get(b.getContext(), "attn_kernels"),
+                                 SymbolRefAttr::get(b.getContext(), name));
+}
+
+struct KernelBuilder {
+  OpBuilder &b;
+  Location loc;
+  Type f32;
+  KernelBuilder(OpBuilder &b, Location loc) : b(b), loc(loc), f32(b.getF32Type()) {}
+  Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
+  Value f(double v) { return b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(v)); }
+  Value add(Value x, Value y) { return b.create<arith::AddIOp>(loc, x, y); }
+  Value mul(Value x, Value y) { return b.create<arith::MulIOp>(loc, x, y); }
+  Value sub(Value x, Value y) { return b.create<arith::SubIOp>(loc, x, y); }
+  Value div(Value x, Value y) { return b.create<arith::DivUIOp>(loc, x, y); }
+  Value rem(Value x, Value y) { return b.create<arith::RemUIOp>(loc, x, y); }
+  Value minu(Value x, Value y) { return b.create<arith::MinUIOp>(loc, x, y); }
+  Value ult(Value x, Value y) {
+    return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, x, y);
+  }
+  Value fadd(Value x, Value y) { return b.create<arith::AddFOp>(loc, x, y); }
+  Value fmul(Value x, Value y) { return b.create<arith::MulFOp>(loc, x, y); }
+  Value fsub(Value x, Value y) { return b.create<arith::SubFOp>(loc, x, y); }
+  Value fmax(Value x, Value y) { return b.create<arith::MaximumFOp>(loc, x, y); }
+  Value exp(Value x) { return b.create<math::ExpOp>(loc, x); }
+  Value sel(Value c, Value x, Value y) { return b.create<arith::SelectOp>(loc, c, x, y); }
+  Value toF32(Value v) {
+    Type t = v.getType();
+    if (t == f32)
+      return v;
+    if (t.getIntOrFloatBitWidth() < 32)
+      return b.create<arith::ExtFOp>(loc, f32, v);
+    return b.create<arith::TruncFOp>(loc, f32, v);
+  }
+  Value fromF32(Value v, Type t) {
+    if (t == f32)
+      return v;
+    if (t.getIntOrFloatBitWidth() < 32)
+      return b.create<arith::TruncFOp>(loc, t, v);
+    return b.create<arith::ExtFOp>(loc, t, v);
+  }
+  Value load(Value m, ValueRange i) { return b.create<memref::LoadOp>(loc, m, i); }
+  void store(Value v, Value m, ValueRange i) { b.create<memref::StoreOp>(loc, v, m, i); }
+  void barrier() { b.create<gpu::BarrierOp>(loc); }
+
+  /// for (i = lb; i < ub; i += step) body(i)
+  void loop(Value lb, Value ub, Value step, function_ref<void(Value)> body) {
+    auto f = b.create<scf::ForOp>(loc, lb, ub, step);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(f.getBody());
+    body(f.getInductionVar());
+  }
+  /// A reduction loop carrying one f32.
+  Value reduce(Value lb, Value ub, Value init, function_ref<Value(Value, Value)> body) {
+    auto f = b.create<scf::ForOp>(loc, lb, ub, idx(1), ValueRange{init});
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(f.getBody());
+    b.create<scf::YieldOp>(loc, body(f.getInductionVar(), f.getRegionIterArgs()[0]));
+    return f.getResult(0);
+  }
+  void ifThen(Value cond, function_ref<void()> body) {
+    auto i = b.create<scf::IfOp>(loc, cond, /*withElse=*/false);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&i.getThenRegion().front());
+    body();
+  }
+};
+
+} // namespace mlir::attn::gpukernel
+
+#endif // ATTN_GPU_KERNELBUILDER_H
