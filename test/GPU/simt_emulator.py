@@ -12,7 +12,8 @@ mma.m16n8k16 with floating point type"), computed in f32.
 
 What it checks besides the values: loads and stores inside the buffers for
 every active lane (an out-of-bounds access is an error, not a wrap), barriers
-and shuffles and mma only under uniform control flow (all lanes active), and
+under uniform control flow (all threads of the block active), shuffles and
+mma under warp-uniform control flow (each warp all active or all inactive), and
 output elements never written stay NaN (buffers start as NaN).
 
 What it cannot check: timing, memory-model races between warps that a
@@ -314,7 +315,16 @@ class Machine:
 
     def full(self, act):
         if not np.all(act):
-            raise EmulationError("a warp-level or block-level op under divergent control flow")
+            raise EmulationError("a block-level op under divergent control flow")
+
+    def warp_full(self, act):
+        """Warp-level ops (shfl.sync and mma.sync with a full mask): every
+        warp takes part with all its lanes or not at all."""
+        a = np.asarray(act, dtype=bool).reshape(-1, WARP) if self.T % WARP == 0 else None
+        if a is None:
+            self.full(act)
+        elif not (a.all(axis=1) | ~a.any(axis=1)).all():
+            raise EmulationError("a warp-level op under divergent control flow within a warp")
 
     def flat_index(self, buf, idx, act, op):
         """Flat element indices of buf[idx] per lane; inactive lanes read 0."""
@@ -514,7 +524,7 @@ class Machine:
             self.full(act)
             self.stats["barriers"] += 1
         elif n == "gpu.shuffle":
-            self.full(act)
+            self.warp_full(act)
             mode = re.search(r"mode = #gpu<shuffle_mode (\w+)>", op.text).group(1)
             if mode != "xor":
                 raise NotImplementedError("gpu.shuffle " + mode)

@@ -88,14 +88,7 @@ LogicalResult replaceWithPlaceholder(AttentionOp op, unsigned index) {
     scoreDims.push_back(kd[nb]);
     M = materializeDynamicBroadcast(b, loc, M, scoreDims);
   }
-  auto view = [&](Value t) -> Value {
-    auto tt = cast<RankedTensorType>(t.getType());
-    SmallVector<int64_t> strides(tt.getRank(), ShapedType::kDynamic);
-    auto mt = MemRefType::get(
-        tt.getShape(), tt.getElementType(),
-        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides));
-    return b.create<bufferization::ToBufferOp>(loc, mt, t, b.getUnitAttr());
-  };
+  auto view = [&](Value t) { return gpukernel::tensorView(b, loc, t); };
   SmallVector<Value> args{view(Q), view(K), view(V)};
   if (M)
     args.push_back(view(M));
@@ -107,17 +100,8 @@ LogicalResult replaceWithPlaceholder(AttentionOp op, unsigned index) {
   Value out = b.create<memref::AllocOp>(loc, outType, dynOut);
   args.push_back(out);
 
-  auto module = op->getParentOfType<ModuleOp>();
   std::string name = (kPlaceholder + "_" + std::to_string(index)).str();
-  SmallVector<Type> types;
-  for (Value a : args)
-    types.push_back(a.getType());
-  {
-    OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
-    auto decl = mb.create<func::FuncOp>(loc, name, b.getFunctionType(types, {}));
-    decl.setPrivate();
-  }
-  auto call = b.create<func::CallOp>(loc, name, TypeRange{}, args);
+  auto call = gpukernel::createPlaceholderCall(b, loc, op->getParentOfType<ModuleOp>(), name, args);
   // The op's semantics travel on the call.
   for (NamedAttribute a : op->getAttrs())
     call->setAttr(("attn." + a.getName().strref()).str(), a.getValue());
@@ -495,15 +479,9 @@ struct GpuAttentionLowering {
   }
 
   LogicalResult eraseCall() {
-    auto module = call->getParentOfType<ModuleOp>();
-    StringRef callee = call.getCallee();
-    call.erase();
-    if (auto decl = module.lookupSymbol<func::FuncOp>(callee))
-      if (SymbolTable::symbolKnownUseEmpty(decl, module))
-        decl.erase();
+    gpukernel::erasePlaceholderCall(call);
     return success();
   }
-
 
   LogicalResult run() {
     const Operands o = Operands::of(call);
@@ -716,11 +694,7 @@ struct GpuLowerAttentionPass
         return signalPassFailure();
     if (!ops.empty())
       return;
-    SmallVector<func::CallOp> calls;
-    module.walk([&](func::CallOp c) {
-      if (c.getCallee().starts_with(kPlaceholder))
-        calls.push_back(c);
-    });
+    SmallVector<func::CallOp> calls = gpukernel::placeholderCalls(module, kPlaceholder);
     index = 0;
     for (func::CallOp c : calls)
       if (failed(GpuAttentionLowering{c, index++, tensorCores}.run()))

@@ -1,13 +1,16 @@
 //===- KernelBuilder.h - shared pieces of the GPU kernel builders --------===//
 //
 // Kernel names from op locations, the gpu.launch every attnc kernel is built
-// as, and a small builder of the scalar/memref/scf ops the kernels are made of.
+// as, the placeholder calls of the two-phase kernel passes, and a small
+// builder of the scalar/memref/scf ops the kernels are made of.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_GPU_KERNELBUILDER_H
 #define ATTN_GPU_KERNELBUILDER_H
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -52,6 +55,58 @@ inline gpu::LaunchOp createKernelLaunch(OpBuilder &b, Location loc, Value gridX,
                                  SymbolRefAttr::get(b.getContext(), name));
 }
 
+/// Two-phase kernel passes (attention, layer norm): on tensors, an attn op
+/// becomes views of its operands (`tensorView`), a fresh output buffer and a
+/// call of a private placeholder function (`createPlaceholderCall`); after
+/// bufferization and deallocation (which do not know the memory effects of
+/// GPU ops such as gpu.barrier) the pass runs again and replaces each
+/// placeholder call (`placeholderCalls`) by its gpu.launch, then erases it
+/// (`erasePlaceholderCall`).
+
+/// `t` as a read-only memref view with a fully dynamic strided layout.
+inline Value tensorView(OpBuilder &b, Location loc, Value t) {
+  auto tt = cast<RankedTensorType>(t.getType());
+  SmallVector<int64_t> strides(tt.getRank(), ShapedType::kDynamic);
+  auto mt = MemRefType::get(tt.getShape(), tt.getElementType(),
+                            StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides));
+  return b.create<bufferization::ToBufferOp>(loc, mt, t, b.getUnitAttr());
+}
+
+/// A call of the new private function `name` (declared at the end of the
+/// module) with `args`.
+inline func::CallOp createPlaceholderCall(OpBuilder &b, Location loc, ModuleOp module,
+                                          StringRef name, ValueRange args) {
+  SmallVector<Type> types;
+  for (Value a : args)
+    types.push_back(a.getType());
+  {
+    OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
+    auto decl = mb.create<func::FuncOp>(loc, name, b.getFunctionType(types, {}));
+    decl.setPrivate();
+  }
+  return b.create<func::CallOp>(loc, name, TypeRange{}, args);
+}
+
+/// The calls of placeholders whose names start with `prefix`.
+inline SmallVector<func::CallOp> placeholderCalls(ModuleOp module, StringRef prefix) {
+  SmallVector<func::CallOp> calls;
+  module.walk([&](func::CallOp c) {
+    if (c.getCallee().starts_with(prefix))
+      calls.push_back(c);
+  });
+  return calls;
+}
+
+/// Erases `call` and, once unused, its placeholder's declaration.
+inline void erasePlaceholderCall(func::CallOp call) {
+  auto module = call->getParentOfType<ModuleOp>();
+  std::string callee = call.getCallee().str();
+  call.erase();
+  if (auto decl = module.lookupSymbol<func::FuncOp>(callee))
+    if (SymbolTable::symbolKnownUseEmpty(decl, module))
+      decl.erase();
+}
+
 struct KernelBuilder {
   OpBuilder &b;
   Location loc;
@@ -73,6 +128,18 @@ struct KernelBuilder {
   Value fsub(Value x, Value y) { return b.create<arith::SubFOp>(loc, x, y); }
   Value fmax(Value x, Value y) { return b.create<arith::MaximumFOp>(loc, x, y); }
   Value exp(Value x) { return b.create<math::ExpOp>(loc, x); }
+  Value rsqrt(Value x) { return b.create<math::RsqrtOp>(loc, x); }
+  /// `v` (f32) summed over the 32 lanes of a warp (xor butterfly; every
+  /// lane gets the sum).
+  Value warpSum(Value v) {
+    for (int32_t m = 16; m >= 1; m /= 2)
+      v = fadd(v, b.create<gpu::ShuffleOp>(loc, v, m, 32, gpu::ShuffleMode::XOR).getShuffleResult());
+    return v;
+  }
+  /// An index as f32.
+  Value indexToF32(Value i) {
+    return b.create<arith::UIToFPOp>(loc, f32, b.create<arith::IndexCastUIOp>(loc, b.getI64Type(), i));
+  }
   Value sel(Value c, Value x, Value y) { return b.create<arith::SelectOp>(loc, c, x, y); }
   Value toF32(Value v) {
     Type t = v.getType();
@@ -100,13 +167,18 @@ struct KernelBuilder {
     b.setInsertionPointToStart(f.getBody());
     body(f.getInductionVar());
   }
-  /// A reduction loop carrying one f32.
-  Value reduce(Value lb, Value ub, Value init, function_ref<Value(Value, Value)> body) {
-    auto f = b.create<scf::ForOp>(loc, lb, ub, idx(1), ValueRange{init});
+  /// for (i = lb; i < ub; i += step) acc = body(i, acc), one f32 carried.
+  Value reduceStep(Value lb, Value ub, Value step, Value init,
+                   function_ref<Value(Value, Value)> body) {
+    auto f = b.create<scf::ForOp>(loc, lb, ub, step, ValueRange{init});
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(f.getBody());
     b.create<scf::YieldOp>(loc, body(f.getInductionVar(), f.getRegionIterArgs()[0]));
     return f.getResult(0);
+  }
+  /// A reduction loop carrying one f32.
+  Value reduce(Value lb, Value ub, Value init, function_ref<Value(Value, Value)> body) {
+    return reduceStep(lb, ub, idx(1), init, body);
   }
   void ifThen(Value cond, function_ref<void()> body) {
     auto i = b.create<scf::IfOp>(loc, cond, /*withElse=*/false);

@@ -213,6 +213,7 @@ void attn::buildCudaLoweringPipeline(OpPassManager &pm, const CompileOptions &op
   GpuLowerAttentionPassOptions attention;
   attention.tensorCores = options.gpuTensorCores;
   pm.addPass(createGpuLowerAttentionPass(attention)); // -> placeholder calls
+  pm.addPass(createGpuLowerLayerNormPass());           // -> placeholder calls
   pm.addNestedPass<func::FuncOp>(createLowerAttnToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -227,6 +228,7 @@ void attn::buildCudaLoweringPipeline(OpPassManager &pm, const CompileOptions &op
   // 3. Loops -> kernels: every outermost parallel loop becomes a gpu.launch,
   // then each launch is outlined into a gpu.module of its own.
   pm.addPass(createGpuLowerAttentionPass(attention)); // placeholder calls -> kernels
+  pm.addPass(createGpuLowerLayerNormPass());           // placeholder calls -> kernels
   pm.addNestedPass<func::FuncOp>(createLowerMemrefCopyPass());
   pm.addNestedPass<func::FuncOp>(createExpandDynamicReshapesPass());
   GpuTileMatmulPassOptions matmul;

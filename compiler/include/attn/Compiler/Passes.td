@@ -291,6 +291,26 @@ def GpuLowerAttentionPass : Pass<"attn-gpu-lower-attention", "ModuleOp"> {
   ];
 }
 
+def GpuLowerLayerNormPass : Pass<"attn-gpu-lower-layer-norm", "ModuleOp"> {
+  let summary = "Lower attn.layer_norm to one warp-per-row gpu.launch";
+  let description = [{
+    One kernel per layer norm instead of the linalg chain of reductions and
+    elementwise ops: a warp per row of the [rows, n] view (256 threads per
+    block), lanes striding over the row, residual added on load, mean and
+    variance (two passes) in f32 by xor shuffles, then scale and bias. Two
+    phases like attn-gpu-lower-attention: on tensors each taken op becomes
+    views collapsed to [rows, n] (scale/bias [n]), a fresh output buffer and
+    a call of `@__attn_gpu_layer_norm_N`; the run after bufferization builds
+    the kernels. Takes ops with axis >= 1, a static normalized size and
+    scale/bias of that many elements; the others keep the linalg lowering.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::bufferization::BufferizationDialect"];
+}
+
 def GpuTileMatmulPass : Pass<"attn-gpu-tile-matmul", "func::FuncOp"> {
   let summary = "linalg.matmul on buffers -> a shared-memory tiled gpu.launch";
   let description = [{

@@ -1,0 +1,232 @@
+//===- GpuLayerNorm.cpp - attn.layer_norm -> one warp-per-row GPU kernel --===//
+//
+// The linalg lowering of attn.layer_norm is a chain of reductions and
+// elementwise ops (11 kernels with a residual on the GPU, each reduction one
+// thread per row, uncoalesced). Here it is one kernel: 256 threads, a warp
+// per row of the [rows, n] view, lanes striding over the row (coalesced),
+// f32 accumulation whatever the element type:
+//
+//   x[c] = input[row, c] (+ residual[row, c])
+//   mean = warpSum(sum_c x[c]) / n                  // xor shuffles
+//   d = x - mean: var = E[d^2] - E[d]^2, mean += E[d]  // second pass: no
+//                                                      // cancellation
+//   out[row, c] = (x[c] - mean) * rsqrt(var + eps) * scale[c] (+ bias[c])
+//
+// The rows are re-read per pass (L1/L2 hits). Built in two phases like the
+// attention kernel (KernelBuilder.h): on tensors the operands are collapsed
+// to [rows, n] (scale/bias to [n]) and passed as views to a placeholder
+// call; after bufferization the call becomes the gpu.launch. Ops it does not
+// take (axis 0, a dynamic normalized size, scale/bias that broadcast inside
+// the normalized dims) keep the linalg lowering, which also runs on the GPU.
+//
+//===----------------------------------------------------------------------===//
+#include "../Conversion/LoweringUtils.h"
+#include "KernelBuilder.h"
+#include "attn/Compiler/Passes.h"
+#include "attn/Dialect/ShapeInference.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_GPULOWERLAYERNORMPASS
+#include "attn/Compiler/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+using gpukernel::KernelBuilder;
+
+namespace {
+
+constexpr int64_t kThreads = 256, kWarps = kThreads / 32;
+constexpr StringLiteral kPlaceholder = "__attn_gpu_layer_norm";
+
+/// Does the kernel take `op`? axis >= 1, a static nonzero normalized size,
+/// scale/bias with exactly that many elements.
+bool kernelTakes(LayerNormOp op) {
+  auto t = cast<RankedTensorType>(op.getInput().getType());
+  auto axis = normalizeAxis(op.getAxis(), t.getRank());
+  if (!axis || *axis == 0)
+    return false;
+  int64_t n = 1;
+  for (int64_t i = *axis; i < t.getRank(); ++i) {
+    if (t.isDynamicDim(i))
+      return false;
+    n *= t.getDimSize(i);
+  }
+  for (Value v : {op.getScale(), op.getBias()}) {
+    if (!v)
+      continue;
+    auto vt = cast<RankedTensorType>(v.getType());
+    if (vt.getRank() == 0 || !vt.hasStaticShape() || vt.getNumElements() != n)
+      return false;
+  }
+  return n != 0;
+}
+
+/// `v` collapsed so that dims [0, split) and [split, rank) become one dim each
+/// (split = 0: all dims into one).
+Value collapse(OpBuilder &b, Location loc, Value v, int64_t split) {
+  auto t = cast<RankedTensorType>(v.getType());
+  int64_t rank = t.getRank();
+  SmallVector<ReassociationIndices> re;
+  if (split > 0) {
+    re.emplace_back();
+    for (int64_t i = 0; i < split; ++i)
+      re.back().push_back(i);
+  }
+  re.emplace_back();
+  for (int64_t i = split; i < rank; ++i)
+    re.back().push_back(i);
+  if (static_cast<int64_t>(re.size()) == rank)
+    return v;
+  return b.create<tensor::CollapseShapeOp>(loc, v, re);
+}
+
+/// Phase 1 (tensors): the op -> [rows, n] views, a fresh output buffer of the
+/// result's shape, and the placeholder call (x, [residual], scale, [bias],
+/// out).
+void replaceWithPlaceholder(LayerNormOp op, unsigned index) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto resultType = cast<RankedTensorType>(op.getResult().getType());
+  int64_t rank = resultType.getRank();
+  int64_t axis = *normalizeAxis(op.getAxis(), rank);
+  SmallVector<Value> operands{op.getInput()};
+  if (op.getResidual())
+    operands.push_back(op.getResidual());
+  SmallVector<Value> dims = broadcastResultDims(b, loc, resultType, operands);
+
+  SmallVector<Value> args;
+  for (Value v : operands)
+    args.push_back(gpukernel::tensorView(
+        b, loc, collapse(b, loc, materializeDynamicBroadcast(b, loc, v, dims), axis)));
+  args.push_back(gpukernel::tensorView(b, loc, collapse(b, loc, op.getScale(), 0)));
+  if (op.getBias())
+    args.push_back(gpukernel::tensorView(b, loc, collapse(b, loc, op.getBias(), 0)));
+  SmallVector<Value> dynOut;
+  for (int64_t i = 0; i < rank; ++i)
+    if (resultType.isDynamicDim(i))
+      dynOut.push_back(dims[i]);
+  auto outType = MemRefType::get(resultType.getShape(), resultType.getElementType());
+  Value out = b.create<memref::AllocOp>(loc, outType, dynOut);
+  args.push_back(out);
+
+  std::string name = (kPlaceholder + "_" + std::to_string(index)).str();
+  auto call = gpukernel::createPlaceholderCall(b, loc, op->getParentOfType<ModuleOp>(), name, args);
+  call->setAttr("attn.epsilon", op.getEpsilonAttr());
+  call->setAttr("attn.axis", b.getI64IntegerAttr(axis));
+  call->setAttr("attn.has_residual", b.getBoolAttr(op.getResidual() != nullptr));
+  call->setAttr("attn.has_bias", b.getBoolAttr(op.getBias() != nullptr));
+  Value result = b.create<bufferization::ToTensorOp>(loc, resultType, out,
+                                                     /*restrict=*/true, /*writable=*/true);
+  op.getResult().replaceAllUsesWith(result);
+  op.erase();
+}
+
+/// Phase 2 (buffers): the placeholder call -> the warp-per-row gpu.launch.
+void buildKernel(func::CallOp call, unsigned index) {
+  OpBuilder b(call);
+  Location loc = call.getLoc();
+  KernelBuilder h(b, loc);
+  bool hasResidual = call->getAttrOfType<BoolAttr>("attn.has_residual").getValue();
+  bool hasBias = call->getAttrOfType<BoolAttr>("attn.has_bias").getValue();
+  double eps = call->getAttrOfType<FloatAttr>("attn.epsilon").getValueAsDouble();
+  int64_t axis = call->getAttrOfType<IntegerAttr>("attn.axis").getInt();
+  unsigned k = 0;
+  Value x = call.getOperand(k++);
+  Value res = hasResidual ? call.getOperand(k++) : Value();
+  Value scale = call.getOperand(k++);
+  Value bias = hasBias ? call.getOperand(k++) : Value();
+  Value outFull = call.getOperand(k++);
+
+  // The output (a fresh identity-layout buffer) as [rows, n].
+  auto outFullType = cast<MemRefType>(outFull.getType());
+  Value out = outFull;
+  if (outFullType.getRank() != 2) {
+    SmallVector<ReassociationIndices> re(2);
+    for (int64_t i = 0; i < outFullType.getRank(); ++i)
+      re[i < axis ? 0 : 1].push_back(i);
+    out = b.create<memref::CollapseShapeOp>(loc, outFull, re);
+  }
+  Type et = outFullType.getElementType();
+  Value rows = b.create<memref::DimOp>(loc, x, 0);
+  Value n = b.create<memref::DimOp>(loc, x, 1);
+  Value blocks = b.create<arith::CeilDivUIOp>(loc, rows, h.idx(kWarps));
+  auto launch = gpukernel::createKernelLaunch(b, loc, blocks, h.idx(1), kThreads, TypeRange{},
+                                              gpukernel::kernelName(loc, "layernorm", index));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    Value tid = launch.getThreadIds().x;
+    Value lane = h.rem(tid, h.idx(32));
+    Value row = h.add(h.mul(launch.getBlockIds().x, h.idx(kWarps)), h.div(tid, h.idx(32)));
+    Value c32 = h.idx(32);
+    // Whole warps take the branch or not: the shuffles stay warp-uniform.
+    h.ifThen(h.ult(row, rows), [&] {
+      auto value = [&](Value c) {
+        Value v = h.toF32(h.load(x, {row, c}));
+        return hasResidual ? h.fadd(v, h.toF32(h.load(res, {row, c}))) : v;
+      };
+      Value nf = h.indexToF32(n);
+      Value sum = h.reduceStep(lane, n, c32, h.f(0.0),
+                               [&](Value c, Value acc) { return h.fadd(acc, value(c)); });
+      Value mean = b.create<arith::DivFOp>(loc, h.warpSum(sum), nf);
+      // Second pass: d = x - mean; var = E[d^2] - E[d]^2 and mean += E[d]
+      // (the first mean's rounding corrected, as the CPU kernel does).
+      auto second = b.create<scf::ForOp>(loc, lane, n, c32, ValueRange{h.f(0.0), h.f(0.0)});
+      {
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPointToStart(second.getBody());
+        Value d = h.fsub(value(second.getInductionVar()), mean);
+        Value sd = h.fadd(second.getRegionIterArgs()[0], d);
+        Value sq = b.create<math::FmaOp>(loc, d, d, second.getRegionIterArgs()[1]);
+        b.create<scf::YieldOp>(loc, ValueRange{sd, sq});
+      }
+      Value ed = b.create<arith::DivFOp>(loc, h.warpSum(second.getResult(0)), nf);
+      Value ed2 = b.create<arith::DivFOp>(loc, h.warpSum(second.getResult(1)), nf);
+      Value var = h.fsub(ed2, h.fmul(ed, ed));
+      var = h.fmax(var, h.f(0.0));
+      mean = h.fadd(mean, ed);
+      Value rstd = h.rsqrt(h.fadd(var, h.f(eps)));
+      h.loop(lane, n, c32, [&](Value c) {
+        Value y = h.fmul(h.fmul(h.fsub(value(c), mean), rstd), h.toF32(h.load(scale, {c})));
+        if (hasBias)
+          y = h.fadd(y, h.toF32(h.load(bias, {c})));
+        h.store(h.fromF32(y, et), out, {row, c});
+      });
+    });
+    b.create<gpu::TerminatorOp>(loc);
+  }
+  gpukernel::erasePlaceholderCall(call);
+}
+
+struct GpuLowerLayerNormPass : attn::impl::GpuLowerLayerNormPassBase<GpuLowerLayerNormPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    // Like attn-gpu-lower-attention: the first run (tensors) makes
+    // placeholder calls, the run after bufferization the kernels.
+    SmallVector<LayerNormOp> ops;
+    module.walk([&](LayerNormOp op) {
+      if (kernelTakes(op))
+        ops.push_back(op);
+    });
+    unsigned index = 0;
+    for (LayerNormOp op : ops)
+      replaceWithPlaceholder(op, index++);
+    if (!ops.empty())
+      return;
+    index = 0;
+    for (func::CallOp c : gpukernel::placeholderCalls(module, kPlaceholder))
+      buildKernel(c, index++);
+  }
+};
+
+} // namespace
