@@ -37,6 +37,7 @@ void attn::buildGraphPipeline(OpPassManager &pm, const CompileOptions &options) 
   pm.addNestedPass<func::FuncOp>(createSplitLinearResultsPass());
   pm.addNestedPass<func::FuncOp>(createFuseResidualLayerNormPass());
   pm.addNestedPass<func::FuncOp>(createFoldAttentionTransposesPass());
+  pm.addNestedPass<func::FuncOp>(createFoldShapeArithmeticPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createSymbolDCEPass());

@@ -113,6 +113,21 @@ def FoldAttentionTransposesPass : Pass<"attn-fold-attention-transposes", "func::
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def FoldShapeArithmeticPass : Pass<"attn-fold-shape-arithmetic", "func::FuncOp"> {
+  let summary = "Replace shape tensors computed by attn ops with scalar arithmetic";
+  let description = [{
+    Small integer tensors (rank <= 1, at most 16 elements) whose elements
+    follow from constants and tensor dims (attn.shape, gather with constant
+    indices, concat, reshape, slice with constant parameters, integer
+    add/sub/mul/div/max/min, cmp, select, integer casts) become constants or
+    `tensor.from_elements` of scalars computed from `tensor.dim`. Their
+    consumers (reshape, expand, range, ...) read them with tensor.extract,
+    which folds: no loops or GPU kernels for shape arithmetic, no device
+    reads by the host.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect"];
+}
+
 def FuseResidualLayerNormPass : Pass<"attn-fuse-residual-layernorm", "func::FuncOp"> {
   let summary = "Fold the residual add before a LayerNorm into attn.layer_norm";
   let description = [{
