@@ -60,3 +60,76 @@ func.func @tensors(%a: tensor<8x16xf32>, %b: tensor<16x8xf32>, %c: tensor<8x8xf3
   %0 = linalg.matmul ins(%a, %b : tensor<8x16xf32>, tensor<16x8xf32>) outs(%c : tensor<8x8xf32>) -> tensor<8x8xf32>
   return %0 : tensor<8x8xf32>
 }
+
+// -----
+
+// A Linear layer as lowered: zero fill, matmul, bias + relu generic into a
+// fresh buffer. One kernel: the fill is dropped (C = acc, C never read), the
+// generic's body runs on the accumulators, stored to its output; C is not
+// written.
+// CHECK-LABEL: func @epilogue
+// CHECK-NOT:     linalg.fill
+// CHECK:         gpu.launch
+// CHECK:           scf.for
+// CHECK:           memref.load %arg2[%{{.*}}] : memref<1024xf32>
+// CHECK:           arith.addf
+// CHECK:           arith.maximumf
+// CHECK:           memref.store %{{.*}}, %arg3[%{{.*}}, %{{.*}}] : memref<?x1024xf32>
+// CHECK-NOT:     linalg.generic
+// CHECK-NOT:     linalg.matmul
+#id = affine_map<(i, j) -> (i, j)>
+#col = affine_map<(i, j) -> (j)>
+func.func @epilogue(%a: memref<?x256xf32>, %w: memref<256x1024xf32>, %bias: memref<1024xf32>, %d: memref<?x1024xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %m = memref.dim %a, %c0 : memref<?x256xf32>
+  %c = memref.alloc(%m) : memref<?x1024xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x1024xf32>)
+  linalg.matmul ins(%a, %w : memref<?x256xf32>, memref<256x1024xf32>) outs(%c : memref<?x1024xf32>)
+  linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%c, %bias : memref<?x1024xf32>, memref<1024xf32>) outs(%d : memref<?x1024xf32>) {
+  ^bb0(%x: f32, %b: f32, %o: f32):
+    %s = arith.addf %x, %b : f32
+    %r = arith.maximumf %s, %zero : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %c : memref<?x1024xf32>
+  return
+}
+
+// -----
+
+// Not fused: C is read again after the generic (the generic stays), and a
+// generic that is a reduction; the zero fills still fold into the kernels.
+// CHECK-LABEL: func @no_epilogue
+// CHECK-NOT:     linalg.fill
+// CHECK:         gpu.launch
+// CHECK:         linalg.generic
+// CHECK:         memref.copy
+// CHECK-NOT:     linalg.fill
+// CHECK:         gpu.launch
+// CHECK:         linalg.generic {{.*}}"reduction"
+#id = affine_map<(i, j) -> (i, j)>
+func.func @no_epilogue(%a: memref<8x16xf32>, %w: memref<16x8xf32>, %d: memref<8x8xf32>, %e: memref<8x8xf32>, %r: memref<8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<8x8xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<8x8xf32>)
+  linalg.matmul ins(%a, %w : memref<8x16xf32>, memref<16x8xf32>) outs(%c : memref<8x8xf32>)
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<8x8xf32>) outs(%d : memref<8x8xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %n = arith.negf %x : f32
+    linalg.yield %n : f32
+  }
+  memref.copy %c, %e : memref<8x8xf32> to memref<8x8xf32>
+  %c2 = memref.alloc() : memref<8x8xf32>
+  linalg.fill ins(%zero : f32) outs(%c2 : memref<8x8xf32>)
+  linalg.matmul ins(%a, %w : memref<8x16xf32>, memref<16x8xf32>) outs(%c2 : memref<8x8xf32>)
+  linalg.generic {indexing_maps = [#id, affine_map<(i, j) -> (i)>], iterator_types = ["parallel", "reduction"]}
+      ins(%c2 : memref<8x8xf32>) outs(%r : memref<8xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %s = arith.addf %x, %o : f32
+    linalg.yield %s : f32
+  }
+  return
+}

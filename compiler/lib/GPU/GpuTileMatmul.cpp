@@ -17,6 +17,14 @@
 // convert-linalg-to-parallel-loops would give). Rows of As are padded by one
 // element so that the column reads of the 16 ty values do not conflict.
 //
+// The ops around the matmul that the linalg lowering of a Linear layer puts
+// there are fused (`Epilogue`): a zero fill of C just before it is dropped
+// (C = acc instead of C += acc), and an elementwise linalg.generic reading C
+// just after it (bias, activation; any pure body) runs on the accumulators
+// before the store, into the generic's output; C itself is then not written
+// at all unless it is that output. One kernel per Linear layer instead of
+// three.
+//
 // A and B both f16 (or both bf16) go to tensor cores instead: 4 warps (2 x 2)
 // of 32 x 32 per 64 x 64 tile, 32-deep A and B^T tiles in shared memory as
 // the element type (rows padded to 40: conflict-free fragment loads),
@@ -29,6 +37,9 @@
 #include "attn/Compiler/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_GPUTILEMATMULPASS
@@ -45,18 +56,102 @@ constexpr int64_t kTile = 64, kDepth = 16, kSide = 16, kPer = kTile / kSide; // 
 
 bool supported(Type t) { return t.isF32() || t.isF16() || t.isBF16(); }
 
+/// The fill and the elementwise consumer fused into a matmul's kernel.
+struct Epilogue {
+  linalg::FillOp zeroFill;   // C = 0 just before the matmul (dropped)
+  linalg::GenericOp generic; // elementwise op reading C just after it
+  unsigned cInput = 0;       // the generic's input that is C
+  Value out;                 // where the kernel stores: C or the generic's output
+};
+
+/// The nearest op before/after `op` that is not memory-effect free.
+Operation *neighbour(Operation *op, bool after) {
+  for (Operation *n = after ? op->getNextNode() : op->getPrevNode(); n;
+       n = after ? n->getNextNode() : n->getPrevNode())
+    if (!isMemoryEffectFree(n))
+      return n;
+  return nullptr;
+}
+
+bool isZero(Value v) {
+  FloatAttr f;
+  return matchPattern(v, m_Constant(&f)) && f.getValue().isZero();
+}
+
+Epilogue findEpilogue(linalg::MatmulOp op) {
+  Epilogue e;
+  Value C = op.getDpsInits()[0];
+  e.out = C;
+  if (auto fill = dyn_cast_or_null<linalg::FillOp>(neighbour(op, false)))
+    if (fill.hasPureBufferSemantics() && fill.getDpsInits()[0] == C && isZero(fill.getInputs()[0]))
+      e.zeroFill = fill;
+
+  auto g = dyn_cast_or_null<linalg::GenericOp>(neighbour(op, true));
+  if (!g || !g.hasPureBufferSemantics() || g.getNumDpsInits() != 1 || g.getNumLoops() != 2 ||
+      g.getNumReductionLoops() != 0)
+    return e;
+  Value D = g.getDpsInits()[0];
+  auto maps = g.getIndexingMapsArray();
+  if (!maps.back().isIdentity() || cast<MemRefType>(D.getType()).getRank() != 2)
+    return e;
+  // The body: pure scalar ops, no linalg.index; the output's old value only
+  // when that output is C.
+  Block &body = g.getRegion().front();
+  for (Operation &inner : body.without_terminator())
+    if (isa<linalg::IndexOp>(inner) || !isMemoryEffectFree(&inner) || inner.getNumRegions())
+      return e;
+  if (D != C && !body.getArguments().back().use_empty())
+    return e;
+  std::optional<unsigned> cInput;
+  for (auto [i, in] : llvm::enumerate(g.getDpsInputs())) {
+    if (in == C) {
+      if (cInput || !maps[i].isIdentity())
+        return e;
+      cInput = i;
+      continue;
+    }
+    // Other operands: dims of (row, col) or constants, and never the buffer
+    // being written (unless read at the same element).
+    for (AffineExpr r : maps[i].getResults())
+      if (!isa<AffineDimExpr, AffineConstantExpr>(r))
+        return e;
+    if (in == D && !maps[i].isIdentity())
+      return e;
+  }
+  if (!cInput)
+    return e;
+  // Written elsewhere: C must be a fresh buffer nobody else uses.
+  if (D != C) {
+    if (!C.getDefiningOp<memref::AllocOp>())
+      return e;
+    for (Operation *u : C.getUsers())
+      if (u != op && u != g && u != e.zeroFill && !isa<memref::DeallocOp>(u))
+        return e;
+  }
+  e.generic = g;
+  e.cInput = *cInput;
+  e.out = D;
+  return e;
+}
+
 /// What both kernels share: the operands and sizes, the launch over the
 /// 64 x 64 tiles of C, bounds-checked tile staging and C += acc.
 struct MatmulTiler {
   linalg::MatmulOp op;
   unsigned index;
+  Epilogue epi;
   OpBuilder b;
   Location loc;
   KernelBuilder h;
   Value A, B, C, M, K, N;
 
-  MatmulTiler(linalg::MatmulOp op, unsigned index)
-      : op(op), index(index), b(op), loc(op.getLoc()), h(b, loc) {
+  // With a fused generic, the kernel goes where the generic was: everything
+  // the generic reads is defined there, and what lies in between has no
+  // memory effects.
+  MatmulTiler(linalg::MatmulOp op, unsigned index, Epilogue epi)
+      : op(op), index(index), epi(epi),
+        b(epi.generic ? epi.generic.getOperation() : op.getOperation()), loc(op.getLoc()),
+        h(b, loc) {
     A = op.getDpsInputs()[0], B = op.getDpsInputs()[1], C = op.getDpsInits()[0];
     M = b.create<memref::DimOp>(loc, A, 0), K = b.create<memref::DimOp>(loc, A, 1);
     N = b.create<memref::DimOp>(loc, B, 1);
@@ -86,11 +181,37 @@ struct MatmulTiler {
     return ifOp.getResult(0);
   }
 
-  /// C[r][c] += acc (f32) where (r, c) is inside C.
+  /// C[r][c] += acc (f32; = acc after a zero fill) where (r, c) is inside C,
+  /// then the fused generic's body on it, stored to its output.
   void accumulate(Value r, Value c, Value acc) {
     h.ifThen(b.create<arith::AndIOp>(loc, h.ult(r, M), h.ult(c, N)), [&] {
-      Value v = h.fadd(h.toF32(h.load(C, {r, c})), acc);
-      h.store(h.fromF32(v, cast<MemRefType>(C.getType()).getElementType()), C, {r, c});
+      Value v = epi.zeroFill ? acc : h.fadd(h.toF32(h.load(C, {r, c})), acc);
+      v = h.fromF32(v, cast<MemRefType>(C.getType()).getElementType());
+      if (!epi.generic) {
+        h.store(v, C, {r, c});
+        return;
+      }
+      linalg::GenericOp g = epi.generic;
+      Block &body = g.getRegion().front();
+      auto maps = g.getIndexingMapsArray();
+      IRMapping map;
+      for (auto [i, in] : llvm::enumerate(g.getDpsInputs())) {
+        if (i == epi.cInput) {
+          map.map(body.getArgument(i), v);
+          continue;
+        }
+        SmallVector<Value> idx;
+        for (AffineExpr e : maps[i].getResults())
+          idx.push_back(isa<AffineDimExpr>(e)
+                            ? (cast<AffineDimExpr>(e).getPosition() == 0 ? r : c)
+                            : h.idx(cast<AffineConstantExpr>(e).getValue()));
+        map.map(body.getArgument(i), h.load(in, idx));
+      }
+      map.map(body.getArguments().back(), v); // used only when the output is C
+      for (Operation &inner : body.without_terminator())
+        b.clone(inner, map);
+      Value y = map.lookupOrDefault(body.getTerminator()->getOperand(0));
+      h.store(y, epi.out, {r, c});
     });
   }
 
@@ -233,12 +354,17 @@ LogicalResult tile(linalg::MatmulOp op, unsigned index, bool tensorCores) {
       !supported(ct.getElementType()))
     return failure();
   Type ae = at.getElementType();
-  MatmulTiler tiler(op, index);
+  Epilogue epi = findEpilogue(op);
+  MatmulTiler tiler(op, index, epi);
   if (failed(tensorCores && ae == bt.getElementType() && (ae.isF16() || ae.isBF16())
                  ? tiler.tensorCore()
                  : tiler.simt()))
     return failure();
   op.erase();
+  if (epi.zeroFill)
+    epi.zeroFill.erase();
+  if (epi.generic)
+    epi.generic.erase();
   return success();
 }
 
