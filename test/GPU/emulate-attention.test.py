@@ -58,7 +58,26 @@ CASES = {
                       "mask_first, scale = 0.0625 : f64", False),
     "simt_f16_additive": ("f16", 2, 2, 20, 37, 64, 64, ("add", (2, 1, 1, 37)),
                           "mask_kind = #attn.mask_kind<additive>, scale = 0.125 : f64", False),
+    # Layout perms (as attn-fold-attention-transposes leaves them for the
+    # [B, S, H, D] tensors of exported models): the kernels read and write
+    # memref.transpose views of the stored tensors.
+    "tc_f16_perms": ("f16", 2, 3, 40, 50, 64, 64, ("add", (2, 1, 1, 50)),
+                     "key_perm = array<i64: 0, 2, 1, 3>, mask_kind = #attn.mask_kind<additive>, "
+                     "query_perm = array<i64: 0, 2, 1, 3>, result_perm = array<i64: 0, 2, 1, 3>, "
+                     "scale = 0.125 : f64, value_perm = array<i64: 0, 2, 1, 3>", True),
+    # Sequence-first [S, B, H, D] (nn.MultiheadAttention's layout): a perm
+    # that is not its own inverse.
+    "simt_f32_perms": ("f32", 2, 3, 21, 21, 32, 32, None,
+                       "causal, key_perm = array<i64: 1, 2, 0, 3>, mask_kind = #attn.mask_kind<none>, "
+                       "query_perm = array<i64: 1, 2, 0, 3>, result_perm = array<i64: 2, 0, 1, 3>, "
+                       "scale = 0.17 : f64, value_perm = array<i64: 1, 2, 0, 3>", False),
 }
+
+
+def perm_attr(attrs, key):
+    import re
+    m = re.search(key + r" = array<i64: ([\d, ]+)>", attrs)
+    return tuple(int(x) for x in m.group(1).split(",")) if m else None
 
 
 def mlir_type(shape, dt):
@@ -118,11 +137,16 @@ def run_case(attn_opt, name, spec, tmp):
     dt, B, H, Sq, Sk, D, Dv, mask, attrs, tc = spec
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     qs, ks, vs = (B, H, Sq, D), (B, H, Sk, D), (B, H, Sk, Dv)
+    # logical dim i = stored dim qperm[i]; stored result dim i = logical dim rperm[i]
+    qperm, rperm = perm_attr(attrs, "query_perm") or (0, 1, 2, 3), perm_attr(attrs, "result_perm") or (0, 1, 2, 3)
+    inv = tuple(int(i) for i in np.argsort(qperm))
+    stored = lambda s: tuple(s[p] for p in inv)  # noqa: E731
     big = 4.0 if "big" in name else 1.0
     q = emu.round_to(rng.standard_normal(qs) * big, dt)
     k = emu.round_to(rng.standard_normal(ks) * big, dt)
     v = emu.round_to(rng.standard_normal(vs), dt)
-    sig = ["%%q: %s" % mlir_type(qs, dt), "%%k: %s" % mlir_type(ks, dt), "%%v: %s" % mlir_type(vs, dt)]
+    sig = ["%%q: %s" % mlir_type(stored(qs), dt), "%%k: %s" % mlir_type(stored(ks), dt),
+           "%%v: %s" % mlir_type(stored(vs), dt)]
     m, mclause = None, ""
     if mask:
         mk, mshape = mask
@@ -142,24 +166,25 @@ def run_case(attn_opt, name, spec, tmp):
             mt = mlir_type(mshape, dt)
         sig.append("%%m: %s" % mt)
         mclause = " mask(%%m : %s)" % mt
-    rt = mlir_type((B, H, Sq, Dv), dt)
+    rt = mlir_type(tuple((B, H, Sq, Dv)[p] for p in rperm), dt)
     src = ("func.func @main(%s) -> %s {\n  %%0 = attn.attention %%q, %%k, %%v%s {%s} : %s, %s, %s -> %s\n"
-           "  return %%0 : %s\n}\n" % (", ".join(sig), rt, mclause, attrs, mlir_type(qs, dt),
-                                       mlir_type(ks, dt), mlir_type(vs, dt), rt, rt))
+           "  return %%0 : %s\n}\n" % (", ".join(sig), rt, mclause, attrs, mlir_type(stored(qs), dt),
+                                       mlir_type(stored(ks), dt), mlir_type(stored(vs), dt), rt, rt))
     path = os.path.join(tmp, name + ".mlir")
     with open(path, "w") as f:
         f.write(src)
     opt = "-attn-gpu-lower-attention" + ("" if tc else "=tensor-cores=0")
     ir = subprocess.run([attn_opt, path, opt, "-one-shot-bufferize=bufferize-function-boundaries=1 "
                          "function-boundary-type-conversion=identity-layout-map", opt,
-                         "-canonicalize", "-cse", "--mlir-print-op-generic"],
+                         "-canonicalize", "-cse", "--mlir-print-op-generic", "--mlir-print-local-scope"],
                         check=True, capture_output=True, text=True).stdout
     kernel = "attention_tc_" if "@attention_tc_" in ir else "attention_"
-    args = [q.astype(np.float32), k.astype(np.float32), v.astype(np.float32)]
+    store = lambda x: np.ascontiguousarray(x.transpose(inv))  # noqa: E731
+    args = [store(q).astype(np.float32), store(k).astype(np.float32), store(v).astype(np.float32)]
     if m is not None:
         args.append(m.astype(np.int64) if m.dtype == np.int64 else m.astype(np.float32))
     (out,), stats = emu.run_function(ir, "main", args)
-    ref = reference(q, k, v, m, dt, parse_attrs(attrs))
+    ref = np.ascontiguousarray(reference(q, k, v, m, dt, parse_attrs(attrs)).transpose(rperm))
     nan_ref, nan_got = np.isnan(ref), np.isnan(out)
     problems = []
     if (nan_ref != nan_got).any():

@@ -81,3 +81,26 @@ func.func @tensor_core_f16(%q: tensor<1x4x256x128xf16>, %k: tensor<1x4x256x128xf
   %0 = attn.attention %q, %k, %v {scale = 0.088 : f64, mask_kind = #attn.mask_kind<none>} : tensor<1x4x256x128xf16>, tensor<1x4x256x128xf16>, tensor<1x4x256x128xf16> -> tensor<1x4x256x128xf16>
   return %0 : tensor<1x4x256x128xf16>
 }
+
+// -----
+
+// Layout perms (sequence-first [S, B, H, D] tensors): no transposes; the
+// kernel gets memref.transpose views of the stored operands and of the
+// output buffer, which is allocated in the stored layout.
+// TENSOR-LABEL: func @perms
+// TENSOR-NOT:     attn.transpose
+// TENSOR:         %[[QB:.*]] = bufferization.to_buffer %arg0 read_only
+// TENSOR:         %[[QV:.*]] = memref.transpose %[[QB]] (d0, d1, d2, d3) -> (d1, d2, d0, d3) : memref<?x?x4x32xf32, strided<[?, ?, ?, ?], offset: ?>> to memref<?x4x?x32xf32, strided<[?, ?, ?, ?], offset: ?>>
+// TENSOR:         %[[OUT:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<?x?x4x32xf32>
+// TENSOR:         %[[OV:.*]] = memref.transpose %[[OUT]] (d0, d1, d2, d3) -> (d1, d2, d0, d3) : memref<?x?x4x32xf32> to memref<?x4x?x32xf32, strided<[128, 32, ?, 1]>>
+// TENSOR:         call @__attn_gpu_attention_0(%[[QV]], %{{.*}}, %{{.*}}, %[[OV]])
+// TENSOR-NOT:       _perm
+// TENSOR-SAME:      : (
+// TENSOR:         bufferization.to_tensor %[[OUT]] restrict writable
+// KERNEL-LABEL: func @perms
+// KERNEL:         gpu.launch
+// KERNEL-SAME:      function(@attention__0)
+func.func @perms(%q: tensor<?x?x4x32xf32>, %k: tensor<?x?x4x32xf32>, %v: tensor<?x?x4x32xf32>) -> tensor<?x?x4x32xf32> {
+  %0 = attn.attention %q, %k, %v {key_perm = array<i64: 1, 2, 0, 3>, mask_kind = #attn.mask_kind<none>, query_perm = array<i64: 1, 2, 0, 3>, result_perm = array<i64: 2, 0, 1, 3>, scale = 0.17 : f64, value_perm = array<i64: 1, 2, 0, 3>} : tensor<?x?x4x32xf32>, tensor<?x?x4x32xf32>, tensor<?x?x4x32xf32> -> tensor<?x?x4x32xf32>
+  return %0 : tensor<?x?x4x32xf32>
+}

@@ -430,6 +430,15 @@ class Machine:
             set_(g(ins[0]))
         elif n in ("memref.subview", "memref.reinterpret_cast"):
             set_(self.view_op(op, n))
+        elif n == "memref.transpose":
+            src = g(ins[0])
+            m = re.search(r"permutation = affine_map<\(([^)]*)\) -> \(([^)]*)\)>", op.text)
+            if not m:
+                raise NotImplementedError("memref.transpose without an inline permutation map "
+                                          "(print with --mlir-print-local-scope)")
+            dims = [d.strip() for d in m.group(1).split(",")]
+            perm = [dims.index(d.strip()) for d in m.group(2).split(",")]
+            set_(src.view(src.offset, [src.shape[p] for p in perm], [src.strides[p] for p in perm]))
         elif n == "memref.collapse_shape":
             src = g(ins[0])
             groups = [[int(x) for x in re.findall(r"\d+", grp)]
@@ -766,6 +775,11 @@ def parse_globals(text, ops):
 
 def run_function(text, name, args):
     """Runs func.func @name of generic-form MLIR `text` on numpy arrays."""
+    # Affine map aliases (#map = affine_map<...>) are inlined.
+    aliases = dict(re.findall(r"^(#[\w$.-]+) = (affine_map<.*>)$", text, flags=re.M))
+    if aliases:
+        text = re.sub(r"^#[\w$.-]+ = affine_map<.*>$\n?", "", text, flags=re.M)
+        text = re.sub(r"#[\w$.-]+\b", lambda m: aliases.get(m.group(0), m.group(0)), text)
     # Each gpu.launch's block header line has the workgroup attribution types.
     headers = {}
     lines = text.splitlines()

@@ -66,20 +66,40 @@ constexpr StringLiteral kPlaceholder = "__attn_gpu_attention";
 /// buffer and a call of a placeholder that will write it. The kernel itself
 /// is built after bufferization and deallocation, which do not know the
 /// memory effects of GPU ops (gpu.barrier).
+/// `dims` of a stored tensor in the logical order of `perm` (logical dim i
+/// is stored dim perm[i]).
+SmallVector<Value> permuted(ArrayRef<Value> dims, std::optional<ArrayRef<int64_t>> perm) {
+  if (!perm)
+    return SmallVector<Value>(dims);
+  SmallVector<Value> out;
+  for (int64_t p : *perm)
+    out.push_back(dims[p]);
+  return out;
+}
+
+/// A logical-order view of stored memref `m` (memref.transpose: no copy).
+Value logicalView(OpBuilder &b, Location loc, Value m, std::optional<ArrayRef<int64_t>> perm) {
+  if (!perm)
+    return m;
+  return b.create<memref::TransposeOp>(
+      loc, m, AffineMapAttr::get(AffineMap::getPermutationMap(*perm, b.getContext())));
+}
+
 LogicalResult replaceWithPlaceholder(AttentionOp op, unsigned index) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value Q = op.getQuery(), K = op.getKey(), V = op.getValue(), M = op.getMask();
-  auto qt = cast<RankedTensorType>(Q.getType());
-  auto kt = cast<RankedTensorType>(K.getType());
-  auto vt = cast<RankedTensorType>(V.getType());
-  auto resultType = cast<RankedTensorType>(op.getResult().getType());
+  // Layout perms: the kernel reads and writes logical-order views of the
+  // stored tensors (the head split/merge transposes cost no copy).
+  auto qt = op.getLogicalQueryType(), kt = op.getLogicalKeyType(), vt = op.getLogicalValueType();
+  auto storedType = cast<RankedTensorType>(op.getResult().getType());
   int64_t rank = qt.getRank(), nb = rank - 2;
   if (qt.isDynamicDim(rank - 1) || vt.isDynamicDim(rank - 1) || kt.isDynamicDim(rank - 1))
     return op.emitError("attn.attention with a dynamic head dimension cannot be lowered "
                         "for --target=cuda yet (the GPU kernel needs a static head size)");
-  SmallVector<Value> qd = getDimValues(b, loc, Q), kd = getDimValues(b, loc, K),
-                     vd = getDimValues(b, loc, V);
+  SmallVector<Value> qd = permuted(getDimValues(b, loc, Q), op.getQueryPerm()),
+                     kd = permuted(getDimValues(b, loc, K), op.getKeyPerm()),
+                     vd = permuted(getDimValues(b, loc, V), op.getValuePerm());
   SmallVector<Value> outDims(qd.begin(), qd.begin() + nb);
   outDims.push_back(qd[nb]);
   outDims.push_back(vd[nb + 1]);
@@ -88,25 +108,39 @@ LogicalResult replaceWithPlaceholder(AttentionOp op, unsigned index) {
     scoreDims.push_back(kd[nb]);
     M = materializeDynamicBroadcast(b, loc, M, scoreDims);
   }
-  auto view = [&](Value t) { return gpukernel::tensorView(b, loc, t); };
-  SmallVector<Value> args{view(Q), view(K), view(V)};
+  auto view = [&](Value t, std::optional<ArrayRef<int64_t>> perm) {
+    return logicalView(b, loc, gpukernel::tensorView(b, loc, t), perm);
+  };
+  SmallVector<Value> args{view(Q, op.getQueryPerm()), view(K, op.getKeyPerm()),
+                          view(V, op.getValuePerm())};
   if (M)
-    args.push_back(view(M));
+    args.push_back(view(M, std::nullopt));
+  // The output buffer in the stored layout: stored dim i is logical dim
+  // result_perm[i]; the kernel writes its logical view.
+  std::optional<ArrayRef<int64_t>> rperm = op.getResultPerm();
   SmallVector<Value> dynOut;
   for (int64_t i = 0; i < rank; ++i)
-    if (resultType.isDynamicDim(i))
-      dynOut.push_back(outDims[i]);
-  auto outType = MemRefType::get(resultType.getShape(), resultType.getElementType());
+    if (storedType.isDynamicDim(i))
+      dynOut.push_back(outDims[rperm ? (*rperm)[i] : i]);
+  auto outType = MemRefType::get(storedType.getShape(), storedType.getElementType());
   Value out = b.create<memref::AllocOp>(loc, outType, dynOut);
-  args.push_back(out);
+  SmallVector<int64_t> inverse;
+  if (rperm) {
+    inverse.resize(rank);
+    for (int64_t i = 0; i < rank; ++i)
+      inverse[(*rperm)[i]] = i;
+  }
+  args.push_back(logicalView(b, loc, out, rperm ? std::optional<ArrayRef<int64_t>>(inverse)
+                                                : std::nullopt));
 
   std::string name = (kPlaceholder + "_" + std::to_string(index)).str();
   auto call = gpukernel::createPlaceholderCall(b, loc, op->getParentOfType<ModuleOp>(), name, args);
-  // The op's semantics travel on the call.
+  // The op's semantics travel on the call (the perms are in the views).
   for (NamedAttribute a : op->getAttrs())
-    call->setAttr(("attn." + a.getName().strref()).str(), a.getValue());
+    if (!a.getName().strref().ends_with("_perm"))
+      call->setAttr(("attn." + a.getName().strref()).str(), a.getValue());
   call->setAttr("attn.has_mask", b.getBoolAttr(M != nullptr));
-  Value result = b.create<bufferization::ToTensorOp>(loc, resultType, out,
+  Value result = b.create<bufferization::ToTensorOp>(loc, storedType, out,
                                                      /*restrict=*/true, /*writable=*/true);
   op.getResult().replaceAllUsesWith(result);
   op.erase();
@@ -683,11 +717,6 @@ struct GpuLowerAttentionPass
     ModuleOp module = getOperation();
     SmallVector<AttentionOp> ops;
     module.walk([&](AttentionOp op) { ops.push_back(op); });
-    // The kernel reads canonical layouts: explicit transposes (lowered with
-    // the other attn ops) around ops with layout perms.
-    IRRewriter rw(&getContext());
-    for (AttentionOp &op : ops)
-      op = materializeAttentionLayout(rw, op);
     unsigned index = 0;
     for (AttentionOp op : ops)
       if (failed(replaceWithPlaceholder(op, index++)))
