@@ -26,6 +26,28 @@ func.func @linear(%x: tensor<?x?x256xf32>, %w: tensor<256x64xf32>) -> tensor<?x?
 
 // -----
 
+// A Linear layer with several results and no vector kernel (the GPU's
+// pipeline): one matmul per result on its columns of the weight and bias,
+// each with its own zero-filled buffer and epilogue, no copies.
+// CHECK-LABEL: func @linear_split
+// CHECK:         %[[W0:.*]] = tensor.extract_slice %arg1[0, 0] [64, 16] [1, 1]
+// CHECK:         %[[B0:.*]] = tensor.extract_slice %arg2[0] [16] [1]
+// CHECK:         %[[I0:.*]] = bufferization.alloc_tensor(%{{.*}}) : tensor<?x16xf32>
+// CHECK:         %[[F0:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%[[I0]] : tensor<?x16xf32>)
+// CHECK:         linalg.matmul ins(%arg0, %[[W0]] : tensor<?x64xf32>, tensor<64x16xf32>) outs(%[[F0]]
+// CHECK:         linalg.generic {{.*}} ins(%{{.*}}, %[[B0]]
+// CHECK:           arith.addf
+// CHECK:           arith.maximumf
+// CHECK:         %[[W1:.*]] = tensor.extract_slice %arg1[0, 16] [64, 32] [1, 1]
+// CHECK:         linalg.matmul ins(%arg0, %[[W1]]
+// CHECK-NOT:     linalg.copy
+func.func @linear_split(%x: tensor<?x64xf32>, %w: tensor<64x48xf32>, %b: tensor<48xf32>) -> (tensor<?x16xf32>, tensor<?x32xf32>) {
+  %0:2 = attn.linear %x, %w bias(%b : tensor<48xf32>) {activation = #attn.activation<relu>} : tensor<?x64xf32>, tensor<64x48xf32> -> tensor<?x16xf32>, tensor<?x32xf32>
+  return %0#0, %0#1 : tensor<?x16xf32>, tensor<?x32xf32>
+}
+
+// -----
+
 // Batched matmul with a broadcast batch dim becomes one contraction generic.
 // CHECK-LABEL: func @batched
 // CHECK:         linalg.fill

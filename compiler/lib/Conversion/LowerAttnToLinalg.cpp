@@ -269,7 +269,8 @@ static void populateElementwisePatterns(RewritePatternSet &p) {
 
 /// act(x [b..., K] · w [K, N] + bias), as the results `resultTypes` ([b...,
 /// N_i], splitting N in order): the vector kernel when it applies, else
-/// linalg.matmul with a generic epilogue and slices.
+/// linalg.matmul with a generic epilogue, one per result on its columns of
+/// the weight (the GPU's tiled kernels fuse the epilogue).
 static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value w,
                                       Value bias, Activation act,
                                       ArrayRef<Type> resultTypes, int64_t vectorWidth) {
@@ -290,37 +291,71 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
   if (resultTypes.size() == 1)
     splits.clear(); // all of N (which may be dynamic here)
 
+  SmallVector<Value> dims = getDimValues(b, loc, a), wdims = getDimValues(b, loc, w);
+  // fill + linalg.matmul + a generic epilogue (bias, activation) for the
+  // weight columns [col, col + n) (all of them when n < 0).
+  auto plainLinear = [&](int64_t col, int64_t n) -> Value {
+    Value wc = w, bc = bias, nv = wdims[1];
+    int64_t nStatic = wt.getDimSize(1);
+    if (n >= 0) {
+      SmallVector<OpFoldResult> one{b.getIndexAttr(1), b.getIndexAttr(1)};
+      wc = b.create<tensor::ExtractSliceOp>(
+          loc, w, SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(col)},
+          SmallVector<OpFoldResult>{wt.isDynamicDim(0) ? OpFoldResult(wdims[0])
+                                                       : OpFoldResult(b.getIndexAttr(wt.getDimSize(0))),
+                                    b.getIndexAttr(n)},
+          one);
+      if (bias)
+        bc = b.create<tensor::ExtractSliceOp>(loc, bias, SmallVector<OpFoldResult>{b.getIndexAttr(col)},
+                                              SmallVector<OpFoldResult>{b.getIndexAttr(n)},
+                                              SmallVector<OpFoldResult>{b.getIndexAttr(1)});
+      nv = b.create<arith::ConstantIndexOp>(loc, n);
+      nStatic = n;
+    }
+    auto mmType = RankedTensorType::get({at.getDimSize(0), nStatic}, et);
+    // Per result: a fresh buffer each (tensor.empty + fill would be CSE'd
+    // into one shared, copied fill).
+    Value init = n < 0 ? createEmptyTensor(b, loc, mmType, {dims[0], nv})
+                       : b.create<bufferization::AllocTensorOp>(
+                              loc, mmType, mmType.isDynamicDim(0) ? ValueRange{dims[0]} : ValueRange{})
+                             .getResult();
+    Value zero = createScalarConstant(b, loc, et, 0);
+    Value filled = b.create<linalg::FillOp>(loc, zero, init).getResult(0);
+    Value mm = b.create<linalg::MatmulOp>(loc, TypeRange{mmType}, ValueRange{a, wc},
+                                          ValueRange{filled})
+                   .getResult(0);
+    if (bias || act != Activation::none) {
+      SmallVector<Value> operands{mm};
+      if (bc)
+        operands.push_back(bc);
+      bool hasBias = static_cast<bool>(bc);
+      mm = buildElementwise(b, loc, mmType, operands,
+                            [&](OpBuilder &bb, Location l, ValueRange v) -> Value {
+                              Value y = hasBias ? bb.create<arith::AddFOp>(l, v[0], v[1]).getResult()
+                                                : v[0];
+                              return applyActivation(bb, l, y, act);
+                            });
+    }
+    return mm;
+  };
+
   SmallVector<Value> parts;
   if (canUseMatmulKernel(at, wt, splits, vectorWidth)) {
     parts = buildMatmulKernel(b, loc, MatmulKernelArgs{a, w, bias, act, splits}, vectorWidth);
+  } else if (!splits.empty() && !canUseMatmulKernel(at, wt, {}, vectorWidth)) {
+    // No kernel: one matmul per result on its columns of the weight (each
+    // result written once, as its own buffer: no copies).
+    int64_t col = 0;
+    for (int64_t n : splits) {
+      parts.push_back(plainLinear(col, n));
+      col += n;
+    }
   } else {
     // All of N at once (the kernel when only the splits are off its tiles),
     // then each split copied out.
-    SmallVector<Value> dims = getDimValues(b, loc, a), wdims = getDimValues(b, loc, w);
-    auto mmType = RankedTensorType::get({at.getDimSize(0), wt.getDimSize(1)}, et);
-    Value mm;
-    if (canUseMatmulKernel(at, wt, {}, vectorWidth)) {
-      mm = buildMatmulKernel(b, loc, MatmulKernelArgs{a, w, bias, act, {}}, vectorWidth)[0];
-    } else {
-      Value init = createEmptyTensor(b, loc, mmType, {dims[0], wdims[1]});
-      Value zero = createScalarConstant(b, loc, et, 0);
-      Value filled = b.create<linalg::FillOp>(loc, zero, init).getResult(0);
-      mm = b.create<linalg::MatmulOp>(loc, TypeRange{mmType}, ValueRange{a, w},
-                                      ValueRange{filled})
-               .getResult(0);
-      if (bias || act != Activation::none) {
-        SmallVector<Value> operands{mm};
-        if (bias)
-          operands.push_back(bias);
-        bool hasBias = static_cast<bool>(bias);
-        mm = buildElementwise(b, loc, mmType, operands,
-                              [&](OpBuilder &bb, Location l, ValueRange v) -> Value {
-                                Value y = hasBias ? bb.create<arith::AddFOp>(l, v[0], v[1]).getResult()
-                                                  : v[0];
-                                return applyActivation(bb, l, y, act);
-                              });
-      }
-    }
+    Value mm = canUseMatmulKernel(at, wt, {}, vectorWidth)
+                   ? buildMatmulKernel(b, loc, MatmulKernelArgs{a, w, bias, act, {}}, vectorWidth)[0]
+                   : plainLinear(0, -1);
     if (splits.empty()) {
       parts.push_back(mm);
     } else {

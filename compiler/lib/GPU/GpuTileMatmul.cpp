@@ -64,11 +64,12 @@ struct Epilogue {
   Value out;                 // where the kernel stores: C or the generic's output
 };
 
-/// The nearest op before/after `op` that is not memory-effect free.
+/// The nearest op before/after `op` that may read or write memory (pure ops
+/// and fresh allocations are skipped).
 Operation *neighbour(Operation *op, bool after) {
   for (Operation *n = after ? op->getNextNode() : op->getPrevNode(); n;
        n = after ? n->getNextNode() : n->getPrevNode())
-    if (!isMemoryEffectFree(n))
+    if (!isMemoryEffectFree(n) && !isa<memref::AllocOp>(n))
       return n;
   return nullptr;
 }
