@@ -235,6 +235,7 @@ void attn::buildCudaLoweringPipeline(OpPassManager &pm, const CompileOptions &op
   GpuTileMatmulPassOptions matmul;
   matmul.tensorCores = options.gpuTensorCores;
   pm.addNestedPass<func::FuncOp>(createGpuTileMatmulPass(matmul)); // matmuls: tiled kernels
+  pm.addNestedPass<func::FuncOp>(createGpuParallelFlagReductionsPass()); // index checks
   addPipeline(pm, "func.func(convert-linalg-to-parallel-loops)");
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   addPipeline(pm, "gpu-kernel-outlining");

@@ -347,6 +347,20 @@ def GpuTileMatmulPass : Pass<"attn-gpu-tile-matmul", "func::FuncOp"> {
   ];
 }
 
+def GpuParallelFlagReductionsPass : Pass<"attn-gpu-parallel-flag-reductions", "func::FuncOp"> {
+  let summary = "OR-reductions into a 0-d i1 buffer (index checks) -> parallel loops";
+  let description = [{
+    A linalg.generic on buffers that reduces over all its loops into a 0-d
+    i1 output as `flag |= x` (the index checks of the gathers) becomes an
+    scf.parallel that stores `true` where x holds: one GPU thread per element
+    instead of a one-thread kernel walking every index. Concurrent stores of
+    the same value are a benign race. Run before
+    convert-linalg-to-parallel-loops.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def GpuMapParallelLoopsPass : Pass<"attn-gpu-map-parallel-loops", "func::FuncOp"> {
   let summary = "Turn host scf.parallel loops on buffers into gpu.launch kernels";
   let description = [{
