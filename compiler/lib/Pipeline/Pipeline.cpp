@@ -218,6 +218,9 @@ void attn::buildCudaLoweringPipeline(OpPassManager &pm, const CompileOptions &op
   pm.addNestedPass<func::FuncOp>(createLowerAttnToLinalgPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // Chains of elementwise generics -> one kernel each.
+  pm.addNestedPass<func::FuncOp>(createGpuFuseElementwisePass());
+  pm.addPass(createCanonicalizerPass());
 
   // 2. Bufferize as for the CPU; every buffer will live on the device.
   addPipeline(pm, "one-shot-bufferize{bufferize-function-boundaries=1 allow-return-allocs-from-loops=1 "

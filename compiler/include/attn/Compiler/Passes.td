@@ -326,6 +326,18 @@ def GpuLowerLayerNormPass : Pass<"attn-gpu-lower-layer-norm", "ModuleOp"> {
                            "::mlir::bufferization::BufferizationDialect"];
 }
 
+def GpuFuseElementwisePass : Pass<"attn-gpu-fuse-elementwise", "func::FuncOp"> {
+  let summary = "Fuse producer/consumer elementwise linalg.generic ops (tensors), no reshape propagation";
+  let description = [{
+    MLIR's elementwise fusion patterns with a control that fuses an
+    all-parallel generic producer with a single use into its consumer, so a
+    chain of elementwise ops is one GPU kernel. Unlike
+    linalg-fuse-elementwise-ops it does not propagate reshapes (which would
+    turn linalg.matmul into contraction generics).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def GpuTileMatmulPass : Pass<"attn-gpu-tile-matmul", "func::FuncOp"> {
   let summary = "linalg.matmul on buffers -> a shared-memory tiled gpu.launch";
   let description = [{
