@@ -72,6 +72,39 @@ func.func @reshaped_and_gap(%x: tensor<4x8xf32>, %w: tensor<8x48xf32>) -> (tenso
 
 // -----
 
+// GPT-2's Conv1D: the Gemm's rows un-flattened with run-time dims, then the
+// columns sliced. Each result is reshaped by the rows that reshape asked for
+// (a 0 without allowzero resolved from the result's rows), then its width.
+// CHECK-LABEL: func.func @runtime_rows
+// CHECK: %[[L:.*]]:3 = attn.linear %arg0, %arg1 : tensor<?x8xf32>, tensor<8x48xf32> -> tensor<?x16xf32>, tensor<?x16xf32>, tensor<?x16xf32>
+// CHECK-NOT: attn.slice
+// CHECK: %[[S0:.*]] = tensor.extract %arg2[%c0]
+// CHECK: %[[D0:.*]] = tensor.dim %[[L]]#0, %c0
+// CHECK: %[[Z0:.*]] = arith.cmpi eq, %[[S0]], %c0_i64
+// CHECK: %[[E0:.*]] = arith.select %[[Z0]], %{{.*}}, %[[S0]]
+// CHECK: %[[S1:.*]] = tensor.extract %arg2[%c1]
+// CHECK: %[[Z1:.*]] = arith.cmpi eq, %[[S1]], %c0_i64
+// CHECK: %[[E1:.*]] = arith.select %[[Z1]], %c48_i64, %[[S1]]
+// CHECK: %[[SH:.*]] = tensor.from_elements %[[E0]], %[[E1]], %c16_i64 : tensor<3xi64>
+// CHECK: attn.reshape %[[L]]#0, %[[SH]] {allowzero} : tensor<?x16xf32>, tensor<3xi64> -> tensor<?x?x16xf32>
+// CHECK-COUNT-2: attn.reshape %[[L]]#{{[12]}}
+func.func @runtime_rows(%x: tensor<?x8xf32>, %w: tensor<8x48xf32>, %shape: tensor<3xi64>) -> (tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>) {
+  %axes = arith.constant dense<2> : tensor<1xi64>
+  %one = arith.constant dense<1> : tensor<1xi64>
+  %c0 = arith.constant dense<0> : tensor<1xi64>
+  %c16 = arith.constant dense<16> : tensor<1xi64>
+  %c32 = arith.constant dense<32> : tensor<1xi64>
+  %c48 = arith.constant dense<48> : tensor<1xi64>
+  %y = attn.linear %x, %w : tensor<?x8xf32>, tensor<8x48xf32> -> tensor<?x48xf32>
+  %r = attn.reshape %y, %shape : tensor<?x48xf32>, tensor<3xi64> -> tensor<?x?x48xf32>
+  %q = attn.slice %r[%c0 : %c16, axes %axes, steps %one] : (tensor<?x?x48xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?x16xf32>
+  %k = attn.slice %r[%c16 : %c32, axes %axes, steps %one] : (tensor<?x?x48xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?x16xf32>
+  %v = attn.slice %r[%c32 : %c48, axes %axes, steps %one] : (tensor<?x?x48xf32>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>, tensor<1xi64>) -> tensor<?x?x16xf32>
+  return %q, %k, %v : tensor<?x?x16xf32>, tensor<?x?x16xf32>, tensor<?x?x16xf32>
+}
+
+// -----
+
 // Not split: overlapping ranges; the whole result used elsewhere; rows
 // reordered by a transpose before the chunk is selected; a gather on a row
 // dim. All unchanged.

@@ -22,7 +22,10 @@
 //
 //   attn.slice     on Col, constant, step 1: narrows the column range
 //   attn.reshape   static shapes; Col kept, or split into [Chunk, Col]; the
-//                  rows between the markers re-factored with equal products
+//                  rows between the markers re-factored with equal products;
+//                  or, of the linear's result itself, run-time rows with Col
+//                  kept (GPT-2's Conv1D): then only column slices may follow,
+//                  and each result is reshaped by that reshape's rows
 //   attn.transpose Col stays last, Row dims keep their relative order
 //   attn.gather    a constant scalar index on the Chunk (selects a chunk) or
 //                  on a Unit dim
@@ -35,6 +38,8 @@
 #include "attn/Compiler/Statistics.h"
 #include "TransformUtils.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -55,12 +60,17 @@ struct ViewState {
   int64_t offset = 0; // first column
   int64_t width = 0;  // columns per chunk (the Col dim)
   int64_t stride = 0; // columns between chunks
+  /// Set when a reshape with run-time row dims (of the linear's result
+  /// itself, keeping the columns) made this view: its rows are those of
+  /// that reshape's result (only column slices may follow).
+  ReshapeOp rowsFrom;
   bool hasChunk() const { return llvm::is_contained(labels, Label::Chunk); }
 };
 
 struct Terminal {
   Value value;
   int64_t offset, width;
+  ReshapeOp rowsFrom;
 };
 
 std::optional<SmallVector<int64_t>> constantInts(Value v) {
@@ -143,6 +153,8 @@ std::optional<ViewState> reshapeView(const ViewState &in, ArrayRef<int64_t> inSh
 std::optional<ViewState> follow(Operation *op, Value v, const ViewState &s) {
   auto vt = cast<RankedTensorType>(v.getType());
   int64_t rank = vt.getRank();
+  if (s.rowsFrom && !isa<SliceOp>(op))
+    return std::nullopt;
   if (auto slice = dyn_cast<SliceOp>(op)) {
     auto starts = constantInts(slice.getStarts()), ends = constantInts(slice.getEnds());
     auto axes = constantInts(slice.getAxes()), steps = constantInts(slice.getSteps());
@@ -159,8 +171,26 @@ std::optional<ViewState> follow(Operation *op, Value v, const ViewState &s) {
     out.width = e - b;
     return out;
   }
-  if (auto reshape = dyn_cast<ReshapeOp>(op))
-    return reshapeView(s, vt.getShape(), reshape.getType().getShape());
+  if (auto reshape = dyn_cast<ReshapeOp>(op)) {
+    if (auto out = reshapeView(s, vt.getShape(), reshape.getType().getShape()))
+      return out;
+    // [rows..., N] -> [rows'..., N] with run-time rows (GPT-2's Conv1D
+    // un-flattening the rows of its Gemm): row-major, so every element stays
+    // y[row][column]. Only of the linear's result itself, so that the
+    // reshape's shape operand also gives a result's rows.
+    auto rt = reshape.getType();
+    if (reshape.getInput() != v || !v.getDefiningOp<LinearOp>() || s.hasChunk() ||
+        rt.getRank() < 2 || rt.isDynamicDim(rt.getRank() - 1) || rt.getShape().back() != s.width)
+      return std::nullopt;
+    ViewState out = s;
+    out.labels.assign(rt.getRank(), Label::Row);
+    for (int64_t i = 0; i + 1 < rt.getRank(); ++i)
+      if (rt.getDimSize(i) == 1)
+        out.labels[i] = Label::Unit;
+    out.labels.back() = Label::Col;
+    out.rowsFrom = reshape;
+    return out;
+  }
   if (auto tr = dyn_cast<TransposeOp>(op)) {
     ArrayRef<int64_t> perm = tr.getPerm();
     if (perm.back() != rank - 1)
@@ -222,7 +252,7 @@ bool analyze(Value v, const ViewState &s, SmallVectorImpl<Terminal> &terms,
   if (terminal) {
     if (s.hasChunk())
       return false;
-    terms.push_back({v, s.offset, s.width});
+    terms.push_back({v, s.offset, s.width, s.rowsFrom});
   }
   return true;
 }
@@ -284,11 +314,11 @@ struct SplitLinearResultsPass
     }
     if (splits.size() < 2)
       return failure();
-    // Each terminal becomes its result, reshaped when it has another
-    // (static) shape.
+    // Each terminal becomes its result, reshaped when it has another shape
+    // (static, or the rows of the run-time reshape it came through).
     for (const Terminal &t : terms) {
       auto tt = cast<RankedTensorType>(t.value.getType());
-      if (!tt.hasStaticShape() && tt.getShape().drop_back() != yt.getShape().drop_back())
+      if (!tt.hasStaticShape() && !t.rowsFrom && tt.getShape().drop_back() != yt.getShape().drop_back())
         return failure();
     }
     rw.setInsertionPoint(op);
@@ -305,9 +335,37 @@ struct SplitLinearResultsPass
         auto tt = cast<RankedTensorType>(t.value.getType());
         auto shapeT = RankedTensorType::get({tt.getRank()}, rw.getI64Type());
         rw.setInsertionPointAfterValue(t.value);
-        Value shape = rw.create<arith::ConstantOp>(
-            t.value.getLoc(), DenseIntElementsAttr::get(shapeT, tt.getShape()));
-        r = rw.create<ReshapeOp>(t.value.getLoc(), tt, r, shape, UnitAttr());
+        Location loc = t.value.getLoc();
+        if (ReshapeOp rowsFrom = t.rowsFrom; !tt.hasStaticShape() && rowsFrom) {
+          // The rows as that reshape asked for them, then the width. A -1
+          // infers the same rows from the result (rows of y times w); a 0
+          // without allowzero copied a dim of y: resolved here from the
+          // result's rows (y's) or y's static width.
+          SmallVector<Value> dims;
+          int64_t yRank = yt.getRank();
+          for (int64_t i = 0; i + 1 < tt.getRank(); ++i) {
+            Value e = rw.create<tensor::ExtractOp>(
+                loc, rowsFrom.getShape(), ValueRange{rw.create<arith::ConstantIndexOp>(loc, i)});
+            if (!rowsFrom.getAllowzero() && i < yRank) {
+              Value d = i + 1 < yRank
+                            ? rw.create<arith::IndexCastOp>(loc, rw.getI64Type(),
+                                                            rw.create<tensor::DimOp>(loc, r, i))
+                                  .getResult()
+                            : rw.create<arith::ConstantIntOp>(loc, n, 64).getResult();
+              Value zero = rw.create<arith::ConstantIntOp>(loc, 0, 64);
+              Value isZero = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, e, zero);
+              e = rw.create<arith::SelectOp>(loc, isZero, d, e);
+            }
+            dims.push_back(e);
+          }
+          dims.push_back(rw.create<arith::ConstantIntOp>(loc, tt.getShape().back(), 64));
+          Value shape = rw.create<tensor::FromElementsOp>(loc, shapeT, dims);
+          r = rw.create<ReshapeOp>(loc, tt, r, shape, rw.getUnitAttr());
+        } else {
+          Value shape = rw.create<arith::ConstantOp>(
+              loc, DenseIntElementsAttr::get(shapeT, tt.getShape()));
+          r = rw.create<ReshapeOp>(loc, tt, r, shape, UnitAttr());
+        }
       }
       rw.replaceAllUsesWith(t.value, r);
     }

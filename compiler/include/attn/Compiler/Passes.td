@@ -96,7 +96,8 @@ def SplitLinearResultsPass : Pass<"attn-split-linear-results", "func::FuncOp"> {
     values are replaced by the results (reshaped when their static shape
     differs): no transpose, no gather, no copy.
   }];
-  let dependentDialects = ["::mlir::attn::AttnDialect"];
+  let dependentDialects = ["::mlir::attn::AttnDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def FoldAttentionTransposesPass : Pass<"attn-fold-attention-transposes", "func::FuncOp"> {
