@@ -17,7 +17,6 @@ Prints one line per case and exits 1 on any failure.
 import os
 import subprocess
 import sys
-import tempfile
 import zlib
 
 import numpy as np
@@ -100,16 +99,7 @@ def run_case(attn_opt, name, spec, tmp):
 
 def main():
     attn_opt = sys.argv[1]
-    names = sys.argv[2:] or list(CASES)
-    ok = True
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in names:
-            try:
-                ok &= run_case(attn_opt, n, CASES[n], tmp)
-            except emu.EmulationError as e:
-                print("FAIL %s: %s" % (n, e))
-                ok = False
-    sys.exit(0 if ok else 1)
+    emu.run_cases(CASES, lambda n, spec, tmp: run_case(attn_opt, n, spec, tmp))
 
 
 if __name__ == "__main__":

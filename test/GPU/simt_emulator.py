@@ -813,3 +813,21 @@ def run_function(text, name, args):
 
 if __name__ == "__main__":
     sys.exit("import this module (see emulate_attention.py)")
+
+
+def run_cases(cases, run):
+    """Runs `run(name, spec, tmpdir) -> bool` for the cases named on the
+    command line after the tool path (all of `cases` when none); an
+    EmulationError is that case's FAIL. Exits 0 when every case passed."""
+    import sys
+    import tempfile
+    names = sys.argv[2:] or list(cases)
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in names:
+            try:
+                ok &= run(n, cases[n], tmp)
+            except EmulationError as e:
+                print("FAIL %s: %s" % (n, e))
+                ok = False
+    sys.exit(0 if ok else 1)

@@ -33,28 +33,39 @@ namespace {
 constexpr int64_t kRowsPerTask = 4;
 } // namespace
 
-bool attn::canUseLayerNormKernel(LayerNormOp op, int64_t vectorWidth) {
+std::optional<int64_t> attn::staticRowSize(LayerNormOp op) {
   auto t = cast<RankedTensorType>(op.getInput().getType());
-  if (vectorWidth <= 0 || !t.getElementType().isF32())
-    return false;
   auto axis = normalizeAxis(op.getAxis(), t.getRank());
   if (!axis)
-    return false;
+    return std::nullopt;
   int64_t n = 1;
   for (int64_t i = *axis; i < t.getRank(); ++i) {
     if (t.isDynamicDim(i))
-      return false;
+      return std::nullopt;
     n *= t.getDimSize(i);
   }
-  if (n == 0 || n % vectorWidth != 0)
-    return false;
+  if (n == 0)
+    return std::nullopt;
   for (Value v : {op.getScale(), op.getBias()}) {
     if (!v)
       continue;
     auto vt = cast<RankedTensorType>(v.getType());
-    if (!vt.getElementType().isF32() || !vt.hasStaticShape() || vt.getNumElements() != n)
-      return false;
+    if (!vt.hasStaticShape() || vt.getNumElements() != n)
+      return std::nullopt;
   }
+  return n;
+}
+
+bool attn::canUseLayerNormKernel(LayerNormOp op, int64_t vectorWidth) {
+  auto t = cast<RankedTensorType>(op.getInput().getType());
+  if (vectorWidth <= 0 || !t.getElementType().isF32())
+    return false;
+  std::optional<int64_t> n = staticRowSize(op);
+  if (!n || *n % vectorWidth != 0)
+    return false;
+  for (Value v : {op.getScale(), op.getBias()})
+    if (v && !cast<RankedTensorType>(v.getType()).getElementType().isF32())
+      return false;
   return true;
 }
 

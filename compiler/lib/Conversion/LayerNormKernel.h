@@ -7,6 +7,11 @@
 
 namespace mlir::attn {
 
+/// The normalized size n when it is static and nonzero and scale/bias have
+/// static shapes of exactly n elements (no broadcasting inside the row):
+/// what the CPU and GPU row kernels need; std::nullopt otherwise.
+std::optional<int64_t> staticRowSize(LayerNormOp op);
+
 /// Whether the row kernel applies: f32, static normalized dims whose size is
 /// a multiple of the vector width, scale/bias with exactly that many
 /// elements (no broadcasting inside the row).

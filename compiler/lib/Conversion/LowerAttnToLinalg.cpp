@@ -190,16 +190,7 @@ static void populateElementwisePatterns(RewritePatternSet &p) {
           }
           return b.create<arith::CmpFOp>(l, pred, a[0], a[1]);
         }
-        bool u = a[0].getType().isInteger(1) || a[0].getType().isUnsignedInteger();
-        arith::CmpIPredicate pred;
-        switch (op.getPredicate()) {
-        case CmpPredicate::eq: pred = arith::CmpIPredicate::eq; break;
-        case CmpPredicate::ne: pred = arith::CmpIPredicate::ne; break;
-        case CmpPredicate::lt: pred = u ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt; break;
-        case CmpPredicate::le: pred = u ? arith::CmpIPredicate::ule : arith::CmpIPredicate::sle; break;
-        case CmpPredicate::gt: pred = u ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt; break;
-        case CmpPredicate::ge: pred = u ? arith::CmpIPredicate::uge : arith::CmpIPredicate::sge; break;
-        }
+        arith::CmpIPredicate pred = integerPredicate(op.getPredicate(), a[0].getType());
         return b.create<arith::CmpIOp>(l, pred, a[0], a[1]);
       });
   p.add<ElementwisePattern<SelectOp>>(

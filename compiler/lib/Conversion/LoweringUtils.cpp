@@ -160,6 +160,19 @@ Value attn::toIndex(OpBuilder &b, Location loc, Value v) {
   return b.create<arith::IndexCastOp>(loc, b.getIndexType(), v);
 }
 
+arith::CmpIPredicate attn::integerPredicate(CmpPredicate p, Type elementType) {
+  bool u = elementType.isInteger(1) || elementType.isUnsignedInteger();
+  switch (p) {
+  case CmpPredicate::eq: return arith::CmpIPredicate::eq;
+  case CmpPredicate::ne: return arith::CmpIPredicate::ne;
+  case CmpPredicate::lt: return u ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt;
+  case CmpPredicate::le: return u ? arith::CmpIPredicate::ule : arith::CmpIPredicate::sle;
+  case CmpPredicate::gt: return u ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt;
+  case CmpPredicate::ge: return u ? arith::CmpIPredicate::uge : arith::CmpIPredicate::sge;
+  }
+  llvm_unreachable("unknown attn.cmp predicate");
+}
+
 Value attn::toI64(OpBuilder &b, Location loc, Value v) {
   if (v.getType().isInteger(64))
     return v;

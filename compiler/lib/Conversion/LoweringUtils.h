@@ -2,6 +2,7 @@
 #ifndef ATTN_COMPILER_LOWERINGUTILS_H
 #define ATTN_COMPILER_LOWERINGUTILS_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/OpDefinition.h"
@@ -49,6 +50,10 @@ Value applyActivation(OpBuilder &b, Location loc, Value x, Activation act);
 /// its result; returns the canonical op (`op` itself when it has no perms).
 /// Lowerings that only handle the canonical layout call this first.
 AttentionOp materializeAttentionLayout(RewriterBase &rw, AttentionOp op);
+
+/// The arith predicate of an integer attn.cmp (unsigned for i1 and
+/// unsigned types, signed otherwise).
+arith::CmpIPredicate integerPredicate(CmpPredicate p, Type elementType);
 
 /// `index` <-> i64 casts.
 Value toIndex(OpBuilder &b, Location loc, Value v);

@@ -20,6 +20,7 @@
 // the normalized dims) keep the linalg lowering, which also runs on the GPU.
 //
 //===----------------------------------------------------------------------===//
+#include "../Conversion/LayerNormKernel.h"
 #include "../Conversion/LoweringUtils.h"
 #include "KernelBuilder.h"
 #include "attn/Compiler/Passes.h"
@@ -50,24 +51,13 @@ constexpr StringLiteral kPlaceholder = "__attn_gpu_layer_norm";
 /// Does the kernel take `op`? axis >= 1, a static nonzero normalized size,
 /// scale/bias with exactly that many elements.
 bool kernelTakes(LayerNormOp op) {
-  auto t = cast<RankedTensorType>(op.getInput().getType());
-  auto axis = normalizeAxis(op.getAxis(), t.getRank());
-  if (!axis || *axis == 0)
+  auto axis = normalizeAxis(op.getAxis(), cast<RankedTensorType>(op.getInput().getType()).getRank());
+  if (!axis || *axis == 0 || !staticRowSize(op))
     return false;
-  int64_t n = 1;
-  for (int64_t i = *axis; i < t.getRank(); ++i) {
-    if (t.isDynamicDim(i))
+  for (Value v : {op.getScale(), op.getBias()})
+    if (v && cast<RankedTensorType>(v.getType()).getRank() == 0)
       return false;
-    n *= t.getDimSize(i);
-  }
-  for (Value v : {op.getScale(), op.getBias()}) {
-    if (!v)
-      continue;
-    auto vt = cast<RankedTensorType>(v.getType());
-    if (vt.getRank() == 0 || !vt.hasStaticShape() || vt.getNumElements() != n)
-      return false;
-  }
-  return n != 0;
+  return true;
 }
 
 /// `v` collapsed so that dims [0, split) and [split, rank) become one dim each

@@ -19,6 +19,7 @@
 // and the tensor ops die.
 //
 //===----------------------------------------------------------------------===//
+#include "../Conversion/LoweringUtils.h"
 #include "attn/Compiler/Passes.h"
 #include "attn/Compiler/Statistics.h"
 #include "attn/Dialect/ShapeInference.h"
@@ -189,17 +190,8 @@ struct ShapeFolder {
       auto l = elements(cmp.getLhs()), r = elements(cmp.getRhs());
       if (!l || !r)
         return std::nullopt;
-      Type it = getElementTypeOrSelf(cmp.getLhs().getType());
-      bool u = it.isInteger(1) || it.isUnsignedInteger();
-      arith::CmpIPredicate pred;
-      switch (cmp.getPredicate()) {
-      case CmpPredicate::eq: pred = arith::CmpIPredicate::eq; break;
-      case CmpPredicate::ne: pred = arith::CmpIPredicate::ne; break;
-      case CmpPredicate::lt: pred = u ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt; break;
-      case CmpPredicate::le: pred = u ? arith::CmpIPredicate::ule : arith::CmpIPredicate::sle; break;
-      case CmpPredicate::gt: pred = u ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt; break;
-      case CmpPredicate::ge: pred = u ? arith::CmpIPredicate::uge : arith::CmpIPredicate::sge; break;
-      }
+      arith::CmpIPredicate pred =
+          integerPredicate(cmp.getPredicate(), getElementTypeOrSelf(cmp.getLhs().getType()));
       b.setInsertionPoint(def);
       return map(count, {&*l, &*r}, [&](ArrayRef<Value> x) -> Value {
         return b.create<arith::CmpIOp>(loc, pred, x[0], x[1]);
