@@ -5,7 +5,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 pkgs=(llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22
       libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
-      libfmt-dev ninja-build cmake python3-numpy libomp-22-dev)
+      libfmt-dev ninja-build cmake python3-numpy libomp-22-dev
+      libclang-rt-22-dev valgrind)
+# libclang-rt-22-dev: clang-22's ASan/UBSan/libFuzzer runtimes (scripts/test.sh's
+# sanitizer build, build-asan); valgrind: the memcheck tests (test/valgrind).
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -358,7 +358,32 @@ LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
 bool GatherOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
   return compatibleTensorTypes(l, r);
 }
-LogicalResult GatherOp::verify() { return success(); }
+/// Constant indices out of [-n, n) for a static axis of size n: an error
+/// (never clamped into a silent wrong answer).
+static LogicalResult verifyConstantIndices(Operation *op, Value indices,
+                                           RankedTensorType data, int64_t axis) {
+  if (data.isDynamicDim(axis))
+    return success();
+  DenseIntElementsAttr idx;
+  if (!matchPattern(indices, m_Constant(&idx)))
+    return success();
+  int64_t n = data.getDimSize(axis);
+  for (const APInt &v : idx.getValues<APInt>()) {
+    int64_t i = v.getSExtValue();
+    if (i < -n || i >= n)
+      return op->emitOpError("index ") << i << " is out of range for axis " << axis
+                                       << " of size " << n;
+  }
+  return success();
+}
+
+LogicalResult GatherOp::verify() {
+  auto data = getData().getType();
+  auto axis = normalizeAxis(getAxis(), data.getRank());
+  if (!axis) // reported by the type inference
+    return success();
+  return verifyConstantIndices(*this, getIndices(), data, *axis);
+}
 
 LogicalResult GatherElementsOp::verify() {
   auto data = getData().getType(), idx = getIndices().getType(), res = getType();
@@ -377,7 +402,7 @@ LogicalResult GatherElementsOp::verify() {
         idx.getDimSize(d) > data.getDimSize(d))
       return emitOpError("indices dim ") << d << " (" << idx.getDimSize(d)
                                          << ") is larger than data's (" << data.getDimSize(d) << ")";
-  return success();
+  return verifyConstantIndices(*this, getIndices(), data, *axis);
 }
 
 LogicalResult ShapeOp::inferReturnTypes(MLIRContext *ctx,

@@ -290,7 +290,7 @@ void cudaClose(CudaSession *session) {
   delete session;
 }
 
-attn_status cudaRun(CudaSession *session, int32_t (*run)(int64_t *const *, int64_t *const *),
+attn_status cudaRun(CudaSession *session, const ModelRunFn &run,
                     const std::vector<std::vector<int64_t>> &hostInputs,
                     const std::vector<size_t> &inputElemSizes,
                     std::vector<std::vector<int64_t>> &outputs,

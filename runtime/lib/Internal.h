@@ -9,6 +9,7 @@
 #include "attn/runtime.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,6 +37,12 @@ inline bool isValidDType(attn_dtype dtype) {
 /// element count and byte size; `what` names the tensor in messages.
 attn_status checkTensorShape(const attn_tensor &tensor, const std::string &what,
                              int64_t &numel, size_t &nbytes);
+
+/// Checks, with plain reads, that `path` is a 64-bit little-endian ELF shared
+/// library for this machine whose headers, loadable segments and dynamic
+/// table lie inside the file (Elf.cpp): dlopen() maps the file trusting
+/// them, and a truncated library would otherwise die with SIGBUS.
+attn_status checkModelElf(const std::string &path);
 
 //===----------------------------------------------------------------------===//
 // A compact JSON value and parser, enough for model signatures.
@@ -77,8 +84,9 @@ void cudaClose(CudaSession *session);
 /// calls `run` with device descriptors, and rewrites `outputs` (filled by the
 /// model with device views) into malloc()ed host blocks with the same offsets
 /// and strides. `modelStatus` is run's return value.
-attn_status cudaRun(CudaSession *session,
-                    int32_t (*run)(int64_t *const *, int64_t *const *),
+/// `run` calls the model's run function (attn_model_run or _run_ex).
+using ModelRunFn = std::function<int32_t(int64_t *const *, int64_t *const *)>;
+attn_status cudaRun(CudaSession *session, const ModelRunFn &run,
                     const std::vector<std::vector<int64_t>> &hostInputs,
                     const std::vector<size_t> &inputElemSizes,
                     std::vector<std::vector<int64_t>> &outputs,

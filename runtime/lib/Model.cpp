@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <iterator>
 #include <link.h>
 #include <malloc.h>
 #include <mutex>
@@ -29,6 +30,7 @@ using namespace attn::rt;
 namespace {
 
 using RunFn = int32_t (*)(int64_t *const *, int64_t *const *);
+using RunExFn = int32_t (*)(int64_t *const *, int64_t *const *, int64_t *);
 using SignatureFn = const char *(*)();
 
 /// One input or output of the signature.
@@ -69,6 +71,11 @@ struct attn_model {
   attn::rt::CudaSession *cuda = nullptr;
   std::vector<TensorSpec> inputs, outputs;
   RunFn run = nullptr;
+  /// attn_model_run_ex when the library exports it (attn/abi.h): called
+  /// instead of `run`, it says which check failed.
+  RunExFn runEx = nullptr;
+  /// The signature's "checks": message templates by check index.
+  std::vector<std::string> checks;
   /// Compiled CPU models run their parallel loops on OpenMP (libomp, a
   /// dependency of the library); the runtime's thread count is applied
   /// through it before every run.
@@ -91,6 +98,11 @@ static bool parseTensorSpec(const JsonValue &value, const std::string &what,
   const JsonValue *shape = value.get("shape");
   if (!name || name->kind != JsonValue::String || name->string.empty()) {
     error = what + " has no \"name\" string";
+    return false;
+  }
+  // Names reach callers as C strings: an embedded NUL would cut them short.
+  if (name->string.find('\0') != std::string::npos) {
+    error = what + " has a name containing a NUL character";
     return false;
   }
   spec.name = name->string;
@@ -123,7 +135,8 @@ static bool parseTensorSpec(const JsonValue &value, const std::string &what,
     if (dim.kind == JsonValue::Number && dim.isInteger && dim.integer >= 0) {
       spec.shape.push_back(dim.integer);
       spec.dimNames.emplace_back();
-    } else if (dim.kind == JsonValue::String && !dim.string.empty()) {
+    } else if (dim.kind == JsonValue::String && !dim.string.empty() &&
+               dim.string.find('\0') == std::string::npos) {
       spec.shape.push_back(-1);
       spec.dimNames.push_back(dim.string);
     } else {
@@ -134,6 +147,10 @@ static bool parseTensorSpec(const JsonValue &value, const std::string &what,
   }
   return true;
 }
+
+/// Most entries of the signature's "checks" (one per runtime check of a
+/// model; real models have hundreds).
+static constexpr size_t kMaxChecks = 1u << 20;
 
 static attn_status parseSignature(attn_model &model) {
   const char *path = model.path.c_str();
@@ -167,6 +184,31 @@ static attn_status parseSignature(attn_model &model) {
   if (const JsonValue *features = root.get("features"))
     if (features->kind == JsonValue::String)
       model.features = features->string;
+  if (const JsonValue *checks = root.get("checks")) {
+    // Message templates of attn_model_run_ex's checks (attn/abi.h).
+    if (checks->kind != JsonValue::Array)
+      return fail(ATTN_ERR_FORMAT,
+                  format("'%s': signature \"checks\" is not an array", path));
+    if (checks->elements.size() > kMaxChecks)
+      return fail(ATTN_ERR_FORMAT,
+                  format("'%s': signature has %zu \"checks\"; at most %zu "
+                         "are supported",
+                         path, checks->elements.size(), kMaxChecks));
+    for (size_t i = 0; i < checks->elements.size(); ++i) {
+      const JsonValue &check = checks->elements[i];
+      if (check.kind != JsonValue::String)
+        return fail(ATTN_ERR_FORMAT,
+                    format("'%s': bad signature: check %zu is not a string",
+                           path, i));
+      if (check.string.size() > ATTN_MAX_CHECK_TEMPLATE)
+        return fail(ATTN_ERR_FORMAT,
+                    format("'%s': bad signature: check %zu is %zu bytes long "
+                           "(at most %d)",
+                           path, i, check.string.size(),
+                           ATTN_MAX_CHECK_TEMPLATE));
+      model.checks.push_back(check.string);
+    }
+  }
   for (int pass = 0; pass < 2; ++pass) {
     const char *key = pass == 0 ? "inputs" : "outputs";
     const char *singular = pass == 0 ? "input" : "output";
@@ -302,6 +344,11 @@ extern "C" attn_status attn_model_load(const char *path, attn_model **out) {
     return fail(ATTN_ERR_IO,
                 format("cannot open model library '%s': is a directory", path));
 
+  // dlopen() maps the file trusting its headers: a truncated or foreign
+  // library must be refused before it can crash the process.
+  if (attn_status s = checkModelElf(path))
+    return s;
+
   auto model = std::make_unique<attn_model>();
   model->path = path;
   // A name without '/' would make dlopen search the library path instead of
@@ -337,6 +384,8 @@ extern "C" attn_status attn_model_load(const char *path, attn_model **out) {
   SignatureFn signatureFn;
   std::memcpy(&signatureFn, &signatureSym, sizeof(signatureFn));
   std::memcpy(&model->run, &runSym, sizeof(model->run));
+  if (void *runExSym = lookupOwnSymbol(model->handle, ATTN_MODEL_RUN_EX_SYMBOL))
+    std::memcpy(&model->runEx, &runExSym, sizeof(model->runEx));
   if (void *omp = dlsym(model->handle, "omp_set_num_threads"))
     std::memcpy(&model->ompSetNumThreads, &omp, sizeof(model->ompSetNumThreads));
 
@@ -440,13 +489,18 @@ namespace {
 struct CallFrame {
   std::vector<std::vector<int64_t>> inputDescs, outputDescs;
   std::vector<int64_t *> inputPtrs, outputPtrs;
-  /// The model failed after writing its output descriptors (an index out of
-  /// range is found after the computation): their blocks must be freed.
+  /// The model failed with descriptors that are zero or hold malloc()ed
+  /// blocks (an index out of range or a shape mismatch, attn/abi.h): their
+  /// blocks must be freed.
   bool failedWithOutputs = false;
+  /// attn_model_run_ex's status array.
+  int64_t status[ATTN_MODEL_STATUS_LEN] = {};
 
   void resetOutputs() {
     for (std::vector<int64_t> &desc : outputDescs)
       std::fill(desc.begin(), desc.end(), 0);
+    failedWithOutputs = false;
+    std::fill(std::begin(status), std::end(status), 0);
   }
 };
 
@@ -576,8 +630,34 @@ static void buildFrame(const attn_model &model, const attn_tensor *inputs,
     frame.outputPtrs.push_back(desc.data());
 }
 
+/// The template of check `index` with "{a}" and "{b}" replaced by the sizes;
+/// control characters become '?' (the message goes to a terminal).
+static std::string expandCheck(const std::string &text, int64_t a, int64_t b) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 3, "{a}") == 0 || text.compare(i, 3, "{b}") == 0) {
+      out += std::to_string(text[i + 1] == 'a' ? a : b);
+      i += 2;
+      continue;
+    }
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    out += c < 0x20 || c == 0x7f ? '?' : text[i];
+  }
+  return out;
+}
+
+/// Calls the library's run function (run_ex when it has one) on `frame`.
+static int32_t invokeRun(const attn_model &model, CallFrame &frame,
+                         int64_t *const *inputs, int64_t *const *outputs) {
+  std::fill(std::begin(frame.status), std::end(frame.status), 0);
+  if (model.runEx)
+    return model.runEx(inputs, outputs, frame.status);
+  return model.run(inputs, outputs);
+}
+
 static attn_status callModel(const attn_model &model, CallFrame &frame) {
   int32_t rc;
+  frame.failedWithOutputs = false;
   if (model.cuda) {
     // Inputs go to the device, outputs come back as host blocks.
     std::vector<size_t> inSizes, outSizes;
@@ -585,25 +665,51 @@ static attn_status callModel(const attn_model &model, CallFrame &frame) {
       inSizes.push_back(attn_dtype_size(spec.dtype));
     for (const TensorSpec &spec : model.outputs)
       outSizes.push_back(attn_dtype_size(spec.dtype));
-    if (attn_status s = cudaRun(model.cuda, model.run, frame.inputDescs, inSizes,
+    auto run = [&](int64_t *const *in, int64_t *const *out) {
+      return invokeRun(model, frame, in, out);
+    };
+    if (attn_status s = cudaRun(model.cuda, run, frame.inputDescs, inSizes,
                                 frame.outputDescs, outSizes, rc))
       return s;
   } else {
     if (model.ompSetNumThreads)
       model.ompSetNumThreads(attn_get_num_threads());
-    rc = model.run(frame.inputPtrs.data(), frame.outputPtrs.data());
-    frame.failedWithOutputs = rc == ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE;
+    rc = invokeRun(model, frame, frame.inputPtrs.data(),
+                   frame.outputPtrs.data());
+    // After these two codes every output descriptor is zero or a malloc()ed
+    // block (attn/abi.h); after an allocation failure it may be garbage.
+    frame.failedWithOutputs = rc == ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE ||
+                              rc == ATTN_MODEL_ERR_SHAPE_MISMATCH;
   }
   if (rc == ATTN_MODEL_OK)
     return ATTN_OK;
+  const char *path = model.path.c_str();
+  if (rc == ATTN_MODEL_ERR_OUT_OF_MEMORY)
+    return fail(ATTN_ERR_OUT_OF_MEMORY,
+                format("model '%s' failed: out of memory (an allocation of "
+                       "the model failed)",
+                       path));
+  // A check that says which node and sizes failed (attn_model_run_ex).
+  if ((rc == ATTN_MODEL_ERR_SHAPE_MISMATCH ||
+       rc == ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE) &&
+      model.runEx && frame.status[ATTN_MODEL_STATUS_CODE] == rc) {
+    int64_t index = frame.status[ATTN_MODEL_STATUS_CHECK];
+    if (index >= 0 && static_cast<uint64_t>(index) < model.checks.size())
+      return fail(ATTN_ERR_RUNTIME,
+                  format("model '%s' failed: %s", path,
+                         expandCheck(model.checks[static_cast<size_t>(index)],
+                                     frame.status[ATTN_MODEL_STATUS_SIZE_A],
+                                     frame.status[ATTN_MODEL_STATUS_SIZE_B])
+                             .c_str()));
+  }
   const char *why = rc == ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE
                         ? "an index is out of range (e.g. a Gather index "
                           "beyond its table)"
                     : rc == ATTN_MODEL_ERR_SHAPE_MISMATCH
                         ? "runtime dimensions disagree (shape mismatch)"
                         : "unknown error";
-  return fail(ATTN_ERR_RUNTIME, format("model '%s' failed: %s (code %d)",
-                                       model.path.c_str(), why, rc));
+  return fail(ATTN_ERR_RUNTIME,
+              format("model '%s' failed: %s (code %d)", path, why, rc));
 }
 
 /// MLIR lowers a returned constant global to a descriptor whose allocated

@@ -163,6 +163,32 @@ private:
 
 } // namespace
 
+/// `text` for a message: bytes outside printable ASCII as \xNN, cut short.
+static std::string printable(const std::string &text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (out.size() >= 64) {
+      out += "...";
+      break;
+    }
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f)
+      out += static_cast<char>(c);
+    else
+      out += format("\\x%02x", c);
+  }
+  return out;
+}
+
+/// True for the descrs of 16-bit raw words that tools use to store bfloat16
+/// (numpy has no bfloat16): uint16/int16 views, and the two-byte void type
+/// np.save writes for an ml_dtypes.bfloat16 array ('<V2', '|V2' for a plain
+/// np.void), or 'bfloat16' as written from str(array.dtype).
+static bool isBf16Words(const std::string &descr) {
+  return descr == "<u2" || descr == "<i2" || descr == "<V2" ||
+         descr == "|V2" || descr == "bfloat16";
+}
+
 /// Maps a numpy descr to our dtype; fails with a message naming `path`.
 static attn_status dtypeFromDescr(const std::string &descr,
                                   const std::string &path, attn_dtype &out) {
@@ -177,7 +203,7 @@ static attn_status dtypeFromDescr(const std::string &descr,
     return fail(ATTN_ERR_FORMAT,
                 format("'%s': big-endian data ('%s') is not supported; "
                        "convert with arr.astype(arr.dtype.newbyteorder('<'))",
-                       path.c_str(), descr.c_str()));
+                       path.c_str(), printable(descr).c_str()));
   static const struct {
     const char *kind;
     attn_dtype dtype;
@@ -193,12 +219,13 @@ static attn_status dtypeFromDescr(const std::string &descr,
   return fail(ATTN_ERR_DTYPE,
               format("'%s': unsupported dtype '%s' (supported: f4 f8 f2 i8 i4 "
                      "i2 i1 u1 b1)",
-                     path.c_str(), descr.c_str()));
+                     path.c_str(), printable(descr).c_str()));
 }
 
-extern "C" attn_status attn_npy_load(const char *path, attn_tensor *out) {
-  if (!path || !out)
-    return fail(ATTN_ERR_INVALID_ARGUMENT, "attn_npy_load: NULL argument");
+/// Reads `path`; with `bf16Words`, 16-bit raw words (isBf16Words) are read
+/// as bf16.
+static attn_status loadNpy(const char *path, bool bf16Words,
+                           attn_tensor *out) {
   std::memset(out, 0, sizeof(*out));
   std::string p = path;
   FilePtr file(std::fopen(path, "rb"));
@@ -242,7 +269,9 @@ extern "C" attn_status attn_npy_load(const char *path, attn_tensor *out) {
                 format("'%s': malformed header: %s", path, problem.c_str()));
   attn_tensor t;
   std::memset(&t, 0, sizeof(t));
-  if (attn_status s = dtypeFromDescr(header.descr, p, t.dtype))
+  if (bf16Words && isBf16Words(header.descr))
+    t.dtype = ATTN_BF16;
+  else if (attn_status s = dtypeFromDescr(header.descr, p, t.dtype))
     return s;
   if (header.shape.size() > ATTN_MAX_RANK)
     return fail(ATTN_ERR_SHAPE,
@@ -286,6 +315,25 @@ extern "C" attn_status attn_npy_load(const char *path, attn_tensor *out) {
     attn_tensor_free(&result);
     return truncated(got);
   }
+  // Bytes after the array mean the header does not describe the data (a
+  // wrong shape or dtype): refuse rather than read the wrong values.
+  if (std::fgetc(file.get()) != EOF) {
+    attn_tensor_free(&result);
+    long end = -1;
+    if (std::fseek(file.get(), 0, SEEK_END) == 0)
+      end = std::ftell(file.get());
+    long extra = end >= 0 && dataStart >= 0
+                     ? end - dataStart - static_cast<long>(nbytes)
+                     : -1;
+    return fail(ATTN_ERR_FORMAT,
+                extra > 0
+                    ? format("'%s': %ld bytes of data after the %zu bytes of "
+                             "%s (the header does not match the data)",
+                             path, extra, nbytes, shapeString(t).c_str())
+                    : format("'%s': data after the %zu bytes of %s (the "
+                             "header does not match the data)",
+                             path, nbytes, shapeString(t).c_str()));
+  }
   // Models treat bool as i1 and may rely on 0/1; numpy may hold other bytes.
   if (t.dtype == ATTN_BOOL) {
     auto *bytes = static_cast<unsigned char *>(result.data);
@@ -293,6 +341,30 @@ extern "C" attn_status attn_npy_load(const char *path, attn_tensor *out) {
       bytes[i] = bytes[i] != 0;
   }
   *out = result;
+  return ATTN_OK;
+}
+
+extern "C" attn_status attn_npy_load(const char *path, attn_tensor *out) {
+  if (!path || !out)
+    return fail(ATTN_ERR_INVALID_ARGUMENT, "attn_npy_load: NULL argument");
+  return loadNpy(path, /*bf16Words=*/false, out);
+}
+
+extern "C" attn_status attn_npy_load_as(const char *path, attn_dtype dtype,
+                                        attn_tensor *out) {
+  if (!path || !out)
+    return fail(ATTN_ERR_INVALID_ARGUMENT, "attn_npy_load_as: NULL argument");
+  if (attn_status s = loadNpy(path, /*bf16Words=*/dtype == ATTN_BF16, out))
+    return s;
+  // numpy has no bf16 and f16 files are rare: float32 converts to both.
+  if (out->dtype == ATTN_F32 && (dtype == ATTN_F16 || dtype == ATTN_BF16)) {
+    attn_tensor converted;
+    attn_status s = attn_tensor_cast(out, dtype, &converted);
+    attn_tensor_free(out);
+    if (s != ATTN_OK)
+      return fail(s, format("'%s': %s", path, attn_last_error()));
+    *out = converted;
+  }
   return ATTN_OK;
 }
 

@@ -93,9 +93,11 @@ int countCpus() {
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {
     int n = CPU_COUNT(&set);
     if (n > 0)
-      return n;
+      return n < ATTN_MAX_THREADS ? n : ATTN_MAX_THREADS;
   }
   unsigned n = std::thread::hardware_concurrency();
+  if (n > ATTN_MAX_THREADS)
+    n = ATTN_MAX_THREADS;
   return n ? static_cast<int>(n) : 1;
 }
 
@@ -103,7 +105,7 @@ int defaultNumThreads() {
   if (const char *env = std::getenv("ATTN_NUM_THREADS")) {
     char *end = nullptr;
     long v = std::strtol(env, &end, 10);
-    if (end != env && *end == '\0' && v > 0 && v <= 4096)
+    if (end != env && *end == '\0' && v > 0 && v <= ATTN_MAX_THREADS)
       return static_cast<int>(v);
   }
   return countCpus();
@@ -275,7 +277,18 @@ ThreadPool &pool() {
 
 } // namespace
 
-extern "C" void attn_set_num_threads(int n) { pool().setNumThreads(n); }
+extern "C" attn_status attn_set_num_threads(int n) {
+  // More threads than this only exhaust the process (OpenMP aborts when it
+  // cannot create them): refuse instead of failing inside a run.
+  if (n > ATTN_MAX_THREADS)
+    return attn::rt::fail(
+        ATTN_ERR_INVALID_ARGUMENT,
+        attn::rt::format("attn_set_num_threads: %d threads requested; at most "
+                         "%d are supported",
+                         n, ATTN_MAX_THREADS));
+  pool().setNumThreads(n);
+  return ATTN_OK;
+}
 
 extern "C" int attn_get_num_threads(void) { return pool().numThreads(); }
 

@@ -103,9 +103,10 @@ func.func @layer_norm(%x: tensor<?x?x32xf32>, %g: tensor<32xf32>, %b: tensor<32x
 // -----
 
 // Gather clamps indices so that bad input never reads outside the table,
-// and reports them: the OR of the checks is an extra i1 result.
+// and reports them: the OR of the checks becomes the status result
+// [code, check, a, b] (RuntimeChecks.h), the check's message in attn.checks.
 // CHECK-LABEL: func @gather
-// CHECK-SAME:    -> (tensor<?x?x16xf32>, tensor<i1>) attributes {attn.status_result}
+// CHECK-SAME:    -> (tensor<?x?x16xf32>, tensor<4xi64>) attributes {attn.checks = ["an op: an index is out of range (e.g. a Gather index beyond its table)"], attn.status_result}
 // CHECK:         linalg.generic
 // CHECK:           arith.minsi
 // CHECK:           arith.maxsi
@@ -114,7 +115,10 @@ func.func @layer_norm(%x: tensor<?x?x32xf32>, %g: tensor<32xf32>, %b: tensor<32x
 // CHECK-SAME:      attn.index_check
 // CHECK:           arith.cmpi slt
 // CHECK:           arith.cmpi sge
-// CHECK:         return %{{.*}}, %{{.*}} : tensor<?x?x16xf32>, tensor<i1>
+// CHECK:         %[[BAD:.*]] = tensor.extract %{{.*}}[] : tensor<i1>
+// CHECK:         %[[CODE:.*]] = arith.select %[[BAD]], %c1_i64, %c0_i64
+// CHECK:         %[[ST:.*]] = tensor.from_elements %[[CODE]], %{{.*}}, %{{.*}}, %{{.*}} : tensor<4xi64>
+// CHECK:         return %{{.*}}, %[[ST]] : tensor<?x?x16xf32>, tensor<4xi64>
 func.func @gather(%t: tensor<100x16xf32>, %i: tensor<?x?xi64>) -> tensor<?x?x16xf32> {
   %0 = attn.gather %t[%i] {axis = 0 : i64} : tensor<100x16xf32>, tensor<?x?xi64> -> tensor<?x?x16xf32>
   return %0 : tensor<?x?x16xf32>
@@ -126,7 +130,7 @@ func.func @gather(%t: tensor<100x16xf32>, %i: tensor<?x?xi64>) -> tensor<?x?x16x
 // clamped index, the dynamic batch dim (indices may outgrow data there) is
 // clamped too and both are reported through the index check.
 // CHECK-LABEL: func @gather_elements
-// CHECK-SAME:    -> (tensor<?x5xf32>, tensor<i1>) attributes {attn.status_result}
+// CHECK-SAME:    -> (tensor<?x5xf32>, tensor<4xi64>) attributes {attn.checks = [{{.*}}], attn.status_result}
 // CHECK:         linalg.generic
 // CHECK:           %[[B:.+]] = linalg.index 0
 // CHECK:           %[[BC:.+]] = arith.minsi %[[B]]
@@ -154,3 +158,24 @@ func.func @keeps_attention(%q: tensor<2x4x8xf32>) -> tensor<2x4x8xf32> {
   return %0 : tensor<2x4x8xf32>
 }
 
+
+// -----
+
+// Run-time shape checks (RuntimeChecks.h): dims that must agree but are not
+// known equal (here a static 8 against a dynamic broadcast size) are checked;
+// a mismatch is recorded in the status with the node and both sizes, and the
+// operand is read through a clamped copy (slow path under scf.if), never
+// outside its buffer.
+// CHECK-LABEL: func @broadcast_check
+// CHECK-SAME:    -> (tensor<?x4xf32>, tensor<4xi64>) attributes {attn.checks = ["node 'add1': operand 0: dimension 0 has size {a} but the broadcast result's is {b} (sizes must be equal or 1)", "node 'add1': operand 1: dimension 0 has size {a} but the broadcast result's is {b} (sizes must be equal or 1)"], attn.status_result}
+// CHECK:         %[[IF:.*]] = scf.if %{{.*}} -> (tensor<?x4xf32>) {
+// CHECK:           arith.minui
+// CHECK:         } else {
+// CHECK:           tensor.cast %{{.*}} : tensor<8x4xf32> to tensor<?x4xf32>
+// CHECK:         linalg.generic
+// CHECK:         arith.select %{{.*}}, %c2_i64
+// CHECK:         return %{{.*}}, %{{.*}} : tensor<?x4xf32>, tensor<4xi64>
+func.func @broadcast_check(%a: tensor<8x4xf32>, %b: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %0 = attn.add %a, %b : tensor<8x4xf32>, tensor<?x4xf32> -> tensor<?x4xf32> loc("add1")
+  return %0 : tensor<?x4xf32>
+}

@@ -46,12 +46,12 @@ def main():
             ids[bad] = 50 if bad[1] % 2 else -51
         (out, status), stats = emu.run_function(ir, "main", [table, ids])
         want = bool(bad)
-        good = bool(np.asarray(status)) == want
+        good = bool(np.asarray(status).ravel()[0]) == want
         if not bad:
             good &= np.array_equal(out, table[np.where(ids < 0, ids + 50, ids)])
         ok &= good
         print("%s %s: status %s (expected %s), %d kernel launches" %
-              ("PASS" if good else "FAIL", name, bool(np.asarray(status)), want, stats["launches"]))
+              ("PASS" if good else "FAIL", name, bool(np.asarray(status).ravel()[0]), want, stats["launches"]))
     good = serial_loops == 0
     ok &= good
     print("%s no sequential loops in the device program (%d)" % ("PASS" if good else "FAIL", serial_loops))

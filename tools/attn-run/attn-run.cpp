@@ -32,16 +32,17 @@ const char *const kUsage =
     "\n"
     "Runs a model library built by `attnc --emit=lib`.\n"
     "  --input NAME=FILE   value of graph input NAME (.npy in the input's\n"
-    "                      dtype; float32 is converted for f16/bf16 inputs)\n"
+    "                      dtype; float32 is converted for f16/bf16 inputs;\n"
+    "                      bf16 also as raw 16-bit words: uint16/int16 or\n"
+    "                      ml_dtypes.bfloat16 arrays)\n"
     "  --output-dir DIR    write each output to DIR/<name>.npy (characters\n"
     "                      outside [A-Za-z0-9._-] become '_'); bf16 outputs\n"
     "                      are written as float32\n"
     "  --benchmark N       after a warm-up, time N runs; print min/median/max\n"
     "  --json              with --benchmark: print the timings as one JSON\n"
     "                      object on the last line of stdout\n"
-    "  --threads T         threads for parallel loops (default: "
-    "$ATTN_NUM_THREADS,\n"
-    "                      else all CPUs)\n"
+    "  --threads T         threads for parallel loops, 1 to 1024 (default:\n"
+    "                      $ATTN_NUM_THREADS, else all CPUs)\n"
     "  --signature         print the model's signature JSON and exit\n";
 
 struct Options {
@@ -142,6 +143,11 @@ bool parseArgs(int argc, char **argv, Options &opts, int &exitCode) {
         error("--threads expects a positive integer, got '" + n + "'");
         return false;
       }
+      if (opts.threads > ATTN_MAX_THREADS) {
+        error("--threads " + n + " is too many; at most " +
+              std::to_string(ATTN_MAX_THREADS) + " threads are supported");
+        return false;
+      }
       haveThreads = true;
     } else if (flag == "--json" && !inlineValue) {
       opts.json = true;
@@ -175,6 +181,12 @@ bool parseArgs(int argc, char **argv, Options &opts, int &exitCode) {
         error(
             std::string("ATTN_NUM_THREADS must be a positive integer, got '") +
             env + "'");
+        return false;
+      }
+      if (n > ATTN_MAX_THREADS) {
+        error(std::string("ATTN_NUM_THREADS=") + env +
+              " is too many; at most " + std::to_string(ATTN_MAX_THREADS) +
+              " threads are supported");
         return false;
       }
     }
@@ -270,19 +282,11 @@ int loadInputs(const Options &opts, Session &session) {
     attn_tensor_info info;
     attn_model_input_info(model, i, &info);
     attn_tensor &t = session.inputs[i];
-    if (attn_npy_load(files[i].c_str(), &t) != ATTN_OK)
+    // numpy has no bf16 and f16 files are rare: float32 converts to both,
+    // and bf16 also comes as raw 16-bit words (uint16 views, ml_dtypes).
+    if (attn_npy_load_as(files[i].c_str(), info.dtype, &t) != ATTN_OK)
       return error("input '" + std::string(info.name) +
                    "': " + attn_last_error());
-    // numpy has no bf16 and f16 files are rare: accept float32 for both.
-    if (t.dtype == ATTN_F32 &&
-        (info.dtype == ATTN_F16 || info.dtype == ATTN_BF16)) {
-      attn_tensor converted;
-      if (attn_tensor_cast(&t, info.dtype, &converted) != ATTN_OK)
-        return error("input '" + std::string(info.name) +
-                     "': " + attn_last_error());
-      attn_tensor_free(&t);
-      t = converted;
-    }
   }
   return 0;
 }
@@ -347,8 +351,9 @@ int main(int argc, char **argv) {
   int exitCode;
   if (!parseArgs(argc, argv, opts, exitCode))
     return exitCode;
-  if (opts.threads > 0)
-    attn_set_num_threads(static_cast<int>(opts.threads));
+  if (opts.threads > 0 &&
+      attn_set_num_threads(static_cast<int>(opts.threads)) != ATTN_OK)
+    return error(attn_last_error());
 
   Session session;
   if (attn_model_load(opts.library.c_str(), &session.model) != ATTN_OK)

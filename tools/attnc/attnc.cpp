@@ -29,6 +29,12 @@
 #include "mlir/Support/Timing.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/Triple.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
@@ -38,6 +44,8 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -59,9 +67,18 @@ static cl::opt<Emit> emitKind(
                clEnumValN(Emit::Lib, "lib", "a shared library (default)")));
 static cl::opt<std::string> targetName("target", cl::desc("cpu (default) or cuda[:sm_80|sm_90]"),
                                        cl::init("cpu"));
-static cl::opt<std::string> mcpu("mcpu", cl::desc("Target CPU (default: host)"), cl::init(""));
+static cl::opt<std::string> mcpu(
+    "mcpu",
+    cl::desc("Target CPU, e.g. x86-64-v3 or znver4 (default: the environment variable "
+             "ATTNC_MCPU when set, else the host CPU)"),
+    cl::init(""));
 static cl::opt<std::string> mattr("mattr", cl::desc("Target features, e.g. +avx2,+fma"),
                                   cl::init(""));
+static cl::opt<bool> inputsOverrideInitializers(
+    "inputs-override-initializers",
+    cl::desc("Graph inputs that also have an initializer (their default value) become "
+             "inputs of the compiled model (default: compiled as constants, with a warning)"),
+    cl::init(false));
 static cl::opt<std::string> dumpDir("dump-ir", cl::desc("Write the IR after every pass to DIR/NN-<pass>.mlir"),
                                     cl::value_desc("DIR"), cl::init(""));
 static cl::opt<bool> remarks("remarks", cl::desc("Report every softmax left unfused, and why"),
@@ -134,6 +151,25 @@ void describeLocation(Location loc, llvm::raw_ostream &os) {
 }
 } // namespace
 
+/// Set while the pass pipelines and code generation run: an op verifier
+/// message then means the compiler built invalid IR (a bug), not bad input.
+static bool inPipeline = false;
+/// Error diagnostics printed so far.
+static unsigned numErrors = 0;
+
+/// Whether `msg` has the form of an MLIR op diagnostic: "'dialect.op' op ...".
+static bool isOpDiagnostic(StringRef msg) {
+  if (!msg.consume_front("'"))
+    return false;
+  size_t end = msg.find('\'');
+  if (end == StringRef::npos || end == 0)
+    return false;
+  StringRef name = msg.take_front(end);
+  return name.contains('.') &&
+         llvm::all_of(name, [](char c) { return llvm::isAlnum(c) || c == '_' || c == '.'; }) &&
+         msg.drop_front(end).starts_with("' op ");
+}
+
 static void printDiagnostic(Diagnostic &diag) {
   const char *sev = "error";
   llvm::raw_ostream::Colors color = llvm::raw_ostream::RED;
@@ -143,6 +179,14 @@ static void printDiagnostic(Diagnostic &diag) {
   case DiagnosticSeverity::Remark: sev = "remark"; color = llvm::raw_ostream::BLUE; break;
   case DiagnosticSeverity::Note: sev = "note"; color = llvm::raw_ostream::BLACK; break;
   }
+  std::string text = diag.str();
+  bool internal = diag.getSeverity() == DiagnosticSeverity::Error && inPipeline &&
+                  isOpDiagnostic(text);
+  if (diag.getSeverity() == DiagnosticSeverity::Error) {
+    ++numErrors;
+    if (internal)
+      sev = "internal error";
+  }
   auto &os = llvm::errs();
   os << "attnc: ";
   llvm::WithColor(os, color, true) << sev << ": ";
@@ -150,7 +194,7 @@ static void printDiagnostic(Diagnostic &diag) {
     describeLocation(diag.getLocation(), os);
     os << ": ";
   }
-  os << diag.str() << "\n";
+  os << text << (internal ? " (please report)" : "") << "\n";
   for (Diagnostic &note : diag.getNotes())
     printDiagnostic(note);
 }
@@ -173,7 +217,61 @@ static OwningOpRef<ModuleOp> loadModel(MLIRContext &ctx) {
         << "'" << inputFilename << "': unknown model kind (expected .onnx, .onnxtext or .mlir)";
     return nullptr;
   }
-  return importOnnxFile(ctx, inputFilename);
+  OnnxImportOptions importOptions;
+  importOptions.inputsOverrideInitializers = inputsOverrideInitializers;
+  return importOnnxFile(ctx, inputFilename, importOptions);
+}
+
+/// A pipeline stage failed: when it said nothing, say that it failed.
+static int stageFailed(unsigned errorsBefore, StringRef stage) {
+  if (numErrors == errorsBefore)
+    llvm::WithColor(llvm::errs(), llvm::raw_ostream::RED, true)
+        << "attnc: internal error: " << stage << " failed without a message (please report)\n";
+  return 1;
+}
+
+/// Checks --mcpu and --mattr against the host target's CPU and feature
+/// tables (a typo would otherwise end in an LLVM fatal error).
+static bool validateTargetFlags(StringRef cpu, StringRef attrs) {
+  llvm::InitializeNativeTarget();
+  std::string error;
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target) {
+    llvm::WithColor::error(llvm::errs(), "attnc") << "no target for " << triple.str() << ": "
+                                                  << error << "\n";
+    return false;
+  }
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(target->createMCSubtargetInfo(triple, "", ""));
+  if (!sti)
+    return true; // nothing to check against
+  if (!cpu.empty() && cpu != "native" && !sti->isCPUStringValid(cpu)) {
+    llvm::WithColor::error(llvm::errs(), "attnc")
+        << "unknown CPU '" << cpu << "' for " << triple.str()
+        << " (e.g. x86-64-v3, znver4, native)\n";
+    return false;
+  }
+  SmallVector<StringRef> features;
+  attrs.split(features, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef f : features) {
+    f = f.trim();
+    if (f.empty())
+      continue;
+    StringRef name = f;
+    if (!name.consume_front("+") && !name.consume_front("-")) {
+      llvm::WithColor::error(llvm::errs(), "attnc")
+          << "target feature '" << f << "' must start with '+' or '-' (e.g. +avx2)\n";
+      return false;
+    }
+    bool known = llvm::any_of(sti->getAllProcessorFeatures(),
+                              [&](const llvm::SubtargetFeatureKV &kv) { return name == kv.Key; });
+    if (!known) {
+      llvm::WithColor::error(llvm::errs(), "attnc")
+          << "unknown target feature '" << name << "' for " << triple.str() << "\n";
+      return false;
+    }
+  }
+  return true;
 }
 
 static int run(MLIRContext &ctx, const CompileOptions &options) {
@@ -198,8 +296,10 @@ static int run(MLIRContext &ctx, const CompileOptions &options) {
   }
 
   buildGraphPipeline(pm, options);
+  unsigned errorsBefore = numErrors;
+  inPipeline = true;
   if (failed(pm.run(*module)))
-    return 1;
+    return stageFailed(errorsBefore, "the graph pass pipeline");
 
   auto openOutput = [&]() -> std::unique_ptr<llvm::ToolOutputFile> {
     std::string err;
@@ -234,8 +334,9 @@ static int run(MLIRContext &ctx, const CompileOptions &options) {
     buildCudaLoweringPipeline(lower, options);
   else
     buildCpuLoweringPipeline(lower, options);
+  errorsBefore = numErrors;
   if (failed(lower.run(*module)))
-    return 1;
+    return stageFailed(errorsBefore, "the lowering pass pipeline");
   // CUDA: --emit=asm is the kernels' PTX, --emit=obj their cubin (one GPU
   // module per model, embedded in the host code as constant globals).
   if (options.target == Target::CUDA && (emitKind == Emit::Asm || emitKind == Emit::Obj)) {
@@ -272,9 +373,10 @@ static int run(MLIRContext &ctx, const CompileOptions &options) {
   }
 
   llvm::LLVMContext llvmContext;
+  errorsBefore = numErrors;
   auto llvmModule = translateToOptimizedLLVMIR(*module, llvmContext, options);
   if (!llvmModule)
-    return 1;
+    return stageFailed(errorsBefore, "the translation to LLVM IR");
   if (emitKind == Emit::Llvm) {
     auto out = openOutput();
     if (!out)
@@ -322,6 +424,12 @@ int main(int argc, char **argv) {
   registerDefaultTimingManagerCLOptions();
   registerAsmPrinterCLOptions();
   cl::ParseCommandLineOptions(argc, argv, "attnc: ahead-of-time compiler for transformer inference\n");
+  // LLVM's fatal errors (report_fatal_error) are compiler bugs: say so, exit 1.
+  llvm::install_fatal_error_handler([](void *, const char *reason, bool) {
+    llvm::errs() << "attnc: internal error: LLVM: " << reason << " (please report)\n";
+    llvm::errs().flush();
+    std::_Exit(1);
+  });
 
   CompileOptions options;
   StringRef target = targetName;
@@ -343,7 +451,12 @@ int main(int argc, char **argv) {
     return 1;
   }
   options.mcpu = mcpu;
+  if (mcpu.getNumOccurrences() == 0)
+    if (const char *env = std::getenv("ATTNC_MCPU"))
+      options.mcpu = env;
   options.mattr = mattr;
+  if (!validateTargetFlags(options.mcpu, options.mattr))
+    return 1;
   options.remarks = remarks;
   options.queryTile = queryTile;
   options.keyTile = keyTile;

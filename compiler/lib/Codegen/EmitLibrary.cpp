@@ -134,9 +134,18 @@ LogicalResult attn::linkSharedLibrary(StringRef objectPath, StringRef outputPath
   // Only the ABI symbols are exported (everything else is internal already);
   // -lm covers math functions without a polynomial approximation.
   // Parallel loops use LLVM's OpenMP runtime (libomp); the rpath lets the
-  // model load with no LD_LIBRARY_PATH.
+  // model load with no LD_LIBRARY_PATH. It is a DT_RPATH, not a DT_RUNPATH
+  // (--disable-new-dtags): the loader then prefers it to LD_LIBRARY_PATH,
+  // so an unrelated libomp.so.5 there (conda, another toolchain) cannot
+  // replace the one the model was linked against. (Debian's LLVM 22 ships no
+  // libomp of its own: libomp-22-dev's libomp.so.5 is a symlink to LLVM 19's,
+  // package libomp5-19; test/runtime/libomp.test checks the model maps it.)
+  // ModelSupport.c (a static archive built with attnc) provides the
+  // allocation hooks and attn_model_run_ex.
   SmallVector<StringRef> args{driver, "-shared", "-o", outputPath, objectPath,
+                              ATTN_MODEL_SUPPORT_LIB,
                               "-Wl,-z,noexecstack", "-L" ATTN_OPENMP_LIB_DIR,
+                              "-Wl,--disable-new-dtags",
                               "-Wl,-rpath," ATTN_OPENMP_LIB_DIR, "-lomp", "-lm"};
   std::string msg;
   int rc = llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0, &msg);

@@ -5,7 +5,16 @@
 // pass adds the two exported symbols of attn/abi.h:
 //
 //   int32_t attn_model_run(int64_t *const *inputs, int64_t *const *outputs)
+//   int32_t attn_model_run_ex(int64_t *const *inputs, int64_t *const *outputs,
+//                             int64_t *status)   // [code, check, a, b]
+//
+// (attn_model_run_ex itself is in ModelSupport.c, linked into every library:
+// it guards allocations and calls the hidden __attn_model_run_body built
+// here; finalize-memref-to-llvm uses its generic allocation functions.)
 //   const char *attn_model_signature(void)
+//
+// The signature gains the model function's run-time check templates
+// ("checks", see RuntimeChecks.h) when it has any.
 //
 // and makes every other symbol internal, so a model library exports nothing
 // else. Descriptor ranks come from the module's `attn.signature` JSON.
@@ -93,9 +102,20 @@ struct EmitModelEntryPointPass
     auto ptrT = LLVM::LLVMPointerType::get(ctx);
     auto i64 = b.getI64Type(), i32 = b.getI32Type();
 
-    // attn_model_signature
+    // attn_model_signature (with the run-time checks' message templates)
     {
-      std::string text = sigAttr.getValue().str();
+      if (auto checks = model->getAttrOfType<ArrayAttr>("attn.checks")) {
+        llvm::json::Array list;
+        for (Attribute a : checks)
+          if (auto str = dyn_cast<StringAttr>(a))
+            list.push_back(str.getValue().str());
+        parsed->getAsObject()->try_emplace("checks", std::move(list));
+      }
+      std::string text;
+      {
+        llvm::raw_string_ostream os(text);
+        os << *parsed;
+      }
       text.push_back('\0');
       auto arrT = LLVM::LLVMArrayType::get(b.getI8Type(), text.size());
       b.create<LLVM::GlobalOp>(loc, arrT, /*isConstant=*/true,
@@ -108,11 +128,24 @@ struct EmitModelEntryPointPass
       fb.create<LLVM::ReturnOp>(loc, addr);
     }
 
-    // attn_model_run
-    auto fn = b.create<LLVM::LLVMFuncOp>(
-        loc, "attn_model_run", LLVM::LLVMFunctionType::get(i32, {ptrT, ptrT}));
+    // attn_model_run(in, out) = attn_model_run_ex(in, out, NULL)
+    auto exType = LLVM::LLVMFunctionType::get(i32, {ptrT, ptrT, ptrT});
+    // The body of attn_model_run_ex, which ModelSupport.c defines around it
+    // (allocation failures become ATTN_MODEL_ERR_OUT_OF_MEMORY).
+    auto fn = b.create<LLVM::LLVMFuncOp>(loc, "__attn_model_run_body", exType);
+    fn.setVisibility_(LLVM::Visibility::Hidden);
+    auto exDecl = b.create<LLVM::LLVMFuncOp>(loc, "attn_model_run_ex", exType);
+    {
+      auto plain = b.create<LLVM::LLVMFuncOp>(
+          loc, "attn_model_run", LLVM::LLVMFunctionType::get(i32, {ptrT, ptrT}));
+      OpBuilder pb = OpBuilder::atBlockBegin(plain.addEntryBlock(b));
+      Value null = pb.create<LLVM::ZeroOp>(loc, ptrT);
+      auto c = pb.create<LLVM::CallOp>(
+          loc, exDecl, ValueRange{plain.getArgument(0), plain.getArgument(1), null});
+      pb.create<LLVM::ReturnOp>(loc, c.getResult());
+    }
     OpBuilder fb = OpBuilder::atBlockBegin(fn.addEntryBlock(b));
-    Value inArr = fn.getArgument(0), outArr = fn.getArgument(1);
+    Value inArr = fn.getArgument(0), outArr = fn.getArgument(1), statusArr = fn.getArgument(2);
     auto gep = [&](Value base, Type elem, int64_t i) -> Value {
       return fb.create<LLVM::GEPOp>(loc, ptrT, elem, base,
                                     ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
@@ -126,8 +159,9 @@ struct EmitModelEntryPointPass
         args.push_back(fb.create<LLVM::LoadOp>(loc, i64, gep(desc, i64, k)));
     }
     auto call = fb.create<LLVM::CallOp>(loc, model, args);
-    // A trailing 0-d i1 result (see attn-lower-to-linalg) reports an index
-    // out of range; it is read, freed and turned into the return code.
+    // A trailing tensor<4xi64> result (attn.status_result, RuntimeChecks.h)
+    // reports the first failed run-time check; it is read, freed and turned
+    // into the return code (and the status words of attn_model_run_ex).
     bool hasStatus = model->hasAttr("attn.status_result");
     size_t numOut = outRanks->size() + (hasStatus ? 1 : 0);
     for (auto [j, r] : llvm::enumerate(*outRanks)) {
@@ -152,12 +186,14 @@ struct EmitModelEntryPointPass
       fb.create<LLVM::ReturnOp>(loc, zero);
       return;
     }
-    Value d = fb.create<LLVM::ExtractValueOp>(loc, call.getResult(),
-                                              ArrayRef<int64_t>{(int64_t)outRanks->size()});
+    Value d = numOut == 1 ? call.getResult()
+                          : fb.create<LLVM::ExtractValueOp>(
+                                loc, call.getResult(), ArrayRef<int64_t>{(int64_t)outRanks->size()})
+                                .getResult();
     Value allocated = fb.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{0});
     Value aligned = fb.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{1});
     Value offset = fb.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{2});
-    Value addr = fb.create<LLVM::GEPOp>(loc, ptrT, fb.getI8Type(), aligned, ValueRange{offset});
+    Value addr = fb.create<LLVM::GEPOp>(loc, ptrT, i64, aligned, ValueRange{offset});
     // A CUDA model's flag is in device memory: read through the runtime and
     // freed with the device allocator (attn/abi.h).
     bool cuda = false;
@@ -172,27 +208,38 @@ struct EmitModelEntryPointPass
       }
       return f;
     };
-    Value flag;
+    // The status: 4 x i64 [code, check index, a, b] (RuntimeChecks.h).
+    Value four = fb.create<LLVM::ConstantOp>(loc, i64, fb.getI64IntegerAttr(4));
+    Value host = addr;
     if (cuda) {
-      Value one = fb.create<LLVM::ConstantOp>(loc, i64, fb.getI64IntegerAttr(1));
-      Value host = fb.create<LLVM::AllocaOp>(loc, ptrT, fb.getI8Type(), one);
+      host = fb.create<LLVM::AllocaOp>(loc, ptrT, i64, four);
       // Pointers as i64: attn-gpu-map-parallel-loops declares the function
       // with index (i64) parameters for the reads of host code.
       auto readFn = declare(ATTN_CUDA_READ_SYMBOL, LLVM::LLVMFunctionType::get(voidT, {i64, i64, i64}));
       fb.create<LLVM::CallOp>(loc, readFn,
                               ValueRange{fb.create<LLVM::PtrToIntOp>(loc, i64, host),
-                                         fb.create<LLVM::PtrToIntOp>(loc, i64, addr), one});
-      flag = fb.create<LLVM::LoadOp>(loc, fb.getI8Type(), host);
-    } else {
-      flag = fb.create<LLVM::LoadOp>(loc, fb.getI8Type(), addr);
+                                         fb.create<LLVM::PtrToIntOp>(loc, i64, addr),
+                                         fb.create<LLVM::ConstantOp>(loc, i64, fb.getI64IntegerAttr(32))});
     }
+    SmallVector<Value> words;
+    for (int64_t k = 0; k < 4; ++k)
+      words.push_back(fb.create<LLVM::LoadOp>(loc, i64, gep(host, i64, k)));
     auto freeFn = declare(cuda ? ATTN_CUDA_FREE_SYMBOL : "free",
                           LLVM::LLVMFunctionType::get(voidT, {ptrT}));
     fb.create<LLVM::CallOp>(loc, freeFn, ValueRange{allocated});
-    Value bad = fb.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::ne, flag,
-                                        fb.create<LLVM::ConstantOp>(loc, fb.getI8Type(), fb.getI8IntegerAttr(0)));
-    Value code = fb.create<LLVM::ConstantOp>(loc, i32, fb.getI32IntegerAttr(1));
-    fb.create<LLVM::ReturnOp>(loc, ValueRange{fb.create<LLVM::SelectOp>(loc, bad, code, zero).getResult()});
+    // status may be NULL (attn_model_run).
+    Block *entry = fb.getInsertionBlock();
+    Block *store = fn.addBlock(), *done = fn.addBlock();
+    Value null = fb.create<LLVM::ZeroOp>(loc, ptrT);
+    Value given = fb.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::ne, statusArr, null);
+    fb.create<LLVM::CondBrOp>(loc, given, store, done);
+    (void)entry;
+    fb.setInsertionPointToStart(store);
+    for (int64_t k = 0; k < 4; ++k)
+      fb.create<LLVM::StoreOp>(loc, words[k], gep(statusArr, i64, k));
+    fb.create<LLVM::BrOp>(loc, ValueRange{}, done);
+    fb.setInsertionPointToStart(done);
+    fb.create<LLVM::ReturnOp>(loc, ValueRange{fb.create<LLVM::TruncOp>(loc, i32, words[0]).getResult()});
   }
 };
 } // namespace

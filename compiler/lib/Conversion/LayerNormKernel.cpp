@@ -108,6 +108,10 @@ Value attn::buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t VW) {
                                                                : rowsS * t.getDimSize(i);
   }
 
+  // [rows, n] views with unit inner stride. A static row count must be given
+  // as an attribute: expand_shape's verifier rejects an SSA value for a static
+  // output dim (axis 0, or leading dims all static).
+  bool rowsStatic = !ShapedType::isDynamic(rowsS);
   // [rows, n] views with unit inner stride.
   auto rowsType = MemRefType::get({rowsS, n}, f32,
                                   StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {n, 1}));
@@ -115,7 +119,9 @@ Value attn::buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t VW) {
     Value flat = flatten(b, loc, v);
     Value rowsT = b.create<tensor::ExpandShapeOp>(
         loc, RankedTensorType::get({rowsS, n}, f32), flat,
-        ArrayRef<ReassociationIndices>{{0, 1}}, ArrayRef<OpFoldResult>{rows, b.getIndexAttr(n)});
+        ArrayRef<ReassociationIndices>{{0, 1}},
+        ArrayRef<OpFoldResult>{rowsStatic ? OpFoldResult(b.getIndexAttr(rowsS)) : OpFoldResult(rows),
+                               b.getIndexAttr(n)});
     return b.create<bufferization::ToBufferOp>(loc, rowsType, rowsT, b.getUnitAttr());
   };
   auto vecType = MemRefType::get({n}, f32, StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {1}));

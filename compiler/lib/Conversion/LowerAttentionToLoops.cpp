@@ -23,6 +23,7 @@
 //===----------------------------------------------------------------------===//
 #include "AttentionKernel.h"
 #include "LoweringUtils.h"
+#include "RuntimeChecks.h"
 #include "attn/Compiler/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -116,7 +117,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     if (M) {
       SmallVector<Value> scoreDims(qd.begin(), qd.begin() + nb + 1);
       scoreDims.push_back(Sk);
-      M = materializeDynamicBroadcast(rw, loc, M, scoreDims);
+      M = materializeDynamicBroadcast(rw, loc, M, scoreDims, describeNode(op) + ": the mask");
     }
 
     Value c0 = rw.create<arith::ConstantIndexOp>(loc, 0);

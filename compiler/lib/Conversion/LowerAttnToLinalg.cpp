@@ -8,6 +8,7 @@
 #include "LoweringUtils.h"
 #include "LayerNormKernel.h"
 #include "MatmulKernel.h"
+#include "RuntimeChecks.h"
 #include "attn/Compiler/Passes.h"
 #include "attn/Dialect/ShapeInference.h"
 
@@ -46,8 +47,10 @@ static Value buildElementwise(OpBuilder &b, Location loc,
   SmallVector<Value> dims = broadcastResultDims(b, loc, resultType, operands);
   SmallVector<Value> ins;
   SmallVector<AffineMap> maps;
-  for (Value v : operands) {
-    Value in = materializeDynamicBroadcast(b, loc, v, dims);
+  std::string node = describeNodeAt(loc);
+  for (auto [k, v] : llvm::enumerate(operands)) {
+    Value in = materializeDynamicBroadcast(b, loc, v, dims,
+                                           node + ": operand " + std::to_string(k));
     ins.push_back(in);
     maps.push_back(broadcastIndexingMap(
         b.getContext(), cast<RankedTensorType>(in.getType()), rank));
@@ -269,6 +272,19 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
   auto wt = rtype(w);
   Type et = xt.getElementType();
   int64_t rank = xt.getRank();
+  // The contraction dims must agree at run time when either is dynamic.
+  if (xt.isDynamicDim(rank - 1) || wt.isDynamicDim(0)) {
+    SmallVector<Value> target = getDimValues(b, loc, x);
+    target.back() = getDimValues(b, loc, w)[0];
+    SmallVector<int64_t> skip;
+    for (int64_t i = 0; i + 1 < rank; ++i)
+      skip.push_back(i);
+    x = conformOperand(b, loc, x, target, /*allowBroadcast=*/false,
+                       describeNodeAt(loc) + ": the contraction dimension of the input "
+                                             "(the weight's rows)",
+                       skip);
+    xt = rtype(x);
+  }
   // [b..., K] -> [M, K]
   SmallVector<ReassociationIndices> re{{}};
   for (int64_t i = 0; i < rank - 1; ++i)
@@ -459,8 +475,20 @@ struct MatmulPattern : OpRewritePattern<MatmulOp> {
       lfull.push_back(ld[lt.getRank() - 1]);
       rfull.push_back(rd[rt.getRank() - 2]);
       rfull.push_back(rd[rt.getRank() - 1]);
-      lhs = materializeDynamicBroadcast(rw, loc, lhs, lfull);
-      rhs = materializeDynamicBroadcast(rw, loc, rhs, rfull);
+      std::string node = describeNodeAt(loc);
+      lhs = materializeDynamicBroadcast(rw, loc, lhs, lfull, node + ": operand 0");
+      rhs = materializeDynamicBroadcast(rw, loc, rhs, rfull, node + ": operand 1");
+      // The contraction: rhs's K must be lhs's K.
+      if (lt.isDynamicDim(lt.getRank() - 1) || rt.isDynamicDim(rt.getRank() - 2)) {
+        SmallVector<Value> target = getDimValues(rw, loc, rhs);
+        target[rt.getRank() - 2] = ld[lt.getRank() - 1];
+        SmallVector<int64_t> skip;
+        for (int64_t i = 0; i < rt.getRank(); ++i)
+          if (i != rt.getRank() - 2)
+            skip.push_back(i);
+        rhs = conformOperand(rw, loc, rhs, target, /*allowBroadcast=*/false,
+                             node + ": the contraction dimension of operand 1", skip);
+      }
       rdims.push_back(ld[lt.getRank() - 2]);
       rdims.push_back(rd[rt.getRank() - 1]);
     }
@@ -618,6 +646,22 @@ struct ReshapePattern : OpRewritePattern<ReshapeOp> {
       Value inferred = rw.create<arith::DivSIOp>(loc, total, safeKnown);
       for (int64_t i = 0; i < rank; ++i)
         out[i] = rw.create<arith::SelectOp>(loc, isNeg[i], inferred, vals[i]);
+      // The element count must be the input's. When it is not, the run
+      // fails with that check and the result's dynamic dims are 0 (a view of
+      // no elements: nothing reads past the input).
+      Value count = c1;
+      for (int64_t i = 0; i < rank; ++i)
+        count = rw.create<arith::MulIOp>(
+            loc, count,
+            rt.isDynamicDim(i) ? out[i]
+                               : rw.create<arith::ConstantIntOp>(loc, rt.getDimSize(i), 64).getResult());
+      Value bad = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, count, total);
+      recordRuntimeCheck(rw, loc, bad, total, count,
+                         describeNodeAt(loc) +
+                             ": cannot reshape {a} elements into a shape of {b} elements");
+      for (int64_t i = 0; i < rank; ++i)
+        if (rt.isDynamicDim(i))
+          out[i] = rw.create<arith::SelectOp>(loc, bad, c0, out[i]);
     }
     // Collapse to 1-D and expand to the computed dims (memref.reshape with a
     // dynamic shape operand is avoided: upstream expand-strided-metadata
@@ -675,7 +719,26 @@ struct ExpandPattern : OpRewritePattern<ExpandOp> {
         s = rw.create<arith::MaxUIOp>(loc, s, inDims[i - off]);
       dims.push_back(s);
     }
-    Value in = materializeDynamicBroadcast(rw, loc, op.getInput(), dims);
+    std::string node = describeNodeAt(loc);
+    // A shape entry that is neither 1 nor the input's dim (nor the input's
+    // dim 1) is an error, not a max.
+    for (int64_t i = off; i < rank; ++i) {
+      if (!rt.isDynamicDim(i) || it.getDimSize(i - off) == 1)
+        continue;
+      Value s = toIndex(rw, loc, extractI64(rw, loc, op.getShape(), i));
+      Value one = rw.create<arith::ConstantIndexOp>(loc, 1);
+      Value in = inDims[i - off];
+      Value bad = rw.create<arith::AndIOp>(
+          loc, rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, s, one),
+          rw.create<arith::AndIOp>(
+              loc, rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, s, in),
+              rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, in, one)));
+      recordRuntimeCheck(rw, loc, bad, s, in,
+                         node + ": shape entry " + std::to_string(i) +
+                             " is {a} but the input's dimension is {b} (sizes must be equal or 1)");
+    }
+    guardResultDims(rw, loc, rt, dims, node);
+    Value in = materializeDynamicBroadcast(rw, loc, op.getInput(), dims, node + ": the input");
     Value init = createEmptyTensor(rw, loc, rt, dims);
     SmallVector<AffineMap> maps{
         broadcastIndexingMap(rw.getContext(), cast<RankedTensorType>(in.getType()), rank),
@@ -706,8 +769,17 @@ struct ConcatPattern : OpRewritePattern<ConcatOp> {
     dims[axis] = total;
     Value result = createEmptyTensor(rw, loc, rt, dims);
     Value offset = rw.create<arith::ConstantIndexOp>(loc, 0);
-    for (Value v : op.getInputs()) {
+    std::string node = describeNodeAt(loc);
+    for (auto [k, input] : llvm::enumerate(op.getInputs())) {
+      Value v = input;
       SmallVector<Value> vd = getDimValues(rw, loc, v);
+      if (k > 0) { // the other dims must be input 0's
+        SmallVector<Value> target(dims);
+        target[axis] = vd[axis];
+        v = conformOperand(rw, loc, v, target, /*allowBroadcast=*/false,
+                           node + ": input " + std::to_string(k), {axis});
+        vd = getDimValues(rw, loc, v);
+      }
       SmallVector<OpFoldResult> offs(rank, rw.getIndexAttr(0)), sizes, strides(rank, rw.getIndexAttr(1));
       offs[axis] = getAsOpFoldResult(offset);
       for (Value d : vd)
@@ -813,7 +885,10 @@ static void checkIndices(OpBuilder &rw, Location loc, Value indices, Value axisD
                                               b.create<linalg::IndexOp>(l, d), size));
         b.create<linalg::YieldOp>(l, ValueRange{b.create<arith::OrIOp>(l, a[1], bad).getResult()});
       });
-  check->setAttr(kIndexCheckAttr, rw.getUnitAttr());
+  check->setAttr(kIndexCheckAttr,
+                 rw.getStringAttr(describeNodeAt(loc) +
+                                  ": an index is out of range (e.g. a Gather index beyond its "
+                                  "table)"));
 }
 
 struct GatherPattern : OpRewritePattern<GatherOp> {
@@ -932,6 +1007,7 @@ struct ConstantOfShapePattern : OpRewritePattern<ConstantOfShapeOp> {
       dims.push_back(rt.isDynamicDim(i)
                          ? toIndex(rw, loc, extractI64(rw, loc, op.getShape(), i))
                          : rw.create<arith::ConstantIndexOp>(loc, rt.getDimSize(i)).getResult());
+    guardResultDims(rw, loc, rt, dims, describeNodeAt(loc));
     Value init = createEmptyTensor(rw, loc, rt, dims);
     Value v = rw.create<arith::ConstantOp>(loc, op.getValue());
     rw.replaceOp(op, rw.create<linalg::FillOp>(loc, v, init).getResult(0));
@@ -960,8 +1036,20 @@ struct RangePattern : OpRewritePattern<RangeOp> {
       n = toIndex(rw, loc, rw.create<arith::MaxSIOp>(loc, c, rw.create<arith::ConstantIntOp>(loc, 0, 64)));
     } else {
       Value s = toI64(rw, loc, start), li = toI64(rw, loc, limit), d = toI64(rw, loc, delta);
-      Value c = rw.create<arith::CeilDivSIOp>(loc, rw.create<arith::SubIOp>(loc, li, s), d);
-      n = toIndex(rw, loc, rw.create<arith::MaxSIOp>(loc, c, rw.create<arith::ConstantIntOp>(loc, 0, 64)));
+      // A zero delta would divide by zero: a failed check, and no elements.
+      Value c0 = rw.create<arith::ConstantIntOp>(loc, 0, 64);
+      Value isZero = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, d, c0);
+      recordRuntimeCheck(rw, loc, isZero, d, c0, describeNodeAt(loc) + ": the delta is {a}");
+      Value safe = rw.create<arith::SelectOp>(loc, isZero,
+                                              rw.create<arith::ConstantIntOp>(loc, 1, 64), d);
+      Value c = rw.create<arith::CeilDivSIOp>(loc, rw.create<arith::SubIOp>(loc, li, s), safe);
+      c = rw.create<arith::SelectOp>(loc, isZero, c0, c);
+      n = toIndex(rw, loc, rw.create<arith::MaxSIOp>(loc, c, c0));
+    }
+    if (rt.isDynamicDim(0)) {
+      SmallVector<Value> dims{n};
+      guardResultDims(rw, loc, rt, dims, describeNodeAt(loc));
+      n = dims[0];
     }
     Value init = createEmptyTensor(rw, loc, rt, {n});
     SmallVector<AffineMap> maps{rw.getMultiDimIdentityMap(1)};
@@ -1253,36 +1341,16 @@ struct LowerAttnToLinalgPass
     returnIndexStatus();
   }
 
-  /// Adds the OR of all index checks as a trailing tensor<i1> result of the
-  /// model function, marked by `attn.status_result` for the entry point.
+  /// Folds the index checks (Gather) and the run-time shape checks into the
+  /// model function's status result (RuntimeChecks.h).
   void returnIndexStatus() {
     func::FuncOp fn = getOperation();
-    if (!fn.isPublic() || fn.isExternal())
-      return;
-    SmallVector<Value> flags;
+    SmallVector<std::pair<Value, std::string>> flags;
     fn.walk([&](linalg::GenericOp g) {
-      if (g->hasAttr(kIndexCheckAttr) && g->getParentOp() == fn)
-        flags.push_back(g.getResult(0));
+      if (auto tmpl = g->getAttrOfType<StringAttr>(kIndexCheckAttr); tmpl && g->getParentOp() == fn)
+        flags.push_back({g.getResult(0), tmpl.str()});
     });
-    if (flags.empty())
-      return;
-    auto ret = cast<func::ReturnOp>(fn.getBody().back().getTerminator());
-    OpBuilder b(ret);
-    Location loc = ret.getLoc();
-    Value any;
-    for (Value f : flags) {
-      Value s = b.create<tensor::ExtractOp>(loc, f, ValueRange{});
-      any = any ? b.create<arith::OrIOp>(loc, any, s).getResult() : s;
-    }
-    Value status = b.create<tensor::FromElementsOp>(
-        loc, RankedTensorType::get({}, b.getI1Type()), ValueRange{any});
-    SmallVector<Value> operands(ret.getOperands());
-    operands.push_back(status);
-    ret->setOperands(operands);
-    SmallVector<Type> results(fn.getResultTypes());
-    results.push_back(status.getType());
-    fn.setType(FunctionType::get(fn.getContext(), fn.getArgumentTypes(), results));
-    fn->setAttr("attn.status_result", b.getUnitAttr());
+    returnRuntimeStatus(fn, flags);
   }
 };
 } // namespace

@@ -1,5 +1,6 @@
 //===- LoweringUtils.cpp - helpers shared by the attn lowerings -----------===//
 #include "LoweringUtils.h"
+#include "RuntimeChecks.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -77,65 +78,9 @@ Value attn::createEmptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
 
 Value attn::materializeDynamicBroadcast(OpBuilder &b, Location loc,
                                         Value operand,
-                                        ArrayRef<Value> resultDims) {
-  auto type = cast<RankedTensorType>(operand.getType());
-  int64_t rank = resultDims.size();
-  int64_t off = rank - type.getRank();
-  // Which dynamic operand dims might broadcast at run time?
-  Value needs;
-  for (int64_t j = 0; j < type.getRank(); ++j) {
-    if (!type.isDynamicDim(j))
-      continue;
-    Value d = b.create<tensor::DimOp>(loc, operand, j);
-    Value one = b.create<arith::ConstantIndexOp>(loc, 1);
-    Value isOne = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, d, one);
-    Value differs = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, d,
-                                            resultDims[j + off]);
-    Value both = b.create<arith::AndIOp>(loc, isOne, differs);
-    needs = needs ? b.create<arith::OrIOp>(loc, needs, both).getResult() : both;
-  }
-  if (!needs)
-    return operand;
-
-  // Slow path: gather into a tensor whose dynamic dims are the result dims,
-  // reading index 0 along every dim that is 1 at run time.
-  SmallVector<int64_t> expandedShape(type.getShape());
-  SmallVector<Value> expandedDims;
-  for (int64_t j = 0; j < type.getRank(); ++j)
-    expandedDims.push_back(
-        type.isDynamicDim(j)
-            ? resultDims[j + off]
-            : b.create<arith::ConstantIndexOp>(loc, type.getDimSize(j)).getResult());
-  auto ifOp = b.create<scf::IfOp>(
-      loc, needs,
-      [&](OpBuilder &tb, Location l) {
-        Value init = createEmptyTensor(tb, l, type, expandedDims);
-        SmallVector<AffineMap> maps{tb.getMultiDimIdentityMap(type.getRank())};
-        SmallVector<utils::IteratorType> iters(type.getRank(),
-                                               utils::IteratorType::parallel);
-        auto gen = tb.create<linalg::GenericOp>(
-            l, TypeRange{type}, ValueRange{}, ValueRange{init}, maps, iters,
-            [&](OpBuilder &bb, Location bl, ValueRange) {
-              SmallVector<Value> idx;
-              Value zero = bb.create<arith::ConstantIndexOp>(bl, 0);
-              Value one = bb.create<arith::ConstantIndexOp>(bl, 1);
-              for (int64_t j = 0; j < type.getRank(); ++j) {
-                Value i = bb.create<linalg::IndexOp>(bl, j);
-                if (type.isDynamicDim(j)) {
-                  Value d = bb.create<tensor::DimOp>(bl, operand, j);
-                  Value isOne = bb.create<arith::CmpIOp>(
-                      bl, arith::CmpIPredicate::eq, d, one);
-                  i = bb.create<arith::SelectOp>(bl, isOne, zero, i);
-                }
-                idx.push_back(i);
-              }
-              Value v = bb.create<tensor::ExtractOp>(bl, operand, idx);
-              bb.create<linalg::YieldOp>(bl, v);
-            });
-        tb.create<scf::YieldOp>(l, gen.getResult(0));
-      },
-      [&](OpBuilder &eb, Location l) { eb.create<scf::YieldOp>(l, operand); });
-  return ifOp.getResult(0);
+                                        ArrayRef<Value> resultDims,
+                                        StringRef what) {
+  return conformOperand(b, loc, operand, resultDims, /*allowBroadcast=*/true, what);
 }
 
 Value attn::createScalarConstant(OpBuilder &b, Location loc, Type type,

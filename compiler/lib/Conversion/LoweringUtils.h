@@ -21,13 +21,16 @@ SmallVector<Value> broadcastResultDims(OpBuilder &b, Location loc,
                                        RankedTensorType resultType,
                                        ValueRange operands);
 
-/// Makes every dynamic dim of `operand` that aligns with a result dim equal
-/// to that dim at run time: when such a dim is 1 but the result dim is not,
-/// the operand is expanded (rare slow path under scf.if); otherwise it is
-/// returned unchanged. Afterwards indexing maps may treat dynamic operand
-/// dims as identity and only static size-1 dims as broadcast.
+/// Makes every dim of `operand` that aligns with a result dim equal to that
+/// dim at run time: when a dim is 1 but the result dim is not, the operand is
+/// expanded (rare slow path under scf.if); a dim that is neither 1 nor the
+/// result's is a run-time shape mismatch, recorded as a check named `what`
+/// (none recorded when `what` is empty) and read clamped, never outside the
+/// operand (RuntimeChecks.h, conformOperand). Afterwards indexing maps may
+/// treat non-1 operand dims as identity and only static size-1 dims as
+/// broadcast.
 Value materializeDynamicBroadcast(OpBuilder &b, Location loc, Value operand,
-                                  ArrayRef<Value> resultDims);
+                                  ArrayRef<Value> resultDims, StringRef what);
 
 /// The indexing map reading `operandType` inside a loop nest over a result of
 /// rank `resultRank` with numpy broadcasting (static size-1 dims -> 0).

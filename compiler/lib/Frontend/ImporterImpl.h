@@ -54,6 +54,32 @@ std::string onnxDataTypeName(int32_t onnxType);
 /// The signature/ABI dtype name of an element type ("f32", "bool", ...).
 std::string dtypeName(Type type);
 
+/// The largest static tensor (inputs, constants, intermediates, outputs), in
+/// bytes: anything bigger is refused at import, naming the node.
+constexpr int64_t kMaxStaticTensorBytes = int64_t(64) << 30;
+
+/// ConstantOfShape results with at most this many elements become splat
+/// constants; bigger ones are filled at run time (never materialized).
+constexpr int64_t kMaxMaterializedSplatElements = int64_t(1) << 24;
+
+/// The product of `dims`, or std::nullopt when it overflows int64 (or a dim
+/// is negative).
+std::optional<int64_t> checkedProduct(ArrayRef<int64_t> dims);
+
+/// Empty when the static dims of `type` (dynamic dims ignored) multiply to at
+/// most kMaxStaticTensorBytes bytes; otherwise a description of the problem
+/// ("tensor<...> has N elements (M bytes), more than the 64 GiB ...").
+std::string staticSizeError(RankedTensorType type);
+
+/// Resolves an initializer's external data `location` against `modelDir`:
+/// it must be relative and, after resolving symlinks of both, name a regular
+/// file inside the model's directory. Sets `file` to the resolved path;
+/// errors (at `loc`, naming `what` and the location) otherwise.
+LogicalResult resolveExternalDataFile(Location loc, llvm::StringRef what,
+                                      llvm::StringRef location,
+                                      llvm::StringRef modelDir,
+                                      std::string &file);
+
 /// Tensors with at most this many elements become DenseElementsAttr; bigger
 /// ones become DenseResourceElementsAttr blobs (except i1 and splats).
 constexpr int64_t kMaxInlineElements = 16;
@@ -274,6 +300,13 @@ private:
                                               llvm::StringRef what,
                                               ShapeValue *dims);
   LogicalResult sortNodes(SmallVectorImpl<int> &order);
+  /// Every attribute's declared type matches the one field it sets.
+  LogicalResult checkAttributes();
+  /// The graph has outputs, each named once and defined.
+  LogicalResult checkGraphOutputs();
+  /// Every external data location (initializers, Constant values) lies inside
+  /// the model's directory. Runs before anything reads an external file.
+  LogicalResult checkExternalData();
   LogicalResult convertNode(int index);
   /// Resolves a value name (materializing initializers on demand).
   Value lookup(const std::string &name);

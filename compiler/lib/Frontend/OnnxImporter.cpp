@@ -22,7 +22,16 @@
 #include "onnx/shape_inference/implementation.h"
 
 #include <climits>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <cstdlib>
 #include <exception>
+
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -32,6 +41,17 @@ using namespace mlir::attn::onnx_import;
 /// shape inference understand.
 static constexpr int64_t kMaxCheckedIrVersion = 8;
 static constexpr int64_t kMaxCheckedOpset = 17;
+
+/// The IR versions attnc reads: 3 (the first with opset imports, ONNX 1.0)
+/// to 12 (ONNX 1.20). Newer versions may add fields that change meaning.
+static constexpr int64_t kMinIrVersion = 3;
+static constexpr int64_t kMaxIrVersion = 12;
+/// The default-domain opsets attnc accepts: 1 to 24 (ONNX 1.18). Each op is
+/// still checked individually (its converter reads the opset's form).
+static constexpr int64_t kMaxOpset = 24;
+/// The runtime's limit on the rank of graph inputs and outputs
+/// (ATTN_MAX_RANK in attn/runtime.h).
+static constexpr int64_t kMaxSignatureRank = 8;
 
 static bool isDefaultDomain(llvm::StringRef domain) {
   return domain.empty() || domain == "ai.onnx";
@@ -112,17 +132,120 @@ static FailureOr<int64_t> defaultOpsetVersion(MLIRContext &ctx, Location loc,
     if (isDefaultDomain(imp.domain()))
       version = version ? std::max(*version, int64_t(imp.version()))
                         : int64_t(imp.version());
-  if (version)
-    return *version;
-  if (model.ir_version() < 3) // opset imports were introduced with IR 3
-    return int64_t(1);
-  return emitError(loc) << "ONNX model imports no opset for the default domain";
+  if (!version)
+    return emitError(loc)
+           << "ONNX model imports no opset for the default domain";
+  if (*version < 1 || *version > kMaxOpset)
+    return emitError(loc) << "ONNX model imports default-domain opset "
+                          << *version << "; attnc supports opsets 1 to "
+                          << kMaxOpset;
+  return *version;
+}
+
+/// The model's IR version must be one attnc reads.
+static LogicalResult checkIrVersion(Location loc, llvm::StringRef path,
+                                    const onnx::ModelProto &model) {
+  int64_t ir = model.ir_version();
+  if (ir >= kMinIrVersion && ir <= kMaxIrVersion)
+    return success();
+  return emitError(loc) << "ONNX model '" << path << "' has IR version " << ir
+                        << "; attnc supports IR versions " << kMinIrVersion
+                        << " to " << kMaxIrVersion;
+}
+
+/// Writes all of `data` to `fd` (retrying short writes).
+static bool writeAll(int fd, const char *data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    data += n;
+    size -= size_t(n);
+  }
+  return true;
+}
+
+/// The child's side of validateModel: runs libonnx's checker and shape
+/// inference on its (copy-on-write) copy of the model and writes the result
+/// to `fd`: one byte ('O' checked, 'C' checker failed), the message length
+/// as 8 decimal digits and the checker's message, then a serialized
+/// GraphProto holding the graph outputs as shape inference left them.
+/// Never returns.
+[[noreturn]] static void runCheckerChild(int fd, const std::string &path,
+                                         onnx::ModelProto &model,
+                                         bool pathChecker) {
+  // A crash in libonnx must reach the parent as a signal, not as LLVM's
+  // crash report, and must not leave a core file behind.
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT})
+    std::signal(sig, SIG_DFL);
+  struct rlimit noCore = {0, 0};
+  setrlimit(RLIMIT_CORE, &noCore);
+
+  // Unnamed nodes get the names our own messages use ("Add_0"), so that the
+  // checker's messages name them too (this is the child's copy).
+  for (int i = 0; i < model.graph().node_size(); ++i) {
+    onnx::NodeProto *node = model.mutable_graph()->mutable_node(i);
+    if (node->name().empty())
+      node->set_name(nodeDisplayName(*node, i));
+  }
+
+  char status = 'O';
+  std::string message;
+  try {
+    if (pathChecker)
+      onnx::checker::check_model(path);
+    else
+      onnx::checker::check_model(model);
+  } catch (const std::exception &e) {
+    status = 'C';
+    message = oneLine(e.what());
+  } catch (...) {
+    status = 'C';
+    message = "unknown error";
+  }
+  std::string outputs;
+  if (status == 'O') {
+    // Test hook: a crash inside shape inference.
+    if (const char *crash = std::getenv("ATTN_TEST_CRASH_SHAPE_INFERENCE");
+        crash && llvm::StringRef(crash) == "1")
+      std::raise(SIGSEGV);
+    try {
+      onnx::ShapeInferenceOptions opts(/*check_type=*/false, /*error_mode=*/0,
+                                       /*data_prop=*/true);
+      onnx::shape_inference::InferShapes(
+          model, onnx::OpSchemaRegistry::Instance(), opts);
+    } catch (...) {
+      // Best effort only.
+    }
+    onnx::GraphProto g;
+    for (const auto &out : model.graph().output())
+      *g.add_output() = out;
+    if (!g.SerializeToString(&outputs))
+      outputs.clear();
+  }
+  char header[10];
+  snprintf(header, sizeof(header), "%c%08zu", status,
+           std::min<size_t>(message.size(), 99999999));
+  bool ok = writeAll(fd, header, 9) &&
+            writeAll(fd, message.data(), std::min<size_t>(message.size(),
+                                                          99999999)) &&
+            writeAll(fd, outputs.data(), outputs.size());
+  ::close(fd);
+  _exit(ok ? 0 : 3);
 }
 
 /// Runs the ONNX checker and shape inference where libonnx 1.12 supports the
 /// model's IR version and opset. Checker failures are errors; shape inference
 /// is best effort (our dialect's inference is the source of truth, ONNX's only
 /// names output dims).
+///
+/// libonnx can crash (not throw) on malformed models that pass its checker,
+/// so both run in a forked child process; the parent gets the checker's
+/// verdict and the graph outputs' inferred types through a pipe (no weights
+/// are copied or serialized). A child killed by a signal means the model is
+/// malformed: an error.
 static LogicalResult validateModel(MLIRContext &ctx, Location loc,
                                    llvm::StringRef path,
                                    onnx::ModelProto &model) {
@@ -133,26 +256,81 @@ static LogicalResult validateModel(MLIRContext &ctx, Location loc,
       return success();
   // The in-memory checker cannot resolve external data (it does not know the
   // model's directory); the path-based one re-reads the (then small) file.
+  // External data locations were checked (inside the model's directory)
+  // before this runs.
   bool hasExternalData = false;
   for (const auto &t : model.graph().initializer())
     hasExternalData |= t.has_data_location() &&
                        t.data_location() == onnx::TensorProto::EXTERNAL;
-  try {
-    if (hasExternalData && !path.ends_with(".onnxtext"))
-      onnx::checker::check_model(path.str());
-    else
-      onnx::checker::check_model(model);
-  } catch (const std::exception &e) {
-    return emitError(loc) << "invalid ONNX model '" << path
-                          << "': " << oneLine(e.what());
+  bool pathChecker = hasExternalData && !path.ends_with(".onnxtext");
+
+  // Register libonnx's op schemas here, once per process (no model input
+  // involved), so that each child does not redo it.
+  (void)onnx::OpSchemaRegistry::Schema("Relu", kMaxCheckedOpset, "");
+
+  int fds[2];
+  if (::pipe(fds) != 0)
+    return emitError(loc) << "cannot check ONNX model '" << path
+                          << "': pipe: " << strerror(errno);
+  // Nothing buffered in this process may be written twice.
+  fflush(nullptr);
+  llvm::outs().flush();
+  llvm::errs().flush();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int err = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return emitError(loc) << "cannot check ONNX model '" << path
+                          << "': fork: " << strerror(err);
   }
-  try {
-    onnx::ShapeInferenceOptions opts(/*check_type=*/false, /*error_mode=*/0,
-                                     /*data_prop=*/true);
-    onnx::shape_inference::InferShapes(
-        model, onnx::OpSchemaRegistry::Instance(), opts);
-  } catch (const std::exception &) {
-    // Best effort only.
+  if (pid == 0) {
+    ::close(fds[0]);
+    runCheckerChild(fds[1], path.str(), model, pathChecker);
+  }
+  ::close(fds[1]);
+  std::string reply;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fds[0], buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    reply.append(buf, size_t(n));
+  }
+  ::close(fds[0]);
+  int wstatus = 0;
+  while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(wstatus))
+    return emitError(loc) << "ONNX shape inference crashed on model '" << path
+                          << "' (signal " << WTERMSIG(wstatus)
+                          << "); the model is malformed";
+  size_t msgLen = 0;
+  bool wellFormed = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 &&
+                    reply.size() >= 9 &&
+                    (reply[0] == 'O' || reply[0] == 'C') &&
+                    !llvm::StringRef(reply).substr(1, 8).getAsInteger(10,
+                                                                      msgLen) &&
+                    reply.size() >= 9 + msgLen;
+  if (!wellFormed)
+    // E.g. a sanitizer's report on a crash, which exits instead.
+    return emitError(loc) << "ONNX shape inference failed on model '" << path
+                          << "' (exit status "
+                          << (WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1)
+                          << "); the model is malformed";
+  if (reply[0] == 'C')
+    return emitError(loc) << "invalid ONNX model '" << path
+                          << "': " << reply.substr(9, msgLen);
+  onnx::GraphProto inferred;
+  llvm::StringRef rest = llvm::StringRef(reply).drop_front(9 + msgLen);
+  if (!rest.empty() &&
+      inferred.ParseFromArray(rest.data(), static_cast<int>(rest.size())) &&
+      inferred.output_size() == model.graph().output_size()) {
+    for (int i = 0; i < inferred.output_size(); ++i)
+      if (inferred.output(i).name() == model.graph().output(i).name())
+        *model.mutable_graph()->mutable_output(i) = inferred.output(i);
   }
   return success();
 }
@@ -165,12 +343,15 @@ mlir::attn::importOnnxFile(MLIRContext &context, llvm::StringRef path,
   Location loc = UnknownLoc::get(&context);
   try {
     onnx::ModelProto model;
-    if (failed(loadModel(context, path, model)))
+    if (failed(loadModel(context, path, model)) ||
+        failed(checkIrVersion(loc, path, model)))
       return nullptr;
     if (failed(GraphImporter::checkSupportedOps(context, loc, model.graph())))
       return nullptr;
-    // Our own structural checks first: their messages name nodes and inputs
-    // more clearly than the ONNX checker's.
+    // Our own structural checks first (always, also where libonnx's checker
+    // does not run): their messages name nodes and inputs more clearly than
+    // the ONNX checker's, and they check external data locations before
+    // anything reads an external file.
     GraphImporter importer(context, model, path, options);
     if (failed(importer.prepare()))
       return nullptr;
@@ -256,6 +437,14 @@ GraphImporter::importValueType(const onnx::ValueInfoProto &vi,
     return emitError(loc) << what
                           << " has no shape (unknown rank); attnc needs the "
                              "rank of every graph input";
+  if (tt.shape().dim_size() > kMaxSignatureRank)
+    return emitError(loc) << what << " has rank " << tt.shape().dim_size()
+                          << "; attnc supports graph inputs of rank at most "
+                          << kMaxSignatureRank;
+  for (auto [i, d] : llvm::enumerate(tt.shape().dim()))
+    if (d.has_dim_value() && d.dim_value() < 0)
+      return emitError(loc) << what << " has a negative size "
+                            << d.dim_value() << " in dim " << i;
   ShapeValue out;
   for (const auto &d : tt.shape().dim()) {
     if (d.has_dim_value() && d.dim_value() >= 0)
@@ -267,7 +456,11 @@ GraphImporter::importValueType(const onnx::ValueInfoProto &vi,
   }
   if (dims)
     *dims = out;
-  return tensorType(out, elt);
+  RankedTensorType type = tensorType(out, elt);
+  std::string sizeError = staticSizeError(type);
+  if (!sizeError.empty())
+    return emitError(loc) << what << ": " << sizeError;
+  return type;
 }
 
 LogicalResult GraphImporter::importInitializerTable() {
@@ -289,17 +482,57 @@ LogicalResult GraphImporter::importInitializerTable() {
 }
 
 LogicalResult GraphImporter::importInputs() {
-  llvm::StringSet<> &seen = graphInputNames;
+  llvm::StringSet<> seen;
+  SmallVector<std::string> constantInputs;
   for (const auto &vi : model.graph().input()) {
-    // Inputs with an initializer are constants with a default (IR < 4 style).
-    if (initializers.count(vi.name()))
-      continue;
     Location loc = UnknownLoc::get(&ctx);
     if (vi.name().empty())
       return emitError(loc) << "ONNX graph has an input without a name";
     if (!seen.insert(vi.name()).second)
       return emitError(loc) << "graph input '" << vi.name()
                             << "' is declared twice";
+    // ONNX: an initializer is the default value of the graph input of its
+    // name, which the caller may override. By default attnc compiles it as
+    // a constant (and says so); --inputs-override-initializers makes it an
+    // input of the signature.
+    if (auto init = initializers.find(vi.name()); init != initializers.end()) {
+      // The declared type must be the initializer's.
+      const onnx::TensorProto &t = *init->second;
+      if (vi.has_type() && vi.type().has_tensor_type()) {
+        const auto &tt = vi.type().tensor_type();
+        bool typeOk = tt.elem_type() == 0 || tt.elem_type() == t.data_type();
+        bool shapeOk = !tt.has_shape() || tt.shape().dim_size() == t.dims_size();
+        for (int i = 0; shapeOk && tt.has_shape() && i < t.dims_size(); ++i)
+          shapeOk = !tt.shape().dim(i).has_dim_value() ||
+                    tt.shape().dim(i).dim_value() == t.dims(i);
+        if (!typeOk || !shapeOk) {
+          auto diag = emitError(loc) << "graph input '" << vi.name()
+                                     << "' is declared as "
+                                     << onnxDataTypeName(tt.elem_type());
+          if (tt.has_shape()) {
+            diag << " [";
+            llvm::interleaveComma(tt.shape().dim(), diag, [&](const auto &d) {
+              if (d.has_dim_value())
+                diag << d.dim_value();
+              else
+                diag << (d.dim_param().empty() ? "?" : d.dim_param());
+            });
+            diag << "]";
+          }
+          diag << " but its initializer is " << onnxDataTypeName(t.data_type())
+               << " [";
+          llvm::interleaveComma(t.dims(), diag);
+          diag << "]";
+          return diag;
+        }
+      }
+      if (!options.inputsOverrideInitializers) {
+        constantInputs.push_back(vi.name());
+        continue;
+      }
+      initializers.erase(vi.name());
+    }
+    graphInputNames.insert(vi.name());
     ShapeValue dims;
     auto type = importValueType(vi, "graph input '" + vi.name() + "'", &dims);
     if (failed(type))
@@ -317,6 +550,22 @@ LogicalResult GraphImporter::importInputs() {
     inputInfos.push_back(std::move(info));
     // Remember the dims until the block argument exists (set in import()).
     inputDims.push_back(std::move(dims));
+  }
+  // Before IR 4 every initializer had to be listed as a graph input: no
+  // intent to override, no warning.
+  if (!constantInputs.empty() && model.ir_version() >= 4) {
+    auto diag = emitWarning(UnknownLoc::get(&ctx))
+                << (constantInputs.size() == 1 ? "graph input " : "graph inputs ");
+    constexpr size_t kNamed = 5;
+    for (size_t i = 0; i < std::min(kNamed, constantInputs.size()); ++i)
+      diag << (i ? ", '" : "'") << constantInputs[i] << "'";
+    if (constantInputs.size() > kNamed)
+      diag << " and " << constantInputs.size() - kNamed << " more";
+    diag << (constantInputs.size() == 1 ? " has an initializer" : " have initializers")
+         << " (a default value); compiled as "
+         << (constantInputs.size() == 1 ? "a constant" : "constants")
+         << " (--inputs-override-initializers makes "
+         << (constantInputs.size() == 1 ? "it an input" : "them inputs") << ")";
   }
   return success();
 }
@@ -456,9 +705,18 @@ LogicalResult GraphImporter::convertNode(int index) {
   if (failed(convert(*this)))
     return failure();
   auto begin = last ? std::next(last->getIterator()) : block->begin();
-  for (Operation &op : llvm::make_range(begin, block->end()))
+  for (Operation &op : llvm::make_range(begin, block->end())) {
+    for (auto [i, r] : llvm::enumerate(op.getResults())) {
+      auto type = dyn_cast<RankedTensorType>(r.getType());
+      if (!type)
+        continue;
+      std::string sizeError = staticSizeError(type);
+      if (!sizeError.empty())
+        return nodeError() << "result " << sizeError;
+    }
     if (failed(verify(&op, /*verifyRecursively=*/false)))
       return failure();
+  }
   for (int i = 0; i < n.output_size(); ++i)
     if (isOutputUsed(i) && !values.count(n.output(i)))
       return nodeError() << "output #" << i << " ('" << n.output(i)
@@ -533,13 +791,171 @@ std::string GraphImporter::buildSignature(func::FuncOp func) {
   return out;
 }
 
+static bool isExternal(const onnx::TensorProto &t) {
+  return t.has_data_location() &&
+         t.data_location() == onnx::TensorProto::EXTERNAL;
+}
+
+LogicalResult GraphImporter::checkExternalData() {
+  bool ok = true;
+  auto check = [&](const onnx::TensorProto &t, const std::string &what) {
+    if (!isExternal(t))
+      return;
+    std::string location, file;
+    for (const auto &kv : t.external_data())
+      if (kv.key() == "location")
+        location = kv.value();
+    if (location.empty()) {
+      emitError(UnknownLoc::get(&ctx))
+          << what << " has external data without a 'location'";
+      ok = false;
+      return;
+    }
+    // One message is enough: stop at the first bad location.
+    ok = succeeded(resolveExternalDataFile(UnknownLoc::get(&ctx), what,
+                                           location, modelDir, file));
+  };
+  const auto &graph = model.graph();
+  for (const auto &t : graph.initializer())
+    if (ok)
+      check(t, "initializer '" + t.name() + "'");
+  for (int i = 0; ok && i < graph.node_size(); ++i) {
+    const auto &node = graph.node(i);
+    for (const auto &a : node.attribute()) {
+      std::string what = "ONNX node '" + nodeDisplayName(node, i) + "' (" +
+                         node.op_type() + "): attribute '" + a.name() + "'";
+      if (ok && a.has_t())
+        check(a.t(), what);
+      for (const auto &t : a.tensors())
+        if (ok)
+          check(t, what);
+    }
+  }
+  return success(ok);
+}
+
+LogicalResult GraphImporter::checkAttributes() {
+  using AP = onnx::AttributeProto;
+  const auto &graph = model.graph();
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const auto &node = graph.node(i);
+    Location loc = NameLoc::get(StringAttr::get(&ctx, nodeDisplayName(node, i)));
+    auto error = [&]() {
+      return emitError(loc) << "ONNX node '" << nodeDisplayName(node, i)
+                            << "' (" << node.op_type() << "): ";
+    };
+    llvm::StringSet<> names;
+    for (const auto &a : node.attribute()) {
+      if (a.name().empty())
+        return error() << "attribute without a name";
+      if (!names.insert(a.name()).second)
+        return error() << "attribute '" << a.name() << "' is given twice";
+      if (!a.ref_attr_name().empty())
+        return error() << "attribute '" << a.name()
+                       << "' refers to function attribute '"
+                       << a.ref_attr_name()
+                       << "' outside a function";
+      // The fields the attribute sets, by the type they belong to.
+      SmallVector<AP::AttributeType> set;
+      if (a.has_f()) set.push_back(AP::FLOAT);
+      if (a.has_i()) set.push_back(AP::INT);
+      if (a.has_s()) set.push_back(AP::STRING);
+      if (a.has_t()) set.push_back(AP::TENSOR);
+      if (a.has_g()) set.push_back(AP::GRAPH);
+      if (a.has_sparse_tensor()) set.push_back(AP::SPARSE_TENSOR);
+      if (a.has_tp()) set.push_back(AP::TYPE_PROTO);
+      if (a.floats_size()) set.push_back(AP::FLOATS);
+      if (a.ints_size()) set.push_back(AP::INTS);
+      if (a.strings_size()) set.push_back(AP::STRINGS);
+      if (a.tensors_size()) set.push_back(AP::TENSORS);
+      if (a.graphs_size()) set.push_back(AP::GRAPHS);
+      if (a.sparse_tensors_size()) set.push_back(AP::SPARSE_TENSORS);
+      if (a.type_protos_size()) set.push_back(AP::TYPE_PROTOS);
+      AP::AttributeType type = a.type();
+      auto typeName = [](int t) -> std::string {
+        if (AP::AttributeType_IsValid(t))
+          return AP::AttributeType_Name(static_cast<AP::AttributeType>(t));
+        return "<attribute type " + std::to_string(t) + ">";
+      };
+      if (type == AP::UNDEFINED) {
+        // An empty list (ONNX text `axes = []`) carries no type.
+        if (set.empty())
+          continue;
+        return error() << "attribute '" << a.name() << "' has no type (it holds "
+                       << typeName(set.front()) << ")";
+      }
+      if (!AP::AttributeType_IsValid(type))
+        return error() << "attribute '" << a.name() << "' has unknown type "
+                       << int(type);
+      bool isList = type == AP::FLOATS || type == AP::INTS ||
+                    type == AP::STRINGS || type == AP::TENSORS ||
+                    type == AP::GRAPHS || type == AP::SPARSE_TENSORS ||
+                    type == AP::TYPE_PROTOS;
+      for (AP::AttributeType t : set)
+        if (t != type)
+          return error() << "attribute '" << a.name() << "' is declared "
+                         << typeName(type) << " but holds a "
+                         << typeName(t) << " value";
+      if (!isList && set.empty())
+        return error() << "attribute '" << a.name() << "' is declared "
+                       << typeName(type) << " but holds no value";
+    }
+  }
+  return success();
+}
+
+LogicalResult GraphImporter::checkGraphOutputs() {
+  const auto &graph = model.graph();
+  Location loc = UnknownLoc::get(&ctx);
+  if (graph.output_size() == 0)
+    return emitError(loc) << "ONNX graph"
+                          << (graph.name().empty() ? "" : " '" + graph.name() + "'")
+                          << " has no outputs";
+  llvm::StringSet<> produced;
+  for (const auto &node : graph.node())
+    for (const auto &out : node.output())
+      if (!out.empty())
+        produced.insert(out);
+  llvm::StringSet<> seen;
+  for (const auto &vi : graph.output()) {
+    if (vi.name().empty())
+      return emitError(loc) << "ONNX graph has an output without a name";
+    if (!seen.insert(vi.name()).second)
+      return emitError(loc) << "graph output '" << vi.name()
+                            << "' is listed twice";
+    if (!produced.contains(vi.name()) && !graphInputNames.contains(vi.name()) &&
+        !initializers.count(vi.name()))
+      return emitError(loc) << "graph output '" << vi.name()
+                            << "' is not produced by any node and is not a "
+                               "graph input or initializer";
+    if (vi.has_type() && vi.type().has_tensor_type() &&
+        vi.type().tensor_type().has_shape()) {
+      const auto &shape = vi.type().tensor_type().shape();
+      if (shape.dim_size() > kMaxSignatureRank)
+        return emitError(loc) << "graph output '" << vi.name()
+                              << "' is declared with rank " << shape.dim_size()
+                              << "; attnc supports graph outputs of rank at "
+                                 "most "
+                              << kMaxSignatureRank;
+      for (auto [i, d] : llvm::enumerate(shape.dim()))
+        if (d.has_dim_value() && d.dim_value() < 0)
+          return emitError(loc) << "graph output '" << vi.name()
+                                << "' is declared with a negative size "
+                                << d.dim_value() << " in dim " << i;
+    }
+  }
+  return success();
+}
+
 LogicalResult GraphImporter::prepare() {
   const auto &graph = model.graph();
   auto opsetOr = defaultOpsetVersion(ctx, UnknownLoc::get(&ctx), model);
   if (failed(opsetOr))
     return failure();
   defaultOpset = *opsetOr;
-  if (failed(importInitializerTable()) || failed(importInputs()))
+  if (failed(importInitializerTable()) || failed(importInputs()) ||
+      failed(checkGraphOutputs()) || failed(checkAttributes()) ||
+      failed(checkExternalData()))
     return failure();
   for (const auto &node : graph.node())
     for (const auto &in : node.input())
@@ -594,6 +1010,13 @@ OwningOpRef<ModuleOp> GraphImporter::import() {
       return nullptr;
     }
     auto type = cast<RankedTensorType>(v.getType());
+    if (type.getRank() > kMaxSignatureRank) {
+      emitError(loc) << "graph output '" << vi.name() << "' has rank "
+                     << type.getRank()
+                     << "; attnc supports graph outputs of rank at most "
+                     << kMaxSignatureRank;
+      return nullptr;
+    }
     if (vi.has_type() && vi.type().has_tensor_type() &&
         vi.type().tensor_type().elem_type() != 0) {
       int32_t declared = vi.type().tensor_type().elem_type();

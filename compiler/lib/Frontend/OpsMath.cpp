@@ -32,7 +32,7 @@ bool bothCst(ArrayRef<DV> a) { return a[0].isConstant() && a[1].isConstant(); }
 
 DV foldAdd(ArrayRef<DV> a) {
   if (bothCst(a))
-    return DV::cst(*a[0].value + *a[1].value);
+    return DV::cst(int64_t(uint64_t(*a[0].value) + uint64_t(*a[1].value)));
   if (isCst(a[0], 0))
     return a[1];
   if (isCst(a[1], 0))
@@ -41,7 +41,7 @@ DV foldAdd(ArrayRef<DV> a) {
 }
 DV foldSub(ArrayRef<DV> a) {
   if (bothCst(a))
-    return DV::cst(*a[0].value - *a[1].value);
+    return DV::cst(int64_t(uint64_t(*a[0].value) - uint64_t(*a[1].value)));
   if (isCst(a[1], 0))
     return a[0];
   if (a[0].sym && a[0].sym == a[1].sym)
@@ -50,7 +50,7 @@ DV foldSub(ArrayRef<DV> a) {
 }
 DV foldMul(ArrayRef<DV> a) {
   if (bothCst(a))
-    return DV::cst(*a[0].value * *a[1].value);
+    return DV::cst(int64_t(uint64_t(*a[0].value) * uint64_t(*a[1].value)));
   if (isCst(a[0], 1))
     return a[1];
   if (isCst(a[1], 1))
@@ -60,6 +60,9 @@ DV foldMul(ArrayRef<DV> a) {
   return DV::unknown();
 }
 DV foldDiv(ArrayRef<DV> a) {
+  // INT64_MIN / -1 traps on x86: -x (wrapping) instead.
+  if (bothCst(a) && *a[1].value == -1)
+    return DV::cst(int64_t(0 - uint64_t(*a[0].value)));
   if (bothCst(a) && *a[1].value != 0)
     return DV::cst(*a[0].value / *a[1].value); // truncates, as ONNX
   if (isCst(a[1], 1))
@@ -110,6 +113,8 @@ DV foldOr(ArrayRef<DV> a) {
   return bothCst(a) ? DV::cst(0) : DV::unknown();
 }
 int64_t modFloor(int64_t a, int64_t b) {
+  if (b == -1)
+    return 0; // INT64_MIN % -1 traps on x86
   int64_t r = a % b;
   return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
 }
@@ -120,7 +125,8 @@ DV foldMod(ArrayRef<DV> a) {
 }
 DV foldFMod(ArrayRef<DV> a) {
   if (bothCst(a) && *a[1].value != 0)
-    return DV::cst(*a[0].value % *a[1].value); // C semantics
+    return DV::cst(*a[1].value == -1 ? 0 // INT64_MIN % -1 traps on x86
+                                     : *a[0].value % *a[1].value); // C
   return DV::unknown();
 }
 DV foldWhere(ArrayRef<DV> a) {

@@ -12,6 +12,7 @@
 #include "attn/Dialect/ShapeInference.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -124,19 +125,22 @@ DV inferMinusOne(ArrayRef<DV> in, ArrayRef<DV> out, size_t negIdx) {
   int64_t inConst = 1, outConst = 1;
   SmallVector<int64_t> inSyms;
   for (const DV &d : in) {
-    if (d.isConstant())
-      inConst *= *d.value;
-    else if (d.sym)
+    if (d.isConstant()) {
+      if (*d.value < 0 || llvm::MulOverflow(inConst, *d.value, inConst))
+        return DV::unknown();
+    } else if (d.sym) {
       inSyms.push_back(d.sym);
-    else
+    } else {
       return DV::unknown();
+    }
   }
   for (size_t j = 0; j < out.size(); ++j) {
     if (j == negIdx)
       continue;
     const DV &d = out[j];
     if (d.isConstant()) {
-      outConst *= *d.value;
+      if (*d.value < 0 || llvm::MulOverflow(outConst, *d.value, outConst))
+        return DV::unknown();
     } else if (d.sym) {
       auto it = llvm::find(inSyms, d.sym);
       if (it == inSyms.end())
@@ -198,11 +202,35 @@ LogicalResult convertReshape(GI &g) {
   }
   if (negIdx && hasZero)
     return g.nodeError() << "shape has both -1 and 0 entries with allowzero=1";
-  if (negIdx)
+  if (negIdx) {
     out[*negIdx] = inferMinusOne(in, out, *negIdx);
+    // A static input whose size the other (constant) entries do not divide.
+    if (!out[*negIdx].isConstant() && isFullyKnown(in)) {
+      std::optional<int64_t> inCount = 1, others = 1;
+      for (const DV &d : in)
+        if (inCount && llvm::MulOverflow(*inCount, *d.value, *inCount))
+          inCount.reset();
+      for (auto [j, d] : llvm::enumerate(out))
+        if (j != *negIdx && others)
+          others = d.isConstant() && !llvm::MulOverflow(*others, *d.value,
+                                                         *others)
+                       ? others
+                       : std::nullopt;
+      if (inCount && others && (*others == 0 || *inCount % *others != 0))
+        return g.nodeError() << "cannot infer the -1 entry of the shape: the "
+                                "input's "
+                             << *inCount
+                             << " elements are not divisible by the product "
+                                "of the other entries ("
+                             << *others << ")";
+    }
+  }
 
   auto type = GI::tensorType(out, elementTypeOf(*data));
   auto inType = cast<RankedTensorType>(data->getType());
+  std::string sizeError = staticSizeError(type);
+  if (!sizeError.empty())
+    return g.nodeError() << "result " << sizeError;
   if (inType.hasStaticShape() && type.hasStaticShape() &&
       inType.getNumElements() != type.getNumElements())
     return g.nodeError() << "cannot reshape " << inType << " to " << type;
@@ -291,7 +319,13 @@ LogicalResult convertConstantOfShape(GI &g) {
       return g.nodeError() << "shape entry " << i << " is negative ("
                            << *d.value << ")";
   auto type = GI::tensorType(s, fill.getType());
-  if (type.hasStaticShape()) {
+  std::string sizeError = staticSizeError(type);
+  if (!sizeError.empty())
+    return g.nodeError() << "result " << sizeError;
+  // Small static results are splat constants; big ones are filled at run
+  // time (a splat of billions of elements must never be materialized).
+  if (type.hasStaticShape() &&
+      type.getNumElements() <= kMaxMaterializedSplatElements) {
     g.setOutput(0, g.constant(DenseElementsAttr::get(type, fill)));
     return success();
   }
@@ -325,8 +359,14 @@ LogicalResult convertRange(GI &g) {
         return g.nodeError() << "delta must not be 0";
       if (sv.isConstant() && lv.isConstant() && dv.isConstant()) {
         int64_t st = *sv.value, lim = *lv.value, de = *dv.value;
-        int64_t n = std::max<int64_t>(
-            0, de > 0 ? (lim - st + de - 1) / de : (st - lim - de - 1) / -de);
+        // In 128 bits: limit - start and the rounding overflow int64.
+        __int128 span = de > 0 ? __int128(lim) - st : __int128(st) - lim;
+        __int128 step = de > 0 ? __int128(de) : -__int128(de);
+        __int128 count = span > 0 ? (span + step - 1) / step : 0;
+        if (count > std::numeric_limits<int64_t>::max())
+          return g.nodeError() << "Range(" << st << ", " << lim << ", " << de
+                               << ") has more elements than int64 can count";
+        int64_t n = int64_t(count);
         if (n <= kMaxFolded) {
           SmallVector<int64_t> vals;
           for (int64_t i = 0; i < n; ++i)
@@ -347,7 +387,14 @@ LogicalResult convertRange(GI &g) {
       double st = (*s)[0], lim = (*l)[0], de = (*d)[0];
       if (de == 0)
         return g.nodeError() << "delta must not be 0";
-      int64_t n = std::max<int64_t>(0, (int64_t)std::ceil((lim - st) / de));
+      double count = std::ceil((lim - st) / de);
+      if (std::isnan(count))
+        return g.nodeError() << "start, limit and delta give no element count"
+                                " (NaN or infinite values)";
+      if (count >= 0x1p62)
+        return g.nodeError() << "Range(" << st << ", " << lim << ", " << de
+                             << ") has too many elements (" << count << ")";
+      int64_t n = count <= 0 ? 0 : (int64_t)count;
       if (n <= kMaxFolded) {
         SmallVector<Attribute> vals;
         for (int64_t i = 0; i < n; ++i)
@@ -390,6 +437,18 @@ FailureOr<GatherArgs> gatherArgs(GI &g) {
   if (!axis)
     return g.nodeError() << "axis " << *axisAttr << " is out of range for rank "
                          << dt.getRank();
+  // Constant indices are checked here: out of range is a compile-time error
+  // naming the node (a run-time check would only report it, and a folder
+  // must not clamp it into a silent wrong answer).
+  if (!dt.isDynamicDim(*axis)) {
+    int64_t n = dt.getDimSize(*axis);
+    if (auto idx = g.constantInts(*indices))
+      for (int64_t i : *idx)
+        if (i < -n || i >= n)
+          return g.nodeError() << "index " << i << " is out of range for axis " << *axis
+                               << " of size " << n << " (valid: " << -n << " to " << n - 1
+                               << ")";
+  }
   return GatherArgs{*data, *indices, dt, it, *axis};
 }
 
@@ -464,11 +523,15 @@ int64_t sliceLength(int64_t dim, int64_t start, int64_t end, int64_t step,
   if (step > 0) {
     start = std::clamp<int64_t>(start, 0, dim);
     end = std::clamp<int64_t>(end, 0, dim);
-    len = end > start ? (end - start + step - 1) / step : 0;
+    len = end > start
+              ? int64_t((__int128(end) - start + step - 1) / step)
+              : 0;
   } else {
     start = std::clamp<int64_t>(start, 0, dim - 1);
     end = std::clamp<int64_t>(end, -1, dim - 1);
-    len = start > end ? (start - end - step - 1) / -step : 0;
+    len = start > end
+              ? int64_t((__int128(start) - end - step - 1) / -__int128(step))
+              : 0;
   }
   if (first)
     *first = start;

@@ -11,6 +11,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
@@ -77,6 +78,41 @@ std::string onnx_import::dtypeName(Type type) {
   return s;
 }
 
+std::optional<int64_t> onnx_import::checkedProduct(ArrayRef<int64_t> dims) {
+  int64_t prod = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || llvm::MulOverflow(prod, d, prod))
+      return std::nullopt;
+  }
+  return prod;
+}
+
+std::string onnx_import::staticSizeError(RankedTensorType type) {
+  SmallVector<int64_t> dims;
+  for (int64_t d : type.getShape())
+    if (!ShapedType::isDynamic(d))
+      dims.push_back(d);
+  Type elt = type.getElementType();
+  int64_t eltBytes =
+      elt.isIntOrFloat() ? std::max<int64_t>(1, elt.getIntOrFloatBitWidth() / 8)
+                         : 8;
+  std::optional<int64_t> elems = checkedProduct(dims);
+  int64_t bytes = 0;
+  std::string msg;
+  llvm::raw_string_ostream os(msg);
+  if (!elems) {
+    os << type << " has more elements than int64 can count";
+  } else if (llvm::MulOverflow(*elems, eltBytes, bytes) ||
+             bytes > kMaxStaticTensorBytes) {
+    os << type << " has " << *elems << " elements";
+    if (bytes > 0 && !llvm::MulOverflow(*elems, eltBytes, bytes))
+      os << " (" << bytes << " bytes)";
+    os << ", more than attnc's limit of " << (kMaxStaticTensorBytes >> 30)
+       << " GiB per tensor";
+  }
+  return msg;
+}
+
 /// Bytes per element in ONNX raw data (bool is one byte).
 static size_t elementBytes(Type elt) {
   if (elt.isInteger(1))
@@ -110,6 +146,69 @@ static std::string blobKey(llvm::StringRef name) {
 static void appendLE(std::string &out, uint64_t v, size_t n) {
   for (size_t i = 0; i < n; ++i)
     out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+LogicalResult onnx_import::resolveExternalDataFile(Location loc,
+                                                  llvm::StringRef what,
+                                                  llvm::StringRef location,
+                                                  llvm::StringRef modelDir,
+                                                  std::string &file) {
+  auto outside = [&]() {
+    return emitError(loc) << what << ": external data location '" << location
+                          << "' is outside the model's directory '" << modelDir
+                          << "'";
+  };
+  if (location.contains('\0'))
+    return emitError(loc) << what << ": external data location contains a "
+                                     "NUL byte";
+  if (llvm::sys::path::is_absolute(location) ||
+      llvm::sys::path::has_root_name(location))
+    return emitError(loc) << what << ": external data location '" << location
+                          << "' must be relative to the model's directory";
+  // Lexically: no '..' may climb above the model's directory (also for
+  // files that do not exist, so the message says why).
+  int depth = 0;
+  for (auto it = llvm::sys::path::begin(location),
+            end = llvm::sys::path::end(location);
+       it != end; ++it) {
+    if (*it == "..") {
+      if (--depth < 0)
+        return outside();
+    } else if (*it != ".") {
+      ++depth;
+    }
+  }
+  llvm::SmallString<256> joined(modelDir);
+  llvm::sys::path::append(joined, location);
+  // After resolving symlinks (of the directory and of the file), the file
+  // must still lie inside the model's directory.
+  llvm::SmallString<256> realDir, realFile;
+  if (std::error_code ec = llvm::sys::fs::real_path(modelDir, realDir))
+    return emitError(loc) << what << ": cannot resolve the model's directory '"
+                          << modelDir << "': " << ec.message();
+  if (std::error_code ec = llvm::sys::fs::real_path(joined, realFile))
+    return emitError(loc) << what << ": cannot open external data file '"
+                          << joined << "': " << ec.message();
+  llvm::StringRef dirRef = realDir.str();
+  llvm::StringRef fileRef = realFile.str();
+  bool inside = fileRef.starts_with(dirRef) &&
+                (dirRef.ends_with("/") ||
+                 (fileRef.size() > dirRef.size() &&
+                  llvm::sys::path::is_separator(fileRef[dirRef.size()])));
+  if (!inside)
+    return emitError(loc) << what << ": external data location '" << location
+                          << "' resolves to '" << realFile
+                          << "', outside the model's directory '" << realDir
+                          << "'";
+  llvm::sys::fs::file_status status;
+  if (std::error_code ec = llvm::sys::fs::status(realFile, status))
+    return emitError(loc) << what << ": cannot open external data file '"
+                          << joined << "': " << ec.message();
+  if (status.type() != llvm::sys::fs::file_type::regular_file)
+    return emitError(loc) << what << ": external data file '" << joined
+                          << "' is not a regular file";
+  file = std::string(realFile.str());
+  return success();
 }
 
 FailureOr<ElementsAttr>
@@ -171,11 +270,9 @@ GraphImporter::importTensor(const onnx::TensorProto &t, llvm::StringRef what,
     if (location.empty())
       return emitError(loc) << what
                             << " has external data without a 'location'";
-    if (llvm::sys::path::is_absolute(location))
-      return emitError(loc) << what << ": external data location '" << location
-                            << "' must be relative to the model's directory";
-    llvm::SmallString<256> file(modelDir);
-    llvm::sys::path::append(file, location);
+    std::string file;
+    if (failed(resolveExternalDataFile(loc, what, location, modelDir, file)))
+      return failure();
     uint64_t fileSize = 0;
     if (std::error_code ec = llvm::sys::fs::file_size(file, fileSize))
       return emitError(loc) << what << ": cannot open external data file '"

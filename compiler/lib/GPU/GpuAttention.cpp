@@ -106,7 +106,7 @@ LogicalResult replaceWithPlaceholder(AttentionOp op, unsigned index) {
   if (M) {
     SmallVector<Value> scoreDims(qd.begin(), qd.begin() + nb + 1);
     scoreDims.push_back(kd[nb]);
-    M = materializeDynamicBroadcast(b, loc, M, scoreDims);
+    M = materializeDynamicBroadcast(b, loc, M, scoreDims, /*what=*/"");
   }
   auto view = [&](Value t, std::optional<ArrayRef<int64_t>> perm) {
     return logicalView(b, loc, gpukernel::tensorView(b, loc, t), perm);

@@ -96,7 +96,7 @@ void replaceWithPlaceholder(LayerNormOp op, unsigned index) {
   SmallVector<Value> args;
   for (Value v : operands)
     args.push_back(gpukernel::tensorView(
-        b, loc, collapse(b, loc, materializeDynamicBroadcast(b, loc, v, dims), axis)));
+        b, loc, collapse(b, loc, materializeDynamicBroadcast(b, loc, v, dims, /*what=*/""), axis)));
   args.push_back(gpukernel::tensorView(b, loc, collapse(b, loc, op.getScale(), 0)));
   if (op.getBias())
     args.push_back(gpukernel::tensorView(b, loc, collapse(b, loc, op.getBias(), 0)));

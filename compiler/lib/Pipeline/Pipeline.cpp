@@ -95,7 +95,7 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
 
   // 4. LLVM dialect and the runtime ABI.
   addPipeline(pm, "expand-strided-metadata,lower-affine,convert-vector-to-llvm,"
-                  "finalize-memref-to-llvm,convert-math-to-funcs,convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
+                  "finalize-memref-to-llvm{use-generic-functions=1},convert-math-to-funcs,convert-math-to-llvm,convert-math-to-libm,convert-arith-to-llvm,"
                   "convert-index-to-llvm,convert-cf-to-llvm,convert-openmp-to-llvm,convert-func-to-llvm,"
                   "reconcile-unrealized-casts");
   pm.addPass(createEmitModelEntryPointPass());
@@ -253,7 +253,7 @@ void attn::buildCudaLoweringPipeline(OpPassManager &pm, const CompileOptions &op
 
   // 5. Host code: LLVM dialect, launches and buffers through the runtime.
   addPipeline(pm, "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-                  "finalize-memref-to-llvm,convert-math-to-llvm,convert-arith-to-llvm,"
+                  "finalize-memref-to-llvm{use-generic-functions=1},convert-math-to-llvm,convert-arith-to-llvm,"
                   "convert-index-to-llvm,convert-cf-to-llvm,convert-func-to-llvm,gpu-to-llvm,"
                   "reconcile-unrealized-casts");
   pm.addPass(createGpuLowerHostPass());

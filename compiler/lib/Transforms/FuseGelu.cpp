@@ -181,14 +181,17 @@ struct FuseGeluPass : attn::impl::FuseGeluPassBase<FuseGeluPass> {
       std::optional<GeluMatch> m = matchGelu(root);
       if (!m)
         continue;
+      // The constants only the expression uses, collected while every
+      // matched op (the root included) is still alive.
+      SmallVector<Operation *> constants = operandConstants(m->ops);
       rw.setInsertionPoint(root);
       auto gelu = rw.create<GeluOp>(root.getLoc(), root.getType(), m->x,
                                     m->tanh ? rw.getUnitAttr() : UnitAttr());
       rw.replaceOp(root, gelu.getResult());
       erased.insert(root);
       // Erase what became dead (users before producers), and the constants
-      // only the expression used.
-      SmallVector<Operation *> constants = operandConstants(m->ops);
+      // only the expression used. The root is gone: `erased` holds it, so it
+      // is only compared, never dereferenced.
       bool changed = true;
       while (changed) {
         changed = false;

@@ -24,6 +24,40 @@
  *
  * The function is reentrant: compiled code has no mutable globals, so
  * several threads may call it at once with their own buffers.
+ *
+ * Optional (a library MAY export it besides attn_model_run; this runtime
+ * then calls it INSTEAD of attn_model_run, and libraries without it work as
+ * before):
+ *
+ *   int32_t attn_model_run_ex(int64_t *const *inputs,
+ *                             int64_t *const *outputs, int64_t *status);
+ *       Same as attn_model_run, plus `status`: 4 int64 the runtime zeroes
+ *       before the call and the model fills when it fails:
+ *           status[0] = the code it returns (ATTN_MODEL_ERR_*)
+ *           status[1] = the index of the failed check (see "checks" below)
+ *           status[2] = size a,  status[3] = size b  (the sizes compared)
+ *       The runtime uses status[1..3] only when status[0] equals the
+ *       returned code.
+ *
+ *   The signature JSON MAY have the key "checks": an array of strings, one
+ *   message template per check index, e.g.
+ *       "node '/embeddings/Add' (Add): dimension 1 of operand 1 is {a} but
+ *        the result's is {b}"
+ *   When a run fails with ATTN_MODEL_ERR_SHAPE_MISMATCH or
+ *   ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE and status[1] is a valid index into
+ *   "checks", the runtime reports "model 'PATH' failed: " + the template with
+ *   every "{a}" and "{b}" replaced by the decimal sizes status[2] and
+ *   status[3]; otherwise (no run_ex, no "checks", an index outside the
+ *   array) it reports its generic message for the code. Each template must
+ *   be a string of at most ATTN_MAX_CHECK_TEMPLATE bytes (anything else makes
+ *   the signature malformed); control characters in it are printed as '?'.
+ *
+ * Output descriptors after a failed run:
+ *   ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE, ATTN_MODEL_ERR_SHAPE_MISMATCH: every
+ *       output descriptor is either still zero (as the runtime passed it) or
+ *       filled with a malloc()ed block, which the runtime frees.
+ *   ATTN_MODEL_ERR_OUT_OF_MEMORY: the descriptors may be partly written and
+ *       are ignored (nothing is freed; the model releases what it can).
  *===----------------------------------------------------------------------===*/
 #ifndef ATTN_ABI_H
 #define ATTN_ABI_H
@@ -31,11 +65,21 @@
 #define ATTN_ABI_VERSION 1
 #define ATTN_MODEL_SIGNATURE_SYMBOL "attn_model_signature"
 #define ATTN_MODEL_RUN_SYMBOL "attn_model_run"
+#define ATTN_MODEL_RUN_EX_SYMBOL "attn_model_run_ex"
+/* Entries of attn_model_run_ex's status array. */
+#define ATTN_MODEL_STATUS_LEN 4
+#define ATTN_MODEL_STATUS_CODE 0
+#define ATTN_MODEL_STATUS_CHECK 1
+#define ATTN_MODEL_STATUS_SIZE_A 2
+#define ATTN_MODEL_STATUS_SIZE_B 3
+/* Longest template in the signature's "checks" (bytes). */
+#define ATTN_MAX_CHECK_TEMPLATE 4096
 
 /* Codes returned by attn_model_run. */
 #define ATTN_MODEL_OK 0
 #define ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE 1 /* Gather index beyond its table */
 #define ATTN_MODEL_ERR_SHAPE_MISMATCH 2     /* runtime dims disagree */
+#define ATTN_MODEL_ERR_OUT_OF_MEMORY 3      /* an allocation failed */
 
 /*===----------------------------------------------------------------------===*
  * CUDA models ("target":"cuda", "arch":"sm_80"|"sm_90" in the signature).

@@ -127,6 +127,15 @@ ATTN_API float attn_bf16_to_f32(uint16_t bits);
  * order, big-endian, object, structured and other dtypes are rejected with
  * ATTN_ERR_FORMAT / ATTN_ERR_DTYPE. `out` owns its data. */
 ATTN_API attn_status attn_npy_load(const char *path, attn_tensor *out);
+/* Reads a .npy file as the value of a tensor of `dtype` (a model input):
+ * like attn_npy_load, and besides
+ *  - for f16 and bf16, a float32 file is converted (round to nearest even);
+ *  - for bf16, 16-bit raw words are taken as bfloat16 bits: descr '<u2' or
+ *    '<i2' (arr.view(np.uint16)), '<V2' (what np.save writes for an
+ *    ml_dtypes.bfloat16 array), '|V2' (np.void) or 'bfloat16'.
+ * Other files keep their own dtype (the caller compares it with `dtype`). */
+ATTN_API attn_status attn_npy_load_as(const char *path, attn_dtype dtype,
+                                      attn_tensor *out);
 /* Writes `tensor` as a version 1.0 .npy file. bf16 has no numpy dtype and is
  * written as float32 (exactly). */
 ATTN_API attn_status attn_npy_save(const char *path, const attn_tensor *tensor);
@@ -194,10 +203,15 @@ ATTN_API attn_status attn_model_benchmark(attn_model *model,
 
 /*===--- Threads --------------------------------------------------------===*/
 
-/* Sets the number of threads attn_parallel_for uses (caller included).
- * n <= 0 restores the default: $ATTN_NUM_THREADS if it is a positive
- * integer, else the number of CPUs this process may run on. */
-ATTN_API void attn_set_num_threads(int n);
+/* Most threads a model runs on (attn_set_num_threads, $ATTN_NUM_THREADS). */
+#define ATTN_MAX_THREADS 1024
+
+/* Sets the number of threads models and attn_parallel_for use (caller
+ * included). n <= 0 restores the default: $ATTN_NUM_THREADS if it is an
+ * integer in [1, ATTN_MAX_THREADS], else the number of CPUs this process may
+ * run on (at most ATTN_MAX_THREADS). n > ATTN_MAX_THREADS fails with
+ * ATTN_ERR_INVALID_ARGUMENT and leaves the setting unchanged. */
+ATTN_API attn_status attn_set_num_threads(int n);
 ATTN_API int attn_get_num_threads(void);
 
 /* Calls fn(begin, end, ctx) on disjoint ranges covering [0, n), spread over

@@ -2,8 +2,10 @@
  *
  * idx: i64[n] -> y: f32[n] = idx, pair: f32[2] = {idx[0], n}.
  * Depending on idx[0]: < 0 returns ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE, 1000
- * returns ATTN_MODEL_ERR_SHAPE_MISMATCH, 999 returns the unknown code 77, and
- * 7 returns `pair` with 3 elements although the signature says 2.
+ * returns ATTN_MODEL_ERR_SHAPE_MISMATCH, 999 returns the unknown code 77,
+ * 998 returns ATTN_MODEL_ERR_OUT_OF_MEMORY with garbage output descriptors
+ * (which the runtime must not free), and 7 returns `pair` with 3 elements
+ * although the signature says 2.
  *===----------------------------------------------------------------------===*/
 #include "fake_common.h"
 
@@ -25,6 +27,11 @@ FAKE_EXPORT int32_t attn_model_run(int64_t *const *in, int64_t *const *out) {
     return ATTN_MODEL_ERR_SHAPE_MISMATCH;
   if (first == 999)
     return 77;
+  if (first == 998) {
+    out[0][0] = out[0][1] = (int64_t)0x1234;
+    out[1][0] = out[1][1] = (int64_t)-8;
+    return ATTN_MODEL_ERR_OUT_OF_MEMORY;
+  }
   float *y = (float *)malloc(n > 0 ? (size_t)n * sizeof(float) : 1);
   for (int64_t i = 0; i < n; ++i)
     y[i] = (float)idx[i];

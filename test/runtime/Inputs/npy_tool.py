@@ -10,6 +10,14 @@
   lying PATH
       Writes a .npy whose header claims shape (10**9, 1000) float32 but that
       holds 16 data bytes.
+  words PATH DESCR VALUES
+      Writes the 16-bit words VALUES (a Python expression, a flat list of
+      ints) little-endian under the header descr DESCR (e.g. '<u2', '<V2' as
+      np.save writes for ml_dtypes.bfloat16, 'bfloat16'), shape (len,).
+  raw PATH HEADER NBYTES [--header-len N] [--version V]
+      Writes a .npy with the header text HEADER (a Python string literal's
+      contents: escapes such as \\xff work), its length field set to N (default:
+      the real length) and NBYTES zero data bytes.
   same A B
       Prints "same" if the two files hold identical dtype, shape and bytes.
   bench FILE
@@ -56,6 +64,33 @@ def lying(args):
         f.write(header.encode("latin1") + bytes(16))
 
 
+def words(args):
+    path, descr, values = args[0], args[1], eval(args[2], {"np": np})
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': (%d,), }" % (
+        descr, len(values))
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little"))
+        f.write(header.encode("latin1"))
+        f.write(np.array(values, dtype="<u2").tobytes())
+
+
+def raw(args):
+    path, nbytes = args[0], int(args[2])
+    header = eval("'''" + args[1] + "'''").encode("latin1")
+    flags = args[3:]
+    length = len(header)
+    if "--header-len" in flags:
+        length = int(flags[flags.index("--header-len") + 1])
+    version = 1
+    if "--version" in flags:
+        version = int(flags[flags.index("--version") + 1])
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY" + bytes([version, 0]))
+        f.write(length.to_bytes(2 if version == 1 else 4, "little"))
+        f.write(header + bytes(nbytes))
+
+
 def same(args):
     a, b = np.load(args[0]), np.load(args[1])
     ok = a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
@@ -75,5 +110,5 @@ def bench(args):
 
 if __name__ == "__main__":
     {"save": save, "show": show, "lying": lying, "same": same,
-     "bench": bench}[sys.argv[1]](
+     "bench": bench, "words": words, "raw": raw}[sys.argv[1]](
         sys.argv[2:])

@@ -319,7 +319,7 @@ static void testThreads(void) {
   static const int threads[] = {1, 2, 3, 8};
   static const int64_t sizes[] = {0, 1, 2, 7, 1000, 100003};
   for (size_t t = 0; t < sizeof(threads) / sizeof(threads[0]); ++t) {
-    attn_set_num_threads(threads[t]);
+    EXPECT_OK(attn_set_num_threads(threads[t]));
     CHECK(attn_get_num_threads() == threads[t]);
     for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); ++s) {
       CHECK(checkParallelFor(sizes[s], 0));
@@ -344,8 +344,17 @@ static void testThreads(void) {
   int status = -1;
   waitpid(child, &status, 0);
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  attn_set_num_threads(0);
-  CHECK(attn_get_num_threads() >= 1);
+  /* Thread counts are bounded; a refused count changes nothing. */
+  EXPECT_OK(attn_set_num_threads(ATTN_MAX_THREADS));
+  CHECK(attn_get_num_threads() == ATTN_MAX_THREADS);
+  EXPECT_OK(attn_set_num_threads(2));
+  EXPECT_ERR(attn_set_num_threads(ATTN_MAX_THREADS + 1),
+             ATTN_ERR_INVALID_ARGUMENT);
+  EXPECT_ERR(attn_set_num_threads(100000), ATTN_ERR_INVALID_ARGUMENT);
+  CHECK(attn_get_num_threads() == 2);
+  EXPECT_OK(attn_set_num_threads(0));
+  CHECK(attn_get_num_threads() >= 1 &&
+        attn_get_num_threads() <= ATTN_MAX_THREADS);
 }
 
 /*===--- models -----------------------------------------------------------===*/
@@ -368,7 +377,11 @@ static void testLoadErrors(void) {
                 {"libattn_fake_broken4.so", ATTN_ERR_FORMAT},
                 {"libattn_fake_broken5.so", ATTN_ERR_LOAD},
                 {"libattn_fake_broken6.so", ATTN_ERR_FORMAT},
-                {"libattn_fake_broken7.so", ATTN_ERR_LOAD}};
+                {"libattn_fake_broken7.so", ATTN_ERR_LOAD},
+                {"libattn_fake_broken8.so", ATTN_ERR_FORMAT},
+                {"libattn_fake_broken9.so", ATTN_ERR_FORMAT},
+                {"libattn_fake_broken10.so", ATTN_ERR_FORMAT},
+                {"libattn_fake_broken11.so", ATTN_ERR_FORMAT}};
   for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); ++i) {
     EXPECT_ERR(attn_model_load(pathIn(libDir, broken[i].lib), &m),
                broken[i].status);
@@ -569,7 +582,37 @@ static void testErrorsModel(void) {
   EXPECT_ERR(attn_model_execute(m, &in, 1, out, 2), ATTN_ERR_RUNTIME);
   double t[1];
   EXPECT_ERR(attn_model_benchmark(m, &in, 1, 0, 1, t), ATTN_ERR_RUNTIME);
+  /* Out of memory: the garbage output descriptors are not freed. */
+  idx[0] = 998;
+  EXPECT_ERR(attn_model_execute(m, &in, 1, out, 2), ATTN_ERR_OUT_OF_MEMORY);
+  CHECK(out[0].data == NULL && out[1].data == NULL);
+  EXPECT_ERR(attn_model_benchmark(m, &in, 1, 1, 1, t), ATTN_ERR_OUT_OF_MEMORY);
   attn_model_free(m);
+
+  /* attn_model_run_ex and the signature's "checks" (attn/abi.h). */
+  static const int64_t cases[] = {1, 2, 3, 4, 5, 6, 8};
+  for (int ex = 1; ex >= 0; --ex) {
+    const char *lib =
+        ex ? "libattn_fake_checks.so" : "libattn_fake_checks_old.so";
+    printf("-- %s\n", lib);
+    EXPECT_OK(attn_model_load(pathIn(libDir, lib), &m));
+    if (!m)
+      return;
+    idx[0] = 0;
+    attn_tensor y;
+    EXPECT_OK(attn_model_execute(m, &in, 1, &y, 1));
+    CHECK(y.data && ((float *)y.data)[1] == 1.0f);
+    attn_tensor_free(&y);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); ++i) {
+      idx[0] = cases[i];
+      EXPECT_ERR(attn_model_execute(m, &in, 1, &y, 1),
+                 cases[i] == 5 ? ATTN_ERR_OUT_OF_MEMORY : ATTN_ERR_RUNTIME);
+      CHECK(y.data == NULL);
+      EXPECT_ERR(attn_model_benchmark(m, &in, 1, 1, 1, t),
+                 cases[i] == 5 ? ATTN_ERR_OUT_OF_MEMORY : ATTN_ERR_RUNTIME);
+    }
+    attn_model_free(m);
+  }
 
   EXPECT_OK(attn_model_load(pathIn(libDir, "libattn_fake_static.so"), &m));
   if (!m)

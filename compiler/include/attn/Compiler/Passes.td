@@ -234,6 +234,9 @@ def ApproximateMathPass : Pass<"attn-approximate-math"> {
     `convert-math-to-llvm` turns `math.exp` on vectors into scalar libm calls;
     MLIR's polynomial approximations give FMA-only code that vectorizes and
     needs no libm. Ops without an approximation are left for libm.
+    Also expands f32 <-> bf16 `arith.extf`/`arith.truncf` into integer
+    arithmetic (round to nearest even), so that no compiler-rt call
+    (`__truncsfbf2`) is left for the model library's link.
   }];
   let dependentDialects = ["::mlir::math::MathDialect", "::mlir::arith::ArithDialect",
                            "::mlir::vector::VectorDialect"];

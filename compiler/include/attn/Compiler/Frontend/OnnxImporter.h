@@ -12,6 +12,11 @@ namespace mlir::attn {
 struct OnnxImportOptions {
   /// Name of the generated model function.
   std::string entryName = "main_graph";
+  /// Graph inputs that also have an initializer (ONNX: the initializer is
+  /// the input's default value) become inputs of the signature. Otherwise
+  /// (the default) they are compiled as constants, with one warning naming
+  /// them.
+  bool inputsOverrideInitializers = false;
 };
 
 /// Imports an ONNX model (`.onnx` binary protobuf with external data beside

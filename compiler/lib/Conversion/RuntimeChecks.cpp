@@ -1,0 +1,297 @@
+//===- RuntimeChecks.cpp - run-time shape and index checks ---------------===//
+#include "RuntimeChecks.h"
+#include "LoweringUtils.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+static std::optional<std::string> nodeName(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().getValue().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location l : fused.getLocations())
+      if (auto n = nodeName(l))
+        return n;
+  if (auto callsite = dyn_cast<CallSiteLoc>(loc))
+    return nodeName(callsite.getCallee());
+  return std::nullopt;
+}
+
+std::string attn::describeNode(Operation *op) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  StringRef opName = op->getName().getStringRef();
+  opName.consume_front("attn.");
+  if (auto n = nodeName(op->getLoc()))
+    os << "node '" << *n << "' (" << opName << ")";
+  else
+    os << "op '" << op->getName().getStringRef() << "'";
+  return s;
+}
+
+std::string attn::describeNodeAt(Location loc) {
+  if (auto n = nodeName(loc))
+    return "node '" + *n + "'";
+  return "an op";
+}
+
+void attn::recordRuntimeCheck(OpBuilder &b, Location loc, Value bad, Value a, Value bsize,
+                              StringRef messageTemplate, int64_t code) {
+  Value bad64 = b.create<arith::ExtUIOp>(loc, b.getI64Type(), bad);
+  auto asI64 = [&](Value v) -> Value {
+    if (v.getType().isIndex())
+      return toI64(b, loc, v);
+    if (v.getType().getIntOrFloatBitWidth() < 64)
+      return b.create<arith::ExtSIOp>(loc, b.getI64Type(), v);
+    return v;
+  };
+  auto marker = b.create<tensor::FromElementsOp>(
+      loc, RankedTensorType::get({3}, b.getI64Type()),
+      ValueRange{bad64, asI64(a), asI64(bsize)});
+  marker->setAttr(kRuntimeCheckAttr, b.getStringAttr(messageTemplate));
+  marker->setAttr(kRuntimeCheckCodeAttr, b.getI64IntegerAttr(code));
+}
+
+Value attn::conformOperand(OpBuilder &b, Location loc, Value operand, ArrayRef<Value> resultDims,
+                           bool allowBroadcast, StringRef what, ArrayRef<int64_t> skipDims) {
+  auto type = cast<RankedTensorType>(operand.getType());
+  int64_t rank = resultDims.size();
+  int64_t off = rank - type.getRank();
+  SmallVector<int64_t> shape(type.getShape());
+  Value needs;
+  Value one = b.create<arith::ConstantIndexOp>(loc, 1);
+  auto orInto = [&](Value &acc, Value v) {
+    acc = acc ? b.create<arith::OrIOp>(loc, acc, v).getResult() : v;
+  };
+  for (int64_t j = 0; j < type.getRank(); ++j) {
+    if (llvm::is_contained(skipDims, j))
+      continue;
+    Value res = resultDims[j + off];
+    std::optional<int64_t> resC = getConstantIntValue(res);
+    Value d, bad, differs;
+    if (!type.isDynamicDim(j)) {
+      int64_t s = type.getDimSize(j);
+      if ((s == 1 && allowBroadcast) || (resC && *resC == s))
+        continue;
+      d = b.create<arith::ConstantIndexOp>(loc, s);
+      differs = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, d, res);
+      bad = differs;
+      shape[j] = ShapedType::kDynamic; // conformed to the result's size
+    } else {
+      d = b.create<tensor::DimOp>(loc, operand, j);
+      differs = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, d, res);
+      bad = differs;
+      if (allowBroadcast) {
+        Value notOne = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, d, one);
+        bad = b.create<arith::AndIOp>(loc, differs, notOne);
+      }
+    }
+    std::string msg;
+    llvm::raw_string_ostream os(msg);
+    os << what << ": dimension " << j << " has size {a} but "
+       << (allowBroadcast ? "the broadcast result's is {b} (sizes must be equal or 1)"
+                          : "{b} is expected");
+    if (!what.empty())
+      recordRuntimeCheck(b, loc, bad, d, res, msg);
+    orInto(needs, differs);
+  }
+  if (!needs)
+    return operand;
+
+  auto conformedType = RankedTensorType::get(shape, type.getElementType());
+  SmallVector<Value> dims;
+  for (int64_t j = 0; j < type.getRank(); ++j) {
+    if (llvm::is_contained(skipDims, j) || (!type.isDynamicDim(j) && shape[j] == type.getDimSize(j)))
+      dims.push_back(type.isDynamicDim(j) ? b.create<tensor::DimOp>(loc, operand, j).getResult()
+                                          : b.create<arith::ConstantIndexOp>(loc, type.getDimSize(j))
+                                                .getResult());
+    else
+      dims.push_back(resultDims[j + off]);
+  }
+  // Slow path: a copy with the result's sizes, reading index 0 along dims
+  // that are 1 (broadcast) and clamping every other read into the operand
+  // (only a failed check makes that clamp matter). An operand with no
+  // elements has nothing to read: zeros.
+  Value numel = one;
+  for (int64_t j = 0; j < type.getRank(); ++j)
+    numel = b.create<arith::MulIOp>(loc, numel, b.create<tensor::DimOp>(loc, operand, j));
+  Value zeroIdx = b.create<arith::ConstantIndexOp>(loc, 0);
+  Value empty = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, numel, zeroIdx);
+  auto ifOp = b.create<scf::IfOp>(
+      loc, needs,
+      [&](OpBuilder &tb, Location l) {
+        Value init = createEmptyTensor(tb, l, conformedType, dims);
+        auto inner = tb.create<scf::IfOp>(
+            l, empty,
+            [&](OpBuilder &eb, Location el) {
+              Value zero = createScalarConstant(eb, el, type.getElementType(), 0.0);
+              Value filled = eb.create<linalg::FillOp>(el, zero, init).getResult(0);
+              eb.create<scf::YieldOp>(el, filled);
+            },
+            [&](OpBuilder &gb, Location gl) {
+              SmallVector<AffineMap> maps{gb.getMultiDimIdentityMap(type.getRank())};
+              SmallVector<utils::IteratorType> iters(type.getRank(),
+                                                     utils::IteratorType::parallel);
+              auto gen = gb.create<linalg::GenericOp>(
+                  gl, TypeRange{conformedType}, ValueRange{}, ValueRange{init}, maps, iters,
+                  [&](OpBuilder &bb, Location bl, ValueRange) {
+                    SmallVector<Value> idx;
+                    Value z = bb.create<arith::ConstantIndexOp>(bl, 0);
+                    Value o = bb.create<arith::ConstantIndexOp>(bl, 1);
+                    for (int64_t j = 0; j < type.getRank(); ++j) {
+                      Value i = bb.create<linalg::IndexOp>(bl, j);
+                      if (!llvm::is_contained(skipDims, j) &&
+                          (type.isDynamicDim(j) || shape[j] != type.getDimSize(j))) {
+                        Value d = type.isDynamicDim(j)
+                                      ? bb.create<tensor::DimOp>(bl, operand, j).getResult()
+                                      : bb.create<arith::ConstantIndexOp>(bl, type.getDimSize(j))
+                                            .getResult();
+                        Value last = bb.create<arith::SubIOp>(bl, d, o);
+                        i = bb.create<arith::MinUIOp>(bl, i, last);
+                        if (allowBroadcast) {
+                          Value isOne =
+                              bb.create<arith::CmpIOp>(bl, arith::CmpIPredicate::eq, d, o);
+                          i = bb.create<arith::SelectOp>(bl, isOne, z, i);
+                        }
+                      }
+                      idx.push_back(i);
+                    }
+                    Value v = bb.create<tensor::ExtractOp>(bl, operand, idx);
+                    bb.create<linalg::YieldOp>(bl, v);
+                  });
+              gb.create<scf::YieldOp>(gl, gen.getResult(0));
+            });
+        tb.create<scf::YieldOp>(l, inner.getResult(0));
+      },
+      [&](OpBuilder &eb, Location l) {
+        Value v = operand;
+        if (conformedType != type)
+          v = eb.create<tensor::CastOp>(l, conformedType, operand);
+        eb.create<scf::YieldOp>(l, v);
+      });
+  return ifOp.getResult(0);
+}
+
+void attn::guardResultDims(OpBuilder &b, Location loc, RankedTensorType type,
+                           MutableArrayRef<Value> dims, StringRef what) {
+  if (type.hasStaticShape())
+    return;
+  Type f64 = b.getF64Type(), i64 = b.getI64Type();
+  Value zero = b.create<arith::ConstantIntOp>(loc, i64, 0);
+  Value total = b.create<arith::ConstantOp>(loc, b.getF64FloatAttr(1.0));
+  Value anyBad;
+  for (int64_t i = 0; i < type.getRank(); ++i) {
+    Value d = toI64(b, loc, dims[i]);
+    if (type.isDynamicDim(i)) {
+      Value neg = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, d, zero);
+      recordRuntimeCheck(b, loc, neg, d, zero,
+                         (what + ": dimension " + llvm::Twine(i) + " of the result would be {a}")
+                             .str());
+      anyBad = anyBad ? b.create<arith::OrIOp>(loc, anyBad, neg).getResult() : neg;
+    }
+    total = b.create<arith::MulFOp>(loc, total, b.create<arith::SIToFPOp>(loc, f64, d));
+  }
+  unsigned bytes = std::max(1u, type.getElementTypeBitWidth() / 8);
+  double limit = std::ldexp(1.0, 46) / bytes;
+  Value tooBig = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, total,
+                                         b.create<arith::ConstantOp>(loc, b.getF64FloatAttr(limit)));
+  Value capped = b.create<arith::MinimumFOp>(
+      loc, total, b.create<arith::ConstantOp>(loc, b.getF64FloatAttr(std::ldexp(1.0, 62))));
+  recordRuntimeCheck(b, loc, tooBig, b.create<arith::FPToSIOp>(loc, i64, capped),
+                     b.create<arith::ConstantIntOp>(loc, i64, (int64_t)limit),
+                     (what + ": the result would have {a} elements (at most {b} can be allocated)")
+                         .str());
+  anyBad = anyBad ? b.create<arith::OrIOp>(loc, anyBad, tooBig).getResult() : tooBig;
+  Value zeroIdx = b.create<arith::ConstantIndexOp>(loc, 0);
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      dims[i] = b.create<arith::SelectOp>(loc, anyBad, zeroIdx, dims[i]);
+}
+
+void attn::returnRuntimeStatus(func::FuncOp fn,
+                               ArrayRef<std::pair<Value, std::string>> indexFlags) {
+  SmallVector<tensor::FromElementsOp> markers, nested;
+  fn.walk([&](tensor::FromElementsOp op) {
+    if (!op->hasAttr(kRuntimeCheckAttr))
+      return;
+    (op->getParentOp() == fn.getOperation() ? markers : nested).push_back(op);
+  });
+  // A check inside a region (rare) cannot reach the return: its slow path
+  // still keeps the reads inside the buffers.
+  for (auto op : nested)
+    op->erase();
+  if (!fn.isPublic() || fn.isExternal() || fn.getBody().empty()) {
+    for (auto op : markers)
+      op->erase();
+    return;
+  }
+  if (markers.empty() && indexFlags.empty())
+    return;
+  auto ret = cast<func::ReturnOp>(fn.getBody().back().getTerminator());
+  OpBuilder b(ret);
+  Location loc = ret.getLoc();
+  Type i64 = b.getI64Type();
+  auto c64 = [&](int64_t v) { return b.create<arith::ConstantIntOp>(loc, i64, v).getResult(); };
+
+  bool hasStatus = fn->hasAttr("attn.status_result");
+  SmallVector<Attribute> templates;
+  if (auto old = fn->getAttrOfType<ArrayAttr>(kRuntimeChecksAttr))
+    templates.append(old.begin(), old.end());
+
+  struct Item {
+    Value bad;
+    int64_t code, id;
+    Value a, b;
+  };
+  SmallVector<Item> items;
+  for (auto &[flag, tmpl] : indexFlags) {
+    Value bad = b.create<tensor::ExtractOp>(loc, flag, ValueRange{});
+    items.push_back({bad, kCheckIndexOutOfRange, (int64_t)templates.size(), c64(0), c64(0)});
+    templates.push_back(b.getStringAttr(tmpl));
+  }
+  for (auto m : markers) {
+    Value bad = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, m.getElements()[0], c64(0));
+    int64_t code = m->getAttrOfType<IntegerAttr>(kRuntimeCheckCodeAttr).getInt();
+    items.push_back({bad, code, (int64_t)templates.size(), m.getElements()[1], m.getElements()[2]});
+    templates.push_back(m->getAttr(kRuntimeCheckAttr));
+  }
+
+  SmallVector<Value> cur;
+  SmallVector<Value> operands(ret.getOperands());
+  if (hasStatus) {
+    Value old = operands.back();
+    for (int64_t k = 0; k < 4; ++k)
+      cur.push_back(b.create<tensor::ExtractOp>(loc, old,
+                                                ValueRange{b.create<arith::ConstantIndexOp>(loc, k)}));
+  } else {
+    cur.assign(4, c64(0));
+  }
+  // The first failing check wins: build from the last one outwards.
+  for (const Item &it : llvm::reverse(items)) {
+    Value vals[4] = {c64(it.code), c64(it.id), it.a, it.b};
+    for (int64_t k = 0; k < 4; ++k)
+      cur[k] = b.create<arith::SelectOp>(loc, it.bad, vals[k], cur[k]);
+  }
+  Value status = b.create<tensor::FromElementsOp>(loc, RankedTensorType::get({4}, i64), cur);
+  if (hasStatus) {
+    operands.back() = status;
+  } else {
+    operands.push_back(status);
+    SmallVector<Type> results(fn.getResultTypes());
+    results.push_back(status.getType());
+    fn.setType(FunctionType::get(fn.getContext(), fn.getArgumentTypes(), results));
+    fn->setAttr("attn.status_result", b.getUnitAttr());
+  }
+  ret->setOperands(operands);
+  fn->setAttr(kRuntimeChecksAttr, b.getArrayAttr(templates));
+  for (auto m : markers)
+    m->erase();
+}
