@@ -700,3 +700,13 @@ func.func @attention_perm_head_dim(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>,
   return %0 : tensor<2x4x8xf32>
 }
 
+
+// -----
+
+// A constant index out of range is an error, never clamped.
+func.func @gather_constant_index_out_of_range(%t: tensor<2x4xf32>) -> tensor<4xf32> {
+  %c = arith.constant dense<-3> : tensor<i64>
+  // expected-error @+1 {{'attn.gather' op index -3 is out of range for axis 0 of size 2}}
+  %0 = attn.gather %t[%c] {axis = 0 : i64} : tensor<2x4xf32>, tensor<i64> -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}

@@ -45,6 +45,8 @@ def round_bf16(x):
 
 
 def round_to(x, ty):
+    if ty == "f64":
+        return np.asarray(x, dtype=np.float64)
     if ty == "f16":
         return np.asarray(x, dtype=np.float32).astype(np.float16).astype(np.float32)
     if ty == "bf16":
@@ -194,6 +196,8 @@ def constant(op):
             return np.float32(np.array([bits], dtype=np.uint16).view(np.float16)[0])
         if ty == "bf16":
             return np.array([bits << 16], dtype=np.uint32).view(np.float32)[0]
+        if ty == "f64":
+            return np.float64(constant_from_hex(v))
         raise NotImplementedError("hex constant of " + ty)
     if ty in ("f16", "bf16", "f32"):
         return np.float32(round_to(np.float32(float(v)), ty))
@@ -406,7 +410,9 @@ class Machine:
         elif n == "arith.extui":
             set_(np.asarray(g(ins[0])).astype(np.int64))
         elif n in ("arith.sitofp", "arith.uitofp"):
-            set_(round_to(np.asarray(g(ins[0])).astype(np.float32), elem_type(result_type(op))))
+            set_(round_to(np.asarray(g(ins[0])).astype(np.float64), elem_type(result_type(op))))
+        elif n in ("arith.fptosi", "arith.fptoui"):
+            set_(np.asarray(g(ins[0]), dtype=np.float64).astype(np.int64))
         elif n == "arith.extf":
             set_(np.asarray(g(ins[0]), dtype=np.float32))
         elif n == "arith.truncf":

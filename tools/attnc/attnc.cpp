@@ -116,8 +116,10 @@ struct DumpIRInstrumentation : PassInstrumentation {
     std::error_code ec;
     llvm::raw_fd_ostream os(path, ec);
     if (ec) {
-      llvm::WithColor::error(llvm::errs(), "attnc")
-          << "cannot write '" << path << "': " << ec.message() << "\n";
+      if (!failedWrite) // once, not after every pass; the compile then fails
+        llvm::WithColor::error(llvm::errs(), "attnc")
+            << "cannot write '" << path << "': " << ec.message() << "\n";
+      failedWrite = true;
       return;
     }
     OpPrintingFlags flags;
@@ -127,7 +129,36 @@ struct DumpIRInstrumentation : PassInstrumentation {
   }
   std::string dir;
   int &counter; // shared by the graph and lowering pass managers
+  static inline bool failedWrite = false;
 };
+
+/// The output path is checked before compiling: its folder must exist and
+/// the path must not be a folder (else the link would fail at the end with
+/// the linker's own messages).
+static bool checkOutputPath(StringRef path) {
+  if (path == "-")
+    return true;
+  if (llvm::sys::fs::is_directory(path)) {
+    llvm::WithColor::error(llvm::errs(), "attnc")
+        << "cannot write '" << path << "': it is a directory\n";
+    return false;
+  }
+  SmallString<256> dir(path);
+  llvm::sys::path::remove_filename(dir);
+  if (dir.empty())
+    dir = ".";
+  if (!llvm::sys::fs::is_directory(dir)) {
+    llvm::WithColor::error(llvm::errs(), "attnc")
+        << "cannot write '" << path << "': directory '" << dir << "' does not exist\n";
+    return false;
+  }
+  if (llvm::sys::fs::access(dir, llvm::sys::fs::AccessMode::Write)) {
+    llvm::WithColor::error(llvm::errs(), "attnc")
+        << "cannot write '" << path << "': directory '" << dir << "' is not writable\n";
+    return false;
+  }
+  return true;
+}
 
 /// Prints diagnostics as `attnc: error: node 'X': message`, naming the ONNX
 /// node (the op's NameLoc) or the file position for .mlir inputs.
@@ -274,7 +305,14 @@ static bool validateTargetFlags(StringRef cpu, StringRef attrs) {
   return true;
 }
 
+static int runCompile(MLIRContext &ctx, const CompileOptions &options);
 static int run(MLIRContext &ctx, const CompileOptions &options) {
+  if (!checkOutputPath(outputFilename))
+    return 1;
+  int rc = runCompile(ctx, options);
+  return rc == 0 && DumpIRInstrumentation::failedWrite ? 1 : rc;
+}
+static int runCompile(MLIRContext &ctx, const CompileOptions &options) {
   OwningOpRef<ModuleOp> module = loadModel(ctx);
   if (!module)
     return 1;

@@ -68,8 +68,43 @@ static Value buildElementwise(OpBuilder &b, Location loc,
 
 static bool isFloat(Type t) { return isa<FloatType>(t); }
 
-/// Converts a scalar between element types with ONNX Cast semantics.
+/// The signless integer type of `t`'s width (arith ops take only signless
+/// integers; unsigned ONNX tensors are computed on as signless values, with
+/// unsigned ops where signedness matters).
+static Type signlessType(Type t) {
+  if (auto it = dyn_cast<IntegerType>(t); it && !it.isSignless())
+    return IntegerType::get(t.getContext(), it.getWidth());
+  return t;
+}
+static bool isUnsignedInt(Type t) {
+  auto it = dyn_cast<IntegerType>(getElementTypeOrSelf(t));
+  return it && it.isUnsigned();
+}
+
+/// Converts a scalar between element types with ONNX Cast semantics. `v`
+/// and `to` may be unsigned integer types; the result is of type `to`.
+static Value convertScalar(OpBuilder &b, Location loc, Value v, Type to);
+static Value convertSignless(OpBuilder &b, Location loc, Value v, Type to,
+                             bool fromUnsigned, bool toUnsigned);
+static Value castSignedness(OpBuilder &b, Location loc, Value v, Type to) {
+  if (v.getType() == to)
+    return v;
+  return b.create<UnrealizedConversionCastOp>(loc, to, v).getResult(0);
+}
 static Value convertScalar(OpBuilder &b, Location loc, Value v, Type to) {
+  Type from = v.getType();
+  if (from == to)
+    return v;
+  bool fu = isUnsignedInt(from), tu = isUnsignedInt(to);
+  if (fu || tu) {
+    Value r = convertSignless(b, loc, castSignedness(b, loc, v, signlessType(from)),
+                              signlessType(to), fu, tu);
+    return castSignedness(b, loc, r, to);
+  }
+  return convertSignless(b, loc, v, to, false, false);
+}
+static Value convertSignless(OpBuilder &b, Location loc, Value v, Type to,
+                             bool fromUnsignedType, bool toUnsigned) {
   Type from = v.getType();
   if (from == to)
     return v;
@@ -86,9 +121,9 @@ static Value convertScalar(OpBuilder &b, Location loc, Value v, Type to) {
     return b.create<arith::TruncFOp>(loc, to, v);
   }
   if (isFloat(from))
-    return to.isUnsignedInteger() ? b.create<arith::FPToUIOp>(loc, to, v).getResult()
-                                  : b.create<arith::FPToSIOp>(loc, to, v).getResult();
-  bool fromUnsigned = from.isInteger(1) || from.isUnsignedInteger();
+    return toUnsigned ? b.create<arith::FPToUIOp>(loc, to, v).getResult()
+                      : b.create<arith::FPToSIOp>(loc, to, v).getResult();
+  bool fromUnsigned = from.isInteger(1) || fromUnsignedType;
   if (isFloat(to))
     return fromUnsigned ? b.create<arith::UIToFPOp>(loc, to, v).getResult()
                         : b.create<arith::SIToFPOp>(loc, to, v).getResult();
@@ -126,9 +161,19 @@ struct ElementwisePattern : OpRewritePattern<OpTy> {
       : OpRewritePattern<OpTy>(ctx), fn(std::move(fn)) {}
   LogicalResult matchAndRewrite(OpTy op, PatternRewriter &rw) const override {
     auto type = cast<RankedTensorType>(op->getResult(0).getType());
+    // Unsigned integers: the body computes on signless values (bodies that
+    // depend on signedness look at the op's types), cast at its edges.
+    bool anyUnsigned = isUnsignedInt(type) || llvm::any_of(op->getOperandTypes(), isUnsignedInt);
     Value r = buildElementwise(
         rw, op.getLoc(), type, op->getOperands(),
-        [&](OpBuilder &b, Location l, ValueRange a) { return fn(b, l, a, op); });
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          if (!anyUnsigned || isa<CastOp>(op.getOperation()))
+            return fn(b, l, a, op);
+          SmallVector<Value> sl;
+          for (Value v : a)
+            sl.push_back(castSignedness(b, l, v, signlessType(v.getType())));
+          return castSignedness(b, l, fn(b, l, sl, op), type.getElementType());
+        });
     rw.replaceOp(op, r);
     return success();
   }
@@ -136,12 +181,14 @@ struct ElementwisePattern : OpRewritePattern<OpTy> {
 };
 } // namespace
 
-template <typename OpTy, typename FOp, typename IOp>
+template <typename OpTy, typename FOp, typename IOp, typename UOp = IOp>
 static void addArith(RewritePatternSet &p) {
   p.add<ElementwisePattern<OpTy>>(
-      p.getContext(), [](OpBuilder &b, Location l, ValueRange a, OpTy) -> Value {
+      p.getContext(), [](OpBuilder &b, Location l, ValueRange a, OpTy op) -> Value {
         if (isFloat(a[0].getType()))
           return b.create<FOp>(l, a[0], a[1]);
+        if (isUnsignedInt(op->getOperand(0).getType()))
+          return b.create<UOp>(l, a[0], a[1]);
         return b.create<IOp>(l, a[0], a[1]);
       });
 }
@@ -159,9 +206,31 @@ static void populateElementwisePatterns(RewritePatternSet &p) {
   addArith<AddOp, arith::AddFOp, arith::AddIOp>(p);
   addArith<SubOp, arith::SubFOp, arith::SubIOp>(p);
   addArith<MulOp, arith::MulFOp, arith::MulIOp>(p);
-  addArith<DivOp, arith::DivFOp, arith::DivSIOp>(p);
-  addArith<MaxOp, arith::MaximumFOp, arith::MaxSIOp>(p);
-  addArith<MinOp, arith::MinimumFOp, arith::MinSIOp>(p);
+  // Integer division by zero (and INT_MIN / -1) would trap: ONNX leaves the
+  // result undefined; here it is 0 (and the wrapped -INT_MIN), never a
+  // signal.
+  p.add<ElementwisePattern<DivOp>>(
+      ctx, [](OpBuilder &b, Location l, ValueRange a, DivOp op) -> Value {
+        if (isFloat(a[0].getType()))
+          return b.create<arith::DivFOp>(l, a[0], a[1]);
+        Type t = a[0].getType();
+        Value zero = createScalarConstant(b, l, t, 0), one = createScalarConstant(b, l, t, 1);
+        Value isZero = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, a[1], zero);
+        Value safe = b.create<arith::SelectOp>(l, isZero, one, a[1]);
+        Value q;
+        if (isUnsignedInt(op.getLhs().getType()) || t.isInteger(1)) {
+          q = b.create<arith::DivUIOp>(l, a[0], safe);
+        } else {
+          Value minusOne = createScalarConstant(b, l, t, -1);
+          Value isM1 = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, safe, minusOne);
+          Value safe2 = b.create<arith::SelectOp>(l, isM1, one, safe);
+          Value div = b.create<arith::DivSIOp>(l, a[0], safe2);
+          q = b.create<arith::SelectOp>(l, isM1, b.create<arith::SubIOp>(l, zero, a[0]), div);
+        }
+        return b.create<arith::SelectOp>(l, isZero, zero, q);
+      });
+  addArith<MaxOp, arith::MaximumFOp, arith::MaxSIOp, arith::MaxUIOp>(p);
+  addArith<MinOp, arith::MinimumFOp, arith::MinSIOp, arith::MinUIOp>(p);
   addArith<AndOp, arith::AndIOp, arith::AndIOp>(p);
   addArith<OrOp, arith::OrIOp, arith::OrIOp>(p);
   addArith<XorOp, arith::XOrIOp, arith::XOrIOp>(p);
@@ -193,7 +262,8 @@ static void populateElementwisePatterns(RewritePatternSet &p) {
           }
           return b.create<arith::CmpFOp>(l, pred, a[0], a[1]);
         }
-        arith::CmpIPredicate pred = integerPredicate(op.getPredicate(), a[0].getType());
+        arith::CmpIPredicate pred =
+            integerPredicate(op.getPredicate(), getElementTypeOrSelf(op.getLhs().getType()));
         return b.create<arith::CmpIOp>(l, pred, a[0], a[1]);
       });
   p.add<ElementwisePattern<SelectOp>>(
@@ -1336,6 +1406,8 @@ struct LowerAttnToLinalgPass
                            bufferization::BufferizationDialect>();
     target.addIllegalDialect<AttnDialect>();
     target.addLegalOp<AttentionOp>();
+    // Unsigned integer elementwise bodies cast to signless values and back.
+    target.addLegalOp<UnrealizedConversionCastOp>();
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns))))
       return signalPassFailure();
     returnIndexStatus();

@@ -132,7 +132,17 @@ Value attn::conformOperand(OpBuilder &b, Location loc, Value operand, ArrayRef<V
         auto inner = tb.create<scf::IfOp>(
             l, empty,
             [&](OpBuilder &eb, Location el) {
-              Value zero = createScalarConstant(eb, el, type.getElementType(), 0.0);
+              Type et = type.getElementType();
+              Value zero;
+              if (auto it = dyn_cast<IntegerType>(et); it && !it.isSignless())
+                zero = eb.create<UnrealizedConversionCastOp>(
+                             el, et,
+                             createScalarConstant(eb, el,
+                                                  IntegerType::get(et.getContext(), it.getWidth()),
+                                                  0.0))
+                           .getResult(0);
+              else
+                zero = createScalarConstant(eb, el, et, 0.0);
               Value filled = eb.create<linalg::FillOp>(el, zero, init).getResult(0);
               eb.create<scf::YieldOp>(el, filled);
             },

@@ -206,23 +206,21 @@ LogicalResult convertReshape(GI &g) {
     out[*negIdx] = inferMinusOne(in, out, *negIdx);
     // A static input whose size the other (constant) entries do not divide.
     if (!out[*negIdx].isConstant() && isFullyKnown(in)) {
-      std::optional<int64_t> inCount = 1, others = 1;
+      int64_t inCount = 1, others = 1;
+      bool known = true;
       for (const DV &d : in)
-        if (inCount && llvm::MulOverflow(*inCount, *d.value, *inCount))
-          inCount.reset();
+        known = known && !llvm::MulOverflow(inCount, *d.value, inCount);
       for (auto [j, d] : llvm::enumerate(out))
-        if (j != *negIdx && others)
-          others = d.isConstant() && !llvm::MulOverflow(*others, *d.value,
-                                                         *others)
-                       ? others
-                       : std::nullopt;
-      if (inCount && others && (*others == 0 || *inCount % *others != 0))
+        if (j != *negIdx)
+          known = known && d.isConstant() &&
+                  !llvm::MulOverflow(others, *d.value, others);
+      if (known && (others == 0 || inCount % others != 0))
         return g.nodeError() << "cannot infer the -1 entry of the shape: the "
                                 "input's "
-                             << *inCount
+                             << inCount
                              << " elements are not divisible by the product "
                                 "of the other entries ("
-                             << *others << ")";
+                             << others << ")";
     }
   }
 
