@@ -190,7 +190,11 @@ extern "C" attn_status attn_tensor_alloc(attn_dtype dtype, int32_t rank,
   std::memset(out, 0, sizeof(*out));
   t.dtype = dtype;
   t.rank = rank;
-  for (int32_t i = 0; i < rank && i < ATTN_MAX_RANK; ++i)
+  // The rank is checked before `shape` is read (it has `rank` entries).
+  if (rank < 0 || rank > ATTN_MAX_RANK)
+    return fail(ATTN_ERR_SHAPE, format("attn_tensor_alloc: rank %d is outside [0, %d]", rank,
+                                       ATTN_MAX_RANK));
+  for (int32_t i = 0; i < rank; ++i)
     t.shape[i] = shape[i];
   int64_t numel;
   size_t nbytes;

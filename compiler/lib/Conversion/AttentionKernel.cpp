@@ -19,6 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "AttentionKernel.h"
+#include "RuntimeChecks.h"
 #include "LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -28,6 +29,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 using namespace mlir;
@@ -417,6 +419,7 @@ FailureOr<Value> KernelBuilder::build() {
   Value out = b.create<memref::AllocOp>(loc, outType, outDyn, b.getI64IntegerAttr(64));
 
   Value c0 = cIdx(0), c1 = cIdx(1), cBK = cIdx(BK), cBQ = cIdx(BQ), cVW = cIdx(VW);
+  (void)c0;
   auto roundUp = [&](Value x, int64_t n) {
     return mul(b.create<arith::CeilDivUIOp>(loc, x, cIdx(n)), cIdx(n));
   };
@@ -432,6 +435,48 @@ FailureOr<Value> KernelBuilder::build() {
   Value batchTasks = c1;
   for (int64_t i = 0; i < nb; ++i)
     batchTasks = mul(batchTasks, qd[i]);
+  // Run-time agreement of the operands' dims (RuntimeChecks.h): the kernel
+  // indexes K, V and the mask with Q's batch entries and K's keys. When a
+  // check fails the run reports it and the kernel runs no task (nothing is
+  // read outside an operand; the output is discarded).
+  {
+    std::string node = describeNode(op);
+    Value ok;
+    auto need = [&](Value got, Value want, bool orOne, const std::string &what) {
+      if (got == want)
+        return;
+      auto gc = getConstantIntValue(got), wc = getConstantIntValue(want);
+      if (gc && wc && (*gc == *wc || (orOne && *gc == 1)))
+        return;
+      Value bad = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, got, want);
+      if (orOne)
+        bad = b.create<arith::AndIOp>(
+            loc, bad, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, got, c1));
+      recordRuntimeCheck(b, loc, bad, got, want,
+                         node + ": " + what + " has size {a} but " + "{b}" +
+                             (orOne ? " (or 1) is expected" : " is expected"));
+      Value good = b.create<arith::XOrIOp>(loc, bad, b.create<arith::ConstantIntOp>(loc, 1, 1));
+      ok = ok ? b.create<arith::AndIOp>(loc, ok, good).getResult() : good;
+    };
+    SmallVector<Value> vd = logical(getDimValues(b, loc, V), op.getValuePerm());
+    for (int64_t i = 0; i < nb; ++i) {
+      need(kd[i], qd[i], false, "dimension " + std::to_string(i) + " of the key");
+      need(vd[i], qd[i], false, "dimension " + std::to_string(i) + " of the value");
+    }
+    need(vd[nb], Sk, false, "the value's sequence dimension");
+    need(kd[nb + 1], cIdx(D), false, "the key's head dimension");
+    if (M) {
+      auto mt = cast<RankedTensorType>(M.getType());
+      SmallVector<Value> md = getDimValues(b, loc, M);
+      int64_t off = r - mt.getRank();
+      for (int64_t j = 0; j < mt.getRank(); ++j) {
+        Value want = j + off < nb ? qd[j + off] : (j + off == nb ? Sq : Sk);
+        need(md[j], want, true, "dimension " + std::to_string(j) + " of the mask");
+      }
+    }
+    if (ok)
+      batchTasks = b.create<arith::SelectOp>(loc, ok, batchTasks, c0);
+  }
   Value perTask = b.create<arith::MaxUIOp>(
       loc, c1, b.create<arith::CeilDivUIOp>(loc, batchTasks, cIdx(opt.maxTasks)));
   Value groups = b.create<arith::CeilDivUIOp>(loc, batchTasks, perTask);

@@ -1332,6 +1332,18 @@ struct LayerNormPattern : OpRewritePattern<LayerNormOp> {
   int64_t vectorWidth;
   LogicalResult matchAndRewrite(LayerNormOp op, PatternRewriter &rw) const override {
     if (canUseLayerNormKernel(op, vectorWidth)) {
+      // The kernel reads the residual row by row with the input's rows: its
+      // dims must be the input's (checked at run time where not static).
+      if (Value res = op.getResidual()) {
+        Value conformed =
+            conformOperand(rw, op.getLoc(), res, getDimValues(rw, op.getLoc(), op.getInput()),
+                           /*allowBroadcast=*/false, describeNode(op) + ": the residual");
+        if (conformed != res) {
+          if (conformed.getType() != res.getType())
+            conformed = rw.create<tensor::CastOp>(op.getLoc(), res.getType(), conformed);
+          rw.modifyOpInPlace(op, [&] { op.getResidualMutable().assign(conformed); });
+        }
+      }
       rw.replaceOp(op, buildLayerNormKernel(rw, op, vectorWidth));
       return success();
     }

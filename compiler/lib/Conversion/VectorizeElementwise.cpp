@@ -82,6 +82,12 @@ std::optional<Kind> classify(AffineMap map, int64_t r) {
 }
 
 bool vectorizableBody(linalg::GenericOp g) {
+  // A static 0 dim (beside dynamic ones) has nothing to vectorize, and its
+  // flat views would fold to a static 0 that memref.collapse_shape rejects
+  // for groups with dynamic dims: the generic stays a (zero-trip) loop nest.
+  for (Value v : g->getOperands())
+    if (auto t = dyn_cast<RankedTensorType>(v.getType()); t && llvm::is_contained(t.getShape(), 0))
+      return false;
   Block &body = g.getRegion().front();
   // The output's current value must not be read.
   if (!body.getArgument(body.getNumArguments() - 1).use_empty())

@@ -95,9 +95,19 @@ struct FoldAttentionTransposesPass
       rw.replaceOp(tr, res);
       ++numFolded;
     }
-    for (Operation *t : maybeDead)
-      if (t->use_empty())
+    // A transpose may have been folded into several operands (Q and K of
+    // one input): erase each once, never touching an erased op.
+    llvm::SmallPtrSet<Operation *, 8> erased;
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (Operation *t : maybeDead) {
+        if (erased.contains(t) || !t->use_empty())
+          continue;
+        erased.insert(t);
         rw.eraseOp(t);
+        changed = true;
+      }
+    }
   }
 };
 
