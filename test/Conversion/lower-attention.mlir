@@ -8,7 +8,7 @@
 // CHECK:         scf.forall (%[[B:.*]], %[[H:.*]], %[[QT:.*]]) in
 // CHECK:           %[[QS:.*]] = arith.muli %[[QT]], %c16
 // CHECK:           tensor.extract_slice %{{.*}}[%[[B]], %[[H]], %[[QS]], 0] [1, 1, %{{.*}}, 64] [1, 1, 1, 1] : tensor<?x8x?x64xf32> to tensor<?x64xf32>
-// CHECK:           %[[R:.*]]:3 = scf.for %[[KS:.*]] = %c0 to %[[SK:.*]] step %c32 iter_args
+// CHECK:           %[[R:.*]]:3 = scf.for %[[KS:.*]] = %c0{{.*}} to %[[SK:.*]] step %c32{{.*}} iter_args
 // CHECK:             linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
 // CHECK-SAME:          outs(%{{.*}} : tensor<?x?xf32>)
 // mask_first: select(mask == 0, fill, s) then * scale.
@@ -36,7 +36,7 @@ func.func @seed_mask(%q: tensor<?x8x?x64xf32>, %k: tensor<?x8x?x64xf32>, %v: ten
 // CHECK:           %[[TQ:.*]] = arith.minui
 // CHECK:           %[[END:.*]] = arith.addi %[[QS]], %[[TQ]]
 // CHECK:           %[[KEND:.*]] = arith.minui %{{.*}}, %[[END]]
-// CHECK:           scf.for %{{.*}} = %c0 to %[[KEND]] step %c32
+// CHECK:           scf.for %{{.*}} = %c0{{.*}} to %[[KEND]] step %c32{{.*}}
 // CHECK:             arith.cmpi ugt
 // CHECK:             arith.select %{{.*}}, %cst{{.*}}, %{{.*}} : f32
 func.func @causal(%q: tensor<4x?x32xf32>, %k: tensor<4x?x32xf32>, %v: tensor<4x?x32xf32>) -> tensor<4x?x32xf32> {

@@ -419,7 +419,6 @@ FailureOr<Value> KernelBuilder::build() {
   Value out = b.create<memref::AllocOp>(loc, outType, outDyn, b.getI64IntegerAttr(64));
 
   Value c0 = cIdx(0), c1 = cIdx(1), cBK = cIdx(BK), cBQ = cIdx(BQ), cVW = cIdx(VW);
-  (void)c0;
   auto roundUp = [&](Value x, int64_t n) {
     return mul(b.create<arith::CeilDivUIOp>(loc, x, cIdx(n)), cIdx(n));
   };
@@ -435,6 +434,7 @@ FailureOr<Value> KernelBuilder::build() {
   Value batchTasks = c1;
   for (int64_t i = 0; i < nb; ++i)
     batchTasks = mul(batchTasks, qd[i]);
+  Value runOk; // all run-time checks hold (null: nothing to check)
   // Run-time agreement of the operands' dims (RuntimeChecks.h): the kernel
   // indexes K, V and the mask with Q's batch entries and K's keys. When a
   // check fails the run reports it and the kernel runs no task (nothing is
@@ -474,15 +474,17 @@ FailureOr<Value> KernelBuilder::build() {
         need(md[j], want, true, "dimension " + std::to_string(j) + " of the mask");
       }
     }
-    if (ok)
-      batchTasks = b.create<arith::SelectOp>(loc, ok, batchTasks, c0);
+    runOk = ok;
   }
   Value perTask = b.create<arith::MaxUIOp>(
       loc, c1, b.create<arith::CeilDivUIOp>(loc, batchTasks, cIdx(opt.maxTasks)));
   Value groups = b.create<arith::CeilDivUIOp>(loc, batchTasks, perTask);
+  if (runOk) // a failed check: no task runs
+    groups = b.create<arith::SelectOp>(loc, runOk, groups, c0);
   Value splits = b.create<arith::MaxUIOp>(
       loc, c1,
-      minIdx(numQB, b.create<arith::CeilDivUIOp>(loc, cIdx(opt.minTasks), batchTasks)));
+      minIdx(numQB, b.create<arith::CeilDivUIOp>(loc, cIdx(opt.minTasks),
+                                                 b.create<arith::MaxUIOp>(loc, batchTasks, c1))));
   auto forall = b.create<scf::ForallOp>(loc, ArrayRef<OpFoldResult>{groups, splits},
                                         ValueRange{}, std::nullopt);
   {

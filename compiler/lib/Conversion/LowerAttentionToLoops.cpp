@@ -34,6 +34,7 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/WalkPatternRewriteDriver.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_LOWERATTENTIONTOLOOPSPASS
@@ -400,8 +401,10 @@ struct LowerAttentionToLoopsPass
     kernel.keyBlock = keyTile;
     patterns.add<AttentionLowering>(&getContext(), queryTile, keyTile, kernel,
                                     vectorWidth > 0);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
-      signalPassFailure();
+    // One walk, no dead-code elimination: the run-time check markers the
+    // lowering records (RuntimeChecks.h) have no users until
+    // attn-lower-to-linalg folds them into the status result.
+    walkAndApplyPatterns(getOperation(), std::move(patterns));
   }
 };
 } // namespace

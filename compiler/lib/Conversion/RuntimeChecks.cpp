@@ -33,7 +33,7 @@ std::string attn::describeNode(Operation *op) {
   if (auto n = nodeName(op->getLoc()))
     os << "node '" << *n << "' (" << opName << ")";
   else
-    os << "op '" << op->getName().getStringRef() << "'";
+    os << "an op (" << opName << ")";
   return s;
 }
 
@@ -76,6 +76,10 @@ Value attn::conformOperand(OpBuilder &b, Location loc, Value operand, ArrayRef<V
       continue;
     Value res = resultDims[j + off];
     std::optional<int64_t> resC = getConstantIntValue(res);
+    // The operand's own dim: nothing to check.
+    if (auto dim = res.getDefiningOp<tensor::DimOp>())
+      if (dim.getSource() == operand && getConstantIntValue(dim.getIndex()) == j)
+        continue;
     Value d, bad, differs;
     if (!type.isDynamicDim(j)) {
       int64_t s = type.getDimSize(j);
