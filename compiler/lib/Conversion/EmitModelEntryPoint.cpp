@@ -228,12 +228,10 @@ struct EmitModelEntryPointPass
                           LLVM::LLVMFunctionType::get(voidT, {ptrT}));
     fb.create<LLVM::CallOp>(loc, freeFn, ValueRange{allocated});
     // status may be NULL (attn_model_run).
-    Block *entry = fb.getInsertionBlock();
     Block *store = fn.addBlock(), *done = fn.addBlock();
     Value null = fb.create<LLVM::ZeroOp>(loc, ptrT);
     Value given = fb.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::ne, statusArr, null);
     fb.create<LLVM::CondBrOp>(loc, given, store, done);
-    (void)entry;
     fb.setInsertionPointToStart(store);
     for (int64_t k = 0; k < 4; ++k)
       fb.create<LLVM::StoreOp>(loc, words[k], gep(statusArr, i64, k));

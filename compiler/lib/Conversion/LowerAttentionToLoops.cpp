@@ -62,8 +62,6 @@ static Value generic(OpBuilder &b, Location loc, Type resultType,
       .getResult(0);
 }
 
-static Location loc0(Operation *op) { return op->getLoc(); }
-
 static Value extendTo(OpBuilder &b, Location loc, Value v, Type t) {
   if (v.getType() == t)
     return v;
@@ -95,16 +93,16 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     // (keys) at run time: checked, and read clamped when they do not.
     {
       int64_t r = cast<RankedTensorType>(Q.getType()).getRank(), n = r - 2;
-      SmallVector<Value> qdim = getDimValues(rw, loc0(op), Q), kdim = getDimValues(rw, loc0(op), K),
-                         vdim = getDimValues(rw, loc0(op), V);
+      SmallVector<Value> qdim = getDimValues(rw, loc, Q), kdim = getDimValues(rw, loc, K),
+                         vdim = getDimValues(rw, loc, V);
       SmallVector<Value> kWant(qdim.begin(), qdim.begin() + n), vWant(kWant);
       kWant.push_back(kdim[n]);
       kWant.push_back(qdim[n + 1]);
       vWant.push_back(kdim[n]);
       vWant.push_back(vdim[n + 1]);
       std::string node = describeNode(op);
-      K = conformOperand(rw, loc0(op), K, kWant, /*allowBroadcast=*/false, node + ": the key");
-      V = conformOperand(rw, loc0(op), V, vWant, /*allowBroadcast=*/false, node + ": the value");
+      K = conformOperand(rw, loc, K, kWant, /*allowBroadcast=*/false, node + ": the key");
+      V = conformOperand(rw, loc, V, vWant, /*allowBroadcast=*/false, node + ": the value");
     }
     auto qt = cast<RankedTensorType>(Q.getType());
     auto kt = cast<RankedTensorType>(K.getType());
