@@ -7,7 +7,7 @@
 #            ATTN_TEST_MCPU=x86-64-v3, i.e. on the AVX2 kernels.
 #  3. asan:  a second build, build-asan (clang-22, -fsanitize=address,undefined, libFuzzer
 #            targets), and a subset of lit with its tools: test/Frontend, test/runtime,
-#            test/Transforms, test/sanitizers, test/fuzz (each fuzz target for a bounded time)
+#            test/{Graph,ToLinalg,CPU,MemRef,ABI}, test/sanitizers, test/fuzz (each fuzz target for a bounded time)
 #            and the bert, gpt2, selfattn_dynamic and encoder e2e models.
 # Prints a closing "N passed, N failed, N skipped" line over all passes; exits non-zero if any
 # test failed.
@@ -57,7 +57,8 @@ if [ "${ATTN_TEST_SANITIZERS:-1}" != 0 ]; then
   cmake --build "$asan" --target attnc attn-opt attn-run attn_runtime attn-runtime-test-deps \
     attn-sanitizer-canary attn-fuzzers
   echo "== build-asan took $((SECONDS - start)) s"
-  run_pass asan "$asan/test/Frontend" "$asan/test/runtime" "$asan/test/Transforms" \
+  run_pass asan "$asan/test/Frontend" "$asan/test/runtime" "$asan/test/Graph" "$asan/test/ToLinalg" \
+    "$asan/test/CPU" "$asan/test/MemRef" "$asan/test/ABI" \
     "$asan/test/sanitizers" "$asan/test/fuzz" \
     "$asan/test/e2e/bert.test" "$asan/test/e2e/gpt2.test" \
     "$asan/test/e2e/selfattn_dynamic.test" "$asan/test/e2e/encoder.test"

@@ -1,5 +1,5 @@
 //===- ImporterSupport.cpp - node helpers, dim symbols, shape values -------===//
-#include "ImporterImpl.h"
+#include "Frontend/ImporterImpl.h"
 
 #include "attn/Dialect/ShapeInference.h"
 

@@ -9,7 +9,7 @@
 // built with -fexceptions and no exception leaves importOnnxFile().
 //
 //===----------------------------------------------------------------------===//
-#include "ImporterImpl.h"
+#include "Frontend/ImporterImpl.h"
 
 #include "mlir/IR/Verifier.h"
 #include "llvm/Support/JSON.h"

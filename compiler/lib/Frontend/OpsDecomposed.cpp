@@ -7,7 +7,7 @@
 // ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp).
 //
 //===----------------------------------------------------------------------===//
-#include "ImporterImpl.h"
+#include "Frontend/ImporterImpl.h"
 
 #include "attn/Dialect/ShapeInference.h"
 

@@ -7,7 +7,7 @@
 // arithmetic folds.
 //
 //===----------------------------------------------------------------------===//
-#include "ImporterImpl.h"
+#include "Frontend/ImporterImpl.h"
 
 #include "attn/Dialect/ShapeInference.h"
 

@@ -7,7 +7,7 @@
 // (Reshape, Expand, ...) the most static result type possible.
 //
 //===----------------------------------------------------------------------===//
-#include "ImporterImpl.h"
+#include "Frontend/ImporterImpl.h"
 
 #include "attn/Dialect/ShapeInference.h"
 

@@ -5,7 +5,7 @@
 // a 100 MB weight costs one memcpy, never one attribute per element.
 //
 //===----------------------------------------------------------------------===//
-#include "ImporterImpl.h"
+#include "Frontend/ImporterImpl.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/DialectResourceBlobManager.h"

@@ -25,9 +25,9 @@
 // bufferization.to_tensor), so one-shot bufferization sees only the views.
 //
 //===----------------------------------------------------------------------===//
-#include "../Conversion/LoweringUtils.h"
-#include "KernelBuilder.h"
-#include "Mma.h"
+#include "Support/LoweringUtils.h"
+#include "GPU/KernelBuilder.h"
+#include "GPU/Mma.h"
 #include "attn/Compiler/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -81,7 +81,7 @@ SmallVector<Value> permuted(ArrayRef<Value> dims, std::optional<ArrayRef<int64_t
 Value logicalView(OpBuilder &b, Location loc, Value m, std::optional<ArrayRef<int64_t>> perm) {
   if (!perm)
     return m;
-  return b.create<memref::TransposeOp>(
+  return memref::TransposeOp::create(b,
       loc, m, AffineMapAttr::get(AffineMap::getPermutationMap(*perm, b.getContext())));
 }
 
@@ -123,7 +123,7 @@ LogicalResult replaceWithPlaceholder(AttentionOp op, unsigned index) {
     if (storedType.isDynamicDim(i))
       dynOut.push_back(outDims[rperm ? (*rperm)[i] : i]);
   auto outType = MemRefType::get(storedType.getShape(), storedType.getElementType());
-  Value out = b.create<memref::AllocOp>(loc, outType, dynOut);
+  Value out = memref::AllocOp::create(b, loc, outType, dynOut);
   SmallVector<int64_t> inverse;
   if (rperm) {
     inverse.resize(rank);
@@ -140,7 +140,7 @@ LogicalResult replaceWithPlaceholder(AttentionOp op, unsigned index) {
     if (!a.getName().strref().ends_with("_perm"))
       call->setAttr(("attn." + a.getName().strref()).str(), a.getValue());
   call->setAttr("attn.has_mask", b.getBoolAttr(M != nullptr));
-  Value result = b.create<bufferization::ToTensorOp>(loc, storedType, out,
+  Value result = bufferization::ToTensorOp::create(b, loc, storedType, out,
                                                      /*restrict=*/true, /*writable=*/true);
   op.getResult().replaceAllUsesWith(result);
   op.erase();
@@ -200,11 +200,11 @@ Value editScore(KernelBuilder &h, const Semantics &sem, Value s, Value qi, Value
     Value isZero;
     Type mty = mv.getType();
     if (isa<FloatType>(mty))
-      isZero = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mv,
+      isZero = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mv,
                                        createScalarConstant(b, loc, mty, 0));
     else
-      isZero = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, mv,
-                                       b.create<arith::ConstantOp>(loc, b.getIntegerAttr(mty, 0)));
+      isZero = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, mv,
+                                       arith::ConstantOp::create(b, loc, b.getIntegerAttr(mty, 0)));
     Value fv = h.f(sem.fill);
     return sem.kind == MaskKind::fill_if_zero ? h.sel(isZero, fv, x) : h.sel(isZero, x, fv);
   };
@@ -217,7 +217,7 @@ Value editScore(KernelBuilder &h, const Semantics &sem, Value s, Value qi, Value
       v = applyMask(v);
   }
   if (sem.causal)
-    v = h.sel(b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, kj, qi),
+    v = h.sel(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, kj, qi),
               sem.causalFill ? h.f(*sem.causalFill) : h.f(-INFINITY), v);
   return v;
 }
@@ -273,7 +273,7 @@ struct Operands {
 SmallVector<Value> bufferDims(OpBuilder &b, Location loc, Value m) {
   SmallVector<Value> d;
   for (int64_t i = 0, e = cast<MemRefType>(m.getType()).getRank(); i < e; ++i)
-    d.push_back(b.create<memref::DimOp>(loc, m, i));
+    d.push_back(memref::DimOp::create(b, loc, m, i));
   return d;
 }
 
@@ -336,7 +336,7 @@ struct GpuAttentionLowering {
 
     SmallVector<Value> qd = bufferDims(b, loc, qBuf), kd = bufferDims(b, loc, kBuf);
     Value Sq = qd[nb], Sk = kd[nb];
-    Value numQT = b.create<arith::CeilDivUIOp>(loc, Sq, h.idx(BQ));
+    Value numQT = arith::CeilDivUIOp::create(b, loc, Sq, h.idx(BQ));
     Value batch = batchCount(h, qd, nb);
 
     auto wg = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
@@ -371,7 +371,7 @@ struct GpuAttentionLowering {
         return mma::mma(b, loc, a, bb, c, ht);
       };
       auto shuffleXor = [&](Value v, int32_t m) -> Value {
-        return b.create<gpu::ShuffleOp>(loc, v, m, 32, gpu::ShuffleMode::XOR).getShuffleResult();
+        return gpu::ShuffleOp::create(b, loc, v, m, 32, gpu::ShuffleMode::XOR).getShuffleResult();
       };
       // B fragment from a [n][k] shared tile: (n, k0 + t2 + {0, 1}) and
       // (n, k0 + 8 + t2 + {0, 1}).
@@ -400,7 +400,7 @@ struct GpuAttentionLowering {
       const Acc accZero{zero, zero, zero, zero};
       SmallVector<Value> init(4 * nO, zero);  // O, 4 per 8 columns
       init.append({ninf, ninf, zero, zero}); // m[2], l[2] (l: this thread's part)
-      auto loop = b.create<scf::ForOp>(loc, c0, kEnd, h.idx(BK), init);
+      auto loop = scf::ForOp::create(b, loc, c0, kEnd, h.idx(BK), init);
       {
         OpBuilder::InsertionGuard g2(b);
         b.setInsertionPointToStart(loop.getBody());
@@ -457,7 +457,7 @@ struct GpuAttentionLowering {
           mx = h.fmax(mx, shuffleXor(mx, 2));
           mNew[r] = h.fmax(m[r], mx);
           // 0 where m' = -inf: a fully masked prefix gives exp(-inf) = 0.
-          Value isNinf = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mNew[r], ninf);
+          Value isNinf = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mNew[r], ninf);
           Value mSafe = h.sel(isNinf, zero, mNew[r]);
           alpha[r] = h.exp(h.fsub(m[r], mSafe));
           Value sum = zero;
@@ -485,7 +485,7 @@ struct GpuAttentionLowering {
         for (Acc &o : O)
           yield.append(o.begin(), o.end());
         yield.append({mNew[0], mNew[1], l[0], l[1]});
-        b.create<scf::YieldOp>(loc, yield);
+        scf::YieldOp::create(b, loc, yield);
       }
 
       // out = O / l (l summed over the row's threads; 0 gives NaN as PyTorch).
@@ -496,9 +496,9 @@ struct GpuAttentionLowering {
         h.ifThen(h.ult(rows[r], Sq), [&] {
           for (int64_t nv = 0; nv < nO; ++nv)
             for (int c = 0; c < 2; ++c) {
-              Value v = b.create<arith::DivFOp>(loc, loop.getResult(4 * nv + 2 * r + c), l);
+              Value v = arith::DivFOp::create(b, loc, loop.getResult(4 * nv + 2 * r + c), l);
               if (sem.nanToZero)
-                v = h.sel(b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, l, zero), v,
+                v = h.sel(arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, zero), v,
                           zero);
               SmallVector<Value> ix(bIdx.begin(), bIdx.end());
               ix.push_back(rows[r]);
@@ -507,7 +507,7 @@ struct GpuAttentionLowering {
             }
         });
       }
-      b.create<gpu::TerminatorOp>(loc);
+      gpu::TerminatorOp::create(b, loc);
     }
     return eraseCall();
   }
@@ -550,7 +550,7 @@ struct GpuAttentionLowering {
     Value Sq = qd[nb], Sk = kd[nb];
 
     // Grid: x = query tiles, y = flattened batch dims.
-    Value numQT = b.create<arith::CeilDivUIOp>(loc, Sq, h.idx(BQ));
+    Value numQT = arith::CeilDivUIOp::create(b, loc, Sq, h.idx(BQ));
     Value batch = batchCount(h, qd, nb);
 
     auto wg = gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
@@ -586,13 +586,13 @@ struct GpuAttentionLowering {
       // Q tile, accumulators.
       h.loop(tid, h.idx(BQ * D), cNT, [&](Value e) {
         Value i = h.div(e, cD), c = h.rem(e, cD);
-        auto ifOp = b.create<scf::IfOp>(loc, TypeRange{h.f32}, h.ult(i, tq), true);
+        auto ifOp = scf::IfOp::create(b, loc, TypeRange{h.f32}, h.ult(i, tq), true);
         {
           OpBuilder::InsertionGuard g2(b);
           b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-          b.create<scf::YieldOp>(loc, h.toF32(at(qBuf, qt, h.add(qs, i), c)));
+          scf::YieldOp::create(b, loc, h.toF32(at(qBuf, qt, h.add(qs, i), c)));
           b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-          b.create<scf::YieldOp>(loc, zero);
+          scf::YieldOp::create(b, loc, zero);
         }
         h.store(ifOp.getResult(0), Qs, {i, c});
       });
@@ -616,13 +616,13 @@ struct GpuAttentionLowering {
           Value cW = h.idx(width);
           h.loop(tid, h.idx(BK * width), cNT, [&](Value e) {
             Value j = h.div(e, cW), c = h.rem(e, cW);
-            auto ifOp = b.create<scf::IfOp>(loc, TypeRange{h.f32}, h.ult(j, tk), true);
+            auto ifOp = scf::IfOp::create(b, loc, TypeRange{h.f32}, h.ult(j, tk), true);
             {
               OpBuilder::InsertionGuard g2(b);
               b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-              b.create<scf::YieldOp>(loc, h.toF32(at(src, t, h.add(ks, j), c)));
+              scf::YieldOp::create(b, loc, h.toF32(at(src, t, h.add(ks, j), c)));
               b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-              b.create<scf::YieldOp>(loc, zero);
+              scf::YieldOp::create(b, loc, zero);
             }
             h.store(ifOp.getResult(0), dst, {j, c});
           });
@@ -638,16 +638,16 @@ struct GpuAttentionLowering {
             return h.fadd(acc, h.fmul(h.load(Qs, {i, c}), h.load(Ks, {j, c})));
           });
           Value qi = h.add(qs, i), kj = h.add(ks, j);
-          Value inside = b.create<arith::AndIOp>(loc, h.ult(i, tq), h.ult(j, tk));
+          Value inside = arith::AndIOp::create(b, loc, h.ult(i, tq), h.ult(j, tk));
           // Masked-out positions outside the tile are never read.
-          auto ifOp = b.create<scf::IfOp>(loc, TypeRange{h.f32}, inside, true);
+          auto ifOp = scf::IfOp::create(b, loc, TypeRange{h.f32}, inside, true);
           {
             OpBuilder::InsertionGuard g2(b);
             b.setInsertionPointToStart(&ifOp.getThenRegion().front());
             Value v = editScore(h, sem, s, qi, kj, mBuf, bIdx, rank);
-            b.create<scf::YieldOp>(loc, v);
+            scf::YieldOp::create(b, loc, v);
             b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-            b.create<scf::YieldOp>(loc, ninf);
+            scf::YieldOp::create(b, loc, ninf);
           }
           h.store(ifOp.getResult(0), S, {i, j});
         });
@@ -661,7 +661,7 @@ struct GpuAttentionLowering {
           });
           Value mNew = h.fmax(mOld, rowMax);
           // 0 where m' = -inf, so that fully masked prefixes give exp(-inf) = 0.
-          Value isNinf = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mNew, ninf);
+          Value isNinf = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mNew, ninf);
           Value mSafe = h.sel(isNinf, zero, mNew);
           Value alpha = h.exp(h.fsub(mOld, mSafe));
           Value sum = h.reduce(c0, cBK, zero, [&](Value j, Value acc) {
@@ -692,16 +692,16 @@ struct GpuAttentionLowering {
         Value i = h.div(e, cDv), c = h.rem(e, cDv);
         h.ifThen(h.ult(i, tq), [&] {
           Value l = h.load(lS, {i});
-          Value v = b.create<arith::DivFOp>(loc, h.load(O, {i, c}), l);
+          Value v = arith::DivFOp::create(b, loc, h.load(O, {i, c}), l);
           if (sem.nanToZero)
-            v = h.sel(b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, l, zero), v, zero);
+            v = h.sel(arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, l, zero), v, zero);
           SmallVector<Value> ix(bIdx.begin(), bIdx.end());
           ix.push_back(h.add(qs, i));
           ix.push_back(c);
           h.store(h.fromF32(v, et), out, ix);
         });
       });
-      b.create<gpu::TerminatorOp>(loc);
+      gpu::TerminatorOp::create(b, loc);
       (void)c1;
     }
     return eraseCall();

@@ -20,9 +20,9 @@
 // the normalized dims) keep the linalg lowering, which also runs on the GPU.
 //
 //===----------------------------------------------------------------------===//
-#include "../Conversion/LayerNormKernel.h"
-#include "../Conversion/LoweringUtils.h"
-#include "KernelBuilder.h"
+#include "CPU/LayerNormKernel.h"
+#include "Support/LoweringUtils.h"
+#include "GPU/KernelBuilder.h"
 #include "attn/Compiler/Passes.h"
 #include "attn/Dialect/ShapeInference.h"
 
@@ -76,7 +76,7 @@ Value collapse(OpBuilder &b, Location loc, Value v, int64_t split) {
     re.back().push_back(i);
   if (static_cast<int64_t>(re.size()) == rank)
     return v;
-  return b.create<tensor::CollapseShapeOp>(loc, v, re);
+  return tensor::CollapseShapeOp::create(b, loc, v, re);
 }
 
 /// Phase 1 (tensors): the op -> [rows, n] views, a fresh output buffer of the
@@ -105,7 +105,7 @@ void replaceWithPlaceholder(LayerNormOp op, unsigned index) {
     if (resultType.isDynamicDim(i))
       dynOut.push_back(dims[i]);
   auto outType = MemRefType::get(resultType.getShape(), resultType.getElementType());
-  Value out = b.create<memref::AllocOp>(loc, outType, dynOut);
+  Value out = memref::AllocOp::create(b, loc, outType, dynOut);
   args.push_back(out);
 
   std::string name = (kPlaceholder + "_" + std::to_string(index)).str();
@@ -114,7 +114,7 @@ void replaceWithPlaceholder(LayerNormOp op, unsigned index) {
   call->setAttr("attn.axis", b.getI64IntegerAttr(axis));
   call->setAttr("attn.has_residual", b.getBoolAttr(op.getResidual() != nullptr));
   call->setAttr("attn.has_bias", b.getBoolAttr(op.getBias() != nullptr));
-  Value result = b.create<bufferization::ToTensorOp>(loc, resultType, out,
+  Value result = bufferization::ToTensorOp::create(b, loc, resultType, out,
                                                      /*restrict=*/true, /*writable=*/true);
   op.getResult().replaceAllUsesWith(result);
   op.erase();
@@ -143,12 +143,12 @@ void buildKernel(func::CallOp call, unsigned index) {
     SmallVector<ReassociationIndices> re(2);
     for (int64_t i = 0; i < outFullType.getRank(); ++i)
       re[i < axis ? 0 : 1].push_back(i);
-    out = b.create<memref::CollapseShapeOp>(loc, outFull, re);
+    out = memref::CollapseShapeOp::create(b, loc, outFull, re);
   }
   Type et = outFullType.getElementType();
-  Value rows = b.create<memref::DimOp>(loc, x, 0);
-  Value n = b.create<memref::DimOp>(loc, x, 1);
-  Value blocks = b.create<arith::CeilDivUIOp>(loc, rows, h.idx(kWarps));
+  Value rows = memref::DimOp::create(b, loc, x, 0);
+  Value n = memref::DimOp::create(b, loc, x, 1);
+  Value blocks = arith::CeilDivUIOp::create(b, loc, rows, h.idx(kWarps));
   auto launch = gpukernel::createKernelLaunch(b, loc, blocks, h.idx(1), kThreads, TypeRange{},
                                               gpukernel::kernelName(loc, "layernorm", index));
   {
@@ -167,20 +167,20 @@ void buildKernel(func::CallOp call, unsigned index) {
       Value nf = h.indexToF32(n);
       Value sum = h.reduceStep(lane, n, c32, h.f(0.0),
                                [&](Value c, Value acc) { return h.fadd(acc, value(c)); });
-      Value mean = b.create<arith::DivFOp>(loc, h.warpSum(sum), nf);
+      Value mean = arith::DivFOp::create(b, loc, h.warpSum(sum), nf);
       // Second pass: d = x - mean; var = E[d^2] - E[d]^2 and mean += E[d]
       // (the first mean's rounding corrected, as the CPU kernel does).
-      auto second = b.create<scf::ForOp>(loc, lane, n, c32, ValueRange{h.f(0.0), h.f(0.0)});
+      auto second = scf::ForOp::create(b, loc, lane, n, c32, ValueRange{h.f(0.0), h.f(0.0)});
       {
         OpBuilder::InsertionGuard g(b);
         b.setInsertionPointToStart(second.getBody());
         Value d = h.fsub(value(second.getInductionVar()), mean);
         Value sd = h.fadd(second.getRegionIterArgs()[0], d);
-        Value sq = b.create<math::FmaOp>(loc, d, d, second.getRegionIterArgs()[1]);
-        b.create<scf::YieldOp>(loc, ValueRange{sd, sq});
+        Value sq = math::FmaOp::create(b, loc, d, d, second.getRegionIterArgs()[1]);
+        scf::YieldOp::create(b, loc, ValueRange{sd, sq});
       }
-      Value ed = b.create<arith::DivFOp>(loc, h.warpSum(second.getResult(0)), nf);
-      Value ed2 = b.create<arith::DivFOp>(loc, h.warpSum(second.getResult(1)), nf);
+      Value ed = arith::DivFOp::create(b, loc, h.warpSum(second.getResult(0)), nf);
+      Value ed2 = arith::DivFOp::create(b, loc, h.warpSum(second.getResult(1)), nf);
       Value var = h.fsub(ed2, h.fmul(ed, ed));
       var = h.fmax(var, h.f(0.0));
       mean = h.fadd(mean, ed);
@@ -192,7 +192,7 @@ void buildKernel(func::CallOp call, unsigned index) {
         h.store(h.fromF32(y, et), out, {row, c});
       });
     });
-    b.create<gpu::TerminatorOp>(loc);
+    gpu::TerminatorOp::create(b, loc);
   }
   gpukernel::erasePlaceholderCall(call);
 }

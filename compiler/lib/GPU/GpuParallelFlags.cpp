@@ -84,27 +84,27 @@ void parallelize(linalg::GenericOp g, Value x) {
   Location loc = g.getLoc();
   auto maps = g.getIndexingMapsArray();
   SmallVector<Value> lbs, ubs, steps;
-  Value c0 = b.create<arith::ConstantIndexOp>(loc, 0), c1 = b.create<arith::ConstantIndexOp>(loc, 1);
+  Value c0 = arith::ConstantIndexOp::create(b, loc, 0), c1 = arith::ConstantIndexOp::create(b, loc, 1);
   for (unsigned d = 0; d < g.getNumLoops(); ++d)
     for (auto [i, in] : llvm::enumerate(g.getDpsInputs()))
       if (auto k = maps[i].getResultPosition(b.getAffineDimExpr(d))) {
         lbs.push_back(c0);
-        ubs.push_back(b.create<memref::DimOp>(loc, in, *k));
+        ubs.push_back(memref::DimOp::create(b, loc, in, *k));
         steps.push_back(c1);
         break;
       }
   Value flag = g.getDpsInits()[0];
   Block &body = g.getRegion().front();
-  b.create<scf::ParallelOp>(loc, lbs, ubs, steps, [&](OpBuilder &pb, Location l, ValueRange ivs) {
+  scf::ParallelOp::create(b, loc, lbs, ubs, steps, [&](OpBuilder &pb, Location l, ValueRange ivs) {
     IRMapping map;
     for (auto [i, in] : llvm::enumerate(g.getDpsInputs())) {
       SmallVector<Value> idx;
       for (AffineExpr e : maps[i].getResults())
         idx.push_back(isa<AffineDimExpr>(e)
                           ? ivs[cast<AffineDimExpr>(e).getPosition()]
-                          : pb.create<arith::ConstantIndexOp>(l, cast<AffineConstantExpr>(e).getValue())
+                          : arith::ConstantIndexOp::create(pb, l, cast<AffineConstantExpr>(e).getValue())
                                 .getResult());
-      map.map(body.getArgument(i), pb.create<memref::LoadOp>(l, in, idx));
+      map.map(body.getArgument(i), memref::LoadOp::create(pb, l, in, idx));
     }
     for (Operation &op : body.without_terminator()) {
       if (op.getResults().size() == 1 && op.getResult(0) == body.getTerminator()->getOperand(0))
@@ -112,10 +112,10 @@ void parallelize(linalg::GenericOp g, Value x) {
       pb.clone(op, map);
     }
     Value hit = map.lookupOrDefault(x);
-    auto ifOp = pb.create<scf::IfOp>(l, hit, /*withElseRegion=*/false);
+    auto ifOp = scf::IfOp::create(pb, l, hit, /*withElseRegion=*/false);
     OpBuilder ib = OpBuilder::atBlockBegin(&ifOp.getThenRegion().front());
-    Value t = ib.create<arith::ConstantIntOp>(l, 1, 1);
-    ib.create<memref::StoreOp>(l, t, flag, ValueRange{});
+    Value t = arith::ConstantIntOp::create(ib, l, 1, 1);
+    memref::StoreOp::create(ib, l, t, flag, ValueRange{});
   });
   g.erase();
 }

@@ -32,8 +32,8 @@
 // (fragment layouts: Mma.h).
 //
 //===----------------------------------------------------------------------===//
-#include "KernelBuilder.h"
-#include "Mma.h"
+#include "GPU/KernelBuilder.h"
+#include "GPU/Mma.h"
 #include "attn/Compiler/Passes.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -154,14 +154,14 @@ struct MatmulTiler {
         b(epi.generic ? epi.generic.getOperation() : op.getOperation()), loc(op.getLoc()),
         h(b, loc) {
     A = op.getDpsInputs()[0], B = op.getDpsInputs()[1], C = op.getDpsInits()[0];
-    M = b.create<memref::DimOp>(loc, A, 0), K = b.create<memref::DimOp>(loc, A, 1);
-    N = b.create<memref::DimOp>(loc, B, 1);
+    M = memref::DimOp::create(b, loc, A, 0), K = memref::DimOp::create(b, loc, A, 1);
+    N = memref::DimOp::create(b, loc, B, 1);
   }
 
   /// The launch (grid ceil(N/64) x ceil(M/64)), insertion point in its body.
   gpu::LaunchOp launch(int64_t threads, ArrayRef<Type> workgroup, StringRef prefix) {
-    Value gx = b.create<arith::CeilDivUIOp>(loc, N, h.idx(kTile));
-    Value gy = b.create<arith::CeilDivUIOp>(loc, M, h.idx(kTile));
+    Value gx = arith::CeilDivUIOp::create(b, loc, N, h.idx(kTile));
+    Value gy = arith::CeilDivUIOp::create(b, loc, M, h.idx(kTile));
     auto l = attn::gpukernel::createKernelLaunch(
         b, loc, gx, gy, threads, workgroup, attn::gpukernel::kernelName(loc, prefix, index));
     b.setInsertionPointToStart(&l.getBody().front());
@@ -170,22 +170,22 @@ struct MatmulTiler {
 
   /// src[r][c] as type t (f32: widened) inside rows x cols, else `zero`.
   Value guardedLoad(Value src, Value r, Value c, Value rows, Value cols, Value zero) {
-    auto ifOp = b.create<scf::IfOp>(loc, TypeRange{zero.getType()},
-                                    b.create<arith::AndIOp>(loc, h.ult(r, rows), h.ult(c, cols)),
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{zero.getType()},
+                                    arith::AndIOp::create(b, loc, h.ult(r, rows), h.ult(c, cols)),
                                     /*withElse=*/true);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(&ifOp.getThenRegion().front());
     Value v = h.load(src, {r, c});
-    b.create<scf::YieldOp>(loc, zero.getType() == v.getType() ? v : h.toF32(v));
+    scf::YieldOp::create(b, loc, zero.getType() == v.getType() ? v : h.toF32(v));
     b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-    b.create<scf::YieldOp>(loc, zero);
+    scf::YieldOp::create(b, loc, zero);
     return ifOp.getResult(0);
   }
 
   /// C[r][c] += acc (f32; = acc after a zero fill) where (r, c) is inside C,
   /// then the fused generic's body on it, stored to its output.
   void accumulate(Value r, Value c, Value acc) {
-    h.ifThen(b.create<arith::AndIOp>(loc, h.ult(r, M), h.ult(c, N)), [&] {
+    h.ifThen(arith::AndIOp::create(b, loc, h.ult(r, M), h.ult(c, N)), [&] {
       Value v = epi.zeroFill ? acc : h.fadd(h.toF32(h.load(C, {r, c})), acc);
       v = h.fromF32(v, cast<MemRefType>(C.getType()).getElementType());
       if (!epi.generic) {
@@ -235,7 +235,7 @@ LogicalResult MatmulTiler::simt() {
   Value zero = h.f(0.0);
 
   SmallVector<Value> init(kPer * kPer, zero);
-  auto loop = b.create<scf::ForOp>(loc, h.idx(0), K, h.idx(kDepth), init);
+  auto loop = scf::ForOp::create(b, loc, h.idx(0), K, h.idx(kDepth), init);
   {
     OpBuilder::InsertionGuard g2(b);
     b.setInsertionPointToStart(loop.getBody());
@@ -258,16 +258,16 @@ LogicalResult MatmulTiler::simt() {
         bv.push_back(h.load(Bs, {h.idx(kk), h.add(tx, h.idx(kSide * j))}));
       for (int64_t i = 0; i < kPer; ++i)
         for (int64_t j = 0; j < kPer; ++j)
-          acc[i * kPer + j] = b.create<math::FmaOp>(loc, av[i], bv[j], acc[i * kPer + j]);
+          acc[i * kPer + j] = math::FmaOp::create(b, loc, av[i], bv[j], acc[i * kPer + j]);
     }
     h.barrier();
-    b.create<scf::YieldOp>(loc, acc);
+    scf::YieldOp::create(b, loc, acc);
   }
   for (int64_t i = 0; i < kPer; ++i)
     for (int64_t j = 0; j < kPer; ++j)
       accumulate(h.add(m0, h.add(ty, h.idx(kSide * i))), h.add(n0, h.add(tx, h.idx(kSide * j))),
                  loop.getResult(i * kPer + j));
-  b.create<gpu::TerminatorOp>(loc);
+  gpu::TerminatorOp::create(b, loc);
   return success();
 }
 
@@ -290,10 +290,10 @@ LogicalResult MatmulTiler::tensorCore() {
   Value wm = h.mul(divu(warp, 2), h.idx(32)), wn = h.mul(remu(warp, 2), h.idx(32));
   Value m0 = h.mul(l.getBlockIds().y, h.idx(kTile)), n0 = h.mul(l.getBlockIds().x, h.idx(kTile));
   Value zero = h.f(0.0);
-  Value hzero = b.create<arith::ConstantOp>(loc, b.getFloatAttr(ht, 0.0));
+  Value hzero = arith::ConstantOp::create(b, loc, b.getFloatAttr(ht, 0.0));
 
   SmallVector<Value> init(2 * 4 * 4, zero);
-  auto loop = b.create<scf::ForOp>(loc, h.idx(0), K, h.idx(kDepthTc), init);
+  auto loop = scf::ForOp::create(b, loc, h.idx(0), K, h.idx(kDepthTc), init);
   {
     OpBuilder::InsertionGuard g2(b);
     b.setInsertionPointToStart(loop.getBody());
@@ -330,7 +330,7 @@ LogicalResult MatmulTiler::tensorCore() {
     SmallVector<Value> yield;
     for (auto &a : acc)
       yield.append(a.begin(), a.end());
-    b.create<scf::YieldOp>(loc, yield);
+    scf::YieldOp::create(b, loc, yield);
   }
   for (int64_t mi = 0; mi < 2; ++mi)
     for (int64_t ni = 0; ni < 4; ++ni)
@@ -338,7 +338,7 @@ LogicalResult MatmulTiler::tensorCore() {
         accumulate(h.add(m0, h.add(wm, h.add(g, h.idx(mi * 16 + 8 * (e / 2))))),
                    h.add(n0, h.add(wn, h.add(t2, h.idx(ni * 8 + e % 2)))),
                    loop.getResult((mi * 4 + ni) * 4 + e));
-  b.create<gpu::TerminatorOp>(loc);
+  gpu::TerminatorOp::create(b, loc);
   return success();
 }
 

@@ -46,9 +46,9 @@ inline std::string kernelName(Location loc, StringRef prefix, unsigned index,
 /// attn_kernels module, with static workgroup (shared-memory) buffers.
 inline gpu::LaunchOp createKernelLaunch(OpBuilder &b, Location loc, Value gridX, Value gridY,
                                         int64_t threads, TypeRange workgroup, StringRef name) {
-  Value c1 = b.create<arith::ConstantIndexOp>(loc, 1);
-  Value t = b.create<arith::ConstantIndexOp>(loc, threads);
-  return b.create<gpu::LaunchOp>(loc, gridX, gridY, c1, t, c1, c1,
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  Value t = arith::ConstantIndexOp::create(b, loc, threads);
+  return gpu::LaunchOp::create(b, loc, gridX, gridY, c1, t, c1, c1,
                                  /*dynamicSharedMemorySize=*/Value(), /*asyncTokenType=*/Type(),
                                  ValueRange{}, workgroup, TypeRange{}, Value(), Value(), Value(),
                                  SymbolRefAttr::get(b.getContext(), "attn_kernels"),
@@ -69,7 +69,7 @@ inline Value tensorView(OpBuilder &b, Location loc, Value t) {
   SmallVector<int64_t> strides(tt.getRank(), ShapedType::kDynamic);
   auto mt = MemRefType::get(tt.getShape(), tt.getElementType(),
                             StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides));
-  return b.create<bufferization::ToBufferOp>(loc, mt, t, b.getUnitAttr());
+  return bufferization::ToBufferOp::create(b, loc, mt, t, b.getUnitAttr());
 }
 
 /// A call of the new private function `name` (declared at the end of the
@@ -81,10 +81,10 @@ inline func::CallOp createPlaceholderCall(OpBuilder &b, Location loc, ModuleOp m
     types.push_back(a.getType());
   {
     OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
-    auto decl = mb.create<func::FuncOp>(loc, name, b.getFunctionType(types, {}));
+    auto decl = func::FuncOp::create(mb, loc, name, b.getFunctionType(types, {}));
     decl.setPrivate();
   }
-  return b.create<func::CallOp>(loc, name, TypeRange{}, args);
+  return func::CallOp::create(b, loc, name, TypeRange{}, args);
 }
 
 /// The calls of placeholders whose names start with `prefix`.
@@ -112,57 +112,57 @@ struct KernelBuilder {
   Location loc;
   Type f32;
   KernelBuilder(OpBuilder &b, Location loc) : b(b), loc(loc), f32(b.getF32Type()) {}
-  Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
-  Value f(double v) { return b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(v)); }
-  Value add(Value x, Value y) { return b.create<arith::AddIOp>(loc, x, y); }
-  Value mul(Value x, Value y) { return b.create<arith::MulIOp>(loc, x, y); }
-  Value sub(Value x, Value y) { return b.create<arith::SubIOp>(loc, x, y); }
-  Value div(Value x, Value y) { return b.create<arith::DivUIOp>(loc, x, y); }
-  Value rem(Value x, Value y) { return b.create<arith::RemUIOp>(loc, x, y); }
-  Value minu(Value x, Value y) { return b.create<arith::MinUIOp>(loc, x, y); }
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value f(double v) { return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v)); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivUIOp::create(b, loc, x, y); }
+  Value rem(Value x, Value y) { return arith::RemUIOp::create(b, loc, x, y); }
+  Value minu(Value x, Value y) { return arith::MinUIOp::create(b, loc, x, y); }
   Value ult(Value x, Value y) {
-    return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, x, y);
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, x, y);
   }
-  Value fadd(Value x, Value y) { return b.create<arith::AddFOp>(loc, x, y); }
-  Value fmul(Value x, Value y) { return b.create<arith::MulFOp>(loc, x, y); }
-  Value fsub(Value x, Value y) { return b.create<arith::SubFOp>(loc, x, y); }
-  Value fmax(Value x, Value y) { return b.create<arith::MaximumFOp>(loc, x, y); }
-  Value exp(Value x) { return b.create<math::ExpOp>(loc, x); }
-  Value rsqrt(Value x) { return b.create<math::RsqrtOp>(loc, x); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value fmax(Value x, Value y) { return arith::MaximumFOp::create(b, loc, x, y); }
+  Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
+  Value rsqrt(Value x) { return math::RsqrtOp::create(b, loc, x); }
   /// `v` (f32) summed over the 32 lanes of a warp (xor butterfly; every
   /// lane gets the sum).
   Value warpSum(Value v) {
     for (int32_t m = 16; m >= 1; m /= 2)
-      v = fadd(v, b.create<gpu::ShuffleOp>(loc, v, m, 32, gpu::ShuffleMode::XOR).getShuffleResult());
+      v = fadd(v, gpu::ShuffleOp::create(b, loc, v, m, 32, gpu::ShuffleMode::XOR).getShuffleResult());
     return v;
   }
   /// An index as f32.
   Value indexToF32(Value i) {
-    return b.create<arith::UIToFPOp>(loc, f32, b.create<arith::IndexCastUIOp>(loc, b.getI64Type(), i));
+    return arith::UIToFPOp::create(b, loc, f32, arith::IndexCastUIOp::create(b, loc, b.getI64Type(), i));
   }
-  Value sel(Value c, Value x, Value y) { return b.create<arith::SelectOp>(loc, c, x, y); }
+  Value sel(Value c, Value x, Value y) { return arith::SelectOp::create(b, loc, c, x, y); }
   Value toF32(Value v) {
     Type t = v.getType();
     if (t == f32)
       return v;
     if (t.getIntOrFloatBitWidth() < 32)
-      return b.create<arith::ExtFOp>(loc, f32, v);
-    return b.create<arith::TruncFOp>(loc, f32, v);
+      return arith::ExtFOp::create(b, loc, f32, v);
+    return arith::TruncFOp::create(b, loc, f32, v);
   }
   Value fromF32(Value v, Type t) {
     if (t == f32)
       return v;
     if (t.getIntOrFloatBitWidth() < 32)
-      return b.create<arith::TruncFOp>(loc, t, v);
-    return b.create<arith::ExtFOp>(loc, t, v);
+      return arith::TruncFOp::create(b, loc, t, v);
+    return arith::ExtFOp::create(b, loc, t, v);
   }
-  Value load(Value m, ValueRange i) { return b.create<memref::LoadOp>(loc, m, i); }
-  void store(Value v, Value m, ValueRange i) { b.create<memref::StoreOp>(loc, v, m, i); }
-  void barrier() { b.create<gpu::BarrierOp>(loc); }
+  Value load(Value m, ValueRange i) { return memref::LoadOp::create(b, loc, m, i); }
+  void store(Value v, Value m, ValueRange i) { memref::StoreOp::create(b, loc, v, m, i); }
+  void barrier() { gpu::BarrierOp::create(b, loc); }
 
   /// for (i = lb; i < ub; i += step) body(i)
   void loop(Value lb, Value ub, Value step, function_ref<void(Value)> body) {
-    auto f = b.create<scf::ForOp>(loc, lb, ub, step);
+    auto f = scf::ForOp::create(b, loc, lb, ub, step);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(f.getBody());
     body(f.getInductionVar());
@@ -170,10 +170,10 @@ struct KernelBuilder {
   /// for (i = lb; i < ub; i += step) acc = body(i, acc), one f32 carried.
   Value reduceStep(Value lb, Value ub, Value step, Value init,
                    function_ref<Value(Value, Value)> body) {
-    auto f = b.create<scf::ForOp>(loc, lb, ub, step, ValueRange{init});
+    auto f = scf::ForOp::create(b, loc, lb, ub, step, ValueRange{init});
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(f.getBody());
-    b.create<scf::YieldOp>(loc, body(f.getInductionVar(), f.getRegionIterArgs()[0]));
+    scf::YieldOp::create(b, loc, body(f.getInductionVar(), f.getRegionIterArgs()[0]));
     return f.getResult(0);
   }
   /// A reduction loop carrying one f32.
@@ -181,7 +181,7 @@ struct KernelBuilder {
     return reduceStep(lb, ub, idx(1), init, body);
   }
   void ifThen(Value cond, function_ref<void()> body) {
-    auto i = b.create<scf::IfOp>(loc, cond, /*withElse=*/false);
+    auto i = scf::IfOp::create(b, loc, cond, /*withElse=*/false);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(&i.getThenRegion().front());
     body();

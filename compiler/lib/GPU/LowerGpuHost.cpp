@@ -46,7 +46,7 @@ struct GpuLowerHostPass : attn::impl::GpuLowerHostPassBase<GpuLowerHostPass> {
       return f;
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToEnd(module.getBody());
-    return b.create<LLVM::LLVMFuncOp>(module.getLoc(), name,
+    return LLVM::LLVMFuncOp::create(b, module.getLoc(), name,
                                       LLVM::LLVMFunctionType::get(result, args));
   }
 
@@ -58,7 +58,7 @@ struct GpuLowerHostPass : attn::impl::GpuLowerHostPassBase<GpuLowerHostPass> {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(module.getBody());
     auto type = LLVM::LLVMArrayType::get(b.getI8Type(), data.size());
-    auto global = b.create<LLVM::GlobalOp>(module.getLoc(), type, /*isConstant=*/true,
+    auto global = LLVM::GlobalOp::create(b, module.getLoc(), type, /*isConstant=*/true,
                                            LLVM::Linkage::Internal, name,
                                            b.getStringAttr(data), /*alignment=*/16);
     return global;
@@ -144,43 +144,43 @@ struct GpuLowerHostPass : attn::impl::GpuLowerHostPassBase<GpuLowerHostPass> {
         // Stack slots at function entry, so loops do not grow the stack.
         OpBuilder eb(ctx);
         eb.setInsertionPointToStart(&fn.getBody().front());
-        Value one = eb.create<LLVM::ConstantOp>(loc, i64, eb.getI64IntegerAttr(1));
+        Value one = LLVM::ConstantOp::create(eb, loc, i64, eb.getI64IntegerAttr(1));
         if (!args.empty()) {
           auto structT = LLVM::LLVMStructType::getLiteral(ctx, argTypes);
           auto arrT = LLVM::LLVMArrayType::get(ptrT, args.size());
-          Value slots = eb.create<LLVM::AllocaOp>(loc, ptrT, structT, one, 8);
-          params = eb.create<LLVM::AllocaOp>(loc, ptrT, arrT, one, 8);
+          Value slots = LLVM::AllocaOp::create(eb, loc, ptrT, structT, one, 8);
+          params = LLVM::AllocaOp::create(eb, loc, ptrT, arrT, one, 8);
           b.setInsertionPoint(launch);
           for (auto [i, v] : llvm::enumerate(args)) {
-            Value field = b.create<LLVM::GEPOp>(
+            Value field = LLVM::GEPOp::create(b,
                 loc, ptrT, structT, slots,
                 ArrayRef<LLVM::GEPArg>{0, static_cast<int32_t>(i)});
-            b.create<LLVM::StoreOp>(loc, v, field);
-            Value slot = b.create<LLVM::GEPOp>(loc, ptrT, arrT, params,
+            LLVM::StoreOp::create(b, loc, v, field);
+            Value slot = LLVM::GEPOp::create(b, loc, ptrT, arrT, params,
                                                ArrayRef<LLVM::GEPArg>{0, static_cast<int32_t>(i)});
-            b.create<LLVM::StoreOp>(loc, field, slot);
+            LLVM::StoreOp::create(b, loc, field, slot);
           }
         }
       }
       b.setInsertionPoint(launch);
       if (!params)
-        params = b.create<LLVM::ZeroOp>(loc, ptrT);
+        params = LLVM::ZeroOp::create(b, loc, ptrT);
       const KernelImage &image = it->second;
-      Value cubin = b.create<LLVM::AddressOfOp>(loc, image.cubin);
-      Value size = b.create<LLVM::ConstantOp>(loc, i64, b.getI64IntegerAttr(image.cubinSize));
-      Value ptx = b.create<LLVM::AddressOfOp>(loc, image.ptx);
-      Value name = b.create<LLVM::AddressOfOp>(loc, nameGlobal);
+      Value cubin = LLVM::AddressOfOp::create(b, loc, image.cubin);
+      Value size = LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(image.cubinSize));
+      Value ptx = LLVM::AddressOfOp::create(b, loc, image.ptx);
+      Value name = LLVM::AddressOfOp::create(b, loc, nameGlobal);
       auto toI64 = [&](Value v) -> Value {
         if (v.getType() == i64)
           return v;
-        return b.create<LLVM::ZExtOp>(loc, i64, v);
+        return LLVM::ZExtOp::create(b, loc, i64, v);
       };
       gpu::KernelDim3 grid = launch.getGridSizeOperandValues();
       gpu::KernelDim3 block = launch.getBlockSizeOperandValues();
       Value smem = launch.getDynamicSharedMemorySize();
       if (!smem)
-        smem = b.create<LLVM::ConstantOp>(loc, i32, b.getI32IntegerAttr(0));
-      b.create<LLVM::CallOp>(loc, launchFn,
+        smem = LLVM::ConstantOp::create(b, loc, i32, b.getI32IntegerAttr(0));
+      LLVM::CallOp::create(b, loc, launchFn,
                              ValueRange{cubin, size, ptx, name, toI64(grid.x), toI64(grid.y),
                                         toI64(grid.z), toI64(block.x), toI64(block.y),
                                         toI64(block.z), smem, params});
@@ -225,8 +225,8 @@ struct GpuLowerHostPass : attn::impl::GpuLowerHostPassBase<GpuLowerHostPass> {
       DataLayout layout = DataLayout::closest(a);
       int64_t bytes = layout.getTypeSize(global.getGlobalType());
       b.setInsertionPointAfter(a);
-      Value n = b.create<LLVM::ConstantOp>(a.getLoc(), i64, b.getI64IntegerAttr(bytes));
-      auto call = b.create<LLVM::CallOp>(a.getLoc(), constFn, ValueRange{a.getResult(), n});
+      Value n = LLVM::ConstantOp::create(b, a.getLoc(), i64, b.getI64IntegerAttr(bytes));
+      auto call = LLVM::CallOp::create(b, a.getLoc(), constFn, ValueRange{a.getResult(), n});
       a.getResult().replaceAllUsesExcept(call.getResult(), call);
     }
     module->removeAttr(gpu::GPUDialect::getContainerModuleAttrName());

@@ -11,7 +11,7 @@
 // never computes on the CPU.
 //
 //===----------------------------------------------------------------------===//
-#include "KernelBuilder.h"
+#include "GPU/KernelBuilder.h"
 #include "attn/Compiler/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -64,7 +64,7 @@ struct GpuMapParallelLoopsPass
 
   gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value blocks, int64_t threads,
                              StringRef kind) {
-    Value c1 = b.create<arith::ConstantIndexOp>(loc, 1);
+    Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
     return attn::gpukernel::createKernelLaunch(b, loc, blocks, c1, threads, TypeRange{},
                                          attn::gpukernel::kernelName(loc, kind, counter++, "op"));
   }
@@ -76,34 +76,34 @@ struct GpuMapParallelLoopsPass
     Location loc = loop.getLoc();
     unsigned n = loop.getNumLoops();
     SmallVector<Value> trips;
-    Value total = b.create<arith::ConstantIndexOp>(loc, 1);
-    Value zero = b.create<arith::ConstantIndexOp>(loc, 0);
+    Value total = arith::ConstantIndexOp::create(b, loc, 1);
+    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
     for (unsigned i = 0; i < n; ++i) {
-      Value extent = b.create<arith::SubIOp>(loc, loop.getUpperBound()[i], loop.getLowerBound()[i]);
-      extent = b.create<arith::MaxSIOp>(loc, extent, zero);
-      Value trip = b.create<arith::CeilDivUIOp>(loc, extent, loop.getStep()[i]);
+      Value extent = arith::SubIOp::create(b, loc, loop.getUpperBound()[i], loop.getLowerBound()[i]);
+      extent = arith::MaxSIOp::create(b, loc, extent, zero);
+      Value trip = arith::CeilDivUIOp::create(b, loc, extent, loop.getStep()[i]);
       trips.push_back(trip);
-      total = b.create<arith::MulIOp>(loc, total, trip);
+      total = arith::MulIOp::create(b, loc, total, trip);
     }
-    Value tpb = b.create<arith::ConstantIndexOp>(loc, kThreads);
-    Value blocks = b.create<arith::CeilDivUIOp>(loc, total, tpb);
+    Value tpb = arith::ConstantIndexOp::create(b, loc, kThreads);
+    Value blocks = arith::CeilDivUIOp::create(b, loc, total, tpb);
     gpu::LaunchOp launch = createLaunch(b, loc, blocks, kThreads, "loop");
     Block &body = launch.getBody().front();
     b.setInsertionPointToStart(&body);
-    Value gid = b.create<arith::AddIOp>(
-        loc, b.create<arith::MulIOp>(loc, launch.getBlockIds().x, tpb), launch.getThreadIds().x);
-    auto guard = b.create<scf::IfOp>(
-        loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, gid, total), false);
-    b.create<gpu::TerminatorOp>(loc);
+    Value gid = arith::AddIOp::create(b,
+        loc, arith::MulIOp::create(b, loc, launch.getBlockIds().x, tpb), launch.getThreadIds().x);
+    auto guard = scf::IfOp::create(b,
+        loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, gid, total), false);
+    gpu::TerminatorOp::create(b, loc);
     b.setInsertionPointToStart(&guard.getThenRegion().front());
     IRMapping map;
     Value rem = gid;
     for (int i = n - 1; i >= 0; --i) {
-      Value q = i > 0 ? b.create<arith::RemUIOp>(loc, rem, trips[i]).getResult() : rem;
+      Value q = i > 0 ? arith::RemUIOp::create(b, loc, rem, trips[i]).getResult() : rem;
       if (i > 0)
-        rem = b.create<arith::DivUIOp>(loc, rem, trips[i]);
-      Value iv = b.create<arith::AddIOp>(
-          loc, loop.getLowerBound()[i], b.create<arith::MulIOp>(loc, q, loop.getStep()[i]));
+        rem = arith::DivUIOp::create(b, loc, rem, trips[i]);
+      Value iv = arith::AddIOp::create(b,
+          loc, loop.getLowerBound()[i], arith::MulIOp::create(b, loc, q, loop.getStep()[i]));
       map.map(loop.getInductionVars()[i], iv);
     }
     for (Operation &op : loop.getBody()->without_terminator())
@@ -124,22 +124,22 @@ struct GpuMapParallelLoopsPass
     auto idx = b.getIndexType();
     if (!module.lookupSymbol<func::FuncOp>("attn_cuda_read")) {
       OpBuilder mb = OpBuilder::atBlockBegin(module.getBody());
-      auto decl = mb.create<func::FuncOp>(
+      auto decl = func::FuncOp::create(mb,
           loc, "attn_cuda_read", FunctionType::get(b.getContext(), {idx, idx, b.getI64Type()}, {}));
       decl.setPrivate();
     }
-    auto md = b.create<memref::ExtractStridedMetadataOp>(loc, load.getMemref());
+    auto md = memref::ExtractStridedMetadataOp::create(b, loc, load.getMemref());
     Value lin = md.getOffset();
     for (auto [i, v] : llvm::enumerate(load.getIndices()))
-      lin = b.create<arith::AddIOp>(loc, lin, b.create<arith::MulIOp>(loc, v, md.getStrides()[i]));
-    Value base = b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, load.getMemref());
-    Value src = b.create<arith::AddIOp>(
-        loc, base, b.create<arith::MulIOp>(loc, lin, b.create<arith::ConstantIndexOp>(loc, bytes)));
-    Value tmp = b.create<memref::AllocaOp>(loc, MemRefType::get({}, et));
-    Value dst = b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, tmp);
-    b.create<func::CallOp>(loc, "attn_cuda_read", TypeRange{},
-                           ValueRange{dst, src, b.create<arith::ConstantIntOp>(loc, bytes, 64)});
-    Value v = b.create<memref::LoadOp>(loc, tmp, ValueRange{});
+      lin = arith::AddIOp::create(b, loc, lin, arith::MulIOp::create(b, loc, v, md.getStrides()[i]));
+    Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, load.getMemref());
+    Value src = arith::AddIOp::create(b,
+        loc, base, arith::MulIOp::create(b, loc, lin, arith::ConstantIndexOp::create(b, loc, bytes)));
+    Value tmp = memref::AllocaOp::create(b, loc, MemRefType::get({}, et));
+    Value dst = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, tmp);
+    func::CallOp::create(b, loc, "attn_cuda_read", TypeRange{},
+                           ValueRange{dst, src, arith::ConstantIntOp::create(b, loc, bytes, 64)});
+    Value v = memref::LoadOp::create(b, loc, tmp, ValueRange{});
     load.replaceAllUsesWith(v);
     load.erase();
   }
@@ -148,11 +148,11 @@ struct GpuMapParallelLoopsPass
   void wrapSequential(Operation *op) {
     OpBuilder b(op);
     Location loc = op->getLoc();
-    Value c1 = b.create<arith::ConstantIndexOp>(loc, 1);
+    Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
     gpu::LaunchOp launch = createLaunch(b, loc, c1, 1, "serial");
     Block &body = launch.getBody().front();
     b.setInsertionPointToStart(&body);
-    b.create<gpu::TerminatorOp>(loc);
+    gpu::TerminatorOp::create(b, loc);
     op->moveBefore(&body.back());
   }
 

@@ -26,14 +26,14 @@ using Acc = std::array<Value, 4>;
 inline Value asRegister(OpBuilder &b, Location loc, Value v2, Type ht) {
   if (!ht.isBF16())
     return v2;
-  Value v = b.create<vector::BitCastOp>(loc, VectorType::get({1}, b.getI32Type()), v2);
-  return b.create<vector::ExtractOp>(loc, v, ArrayRef<int64_t>{0});
+  Value v = vector::BitCastOp::create(b, loc, VectorType::get({1}, b.getI32Type()), v2);
+  return vector::ExtractOp::create(b, loc, v, ArrayRef<int64_t>{0});
 }
 
 /// A register from two scalars.
 inline Value pack(OpBuilder &b, Location loc, Value lo, Value hi, Type ht) {
   return asRegister(b, loc,
-                    b.create<vector::FromElementsOp>(loc, VectorType::get({2}, ht),
+                    vector::FromElementsOp::create(b, loc, VectorType::get({2}, ht),
                                                      ValueRange{lo, hi}),
                     ht);
 }
@@ -42,7 +42,7 @@ inline Value pack(OpBuilder &b, Location loc, Value lo, Value hi, Type ht) {
 /// rows of even length, an identity-layout memref of `ht`).
 inline Value loadPair(OpBuilder &b, Location loc, Value tile, Value n, Value k, Type ht) {
   return asRegister(b, loc,
-                    b.create<vector::LoadOp>(loc, VectorType::get({2}, ht), tile, ValueRange{n, k}),
+                    vector::LoadOp::create(b, loc, VectorType::get({2}, ht), tile, ValueRange{n, k}),
                     ht);
 }
 
@@ -52,13 +52,13 @@ inline Acc mma(OpBuilder &b, Location loc, ArrayRef<Value> a, ArrayRef<Value> bb
   Type f32 = b.getF32Type();
   auto f32x4 = LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
   NVVM::MMATypes pt = ht.isBF16() ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-  Value d = b.create<NVVM::MmaOp>(
+  Value d = NVVM::MmaOp::create(b,
       loc, f32x4, a, bb, ValueRange(c), ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
       std::array<NVVM::MMATypes, 2>{pt, pt},
       std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row, NVVM::MMALayout::col});
   Acc r;
   for (int64_t i = 0; i < 4; ++i)
-    r[i] = b.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{i});
+    r[i] = LLVM::ExtractValueOp::create(b, loc, d, ArrayRef<int64_t>{i});
   return r;
 }
 

@@ -63,7 +63,7 @@ struct GpuSerializePass : attn::impl::GpuSerializePassBase<GpuSerializePass> {
         objects.push_back(object);
       }
       OpBuilder b(gm);
-      b.create<gpu::BinaryOp>(gm.getLoc(), gm.getName(), Attribute(),
+      gpu::BinaryOp::create(b, gm.getLoc(), gm.getName(), Attribute(),
                               b.getArrayAttr(objects));
       gm.erase();
     }

@@ -5,7 +5,7 @@
 include "mlir/Pass/PassBase.td"
 
 //===----------------------------------------------------------------------===//
-// Graph passes (attn dialect -> attn dialect)
+// Graph passes (compiler/lib/Graph): attn dialect -> attn dialect, target independent
 //===----------------------------------------------------------------------===//
 
 def SimplifyMasksPass : Pass<"attn-simplify-masks", "func::FuncOp"> {
@@ -140,7 +140,7 @@ def FuseResidualLayerNormPass : Pass<"attn-fuse-residual-layernorm", "func::Func
 }
 
 //===----------------------------------------------------------------------===//
-// Lowering passes
+// attn -> linalg (compiler/lib/ToLinalg), both targets
 //===----------------------------------------------------------------------===//
 
 def LowerAttnToLinalgPass : Pass<"attn-lower-to-linalg", "func::FuncOp"> {
@@ -167,6 +167,10 @@ def LowerAttnToLinalgPass : Pass<"attn-lower-to-linalg", "func::FuncOp"> {
                            "::mlir::vector::VectorDialect",
                            "::mlir::bufferization::BufferizationDialect"];
 }
+
+//===----------------------------------------------------------------------===//
+// CPU kernels and CPU-only lowerings (compiler/lib/CPU)
+//===----------------------------------------------------------------------===//
 
 def LowerAttentionToLoopsPass : Pass<"attn-lower-attention", "func::FuncOp"> {
   let summary = "Lower attn.attention to a tiled flash-attention loop nest";
@@ -213,21 +217,6 @@ def VectorizeElementwisePass : Pass<"attn-vectorize-elementwise", "func::FuncOp"
                            "::mlir::arith::ArithDialect"];
 }
 
-def EmitModelEntryPointPass : Pass<"attn-emit-entry-point", "ModuleOp"> {
-  let summary = "Emit the runtime ABI: attn_model_run wrapper and signature";
-  let description = [{
-    Runs on the LLVM-dialect module. Adds `attn_model_run(ptr inputs, ptr
-    outputs) -> i32`, which unpacks memref descriptors (int64 arrays
-    [allocated, aligned, offset, sizes..., strides...]) and calls the model
-    function, and `attn_model_signature() -> ptr` returning the JSON signature
-    stored in the module attribute `attn.signature`.
-  }];
-  let options = [
-    Option<"entryName", "entry", "std::string", /*default=*/"\"main_graph\"", "Model function">
-  ];
-  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
-}
-
 def ApproximateMathPass : Pass<"attn-approximate-math"> {
   let summary = "Rewrite math.exp/erf/tanh/... into vectorizable polynomial approximations";
   let description = [{
@@ -241,6 +230,22 @@ def ApproximateMathPass : Pass<"attn-approximate-math"> {
   let dependentDialects = ["::mlir::math::MathDialect", "::mlir::arith::ArithDialect",
                            "::mlir::vector::VectorDialect"];
 }
+
+def LowerAllocaScopesPass : Pass<"attn-lower-alloca-scopes"> {
+  let summary = "Replace memref.alloca_scope by llvm.intr.stacksave/stackrestore";
+  let description = [{
+    `convert-scf-to-openmp` wraps every parallel loop body in a
+    memref.alloca_scope, which must keep a single block; `convert-scf-to-cf`
+    later turns the loops inside it into several blocks. Inlining the scope
+    between a stack save and restore keeps its meaning (allocas inside are
+    freed per iteration) and lets the control-flow lowering proceed.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+//===----------------------------------------------------------------------===//
+// Buffer-level rewrites after bufferization (compiler/lib/MemRef), both targets
+//===----------------------------------------------------------------------===//
 
 def LowerMemrefCopyPass : Pass<"attn-lower-memref-copy", "func::FuncOp"> {
   let summary = "Rewrite memref.copy as linalg.copy so that it becomes loops";
@@ -265,20 +270,27 @@ def ExpandDynamicReshapesPass : Pass<"attn-expand-dynamic-reshapes", "func::Func
   let dependentDialects = ["::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect"];
 }
 
-def LowerAllocaScopesPass : Pass<"attn-lower-alloca-scopes"> {
-  let summary = "Replace memref.alloca_scope by llvm.intr.stacksave/stackrestore";
+//===----------------------------------------------------------------------===//
+// The model ABI (compiler/lib/ABI): the entry point the runtime calls
+//===----------------------------------------------------------------------===//
+
+def EmitModelEntryPointPass : Pass<"attn-emit-entry-point", "ModuleOp"> {
+  let summary = "Emit the runtime ABI: attn_model_run wrapper and signature";
   let description = [{
-    `convert-scf-to-openmp` wraps every parallel loop body in a
-    memref.alloca_scope, which must keep a single block; `convert-scf-to-cf`
-    later turns the loops inside it into several blocks. Inlining the scope
-    between a stack save and restore keeps its meaning (allocas inside are
-    freed per iteration) and lets the control-flow lowering proceed.
+    Runs on the LLVM-dialect module. Adds `attn_model_run(ptr inputs, ptr
+    outputs) -> i32`, which unpacks memref descriptors (int64 arrays
+    [allocated, aligned, offset, sizes..., strides...]) and calls the model
+    function, and `attn_model_signature() -> ptr` returning the JSON signature
+    stored in the module attribute `attn.signature`.
   }];
+  let options = [
+    Option<"entryName", "entry", "std::string", /*default=*/"\"main_graph\"", "Model function">
+  ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 //===----------------------------------------------------------------------===//
-// GPU (--target=cuda) lowering passes
+// GPU (--target=cuda) kernels and host code (compiler/lib/GPU)
 //===----------------------------------------------------------------------===//
 
 def GpuLowerAttentionPass : Pass<"attn-gpu-lower-attention", "ModuleOp"> {

@@ -21,7 +21,7 @@
 // (reductions, index-dependent bodies, bool results) stay as they are.
 //
 //===----------------------------------------------------------------------===//
-#include "LoweringUtils.h"
+#include "Support/LoweringUtils.h"
 #include "attn/Compiler/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -112,7 +112,7 @@ struct Vectorizer {
   linalg::GenericOp g;
   int64_t VW;
 
-  Value cIdx(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
+  Value cIdx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
   /// 1-D view (all elements, row-major) of a tensor: bufferization copies a
   /// non-contiguous one, so the buffer has unit stride.
@@ -121,20 +121,20 @@ struct Vectorizer {
     if (t.getRank() == 1)
       return v;
     if (t.getRank() == 0)
-      return b.create<tensor::ExpandShapeOp>(loc, RankedTensorType::get({1}, t.getElementType()), v,
+      return tensor::ExpandShapeOp::create(b, loc, RankedTensorType::get({1}, t.getElementType()), v,
                                              ArrayRef<ReassociationIndices>{},
                                              ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
     ReassociationIndices all;
     for (int64_t i = 0; i < t.getRank(); ++i)
       all.push_back(i);
-    return b.create<tensor::CollapseShapeOp>(loc, v, ArrayRef<ReassociationIndices>{all});
+    return tensor::CollapseShapeOp::create(b, loc, v, ArrayRef<ReassociationIndices>{all});
   }
 
   Value toBuffer(Value tensor, ArrayRef<int64_t> shape, ArrayRef<int64_t> strides) {
     auto t = cast<RankedTensorType>(tensor.getType());
     auto mt = MemRefType::get(shape, t.getElementType(),
                               StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides));
-    return b.create<bufferization::ToBufferOp>(loc, mt, tensor, b.getUnitAttr());
+    return bufferization::ToBufferOp::create(b, loc, mt, tensor, b.getUnitAttr());
   }
 
   /// The body with each block argument replaced by `args` (vectors of VW
@@ -155,17 +155,17 @@ struct Vectorizer {
       if (Value m = map.lookupOrNull(o))
         return m;
       return isa<VectorType>(resultType)
-                 ? b.create<vector::BroadcastOp>(loc, vectorOf(o.getType()), o).getResult()
+                 ? vector::BroadcastOp::create(b, loc, vectorOf(o.getType()), o).getResult()
                  : o;
     };
     for (Operation &op : body.without_terminator()) {
       if (auto c = dyn_cast<arith::ConstantOp>(op)) {
         Value v = isa<VectorType>(resultType)
-                      ? b.create<arith::ConstantOp>(
+                      ? arith::ConstantOp::create(b,
                              loc, DenseElementsAttr::get(cast<ShapedType>(vectorOf(c.getType())),
                                                          c.getValue()))
                             .getResult()
-                      : b.create<arith::ConstantOp>(loc, c.getValue()).getResult();
+                      : arith::ConstantOp::create(b, loc, c.getValue()).getResult();
         map.map(c.getResult(), v);
         continue;
       }
@@ -212,7 +212,7 @@ struct Vectorizer {
     Value n = dims[r - 1], rows = cIdx(1);
     int64_t nS = outType.getDimSize(r - 1), rowsS = 1;
     for (int64_t i = 0; i + 1 < r; ++i) {
-      rows = b.create<arith::MulIOp>(loc, rows, dims[i]);
+      rows = arith::MulIOp::create(b, loc, rows, dims[i]);
       rowsS = outType.isDynamicDim(i) || ShapedType::isDynamic(rowsS) ? ShapedType::kDynamic
                                                                        : rowsS * outType.getDimSize(i);
     }
@@ -220,7 +220,7 @@ struct Vectorizer {
     auto rowsView = [&](Value v) {
       Value f = flat(v);
       auto ft = cast<RankedTensorType>(f.getType());
-      Value t2 = b.create<tensor::ExpandShapeOp>(
+      Value t2 = tensor::ExpandShapeOp::create(b,
           loc, RankedTensorType::get({rowsS, nS}, ft.getElementType()), f,
           ArrayRef<ReassociationIndices>{{0, 1}},
           ArrayRef<OpFoldResult>{ShapedType::isDynamic(rowsS) ? OpFoldResult(rows)
@@ -245,7 +245,7 @@ struct Vectorizer {
       case Kind::Scalar: {
         auto t = cast<RankedTensorType>(v.getType());
         SmallVector<Value> zeros(t.getRank(), cIdx(0));
-        bufs.push_back(b.create<tensor::ExtractOp>(loc, v, zeros));
+        bufs.push_back(tensor::ExtractOp::create(b, loc, v, zeros));
         break;
       }
       }
@@ -255,86 +255,86 @@ struct Vectorizer {
       dyn.push_back(rows);
     if (ShapedType::isDynamic(nS))
       dyn.push_back(n);
-    Value out = b.create<memref::AllocOp>(loc, MemRefType::get({rowsS, nS}, et), dyn,
+    Value out = memref::AllocOp::create(b, loc, MemRefType::get({rowsS, nS}, et), dyn,
                                           b.getI64IntegerAttr(64));
 
     Value c0 = cIdx(0), c1 = cIdx(1), cVW = cIdx(VW);
     auto vecOf = [&](Type t) { return VectorType::get({VW}, t); };
     auto rowLoop = [&](Value r0, Value r1) {
-      auto loop = b.create<scf::ForOp>(loc, r0, r1, c1);
+      auto loop = scf::ForOp::create(b, loc, r0, r1, c1);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
       Value row = loop.getInductionVar();
       SmallVector<Value> rowVals(bufs.size());
       for (auto [i, k] : llvm::enumerate(kinds)) {
         if (k == Kind::Rows)
-          rowVals[i] = b.create<memref::LoadOp>(loc, bufs[i], ValueRange{row});
+          rowVals[i] = memref::LoadOp::create(b, loc, bufs[i], ValueRange{row});
         else if (k == Kind::Scalar)
           rowVals[i] = bufs[i];
       }
       // j: full vectors, then one masked tail.
-      Value full = b.create<arith::MulIOp>(loc, b.create<arith::DivUIOp>(loc, n, cVW), cVW);
+      Value full = arith::MulIOp::create(b, loc, arith::DivUIOp::create(b, loc, n, cVW), cVW);
       auto operandsAt = [&](Value j, Value mask) {
         SmallVector<Value> args;
         for (auto [i, k] : llvm::enumerate(kinds)) {
           Type it = cast<MemRefType>(bufs[i].getType()).getElementType();
           if (k == Kind::Rows || k == Kind::Scalar) {
             Value s = rowVals[i];
-            args.push_back(b.create<vector::BroadcastOp>(loc, vecOf(s.getType()), s));
+            args.push_back(vector::BroadcastOp::create(b, loc, vecOf(s.getType()), s));
             continue;
           }
           SmallVector<Value> idx = k == Kind::Full ? SmallVector<Value>{row, j} : SmallVector<Value>{j};
           if (!mask) {
-            args.push_back(b.create<vector::LoadOp>(loc, vecOf(it), bufs[i], idx));
+            args.push_back(vector::LoadOp::create(b, loc, vecOf(it), bufs[i], idx));
           } else {
             // Lanes past the end compute on 1s: no integer division by 0.
             Value pass = createScalarConstant(b, loc, vecOf(it), 1.0);
-            args.push_back(b.create<vector::MaskedLoadOp>(loc, vecOf(it), bufs[i], idx, mask, pass));
+            args.push_back(vector::MaskedLoadOp::create(b, loc, vecOf(it), bufs[i], idx, mask, pass));
           }
         }
         args.push_back(createScalarConstant(b, loc, vecOf(et), 0.0)); // the (unread) output
         return args;
       };
       {
-        auto jl = b.create<scf::ForOp>(loc, c0, full, cVW);
+        auto jl = scf::ForOp::create(b, loc, c0, full, cVW);
         OpBuilder::InsertionGuard g2(b);
         b.setInsertionPointToStart(jl.getBody());
         Value j = jl.getInductionVar();
         Value v = emitBody(operandsAt(j, Value()), vecOf(et));
-        b.create<vector::StoreOp>(loc, v, out, ValueRange{row, j});
+        vector::StoreOp::create(b, loc, v, out, ValueRange{row, j});
       }
-      Value rest = b.create<arith::SubIOp>(loc, n, full);
-      auto tail = b.create<scf::IfOp>(
-          loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ugt, rest, c0), false);
+      Value rest = arith::SubIOp::create(b, loc, n, full);
+      auto tail = scf::IfOp::create(b,
+          loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, rest, c0), false);
       OpBuilder::InsertionGuard g3(b);
       b.setInsertionPointToStart(&tail.getThenRegion().front());
-      Value mask = b.create<vector::CreateMaskOp>(loc, VectorType::get({VW}, b.getI1Type()),
+      Value mask = vector::CreateMaskOp::create(b, loc, VectorType::get({VW}, b.getI1Type()),
                                                   ValueRange{rest});
       Value v = emitBody(operandsAt(full, mask), vecOf(et));
-      b.create<vector::MaskedStoreOp>(loc, out, ValueRange{row, full}, mask, v);
+      vector::MaskedStoreOp::create(b, loc, out, ValueRange{row, full}, mask, v);
     };
     bool small = outType.hasStaticShape() && outType.getNumElements() < 2 * kTaskElements;
     if (small) {
       rowLoop(c0, rows);
     } else {
-      Value perTask = b.create<arith::MaxUIOp>(
-          loc, c1, b.create<arith::DivUIOp>(loc, cIdx(kTaskElements), b.create<arith::MaxUIOp>(loc, n, c1)));
-      Value tasks = b.create<arith::CeilDivUIOp>(loc, rows, perTask);
-      auto forall = b.create<scf::ForallOp>(loc, ArrayRef<OpFoldResult>{tasks}, ValueRange{},
+      Value perTask = arith::MaxUIOp::create(b,
+          loc, c1, arith::DivUIOp::create(b, loc, cIdx(kTaskElements), arith::MaxUIOp::create(b, loc, n, c1)));
+      Value tasks = arith::CeilDivUIOp::create(b, loc, rows, perTask);
+      auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{tasks}, ValueRange{},
                                             std::nullopt);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(forall.getBody());
-      Value r0 = b.create<arith::MulIOp>(loc, forall.getInductionVars()[0], perTask);
-      Value r1 = b.create<arith::MinUIOp>(loc, b.create<arith::AddIOp>(loc, r0, perTask), rows);
+      Value r0 = arith::MulIOp::create(b, loc, forall.getInductionVars()[0], perTask);
+      Value r1 = arith::MinUIOp::create(b, loc, arith::AddIOp::create(b, loc, r0, perTask), rows);
       rowLoop(r0, r1);
     }
     // [rows, n] -> the result's shape.
-    Value res = b.create<bufferization::ToTensorOp>(loc, RankedTensorType::get({rowsS, nS}, et), out,
+    Value res = bufferization::ToTensorOp::create(b, loc, RankedTensorType::get({rowsS, nS}, et), out,
                                                     /*restrict=*/true, /*writable=*/true);
-    Value f = b.create<tensor::CollapseShapeOp>(loc, res, ArrayRef<ReassociationIndices>{{0, 1}});
+    Value f = tensor::CollapseShapeOp::create(b, loc, res, ArrayRef<ReassociationIndices>{{0, 1}});
     Value result;
     if (r == 1) {
-      result = f.getType() == outType ? f : b.create<tensor::CastOp>(loc, outType, f).getResult();
+      result = f.getType() == outType ? f : tensor::CastOp::create(b, loc, outType, f).getResult();
     } else {
       ReassociationIndices all;
       SmallVector<OpFoldResult> shape;
@@ -343,7 +343,7 @@ struct Vectorizer {
         shape.push_back(outType.isDynamicDim(i) ? OpFoldResult(dims[i])
                                                 : OpFoldResult(b.getIndexAttr(outType.getDimSize(i))));
       }
-      result = b.create<tensor::ExpandShapeOp>(loc, outType, f, ArrayRef<ReassociationIndices>{all},
+      result = tensor::ExpandShapeOp::create(b, loc, outType, f, ArrayRef<ReassociationIndices>{all},
                                                shape);
     }
     g.getResult(0).replaceAllUsesWith(result);

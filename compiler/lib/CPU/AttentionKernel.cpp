@@ -18,9 +18,9 @@
 // Memory is O((S + BQ + BK)·D) per task, never S x S.
 //
 //===----------------------------------------------------------------------===//
-#include "AttentionKernel.h"
-#include "RuntimeChecks.h"
-#include "LoweringUtils.h"
+#include "CPU/AttentionKernel.h"
+#include "Support/RuntimeChecks.h"
+#include "Support/LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -39,7 +39,7 @@ namespace {
 constexpr int64_t kMR = 6;  // query rows per register tile
 constexpr int64_t kNR = 2;  // vectors per register tile row
 
-struct KernelBuilder {
+struct AttentionEmitter {
   OpBuilder &b;
   Location loc;
   AttentionOp op;
@@ -47,19 +47,19 @@ struct KernelBuilder {
   Type f32;
   VectorType vecT;
 
-  KernelBuilder(OpBuilder &b, AttentionOp op, const AttentionKernelOptions &opt)
+  AttentionEmitter(OpBuilder &b, AttentionOp op, const AttentionKernelOptions &opt)
       : b(b), loc(op.getLoc()), op(op), opt(opt), f32(b.getF32Type()),
         vecT(VectorType::get({opt.vectorWidth}, b.getF32Type())) {}
 
-  Value cIdx(int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); }
-  Value cF(double v) { return b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(v)); }
+  Value cIdx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value cF(double v) { return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v)); }
   Value splat(double v) {
-    return b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(vecT, b.getF32FloatAttr(v)));
+    return arith::ConstantOp::create(b, loc, DenseElementsAttr::get(vecT, b.getF32FloatAttr(v)));
   }
-  Value bcast(Value s) { return b.create<vector::BroadcastOp>(loc, vecT, s); }
-  Value minIdx(Value a, Value c) { return b.create<arith::MinUIOp>(loc, a, c); }
-  Value add(Value a, Value c) { return b.create<arith::AddIOp>(loc, a, c); }
-  Value mul(Value a, Value c) { return b.create<arith::MulIOp>(loc, a, c); }
+  Value bcast(Value s) { return vector::BroadcastOp::create(b, loc, vecT, s); }
+  Value minIdx(Value a, Value c) { return arith::MinUIOp::create(b, loc, a, c); }
+  Value add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
+  Value mul(Value a, Value c) { return arith::MulIOp::create(b, loc, a, c); }
 
   MemRefType dynStrided(ArrayRef<int64_t> shape, Type et) {
     SmallVector<int64_t> strides(shape.size(), ShapedType::kDynamic);
@@ -70,25 +70,25 @@ struct KernelBuilder {
   /// A fully dynamic strided view of a tensor operand (read only).
   Value toBuffer(Value tensor) {
     auto t = cast<RankedTensorType>(tensor.getType());
-    return b.create<bufferization::ToBufferOp>(
+    return bufferization::ToBufferOp::create(b,
         loc, dynStrided(t.getShape(), t.getElementType()), tensor, b.getUnitAttr());
   }
 
   /// Contiguous scratch buffer.
   Value alloc(ArrayRef<int64_t> shape, ValueRange dynSizes) {
     auto t = MemRefType::get(shape, f32);
-    return b.create<memref::AllocOp>(loc, t, dynSizes, b.getI64IntegerAttr(64));
+    return memref::AllocOp::create(b, loc, t, dynSizes, b.getI64IntegerAttr(64));
   }
 
   /// scf.for with a body builder that uses `b` (insertion moves in and out).
   scf::ForOp forLoop(Value lb, Value ub, Value step, ValueRange init,
                      function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-    auto loop = b.create<scf::ForOp>(loc, lb, ub, step, init);
+    auto loop = scf::ForOp::create(b, loc, lb, ub, step, init);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(loop.getBody());
     SmallVector<Value> results = body(loop.getInductionVar(), loop.getRegionIterArgs());
     if (loop.getBody()->empty() || !isa<scf::YieldOp>(loop.getBody()->back()))
-      b.create<scf::YieldOp>(loc, results);
+      scf::YieldOp::create(b, loc, results);
     else
       loop.getBody()->back().setOperands(results);
     return loop;
@@ -109,7 +109,7 @@ struct KernelBuilder {
     for (int64_t i = 0; i < nb; ++i)
       off = add(off, mul(ivs[i], strides[i]));
     auto t = dynStrided({ShapedType::kDynamic, ShapedType::kDynamic}, et);
-    return b.create<memref::ReinterpretCastOp>(
+    return memref::ReinterpretCastOp::create(b,
         loc, t, base, OpFoldResult(off),
         ArrayRef<OpFoldResult>{rows, cols},
         ArrayRef<OpFoldResult>{strides[nb], strides[nb + 1]});
@@ -124,9 +124,9 @@ struct KernelBuilder {
 
   /// `view` (2-D, dynamic strides) reinterpreted with unit inner stride.
   Value contiguousRows(Value view, Type et) {
-    auto md = b.create<memref::ExtractStridedMetadataOp>(loc, view);
+    auto md = memref::ExtractStridedMetadataOp::create(b, loc, view);
     auto t = contiguousRowsType(et);
-    return b.create<memref::ReinterpretCastOp>(
+    return memref::ReinterpretCastOp::create(b,
         loc, t, md.getBaseBuffer(), OpFoldResult(md.getOffset()),
         ArrayRef<OpFoldResult>{md.getSizes()[0], md.getSizes()[1]},
         ArrayRef<OpFoldResult>{md.getStrides()[0], b.getIndexAttr(1)});
@@ -148,8 +148,8 @@ struct KernelBuilder {
       for (int64_t i = 0; i < vw; ++i) {
         if (i & h)
           continue;
-        next[i] = b.create<vector::ShuffleOp>(loc, rows[i], rows[i + h], lo);
-        next[i + h] = b.create<vector::ShuffleOp>(loc, rows[i], rows[i + h], hi);
+        next[i] = vector::ShuffleOp::create(b, loc, rows[i], rows[i + h], lo);
+        next[i + h] = vector::ShuffleOp::create(b, loc, rows[i], rows[i + h], hi);
       }
       rows = next;
     }
@@ -167,30 +167,30 @@ struct KernelBuilder {
     auto scalarCopy = [&](Value kFrom, Value kTo, int64_t dFrom) {
       forLoop(cIdx(dFrom), cIdx(D), c1, [&](Value d) {
         forLoop(kFrom, kTo, c1, [&](Value k) {
-          Value p = b.create<arith::DivUIOp>(loc, k, cP);
-          Value j = b.create<arith::RemUIOp>(loc, k, cP);
-          b.create<memref::StoreOp>(loc, b.create<memref::LoadOp>(loc, k2, ValueRange{k, d}), kt,
+          Value p = arith::DivUIOp::create(b, loc, k, cP);
+          Value j = arith::RemUIOp::create(b, loc, k, cP);
+          memref::StoreOp::create(b, loc, memref::LoadOp::create(b, loc, k2, ValueRange{k, d}), kt,
                                     ValueRange{p, d, j});
         });
       });
     };
-    Value unit = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, kInnerStride, c1);
-    auto ifOp = b.create<scf::IfOp>(loc, unit, /*withElseRegion=*/true);
+    Value unit = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, kInnerStride, c1);
+    auto ifOp = scf::IfOp::create(b, loc, unit, /*withElseRegion=*/true);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(&ifOp.getThenRegion().front());
     Value kc = contiguousRows(k2, f32);
-    Value fullK = mul(b.create<arith::DivUIOp>(loc, Sk, cIdx(VW)), cIdx(VW));
+    Value fullK = mul(arith::DivUIOp::create(b, loc, Sk, cIdx(VW)), cIdx(VW));
     int64_t fullD = D / VW * VW;
     forLoop(c0, fullK, cIdx(VW), [&](Value k0) {
-      Value p = b.create<arith::DivUIOp>(loc, k0, cP);
-      Value j0 = b.create<arith::RemUIOp>(loc, k0, cP);
+      Value p = arith::DivUIOp::create(b, loc, k0, cP);
+      Value j0 = arith::RemUIOp::create(b, loc, k0, cP);
       for (int64_t d0 = 0; d0 < fullD; d0 += VW) {
         SmallVector<Value> rows;
         for (int64_t i = 0; i < VW; ++i)
-          rows.push_back(b.create<vector::LoadOp>(loc, vecT, kc, ValueRange{add(k0, cIdx(i)), cIdx(d0)}));
+          rows.push_back(vector::LoadOp::create(b, loc, vecT, kc, ValueRange{add(k0, cIdx(i)), cIdx(d0)}));
         SmallVector<Value> cols = transposeRows(rows);
         for (int64_t j = 0; j < VW; ++j)
-          b.create<vector::StoreOp>(loc, cols[j], kt, ValueRange{p, cIdx(d0 + j), j0});
+          vector::StoreOp::create(b, loc, cols[j], kt, ValueRange{p, cIdx(d0 + j), j0});
       }
     });
     if (fullD < D)
@@ -212,37 +212,37 @@ struct KernelBuilder {
                                  : Type(b.getI32Type());
     auto c = [&](double v) { return createScalarConstant(b, loc, t, v); };
     auto ci = [&](int64_t v) { return createScalarConstant(b, loc, it, static_cast<double>(v)); };
-    Value y = b.create<arith::MulFOp>(loc, x, c(1.4426950408889634));
+    Value y = arith::MulFOp::create(b, loc, x, c(1.4426950408889634));
     Value lo = c(-127.0);
-    y = b.create<arith::SelectOp>(
-        loc, b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OLT, y, lo), lo, y);
-    Value n = b.create<math::RoundEvenOp>(loc, y);
-    Value f = b.create<arith::SubFOp>(loc, y, n);
+    y = arith::SelectOp::create(b,
+        loc, arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, y, lo), lo, y);
+    Value n = math::RoundEvenOp::create(b, loc, y);
+    Value f = arith::SubFOp::create(b, loc, y, n);
     const double coef[] = {1.0000001, 0.69314694, 0.2402212, 0.055507135, 0.009675541,
                            0.0013276464};
     Value p = c(coef[5]);
     for (int k = 4; k >= 0; --k)
-      p = b.create<math::FmaOp>(loc, p, f, c(coef[k]));
-    Value e = b.create<arith::ShLIOp>(
-        loc, b.create<arith::AddIOp>(loc, b.create<arith::FPToSIOp>(loc, it, n), ci(127)), ci(23));
-    return b.create<arith::MulFOp>(loc, p, b.create<arith::BitcastOp>(loc, t, e));
+      p = math::FmaOp::create(b, loc, p, f, c(coef[k]));
+    Value e = arith::ShLIOp::create(b,
+        loc, arith::AddIOp::create(b, loc, arith::FPToSIOp::create(b, loc, it, n), ci(127)), ci(23));
+    return arith::MulFOp::create(b, loc, p, arith::BitcastOp::create(b, loc, t, e));
   }
 
   /// max(a, b) as one vmaxps: NaN scores need no special max, they make
   /// their row's weights NaN through exp anyway.
   Value maxF(Value x, Value y) {
-    return b.create<arith::SelectOp>(
-        loc, b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, x, y), x, y);
+    return arith::SelectOp::create(b,
+        loc, arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, y), x, y);
   }
 
   /// scf.if yielding one value of `type` from each branch.
   Value ifElse(Value cond, Type type, function_ref<Value()> thenFn, function_ref<Value()> elseFn) {
-    auto ifOp = b.create<scf::IfOp>(loc, TypeRange{type}, cond, /*withElseRegion=*/true);
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{type}, cond, /*withElseRegion=*/true);
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-    b.create<scf::YieldOp>(loc, thenFn());
+    scf::YieldOp::create(b, loc, thenFn());
     b.setInsertionPointToStart(&ifOp.getElseRegion().front());
-    b.create<scf::YieldOp>(loc, elseFn());
+    scf::YieldOp::create(b, loc, elseFn());
     return ifOp.getResult(0);
   }
 
@@ -258,7 +258,7 @@ struct KernelBuilder {
       for (int64_t i = 0; i < kMR; ++i) {
         Value x = bcast(scalar(i, r));
         for (int64_t j = 0; j < kNR; ++j)
-          next.push_back(b.create<vector::FMAOp>(loc, x, vs[j], a[i * kNR + j]));
+          next.push_back(vector::FMAOp::create(b, loc, x, vs[j], a[i * kNR + j]));
       }
       return next;
     });
@@ -268,7 +268,7 @@ struct KernelBuilder {
   void storeTile(scf::ForOp tile, Value buf, Value row0, Value col0) {
     for (int64_t i = 0; i < kMR; ++i)
       for (int64_t j = 0; j < kNR; ++j)
-        b.create<vector::StoreOp>(loc, tile.getResult(i * kNR + j), buf,
+        vector::StoreOp::create(b, loc, tile.getResult(i * kNR + j), buf,
                                   ValueRange{add(row0, cIdx(i)), add(col0, cIdx(j * vecT.getDimSize(0)))});
   }
 
@@ -282,36 +282,36 @@ struct KernelBuilder {
     Value c0 = cIdx(0), c1 = cIdx(1);
     Value fillV = cF(fill);
     Value limit = cF(fill + 128.0);
-    Value skipped = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, kEnd, Sk);
-    Value count = b.create<arith::UIToFPOp>(
-        loc, f32, b.create<arith::IndexCastOp>(loc, b.getI64Type(), b.create<arith::SubIOp>(loc, Sk, kEnd)));
+    Value skipped = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kEnd, Sk);
+    Value count = arith::UIToFPOp::create(b,
+        loc, f32, arith::IndexCastOp::create(b, loc, b.getI64Type(), arith::SubIOp::create(b, loc, Sk, kEnd)));
     forLoop(c0, tq, c1, [&](Value q) {
-      Value m = b.create<memref::LoadOp>(loc, mBuf, ValueRange{q});
-      Value low = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OLE, m, limit);
-      auto ifOp = b.create<scf::IfOp>(loc, b.create<arith::AndIOp>(loc, low, skipped),
+      Value m = memref::LoadOp::create(b, loc, mBuf, ValueRange{q});
+      Value low = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, m, limit);
+      auto ifOp = scf::IfOp::create(b, loc, arith::AndIOp::create(b, loc, low, skipped),
                                       /*withElseRegion=*/false);
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-      Value mNew = b.create<arith::MaximumFOp>(loc, m, fillV);
-      Value alpha = fastExp(b.create<arith::SubFOp>(loc, m, mNew));
-      Value w = fastExp(b.create<arith::SubFOp>(loc, fillV, mNew));
-      Value l = b.create<memref::LoadOp>(loc, lBuf, ValueRange{q});
-      b.create<memref::StoreOp>(
+      Value mNew = arith::MaximumFOp::create(b, loc, m, fillV);
+      Value alpha = fastExp(arith::SubFOp::create(b, loc, m, mNew));
+      Value w = fastExp(arith::SubFOp::create(b, loc, fillV, mNew));
+      Value l = memref::LoadOp::create(b, loc, lBuf, ValueRange{q});
+      memref::StoreOp::create(b,
           loc,
-          b.create<arith::AddFOp>(loc, b.create<arith::MulFOp>(loc, l, alpha),
-                                  b.create<arith::MulFOp>(loc, count, w)),
+          arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, l, alpha),
+                                  arith::MulFOp::create(b, loc, count, w)),
           lBuf, ValueRange{q});
-      b.create<memref::StoreOp>(loc, mNew, mBuf, ValueRange{q});
+      memref::StoreOp::create(b, loc, mNew, mBuf, ValueRange{q});
       Value alphaV = bcast(alpha), wV = bcast(w);
       forLoop(c0, cIdx(Dv), cIdx(vecT.getDimSize(0)), [&](Value dv) {
         auto sum = forLoop(kEnd, Sk, c1, ValueRange{splat(0.0)}, [&](Value k, ValueRange a) {
-          Value v = b.create<vector::LoadOp>(loc, vecT, vp, ValueRange{k, dv});
-          return SmallVector<Value>{b.create<arith::AddFOp>(loc, a[0], v)};
+          Value v = vector::LoadOp::create(b, loc, vecT, vp, ValueRange{k, dv});
+          return SmallVector<Value>{arith::AddFOp::create(b, loc, a[0], v)};
         });
-        Value o = b.create<vector::LoadOp>(loc, vecT, oBuf, ValueRange{q, dv});
-        Value r = b.create<vector::FMAOp>(loc, wV, sum.getResult(0),
-                                          b.create<arith::MulFOp>(loc, o, alphaV));
-        b.create<vector::StoreOp>(loc, r, oBuf, ValueRange{q, dv});
+        Value o = vector::LoadOp::create(b, loc, vecT, oBuf, ValueRange{q, dv});
+        Value r = vector::FMAOp::create(b, loc, wV, sum.getResult(0),
+                                          arith::MulFOp::create(b, loc, o, alphaV));
+        vector::StoreOp::create(b, loc, r, oBuf, ValueRange{q, dv});
       });
     });
   }
@@ -340,7 +340,7 @@ bool attn::canUseAttentionKernel(AttentionOp op, const AttentionKernelOptions &o
   return true;
 }
 
-FailureOr<Value> KernelBuilder::build() {
+FailureOr<Value> AttentionEmitter::build() {
   Value Q = op.getQuery(), K = op.getKey(), V = op.getValue(), M = op.getMask();
   auto qt = cast<RankedTensorType>(Q.getType());
   auto vt = cast<RankedTensorType>(V.getType());
@@ -374,7 +374,7 @@ FailureOr<Value> KernelBuilder::build() {
   // Strided metadata of the inputs.
   auto meta = [&](Value tensor) {
     Value buf = toBuffer(tensor);
-    return b.create<memref::ExtractStridedMetadataOp>(loc, buf);
+    return memref::ExtractStridedMetadataOp::create(b, loc, buf);
   };
   auto qm = meta(Q), km = meta(K), vm = meta(V);
   SmallVector<Value> qStr = logical(qm.getStrides(), op.getQueryPerm());
@@ -400,8 +400,8 @@ FailureOr<Value> KernelBuilder::build() {
         continue;
       }
       Value size = mm.getSizes()[j];
-      Value isOne = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, size, one);
-      maskStr.push_back(b.create<arith::SelectOp>(loc, isOne, zero, mm.getStrides()[j]));
+      Value isOne = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, size, one);
+      maskStr.push_back(arith::SelectOp::create(b, loc, isOne, zero, mm.getStrides()[j]));
     }
   }
 
@@ -416,11 +416,11 @@ FailureOr<Value> KernelBuilder::build() {
     if (resultType.isDynamicDim(i))
       outDyn.push_back(resultPerm[i] < nb ? qd[resultPerm[i]] : Sq);
   auto outType = MemRefType::get(resultType.getShape(), f32);
-  Value out = b.create<memref::AllocOp>(loc, outType, outDyn, b.getI64IntegerAttr(64));
+  Value out = memref::AllocOp::create(b, loc, outType, outDyn, b.getI64IntegerAttr(64));
 
   Value c0 = cIdx(0), c1 = cIdx(1), cBK = cIdx(BK), cBQ = cIdx(BQ), cVW = cIdx(VW);
   auto roundUp = [&](Value x, int64_t n) {
-    return mul(b.create<arith::CeilDivUIOp>(loc, x, cIdx(n)), cIdx(n));
+    return mul(arith::CeilDivUIOp::create(b, loc, x, cIdx(n)), cIdx(n));
   };
   // Kt columns read by the register tiles: the keys rounded up to a tile.
   Value kPad = roundUp(Sk, kNR * VW);
@@ -430,7 +430,7 @@ FailureOr<Value> KernelBuilder::build() {
   // task's scratch buffers -- times `splits` sets of query blocks when there
   // are few entries (one long head still uses every core; each split copies
   // K/V once more, O(S·D) against O(S²·D) work).
-  Value numQB = b.create<arith::CeilDivUIOp>(loc, Sq, cBQ);
+  Value numQB = arith::CeilDivUIOp::create(b, loc, Sq, cBQ);
   Value batchTasks = c1;
   for (int64_t i = 0; i < nb; ++i)
     batchTasks = mul(batchTasks, qd[i]);
@@ -448,15 +448,15 @@ FailureOr<Value> KernelBuilder::build() {
       auto gc = getConstantIntValue(got), wc = getConstantIntValue(want);
       if (gc && wc && (*gc == *wc || (orOne && *gc == 1)))
         return;
-      Value bad = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, got, want);
+      Value bad = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, got, want);
       if (orOne)
-        bad = b.create<arith::AndIOp>(
-            loc, bad, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, got, c1));
+        bad = arith::AndIOp::create(b,
+            loc, bad, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, got, c1));
       recordRuntimeCheck(b, loc, bad, got, want,
                          node + ": " + what + " has size {a} but " + "{b}" +
                              (orOne ? " (or 1) is expected" : " is expected"));
-      Value good = b.create<arith::XOrIOp>(loc, bad, b.create<arith::ConstantIntOp>(loc, 1, 1));
-      ok = ok ? b.create<arith::AndIOp>(loc, ok, good).getResult() : good;
+      Value good = arith::XOrIOp::create(b, loc, bad, arith::ConstantIntOp::create(b, loc, 1, 1));
+      ok = ok ? arith::AndIOp::create(b, loc, ok, good).getResult() : good;
     };
     SmallVector<Value> vd = logical(getDimValues(b, loc, V), op.getValuePerm());
     for (int64_t i = 0; i < nb; ++i) {
@@ -476,16 +476,16 @@ FailureOr<Value> KernelBuilder::build() {
     }
     runOk = ok;
   }
-  Value perTask = b.create<arith::MaxUIOp>(
-      loc, c1, b.create<arith::CeilDivUIOp>(loc, batchTasks, cIdx(opt.maxTasks)));
-  Value groups = b.create<arith::CeilDivUIOp>(loc, batchTasks, perTask);
+  Value perTask = arith::MaxUIOp::create(b,
+      loc, c1, arith::CeilDivUIOp::create(b, loc, batchTasks, cIdx(opt.maxTasks)));
+  Value groups = arith::CeilDivUIOp::create(b, loc, batchTasks, perTask);
   if (runOk) // a failed check: no task runs
-    groups = b.create<arith::SelectOp>(loc, runOk, groups, c0);
-  Value splits = b.create<arith::MaxUIOp>(
+    groups = arith::SelectOp::create(b, loc, runOk, groups, c0);
+  Value splits = arith::MaxUIOp::create(b,
       loc, c1,
-      minIdx(numQB, b.create<arith::CeilDivUIOp>(loc, cIdx(opt.minTasks),
-                                                 b.create<arith::MaxUIOp>(loc, batchTasks, c1))));
-  auto forall = b.create<scf::ForallOp>(loc, ArrayRef<OpFoldResult>{groups, splits},
+      minIdx(numQB, arith::CeilDivUIOp::create(b, loc, cIdx(opt.minTasks),
+                                                 arith::MaxUIOp::create(b, loc, batchTasks, c1))));
+  auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{groups, splits},
                                         ValueRange{}, std::nullopt);
   {
     OpBuilder::InsertionGuard g(b);
@@ -501,18 +501,18 @@ FailureOr<Value> KernelBuilder::build() {
     // Scratch, once per task: Kt = Kᵀ (kPad columns; those past Sk are never
     // unmasked), Vp = V, and the query block's buffers.
     Value kt = alloc({ShapedType::kDynamic, D, kNR * VW},
-                     ValueRange{b.create<arith::DivUIOp>(loc, kPad, cIdx(kNR * VW))});
+                     ValueRange{arith::DivUIOp::create(b, loc, kPad, cIdx(kNR * VW))});
     Value vpBuf = alloc({ShapedType::kDynamic, Dv}, ValueRange{Sk});
     Value qs = alloc({BQ, D}, {});
     Value sBuf = alloc({BQ, BK}, {});
     Value oBuf = alloc({BQ, Dv}, {});
     Value mBuf = alloc({BQ}, {}), lBuf = alloc({BQ}, {}), aBuf = alloc({BQ}, {});
-    Value sqLast = b.create<arith::SubIOp>(loc, Sq, c1);
-    Value skLast = b.create<arith::SubIOp>(loc, Sk, c1);
+    Value sqLast = arith::SubIOp::create(b, loc, Sq, c1);
+    Value skLast = arith::SubIOp::create(b, loc, Sk, c1);
     SmallVector<int64_t> lanes(VW);
     for (int64_t i = 0; i < VW; ++i)
       lanes[i] = i;
-    Value iota = b.create<arith::ConstantOp>(
+    Value iota = arith::ConstantOp::create(b,
         loc, DenseElementsAttr::get(VectorType::get({VW}, b.getI64Type()), ArrayRef<int64_t>(lanes)));
 
     Value bBegin = mul(group, perTask);
@@ -522,8 +522,8 @@ FailureOr<Value> KernelBuilder::build() {
       SmallVector<Value> ivs(nb);
       Value rem = bi;
       for (int64_t i = nb - 1; i >= 0; --i) {
-        ivs[i] = b.create<arith::RemUIOp>(loc, rem, qd[i]);
-        rem = b.create<arith::DivUIOp>(loc, rem, qd[i]);
+        ivs[i] = arith::RemUIOp::create(b, loc, rem, qd[i]);
+        rem = arith::DivUIOp::create(b, loc, rem, qd[i]);
       }
       Value q2 = view2d(qm.getBaseBuffer(), qm.getOffset(), qStr, ivs, Sq, cD, f32);
       Value k2 = view2d(km.getBaseBuffer(), km.getOffset(), kStr, ivs, Sk, cD, f32);
@@ -537,28 +537,28 @@ FailureOr<Value> KernelBuilder::build() {
       }
 
       transposeKeys(k2, kStr[nb + 1], Sk, D, kt);
-      Value qUnit = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, qStr[nb + 1], c1);
+      Value qUnit = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, qStr[nb + 1], c1);
       Value q2c = contiguousRows(q2, f32);
       // V is read in place where its head dim is contiguous (rows are
       // loaded as vectors), else copied into the scratch buffer.
-      Value vUnit = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, vStr[nb + 1], c1);
-      auto copyV = b.create<scf::IfOp>(loc, vUnit, /*withElseRegion=*/true);
+      Value vUnit = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, vStr[nb + 1], c1);
+      auto copyV = scf::IfOp::create(b, loc, vUnit, /*withElseRegion=*/true);
       {
         OpBuilder::InsertionGuard g2(b);
         b.setInsertionPointToStart(&copyV.getElseRegion().front());
         forLoop(c0, Sk, c1, [&](Value k) {
           forLoop(c0, cDv, c1, [&](Value d) {
-            b.create<memref::StoreOp>(loc, b.create<memref::LoadOp>(loc, v2, ValueRange{k, d}), vpBuf,
+            memref::StoreOp::create(b, loc, memref::LoadOp::create(b, loc, v2, ValueRange{k, d}), vpBuf,
                                       ValueRange{k, d});
           });
         });
       }
-      Value vp = b.create<arith::SelectOp>(
+      Value vp = arith::SelectOp::create(b,
           loc, vUnit, contiguousRows(v2, f32),
-          b.create<memref::CastOp>(loc, contiguousRowsType(f32), vpBuf));
+          memref::CastOp::create(b, loc, contiguousRowsType(f32), vpBuf));
 
       forLoop(qBegin, Sq, qStep, [&](Value qb) {
-        Value tq = minIdx(cBQ, b.create<arith::SubIOp>(loc, Sq, qb));
+        Value tq = minIdx(cBQ, arith::SubIOp::create(b, loc, Sq, qb));
         // Short sequences (and the last blocks) only compute what exists:
         // rows up to tq and keys up to the block's valid end, rounded to the
         // register tiles (extra lanes are padding, masked below).
@@ -570,18 +570,18 @@ FailureOr<Value> KernelBuilder::build() {
           // Vectors where Q's head dim is contiguous (and D fills them).
           auto scalarRow = [&] {
             forLoop(c0, cD, c1, [&](Value d) {
-              Value x = b.create<memref::LoadOp>(loc, q2, ValueRange{gq, d});
-              b.create<memref::StoreOp>(loc, b.create<arith::MulFOp>(loc, x, cF(scale)), qs,
+              Value x = memref::LoadOp::create(b, loc, q2, ValueRange{gq, d});
+              memref::StoreOp::create(b, loc, arith::MulFOp::create(b, loc, x, cF(scale)), qs,
                                         ValueRange{q, d});
             });
           };
           if (D % VW == 0) {
-            auto ifOp = b.create<scf::IfOp>(loc, qUnit, /*withElseRegion=*/true);
+            auto ifOp = scf::IfOp::create(b, loc, qUnit, /*withElseRegion=*/true);
             OpBuilder::InsertionGuard g3(b);
             b.setInsertionPointToStart(&ifOp.getThenRegion().front());
             for (int64_t d = 0; d < D; d += VW) {
-              Value x = b.create<vector::LoadOp>(loc, vecT, q2c, ValueRange{gq, cIdx(d)});
-              b.create<vector::StoreOp>(loc, b.create<arith::MulFOp>(loc, x, splat(scale)), qs,
+              Value x = vector::LoadOp::create(b, loc, vecT, q2c, ValueRange{gq, cIdx(d)});
+              vector::StoreOp::create(b, loc, arith::MulFOp::create(b, loc, x, splat(scale)), qs,
                                         ValueRange{q, cIdx(d)});
             }
             b.setInsertionPointToStart(&ifOp.getElseRegion().front());
@@ -589,23 +589,23 @@ FailureOr<Value> KernelBuilder::build() {
           } else {
             scalarRow();
           }
-          b.create<memref::StoreOp>(loc, cF(-INFINITY), mBuf, ValueRange{q});
-          b.create<memref::StoreOp>(loc, cF(0.0), lBuf, ValueRange{q});
+          memref::StoreOp::create(b, loc, cF(-INFINITY), mBuf, ValueRange{q});
+          memref::StoreOp::create(b, loc, cF(0.0), lBuf, ValueRange{q});
           forLoop(c0, cDv, cVW, [&](Value d) {
-            b.create<vector::StoreOp>(loc, splat(0.0), oBuf, ValueRange{q, d});
+            vector::StoreOp::create(b, loc, splat(0.0), oBuf, ValueRange{q, d});
           });
         });
         Value kEnd = causal ? minIdx(Sk, add(qb, tq)) : Sk;
         forLoop(c0, kEnd, cBK, [&](Value kb) {
-          Value kValid = minIdx(cBK, b.create<arith::SubIOp>(loc, kEnd, kb));
+          Value kValid = minIdx(cBK, arith::SubIOp::create(b, loc, kEnd, kb));
           Value kTileEnd = roundUp(kValid, kNR * VW);
           // Every lane of the block is a real key that every row of the
           // query block may see.
-          Value interior = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, kValid, cBK);
+          Value interior = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, kValid, cBK);
           if (causal)
-            interior = b.create<arith::AndIOp>(
+            interior = arith::AndIOp::create(b,
                 loc, interior,
-                b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ule, add(kb, cBK), add(qb, c1)));
+                arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, add(kb, cBK), add(qb, c1)));
           Value kVecEnd = roundUp(kValid, VW);
           // S = Qs · Kt[:, kb:kb+BK]
           forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
@@ -614,13 +614,13 @@ FailureOr<Value> KernelBuilder::build() {
               auto acc = fmaTile(
                   cD, init,
                   [&](int64_t j, Value d) -> Value {
-                    return b.create<vector::LoadOp>(
+                    return vector::LoadOp::create(b,
                         loc, vecT, kt,
-                        ValueRange{b.create<arith::DivUIOp>(loc, add(kb, k0), cIdx(kNR * VW)), d,
+                        ValueRange{arith::DivUIOp::create(b, loc, add(kb, k0), cIdx(kNR * VW)), d,
                                    cIdx(j * VW)});
                   },
                   [&](int64_t i, Value d) -> Value {
-                    return b.create<memref::LoadOp>(loc, qs, ValueRange{add(q0, cIdx(i)), d});
+                    return memref::LoadOp::create(b, loc, qs, ValueRange{add(q0, cIdx(i)), d});
                   });
               storeTile(acc, sBuf, q0, k0);
             });
@@ -630,13 +630,13 @@ FailureOr<Value> KernelBuilder::build() {
           forLoop(c0, tq, c1, [&](Value q) {
             Value gq = add(qb, q);
             Value gqc = minIdx(gq, sqLast);
-            Value gq64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), gq);
-            Value sk64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), Sk);
+            Value gq64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), gq);
+            Value sk64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), Sk);
             // `edges`: the block has padding lanes or causal future keys;
             // interior blocks skip those selects.
             auto scoresLoop = [&](bool edges) -> Value {
             return forLoop(c0, kVecEnd, cVW, ValueRange{splat(-INFINITY)}, [&](Value kc, ValueRange a) {
-              Value s = b.create<vector::LoadOp>(loc, vecT, sBuf, ValueRange{q, kc});
+              Value s = vector::LoadOp::create(b, loc, vecT, sBuf, ValueRange{q, kc});
               Value sc = splat(scale);
               Value kbase = add(kb, kc);
               auto applyMask = [&](Value x) -> Value {
@@ -646,110 +646,110 @@ FailureOr<Value> KernelBuilder::build() {
               // the end repeat the last key; they are dead anyway).
               auto maskVecT = VectorType::get({VW}, maskET);
               Value keyStride = maskStr[nb + 1];
-              Value isBcast = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, keyStride, c0);
+              Value isBcast = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, keyStride, c0);
               Value mvals = ifElse(
                   isBcast, maskVecT,
                   [&] {
-                    return b.create<vector::BroadcastOp>(
-                        loc, maskVecT, b.create<memref::LoadOp>(loc, m2, ValueRange{gqc, c0}));
+                    return vector::BroadcastOp::create(b,
+                        loc, maskVecT, memref::LoadOp::create(b, loc, m2, ValueRange{gqc, c0}));
                   },
                   [&]() -> Value {
                     auto perLane = [&]() -> Value {
                       SmallVector<Value> elems;
                       for (int64_t j = 0; j < VW; ++j) {
                         Value kj = minIdx(add(kbase, cIdx(j)), skLast);
-                        elems.push_back(b.create<memref::LoadOp>(loc, m2, ValueRange{gqc, kj}));
+                        elems.push_back(memref::LoadOp::create(b, loc, m2, ValueRange{gqc, kj}));
                       }
-                      return b.create<vector::FromElementsOp>(loc, maskVecT, elems);
+                      return vector::FromElementsOp::create(b, loc, maskVecT, elems);
                     };
                     // Bools are bit-packed in vectors but bytes in memory.
                     if (maskET.isInteger(1))
                       return perLane();
-                    Value contiguous = b.create<arith::AndIOp>(
-                        loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, keyStride, c1),
-                        b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ule, add(kbase, cVW), Sk));
+                    Value contiguous = arith::AndIOp::create(b,
+                        loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, keyStride, c1),
+                        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, add(kbase, cVW), Sk));
                     return ifElse(
                         contiguous, maskVecT,
-                        [&] { return b.create<vector::LoadOp>(loc, maskVecT, m2c, ValueRange{gqc, kbase}); },
+                        [&] { return vector::LoadOp::create(b, loc, maskVecT, m2c, ValueRange{gqc, kbase}); },
                         perLane);
                   });
               if (kind == MaskKind::additive)
-                return b.create<arith::AddFOp>(
-                    loc, x, maskFirst ? b.create<arith::MulFOp>(loc, mvals, sc).getResult() : mvals);
+                return arith::AddFOp::create(b,
+                    loc, x, maskFirst ? arith::MulFOp::create(b, loc, mvals, sc).getResult() : mvals);
               Value zero = isa<FloatType>(maskET)
                                ? createScalarConstant(b, loc, maskVecT, 0.0)
-                               : b.create<arith::ConstantOp>(
+                               : arith::ConstantOp::create(b,
                                      loc, DenseElementsAttr::get(maskVecT, b.getIntegerAttr(maskET, 0)))
                                      .getResult();
               Value cond = isa<FloatType>(maskET)
-                               ? b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mvals, zero).getResult()
-                               : b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, mvals, zero).getResult();
+                               ? arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mvals, zero).getResult()
+                               : arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, mvals, zero).getResult();
               Value f = splat(maskFirst ? fill * scale : fill);
               return kind == MaskKind::fill_if_zero
-                         ? b.create<arith::SelectOp>(loc, cond, f, x).getResult()
-                         : b.create<arith::SelectOp>(loc, cond, x, f).getResult();
+                         ? arith::SelectOp::create(b, loc, cond, f, x).getResult()
+                         : arith::SelectOp::create(b, loc, cond, x, f).getResult();
             };
             // s is already scaled (Qs is). A mask applied before the scale:
               // (s + m) * c = s' + m * c, select(z, f, s) * c = select(z, f * c, s').
               if (kind != MaskKind::none)
                 s = applyMask(s);
               if (!edges) {
-                b.create<vector::StoreOp>(loc, s, sBuf, ValueRange{q, kc});
+                vector::StoreOp::create(b, loc, s, sBuf, ValueRange{q, kc});
                 return SmallVector<Value>{maxF(a[0], s)};
               }
               // Padding keys (and causal future keys) are removed entirely.
-              Value kidx = b.create<arith::AddIOp>(
+              Value kidx = arith::AddIOp::create(b,
                   loc, iota,
-                  b.create<vector::BroadcastOp>(loc, iota.getType(),
-                                                b.create<arith::IndexCastOp>(loc, b.getI64Type(), kbase)));
-              Value dead = b.create<arith::CmpIOp>(
+                  vector::BroadcastOp::create(b, loc, iota.getType(),
+                                                arith::IndexCastOp::create(b, loc, b.getI64Type(), kbase)));
+              Value dead = arith::CmpIOp::create(b,
                   loc, arith::CmpIPredicate::sge, kidx,
-                  b.create<vector::BroadcastOp>(
+                  vector::BroadcastOp::create(b,
                       loc, iota.getType(),
-                      causalFill ? b.create<arith::IndexCastOp>(loc, b.getI64Type(), kEnd) : sk64));
+                      causalFill ? arith::IndexCastOp::create(b, loc, b.getI64Type(), kEnd) : sk64));
               if (causalFill) {
                 // causal_fill: future keys up to kEnd score the fill; those
                 // past kEnd are added after the key loop where needed.
-                Value future = b.create<arith::CmpIOp>(
+                Value future = arith::CmpIOp::create(b,
                     loc, arith::CmpIPredicate::sgt, kidx,
-                    b.create<vector::BroadcastOp>(loc, iota.getType(), gq64));
-                s = b.create<arith::SelectOp>(loc, future, splat(*causalFill), s);
+                    vector::BroadcastOp::create(b, loc, iota.getType(), gq64));
+                s = arith::SelectOp::create(b, loc, future, splat(*causalFill), s);
               } else if (causal)
-                dead = b.create<arith::OrIOp>(
+                dead = arith::OrIOp::create(b,
                     loc, dead,
-                    b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, kidx,
-                                            b.create<vector::BroadcastOp>(loc, iota.getType(), gq64)));
-              s = b.create<arith::SelectOp>(loc, dead, splat(-INFINITY), s);
-              b.create<vector::StoreOp>(loc, s, sBuf, ValueRange{q, kc});
+                    arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, kidx,
+                                            vector::BroadcastOp::create(b, loc, iota.getType(), gq64)));
+              s = arith::SelectOp::create(b, loc, dead, splat(-INFINITY), s);
+              vector::StoreOp::create(b, loc, s, sBuf, ValueRange{q, kc});
               return SmallVector<Value>{maxF(a[0], s)};
             }).getResult(0);
             };
             Value rowMaxV = ifElse(interior, vecT, [&] { return scoresLoop(false); },
                                    [&] { return scoresLoop(true); });
             // A tree of vmaxps (no NaN care: see maxF), not a serial chain.
-            Value mx = b.create<vector::ReductionOp>(loc, f32, vector::CombiningKind::MAXNUMF,
+            Value mx = vector::ReductionOp::create(b, loc, f32, vector::CombiningKind::MAXNUMF,
                                                      rowMaxV, Value(),
                                                      arith::FastMathFlags::nnan);
-            Value mOld = b.create<memref::LoadOp>(loc, mBuf, ValueRange{q});
+            Value mOld = memref::LoadOp::create(b, loc, mBuf, ValueRange{q});
             Value mNew = maxF(mOld, mx);
-            Value isNinf = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OEQ, mNew, cF(-INFINITY));
-            Value mSafe = b.create<arith::SelectOp>(loc, isNinf, cF(0.0), mNew);
-            Value alpha = fastExp(b.create<arith::SubFOp>(loc, mOld, mSafe));
+            Value isNinf = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mNew, cF(-INFINITY));
+            Value mSafe = arith::SelectOp::create(b, loc, isNinf, cF(0.0), mNew);
+            Value alpha = fastExp(arith::SubFOp::create(b, loc, mOld, mSafe));
             Value mSafeV = bcast(mSafe);
             auto sum = forLoop(c0, kVecEnd, cVW, ValueRange{splat(0.0)}, [&](Value kc, ValueRange a) {
-              Value s = b.create<vector::LoadOp>(loc, vecT, sBuf, ValueRange{q, kc});
-              Value p = fastExp(b.create<arith::SubFOp>(loc, s, mSafeV));
-              b.create<vector::StoreOp>(loc, p, sBuf, ValueRange{q, kc});
-              return SmallVector<Value>{b.create<arith::AddFOp>(loc, a[0], p)};
+              Value s = vector::LoadOp::create(b, loc, vecT, sBuf, ValueRange{q, kc});
+              Value p = fastExp(arith::SubFOp::create(b, loc, s, mSafeV));
+              vector::StoreOp::create(b, loc, p, sBuf, ValueRange{q, kc});
+              return SmallVector<Value>{arith::AddFOp::create(b, loc, a[0], p)};
             });
-            Value rowSum = b.create<vector::ReductionOp>(loc, f32, vector::CombiningKind::ADD,
+            Value rowSum = vector::ReductionOp::create(b, loc, f32, vector::CombiningKind::ADD,
                                                          sum.getResult(0), Value(),
                                                          arith::FastMathFlags::reassoc);
-            Value lOld = b.create<memref::LoadOp>(loc, lBuf, ValueRange{q});
-            b.create<memref::StoreOp>(loc, b.create<arith::AddFOp>(loc, b.create<arith::MulFOp>(loc, lOld, alpha), rowSum),
+            Value lOld = memref::LoadOp::create(b, loc, lBuf, ValueRange{q});
+            memref::StoreOp::create(b, loc, arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, lOld, alpha), rowSum),
                                       lBuf, ValueRange{q});
-            b.create<memref::StoreOp>(loc, mNew, mBuf, ValueRange{q});
-            b.create<memref::StoreOp>(loc, alpha, aBuf, ValueRange{q});
+            memref::StoreOp::create(b, loc, mNew, mBuf, ValueRange{q});
+            memref::StoreOp::create(b, loc, alpha, aBuf, ValueRange{q});
           });
 
           // O = alpha O + P · Vp[kb:kb+BK]
@@ -757,21 +757,21 @@ FailureOr<Value> KernelBuilder::build() {
             forLoop(c0, cDv, cIdx(kNR * VW), [&](Value dv0) {
               SmallVector<Value> init;
               for (int64_t i = 0; i < kMR; ++i) {
-                Value a = bcast(b.create<memref::LoadOp>(loc, aBuf, ValueRange{add(q0, cIdx(i))}));
+                Value a = bcast(memref::LoadOp::create(b, loc, aBuf, ValueRange{add(q0, cIdx(i))}));
                 for (int64_t j = 0; j < kNR; ++j) {
-                  Value o = b.create<vector::LoadOp>(loc, vecT, oBuf,
+                  Value o = vector::LoadOp::create(b, loc, vecT, oBuf,
                                                      ValueRange{add(q0, cIdx(i)), add(dv0, cIdx(j * VW))});
-                  init.push_back(b.create<arith::MulFOp>(loc, o, a));
+                  init.push_back(arith::MulFOp::create(b, loc, o, a));
                 }
               }
               auto acc = fmaTile(
                   kValid, init,
                   [&](int64_t j, Value k) -> Value {
-                    return b.create<vector::LoadOp>(
+                    return vector::LoadOp::create(b,
                         loc, vecT, vp, ValueRange{add(kb, k), add(dv0, cIdx(j * VW))});
                   },
                   [&](int64_t i, Value k) -> Value {
-                    return b.create<memref::LoadOp>(loc, sBuf, ValueRange{add(q0, cIdx(i)), k});
+                    return memref::LoadOp::create(b, loc, sBuf, ValueRange{add(q0, cIdx(i)), k});
                   });
               storeTile(acc, oBuf, q0, dv0);
             });
@@ -783,37 +783,36 @@ FailureOr<Value> KernelBuilder::build() {
 
         // out rows = O / l (deferred normalization; l = 0 gives NaN as PyTorch).
         forLoop(c0, tq, c1, [&](Value q) {
-          Value lS = b.create<memref::LoadOp>(loc, lBuf, ValueRange{q});
+          Value lS = memref::LoadOp::create(b, loc, lBuf, ValueRange{q});
           Value l = bcast(lS);
           // nan_to_zero: l > 0 fails exactly for the rows whose weights are NaN
           // (l = 0: every score -inf; l = NaN: a NaN or +inf score).
-          Value ok = nanToZero ? b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, lS, cF(0.0))
+          Value ok = nanToZero ? arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, lS, cF(0.0))
                                : Value();
           forLoop(c0, cDv, cVW, [&](Value dv) {
-            Value o = b.create<vector::LoadOp>(loc, vecT, oBuf, ValueRange{q, dv});
+            Value o = vector::LoadOp::create(b, loc, vecT, oBuf, ValueRange{q, dv});
             SmallVector<Value> lidx(ivs.begin(), ivs.end());
             lidx.push_back(add(qb, q));
             lidx.push_back(dv);
             SmallVector<Value> idx;
             for (int64_t p : resultPerm)
               idx.push_back(lidx[p]);
-            Value r = b.create<arith::DivFOp>(loc, o, l);
+            Value r = arith::DivFOp::create(b, loc, o, l);
             if (ok)
-              r = b.create<arith::SelectOp>(loc, ok, r, splat(0.0));
-            b.create<vector::StoreOp>(loc, r, out, idx);
+              r = arith::SelectOp::create(b, loc, ok, r, splat(0.0));
+            vector::StoreOp::create(b, loc, r, out, idx);
           });
         });
       });
     });
   }
-  return b
-      .create<bufferization::ToTensorOp>(loc, resultType, out, /*restrict=*/true,
+  return bufferization::ToTensorOp::create(b, loc, resultType, out, /*restrict=*/true,
                                          /*writable=*/true)
       .getResult();
 }
 
 FailureOr<Value> attn::buildAttentionKernel(OpBuilder &b, AttentionOp op,
                                             const AttentionKernelOptions &opt) {
-  KernelBuilder kb(b, op, opt);
+  AttentionEmitter kb(b, op, opt);
   return kb.build();
 }

@@ -23,8 +23,8 @@
 // split's output buffer and its column offset.
 //
 //===----------------------------------------------------------------------===//
-#include "MatmulKernel.h"
-#include "LoweringUtils.h"
+#include "CPU/MatmulKernel.h"
+#include "Support/LoweringUtils.h"
 #include "attn/Dialect/ConstantData.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -94,17 +94,17 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
   int64_t VW = vectorWidth, N = bt.getDimSize(1), K = bt.getDimSize(0);
   int64_t panelW = kNR * VW, numPanels = N / panelW;
   auto vecT = VectorType::get({VW}, f32);
-  auto cIdx = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v).getResult(); };
-  auto add = [&](Value x, Value y) { return b.create<arith::AddIOp>(loc, x, y).getResult(); };
-  auto sub = [&](Value x, Value y) { return b.create<arith::SubIOp>(loc, x, y).getResult(); };
-  auto mul = [&](Value x, Value y) { return b.create<arith::MulIOp>(loc, x, y).getResult(); };
+  auto cIdx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
+  auto add = [&](Value x, Value y) { return arith::AddIOp::create(b, loc, x, y).getResult(); };
+  auto sub = [&](Value x, Value y) { return arith::SubIOp::create(b, loc, x, y).getResult(); };
+  auto mul = [&](Value x, Value y) { return arith::MulIOp::create(b, loc, x, y).getResult(); };
   SmallVector<int64_t> splits(args.splits);
   if (splits.empty())
     splits.push_back(N);
 
-  Value aBuf = b.create<bufferization::ToBufferOp>(
+  Value aBuf = bufferization::ToBufferOp::create(b,
       loc, dynStrided(ctx, at.getShape(), f32), A, b.getUnitAttr());
-  Value M = at.isDynamicDim(0) ? b.create<tensor::DimOp>(loc, A, 0).getResult()
+  Value M = at.isDynamicDim(0) ? tensor::DimOp::create(b, loc, A, 0).getResult()
                                : cIdx(at.getDimSize(0));
   auto panelType = MemRefType::get(
       {numPanels, K, panelW}, f32,
@@ -115,49 +115,49 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
   Value bPacked;
   if (std::optional<ConstantBytes> bytes = getConstantBytes(B)) {
     Value packed = packConstant(b, loc, B, *bytes, K, N, panelW);
-    bPacked = b.create<bufferization::ToBufferOp>(loc, panelType, packed, b.getUnitAttr());
+    bPacked = bufferization::ToBufferOp::create(b, loc, panelType, packed, b.getUnitAttr());
   } else {
     // B rows are read as vectors: its innermost stride must be 1.
     auto bBufType = MemRefType::get(
         bt.getShape(), f32,
         StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {ShapedType::kDynamic, 1}));
-    Value bBuf = b.create<bufferization::ToBufferOp>(loc, bBufType, B, b.getUnitAttr());
-    Value bPackedBuf = b.create<memref::AllocOp>(
+    Value bBuf = bufferization::ToBufferOp::create(b, loc, bBufType, B, b.getUnitAttr());
+    Value bPackedBuf = memref::AllocOp::create(b,
         loc, MemRefType::get({numPanels, K, panelW}, f32), ValueRange{},
         b.getI64IntegerAttr(64));
-    Value doPack = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge, M,
+    Value doPack = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, M,
                                            cIdx(kPackMinRows));
     {
-      auto ifOp = b.create<scf::IfOp>(loc, doPack, /*withElse=*/false);
+      auto ifOp = scf::IfOp::create(b, loc, doPack, /*withElse=*/false);
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-      auto pack = b.create<scf::ForallOp>(
+      auto pack = scf::ForallOp::create(b,
           loc, ArrayRef<OpFoldResult>{b.getIndexAttr(numPanels)}, ValueRange{}, std::nullopt);
       b.setInsertionPointToStart(pack.getBody());
       Value p = pack.getInductionVars()[0];
       Value col0 = mul(p, cIdx(panelW));
-      auto kl = b.create<scf::ForOp>(loc, cIdx(0), cIdx(K), cIdx(1));
+      auto kl = scf::ForOp::create(b, loc, cIdx(0), cIdx(K), cIdx(1));
       b.setInsertionPointToStart(kl.getBody());
       for (int64_t j = 0; j < kNR; ++j) {
-        Value v = b.create<vector::LoadOp>(loc, vecT, bBuf,
+        Value v = vector::LoadOp::create(b, loc, vecT, bBuf,
                                            ValueRange{kl.getInductionVar(), add(col0, cIdx(j * VW))});
-        b.create<vector::StoreOp>(loc, v, bPackedBuf,
+        vector::StoreOp::create(b, loc, v, bPackedBuf,
                                   ValueRange{p, kl.getInductionVar(), cIdx(j * VW)});
       }
     }
-    auto bMeta = b.create<memref::ExtractStridedMetadataOp>(loc, bBuf);
-    Value inPlace = b.create<memref::ReinterpretCastOp>(
+    auto bMeta = memref::ExtractStridedMetadataOp::create(b, loc, bBuf);
+    Value inPlace = memref::ReinterpretCastOp::create(b,
         loc, panelType, bMeta.getBaseBuffer(), OpFoldResult(bMeta.getOffset()),
         ArrayRef<OpFoldResult>{b.getIndexAttr(numPanels), b.getIndexAttr(K), b.getIndexAttr(panelW)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(panelW), OpFoldResult(bMeta.getStrides()[0]),
                                b.getIndexAttr(1)});
-    Value packedView = b.create<memref::CastOp>(loc, panelType, bPackedBuf);
-    bPacked = b.create<arith::SelectOp>(loc, doPack, packedView, inPlace);
+    Value packedView = memref::CastOp::create(b, loc, panelType, bPackedBuf);
+    bPacked = arith::SelectOp::create(b, loc, doPack, packedView, inPlace);
   }
 
   Value biasBuf;
   if (args.bias)
-    biasBuf = b.create<bufferization::ToBufferOp>(
+    biasBuf = bufferization::ToBufferOp::create(b,
         loc,
         MemRefType::get({N}, f32, StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {1})),
         args.bias, b.getUnitAttr());
@@ -172,18 +172,18 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
     dyn.push_back(M);
   auto viewType = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32);
   for (int64_t n : splits) {
-    Value buf = b.create<memref::AllocOp>(loc, MemRefType::get({at.getDimSize(0), n}, f32), dyn,
+    Value buf = memref::AllocOp::create(b, loc, MemRefType::get({at.getDimSize(0), n}, f32), dyn,
                                           b.getI64IntegerAttr(64));
     outBufs.push_back(buf);
-    outViews.push_back(b.create<memref::CastOp>(loc, viewType, buf));
+    outViews.push_back(memref::CastOp::create(b, loc, viewType, buf));
     firstBlock.push_back(blocks);
     colOffset.push_back(col);
     blocks += (n + nBlock - 1) / nBlock;
     col += n;
   }
 
-  Value numM = b.create<arith::CeilDivUIOp>(loc, M, cIdx(kMBlock));
-  auto forall = b.create<scf::ForallOp>(
+  Value numM = arith::CeilDivUIOp::create(b, loc, M, cIdx(kMBlock));
+  auto forall = scf::ForallOp::create(b,
       loc, ArrayRef<OpFoldResult>{numM, cIdx(blocks)}, ValueRange{}, std::nullopt);
   {
     OpBuilder::InsertionGuard g(b);
@@ -192,14 +192,14 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
     // The block's split: a select chain over the (few) splits.
     Value split = cIdx(0);
     for (size_t s = 1; s < splits.size(); ++s)
-      split = b.create<arith::SelectOp>(
-          loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::uge, blk, cIdx(firstBlock[s])),
+      split = arith::SelectOp::create(b,
+          loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, blk, cIdx(firstBlock[s])),
           cIdx(s), split);
     auto perSplit = [&](auto valueOf) {
       Value v = valueOf(0);
       for (size_t s = 1; s < splits.size(); ++s)
-        v = b.create<arith::SelectOp>(
-            loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, split, cIdx(s)),
+        v = arith::SelectOp::create(b,
+            loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, split, cIdx(s)),
             valueOf(s), v);
       return v;
     };
@@ -210,64 +210,64 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
 
     Value mb = mul(forall.getInductionVars()[0], cIdx(kMBlock));
     Value nb = add(offset, mul(sub(blk, first), cIdx(nBlock)));
-    Value mEnd = b.create<arith::MinUIOp>(loc, add(mb, cIdx(kMBlock)), M);
-    Value nEnd = b.create<arith::MinUIOp>(loc, add(nb, cIdx(nBlock)), splitEnd);
+    Value mEnd = arith::MinUIOp::create(b, loc, add(mb, cIdx(kMBlock)), M);
+    Value nEnd = arith::MinUIOp::create(b, loc, add(nb, cIdx(nBlock)), splitEnd);
     Value mLast = sub(M, cIdx(1));
-    auto nLoop = b.create<scf::ForOp>(loc, nb, nEnd, cIdx(panelW));
+    auto nLoop = scf::ForOp::create(b, loc, nb, nEnd, cIdx(panelW));
     b.setInsertionPointToStart(nLoop.getBody());
     Value n0 = nLoop.getInductionVar();
-    Value panel = b.create<arith::DivUIOp>(loc, n0, cIdx(panelW));
+    Value panel = arith::DivUIOp::create(b, loc, n0, cIdx(panelW));
     Value outCol = sub(n0, offset);
     SmallVector<Value> biasVec;
     if (biasBuf)
       for (int64_t j = 0; j < kNR; ++j)
-        biasVec.push_back(b.create<vector::LoadOp>(loc, vecT, biasBuf,
+        biasVec.push_back(vector::LoadOp::create(b, loc, vecT, biasBuf,
                                                    ValueRange{add(n0, cIdx(j * VW))}));
-    auto mLoop = b.create<scf::ForOp>(loc, mb, mEnd, cIdx(kMR));
+    auto mLoop = scf::ForOp::create(b, loc, mb, mEnd, cIdx(kMR));
     b.setInsertionPointToStart(mLoop.getBody());
     Value m0 = mLoop.getInductionVar();
     // Rows past the end repeat the last row (never stored): no masking in
     // the hot loop.
     SmallVector<Value> rows;
     for (int64_t i = 0; i < kMR; ++i)
-      rows.push_back(b.create<arith::MinUIOp>(loc, add(m0, cIdx(i)), mLast));
-    Value zero = b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(vecT, b.getF32FloatAttr(0.0)));
+      rows.push_back(arith::MinUIOp::create(b, loc, add(m0, cIdx(i)), mLast));
+    Value zero = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(vecT, b.getF32FloatAttr(0.0)));
     SmallVector<Value> init(kMR * kNR, zero);
-    auto kLoop = b.create<scf::ForOp>(loc, cIdx(0), cIdx(K), cIdx(1), init);
+    auto kLoop = scf::ForOp::create(b, loc, cIdx(0), cIdx(K), cIdx(1), init);
     {
       OpBuilder::InsertionGuard g2(b);
       b.setInsertionPointToStart(kLoop.getBody());
       Value k = kLoop.getInductionVar();
       SmallVector<Value> bv, next;
       for (int64_t j = 0; j < kNR; ++j)
-        bv.push_back(b.create<vector::LoadOp>(loc, vecT, bPacked, ValueRange{panel, k, cIdx(j * VW)}));
+        bv.push_back(vector::LoadOp::create(b, loc, vecT, bPacked, ValueRange{panel, k, cIdx(j * VW)}));
       for (int64_t i = 0; i < kMR; ++i) {
-        Value a = b.create<vector::BroadcastOp>(
-            loc, vecT, b.create<memref::LoadOp>(loc, aBuf, ValueRange{rows[i], k}));
+        Value a = vector::BroadcastOp::create(b,
+            loc, vecT, memref::LoadOp::create(b, loc, aBuf, ValueRange{rows[i], k}));
         for (int64_t j = 0; j < kNR; ++j)
-          next.push_back(b.create<vector::FMAOp>(loc, a, bv[j], kLoop.getRegionIterArgs()[i * kNR + j]));
+          next.push_back(vector::FMAOp::create(b, loc, a, bv[j], kLoop.getRegionIterArgs()[i * kNR + j]));
       }
-      b.create<scf::YieldOp>(loc, next);
+      scf::YieldOp::create(b, loc, next);
     }
     // Epilogue on registers: bias, activation, store.
     for (int64_t i = 0; i < kMR; ++i) {
       Value row = add(m0, cIdx(i));
-      Value valid = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, row, M);
-      auto ifOp = b.create<scf::IfOp>(loc, valid, /*withElse=*/false);
+      Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, M);
+      auto ifOp = scf::IfOp::create(b, loc, valid, /*withElse=*/false);
       OpBuilder::InsertionGuard g3(b);
       b.setInsertionPointToStart(&ifOp.getThenRegion().front());
       for (int64_t j = 0; j < kNR; ++j) {
         Value v = kLoop.getResult(i * kNR + j);
         if (biasBuf)
-          v = b.create<arith::AddFOp>(loc, v, biasVec[j]);
+          v = arith::AddFOp::create(b, loc, v, biasVec[j]);
         v = applyActivation(b, loc, v, args.activation);
-        b.create<vector::StoreOp>(loc, v, out, ValueRange{row, add(outCol, cIdx(j * VW))});
+        vector::StoreOp::create(b, loc, v, out, ValueRange{row, add(outCol, cIdx(j * VW))});
       }
     }
   }
   SmallVector<Value> results;
   for (auto [buf, n] : llvm::zip(outBufs, splits))
-    results.push_back(b.create<bufferization::ToTensorOp>(
+    results.push_back(bufferization::ToTensorOp::create(b,
         loc, RankedTensorType::get({at.getDimSize(0), n}, f32), buf, /*restrict=*/true,
         /*writable=*/true));
   return results;

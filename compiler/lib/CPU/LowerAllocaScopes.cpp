@@ -23,13 +23,13 @@ struct LowerAllocaScopesPass
       auto yield = cast<memref::AllocaScopeReturnOp>(body.getTerminator());
       OpBuilder b(scope);
       auto ptrT = LLVM::LLVMPointerType::get(&getContext());
-      Value sp = b.create<LLVM::StackSaveOp>(scope.getLoc(), ptrT);
+      Value sp = LLVM::StackSaveOp::create(b, scope.getLoc(), ptrT);
       SmallVector<Value> results(yield.getResults());
       yield->erase();
       scope->getBlock()->getOperations().splice(Block::iterator(scope),
                                                 body.getOperations());
       b.setInsertionPoint(scope);
-      b.create<LLVM::StackRestoreOp>(scope.getLoc(), sp);
+      LLVM::StackRestoreOp::create(b, scope.getLoc(), sp);
       scope.replaceAllUsesWith(results);
       scope.erase();
     }

@@ -18,7 +18,7 @@ struct LowerMemrefCopyPass
     getOperation().walk([&](memref::CopyOp op) { copies.push_back(op); });
     for (memref::CopyOp op : copies) {
       OpBuilder b(op);
-      b.create<linalg::CopyOp>(op.getLoc(), op.getSource(), op.getTarget());
+      linalg::CopyOp::create(b, op.getLoc(), op.getSource(), op.getTarget());
       op.erase();
     }
   }

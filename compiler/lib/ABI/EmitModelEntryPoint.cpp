@@ -118,47 +118,47 @@ struct EmitModelEntryPointPass
       }
       text.push_back('\0');
       auto arrT = LLVM::LLVMArrayType::get(b.getI8Type(), text.size());
-      b.create<LLVM::GlobalOp>(loc, arrT, /*isConstant=*/true,
+      LLVM::GlobalOp::create(b, loc, arrT, /*isConstant=*/true,
                                LLVM::Linkage::Internal, "__attn_signature",
                                b.getStringAttr(text));
-      auto fn = b.create<LLVM::LLVMFuncOp>(loc, "attn_model_signature",
+      auto fn = LLVM::LLVMFuncOp::create(b, loc, "attn_model_signature",
                                            LLVM::LLVMFunctionType::get(ptrT, {}));
       OpBuilder fb = OpBuilder::atBlockBegin(fn.addEntryBlock(b));
-      Value addr = fb.create<LLVM::AddressOfOp>(loc, ptrT, "__attn_signature");
-      fb.create<LLVM::ReturnOp>(loc, addr);
+      Value addr = LLVM::AddressOfOp::create(fb, loc, ptrT, "__attn_signature");
+      LLVM::ReturnOp::create(fb, loc, addr);
     }
 
     // attn_model_run(in, out) = attn_model_run_ex(in, out, NULL)
     auto exType = LLVM::LLVMFunctionType::get(i32, {ptrT, ptrT, ptrT});
     // The body of attn_model_run_ex, which ModelSupport.c defines around it
     // (allocation failures become ATTN_MODEL_ERR_OUT_OF_MEMORY).
-    auto fn = b.create<LLVM::LLVMFuncOp>(loc, "__attn_model_run_body", exType);
+    auto fn = LLVM::LLVMFuncOp::create(b, loc, "__attn_model_run_body", exType);
     fn.setVisibility_(LLVM::Visibility::Hidden);
-    auto exDecl = b.create<LLVM::LLVMFuncOp>(loc, "attn_model_run_ex", exType);
+    auto exDecl = LLVM::LLVMFuncOp::create(b, loc, "attn_model_run_ex", exType);
     {
-      auto plain = b.create<LLVM::LLVMFuncOp>(
+      auto plain = LLVM::LLVMFuncOp::create(b,
           loc, "attn_model_run", LLVM::LLVMFunctionType::get(i32, {ptrT, ptrT}));
       OpBuilder pb = OpBuilder::atBlockBegin(plain.addEntryBlock(b));
-      Value null = pb.create<LLVM::ZeroOp>(loc, ptrT);
-      auto c = pb.create<LLVM::CallOp>(
+      Value null = LLVM::ZeroOp::create(pb, loc, ptrT);
+      auto c = LLVM::CallOp::create(pb,
           loc, exDecl, ValueRange{plain.getArgument(0), plain.getArgument(1), null});
-      pb.create<LLVM::ReturnOp>(loc, c.getResult());
+      LLVM::ReturnOp::create(pb, loc, c.getResult());
     }
     OpBuilder fb = OpBuilder::atBlockBegin(fn.addEntryBlock(b));
     Value inArr = fn.getArgument(0), outArr = fn.getArgument(1), statusArr = fn.getArgument(2);
     auto gep = [&](Value base, Type elem, int64_t i) -> Value {
-      return fb.create<LLVM::GEPOp>(loc, ptrT, elem, base,
+      return LLVM::GEPOp::create(fb, loc, ptrT, elem, base,
                                     ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
     };
     SmallVector<Value> args;
     for (auto [i, r] : llvm::enumerate(*inRanks)) {
-      Value desc = fb.create<LLVM::LoadOp>(loc, ptrT, gep(inArr, ptrT, i));
-      args.push_back(fb.create<LLVM::LoadOp>(loc, ptrT, gep(desc, i64, 0)));
-      args.push_back(fb.create<LLVM::LoadOp>(loc, ptrT, gep(desc, i64, 1)));
+      Value desc = LLVM::LoadOp::create(fb, loc, ptrT, gep(inArr, ptrT, i));
+      args.push_back(LLVM::LoadOp::create(fb, loc, ptrT, gep(desc, i64, 0)));
+      args.push_back(LLVM::LoadOp::create(fb, loc, ptrT, gep(desc, i64, 1)));
       for (int64_t k = 2; k < 3 + 2 * r; ++k)
-        args.push_back(fb.create<LLVM::LoadOp>(loc, i64, gep(desc, i64, k)));
+        args.push_back(LLVM::LoadOp::create(fb, loc, i64, gep(desc, i64, k)));
     }
-    auto call = fb.create<LLVM::CallOp>(loc, model, args);
+    auto call = LLVM::CallOp::create(fb, loc, model, args);
     // A trailing tensor<4xi64> result (attn.status_result, RuntimeChecks.h)
     // reports the first failed run-time check; it is read, freed and turned
     // into the return code (and the status words of attn_model_run_ex).
@@ -167,33 +167,33 @@ struct EmitModelEntryPointPass
     for (auto [j, r] : llvm::enumerate(*outRanks)) {
       Value res = call.getResult();
       Value d = numOut == 1 ? res
-                            : fb.create<LLVM::ExtractValueOp>(loc, res, ArrayRef<int64_t>{(int64_t)j})
+                            : LLVM::ExtractValueOp::create(fb, loc, res, ArrayRef<int64_t>{(int64_t)j})
                                   .getResult();
-      Value desc = fb.create<LLVM::LoadOp>(loc, ptrT, gep(outArr, ptrT, j));
+      Value desc = LLVM::LoadOp::create(fb, loc, ptrT, gep(outArr, ptrT, j));
       auto field = [&](ArrayRef<int64_t> pos) -> Value {
-        return fb.create<LLVM::ExtractValueOp>(loc, d, pos);
+        return LLVM::ExtractValueOp::create(fb, loc, d, pos);
       };
-      fb.create<LLVM::StoreOp>(loc, field({0}), gep(desc, i64, 0));
-      fb.create<LLVM::StoreOp>(loc, field({1}), gep(desc, i64, 1));
-      fb.create<LLVM::StoreOp>(loc, field({2}), gep(desc, i64, 2));
+      LLVM::StoreOp::create(fb, loc, field({0}), gep(desc, i64, 0));
+      LLVM::StoreOp::create(fb, loc, field({1}), gep(desc, i64, 1));
+      LLVM::StoreOp::create(fb, loc, field({2}), gep(desc, i64, 2));
       for (int64_t k = 0; k < r; ++k) {
-        fb.create<LLVM::StoreOp>(loc, field({3, k}), gep(desc, i64, 3 + k));
-        fb.create<LLVM::StoreOp>(loc, field({4, k}), gep(desc, i64, 3 + r + k));
+        LLVM::StoreOp::create(fb, loc, field({3, k}), gep(desc, i64, 3 + k));
+        LLVM::StoreOp::create(fb, loc, field({4, k}), gep(desc, i64, 3 + r + k));
       }
     }
-    Value zero = fb.create<LLVM::ConstantOp>(loc, i32, fb.getI32IntegerAttr(0));
+    Value zero = LLVM::ConstantOp::create(fb, loc, i32, fb.getI32IntegerAttr(0));
     if (!hasStatus) {
-      fb.create<LLVM::ReturnOp>(loc, zero);
+      LLVM::ReturnOp::create(fb, loc, zero);
       return;
     }
     Value d = numOut == 1 ? call.getResult()
-                          : fb.create<LLVM::ExtractValueOp>(
+                          : LLVM::ExtractValueOp::create(fb,
                                 loc, call.getResult(), ArrayRef<int64_t>{(int64_t)outRanks->size()})
                                 .getResult();
-    Value allocated = fb.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{0});
-    Value aligned = fb.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{1});
-    Value offset = fb.create<LLVM::ExtractValueOp>(loc, d, ArrayRef<int64_t>{2});
-    Value addr = fb.create<LLVM::GEPOp>(loc, ptrT, i64, aligned, ValueRange{offset});
+    Value allocated = LLVM::ExtractValueOp::create(fb, loc, d, ArrayRef<int64_t>{0});
+    Value aligned = LLVM::ExtractValueOp::create(fb, loc, d, ArrayRef<int64_t>{1});
+    Value offset = LLVM::ExtractValueOp::create(fb, loc, d, ArrayRef<int64_t>{2});
+    Value addr = LLVM::GEPOp::create(fb, loc, ptrT, i64, aligned, ValueRange{offset});
     // A CUDA model's flag is in device memory: read through the runtime and
     // freed with the device allocator (attn/abi.h).
     bool cuda = false;
@@ -204,40 +204,40 @@ struct EmitModelEntryPointPass
       auto f = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
       if (!f) {
         OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
-        f = mb.create<LLVM::LLVMFuncOp>(loc, name, type);
+        f = LLVM::LLVMFuncOp::create(mb, loc, name, type);
       }
       return f;
     };
     // The status: 4 x i64 [code, check index, a, b] (RuntimeChecks.h).
-    Value four = fb.create<LLVM::ConstantOp>(loc, i64, fb.getI64IntegerAttr(4));
+    Value four = LLVM::ConstantOp::create(fb, loc, i64, fb.getI64IntegerAttr(4));
     Value host = addr;
     if (cuda) {
-      host = fb.create<LLVM::AllocaOp>(loc, ptrT, i64, four);
+      host = LLVM::AllocaOp::create(fb, loc, ptrT, i64, four);
       // Pointers as i64: attn-gpu-map-parallel-loops declares the function
       // with index (i64) parameters for the reads of host code.
       auto readFn = declare(ATTN_CUDA_READ_SYMBOL, LLVM::LLVMFunctionType::get(voidT, {i64, i64, i64}));
-      fb.create<LLVM::CallOp>(loc, readFn,
-                              ValueRange{fb.create<LLVM::PtrToIntOp>(loc, i64, host),
-                                         fb.create<LLVM::PtrToIntOp>(loc, i64, addr),
-                                         fb.create<LLVM::ConstantOp>(loc, i64, fb.getI64IntegerAttr(32))});
+      LLVM::CallOp::create(fb, loc, readFn,
+                              ValueRange{LLVM::PtrToIntOp::create(fb, loc, i64, host),
+                                         LLVM::PtrToIntOp::create(fb, loc, i64, addr),
+                                         LLVM::ConstantOp::create(fb, loc, i64, fb.getI64IntegerAttr(32))});
     }
     SmallVector<Value> words;
     for (int64_t k = 0; k < 4; ++k)
-      words.push_back(fb.create<LLVM::LoadOp>(loc, i64, gep(host, i64, k)));
+      words.push_back(LLVM::LoadOp::create(fb, loc, i64, gep(host, i64, k)));
     auto freeFn = declare(cuda ? ATTN_CUDA_FREE_SYMBOL : "free",
                           LLVM::LLVMFunctionType::get(voidT, {ptrT}));
-    fb.create<LLVM::CallOp>(loc, freeFn, ValueRange{allocated});
+    LLVM::CallOp::create(fb, loc, freeFn, ValueRange{allocated});
     // status may be NULL (attn_model_run).
     Block *store = fn.addBlock(), *done = fn.addBlock();
-    Value null = fb.create<LLVM::ZeroOp>(loc, ptrT);
-    Value given = fb.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::ne, statusArr, null);
-    fb.create<LLVM::CondBrOp>(loc, given, store, done);
+    Value null = LLVM::ZeroOp::create(fb, loc, ptrT);
+    Value given = LLVM::ICmpOp::create(fb, loc, LLVM::ICmpPredicate::ne, statusArr, null);
+    LLVM::CondBrOp::create(fb, loc, given, store, done);
     fb.setInsertionPointToStart(store);
     for (int64_t k = 0; k < 4; ++k)
-      fb.create<LLVM::StoreOp>(loc, words[k], gep(statusArr, i64, k));
-    fb.create<LLVM::BrOp>(loc, ValueRange{}, done);
+      LLVM::StoreOp::create(fb, loc, words[k], gep(statusArr, i64, k));
+    LLVM::BrOp::create(fb, loc, ValueRange{}, done);
     fb.setInsertionPointToStart(done);
-    fb.create<LLVM::ReturnOp>(loc, ValueRange{fb.create<LLVM::TruncOp>(loc, i32, words[0]).getResult()});
+    LLVM::ReturnOp::create(fb, loc, ValueRange{LLVM::TruncOp::create(fb, loc, i32, words[0]).getResult()});
   }
 };
 } // namespace

@@ -1,6 +1,6 @@
 //===- RuntimeChecks.cpp - run-time shape and index checks ---------------===//
-#include "RuntimeChecks.h"
-#include "LoweringUtils.h"
+#include "Support/RuntimeChecks.h"
+#include "Support/LoweringUtils.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -45,15 +45,15 @@ std::string attn::describeNodeAt(Location loc) {
 
 void attn::recordRuntimeCheck(OpBuilder &b, Location loc, Value bad, Value a, Value bsize,
                               StringRef messageTemplate, int64_t code) {
-  Value bad64 = b.create<arith::ExtUIOp>(loc, b.getI64Type(), bad);
+  Value bad64 = arith::ExtUIOp::create(b, loc, b.getI64Type(), bad);
   auto asI64 = [&](Value v) -> Value {
     if (v.getType().isIndex())
       return toI64(b, loc, v);
     if (v.getType().getIntOrFloatBitWidth() < 64)
-      return b.create<arith::ExtSIOp>(loc, b.getI64Type(), v);
+      return arith::ExtSIOp::create(b, loc, b.getI64Type(), v);
     return v;
   };
-  auto marker = b.create<tensor::FromElementsOp>(
+  auto marker = tensor::FromElementsOp::create(b,
       loc, RankedTensorType::get({3}, b.getI64Type()),
       ValueRange{bad64, asI64(a), asI64(bsize)});
   marker->setAttr(kRuntimeCheckAttr, b.getStringAttr(messageTemplate));
@@ -67,9 +67,9 @@ Value attn::conformOperand(OpBuilder &b, Location loc, Value operand, ArrayRef<V
   int64_t off = rank - type.getRank();
   SmallVector<int64_t> shape(type.getShape());
   Value needs;
-  Value one = b.create<arith::ConstantIndexOp>(loc, 1);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
   auto orInto = [&](Value &acc, Value v) {
-    acc = acc ? b.create<arith::OrIOp>(loc, acc, v).getResult() : v;
+    acc = acc ? arith::OrIOp::create(b, loc, acc, v).getResult() : v;
   };
   for (int64_t j = 0; j < type.getRank(); ++j) {
     if (llvm::is_contained(skipDims, j))
@@ -85,17 +85,17 @@ Value attn::conformOperand(OpBuilder &b, Location loc, Value operand, ArrayRef<V
       int64_t s = type.getDimSize(j);
       if ((s == 1 && allowBroadcast) || (resC && *resC == s))
         continue;
-      d = b.create<arith::ConstantIndexOp>(loc, s);
-      differs = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, d, res);
+      d = arith::ConstantIndexOp::create(b, loc, s);
+      differs = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, d, res);
       bad = differs;
       shape[j] = ShapedType::kDynamic; // conformed to the result's size
     } else {
-      d = b.create<tensor::DimOp>(loc, operand, j);
-      differs = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, d, res);
+      d = tensor::DimOp::create(b, loc, operand, j);
+      differs = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, d, res);
       bad = differs;
       if (allowBroadcast) {
-        Value notOne = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, d, one);
-        bad = b.create<arith::AndIOp>(loc, differs, notOne);
+        Value notOne = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, d, one);
+        bad = arith::AndIOp::create(b, loc, differs, notOne);
       }
     }
     std::string msg;
@@ -114,8 +114,8 @@ Value attn::conformOperand(OpBuilder &b, Location loc, Value operand, ArrayRef<V
   SmallVector<Value> dims;
   for (int64_t j = 0; j < type.getRank(); ++j) {
     if (llvm::is_contained(skipDims, j) || (!type.isDynamicDim(j) && shape[j] == type.getDimSize(j)))
-      dims.push_back(type.isDynamicDim(j) ? b.create<tensor::DimOp>(loc, operand, j).getResult()
-                                          : b.create<arith::ConstantIndexOp>(loc, type.getDimSize(j))
+      dims.push_back(type.isDynamicDim(j) ? tensor::DimOp::create(b, loc, operand, j).getResult()
+                                          : arith::ConstantIndexOp::create(b, loc, type.getDimSize(j))
                                                 .getResult());
     else
       dims.push_back(resultDims[j + off]);
@@ -126,20 +126,20 @@ Value attn::conformOperand(OpBuilder &b, Location loc, Value operand, ArrayRef<V
   // elements has nothing to read: zeros.
   Value numel = one;
   for (int64_t j = 0; j < type.getRank(); ++j)
-    numel = b.create<arith::MulIOp>(loc, numel, b.create<tensor::DimOp>(loc, operand, j));
-  Value zeroIdx = b.create<arith::ConstantIndexOp>(loc, 0);
-  Value empty = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, numel, zeroIdx);
-  auto ifOp = b.create<scf::IfOp>(
+    numel = arith::MulIOp::create(b, loc, numel, tensor::DimOp::create(b, loc, operand, j));
+  Value zeroIdx = arith::ConstantIndexOp::create(b, loc, 0);
+  Value empty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, numel, zeroIdx);
+  auto ifOp = scf::IfOp::create(b,
       loc, needs,
       [&](OpBuilder &tb, Location l) {
         Value init = createEmptyTensor(tb, l, conformedType, dims);
-        auto inner = tb.create<scf::IfOp>(
+        auto inner = scf::IfOp::create(tb,
             l, empty,
             [&](OpBuilder &eb, Location el) {
               Type et = type.getElementType();
               Value zero;
               if (auto it = dyn_cast<IntegerType>(et); it && !it.isSignless())
-                zero = eb.create<UnrealizedConversionCastOp>(
+                zero = UnrealizedConversionCastOp::create(eb,
                              el, et,
                              createScalarConstant(eb, el,
                                                   IntegerType::get(et.getContext(), it.getWidth()),
@@ -147,49 +147,49 @@ Value attn::conformOperand(OpBuilder &b, Location loc, Value operand, ArrayRef<V
                            .getResult(0);
               else
                 zero = createScalarConstant(eb, el, et, 0.0);
-              Value filled = eb.create<linalg::FillOp>(el, zero, init).getResult(0);
-              eb.create<scf::YieldOp>(el, filled);
+              Value filled = linalg::FillOp::create(eb, el, zero, init).getResult(0);
+              scf::YieldOp::create(eb, el, filled);
             },
             [&](OpBuilder &gb, Location gl) {
               SmallVector<AffineMap> maps{gb.getMultiDimIdentityMap(type.getRank())};
               SmallVector<utils::IteratorType> iters(type.getRank(),
                                                      utils::IteratorType::parallel);
-              auto gen = gb.create<linalg::GenericOp>(
+              auto gen = linalg::GenericOp::create(gb,
                   gl, TypeRange{conformedType}, ValueRange{}, ValueRange{init}, maps, iters,
                   [&](OpBuilder &bb, Location bl, ValueRange) {
                     SmallVector<Value> idx;
-                    Value z = bb.create<arith::ConstantIndexOp>(bl, 0);
-                    Value o = bb.create<arith::ConstantIndexOp>(bl, 1);
+                    Value z = arith::ConstantIndexOp::create(bb, bl, 0);
+                    Value o = arith::ConstantIndexOp::create(bb, bl, 1);
                     for (int64_t j = 0; j < type.getRank(); ++j) {
-                      Value i = bb.create<linalg::IndexOp>(bl, j);
+                      Value i = linalg::IndexOp::create(bb, bl, j);
                       if (!llvm::is_contained(skipDims, j) &&
                           (type.isDynamicDim(j) || shape[j] != type.getDimSize(j))) {
                         Value d = type.isDynamicDim(j)
-                                      ? bb.create<tensor::DimOp>(bl, operand, j).getResult()
-                                      : bb.create<arith::ConstantIndexOp>(bl, type.getDimSize(j))
+                                      ? tensor::DimOp::create(bb, bl, operand, j).getResult()
+                                      : arith::ConstantIndexOp::create(bb, bl, type.getDimSize(j))
                                             .getResult();
-                        Value last = bb.create<arith::SubIOp>(bl, d, o);
-                        i = bb.create<arith::MinUIOp>(bl, i, last);
+                        Value last = arith::SubIOp::create(bb, bl, d, o);
+                        i = arith::MinUIOp::create(bb, bl, i, last);
                         if (allowBroadcast) {
                           Value isOne =
-                              bb.create<arith::CmpIOp>(bl, arith::CmpIPredicate::eq, d, o);
-                          i = bb.create<arith::SelectOp>(bl, isOne, z, i);
+                              arith::CmpIOp::create(bb, bl, arith::CmpIPredicate::eq, d, o);
+                          i = arith::SelectOp::create(bb, bl, isOne, z, i);
                         }
                       }
                       idx.push_back(i);
                     }
-                    Value v = bb.create<tensor::ExtractOp>(bl, operand, idx);
-                    bb.create<linalg::YieldOp>(bl, v);
+                    Value v = tensor::ExtractOp::create(bb, bl, operand, idx);
+                    linalg::YieldOp::create(bb, bl, v);
                   });
-              gb.create<scf::YieldOp>(gl, gen.getResult(0));
+              scf::YieldOp::create(gb, gl, gen.getResult(0));
             });
-        tb.create<scf::YieldOp>(l, inner.getResult(0));
+        scf::YieldOp::create(tb, l, inner.getResult(0));
       },
       [&](OpBuilder &eb, Location l) {
         Value v = operand;
         if (conformedType != type)
-          v = eb.create<tensor::CastOp>(l, conformedType, operand);
-        eb.create<scf::YieldOp>(l, v);
+          v = tensor::CastOp::create(eb, l, conformedType, operand);
+        scf::YieldOp::create(eb, l, v);
       });
   return ifOp.getResult(0);
 }
@@ -199,35 +199,35 @@ void attn::guardResultDims(OpBuilder &b, Location loc, RankedTensorType type,
   if (type.hasStaticShape())
     return;
   Type f64 = b.getF64Type(), i64 = b.getI64Type();
-  Value zero = b.create<arith::ConstantIntOp>(loc, i64, 0);
-  Value total = b.create<arith::ConstantOp>(loc, b.getF64FloatAttr(1.0));
+  Value zero = arith::ConstantIntOp::create(b, loc, i64, 0);
+  Value total = arith::ConstantOp::create(b, loc, b.getF64FloatAttr(1.0));
   Value anyBad;
   for (int64_t i = 0; i < type.getRank(); ++i) {
     Value d = toI64(b, loc, dims[i]);
     if (type.isDynamicDim(i)) {
-      Value neg = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, d, zero);
+      Value neg = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, d, zero);
       recordRuntimeCheck(b, loc, neg, d, zero,
                          (what + ": dimension " + llvm::Twine(i) + " of the result would be {a}")
                              .str());
-      anyBad = anyBad ? b.create<arith::OrIOp>(loc, anyBad, neg).getResult() : neg;
+      anyBad = anyBad ? arith::OrIOp::create(b, loc, anyBad, neg).getResult() : neg;
     }
-    total = b.create<arith::MulFOp>(loc, total, b.create<arith::SIToFPOp>(loc, f64, d));
+    total = arith::MulFOp::create(b, loc, total, arith::SIToFPOp::create(b, loc, f64, d));
   }
   unsigned bytes = std::max(1u, type.getElementTypeBitWidth() / 8);
   double limit = std::ldexp(1.0, 46) / bytes;
-  Value tooBig = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, total,
-                                         b.create<arith::ConstantOp>(loc, b.getF64FloatAttr(limit)));
-  Value capped = b.create<arith::MinimumFOp>(
-      loc, total, b.create<arith::ConstantOp>(loc, b.getF64FloatAttr(std::ldexp(1.0, 62))));
-  recordRuntimeCheck(b, loc, tooBig, b.create<arith::FPToSIOp>(loc, i64, capped),
-                     b.create<arith::ConstantIntOp>(loc, i64, (int64_t)limit),
+  Value tooBig = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, total,
+                                         arith::ConstantOp::create(b, loc, b.getF64FloatAttr(limit)));
+  Value capped = arith::MinimumFOp::create(b,
+      loc, total, arith::ConstantOp::create(b, loc, b.getF64FloatAttr(std::ldexp(1.0, 62))));
+  recordRuntimeCheck(b, loc, tooBig, arith::FPToSIOp::create(b, loc, i64, capped),
+                     arith::ConstantIntOp::create(b, loc, i64, (int64_t)limit),
                      (what + ": the result would have {a} elements (at most {b} can be allocated)")
                          .str());
-  anyBad = anyBad ? b.create<arith::OrIOp>(loc, anyBad, tooBig).getResult() : tooBig;
-  Value zeroIdx = b.create<arith::ConstantIndexOp>(loc, 0);
+  anyBad = anyBad ? arith::OrIOp::create(b, loc, anyBad, tooBig).getResult() : tooBig;
+  Value zeroIdx = arith::ConstantIndexOp::create(b, loc, 0);
   for (int64_t i = 0; i < type.getRank(); ++i)
     if (type.isDynamicDim(i))
-      dims[i] = b.create<arith::SelectOp>(loc, anyBad, zeroIdx, dims[i]);
+      dims[i] = arith::SelectOp::create(b, loc, anyBad, zeroIdx, dims[i]);
 }
 
 void attn::returnRuntimeStatus(func::FuncOp fn,
@@ -253,7 +253,7 @@ void attn::returnRuntimeStatus(func::FuncOp fn,
   OpBuilder b(ret);
   Location loc = ret.getLoc();
   Type i64 = b.getI64Type();
-  auto c64 = [&](int64_t v) { return b.create<arith::ConstantIntOp>(loc, i64, v).getResult(); };
+  auto c64 = [&](int64_t v) { return arith::ConstantIntOp::create(b, loc, i64, v).getResult(); };
 
   bool hasStatus = fn->hasAttr("attn.status_result");
   SmallVector<Attribute> templates;
@@ -267,12 +267,12 @@ void attn::returnRuntimeStatus(func::FuncOp fn,
   };
   SmallVector<Item> items;
   for (auto &[flag, tmpl] : indexFlags) {
-    Value bad = b.create<tensor::ExtractOp>(loc, flag, ValueRange{});
+    Value bad = tensor::ExtractOp::create(b, loc, flag, ValueRange{});
     items.push_back({bad, kCheckIndexOutOfRange, (int64_t)templates.size(), c64(0), c64(0)});
     templates.push_back(b.getStringAttr(tmpl));
   }
   for (auto m : markers) {
-    Value bad = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, m.getElements()[0], c64(0));
+    Value bad = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, m.getElements()[0], c64(0));
     int64_t code = m->getAttrOfType<IntegerAttr>(kRuntimeCheckCodeAttr).getInt();
     items.push_back({bad, code, (int64_t)templates.size(), m.getElements()[1], m.getElements()[2]});
     templates.push_back(m->getAttr(kRuntimeCheckAttr));
@@ -283,8 +283,8 @@ void attn::returnRuntimeStatus(func::FuncOp fn,
   if (hasStatus) {
     Value old = operands.back();
     for (int64_t k = 0; k < 4; ++k)
-      cur.push_back(b.create<tensor::ExtractOp>(loc, old,
-                                                ValueRange{b.create<arith::ConstantIndexOp>(loc, k)}));
+      cur.push_back(tensor::ExtractOp::create(b, loc, old,
+                                                ValueRange{arith::ConstantIndexOp::create(b, loc, k)}));
   } else {
     cur.assign(4, c64(0));
   }
@@ -292,9 +292,9 @@ void attn::returnRuntimeStatus(func::FuncOp fn,
   for (const Item &it : llvm::reverse(items)) {
     Value vals[4] = {c64(it.code), c64(it.id), it.a, it.b};
     for (int64_t k = 0; k < 4; ++k)
-      cur[k] = b.create<arith::SelectOp>(loc, it.bad, vals[k], cur[k]);
+      cur[k] = arith::SelectOp::create(b, loc, it.bad, vals[k], cur[k]);
   }
-  Value status = b.create<tensor::FromElementsOp>(loc, RankedTensorType::get({4}, i64), cur);
+  Value status = tensor::FromElementsOp::create(b, loc, RankedTensorType::get({4}, i64), cur);
   if (hasStatus) {
     operands.back() = status;
   } else {

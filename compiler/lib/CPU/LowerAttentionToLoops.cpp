@@ -21,9 +21,9 @@
 // every key tile is visited.
 //
 //===----------------------------------------------------------------------===//
-#include "AttentionKernel.h"
-#include "LoweringUtils.h"
-#include "RuntimeChecks.h"
+#include "CPU/AttentionKernel.h"
+#include "Support/LoweringUtils.h"
+#include "Support/RuntimeChecks.h"
 #include "attn/Compiler/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -53,11 +53,10 @@ static Value generic(OpBuilder &b, Location loc, Type resultType,
                      ValueRange ins, Value init, ArrayRef<AffineMap> maps,
                      ArrayRef<IteratorType> iters,
                      function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
-  return b
-      .create<linalg::GenericOp>(
+  return linalg::GenericOp::create(b,
           loc, TypeRange{resultType}, ins, ValueRange{init}, maps, iters,
           [&](OpBuilder &bb, Location l, ValueRange a) {
-            bb.create<linalg::YieldOp>(l, body(bb, l, a));
+            linalg::YieldOp::create(bb, l, body(bb, l, a));
           })
       .getResult(0);
 }
@@ -66,8 +65,8 @@ static Value extendTo(OpBuilder &b, Location loc, Value v, Type t) {
   if (v.getType() == t)
     return v;
   if (v.getType().getIntOrFloatBitWidth() < t.getIntOrFloatBitWidth())
-    return b.create<arith::ExtFOp>(loc, t, v);
-  return b.create<arith::TruncFOp>(loc, t, v);
+    return arith::ExtFOp::create(b, loc, t, v);
+  return arith::TruncFOp::create(b, loc, t, v);
 }
 
 struct AttentionLowering : OpRewritePattern<AttentionOp> {
@@ -136,21 +135,21 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
       M = materializeDynamicBroadcast(rw, loc, M, scoreDims, describeNode(op) + ": the mask");
     }
 
-    Value c0 = rw.create<arith::ConstantIndexOp>(loc, 0);
-    Value cTQ = rw.create<arith::ConstantIndexOp>(loc, tileQ);
-    Value cTK = rw.create<arith::ConstantIndexOp>(loc, tileK);
-    Value numQT = rw.create<arith::CeilDivUIOp>(loc, Sq, cTQ);
+    Value c0 = arith::ConstantIndexOp::create(rw, loc, 0);
+    Value cTQ = arith::ConstantIndexOp::create(rw, loc, tileQ);
+    Value cTK = arith::ConstantIndexOp::create(rw, loc, tileK);
+    Value numQT = arith::CeilDivUIOp::create(rw, loc, Sq, cTQ);
 
     SmallVector<OpFoldResult> ubs;
     for (int64_t i = 0; i < nb; ++i)
       ubs.push_back(qd[i]);
     ubs.push_back(numQT);
-    auto forall = rw.create<scf::ForallOp>(loc, ubs, ValueRange{out}, std::nullopt);
+    auto forall = scf::ForallOp::create(rw, loc, ubs, ValueRange{out}, std::nullopt);
     OpBuilder::InsertionGuard guard(rw);
     rw.setInsertionPointToStart(forall.getBody());
     SmallVector<Value> ivs = forall.getInductionVars();
-    Value qs = rw.create<arith::MulIOp>(loc, ivs[nb], cTQ);
-    Value tq = rw.create<arith::MinUIOp>(loc, cTQ, rw.create<arith::SubIOp>(loc, Sq, qs));
+    Value qs = arith::MulIOp::create(rw, loc, ivs[nb], cTQ);
+    Value tq = arith::MinUIOp::create(rw, loc, cTQ, arith::SubIOp::create(rw, loc, Sq, qs));
 
     auto dyn = ShapedType::kDynamic;
     // A [rows, cols] slice of a [batch..., S, X] operand at (batch ivs, row0).
@@ -168,7 +167,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
       auto t = RankedTensorType::get(
           {dyn, staticCols},
           cast<RankedTensorType>(src.getType()).getElementType());
-      return rw.create<tensor::ExtractSliceOp>(loc, t, src, offs, sizes, strides);
+      return tensor::ExtractSliceOp::create(rw, loc, t, src, offs, sizes, strides);
     };
     Value qTile = slice2d(Q, qs, tq, D, qt.getDimSize(rank - 1));
 
@@ -177,7 +176,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     auto sType = RankedTensorType::get({dyn, dyn}, acc);
     auto fillT = [&](RankedTensorType t, ArrayRef<Value> dims, double v) {
       Value e = createEmptyTensor(rw, loc, t, dims);
-      return rw.create<linalg::FillOp>(loc, createScalarConstant(rw, loc, acc, v), e)
+      return linalg::FillOp::create(rw, loc, createScalarConstant(rw, loc, acc, v), e)
           .getResult(0);
     };
     Value mInit = fillT(vec, {tq}, -INFINITY);
@@ -188,7 +187,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     // (not with causal_fill: those positions score the fill value).
     Value kEnd = Sk;
     if (causal && !causalFill)
-      kEnd = rw.create<arith::MinUIOp>(loc, Sk, rw.create<arith::AddIOp>(loc, qs, tq));
+      kEnd = arith::MinUIOp::create(rw, loc, Sk, arith::AddIOp::create(rw, loc, qs, tq));
 
     AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
                d2 = getAffineDimExpr(2, ctx);
@@ -197,11 +196,11 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     };
     IteratorType P = IteratorType::parallel, R = IteratorType::reduction;
 
-    auto loop = rw.create<scf::ForOp>(
+    auto loop = scf::ForOp::create(rw,
         loc, c0, kEnd, cTK, ValueRange{mInit, lInit, accInit},
         [&](OpBuilder &b, Location l, Value ks, ValueRange iter) {
           Value m = iter[0], lsum = iter[1], accT = iter[2];
-          Value tk = b.create<arith::MinUIOp>(l, cTK, b.create<arith::SubIOp>(l, kEnd, ks));
+          Value tk = arith::MinUIOp::create(b, l, cTK, arith::SubIOp::create(b, l, kEnd, ks));
           OpBuilder::InsertionGuard g(rw);
           rw.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
           Value kTile = slice2d(K, ks, tk, D, kt.getDimSize(rank - 1));
@@ -214,7 +213,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                             {P, P, R}, [&](OpBuilder &bb, Location bl, ValueRange a) -> Value {
                               Value x = extendTo(bb, bl, a[0], acc);
                               Value y = extendTo(bb, bl, a[1], acc);
-                              return bb.create<arith::AddFOp>(bl, a[2], bb.create<arith::MulFOp>(bl, x, y));
+                              return arith::AddFOp::create(bb, bl, a[2], arith::MulFOp::create(bb, bl, x, y));
                             });
 
           // s' = scale, mask and causal edits.
@@ -242,7 +241,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
               }
             }
             auto tt = RankedTensorType::get(shape, mt.getElementType());
-            ins.push_back(b.create<tensor::ExtractSliceOp>(l, tt, M, offs, sizes, strides));
+            ins.push_back(tensor::ExtractSliceOp::create(b, l, tt, M, offs, sizes, strides));
             maps.push_back(map(2, me));
           }
           maps.push_back(map(2, {d0, d1}));
@@ -255,33 +254,33 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                 auto applyMask = [&](Value x) -> Value {
                   Value mv = a[1];
                   if (kind == MaskKind::additive)
-                    return bb.create<arith::AddFOp>(bl, x, extendTo(bb, bl, mv, acc));
+                    return arith::AddFOp::create(bb, bl, x, extendTo(bb, bl, mv, acc));
                   Value isZero;
                   Type mt = mv.getType();
                   if (isa<FloatType>(mt))
-                    isZero = bb.create<arith::CmpFOp>(bl, arith::CmpFPredicate::OEQ, mv,
+                    isZero = arith::CmpFOp::create(bb, bl, arith::CmpFPredicate::OEQ, mv,
                                                       createScalarConstant(bb, bl, mt, 0));
                   else
-                    isZero = bb.create<arith::CmpIOp>(
+                    isZero = arith::CmpIOp::create(bb,
                         bl, arith::CmpIPredicate::eq, mv,
-                        bb.create<arith::ConstantOp>(bl, bb.getIntegerAttr(mt, 0)));
+                        arith::ConstantOp::create(bb, bl, bb.getIntegerAttr(mt, 0)));
                   Value f = createScalarConstant(bb, bl, acc, fill);
                   return kind == MaskKind::fill_if_zero
-                             ? bb.create<arith::SelectOp>(bl, isZero, f, x).getResult()
-                             : bb.create<arith::SelectOp>(bl, isZero, x, f).getResult();
+                             ? arith::SelectOp::create(bb, bl, isZero, f, x).getResult()
+                             : arith::SelectOp::create(bb, bl, isZero, x, f).getResult();
                 };
                 if (kind != MaskKind::none && maskFirst) {
-                  v = bb.create<arith::MulFOp>(bl, applyMask(v), sc);
+                  v = arith::MulFOp::create(bb, bl, applyMask(v), sc);
                 } else {
-                  v = bb.create<arith::MulFOp>(bl, v, sc);
+                  v = arith::MulFOp::create(bb, bl, v, sc);
                   if (kind != MaskKind::none)
                     v = applyMask(v);
                 }
                 if (causal) {
-                  Value qi = bb.create<arith::AddIOp>(bl, qs, bb.create<linalg::IndexOp>(bl, 0));
-                  Value ki = bb.create<arith::AddIOp>(bl, ks, bb.create<linalg::IndexOp>(bl, 1));
-                  Value future = bb.create<arith::CmpIOp>(bl, arith::CmpIPredicate::ugt, ki, qi);
-                  v = bb.create<arith::SelectOp>(
+                  Value qi = arith::AddIOp::create(bb, bl, qs, linalg::IndexOp::create(bb, bl, 0));
+                  Value ki = arith::AddIOp::create(bb, bl, ks, linalg::IndexOp::create(bb, bl, 1));
+                  Value future = arith::CmpIOp::create(bb, bl, arith::CmpIPredicate::ugt, ki, qi);
+                  v = arith::SelectOp::create(bb,
                       bl, future, createScalarConstant(bb, bl, acc, causalFill.value_or(-INFINITY)),
                       v);
                 }
@@ -292,57 +291,57 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
           Value rowMax = generic(b, l, vec, ValueRange{s2}, fillT(vec, {tq}, -INFINITY),
                                  {map(2, {d0, d1}), map(2, {d0})}, {P, R},
                                  [](OpBuilder &bb, Location bl, ValueRange a) -> Value {
-                                   return bb.create<arith::MaximumFOp>(bl, a[0], a[1]);
+                                   return arith::MaximumFOp::create(bb, bl, a[0], a[1]);
                                  });
           // m' = max(m, rowmax); the safe version is 0 where m' = -inf so that
           // fully masked prefixes give exp(-inf) = 0 rather than NaN.
           auto safe = [&](OpBuilder &bb, Location bl, Value x) -> Value {
             Value ninf = createScalarConstant(bb, bl, acc, -INFINITY);
-            Value isNinf = bb.create<arith::CmpFOp>(bl, arith::CmpFPredicate::OEQ, x, ninf);
-            return bb.create<arith::SelectOp>(bl, isNinf, createScalarConstant(bb, bl, acc, 0), x);
+            Value isNinf = arith::CmpFOp::create(bb, bl, arith::CmpFPredicate::OEQ, x, ninf);
+            return arith::SelectOp::create(bb, bl, isNinf, createScalarConstant(bb, bl, acc, 0), x);
           };
           Value mNew = generic(b, l, vec, ValueRange{m, rowMax}, createEmptyTensor(b, l, vec, {tq}),
                                {map(1, {d0}), map(1, {d0}), map(1, {d0})}, {P},
                                [](OpBuilder &bb, Location bl, ValueRange a) -> Value {
-                                 return bb.create<arith::MaximumFOp>(bl, a[0], a[1]);
+                                 return arith::MaximumFOp::create(bb, bl, a[0], a[1]);
                                });
           Value alpha = generic(b, l, vec, ValueRange{m, mNew}, createEmptyTensor(b, l, vec, {tq}),
                                 {map(1, {d0}), map(1, {d0}), map(1, {d0})}, {P},
                                 [&](OpBuilder &bb, Location bl, ValueRange a) -> Value {
-                                  return bb.create<math::ExpOp>(
-                                      bl, bb.create<arith::SubFOp>(bl, a[0], safe(bb, bl, a[1])));
+                                  return math::ExpOp::create(bb,
+                                      bl, arith::SubFOp::create(bb, bl, a[0], safe(bb, bl, a[1])));
                                 });
           Value p = generic(b, l, sType, ValueRange{s2, mNew}, createEmptyTensor(b, l, sType, {tq, tk}),
                             {map(2, {d0, d1}), map(2, {d0}), map(2, {d0, d1})}, {P, P},
                             [&](OpBuilder &bb, Location bl, ValueRange a) -> Value {
-                              return bb.create<math::ExpOp>(
-                                  bl, bb.create<arith::SubFOp>(bl, a[0], safe(bb, bl, a[1])));
+                              return math::ExpOp::create(bb,
+                                  bl, arith::SubFOp::create(bb, bl, a[0], safe(bb, bl, a[1])));
                             });
           Value rowSum = generic(b, l, vec, ValueRange{p}, fillT(vec, {tq}, 0.0),
                                  {map(2, {d0, d1}), map(2, {d0})}, {P, R},
                                  [](OpBuilder &bb, Location bl, ValueRange a) -> Value {
-                                   return bb.create<arith::AddFOp>(bl, a[0], a[1]);
+                                   return arith::AddFOp::create(bb, bl, a[0], a[1]);
                                  });
           Value lNew = generic(b, l, vec, ValueRange{lsum, alpha, rowSum},
                                createEmptyTensor(b, l, vec, {tq}),
                                {map(1, {d0}), map(1, {d0}), map(1, {d0}), map(1, {d0})}, {P},
                                [](OpBuilder &bb, Location bl, ValueRange a) -> Value {
-                                 return bb.create<arith::AddFOp>(
-                                     bl, bb.create<arith::MulFOp>(bl, a[0], a[1]), a[2]);
+                                 return arith::AddFOp::create(bb,
+                                     bl, arith::MulFOp::create(bb, bl, a[0], a[1]), a[2]);
                                });
           Value accScaled = generic(b, l, accType, ValueRange{alpha}, accT,
                                     {map(2, {d0}), map(2, {d0, d1})}, {P, P},
                                     [](OpBuilder &bb, Location bl, ValueRange a) -> Value {
-                                      return bb.create<arith::MulFOp>(bl, a[1], a[0]);
+                                      return arith::MulFOp::create(bb, bl, a[1], a[0]);
                                     });
           Value accNew = generic(b, l, accType, ValueRange{p, vTile}, accScaled,
                                  {map(3, {d0, d2}), map(3, {d2, d1}), map(3, {d0, d1})},
                                  {P, P, R}, [&](OpBuilder &bb, Location bl, ValueRange a) -> Value {
                                    Value y = extendTo(bb, bl, a[1], acc);
-                                   return bb.create<arith::AddFOp>(
-                                       bl, a[2], bb.create<arith::MulFOp>(bl, a[0], y));
+                                   return arith::AddFOp::create(bb,
+                                       bl, a[2], arith::MulFOp::create(bb, bl, a[0], y));
                                  });
-          b.create<scf::YieldOp>(l, ValueRange{mNew, lNew, accNew});
+          scf::YieldOp::create(b, l, ValueRange{mNew, lNew, accNew});
         });
 
     // out = acc / l
@@ -352,13 +351,13 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
         createEmptyTensor(rw, loc, tileType, {tq, Dv}),
         {map(2, {d0, d1}), map(2, {d0}), map(2, {d0, d1})}, {P, P},
         [&](OpBuilder &bb, Location bl, ValueRange a) -> Value {
-          Value o = bb.create<arith::DivFOp>(bl, a[0], a[1]);
+          Value o = arith::DivFOp::create(bb, bl, a[0], a[1]);
           if (nanToZero) {
             // l > 0 fails exactly for the rows whose weights are NaN (l = 0:
             // every score -inf; l = NaN: a NaN or +inf score).
-            Value ok = bb.create<arith::CmpFOp>(bl, arith::CmpFPredicate::OGT, a[1],
+            Value ok = arith::CmpFOp::create(bb, bl, arith::CmpFPredicate::OGT, a[1],
                                                 createScalarConstant(bb, bl, acc, 0.0));
-            o = bb.create<arith::SelectOp>(bl, ok, o, createScalarConstant(bb, bl, acc, 0.0));
+            o = arith::SelectOp::create(bb, bl, ok, o, createScalarConstant(bb, bl, acc, 0.0));
           }
           return extendTo(bb, bl, o, et);
         });
@@ -373,7 +372,7 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     offs.push_back(rw.getIndexAttr(0));
     sizes.push_back(tq);
     sizes.push_back(getAsOpFoldResult(Dv));
-    rw.create<tensor::ParallelInsertSliceOp>(loc, outTile, forall.getRegionOutArgs()[0],
+    tensor::ParallelInsertSliceOp::create(rw, loc, outTile, forall.getRegionOutArgs()[0],
                                              offs, sizes, strides);
     rw.replaceOp(op, forall.getResult(0));
     return success();

@@ -36,7 +36,7 @@
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Passes.h"
 #include "attn/Compiler/Statistics.h"
-#include "TransformUtils.h"
+#include "Graph/GraphUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -322,7 +322,7 @@ struct SplitLinearResultsPass
         return failure();
     }
     rw.setInsertionPoint(op);
-    auto linear = rw.create<LinearOp>(op.getLoc(), op.getInput(), op.getWeight(), op.getBias(),
+    auto linear = LinearOp::create(rw, op.getLoc(), op.getInput(), op.getWeight(), op.getBias(),
                                       op.getActivation(), splits);
     for (auto [res, w] : llvm::zip(linear.getResults(), splits)) {
       SmallVector<int64_t> shape(yt.getShape().drop_back());
@@ -344,27 +344,27 @@ struct SplitLinearResultsPass
           SmallVector<Value> dims;
           int64_t yRank = yt.getRank();
           for (int64_t i = 0; i + 1 < tt.getRank(); ++i) {
-            Value e = rw.create<tensor::ExtractOp>(
-                loc, rowsFrom.getShape(), ValueRange{rw.create<arith::ConstantIndexOp>(loc, i)});
+            Value e = tensor::ExtractOp::create(rw,
+                loc, rowsFrom.getShape(), ValueRange{arith::ConstantIndexOp::create(rw, loc, i)});
             if (!rowsFrom.getAllowzero() && i < yRank) {
               Value d = i + 1 < yRank
-                            ? rw.create<arith::IndexCastOp>(loc, rw.getI64Type(),
-                                                            rw.create<tensor::DimOp>(loc, r, i))
+                            ? arith::IndexCastOp::create(rw, loc, rw.getI64Type(),
+                                                            tensor::DimOp::create(rw, loc, r, i))
                                   .getResult()
-                            : rw.create<arith::ConstantIntOp>(loc, n, 64).getResult();
-              Value zero = rw.create<arith::ConstantIntOp>(loc, 0, 64);
-              Value isZero = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, e, zero);
-              e = rw.create<arith::SelectOp>(loc, isZero, d, e);
+                            : arith::ConstantIntOp::create(rw, loc, n, 64).getResult();
+              Value zero = arith::ConstantIntOp::create(rw, loc, 0, 64);
+              Value isZero = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, e, zero);
+              e = arith::SelectOp::create(rw, loc, isZero, d, e);
             }
             dims.push_back(e);
           }
-          dims.push_back(rw.create<arith::ConstantIntOp>(loc, tt.getShape().back(), 64));
-          Value shape = rw.create<tensor::FromElementsOp>(loc, shapeT, dims);
-          r = rw.create<ReshapeOp>(loc, tt, r, shape, rw.getUnitAttr());
+          dims.push_back(arith::ConstantIntOp::create(rw, loc, tt.getShape().back(), 64));
+          Value shape = tensor::FromElementsOp::create(rw, loc, shapeT, dims);
+          r = ReshapeOp::create(rw, loc, tt, r, shape, rw.getUnitAttr());
         } else {
-          Value shape = rw.create<arith::ConstantOp>(
+          Value shape = arith::ConstantOp::create(rw,
               loc, DenseIntElementsAttr::get(shapeT, tt.getShape()));
-          r = rw.create<ReshapeOp>(loc, tt, r, shape, UnitAttr());
+          r = ReshapeOp::create(rw, loc, tt, r, shape, UnitAttr());
         }
       }
       rw.replaceAllUsesWith(t.value, r);

@@ -15,7 +15,7 @@
 #include "attn/Compiler/Passes.h"
 #include "attn/Compiler/Statistics.h"
 #include "attn/Dialect/ConstantData.h"
-#include "TransformUtils.h"
+#include "Graph/GraphUtils.h"
 
 #include "mlir/IR/PatternMatch.h"
 
@@ -65,9 +65,9 @@ Value asVector(OpBuilder &b, Location loc, Value bias) {
     return createConstantFromBytes(b, loc, vt, data, constantBlobName(bias, ".vec", "bias"));
   }
   auto shapeT = RankedTensorType::get({1}, b.getI64Type());
-  Value shape = b.create<arith::ConstantOp>(
+  Value shape = arith::ConstantOp::create(b,
       loc, DenseElementsAttr::get(shapeT, ArrayRef<int64_t>{bt.getShape().back()}));
-  return b.create<ReshapeOp>(loc, vt, bias, shape, UnitAttr());
+  return ReshapeOp::create(b, loc, vt, bias, shape, UnitAttr());
 }
 
 struct FuseLinearPass : attn::impl::FuseLinearPassBase<FuseLinearPass> {
@@ -127,11 +127,11 @@ struct FuseLinearPass : attn::impl::FuseLinearPassBase<FuseLinearPass> {
       for (Operation *op : chain)
         locs.push_back(op->getLoc());
       Type linearType = reshape ? reshape.getInput().getType() : y.getType();
-      auto linear = rw.create<LinearOp>(rw.getFusedLoc(locs), TypeRange{linearType}, mm.getLhs(),
+      auto linear = LinearOp::create(rw, rw.getFusedLoc(locs), TypeRange{linearType}, mm.getLhs(),
                                         mm.getRhs(), b, ActivationAttr::get(&getContext(), act));
       Value result = linear.getResult(0);
       if (reshape)
-        result = rw.create<ReshapeOp>(reshape.getLoc(), y.getType(), result, reshape.getShape(),
+        result = ReshapeOp::create(rw, reshape.getLoc(), y.getType(), result, reshape.getShape(),
                                       reshape.getAllowzeroAttr());
       SmallVector<Operation *> constants = operandConstants(chain);
       rw.replaceOp(last, result);

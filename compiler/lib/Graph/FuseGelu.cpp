@@ -18,7 +18,7 @@
 #include "attn/Compiler/Passes.h"
 #include "attn/Compiler/Statistics.h"
 #include "attn/Dialect/ConstantData.h"
-#include "TransformUtils.h"
+#include "Graph/GraphUtils.h"
 
 #include "mlir/IR/PatternMatch.h"
 
@@ -185,7 +185,7 @@ struct FuseGeluPass : attn::impl::FuseGeluPassBase<FuseGeluPass> {
       // matched op (the root included) is still alive.
       SmallVector<Operation *> constants = operandConstants(m->ops);
       rw.setInsertionPoint(root);
-      auto gelu = rw.create<GeluOp>(root.getLoc(), root.getType(), m->x,
+      auto gelu = GeluOp::create(rw, root.getLoc(), root.getType(), m->x,
                                     m->tanh ? rw.getUnitAttr() : UnitAttr());
       rw.replaceOp(root, gelu.getResult());
       erased.insert(root);

@@ -1,6 +1,6 @@
 //===- LoweringUtils.cpp - helpers shared by the attn lowerings -----------===//
-#include "LoweringUtils.h"
-#include "RuntimeChecks.h"
+#include "Support/LoweringUtils.h"
+#include "Support/RuntimeChecks.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -16,9 +16,9 @@ SmallVector<Value> attn::getDimValues(OpBuilder &b, Location loc, Value t) {
   SmallVector<Value> dims;
   for (int64_t i = 0; i < type.getRank(); ++i) {
     if (type.isDynamicDim(i))
-      dims.push_back(b.create<tensor::DimOp>(loc, t, i));
+      dims.push_back(tensor::DimOp::create(b, loc, t, i));
     else
-      dims.push_back(b.create<arith::ConstantIndexOp>(loc, type.getDimSize(i)));
+      dims.push_back(arith::ConstantIndexOp::create(b, loc, type.getDimSize(i)));
   }
   return dims;
 }
@@ -30,7 +30,7 @@ SmallVector<Value> attn::broadcastResultDims(OpBuilder &b, Location loc,
   SmallVector<Value> dims;
   for (int64_t i = 0; i < rank; ++i) {
     if (!resultType.isDynamicDim(i)) {
-      dims.push_back(b.create<arith::ConstantIndexOp>(loc, resultType.getDimSize(i)));
+      dims.push_back(arith::ConstantIndexOp::create(b, loc, resultType.getDimSize(i)));
       continue;
     }
     Value dim;
@@ -40,13 +40,13 @@ SmallVector<Value> attn::broadcastResultDims(OpBuilder &b, Location loc,
       if (j < 0 || t.getDimSize(j) == 1)
         continue;
       Value d = t.isDynamicDim(j)
-                    ? b.create<tensor::DimOp>(loc, op, j).getResult()
-                    : b.create<arith::ConstantIndexOp>(loc, t.getDimSize(j))
+                    ? tensor::DimOp::create(b, loc, op, j).getResult()
+                    : arith::ConstantIndexOp::create(b, loc, t.getDimSize(j))
                           .getResult();
-      dim = dim ? b.create<arith::MaxUIOp>(loc, dim, d).getResult() : d;
+      dim = dim ? arith::MaxUIOp::create(b, loc, dim, d).getResult() : d;
     }
     if (!dim)
-      dim = b.create<arith::ConstantIndexOp>(loc, 1);
+      dim = arith::ConstantIndexOp::create(b, loc, 1);
     dims.push_back(dim);
   }
   return dims;
@@ -72,7 +72,7 @@ Value attn::createEmptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
   for (int64_t i = 0; i < type.getRank(); ++i)
     if (type.isDynamicDim(i))
       dyn.push_back(dims[i]);
-  return b.create<tensor::EmptyOp>(loc, type.getShape(), type.getElementType(),
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
                                    dyn);
 }
 
@@ -89,20 +89,20 @@ Value attn::createScalarConstant(OpBuilder &b, Location loc, Type type,
     Type et = vt.getElementType();
     Attribute e = isa<FloatType>(et) ? Attribute(b.getFloatAttr(et, v))
                                      : Attribute(b.getIntegerAttr(et, static_cast<int64_t>(v)));
-    return b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(vt, e));
+    return arith::ConstantOp::create(b, loc, DenseElementsAttr::get(vt, e));
   }
   if (auto ft = dyn_cast<FloatType>(type))
-    return b.create<arith::ConstantOp>(loc, b.getFloatAttr(ft, v));
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(ft, v));
   if (type.isIndex())
-    return b.create<arith::ConstantIndexOp>(loc, static_cast<int64_t>(v));
-  return b.create<arith::ConstantOp>(
+    return arith::ConstantIndexOp::create(b, loc, static_cast<int64_t>(v));
+  return arith::ConstantOp::create(b,
       loc, b.getIntegerAttr(type, static_cast<int64_t>(v)));
 }
 
 Value attn::toIndex(OpBuilder &b, Location loc, Value v) {
   if (v.getType().isIndex())
     return v;
-  return b.create<arith::IndexCastOp>(loc, b.getIndexType(), v);
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
 }
 
 arith::CmpIPredicate attn::integerPredicate(CmpPredicate p, Type elementType) {
@@ -122,8 +122,8 @@ Value attn::toI64(OpBuilder &b, Location loc, Value v) {
   if (v.getType().isInteger(64))
     return v;
   if (v.getType().isIndex())
-    return b.create<arith::IndexCastOp>(loc, b.getI64Type(), v);
-  return b.create<arith::ExtSIOp>(loc, b.getI64Type(), v);
+    return arith::IndexCastOp::create(b, loc, b.getI64Type(), v);
+  return arith::ExtSIOp::create(b, loc, b.getI64Type(), v);
 }
 
 Value attn::applyActivation(OpBuilder &b, Location l, Value x, Activation act) {
@@ -133,21 +133,21 @@ Value attn::applyActivation(OpBuilder &b, Location l, Value x, Activation act) {
   case Activation::none:
     return x;
   case Activation::relu:
-    return b.create<arith::MaximumFOp>(l, x, c(0.0));
+    return arith::MaximumFOp::create(b, l, x, c(0.0));
   case Activation::gelu: {
     // 0.5 x (1 + erf(x / sqrt(2)))
-    Value inner = b.create<math::ErfOp>(l, b.create<arith::MulFOp>(l, x, c(0.7071067811865476)));
-    return b.create<arith::MulFOp>(l, b.create<arith::MulFOp>(l, c(0.5), x),
-                                   b.create<arith::AddFOp>(l, c(1.0), inner));
+    Value inner = math::ErfOp::create(b, l, arith::MulFOp::create(b, l, x, c(0.7071067811865476)));
+    return arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, c(0.5), x),
+                                   arith::AddFOp::create(b, l, c(1.0), inner));
   }
   case Activation::gelu_tanh: {
     // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-    Value x3 = b.create<arith::MulFOp>(l, x, b.create<arith::MulFOp>(l, x, x));
-    Value poly = b.create<arith::AddFOp>(l, x, b.create<arith::MulFOp>(l, c(0.044715), x3));
-    Value inner = b.create<math::TanhOp>(
-        l, b.create<arith::MulFOp>(l, c(0.7978845608028654), poly));
-    return b.create<arith::MulFOp>(l, b.create<arith::MulFOp>(l, c(0.5), x),
-                                   b.create<arith::AddFOp>(l, c(1.0), inner));
+    Value x3 = arith::MulFOp::create(b, l, x, arith::MulFOp::create(b, l, x, x));
+    Value poly = arith::AddFOp::create(b, l, x, arith::MulFOp::create(b, l, c(0.044715), x3));
+    Value inner = math::TanhOp::create(b,
+        l, arith::MulFOp::create(b, l, c(0.7978845608028654), poly));
+    return arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, c(0.5), x),
+                                   arith::AddFOp::create(b, l, c(1.0), inner));
   }
   }
   llvm_unreachable("unknown activation");
@@ -161,18 +161,18 @@ attn::AttentionOp attn::materializeAttentionLayout(RewriterBase &rw, AttentionOp
   auto logical = [&](Value v, std::optional<ArrayRef<int64_t>> perm) -> Value {
     if (!perm)
       return v;
-    return rw.create<TransposeOp>(loc, v, *perm);
+    return TransposeOp::create(rw, loc, v, *perm);
   };
   Value q = logical(op.getQuery(), op.getQueryPerm());
   Value k = logical(op.getKey(), op.getKeyPerm());
   Value v = logical(op.getValue(), op.getValuePerm());
-  auto canonical = rw.create<AttentionOp>(
+  auto canonical = AttentionOp::create(rw,
       loc, op.getLogicalResultType(), q, k, v, op.getMask(), op.getScale(), op.getMaskKind(),
       op.getFillValue(), op.getMaskFirst(), op.getCausal(), op.getCausalFillAttr(),
       op.getNanToZero());
   Value r = canonical.getResult();
   if (std::optional<ArrayRef<int64_t>> perm = op.getResultPerm())
-    r = rw.create<TransposeOp>(loc, r, *perm);
+    r = TransposeOp::create(rw, loc, r, *perm);
   rw.replaceOp(op, r);
   // Whatever lowers the canonical op goes before it (and before the
   // transpose of its result).

@@ -5,10 +5,10 @@
 // static and dynamic shapes.
 //
 //===----------------------------------------------------------------------===//
-#include "LoweringUtils.h"
-#include "LayerNormKernel.h"
-#include "MatmulKernel.h"
-#include "RuntimeChecks.h"
+#include "Support/LoweringUtils.h"
+#include "CPU/LayerNormKernel.h"
+#include "CPU/MatmulKernel.h"
+#include "Support/RuntimeChecks.h"
 #include "attn/Compiler/Passes.h"
 #include "attn/Dialect/ShapeInference.h"
 
@@ -58,10 +58,10 @@ static Value buildElementwise(OpBuilder &b, Location loc,
   maps.push_back(b.getMultiDimIdentityMap(rank));
   Value init = createEmptyTensor(b, loc, resultType, dims);
   SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-  auto gen = b.create<linalg::GenericOp>(
+  auto gen = linalg::GenericOp::create(b,
       loc, TypeRange{resultType}, ins, ValueRange{init}, maps, iters,
       [&](OpBuilder &bb, Location bl, ValueRange args) {
-        bb.create<linalg::YieldOp>(bl, body(bb, bl, args.drop_back()));
+        linalg::YieldOp::create(bb, bl, body(bb, bl, args.drop_back()));
       });
   return gen.getResult(0);
 }
@@ -89,7 +89,7 @@ static Value convertSignless(OpBuilder &b, Location loc, Value v, Type to,
 static Value castSignedness(OpBuilder &b, Location loc, Value v, Type to) {
   if (v.getType() == to)
     return v;
-  return b.create<UnrealizedConversionCastOp>(loc, to, v).getResult(0);
+  return UnrealizedConversionCastOp::create(b, loc, to, v).getResult(0);
 }
 static Value convertScalar(OpBuilder &b, Location loc, Value v, Type to) {
   Type from = v.getType();
@@ -110,30 +110,30 @@ static Value convertSignless(OpBuilder &b, Location loc, Value v, Type to,
     return v;
   if (to.isInteger(1)) {
     if (isFloat(from))
-      return b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::UNE, v,
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, v,
                                      createScalarConstant(b, loc, from, 0));
-    return b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, v,
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, v,
                                    createScalarConstant(b, loc, from, 0));
   }
   if (isFloat(from) && isFloat(to)) {
     if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
-      return b.create<arith::ExtFOp>(loc, to, v);
-    return b.create<arith::TruncFOp>(loc, to, v);
+      return arith::ExtFOp::create(b, loc, to, v);
+    return arith::TruncFOp::create(b, loc, to, v);
   }
   if (isFloat(from))
-    return toUnsigned ? b.create<arith::FPToUIOp>(loc, to, v).getResult()
-                      : b.create<arith::FPToSIOp>(loc, to, v).getResult();
+    return toUnsigned ? arith::FPToUIOp::create(b, loc, to, v).getResult()
+                      : arith::FPToSIOp::create(b, loc, to, v).getResult();
   bool fromUnsigned = from.isInteger(1) || fromUnsignedType;
   if (isFloat(to))
-    return fromUnsigned ? b.create<arith::UIToFPOp>(loc, to, v).getResult()
-                        : b.create<arith::SIToFPOp>(loc, to, v).getResult();
+    return fromUnsigned ? arith::UIToFPOp::create(b, loc, to, v).getResult()
+                        : arith::SIToFPOp::create(b, loc, to, v).getResult();
   unsigned fw = from.getIntOrFloatBitWidth(), tw = to.getIntOrFloatBitWidth();
   if (fw < tw)
-    return fromUnsigned ? b.create<arith::ExtUIOp>(loc, to, v).getResult()
-                        : b.create<arith::ExtSIOp>(loc, to, v).getResult();
+    return fromUnsigned ? arith::ExtUIOp::create(b, loc, to, v).getResult()
+                        : arith::ExtSIOp::create(b, loc, to, v).getResult();
   if (fw > tw)
-    return b.create<arith::TruncIOp>(loc, to, v);
-  return b.create<arith::BitcastOp>(loc, to, v);
+    return arith::TruncIOp::create(b, loc, to, v);
+  return arith::BitcastOp::create(b, loc, to, v);
 }
 
 /// Whether `v` is a splat constant equal to `x`.
@@ -186,10 +186,10 @@ static void addArith(RewritePatternSet &p) {
   p.add<ElementwisePattern<OpTy>>(
       p.getContext(), [](OpBuilder &b, Location l, ValueRange a, OpTy op) -> Value {
         if (isFloat(a[0].getType()))
-          return b.create<FOp>(l, a[0], a[1]);
+          return FOp::create(b, l, a[0], a[1]);
         if (isUnsignedInt(op->getOperand(0).getType()))
-          return b.create<UOp>(l, a[0], a[1]);
-        return b.create<IOp>(l, a[0], a[1]);
+          return UOp::create(b, l, a[0], a[1]);
+        return IOp::create(b, l, a[0], a[1]);
       });
 }
 
@@ -197,7 +197,7 @@ template <typename OpTy, typename FOp>
 static void addFloatUnary(RewritePatternSet &p) {
   p.add<ElementwisePattern<OpTy>>(
       p.getContext(), [](OpBuilder &b, Location l, ValueRange a, OpTy) -> Value {
-        return b.create<FOp>(l, a[0]);
+        return FOp::create(b, l, a[0]);
       });
 }
 
@@ -212,22 +212,22 @@ static void populateElementwisePatterns(RewritePatternSet &p) {
   p.add<ElementwisePattern<DivOp>>(
       ctx, [](OpBuilder &b, Location l, ValueRange a, DivOp op) -> Value {
         if (isFloat(a[0].getType()))
-          return b.create<arith::DivFOp>(l, a[0], a[1]);
+          return arith::DivFOp::create(b, l, a[0], a[1]);
         Type t = a[0].getType();
         Value zero = createScalarConstant(b, l, t, 0), one = createScalarConstant(b, l, t, 1);
-        Value isZero = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, a[1], zero);
-        Value safe = b.create<arith::SelectOp>(l, isZero, one, a[1]);
+        Value isZero = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[1], zero);
+        Value safe = arith::SelectOp::create(b, l, isZero, one, a[1]);
         Value q;
         if (isUnsignedInt(op.getLhs().getType()) || t.isInteger(1)) {
-          q = b.create<arith::DivUIOp>(l, a[0], safe);
+          q = arith::DivUIOp::create(b, l, a[0], safe);
         } else {
           Value minusOne = createScalarConstant(b, l, t, -1);
-          Value isM1 = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, safe, minusOne);
-          Value safe2 = b.create<arith::SelectOp>(l, isM1, one, safe);
-          Value div = b.create<arith::DivSIOp>(l, a[0], safe2);
-          q = b.create<arith::SelectOp>(l, isM1, b.create<arith::SubIOp>(l, zero, a[0]), div);
+          Value isM1 = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, safe, minusOne);
+          Value safe2 = arith::SelectOp::create(b, l, isM1, one, safe);
+          Value div = arith::DivSIOp::create(b, l, a[0], safe2);
+          q = arith::SelectOp::create(b, l, isM1, arith::SubIOp::create(b, l, zero, a[0]), div);
         }
-        return b.create<arith::SelectOp>(l, isZero, zero, q);
+        return arith::SelectOp::create(b, l, isZero, zero, q);
       });
   addArith<MaxOp, arith::MaximumFOp, arith::MaxSIOp, arith::MaxUIOp>(p);
   addArith<MinOp, arith::MinimumFOp, arith::MinSIOp, arith::MinUIOp>(p);
@@ -239,14 +239,14 @@ static void populateElementwisePatterns(RewritePatternSet &p) {
         // x^2 and x^0.5 are the common cases (variance, norms).
         if (isSplatConstant(op.getRhs(), 2.0))
           return isFloat(a[0].getType())
-                     ? b.create<arith::MulFOp>(l, a[0], a[0]).getResult()
-                     : b.create<arith::MulIOp>(l, a[0], a[0]).getResult();
+                     ? arith::MulFOp::create(b, l, a[0], a[0]).getResult()
+                     : arith::MulIOp::create(b, l, a[0], a[0]).getResult();
         if (isFloat(a[0].getType())) {
           if (isSplatConstant(op.getRhs(), 0.5))
-            return b.create<math::SqrtOp>(l, a[0]);
-          return b.create<math::PowFOp>(l, a[0], a[1]);
+            return math::SqrtOp::create(b, l, a[0]);
+          return math::PowFOp::create(b, l, a[0], a[1]);
         }
-        return b.create<math::IPowIOp>(l, a[0], a[1]);
+        return math::IPowIOp::create(b, l, a[0], a[1]);
       });
   p.add<ElementwisePattern<CmpOp>>(
       ctx, [](OpBuilder &b, Location l, ValueRange a, CmpOp op) -> Value {
@@ -260,28 +260,28 @@ static void populateElementwisePatterns(RewritePatternSet &p) {
           case CmpPredicate::gt: pred = arith::CmpFPredicate::OGT; break;
           case CmpPredicate::ge: pred = arith::CmpFPredicate::OGE; break;
           }
-          return b.create<arith::CmpFOp>(l, pred, a[0], a[1]);
+          return arith::CmpFOp::create(b, l, pred, a[0], a[1]);
         }
         arith::CmpIPredicate pred =
             integerPredicate(op.getPredicate(), getElementTypeOrSelf(op.getLhs().getType()));
-        return b.create<arith::CmpIOp>(l, pred, a[0], a[1]);
+        return arith::CmpIOp::create(b, l, pred, a[0], a[1]);
       });
   p.add<ElementwisePattern<SelectOp>>(
       ctx, [](OpBuilder &b, Location l, ValueRange a, SelectOp) -> Value {
-        return b.create<arith::SelectOp>(l, a[0], a[1], a[2]);
+        return arith::SelectOp::create(b, l, a[0], a[1], a[2]);
       });
   p.add<ElementwisePattern<NegOp>>(
       ctx, [](OpBuilder &b, Location l, ValueRange a, NegOp) -> Value {
         if (isFloat(a[0].getType()))
-          return b.create<arith::NegFOp>(l, a[0]);
-        return b.create<arith::SubIOp>(
+          return arith::NegFOp::create(b, l, a[0]);
+        return arith::SubIOp::create(b,
             l, createScalarConstant(b, l, a[0].getType(), 0), a[0]);
       });
   p.add<ElementwisePattern<AbsOp>>(
       ctx, [](OpBuilder &b, Location l, ValueRange a, AbsOp) -> Value {
         if (isFloat(a[0].getType()))
-          return b.create<math::AbsFOp>(l, a[0]);
-        return b.create<math::AbsIOp>(l, a[0]);
+          return math::AbsFOp::create(b, l, a[0]);
+        return math::AbsIOp::create(b, l, a[0]);
       });
   addFloatUnary<ExpOp, math::ExpOp>(p);
   addFloatUnary<LogOp, math::LogOp>(p);
@@ -292,28 +292,28 @@ static void populateElementwisePatterns(RewritePatternSet &p) {
   addFloatUnary<CeilOp, math::CeilOp>(p);
   p.add<ElementwisePattern<ReciprocalOp>>(
       ctx, [](OpBuilder &b, Location l, ValueRange a, ReciprocalOp) -> Value {
-        return b.create<arith::DivFOp>(
+        return arith::DivFOp::create(b,
             l, createScalarConstant(b, l, a[0].getType(), 1), a[0]);
       });
   p.add<ElementwisePattern<SigmoidOp>>(
       ctx, [](OpBuilder &b, Location l, ValueRange a, SigmoidOp) -> Value {
         Type t = a[0].getType();
-        Value e = b.create<math::ExpOp>(l, b.create<arith::NegFOp>(l, a[0]));
+        Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, a[0]));
         Value one = createScalarConstant(b, l, t, 1);
-        return b.create<arith::DivFOp>(l, one,
-                                       b.create<arith::AddFOp>(l, one, e));
+        return arith::DivFOp::create(b, l, one,
+                                       arith::AddFOp::create(b, l, one, e));
       });
   p.add<ElementwisePattern<ReluOp>>(
       ctx, [](OpBuilder &b, Location l, ValueRange a, ReluOp) -> Value {
         Value zero = createScalarConstant(b, l, a[0].getType(), 0);
         if (isFloat(a[0].getType()))
-          return b.create<arith::MaximumFOp>(l, a[0], zero);
-        return b.create<arith::MaxSIOp>(l, a[0], zero);
+          return arith::MaximumFOp::create(b, l, a[0], zero);
+        return arith::MaxSIOp::create(b, l, a[0], zero);
       });
   p.add<ElementwisePattern<NotOp>>(
       ctx, [](OpBuilder &b, Location l, ValueRange a, NotOp) -> Value {
-        return b.create<arith::XOrIOp>(
-            l, a[0], b.create<arith::ConstantIntOp>(l, 1, 1));
+        return arith::XOrIOp::create(b,
+            l, a[0], arith::ConstantIntOp::create(b, l, 1, 1));
       });
   p.add<ElementwisePattern<GeluOp>>(
       ctx, [](OpBuilder &b, Location l, ValueRange a, GeluOp op) -> Value {
@@ -360,7 +360,7 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
   for (int64_t i = 0; i < rank - 1; ++i)
     re[0].push_back(i);
   re.push_back({rank - 1});
-  Value a = rank > 2 ? b.create<tensor::CollapseShapeOp>(loc, x, re).getResult() : x;
+  Value a = rank > 2 ? tensor::CollapseShapeOp::create(b, loc, x, re).getResult() : x;
   auto at = rtype(a);
   SmallVector<int64_t> splits;
   for (Type t : resultTypes)
@@ -376,29 +376,29 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
     int64_t nStatic = wt.getDimSize(1);
     if (n >= 0) {
       SmallVector<OpFoldResult> one{b.getIndexAttr(1), b.getIndexAttr(1)};
-      wc = b.create<tensor::ExtractSliceOp>(
+      wc = tensor::ExtractSliceOp::create(b,
           loc, w, SmallVector<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(col)},
           SmallVector<OpFoldResult>{wt.isDynamicDim(0) ? OpFoldResult(wdims[0])
                                                        : OpFoldResult(b.getIndexAttr(wt.getDimSize(0))),
                                     b.getIndexAttr(n)},
           one);
       if (bias)
-        bc = b.create<tensor::ExtractSliceOp>(loc, bias, SmallVector<OpFoldResult>{b.getIndexAttr(col)},
+        bc = tensor::ExtractSliceOp::create(b, loc, bias, SmallVector<OpFoldResult>{b.getIndexAttr(col)},
                                               SmallVector<OpFoldResult>{b.getIndexAttr(n)},
                                               SmallVector<OpFoldResult>{b.getIndexAttr(1)});
-      nv = b.create<arith::ConstantIndexOp>(loc, n);
+      nv = arith::ConstantIndexOp::create(b, loc, n);
       nStatic = n;
     }
     auto mmType = RankedTensorType::get({at.getDimSize(0), nStatic}, et);
     // Per result: a fresh buffer each (tensor.empty + fill would be CSE'd
     // into one shared, copied fill).
     Value init = n < 0 ? createEmptyTensor(b, loc, mmType, {dims[0], nv})
-                       : b.create<bufferization::AllocTensorOp>(
+                       : bufferization::AllocTensorOp::create(b,
                               loc, mmType, mmType.isDynamicDim(0) ? ValueRange{dims[0]} : ValueRange{})
                              .getResult();
     Value zero = createScalarConstant(b, loc, et, 0);
-    Value filled = b.create<linalg::FillOp>(loc, zero, init).getResult(0);
-    Value mm = b.create<linalg::MatmulOp>(loc, TypeRange{mmType}, ValueRange{a, wc},
+    Value filled = linalg::FillOp::create(b, loc, zero, init).getResult(0);
+    Value mm = linalg::MatmulOp::create(b, loc, TypeRange{mmType}, ValueRange{a, wc},
                                           ValueRange{filled})
                    .getResult(0);
     if (bias || act != Activation::none) {
@@ -408,7 +408,7 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
       bool hasBias = static_cast<bool>(bc);
       mm = buildElementwise(b, loc, mmType, operands,
                             [&](OpBuilder &bb, Location l, ValueRange v) -> Value {
-                              Value y = hasBias ? bb.create<arith::AddFOp>(l, v[0], v[1]).getResult()
+                              Value y = hasBias ? arith::AddFOp::create(bb, l, v[0], v[1]).getResult()
                                                 : v[0];
                               return applyActivation(bb, l, y, act);
                             });
@@ -441,11 +441,11 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
         SmallVector<OpFoldResult> offsets{b.getIndexAttr(0), b.getIndexAttr(col)};
         SmallVector<OpFoldResult> sizes{OpFoldResult(dims[0]), b.getIndexAttr(n)};
         SmallVector<OpFoldResult> strides{b.getIndexAttr(1), b.getIndexAttr(1)};
-        Value slice = b.create<tensor::ExtractSliceOp>(loc, mm, offsets, sizes, strides);
+        Value slice = tensor::ExtractSliceOp::create(b, loc, mm, offsets, sizes, strides);
         // A contiguous copy: each result is its own tensor.
         auto st = RankedTensorType::get({at.getDimSize(0), n}, et);
-        Value copyInit = createEmptyTensor(b, loc, st, {dims[0], b.create<arith::ConstantIndexOp>(loc, n)});
-        parts.push_back(b.create<linalg::CopyOp>(loc, slice, copyInit).getResult(0));
+        Value copyInit = createEmptyTensor(b, loc, st, {dims[0], arith::ConstantIndexOp::create(b, loc, n)});
+        parts.push_back(linalg::CopyOp::create(b, loc, slice, copyInit).getResult(0));
         col += n;
       }
     }
@@ -464,7 +464,7 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
         else if (i < rank - 1)
           outShape.push_back(xdims[i]);
         else
-          outShape.push_back(b.create<tensor::DimOp>(loc, part, 1).getResult());
+          outShape.push_back(tensor::DimOp::create(b, loc, part, 1).getResult());
       }
       auto expanded = RankedTensorType::get(
           [&] {
@@ -473,10 +473,10 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
             return shape;
           }(),
           et);
-      r = b.create<tensor::ExpandShapeOp>(loc, expanded, part, re, outShape);
+      r = tensor::ExpandShapeOp::create(b, loc, expanded, part, re, outShape);
     }
     if (r.getType() != rtT)
-      r = b.create<tensor::CastOp>(loc, rtT, r);
+      r = tensor::CastOp::create(b, loc, rtT, r);
     results.push_back(r);
   }
   return results;
@@ -528,7 +528,7 @@ struct MatmulPattern : OpRewritePattern<MatmulOp> {
       SmallVector<Value> ld = getDimValues(rw, loc, lhs), rd = getDimValues(rw, loc, rhs);
       for (int64_t i = 0; i < nb; ++i) {
         if (!resultType.isDynamicDim(i)) {
-          rdims.push_back(rw.create<arith::ConstantIndexOp>(loc, resultType.getDimSize(i)));
+          rdims.push_back(arith::ConstantIndexOp::create(rw, loc, resultType.getDimSize(i)));
           continue;
         }
         Value d;
@@ -536,9 +536,9 @@ struct MatmulPattern : OpRewritePattern<MatmulOp> {
           int64_t j = i - (nb - (t.getRank() - 2));
           if (j < 0 || t.getDimSize(j) == 1)
             continue;
-          d = d ? rw.create<arith::MaxUIOp>(loc, d, (*dv)[j]).getResult() : (*dv)[j];
+          d = d ? arith::MaxUIOp::create(rw, loc, d, (*dv)[j]).getResult() : (*dv)[j];
         }
-        rdims.push_back(d ? d : rw.create<arith::ConstantIndexOp>(loc, 1).getResult());
+        rdims.push_back(d ? d : arith::ConstantIndexOp::create(rw, loc, 1).getResult());
       }
       SmallVector<Value> lfull(rdims), rfull(rdims);
       lfull.push_back(ld[lt.getRank() - 2]);
@@ -590,18 +590,18 @@ struct MatmulPattern : OpRewritePattern<MatmulOp> {
     SmallVector<utils::IteratorType> iters(nb + 2, utils::IteratorType::parallel);
     iters.push_back(utils::IteratorType::reduction);
     Value init = createEmptyTensor(rw, loc, resultType, rdims);
-    Value filled = rw.create<linalg::FillOp>(loc, zero, init).getResult(0);
-    auto gen = rw.create<linalg::GenericOp>(
+    Value filled = linalg::FillOp::create(rw, loc, zero, init).getResult(0);
+    auto gen = linalg::GenericOp::create(rw,
         loc, TypeRange{resultType}, ValueRange{lhs, rhs}, ValueRange{filled},
         maps, iters, [&](OpBuilder &b, Location l, ValueRange a) {
           Value r = isFloat(et)
-                        ? b.create<arith::AddFOp>(
-                               l, a[2], b.create<arith::MulFOp>(l, a[0], a[1]))
+                        ? arith::AddFOp::create(b,
+                               l, a[2], arith::MulFOp::create(b, l, a[0], a[1]))
                               .getResult()
-                        : b.create<arith::AddIOp>(
-                               l, a[2], b.create<arith::MulIOp>(l, a[0], a[1]))
+                        : arith::AddIOp::create(b,
+                               l, a[2], arith::MulIOp::create(b, l, a[0], a[1]))
                               .getResult();
-          b.create<linalg::YieldOp>(l, r);
+          linalg::YieldOp::create(b, l, r);
         });
     rw.replaceOp(op, gen.getResult(0));
     return success();
@@ -621,7 +621,7 @@ struct TransposePattern : OpRewritePattern<TransposeOp> {
     for (int64_t p : op.getPerm())
       out.push_back(in[p]);
     Value init = createEmptyTensor(rw, loc, rtype(op.getResult()), out);
-    auto t = rw.create<linalg::TransposeOp>(loc, op.getInput(), init, op.getPerm());
+    auto t = linalg::TransposeOp::create(rw, loc, op.getInput(), init, op.getPerm());
     rw.replaceOp(op, t.getResult()[0]);
     return success();
   }
@@ -631,10 +631,10 @@ struct TransposePattern : OpRewritePattern<TransposeOp> {
 static Value extractI64(OpBuilder &b, Location loc, Value t, int64_t i) {
   DenseElementsAttr attr;
   if (matchPattern(t, m_Constant(&attr)))
-    return b.create<arith::ConstantIntOp>(
+    return arith::ConstantIntOp::create(b,
         loc, (*(attr.getValues<APInt>().begin() + (attr.isSplat() ? 0 : i))).getSExtValue(), 64);
-  Value idx = b.create<arith::ConstantIndexOp>(loc, i);
-  return toI64(b, loc, b.create<tensor::ExtractOp>(loc, t, ValueRange{idx}));
+  Value idx = arith::ConstantIndexOp::create(b, loc, i);
+  return toI64(b, loc, tensor::ExtractOp::create(b, loc, t, ValueRange{idx}));
 }
 
 /// Constant values of a 1-D integer tensor, if it is a constant.
@@ -661,9 +661,9 @@ struct ReshapePattern : OpRewritePattern<ReshapeOp> {
     // expand-strided-metadata crashes on expand_shape of 0-d memrefs.
     if (it.hasStaticShape() && rt.hasStaticShape() && it.getNumElements() == 1 &&
         (it.getRank() == 0 || rank == 0)) {
-      Value zero = rw.create<arith::ConstantIndexOp>(loc, 0);
+      Value zero = arith::ConstantIndexOp::create(rw, loc, 0);
       SmallVector<Value> idx(it.getRank(), zero);
-      Value v = rw.create<tensor::ExtractOp>(loc, op.getInput(), idx);
+      Value v = tensor::ExtractOp::create(rw, loc, op.getInput(), idx);
       rw.replaceOpWithNewOp<tensor::FromElementsOp>(op, rt, ValueRange{v});
       return success();
     }
@@ -679,9 +679,9 @@ struct ReshapePattern : OpRewritePattern<ReshapeOp> {
         return re;
       };
       if (rank == 0 || it.getRank() > 1)
-        v = rw.create<tensor::CollapseShapeOp>(loc, v, reassocAll(rank == 0 ? 0 : it.getRank()));
+        v = tensor::CollapseShapeOp::create(rw, loc, v, reassocAll(rank == 0 ? 0 : it.getRank()));
       if (rank > 0 && (it.getRank() == 0 || rank > 1))
-        v = rw.create<tensor::ExpandShapeOp>(loc, rt, v, reassocAll(it.getRank() == 0 ? 0 : rank));
+        v = tensor::ExpandShapeOp::create(rw, loc, rt, v, reassocAll(it.getRank() == 0 ? 0 : rank));
       if (v.getType() != rt)
         return op.emitOpError("cannot reshape ") << it << " to " << rt;
       rw.replaceOp(op, v);
@@ -690,48 +690,48 @@ struct ReshapePattern : OpRewritePattern<ReshapeOp> {
     SmallVector<Value> inDims = getDimValues(rw, loc, op.getInput());
     SmallVector<Value> out(rank);
     if (!rt.hasStaticShape()) {
-      Value total = rw.create<arith::ConstantIntOp>(loc, 1, 64);
+      Value total = arith::ConstantIntOp::create(rw, loc, 1, 64);
       for (Value d : inDims)
-        total = rw.create<arith::MulIOp>(loc, total, toI64(rw, loc, d));
-      Value c0 = rw.create<arith::ConstantIntOp>(loc, 0, 64);
-      Value cm1 = rw.create<arith::ConstantIntOp>(loc, -1, 64);
-      Value c1 = rw.create<arith::ConstantIntOp>(loc, 1, 64);
+        total = arith::MulIOp::create(rw, loc, total, toI64(rw, loc, d));
+      Value c0 = arith::ConstantIntOp::create(rw, loc, 0, 64);
+      Value cm1 = arith::ConstantIntOp::create(rw, loc, -1, 64);
+      Value c1 = arith::ConstantIntOp::create(rw, loc, 1, 64);
       SmallVector<Value> vals, isNeg;
       Value known = c1;
       for (int64_t i = 0; i < rank; ++i) {
         Value s = extractI64(rw, loc, op.getShape(), i);
         if (!op.getAllowzero() && i < (int64_t)inDims.size()) {
-          Value isZero = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, s, c0);
-          s = rw.create<arith::SelectOp>(loc, isZero, toI64(rw, loc, inDims[i]), s);
+          Value isZero = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, s, c0);
+          s = arith::SelectOp::create(rw, loc, isZero, toI64(rw, loc, inDims[i]), s);
         }
-        Value neg = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, s, cm1);
-        known = rw.create<arith::MulIOp>(loc, known,
-                                         rw.create<arith::SelectOp>(loc, neg, c1, s));
+        Value neg = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, s, cm1);
+        known = arith::MulIOp::create(rw, loc, known,
+                                         arith::SelectOp::create(rw, loc, neg, c1, s));
         vals.push_back(s);
         isNeg.push_back(neg);
       }
       // Guard against a zero divisor (an empty tensor reshaped with -1).
-      Value isZeroKnown = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, known, c0);
-      Value safeKnown = rw.create<arith::SelectOp>(loc, isZeroKnown, c1, known);
-      Value inferred = rw.create<arith::DivSIOp>(loc, total, safeKnown);
+      Value isZeroKnown = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, known, c0);
+      Value safeKnown = arith::SelectOp::create(rw, loc, isZeroKnown, c1, known);
+      Value inferred = arith::DivSIOp::create(rw, loc, total, safeKnown);
       for (int64_t i = 0; i < rank; ++i)
-        out[i] = rw.create<arith::SelectOp>(loc, isNeg[i], inferred, vals[i]);
+        out[i] = arith::SelectOp::create(rw, loc, isNeg[i], inferred, vals[i]);
       // The element count must be the input's. When it is not, the run
       // fails with that check and the result's dynamic dims are 0 (a view of
       // no elements: nothing reads past the input).
       Value count = c1;
       for (int64_t i = 0; i < rank; ++i)
-        count = rw.create<arith::MulIOp>(
+        count = arith::MulIOp::create(rw,
             loc, count,
             rt.isDynamicDim(i) ? out[i]
-                               : rw.create<arith::ConstantIntOp>(loc, rt.getDimSize(i), 64).getResult());
-      Value bad = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, count, total);
+                               : arith::ConstantIntOp::create(rw, loc, rt.getDimSize(i), 64).getResult());
+      Value bad = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ne, count, total);
       recordRuntimeCheck(rw, loc, bad, total, count,
                          describeNodeAt(loc) +
                              ": cannot reshape {a} elements into a shape of {b} elements");
       for (int64_t i = 0; i < rank; ++i)
         if (rt.isDynamicDim(i))
-          out[i] = rw.create<arith::SelectOp>(loc, bad, c0, out[i]);
+          out[i] = arith::SelectOp::create(rw, loc, bad, c0, out[i]);
     }
     // Collapse to 1-D and expand to the computed dims (memref.reshape with a
     // dynamic shape operand is avoided: upstream expand-strided-metadata
@@ -746,7 +746,7 @@ struct ReshapePattern : OpRewritePattern<ReshapeOp> {
       SmallVector<ReassociationIndices> re{{}};
       for (int64_t i = 0; i < it.getRank(); ++i)
         re[0].push_back(i);
-      flat = rw.create<tensor::CollapseShapeOp>(loc, flat, re);
+      flat = tensor::CollapseShapeOp::create(rw, loc, flat, re);
     }
     SmallVector<ReassociationIndices> re{{}};
     for (int64_t i = 0; i < rank; ++i)
@@ -754,7 +754,7 @@ struct ReshapePattern : OpRewritePattern<ReshapeOp> {
     if (rank == 1) {
       Value r = flat;
       if (r.getType() != rt)
-        r = rw.create<tensor::CastOp>(loc, rt, r);
+        r = tensor::CastOp::create(rw, loc, rt, r);
       rw.replaceOp(op, r);
       return success();
     }
@@ -764,7 +764,7 @@ struct ReshapePattern : OpRewritePattern<ReshapeOp> {
         {rt.hasStaticShape() ? rt.getNumElements() : ShapedType::kDynamic},
         rt.getElementType());
     if (flat.getType() != flatType)
-      flat = rw.create<tensor::CastOp>(loc, flatType, flat);
+      flat = tensor::CastOp::create(rw, loc, flatType, flat);
     rw.replaceOpWithNewOp<tensor::ExpandShapeOp>(op, rt, flat, re, outShape);
     return success();
   }
@@ -781,12 +781,12 @@ struct ExpandPattern : OpRewritePattern<ExpandOp> {
     SmallVector<Value> dims;
     for (int64_t i = 0; i < rank; ++i) {
       if (!rt.isDynamicDim(i)) {
-        dims.push_back(rw.create<arith::ConstantIndexOp>(loc, rt.getDimSize(i)));
+        dims.push_back(arith::ConstantIndexOp::create(rw, loc, rt.getDimSize(i)));
         continue;
       }
       Value s = toIndex(rw, loc, extractI64(rw, loc, op.getShape(), i));
       if (i >= off)
-        s = rw.create<arith::MaxUIOp>(loc, s, inDims[i - off]);
+        s = arith::MaxUIOp::create(rw, loc, s, inDims[i - off]);
       dims.push_back(s);
     }
     std::string node = describeNodeAt(loc);
@@ -796,13 +796,13 @@ struct ExpandPattern : OpRewritePattern<ExpandOp> {
       if (!rt.isDynamicDim(i) || it.getDimSize(i - off) == 1)
         continue;
       Value s = toIndex(rw, loc, extractI64(rw, loc, op.getShape(), i));
-      Value one = rw.create<arith::ConstantIndexOp>(loc, 1);
+      Value one = arith::ConstantIndexOp::create(rw, loc, 1);
       Value in = inDims[i - off];
-      Value bad = rw.create<arith::AndIOp>(
-          loc, rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, s, one),
-          rw.create<arith::AndIOp>(
-              loc, rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, s, in),
-              rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ne, in, one)));
+      Value bad = arith::AndIOp::create(rw,
+          loc, arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ne, s, one),
+          arith::AndIOp::create(rw,
+              loc, arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ne, s, in),
+              arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ne, in, one)));
       recordRuntimeCheck(rw, loc, bad, s, in,
                          node + ": shape entry " + std::to_string(i) +
                              " is {a} but the input's dimension is {b} (sizes must be equal or 1)");
@@ -814,10 +814,10 @@ struct ExpandPattern : OpRewritePattern<ExpandOp> {
         broadcastIndexingMap(rw.getContext(), cast<RankedTensorType>(in.getType()), rank),
         rw.getMultiDimIdentityMap(rank)};
     SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-    auto gen = rw.create<linalg::GenericOp>(
+    auto gen = linalg::GenericOp::create(rw,
         loc, TypeRange{rt}, ValueRange{in}, ValueRange{init}, maps, iters,
         [&](OpBuilder &b, Location l, ValueRange a) {
-          b.create<linalg::YieldOp>(l, a[0]);
+          linalg::YieldOp::create(b, l, a[0]);
         });
     rw.replaceOp(op, gen.getResult(0));
     return success();
@@ -832,13 +832,13 @@ struct ConcatPattern : OpRewritePattern<ConcatOp> {
     int64_t rank = rt.getRank();
     int64_t axis = *normalizeAxis(op.getAxis(), rank);
     SmallVector<Value> dims = getDimValues(rw, loc, op.getInputs()[0]);
-    Value total = rw.create<arith::ConstantIndexOp>(loc, 0);
+    Value total = arith::ConstantIndexOp::create(rw, loc, 0);
     for (Value v : op.getInputs())
-      total = rw.create<arith::AddIOp>(
+      total = arith::AddIOp::create(rw,
           loc, total, getDimValues(rw, loc, v)[axis]);
     dims[axis] = total;
     Value result = createEmptyTensor(rw, loc, rt, dims);
-    Value offset = rw.create<arith::ConstantIndexOp>(loc, 0);
+    Value offset = arith::ConstantIndexOp::create(rw, loc, 0);
     std::string node = describeNodeAt(loc);
     for (auto [k, input] : llvm::enumerate(op.getInputs())) {
       Value v = input;
@@ -854,8 +854,8 @@ struct ConcatPattern : OpRewritePattern<ConcatOp> {
       offs[axis] = getAsOpFoldResult(offset);
       for (Value d : vd)
         sizes.push_back(getAsOpFoldResult(d));
-      result = rw.create<tensor::InsertSliceOp>(loc, v, result, offs, sizes, strides);
-      offset = rw.create<arith::AddIOp>(loc, offset, vd[axis]);
+      result = tensor::InsertSliceOp::create(rw, loc, v, result, offs, sizes, strides);
+      offset = arith::AddIOp::create(rw, loc, offset, vd[axis]);
     }
     rw.replaceOp(op, result);
     return success();
@@ -876,7 +876,7 @@ struct SlicePattern : OpRewritePattern<SliceOp> {
     SmallVector<OpFoldResult> offs(rank, rw.getIndexAttr(0)), sizes, strides(rank, rw.getIndexAttr(1));
     for (Value d : dims)
       sizes.push_back(d);
-    Value c0 = rw.create<arith::ConstantIntOp>(loc, 0, 64);
+    Value c0 = arith::ConstantIntOp::create(rw, loc, 0, 64);
     for (size_t k = 0; k < axes->size(); ++k) {
       auto axis = normalizeAxis((*axes)[k], rank);
       int64_t step = (*steps)[steps->size() == 1 ? 0 : k];
@@ -886,24 +886,24 @@ struct SlicePattern : OpRewritePattern<SliceOp> {
         return op.emitOpError("lowering supports positive steps only, got ") << step;
       Value dim = toI64(rw, loc, dims[*axis]);
       auto clampIdx = [&](Value v) {
-        Value neg = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, v, c0);
-        v = rw.create<arith::SelectOp>(loc, neg, rw.create<arith::AddIOp>(loc, v, dim), v);
-        v = rw.create<arith::MaxSIOp>(loc, v, c0);
-        return rw.create<arith::MinSIOp>(loc, v, dim).getResult();
+        Value neg = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt, v, c0);
+        v = arith::SelectOp::create(rw, loc, neg, arith::AddIOp::create(rw, loc, v, dim), v);
+        v = arith::MaxSIOp::create(rw, loc, v, c0);
+        return arith::MinSIOp::create(rw, loc, v, dim).getResult();
       };
       Value start = clampIdx(extractI64(rw, loc, op.getStarts(), k));
       Value end = clampIdx(extractI64(rw, loc, op.getEnds(), k));
-      Value len = rw.create<arith::MaxSIOp>(loc, rw.create<arith::SubIOp>(loc, end, start), c0);
-      Value stepV = rw.create<arith::ConstantIntOp>(loc, step, 64);
-      Value size = rw.create<arith::CeilDivSIOp>(loc, len, stepV);
+      Value len = arith::MaxSIOp::create(rw, loc, arith::SubIOp::create(rw, loc, end, start), c0);
+      Value stepV = arith::ConstantIntOp::create(rw, loc, step, 64);
+      Value size = arith::CeilDivSIOp::create(rw, loc, len, stepV);
       offs[*axis] = toIndex(rw, loc, start);
       sizes[*axis] = toIndex(rw, loc, size);
       strides[*axis] = rw.getIndexAttr(step);
     }
     auto sliceType = tensor::ExtractSliceOp::inferResultType(cast<RankedTensorType>(it), sizes);
-    Value r = rw.create<tensor::ExtractSliceOp>(loc, sliceType, op.getInput(), offs, sizes, strides);
+    Value r = tensor::ExtractSliceOp::create(rw, loc, sliceType, op.getInput(), offs, sizes, strides);
     if (r.getType() != rtype(op.getResult()))
-      r = rw.create<tensor::CastOp>(loc, rtype(op.getResult()), r);
+      r = tensor::CastOp::create(rw, loc, rtype(op.getResult()), r);
     rw.replaceOp(op, r);
     return success();
   }
@@ -914,11 +914,11 @@ struct SlicePattern : OpRewritePattern<SliceOp> {
 /// outside the table (checkIndices reports them).
 static Value clampIndex(OpBuilder &b, Location l, Value v, Value dim) {
   Value i = toIndex(b, l, v);
-  Value zero = b.create<arith::ConstantIndexOp>(l, 0);
-  Value neg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, i, zero);
-  i = b.create<arith::SelectOp>(l, neg, b.create<arith::AddIOp>(l, i, dim), i);
-  Value last = b.create<arith::SubIOp>(l, dim, b.create<arith::ConstantIndexOp>(l, 1));
-  return b.create<arith::MaxSIOp>(l, b.create<arith::MinSIOp>(l, i, last), zero);
+  Value zero = arith::ConstantIndexOp::create(b, l, 0);
+  Value neg = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, i, zero);
+  i = arith::SelectOp::create(b, l, neg, arith::AddIOp::create(b, l, i, dim), i);
+  Value last = arith::SubIOp::create(b, l, dim, arith::ConstantIndexOp::create(b, l, 1));
+  return arith::MaxSIOp::create(b, l, arith::MinSIOp::create(b, l, i, last), zero);
 }
 
 /// Indices outside [-dim, dim) are clamped by clampIndex; the model also
@@ -934,26 +934,26 @@ static void checkIndices(OpBuilder &rw, Location loc, Value indices, Value axisD
     return;
   int64_t ir = rtype(indices).getRank();
   auto flagType = RankedTensorType::get({}, rw.getI1Type());
-  Value init = rw.create<tensor::EmptyOp>(loc, ArrayRef<int64_t>{}, rw.getI1Type());
-  Value falseV = rw.create<arith::ConstantIntOp>(loc, 0, 1);
-  Value filled = rw.create<linalg::FillOp>(loc, falseV, init).getResult(0);
+  Value init = tensor::EmptyOp::create(rw, loc, ArrayRef<int64_t>{}, rw.getI1Type());
+  Value falseV = arith::ConstantIntOp::create(rw, loc, 0, 1);
+  Value filled = linalg::FillOp::create(rw, loc, falseV, init).getResult(0);
   SmallVector<AffineMap> cmaps{rw.getMultiDimIdentityMap(ir),
                                AffineMap::get(ir, 0, {}, rw.getContext())};
   SmallVector<utils::IteratorType> citers(ir, utils::IteratorType::reduction);
-  auto check = rw.create<linalg::GenericOp>(
+  auto check = linalg::GenericOp::create(rw,
       loc, TypeRange{flagType}, ValueRange{indices}, ValueRange{filled}, cmaps, citers,
       [&](OpBuilder &b, Location l, ValueRange a) {
         Value i = toI64(b, l, a[0]);
         Value dim = toI64(b, l, axisDim);
-        Value low = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, i,
-                                            b.create<arith::SubIOp>(l, b.create<arith::ConstantIntOp>(l, 0, 64), dim));
-        Value high = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, i, dim);
-        Value bad = b.create<arith::OrIOp>(l, low, high);
+        Value low = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, i,
+                                            arith::SubIOp::create(b, l, arith::ConstantIntOp::create(b, l, 0, 64), dim));
+        Value high = arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, i, dim);
+        Value bad = arith::OrIOp::create(b, l, low, high);
         for (auto [d, size] : bounds)
-          bad = b.create<arith::OrIOp>(
-              l, bad, b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge,
-                                              b.create<linalg::IndexOp>(l, d), size));
-        b.create<linalg::YieldOp>(l, ValueRange{b.create<arith::OrIOp>(l, a[1], bad).getResult()});
+          bad = arith::OrIOp::create(b,
+              l, bad, arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge,
+                                              linalg::IndexOp::create(b, l, d), size));
+        linalg::YieldOp::create(b, l, ValueRange{arith::OrIOp::create(b, l, a[1], bad).getResult()});
       });
   check->setAttr(kIndexCheckAttr,
                  rw.getStringAttr(describeNodeAt(loc) +
@@ -985,17 +985,17 @@ struct GatherPattern : OpRewritePattern<GatherOp> {
     SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
     Value data = op.getData();
     Value axisDim = dd[axis];
-    auto gen = rw.create<linalg::GenericOp>(
+    auto gen = linalg::GenericOp::create(rw,
         loc, TypeRange{rt}, ValueRange{op.getIndices()}, ValueRange{init}, maps,
         iters, [&](OpBuilder &b, Location l, ValueRange a) {
           Value i = clampIndex(b, l, a[0], axisDim);
           SmallVector<Value> idx;
           for (int64_t j = 0; j < axis; ++j)
-            idx.push_back(b.create<linalg::IndexOp>(l, j));
+            idx.push_back(linalg::IndexOp::create(b, l, j));
           idx.push_back(i);
           for (int64_t j = axis + 1; j < dt.getRank(); ++j)
-            idx.push_back(b.create<linalg::IndexOp>(l, j - 1 + ir));
-          b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, data, idx).getResult());
+            idx.push_back(linalg::IndexOp::create(b, l, j - 1 + ir));
+          linalg::YieldOp::create(b, l, tensor::ExtractOp::create(b, l, data, idx).getResult());
         });
     checkIndices(rw, loc, op.getIndices(), axisDim);
     rw.replaceOp(op, gen.getResult(0));
@@ -1025,7 +1025,7 @@ struct GatherElementsPattern : OpRewritePattern<GatherElementsOp> {
     for (int64_t j = 0; j < rank; ++j)
       if (j != axis && (it.isDynamicDim(j) || dt.isDynamicDim(j)))
         unsafe.push_back(j);
-    auto gen = rw.create<linalg::GenericOp>(
+    auto gen = linalg::GenericOp::create(rw,
         loc, TypeRange{rt}, ValueRange{op.getIndices()}, ValueRange{init}, maps, iters,
         [&](OpBuilder &b, Location l, ValueRange a) {
           SmallVector<Value> idx;
@@ -1034,13 +1034,13 @@ struct GatherElementsPattern : OpRewritePattern<GatherElementsOp> {
               idx.push_back(clampIndex(b, l, a[0], axisDim));
               continue;
             }
-            Value p = b.create<linalg::IndexOp>(l, j);
+            Value p = linalg::IndexOp::create(b, l, j);
             if (llvm::is_contained(unsafe, j))   // never read outside data
-              p = b.create<arith::MinSIOp>(
-                  l, p, b.create<arith::SubIOp>(l, dd[j], b.create<arith::ConstantIndexOp>(l, 1)));
+              p = arith::MinSIOp::create(b,
+                  l, p, arith::SubIOp::create(b, l, dd[j], arith::ConstantIndexOp::create(b, l, 1)));
             idx.push_back(p);
           }
-          b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, data, idx).getResult());
+          linalg::YieldOp::create(b, l, tensor::ExtractOp::create(b, l, data, idx).getResult());
         });
     SmallVector<std::pair<int64_t, Value>> bounds;
     for (int64_t j : unsafe)
@@ -1076,11 +1076,11 @@ struct ConstantOfShapePattern : OpRewritePattern<ConstantOfShapeOp> {
     for (int64_t i = 0; i < rt.getRank(); ++i)
       dims.push_back(rt.isDynamicDim(i)
                          ? toIndex(rw, loc, extractI64(rw, loc, op.getShape(), i))
-                         : rw.create<arith::ConstantIndexOp>(loc, rt.getDimSize(i)).getResult());
+                         : arith::ConstantIndexOp::create(rw, loc, rt.getDimSize(i)).getResult());
     guardResultDims(rw, loc, rt, dims, describeNodeAt(loc));
     Value init = createEmptyTensor(rw, loc, rt, dims);
-    Value v = rw.create<arith::ConstantOp>(loc, op.getValue());
-    rw.replaceOp(op, rw.create<linalg::FillOp>(loc, v, init).getResult(0));
+    Value v = arith::ConstantOp::create(rw, loc, op.getValue());
+    rw.replaceOp(op, linalg::FillOp::create(rw, loc, v, init).getResult(0));
     return success();
   }
 };
@@ -1092,29 +1092,29 @@ struct RangePattern : OpRewritePattern<RangeOp> {
     auto rt = rtype(op.getResult());
     Type et = rt.getElementType();
     auto scalar = [&](Value t) {
-      return rw.create<tensor::ExtractOp>(loc, t, ValueRange{}).getResult();
+      return tensor::ExtractOp::create(rw, loc, t, ValueRange{}).getResult();
     };
     Value start = scalar(op.getStart()), limit = scalar(op.getLimit()),
           delta = scalar(op.getDelta());
     Value n;
     if (!rt.isDynamicDim(0)) {
-      n = rw.create<arith::ConstantIndexOp>(loc, rt.getDimSize(0));
+      n = arith::ConstantIndexOp::create(rw, loc, rt.getDimSize(0));
     } else if (isFloat(et)) {
-      Value q = rw.create<math::CeilOp>(
-          loc, rw.create<arith::DivFOp>(loc, rw.create<arith::SubFOp>(loc, limit, start), delta));
-      Value c = rw.create<arith::FPToSIOp>(loc, rw.getI64Type(), q);
-      n = toIndex(rw, loc, rw.create<arith::MaxSIOp>(loc, c, rw.create<arith::ConstantIntOp>(loc, 0, 64)));
+      Value q = math::CeilOp::create(rw,
+          loc, arith::DivFOp::create(rw, loc, arith::SubFOp::create(rw, loc, limit, start), delta));
+      Value c = arith::FPToSIOp::create(rw, loc, rw.getI64Type(), q);
+      n = toIndex(rw, loc, arith::MaxSIOp::create(rw, loc, c, arith::ConstantIntOp::create(rw, loc, 0, 64)));
     } else {
       Value s = toI64(rw, loc, start), li = toI64(rw, loc, limit), d = toI64(rw, loc, delta);
       // A zero delta would divide by zero: a failed check, and no elements.
-      Value c0 = rw.create<arith::ConstantIntOp>(loc, 0, 64);
-      Value isZero = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, d, c0);
+      Value c0 = arith::ConstantIntOp::create(rw, loc, 0, 64);
+      Value isZero = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, d, c0);
       recordRuntimeCheck(rw, loc, isZero, d, c0, describeNodeAt(loc) + ": the delta is {a}");
-      Value safe = rw.create<arith::SelectOp>(loc, isZero,
-                                              rw.create<arith::ConstantIntOp>(loc, 1, 64), d);
-      Value c = rw.create<arith::CeilDivSIOp>(loc, rw.create<arith::SubIOp>(loc, li, s), safe);
-      c = rw.create<arith::SelectOp>(loc, isZero, c0, c);
-      n = toIndex(rw, loc, rw.create<arith::MaxSIOp>(loc, c, c0));
+      Value safe = arith::SelectOp::create(rw, loc, isZero,
+                                              arith::ConstantIntOp::create(rw, loc, 1, 64), d);
+      Value c = arith::CeilDivSIOp::create(rw, loc, arith::SubIOp::create(rw, loc, li, s), safe);
+      c = arith::SelectOp::create(rw, loc, isZero, c0, c);
+      n = toIndex(rw, loc, arith::MaxSIOp::create(rw, loc, c, c0));
     }
     if (rt.isDynamicDim(0)) {
       SmallVector<Value> dims{n};
@@ -1123,17 +1123,17 @@ struct RangePattern : OpRewritePattern<RangeOp> {
     }
     Value init = createEmptyTensor(rw, loc, rt, {n});
     SmallVector<AffineMap> maps{rw.getMultiDimIdentityMap(1)};
-    auto gen = rw.create<linalg::GenericOp>(
+    auto gen = linalg::GenericOp::create(rw,
         loc, TypeRange{rt}, ValueRange{}, ValueRange{init}, maps,
         SmallVector<utils::IteratorType>{utils::IteratorType::parallel},
         [&](OpBuilder &b, Location l, ValueRange) {
-          Value i = b.create<arith::IndexCastOp>(l, b.getI64Type(), b.create<linalg::IndexOp>(l, 0));
+          Value i = arith::IndexCastOp::create(b, l, b.getI64Type(), linalg::IndexOp::create(b, l, 0));
           Value v;
           if (isFloat(et))
-            v = b.create<arith::AddFOp>(l, start, b.create<arith::MulFOp>(l, delta, b.create<arith::SIToFPOp>(l, et, i)));
+            v = arith::AddFOp::create(b, l, start, arith::MulFOp::create(b, l, delta, arith::SIToFPOp::create(b, l, et, i)));
           else
-            v = b.create<arith::AddIOp>(l, start, b.create<arith::MulIOp>(l, delta, convertScalar(b, l, i, et)));
-          b.create<linalg::YieldOp>(l, v);
+            v = arith::AddIOp::create(b, l, start, arith::MulIOp::create(b, l, delta, convertScalar(b, l, i, et)));
+          linalg::YieldOp::create(b, l, v);
         });
     rw.replaceOp(op, gen.getResult(0));
     return success();
@@ -1149,16 +1149,16 @@ struct TriluPattern : OpRewritePattern<TriluOp> {
     Value r = buildElementwise(
         rw, op.getLoc(), rtype(op.getResult()), ValueRange{op.getInput()},
         [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value i = b.create<linalg::IndexOp>(l, rank - 2);
-          Value j = b.create<linalg::IndexOp>(l, rank - 1);
-          Value diff = b.create<arith::SubIOp>(l, j, i);
-          Value kc = b.create<arith::ConstantIndexOp>(l, k);
-          Value keep = b.create<arith::CmpIOp>(
+          Value i = linalg::IndexOp::create(b, l, rank - 2);
+          Value j = linalg::IndexOp::create(b, l, rank - 1);
+          Value diff = arith::SubIOp::create(b, l, j, i);
+          Value kc = arith::ConstantIndexOp::create(b, l, k);
+          Value keep = arith::CmpIOp::create(b,
               l, upper ? arith::CmpIPredicate::sge : arith::CmpIPredicate::sle, diff, kc);
           Value zero = a[0].getType().isInteger(1)
-                           ? b.create<arith::ConstantIntOp>(l, 0, 1).getResult()
+                           ? arith::ConstantIntOp::create(b, l, 0, 1).getResult()
                            : createScalarConstant(b, l, a[0].getType(), 0);
-          return b.create<arith::SelectOp>(l, keep, a[0], zero);
+          return arith::SelectOp::create(b, l, keep, a[0], zero);
         });
     rw.replaceOp(op, r);
     return success();
@@ -1183,7 +1183,7 @@ static Value reduceKeepDims(OpBuilder &b, Location loc, Value input,
   for (int64_t i = 0; i < rank; ++i) {
     if (reduced[i]) {
       shape[i] = 1;
-      dims[i] = b.create<arith::ConstantIndexOp>(loc, 1);
+      dims[i] = arith::ConstantIndexOp::create(b, loc, 1);
       outE.push_back(getAffineConstantExpr(0, b.getContext()));
       iters.push_back(utils::IteratorType::reduction);
     } else {
@@ -1193,35 +1193,35 @@ static Value reduceKeepDims(OpBuilder &b, Location loc, Value input,
   }
   auto outType = RankedTensorType::get(shape, it.getElementType());
   Value init = createEmptyTensor(b, loc, outType, dims);
-  Value filled = b.create<linalg::FillOp>(loc, initValue, init).getResult(0);
+  Value filled = linalg::FillOp::create(b, loc, initValue, init).getResult(0);
   SmallVector<AffineMap> maps{b.getMultiDimIdentityMap(rank),
                               AffineMap::get(rank, 0, outE, b.getContext())};
-  auto gen = b.create<linalg::GenericOp>(
+  auto gen = linalg::GenericOp::create(b,
       loc, TypeRange{outType}, ValueRange{input}, ValueRange{filled}, maps, iters,
       [&](OpBuilder &bb, Location l, ValueRange a) {
-        bb.create<linalg::YieldOp>(l, combine(bb, l, a[1], a[0]));
+        linalg::YieldOp::create(bb, l, combine(bb, l, a[1], a[0]));
       });
   return gen.getResult(0);
 }
 
 static Value addF(OpBuilder &b, Location l, Value x, Value y) {
-  return b.create<arith::AddFOp>(l, x, y);
+  return arith::AddFOp::create(b, l, x, y);
 }
 static Value maxF(OpBuilder &b, Location l, Value x, Value y) {
-  return b.create<arith::MaximumFOp>(l, x, y);
+  return arith::MaximumFOp::create(b, l, x, y);
 }
 
 /// Number of elements over the reduced dims as a scalar of `type`.
 static Value reducedCount(OpBuilder &b, Location loc, Value input,
                           ArrayRef<bool> reduced, Type type) {
   SmallVector<Value> dims = getDimValues(b, loc, input);
-  Value n = b.create<arith::ConstantIndexOp>(loc, 1);
+  Value n = arith::ConstantIndexOp::create(b, loc, 1);
   for (size_t i = 0; i < reduced.size(); ++i)
     if (reduced[i])
-      n = b.create<arith::MulIOp>(loc, n, dims[i]);
-  Value n64 = b.create<arith::IndexCastOp>(loc, b.getI64Type(), n);
+      n = arith::MulIOp::create(b, loc, n, dims[i]);
+  Value n64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), n);
   if (isFloat(type))
-    return b.create<arith::SIToFPOp>(loc, type, n64);
+    return arith::SIToFPOp::create(b, loc, type, n64);
   return convertScalar(b, loc, n64, type);
 }
 
@@ -1243,27 +1243,27 @@ struct ReducePattern : OpRewritePattern<ReduceOp> {
     case ReduceKind::mean:
       initV = createScalarConstant(rw, loc, et, 0);
       combine = [f](OpBuilder &b, Location l, Value x, Value y) -> Value {
-        return f ? b.create<arith::AddFOp>(l, x, y).getResult() : b.create<arith::AddIOp>(l, x, y).getResult();
+        return f ? arith::AddFOp::create(b, l, x, y).getResult() : arith::AddIOp::create(b, l, x, y).getResult();
       };
       break;
     case ReduceKind::prod:
       initV = createScalarConstant(rw, loc, et, 1);
       combine = [f](OpBuilder &b, Location l, Value x, Value y) -> Value {
-        return f ? b.create<arith::MulFOp>(l, x, y).getResult() : b.create<arith::MulIOp>(l, x, y).getResult();
+        return f ? arith::MulFOp::create(b, l, x, y).getResult() : arith::MulIOp::create(b, l, x, y).getResult();
       };
       break;
     case ReduceKind::max:
       initV = f ? createScalarConstant(rw, loc, et, -INFINITY)
-                : rw.create<arith::ConstantOp>(loc, rw.getIntegerAttr(et, APInt::getSignedMinValue(et.getIntOrFloatBitWidth()))).getResult();
+                : arith::ConstantOp::create(rw, loc, rw.getIntegerAttr(et, APInt::getSignedMinValue(et.getIntOrFloatBitWidth()))).getResult();
       combine = [f](OpBuilder &b, Location l, Value x, Value y) -> Value {
-        return f ? b.create<arith::MaximumFOp>(l, x, y).getResult() : b.create<arith::MaxSIOp>(l, x, y).getResult();
+        return f ? arith::MaximumFOp::create(b, l, x, y).getResult() : arith::MaxSIOp::create(b, l, x, y).getResult();
       };
       break;
     case ReduceKind::min:
       initV = f ? createScalarConstant(rw, loc, et, INFINITY)
-                : rw.create<arith::ConstantOp>(loc, rw.getIntegerAttr(et, APInt::getSignedMaxValue(et.getIntOrFloatBitWidth()))).getResult();
+                : arith::ConstantOp::create(rw, loc, rw.getIntegerAttr(et, APInt::getSignedMaxValue(et.getIntOrFloatBitWidth()))).getResult();
       combine = [f](OpBuilder &b, Location l, Value x, Value y) -> Value {
-        return f ? b.create<arith::MinimumFOp>(l, x, y).getResult() : b.create<arith::MinSIOp>(l, x, y).getResult();
+        return f ? arith::MinimumFOp::create(b, l, x, y).getResult() : arith::MinSIOp::create(b, l, x, y).getResult();
       };
       break;
     }
@@ -1273,8 +1273,8 @@ struct ReducePattern : OpRewritePattern<ReduceOp> {
       auto rtype = cast<RankedTensorType>(r.getType());
       r = buildElementwise(rw, loc, rtype, ValueRange{r},
                            [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                             return f ? b.create<arith::DivFOp>(l, a[0], n).getResult()
-                                      : b.create<arith::DivSIOp>(l, a[0], n).getResult();
+                             return f ? arith::DivFOp::create(b, l, a[0], n).getResult()
+                                      : arith::DivSIOp::create(b, l, a[0], n).getResult();
                            });
     }
     if (!op.getKeepdims()) {
@@ -1294,7 +1294,7 @@ struct ReducePattern : OpRewritePattern<ReduceOp> {
       }
       if (rtype(op.getResult()).getRank() == 0)
         re.clear();
-      r = rw.create<tensor::CollapseShapeOp>(loc, rtype(op.getResult()), r, re);
+      r = tensor::CollapseShapeOp::create(rw, loc, rtype(op.getResult()), r, re);
     }
     rw.replaceOp(op, r);
     return success();
@@ -1314,12 +1314,12 @@ struct SoftmaxPattern : OpRewritePattern<SoftmaxOp> {
     Value mx = reduceKeepDims(rw, loc, x, reduced, createScalarConstant(rw, loc, et, -INFINITY), maxF);
     Value e = buildElementwise(rw, loc, t, ValueRange{x, mx},
                                [](OpBuilder &b, Location l, ValueRange a) -> Value {
-                                 return b.create<math::ExpOp>(l, b.create<arith::SubFOp>(l, a[0], a[1]));
+                                 return math::ExpOp::create(b, l, arith::SubFOp::create(b, l, a[0], a[1]));
                                });
     Value s = reduceKeepDims(rw, loc, e, reduced, createScalarConstant(rw, loc, et, 0), addF);
     Value r = buildElementwise(rw, loc, t, ValueRange{e, s},
                                [](OpBuilder &b, Location l, ValueRange a) -> Value {
-                                 return b.create<arith::DivFOp>(l, a[0], a[1]);
+                                 return arith::DivFOp::create(b, l, a[0], a[1]);
                                });
     rw.replaceOp(op, r);
     return success();
@@ -1340,7 +1340,7 @@ struct LayerNormPattern : OpRewritePattern<LayerNormOp> {
                            /*allowBroadcast=*/false, describeNode(op) + ": the residual");
         if (conformed != res) {
           if (conformed.getType() != res.getType())
-            conformed = rw.create<tensor::CastOp>(op.getLoc(), res.getType(), conformed);
+            conformed = tensor::CastOp::create(rw, op.getLoc(), res.getType(), conformed);
           rw.modifyOpInPlace(op, [&] { op.getResidualMutable().assign(conformed); });
         }
       }
@@ -1359,7 +1359,7 @@ struct LayerNormPattern : OpRewritePattern<LayerNormOp> {
     if (op.getResidual())
       x = buildElementwise(rw, loc, t, ValueRange{x, op.getResidual()},
                            [](OpBuilder &b, Location l, ValueRange a) -> Value {
-                             return b.create<arith::AddFOp>(l, a[0], a[1]);
+                             return arith::AddFOp::create(b, l, a[0], a[1]);
                            });
     Value n = reducedCount(rw, loc, x, reduced, et);
     Value zero = createScalarConstant(rw, loc, et, 0);
@@ -1367,22 +1367,22 @@ struct LayerNormPattern : OpRewritePattern<LayerNormOp> {
     auto st = cast<RankedTensorType>(sum.getType());
     Value mean = buildElementwise(rw, loc, st, ValueRange{sum},
                                   [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                                    return b.create<arith::DivFOp>(l, a[0], n);
+                                    return arith::DivFOp::create(b, l, a[0], n);
                                   });
     Value centered = buildElementwise(rw, loc, t, ValueRange{x, mean},
                                       [](OpBuilder &b, Location l, ValueRange a) -> Value {
-                                        return b.create<arith::SubFOp>(l, a[0], a[1]);
+                                        return arith::SubFOp::create(b, l, a[0], a[1]);
                                       });
     Value sq = reduceKeepDims(rw, loc, centered, reduced, zero,
                               [](OpBuilder &b, Location l, Value acc, Value v) -> Value {
-                                return b.create<arith::AddFOp>(l, acc, b.create<arith::MulFOp>(l, v, v));
+                                return arith::AddFOp::create(b, l, acc, arith::MulFOp::create(b, l, v, v));
                               });
     double eps = op.getEpsilon().convertToDouble();
     Value rstd = buildElementwise(rw, loc, st, ValueRange{sq},
                                   [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                                    Value var = b.create<arith::DivFOp>(l, a[0], n);
-                                    Value ve = b.create<arith::AddFOp>(l, var, createScalarConstant(b, l, et, eps));
-                                    return b.create<math::RsqrtOp>(l, ve);
+                                    Value var = arith::DivFOp::create(b, l, a[0], n);
+                                    Value ve = arith::AddFOp::create(b, l, var, createScalarConstant(b, l, et, eps));
+                                    return math::RsqrtOp::create(b, l, ve);
                                   });
     SmallVector<Value> operands{centered, rstd, op.getScale()};
     if (op.getBias())
@@ -1390,8 +1390,8 @@ struct LayerNormPattern : OpRewritePattern<LayerNormOp> {
     bool hasBias = static_cast<bool>(op.getBias());
     Value r = buildElementwise(rw, loc, t, operands,
                                [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-                                 Value v = b.create<arith::MulFOp>(l, b.create<arith::MulFOp>(l, a[0], a[1]), a[2]);
-                                 return hasBias ? b.create<arith::AddFOp>(l, v, a[3]).getResult() : v;
+                                 Value v = arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, a[0], a[1]), a[2]);
+                                 return hasBias ? arith::AddFOp::create(b, l, v, a[3]).getResult() : v;
                                });
     rw.replaceOp(op, r);
     return success();

@@ -14,8 +14,8 @@
 // inner stride).
 //
 //===----------------------------------------------------------------------===//
-#include "LayerNormKernel.h"
-#include "LoweringUtils.h"
+#include "CPU/LayerNormKernel.h"
+#include "Support/LoweringUtils.h"
 #include "attn/Dialect/ShapeInference.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -78,10 +78,10 @@ static Value flatten(OpBuilder &b, Location loc, Value v) {
   for (int64_t i = 0; i < t.getRank(); ++i)
     re[0].push_back(i);
   if (t.getRank() == 0) // a scalar: [] -> [1]
-    return b.create<tensor::ExpandShapeOp>(loc, RankedTensorType::get({1}, t.getElementType()), v,
+    return tensor::ExpandShapeOp::create(b, loc, RankedTensorType::get({1}, t.getElementType()), v,
                                            ArrayRef<ReassociationIndices>{},
                                            ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
-  return b.create<tensor::CollapseShapeOp>(loc, v, re);
+  return tensor::CollapseShapeOp::create(b, loc, v, re);
 }
 
 Value attn::buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t VW) {
@@ -95,15 +95,15 @@ Value attn::buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t VW) {
     n *= t.getDimSize(i);
   Type f32 = b.getF32Type();
   auto vecT = VectorType::get({VW}, f32);
-  auto cIdx = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v).getResult(); };
-  auto cF = [&](double v) { return b.create<arith::ConstantOp>(loc, b.getF32FloatAttr(v)).getResult(); };
-  auto splat = [&](Value s) { return b.create<vector::BroadcastOp>(loc, vecT, s).getResult(); };
+  auto cIdx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
+  auto cF = [&](double v) { return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v)).getResult(); };
+  auto splat = [&](Value s) { return vector::BroadcastOp::create(b, loc, vecT, s).getResult(); };
 
   SmallVector<Value> dims = getDimValues(b, loc, op.getInput());
   Value rows = cIdx(1);
   int64_t rowsS = 1; // static row count, or dynamic
   for (int64_t i = 0; i < axis; ++i) {
-    rows = b.create<arith::MulIOp>(loc, rows, dims[i]);
+    rows = arith::MulIOp::create(b, loc, rows, dims[i]);
     rowsS = t.isDynamicDim(i) || ShapedType::isDynamic(rowsS) ? ShapedType::kDynamic
                                                                : rowsS * t.getDimSize(i);
   }
@@ -117,111 +117,111 @@ Value attn::buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t VW) {
                                   StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {n, 1}));
   auto asRows = [&](Value v) -> Value {
     Value flat = flatten(b, loc, v);
-    Value rowsT = b.create<tensor::ExpandShapeOp>(
+    Value rowsT = tensor::ExpandShapeOp::create(b,
         loc, RankedTensorType::get({rowsS, n}, f32), flat,
         ArrayRef<ReassociationIndices>{{0, 1}},
         ArrayRef<OpFoldResult>{rowsStatic ? OpFoldResult(b.getIndexAttr(rowsS)) : OpFoldResult(rows),
                                b.getIndexAttr(n)});
-    return b.create<bufferization::ToBufferOp>(loc, rowsType, rowsT, b.getUnitAttr());
+    return bufferization::ToBufferOp::create(b, loc, rowsType, rowsT, b.getUnitAttr());
   };
   auto vecType = MemRefType::get({n}, f32, StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {1}));
   auto asVec = [&](Value v) -> Value {
     if (!v)
       return {};
-    return b.create<bufferization::ToBufferOp>(loc, vecType, flatten(b, loc, v), b.getUnitAttr());
+    return bufferization::ToBufferOp::create(b, loc, vecType, flatten(b, loc, v), b.getUnitAttr());
   };
   Value in = asRows(op.getInput());
   Value res = op.getResidual() ? asRows(op.getResidual()) : Value();
   Value scale = asVec(op.getScale()), bias = asVec(op.getBias());
-  Value out = b.create<memref::AllocOp>(
+  Value out = memref::AllocOp::create(b,
       loc, MemRefType::get({rowsS, n}, f32),
       ShapedType::isDynamic(rowsS) ? ValueRange{rows} : ValueRange{}, b.getI64IntegerAttr(64));
 
   Value c0 = cIdx(0), c1 = cIdx(1), cVW = cIdx(VW), cN = cIdx(n);
-  Value numTasks = b.create<arith::CeilDivUIOp>(loc, rows, cIdx(kRowsPerTask));
-  auto forall = b.create<scf::ForallOp>(loc, ArrayRef<OpFoldResult>{numTasks}, ValueRange{},
+  Value numTasks = arith::CeilDivUIOp::create(b, loc, rows, cIdx(kRowsPerTask));
+  auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{numTasks}, ValueRange{},
                                         std::nullopt);
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(forall.getBody());
-    Value r0 = b.create<arith::MulIOp>(loc, forall.getInductionVars()[0], cIdx(kRowsPerTask));
-    Value r1 = b.create<arith::MinUIOp>(loc, b.create<arith::AddIOp>(loc, r0, cIdx(kRowsPerTask)),
+    Value r0 = arith::MulIOp::create(b, loc, forall.getInductionVars()[0], cIdx(kRowsPerTask));
+    Value r1 = arith::MinUIOp::create(b, loc, arith::AddIOp::create(b, loc, r0, cIdx(kRowsPerTask)),
                                         rows);
-    auto rowLoop = b.create<scf::ForOp>(loc, r0, r1, c1);
+    auto rowLoop = scf::ForOp::create(b, loc, r0, r1, c1);
     b.setInsertionPointToStart(rowLoop.getBody());
     Value r = rowLoop.getInductionVar();
     Value zeroV = splat(cF(0.0));
     // Pass 1: x = in (+ res) -> out row, sum.
-    auto sumLoop = b.create<scf::ForOp>(loc, c0, cN, cVW, ValueRange{zeroV});
+    auto sumLoop = scf::ForOp::create(b, loc, c0, cN, cVW, ValueRange{zeroV});
     {
       OpBuilder::InsertionGuard g2(b);
       b.setInsertionPointToStart(sumLoop.getBody());
       Value i = sumLoop.getInductionVar();
-      Value x = b.create<vector::LoadOp>(loc, vecT, in, ValueRange{r, i});
+      Value x = vector::LoadOp::create(b, loc, vecT, in, ValueRange{r, i});
       if (res)
-        x = b.create<arith::AddFOp>(loc, x, b.create<vector::LoadOp>(loc, vecT, res, ValueRange{r, i}));
-      b.create<vector::StoreOp>(loc, x, out, ValueRange{r, i});
-      b.create<scf::YieldOp>(loc, ValueRange{b.create<arith::AddFOp>(loc, sumLoop.getRegionIterArgs()[0], x)});
+        x = arith::AddFOp::create(b, loc, x, vector::LoadOp::create(b, loc, vecT, res, ValueRange{r, i}));
+      vector::StoreOp::create(b, loc, x, out, ValueRange{r, i});
+      scf::YieldOp::create(b, loc, ValueRange{arith::AddFOp::create(b, loc, sumLoop.getRegionIterArgs()[0], x)});
     }
     Value invN = cF(1.0 / static_cast<double>(n));
-    Value mean = b.create<arith::MulFOp>(
-        loc, b.create<vector::ReductionOp>(loc, f32, vector::CombiningKind::ADD, sumLoop.getResult(0),
+    Value mean = arith::MulFOp::create(b,
+        loc, vector::ReductionOp::create(b, loc, f32, vector::CombiningKind::ADD, sumLoop.getResult(0),
                                            Value(), arith::FastMathFlags::reassoc),
         invN);
     Value meanV = splat(mean);
     // Pass 2: variance around the mean, with the mean's rounding error
     // corrected (sum of deviations): var = E[d^2] - E[d]^2, mean += E[d].
-    auto varLoop = b.create<scf::ForOp>(loc, c0, cN, cVW, ValueRange{zeroV, zeroV});
+    auto varLoop = scf::ForOp::create(b, loc, c0, cN, cVW, ValueRange{zeroV, zeroV});
     {
       OpBuilder::InsertionGuard g2(b);
       b.setInsertionPointToStart(varLoop.getBody());
       Value i = varLoop.getInductionVar();
-      Value d = b.create<arith::SubFOp>(loc, b.create<vector::LoadOp>(loc, vecT, out, ValueRange{r, i}),
+      Value d = arith::SubFOp::create(b, loc, vector::LoadOp::create(b, loc, vecT, out, ValueRange{r, i}),
                                         meanV);
       ValueRange acc = varLoop.getRegionIterArgs();
-      b.create<scf::YieldOp>(loc, ValueRange{b.create<vector::FMAOp>(loc, d, d, acc[0]),
-                                             b.create<arith::AddFOp>(loc, acc[1], d)});
+      scf::YieldOp::create(b, loc, ValueRange{vector::FMAOp::create(b, loc, d, d, acc[0]),
+                                             arith::AddFOp::create(b, loc, acc[1], d)});
     }
     auto rowMean = [&](Value v) {
-      return b.create<arith::MulFOp>(
-          loc, b.create<vector::ReductionOp>(loc, f32, vector::CombiningKind::ADD, v, Value(),
+      return arith::MulFOp::create(b,
+          loc, vector::ReductionOp::create(b, loc, f32, vector::CombiningKind::ADD, v, Value(),
                                              arith::FastMathFlags::reassoc),
           invN);
     };
     Value dMean = rowMean(varLoop.getResult(1));
-    Value var = b.create<arith::SubFOp>(loc, rowMean(varLoop.getResult(0)),
-                                        b.create<arith::MulFOp>(loc, dMean, dMean));
-    meanV = splat(b.create<arith::AddFOp>(loc, mean, dMean));
+    Value var = arith::SubFOp::create(b, loc, rowMean(varLoop.getResult(0)),
+                                        arith::MulFOp::create(b, loc, dMean, dMean));
+    meanV = splat(arith::AddFOp::create(b, loc, mean, dMean));
     double eps = op.getEpsilon().convertToDouble();
-    Value rstd = b.create<arith::DivFOp>(
-        loc, cF(1.0), b.create<math::SqrtOp>(loc, b.create<arith::AddFOp>(loc, var, cF(eps))));
+    Value rstd = arith::DivFOp::create(b,
+        loc, cF(1.0), math::SqrtOp::create(b, loc, arith::AddFOp::create(b, loc, var, cF(eps))));
     Value rstdV = splat(rstd);
     // Pass 3: normalize, scale, shift.
-    auto normLoop = b.create<scf::ForOp>(loc, c0, cN, cVW);
+    auto normLoop = scf::ForOp::create(b, loc, c0, cN, cVW);
     {
       OpBuilder::InsertionGuard g2(b);
       b.setInsertionPointToStart(normLoop.getBody());
       Value i = normLoop.getInductionVar();
-      Value x = b.create<vector::LoadOp>(loc, vecT, out, ValueRange{r, i});
-      Value y = b.create<arith::MulFOp>(loc, b.create<arith::SubFOp>(loc, x, meanV), rstdV);
-      y = b.create<arith::MulFOp>(loc, y, b.create<vector::LoadOp>(loc, vecT, scale, ValueRange{i}));
+      Value x = vector::LoadOp::create(b, loc, vecT, out, ValueRange{r, i});
+      Value y = arith::MulFOp::create(b, loc, arith::SubFOp::create(b, loc, x, meanV), rstdV);
+      y = arith::MulFOp::create(b, loc, y, vector::LoadOp::create(b, loc, vecT, scale, ValueRange{i}));
       if (bias)
-        y = b.create<arith::AddFOp>(loc, y, b.create<vector::LoadOp>(loc, vecT, bias, ValueRange{i}));
-      b.create<vector::StoreOp>(loc, y, out, ValueRange{r, i});
+        y = arith::AddFOp::create(b, loc, y, vector::LoadOp::create(b, loc, vecT, bias, ValueRange{i}));
+      vector::StoreOp::create(b, loc, y, out, ValueRange{r, i});
     }
   }
   // [rows, n] -> the input's shape.
-  Value result = b.create<bufferization::ToTensorOp>(
+  Value result = bufferization::ToTensorOp::create(b,
       loc, RankedTensorType::get({rowsS, n}, f32), out, /*restrict=*/true,
       /*writable=*/true);
-  Value flat = b.create<tensor::CollapseShapeOp>(loc, result, ArrayRef<ReassociationIndices>{{0, 1}});
+  Value flat = tensor::CollapseShapeOp::create(b, loc, result, ArrayRef<ReassociationIndices>{{0, 1}});
   if (rank == 1)
-    return b.create<tensor::CastOp>(loc, t, flat);
+    return tensor::CastOp::create(b, loc, t, flat);
   SmallVector<ReassociationIndices> re{{}};
   SmallVector<OpFoldResult> shape;
   for (int64_t i = 0; i < rank; ++i) {
     re[0].push_back(i);
     shape.push_back(t.isDynamicDim(i) ? OpFoldResult(dims[i]) : b.getIndexAttr(t.getDimSize(i)));
   }
-  return b.create<tensor::ExpandShapeOp>(loc, t, flat, re, shape);
+  return tensor::ExpandShapeOp::create(b, loc, t, flat, re, shape);
 }

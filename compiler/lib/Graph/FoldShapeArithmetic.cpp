@@ -19,7 +19,7 @@
 // and the tensor ops die.
 //
 //===----------------------------------------------------------------------===//
-#include "../Conversion/LoweringUtils.h"
+#include "Support/LoweringUtils.h"
 #include "attn/Compiler/Passes.h"
 #include "attn/Compiler/Statistics.h"
 #include "attn/Dialect/ShapeInference.h"
@@ -90,7 +90,7 @@ struct ShapeFolder {
       b.setInsertionPoint(def);
       Elements out;
       for (APInt x : dense.getValues<APInt>())
-        out.push_back(b.create<arith::ConstantOp>(loc, b.getIntegerAttr(et, x)));
+        out.push_back(arith::ConstantOp::create(b, loc, b.getIntegerAttr(et, x)));
       return out;
     }
     if (auto fe = dyn_cast<tensor::FromElementsOp>(def))
@@ -100,9 +100,9 @@ struct ShapeFolder {
       b.setInsertionPoint(def);
       Elements out;
       for (int64_t i = 0; i < count; ++i) {
-        Value d = b.create<tensor::DimOp>(loc, shape.getInput(),
+        Value d = tensor::DimOp::create(b, loc, shape.getInput(),
                                           static_cast<int64_t>(shape.getStart()) + i);
-        out.push_back(b.create<arith::IndexCastOp>(loc, et, d));
+        out.push_back(arith::IndexCastOp::create(b, loc, et, d));
       }
       return out;
     }
@@ -172,8 +172,8 @@ struct ShapeFolder {
       Elements out;
       for (Value x : *in)
         out.push_back(fw == tw   ? x
-                      : fw < tw ? b.create<arith::ExtSIOp>(loc, et, x).getResult()
-                                : b.create<arith::TruncIOp>(loc, et, x).getResult());
+                      : fw < tw ? arith::ExtSIOp::create(b, loc, et, x).getResult()
+                                : arith::TruncIOp::create(b, loc, et, x).getResult());
       return out;
     }
     if (auto select = dyn_cast<SelectOp>(def)) {
@@ -183,7 +183,7 @@ struct ShapeFolder {
         return std::nullopt;
       b.setInsertionPoint(def);
       return map(count, {&*c, &*t, &*f}, [&](ArrayRef<Value> x) -> Value {
-        return b.create<arith::SelectOp>(loc, x[0], x[1], x[2]);
+        return arith::SelectOp::create(b, loc, x[0], x[1], x[2]);
       });
     }
     if (auto cmp = dyn_cast<CmpOp>(def)) {
@@ -194,7 +194,7 @@ struct ShapeFolder {
           integerPredicate(cmp.getPredicate(), getElementTypeOrSelf(cmp.getLhs().getType()));
       b.setInsertionPoint(def);
       return map(count, {&*l, &*r}, [&](ArrayRef<Value> x) -> Value {
-        return b.create<arith::CmpIOp>(loc, pred, x[0], x[1]);
+        return arith::CmpIOp::create(b, loc, pred, x[0], x[1]);
       });
     }
     return binary(def, count);
@@ -212,12 +212,12 @@ struct ShapeFolder {
     b.setInsertionPoint(def);
     return map(count, {&*l, &*r}, [&](ArrayRef<Value> x) -> Value {
       return TypeSwitch<Operation *, Value>(def)
-          .Case([&](AddOp) { return b.create<arith::AddIOp>(loc, x[0], x[1]); })
-          .Case([&](SubOp) { return b.create<arith::SubIOp>(loc, x[0], x[1]); })
-          .Case([&](MulOp) { return b.create<arith::MulIOp>(loc, x[0], x[1]); })
-          .Case([&](DivOp) { return b.create<arith::DivSIOp>(loc, x[0], x[1]); })
-          .Case([&](MaxOp) { return b.create<arith::MaxSIOp>(loc, x[0], x[1]); })
-          .Case([&](MinOp) { return b.create<arith::MinSIOp>(loc, x[0], x[1]); });
+          .Case([&](AddOp) { return arith::AddIOp::create(b, loc, x[0], x[1]); })
+          .Case([&](SubOp) { return arith::SubIOp::create(b, loc, x[0], x[1]); })
+          .Case([&](MulOp) { return arith::MulIOp::create(b, loc, x[0], x[1]); })
+          .Case([&](DivOp) { return arith::DivSIOp::create(b, loc, x[0], x[1]); })
+          .Case([&](MaxOp) { return arith::MaxSIOp::create(b, loc, x[0], x[1]); })
+          .Case([&](MinOp) { return arith::MinSIOp::create(b, loc, x[0], x[1]); });
     });
   }
 
@@ -268,9 +268,9 @@ struct FoldShapeArithmeticPass
         consts.push_back(c);
       }
       Value r = consts.size() == e->size()
-                    ? b.create<arith::ConstantOp>(op->getLoc(), DenseElementsAttr::get(rt, consts))
+                    ? arith::ConstantOp::create(b, op->getLoc(), DenseElementsAttr::get(rt, consts))
                           .getResult()
-                    : b.create<tensor::FromElementsOp>(op->getLoc(), rt, *e).getResult();
+                    : tensor::FromElementsOp::create(b, op->getLoc(), rt, *e).getResult();
       v.replaceAllUsesWith(r);
       folder.memo[r] = *e;
       ++numFolded;

@@ -47,7 +47,7 @@ struct ExpandDynamicReshapesPass
       // Row-major strides from the output sizes.
       SmallVector<OpFoldResult> strides(rt.getRank());
       SmallVector<int64_t> staticStrides(rt.getRank());
-      Value running = b.create<arith::ConstantIndexOp>(loc, 1);
+      Value running = arith::ConstantIndexOp::create(b, loc, 1);
       int64_t staticRunning = 1;
       for (int64_t i = rt.getRank() - 1; i >= 0; --i) {
         strides[i] = staticRunning != ShapedType::kDynamic
@@ -55,18 +55,18 @@ struct ExpandDynamicReshapesPass
                          : OpFoldResult(running);
         staticStrides[i] = staticRunning;
         Value size = getValueOrCreateConstantIndexOp(b, loc, sizes[i]);
-        running = b.create<arith::MulIOp>(loc, running, size);
+        running = arith::MulIOp::create(b, loc, running, size);
         staticRunning = (staticRunning == ShapedType::kDynamic || rt.isDynamicDim(i))
                             ? ShapedType::kDynamic
                             : staticRunning * rt.getDimSize(i);
       }
-      auto meta = b.create<memref::ExtractStridedMetadataOp>(loc, op.getSrc());
+      auto meta = memref::ExtractStridedMetadataOp::create(b, loc, op.getSrc());
       auto layout = StridedLayoutAttr::get(b.getContext(), 0, staticStrides);
       auto castType = MemRefType::get(rt.getShape(), rt.getElementType(), layout,
                                       rt.getMemorySpace());
-      Value cast = b.create<memref::ReinterpretCastOp>(
+      Value cast = memref::ReinterpretCastOp::create(b,
           loc, castType, meta.getBaseBuffer(), b.getIndexAttr(0), sizes, strides);
-      Value result = b.create<memref::CastOp>(loc, rt, cast);
+      Value result = memref::CastOp::create(b, loc, rt, cast);
       op.replaceAllUsesWith(result);
       op.erase();
     }

@@ -13,7 +13,7 @@
 #include "attn/Compiler/Passes.h"
 #include "attn/Compiler/Statistics.h"
 #include "attn/Dialect/ConstantData.h"
-#include "TransformUtils.h"
+#include "Graph/GraphUtils.h"
 
 #include "mlir/IR/PatternMatch.h"
 
@@ -127,7 +127,7 @@ struct MergeProjectionsPass
         b = createConstantFromBytes(rw, loc, RankedTensorType::get({n}, key.elementType),
                                     concatBiases(ops, n, eb),
                                     constantBlobName(ops.front().getBias(), ".merged", "bias"));
-      auto merged = rw.create<LinearOp>(loc, key.input, w, b, key.activation, splits);
+      auto merged = LinearOp::create(rw, loc, key.input, w, b, key.activation, splits);
       // Keep the original result types (they may know more static dims).
       unsigned r = 0;
       for (LinearOp op : ops) {

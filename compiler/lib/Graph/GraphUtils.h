@@ -1,6 +1,6 @@
-//===- TransformUtils.h - helpers shared by the graph passes ----*- C++ -*-===//
-#ifndef ATTN_COMPILER_TRANSFORMUTILS_H
-#define ATTN_COMPILER_TRANSFORMUTILS_H
+//===- GraphUtils.h - helpers shared by the graph passes ----*- C++ -*-===//
+#ifndef ATTN_COMPILER_GRAPHUTILS_H
+#define ATTN_COMPILER_GRAPHUTILS_H
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/PatternMatch.h"
