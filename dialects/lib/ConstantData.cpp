@@ -56,7 +56,7 @@ Value attn::createConstantFromBytes(OpBuilder &b, Location loc, RankedTensorType
         bytes, /*align=*/64, /*dataIsMutable=*/false);
     attr = DenseResourceElementsAttr::get(type, blobName, std::move(blob));
   }
-  return b.create<arith::ConstantOp>(loc, type, cast<TypedAttr>(attr));
+  return arith::ConstantOp::create(b, loc, type, cast<TypedAttr>(attr));
 }
 
 std::string attn::constantBlobName(Value v, StringRef suffix, StringRef fallback) {
