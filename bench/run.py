@@ -371,7 +371,7 @@ def _attnc_run(so, inputs, threads, outdir, target_s, min_reps, max_reps, timeou
     """Probe run (writes outputs, gives a time estimate), then the timed run under /usr/bin/time -v."""
     if not ATTNC_TARGET:   # what the compiled code targets (attnc's default: the host CPU)
         try:
-            sig = json.loads(subprocess.run([ATTN_RUN, so, "--signature"], capture_output=True, text=True,
+            sig = json.loads(subprocess.run([ATTN_RUN, so, "--signature", "--json"], capture_output=True, text=True,
                                             timeout=30).stdout)
             feats = sig.get("features", "").split(",")
             ATTNC_TARGET.update(cpu=sig.get("cpu"), avx512f="+avx512f" in feats, avx2="+avx2" in feats,

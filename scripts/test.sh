@@ -8,7 +8,8 @@
 #  3. asan:  a second build, build-asan (clang-22, -fsanitize=address,undefined, libFuzzer
 #            targets), and a subset of lit with its tools: test/Frontend, test/runtime,
 #            test/{Graph,ToLinalg,CPU,MemRef,ABI}, test/sanitizers, test/fuzz (each fuzz target for a bounded time)
-#            and the bert, gpt2, selfattn_dynamic and encoder e2e models.
+#            and the bert, gpt2, selfattn_dynamic and encoder e2e models (test/e2e/models.txt; a
+#            fixture's directory selects its manifest entries).
 # Prints a closing "N passed, N failed, N skipped" line over all passes; exits non-zero if any
 # test failed.
 #   ATTN_TEST_MCPU=<cpu>     every attnc in the suite compiles for <cpu> (e.g. x86-64-v3), in
@@ -60,8 +61,8 @@ if [ "${ATTN_TEST_SANITIZERS:-1}" != 0 ]; then
   run_pass asan "$asan/test/Frontend" "$asan/test/runtime" "$asan/test/Graph" "$asan/test/ToLinalg" \
     "$asan/test/CPU" "$asan/test/MemRef" "$asan/test/ABI" \
     "$asan/test/sanitizers" "$asan/test/fuzz" \
-    "$asan/test/e2e/bert.test" "$asan/test/e2e/gpt2.test" \
-    "$asan/test/e2e/selfattn_dynamic.test" "$asan/test/e2e/encoder.test"
+    "$asan/test/e2e/bert" "$asan/test/e2e/gpt2" \
+    "$asan/test/e2e/selfattn_dynamic" "$asan/test/e2e/encoder"
 fi
 
 /usr/bin/python3 - "${xmls[@]}" <<'PY'

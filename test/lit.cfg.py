@@ -111,3 +111,12 @@ try:
     config.available_features.add("cuda-device")
 except Exception:
     pass
+# The Python package (python/, built when pybind11 and Python's headers were
+# found): test/python needs it. %attn_python_dir is the build's package folder
+# (the one scripts/setup.sh puts on /usr/bin/python3's path).
+attn_python_dir = os.path.join(config.attn_obj_root, "python")
+if os.path.exists(os.path.join(attn_python_dir, "attnc", "__init__.py")) and any(
+        f.startswith("_native.") and f.endswith(".so")
+        for f in os.listdir(os.path.join(attn_python_dir, "attnc"))):
+    config.available_features.add("python-package")
+config.substitutions.append(("%attn_python_dir", attn_python_dir))

@@ -192,7 +192,6 @@ LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
 bool TransposeOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
   return compatibleTensorTypes(l, r);
 }
-LogicalResult TransposeOp::verify() { return success(); }
 OpFoldResult TransposeOp::fold(FoldAdaptor) {
   if (llvm::equal(getPerm(), llvm::seq<int64_t>(0, getPerm().size())) &&
       getInput().getType() == getType())
@@ -326,7 +325,6 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
 bool ConcatOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
   return compatibleTensorTypes(l, r);
 }
-LogicalResult ConcatOp::verify() { return success(); }
 
 LogicalResult SliceOp::verify() {
   for (Value v : {getStarts(), getEnds(), getAxes(), getSteps()})
@@ -422,7 +420,6 @@ LogicalResult ShapeOp::inferReturnTypes(MLIRContext *ctx,
 bool ShapeOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
   return compatibleTensorTypes(l, r);
 }
-LogicalResult ShapeOp::verify() { return success(); }
 
 LogicalResult ConstantOfShapeOp::verify() {
   if (getShape().getType().getRank() != 1)
@@ -485,7 +482,6 @@ LogicalResult ReduceOp::inferReturnTypes(MLIRContext *,
 bool ReduceOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
   return compatibleTensorTypes(l, r);
 }
-LogicalResult ReduceOp::verify() { return success(); }
 
 LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *,
                                           std::optional<Location> loc,
@@ -502,7 +498,6 @@ LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *,
 bool SoftmaxOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {
   return compatibleTensorTypes(l, r);
 }
-LogicalResult SoftmaxOp::verify() { return success(); }
 
 LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *,
                                             std::optional<Location> loc,

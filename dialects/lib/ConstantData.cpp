@@ -5,6 +5,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include <cstring>
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -67,20 +69,118 @@ std::string attn::constantBlobName(Value v, StringRef suffix, StringRef fallback
   return base + suffix.str();
 }
 
-std::optional<double> attn::getSplatValue(Value v) {
-  auto cst = v.getDefiningOp<arith::ConstantOp>();
-  if (!cst)
+//===----------------------------------------------------------------------===//
+// Reading elements
+//===----------------------------------------------------------------------===//
+
+/// Bytes per element of the dense_resource element types read by
+/// readConstantElements (0: not read). The same set as MLIR's typed
+/// DenseResourceElementsAttrBase<T> views (bool, int8_t, uint8_t, int32_t,
+/// int64_t, float, double).
+static int64_t resourceElementBytes(Type t) {
+  if (t.isF32())
+    return 4;
+  if (t.isF64())
+    return 8;
+  if (t.isSignlessInteger(1))
+    return 1; // one byte per bool
+  auto it = dyn_cast<IntegerType>(t);
+  if (!it)
+    return 0;
+  if (it.getWidth() == 8)
+    return 1; // i8, si8, ui8
+  if ((it.getWidth() == 32 || it.getWidth() == 64) && !it.isUnsigned())
+    return it.getWidth() / 8;
+  return 0;
+}
+
+template <typename T> static T loadAt(ArrayRef<char> raw, int64_t i) {
+  T x;
+  std::memcpy(&x, raw.data() + i * sizeof(T), sizeof(T));
+  return x;
+}
+
+static bool zeroExtends(IntegerType it) {
+  return it.isUnsigned() || it.getWidth() == 1;
+}
+
+std::optional<ConstantElements> attn::readConstantElements(ElementsAttr attr) {
+  auto type = dyn_cast_or_null<RankedTensorType>(attr ? attr.getShapedType() : Type());
+  if (!type || !type.hasStaticShape())
     return std::nullopt;
-  auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
-  if (!dense || !(dense.isSplat() || dense.getNumElements() == 1))
+  Type et = type.getElementType();
+  if (!isa<IntegerType, FloatType>(et))
     return std::nullopt;
-  Type et = dense.getElementType();
-  if (isa<FloatType>(et))
-    return (*dense.getValues<APFloat>().begin()).convertToDouble();
-  if (auto it = dyn_cast<IntegerType>(et)) {
-    APInt a = *dense.getValues<APInt>().begin();
-    return it.isUnsigned() || it.getWidth() == 1 ? (double)a.getZExtValue()
-                                                 : (double)a.getSExtValue();
+  ConstantElements e;
+  e.type = type;
+  e.numElements = type.getNumElements();
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
+    e.dense = dense;
+    e.splat = dense.isSplat();
+    return e;
+  }
+  if (auto res = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    int64_t eb = resourceElementBytes(et);
+    AsmResourceBlob *blob = res.getRawHandle().getBlob();
+    if (!eb || !blob)
+      return std::nullopt;
+    ArrayRef<char> raw = blob->getData();
+    if ((int64_t)raw.size() / eb != e.numElements)
+      return std::nullopt;
+    e.raw = raw;
+    e.elementBytes = eb;
+    e.splat = e.numElements == 1;
+    return e;
   }
   return std::nullopt;
+}
+
+std::optional<ConstantElements> attn::readConstantElements(Value v) {
+  auto cst = v.getDefiningOp<arith::ConstantOp>();
+  if (!cst || !isa<RankedTensorType>(v.getType()))
+    return std::nullopt;
+  return readConstantElements(dyn_cast<ElementsAttr>(cst.getValue()));
+}
+
+double ConstantElements::getDouble(int64_t i) const {
+  Type et = getElementType();
+  if (dense) {
+    int64_t at = splat ? 0 : i;
+    if (isa<FloatType>(et))
+      return dense.getValues<APFloat>()[at].convertToDouble();
+    APInt a = dense.getValues<APInt>()[at];
+    return zeroExtends(cast<IntegerType>(et)) ? (double)a.getZExtValue()
+                                              : (double)a.getSExtValue();
+  }
+  if (et.isF32())
+    return loadAt<float>(raw, i);
+  if (et.isF64())
+    return loadAt<double>(raw, i);
+  return static_cast<double>(getInt(i));
+}
+
+int64_t ConstantElements::getInt(int64_t i) const {
+  auto it = cast<IntegerType>(getElementType());
+  if (dense) {
+    APInt a = dense.getValues<APInt>()[splat ? 0 : i];
+    return zeroExtends(it) ? (int64_t)a.getZExtValue() : a.getSExtValue();
+  }
+  if (it.getWidth() == 1)
+    return loadAt<char>(raw, i) != 0;
+  if (it.getWidth() == 8)
+    return it.isUnsigned() ? (int64_t)loadAt<uint8_t>(raw, i)
+                           : (int64_t)loadAt<int8_t>(raw, i);
+  if (it.getWidth() == 32)
+    return loadAt<int32_t>(raw, i);
+  return loadAt<int64_t>(raw, i);
+}
+
+std::optional<double> attn::getSplatValue(Value v) {
+  auto cst = v.getDefiningOp<arith::ConstantOp>();
+  if (!cst || !isa<DenseElementsAttr>(cst.getValue()))
+    return std::nullopt;
+  std::optional<ConstantElements> e = readConstantElements(v);
+  if (!e || (e->size() != 1 && !e->isSplat()))
+    return std::nullopt;
+  return e->getDouble(0);
 }

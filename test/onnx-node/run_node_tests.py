@@ -342,7 +342,7 @@ def run_test(name, args):
     if rc != 0:
         return result("FAIL", "attnc: " + _first_error_line(out))
 
-    rc, out = call([args.attn_run, lib, "--signature"], args.timeout)
+    rc, out = call([args.attn_run, lib, "--signature", "--json"], args.timeout)
     if rc is None:
         return result("TIMEOUT", "attn-run --signature timed out")
     if rc in (126, 127):

@@ -1,5 +1,8 @@
 //===- attn-opt.cpp - mlir-opt with the attn dialect and passes -----------===//
 #include "attn/Compiler/Passes.h"
+#include "Version.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/raw_ostream.h"
 #include "attn/Dialect/AttnDialect.h"
 
 #include "mlir/InitAllDialects.h"
@@ -12,6 +15,8 @@
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
+  llvm::cl::SetVersionPrinter(
+      [](llvm::raw_ostream &os) { os << ATTN_VERSION_LINE("attn-opt") << "\n"; });
   mlir::registerAllPasses();
   mlir::attn::registerAttnPasses();
   mlir::DialectRegistry registry;

@@ -1,8 +1,10 @@
 //===- attn-run.cpp - run a compiled model on .npy inputs
 //------------------===//
 //
-//   attn-run LIB [--input NAME=FILE.npy]... [--output-dir DIR]
-//                [--benchmark N [--json]] [--threads T] [--signature]
+//   attn-run LIB [--input NAME=FILE.npy|NAME=random]... [--random-inputs]
+//                [--dim NAME=SIZE]... [--seed N] [--output-dir DIR] [--print]
+//                [--benchmark N [--json]] [--threads T]
+//   attn-run LIB --signature [--json]
 //
 // Behaviour is fixed by the "attn-run" section of CONTRACT.md: inputs by ONNX
 // name, one DIR/<sanitized name>.npy per output, errors naming the input on
@@ -12,9 +14,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/runtime.h"
+#include "Version.h"
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,28 +31,57 @@
 namespace {
 
 const char *const kUsage =
-    "usage: attn-run LIB [--input NAME=FILE.npy]... [--output-dir DIR]\n"
-    "                [--benchmark N [--json]] [--threads T] [--signature]\n"
+    "usage: attn-run LIB [--input NAME=FILE.npy|NAME=random]...\n"
+    "                [--random-inputs] [--dim NAME=SIZE]... [--seed N]\n"
+    "                [--output-dir DIR] [--print]\n"
+    "                [--benchmark N [--json]] [--threads T]\n"
+    "       attn-run LIB --signature [--json]\n"
     "\n"
     "Runs a model library built by `attnc --emit=lib`.\n"
     "  --input NAME=FILE   value of graph input NAME (.npy in the input's\n"
     "                      dtype; float32 is converted for f16/bf16 inputs;\n"
     "                      bf16 also as raw 16-bit words: uint16/int16 or\n"
     "                      ml_dtypes.bfloat16 arrays)\n"
+    "  --input NAME=random random values for input NAME: uniform in [-1, 1)\n"
+    "                      for floats, integers in [0, 10), bool 0/1 (a file\n"
+    "                      named 'random' is --input NAME=./random)\n"
+    "  --random-inputs     random values for every input not given by --input\n"
+    "  --dim NAME=SIZE     size of the symbolic dim NAME (a dim name of the\n"
+    "                      signature, e.g. batch, seq) for random inputs;\n"
+    "                      without it, a dim takes its size from an input\n"
+    "                      given as a file, else it is an error\n"
+    "  --seed N            seed of the random inputs (default 0; the same\n"
+    "                      seed gives the same values)\n"
     "  --output-dir DIR    write each output to DIR/<name>.npy (characters\n"
     "                      outside [A-Za-z0-9._-] become '_'); bf16 outputs\n"
     "                      are written as float32\n"
+    "  --print             print each output's values numpy-style (the first\n"
+    "                      and last 3 entries of every long dim) and its\n"
+    "                      min/max/mean\n"
     "  --benchmark N       after a warm-up, time N runs; print min/median/max\n"
     "  --json              with --benchmark: print the timings as one JSON\n"
-    "                      object on the last line of stdout\n"
+    "                      object on the last line of stdout; with\n"
+    "                      --signature: print the signature JSON\n"
     "  --threads T         threads for parallel loops, 1 to 1024 (default:\n"
     "                      $ATTN_NUM_THREADS, else all CPUs)\n"
-    "  --signature         print the model's signature JSON and exit\n";
+    "  --signature         print the model's inputs and outputs (dtype, shape\n"
+    "                      with dim names), target, CPU and number of run-time\n"
+    "                      checks, and exit (with --json: the signature JSON)\n"
+    "  --version           print attn-run's version and exit\n"
+    "\n"
+    "Example, no files needed:\n"
+    "  attn-run model.so --random-inputs --dim batch=1 --dim seq=16 --print\n";
 
 struct Options {
   std::string library;
-  /// (name, file) in command-line order.
+  /// (name, file) in command-line order; the file "random" means random
+  /// values.
   std::vector<std::pair<std::string, std::string>> inputs;
+  bool randomInputs = false;
+  /// --dim NAME=SIZE in command-line order.
+  std::vector<std::pair<std::string, int64_t>> dims;
+  uint64_t seed = 0;
+  bool print = false;
   std::string outputDir;
   bool haveOutputDir = false;
   long benchmarkRuns = 0;
@@ -72,6 +105,23 @@ bool parsePositive(const std::string &text, long &out) {
   out = std::strtol(text.c_str(), nullptr, 10);
   return out > 0;
 }
+
+/// Parses a decimal integer in [0, max]; false for anything else.
+bool parseNonNegative(const std::string &text, uint64_t max, uint64_t &out) {
+  if (text.empty() || text.size() > 19 ||
+      !std::all_of(text.begin(), text.end(),
+                   [](char c) { return c >= '0' && c <= '9'; }))
+    return false;
+  out = std::strtoull(text.c_str(), nullptr, 10);
+  return out <= max;
+}
+
+/// Largest --dim size: far beyond any memory, small enough that products of
+/// a few dims are still caught by the runtime's overflow checks.
+constexpr uint64_t kMaxDimSize = uint64_t(1) << 40;
+
+/// The --input value that asks for random values.
+const char *const kRandom = "random";
 
 /// Parses argv into `opts`; returns false (after printing) on a usage error,
 /// with `exitCode` set (0 for --help).
@@ -108,6 +158,11 @@ bool parseArgs(int argc, char **argv, Options &opts, int &exitCode) {
       exitCode = 0;
       return false;
     }
+    if (flag == "--version") {
+      std::puts(ATTN_VERSION_LINE("attn-run"));
+      exitCode = 0;
+      return false;
+    }
     if (flag == "--input") {
       std::string spec;
       if (!takeValue(spec))
@@ -118,6 +173,31 @@ bool parseArgs(int argc, char **argv, Options &opts, int &exitCode) {
         return false;
       }
       opts.inputs.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
+    } else if (flag == "--dim") {
+      std::string spec;
+      if (!takeValue(spec))
+        return false;
+      size_t eq = spec.find('=');
+      uint64_t size;
+      if (eq == std::string::npos || eq == 0 ||
+          !parseNonNegative(spec.substr(eq + 1), kMaxDimSize, size)) {
+        error("--dim expects NAME=SIZE with SIZE an integer from 0 to " +
+              std::to_string(kMaxDimSize) + ", got '" + spec + "'");
+        return false;
+      }
+      opts.dims.emplace_back(spec.substr(0, eq), static_cast<int64_t>(size));
+    } else if (flag == "--seed") {
+      std::string n;
+      if (!takeValue(n))
+        return false;
+      if (!parseNonNegative(n, UINT64_MAX, opts.seed)) {
+        error("--seed expects a non-negative integer, got '" + n + "'");
+        return false;
+      }
+    } else if (flag == "--random-inputs" && !inlineValue) {
+      opts.randomInputs = true;
+    } else if (flag == "--print" && !inlineValue) {
+      opts.print = true;
     } else if (flag == "--output-dir") {
       if (!takeValue(opts.outputDir))
         return false;
@@ -168,8 +248,8 @@ bool parseArgs(int argc, char **argv, Options &opts, int &exitCode) {
     error(std::string("no model library given\n") + kUsage);
     return false;
   }
-  if (opts.json && !haveBenchmark) {
-    error("--json needs --benchmark N");
+  if (opts.json && !haveBenchmark && !opts.signature) {
+    error("--json needs --benchmark N or --signature");
     return false;
   }
   if (!haveThreads) {
@@ -241,21 +321,85 @@ struct Session {
   }
 };
 
-/// Loads the .npy files into `session.inputs`, in signature order.
+/// splitmix64: a small generator whose values are the same on every platform
+/// (the <random> distributions are not).
+struct Random {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  /// Uniform integer in [0, n) (n small: the bias is negligible).
+  int64_t below(int64_t n) {
+    return static_cast<int64_t>(next() % static_cast<uint64_t>(n));
+  }
+};
+
+/// Fills `t` with random values: uniform in [-1, 1) for floating types
+/// (f16/bf16 on a grid they represent exactly, so none rounds up to 1),
+/// integers in [0, 10), bool 0/1. Input `index` has its own stream, so an
+/// input's values do not depend on which other inputs are random.
+void fillRandom(attn_tensor &t, uint64_t seed, size_t index) {
+  Random rng{seed * 0xD1B54A32D192ED03ull + (index + 1) * 0x8CB92BA72F3D8DD7ull};
+  int64_t n = attn_tensor_numel(&t);
+  for (int64_t i = 0; i < n; ++i) {
+    switch (t.dtype) {
+    case ATTN_F32:
+      static_cast<float *>(t.data)[i] =
+          static_cast<float>(rng.next() >> 40) * 0x1p-23f - 1.0f;
+      break;
+    case ATTN_F64:
+      static_cast<double *>(t.data)[i] =
+          static_cast<double>(rng.next() >> 11) * 0x1p-52 - 1.0;
+      break;
+    case ATTN_F16:
+      static_cast<uint16_t *>(t.data)[i] = attn_f32_to_f16(
+          static_cast<float>(rng.below(2048) - 1024) / 1024.0f);
+      break;
+    case ATTN_BF16:
+      static_cast<uint16_t *>(t.data)[i] = attn_f32_to_bf16(
+          static_cast<float>(rng.below(256) - 128) / 128.0f);
+      break;
+    case ATTN_I64:
+      static_cast<int64_t *>(t.data)[i] = rng.below(10);
+      break;
+    case ATTN_I32:
+      static_cast<int32_t *>(t.data)[i] = static_cast<int32_t>(rng.below(10));
+      break;
+    case ATTN_I16:
+      static_cast<int16_t *>(t.data)[i] = static_cast<int16_t>(rng.below(10));
+      break;
+    case ATTN_I8:
+      static_cast<int8_t *>(t.data)[i] = static_cast<int8_t>(rng.below(10));
+      break;
+    case ATTN_U8:
+      static_cast<uint8_t *>(t.data)[i] = static_cast<uint8_t>(rng.below(10));
+      break;
+    case ATTN_BOOL:
+      static_cast<uint8_t *>(t.data)[i] = static_cast<uint8_t>(rng.below(2));
+      break;
+    }
+  }
+}
+
+/// Loads the .npy files and makes the random inputs into `session.inputs`,
+/// in signature order.
 int loadInputs(const Options &opts, Session &session) {
   attn_model *model = session.model;
   size_t numInputs = attn_model_num_inputs(model);
+  std::vector<attn_tensor_info> infos(numInputs);
+  for (size_t i = 0; i < numInputs; ++i)
+    attn_model_input_info(model, i, &infos[i]);
   std::vector<std::string> files(numInputs);
-  std::vector<bool> given(numInputs, false);
+  std::vector<bool> given(numInputs, false), random(numInputs, false);
   for (const auto &[name, file] : opts.inputs) {
     int64_t index = attn_model_find_input(model, name.c_str());
     if (index < 0) {
       std::string known;
-      for (size_t i = 0; i < numInputs; ++i) {
-        attn_tensor_info info;
-        attn_model_input_info(model, i, &info);
-        known += (i ? ", " : "") + std::string(info.name);
-      }
+      for (size_t i = 0; i < numInputs; ++i)
+        known += (i ? ", " : "") + std::string(infos[i].name);
       return error("unknown input '" + name + "'; the model's inputs are: " +
                    (known.empty() ? "(none)" : known));
     }
@@ -263,32 +407,460 @@ int loadInputs(const Options &opts, Session &session) {
       return error("input '" + name + "' is given twice");
     given[index] = true;
     files[index] = file;
+    random[index] = file == kRandom;
   }
   std::string missing;
   for (size_t i = 0; i < numInputs; ++i) {
     if (given[i])
       continue;
-    attn_tensor_info info;
-    attn_model_input_info(model, i, &info);
+    if (opts.randomInputs) {
+      random[i] = true;
+      continue;
+    }
     missing += std::string(missing.empty() ? "" : "\n") + "missing input '" +
-               info.name + "' (" + describe(info) + "); pass --input " +
-               info.name + "=FILE.npy";
+               infos[i].name + "' (" + describe(infos[i]) + "); pass --input " +
+               infos[i].name + "=FILE.npy or --input " + infos[i].name +
+               "=random";
   }
   if (!missing.empty())
     return error(missing);
 
+  // --dim names must be dim names of the signature's inputs.
+  std::map<std::string, int64_t> dims;
+  for (const auto &[name, size] : opts.dims) {
+    std::string known;
+    bool found = false;
+    for (const attn_tensor_info &info : infos)
+      for (int32_t d = 0; d < info.rank; ++d) {
+        if (info.shape[d] >= 0 || std::strcmp(info.dim_names[d], "?") == 0)
+          continue;
+        found |= name == info.dim_names[d];
+        std::string entry = std::string("'") + info.dim_names[d] + "'";
+        if (known.find(entry) == std::string::npos)
+          known += (known.empty() ? "" : ", ") + entry;
+      }
+    if (!found)
+      return error("--dim " + name + "=" + std::to_string(size) +
+                   ": the model's inputs have no symbolic dim '" + name +
+                   "'; their symbolic dims are: " +
+                   (known.empty() ? "(none)" : known));
+    if (!dims.emplace(name, size).second)
+      return error("--dim " + name + " is given twice");
+  }
+
   session.inputs.resize(numInputs);
+  // Files first: a dim without --dim takes its size from them. (With only
+  // files and no --dim, the runtime alone checks the shapes.)
+  bool checkDims = !opts.dims.empty() ||
+                   std::find(random.begin(), random.end(), true) != random.end();
+  std::map<std::string, std::string> dimSource;
   for (size_t i = 0; i < numInputs; ++i) {
-    attn_tensor_info info;
-    attn_model_input_info(model, i, &info);
+    if (random[i])
+      continue;
+    const attn_tensor_info &info = infos[i];
     attn_tensor &t = session.inputs[i];
     // numpy has no bf16 and f16 files are rare: float32 converts to both,
     // and bf16 also comes as raw 16-bit words (uint16 views, ml_dtypes).
     if (attn_npy_load_as(files[i].c_str(), info.dtype, &t) != ATTN_OK)
       return error("input '" + std::string(info.name) +
                    "': " + attn_last_error());
+    // A wrong dtype or rank is reported by the runtime, with what it
+    // expected.
+    if (!checkDims || t.dtype != info.dtype || t.rank != info.rank)
+      continue;
+    for (int32_t d = 0; d < info.rank; ++d) {
+      if (info.shape[d] >= 0 || std::strcmp(info.dim_names[d], "?") == 0)
+        continue;
+      std::string name = info.dim_names[d];
+      auto [it, inserted] = dims.emplace(name, t.shape[d]);
+      if (inserted)
+        dimSource[name] = info.name;
+      else if (it->second != t.shape[d])
+        return error(
+            "input '" + std::string(info.name) + "' dim " + std::to_string(d) +
+            " ('" + name + "'): expected " + std::to_string(it->second) +
+            (dimSource.count(name) ? " (as in input '" + dimSource[name] + "')"
+                                   : " (--dim " + name + "=" +
+                                         std::to_string(it->second) + ")") +
+            ", got " + std::to_string(t.shape[d]));
+    }
+  }
+  for (size_t i = 0; i < numInputs; ++i) {
+    if (!random[i])
+      continue;
+    const attn_tensor_info &info = infos[i];
+    int64_t shape[ATTN_MAX_RANK];
+    for (int32_t d = 0; d < info.rank; ++d) {
+      if (info.shape[d] >= 0) {
+        shape[d] = info.shape[d];
+        continue;
+      }
+      std::string name = info.dim_names[d];
+      if (name == "?")
+        return error("input '" + std::string(info.name) + "' (" +
+                     describe(info) + ") cannot be random: its dim " +
+                     std::to_string(d) +
+                     " is dynamic and has no name to give --dim; pass "
+                     "--input " +
+                     info.name + "=FILE.npy");
+      auto it = dims.find(name);
+      if (it == dims.end())
+        return error("input '" + std::string(info.name) + "' (" +
+                     describe(info) + ") is random but its dim " +
+                     std::to_string(d) + " ('" + name +
+                     "') has no size; pass --dim " + name + "=SIZE");
+      shape[d] = it->second;
+    }
+    attn_tensor &t = session.inputs[i];
+    if (attn_tensor_alloc(info.dtype, info.rank, shape, &t) != ATTN_OK)
+      return error("input '" + std::string(info.name) +
+                   "': " + attn_last_error());
+    fillRandom(t, opts.seed, i);
   }
   return 0;
+}
+
+/// Edge items per dim in --print (numpy's default): a dim longer than twice
+/// this shows its first and last kEdgeItems entries with "..." between.
+constexpr int64_t kEdgeItems = 3;
+
+/// Element `i` of `t` as a double (bool: 0/1).
+double elementValue(const attn_tensor &t, int64_t i) {
+  switch (t.dtype) {
+  case ATTN_F32:
+    return static_cast<const float *>(t.data)[i];
+  case ATTN_F64:
+    return static_cast<const double *>(t.data)[i];
+  case ATTN_F16:
+    return attn_f16_to_f32(static_cast<const uint16_t *>(t.data)[i]);
+  case ATTN_BF16:
+    return attn_bf16_to_f32(static_cast<const uint16_t *>(t.data)[i]);
+  case ATTN_I64:
+    return static_cast<double>(static_cast<const int64_t *>(t.data)[i]);
+  case ATTN_I32:
+    return static_cast<const int32_t *>(t.data)[i];
+  case ATTN_I16:
+    return static_cast<const int16_t *>(t.data)[i];
+  case ATTN_I8:
+    return static_cast<const int8_t *>(t.data)[i];
+  case ATTN_U8:
+  case ATTN_BOOL:
+    return static_cast<const uint8_t *>(t.data)[i];
+  }
+  return 0;
+}
+
+bool isFloat(attn_dtype dtype) {
+  return dtype == ATTN_F32 || dtype == ATTN_F64 || dtype == ATTN_F16 ||
+         dtype == ATTN_BF16;
+}
+
+/// A float as numpy prints it: nan, inf, -inf, else 6 significant digits.
+std::string formatDouble(double v) {
+  if (std::isnan(v))
+    return "nan";
+  if (std::isinf(v))
+    return v > 0 ? "inf" : "-inf";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+/// Element `i` of `t` as text (exact for integers).
+std::string formatElement(const attn_tensor &t, int64_t i) {
+  switch (t.dtype) {
+  case ATTN_I64:
+    return std::to_string(static_cast<const int64_t *>(t.data)[i]);
+  case ATTN_BOOL:
+    return static_cast<const uint8_t *>(t.data)[i] ? "True" : "False";
+  default:
+    break;
+  }
+  if (isFloat(t.dtype))
+    return formatDouble(elementValue(t, i));
+  return std::to_string(static_cast<long long>(elementValue(t, i)));
+}
+
+/// Appends the values of `t` numpy-style: nested brackets, rows on their own
+/// lines, blank lines between blocks of rank >= 3, "..." for the middle of
+/// dims longer than 2 * kEdgeItems, entries right-aligned to one width.
+class ArrayPrinter {
+public:
+  explicit ArrayPrinter(const attn_tensor &t) : t(t) {
+    strides.assign(static_cast<size_t>(t.rank), 1);
+    for (int32_t d = t.rank - 2; d >= 0; --d)
+      strides[d] = strides[d + 1] * t.shape[d + 1];
+  }
+
+  std::string print() {
+    if (t.rank == 0)
+      return formatElement(t, 0);
+    // Pass 1 formats the shown entries, pass 2 lays them out.
+    walk(0, 0, "");
+    for (const std::string &e : entries)
+      width = std::max(width, e.size());
+    out.clear();
+    next = 0;
+    layout = true;
+    walk(0, 0, "");
+    return out;
+  }
+
+private:
+  void walk(int32_t dim, int64_t offset, const std::string &indent) {
+    int64_t n = t.shape[dim];
+    bool summarize = n > 2 * kEdgeItems;
+    out += '[';
+    for (int64_t k = 0; k < n; ++k) {
+      if (summarize && k == kEdgeItems) {
+        out += dim + 1 == t.rank ? ", ..." : separator(dim, indent) + "...";
+        k = n - kEdgeItems - 1;
+        continue;
+      }
+      if (k)
+        out += dim + 1 == t.rank ? ", " : separator(dim, indent);
+      if (dim + 1 < t.rank) {
+        walk(dim + 1, offset + k * strides[dim], indent + " ");
+      } else if (!layout) {
+        entries.push_back(formatElement(t, offset + k));
+      } else {
+        const std::string &e = entries[next++];
+        out += std::string(width - e.size(), ' ') + e;
+      }
+    }
+    out += ']';
+  }
+
+  /// Between two sub-arrays of `dim`: a comma, a newline, a blank line per
+  /// dim below the innermost two, and the indent.
+  std::string separator(int32_t dim, const std::string &indent) const {
+    return ",\n" + std::string(static_cast<size_t>(t.rank - dim - 2), '\n') +
+           indent + " ";
+  }
+
+  const attn_tensor &t;
+  std::vector<int64_t> strides;
+  std::vector<std::string> entries;
+  size_t width = 0, next = 0;
+  bool layout = false;
+  std::string out;
+};
+
+/// "min -0.5, max 2, mean 0.75" over all elements (NaNs counted apart).
+std::string summarize(const attn_tensor &t) {
+  int64_t n = attn_tensor_numel(&t);
+  if (n <= 0)
+    return "empty";
+  double sum = 0, lo = 0, hi = 0;
+  int64_t nans = 0, count = 0;
+  // Integers keep their exact extremes (int64 beyond 2^53).
+  bool exact = t.dtype == ATTN_I64;
+  int64_t ilo = 0, ihi = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double v = elementValue(t, i);
+    if (std::isnan(v)) {
+      ++nans;
+      continue;
+    }
+    if (exact) {
+      int64_t iv = static_cast<const int64_t *>(t.data)[i];
+      ilo = count ? std::min(ilo, iv) : iv;
+      ihi = count ? std::max(ihi, iv) : iv;
+    }
+    lo = count ? std::min(lo, v) : v;
+    hi = count ? std::max(hi, v) : v;
+    sum += v;
+    ++count;
+  }
+  std::string s;
+  if (count == 0) {
+    s = "min nan, max nan, mean nan";
+  } else if (isFloat(t.dtype)) {
+    s = "min " + formatDouble(lo) + ", max " + formatDouble(hi);
+  } else if (exact) {
+    s = "min " + std::to_string(ilo) + ", max " + std::to_string(ihi);
+  } else {
+    s = "min " + std::to_string(static_cast<long long>(lo)) + ", max " +
+        std::to_string(static_cast<long long>(hi));
+  }
+  if (count)
+    s += ", mean " + formatDouble(sum / static_cast<double>(count));
+  if (nans)
+    s += ", " + std::to_string(nans) + " NaN" + (nans == 1 ? "" : "s");
+  return s;
+}
+
+/// --print: the values of an output, indented under its "output" line.
+void printValues(const attn_tensor &t) {
+  std::string text = attn_tensor_numel(&t) == 0 ? std::string("[]")
+                                                 : ArrayPrinter(t).print();
+  text += "\n" + summarize(t);
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos)
+      end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (line.empty())
+      std::putchar('\n');
+    else
+      std::printf("  %s\n", line.c_str());
+    start = end + 1;
+  }
+}
+
+/// Top-level fields of the signature JSON that the C API does not expose:
+/// the strings "cpu" and "arch", and the length of the "checks" array. The
+/// runtime has validated the JSON; a reader that fails leaves them empty.
+struct SignatureExtras {
+  std::string cpu, arch;
+  long checks = -1;
+};
+
+class SignatureReader {
+public:
+  explicit SignatureReader(const char *text) : p(text) {}
+
+  SignatureExtras read() {
+    SignatureExtras extras;
+    ws();
+    if (*p != '{')
+      return extras;
+    ++p;
+    ws();
+    if (*p == '}')
+      return extras;
+    while (true) {
+      ws();
+      std::string key;
+      if (!string(key))
+        return extras;
+      ws();
+      if (*p++ != ':')
+        return extras;
+      ws();
+      if ((key == "cpu" || key == "arch") && *p == '"') {
+        if (!string(key == "cpu" ? extras.cpu : extras.arch))
+          return extras;
+      } else if (key == "checks" && *p == '[') {
+        long count = 0;
+        if (!value(0, &count))
+          return extras;
+        extras.checks = count;
+      } else if (!value(0, nullptr)) {
+        return extras;
+      }
+      ws();
+      if (*p == '}')
+        return extras;
+      if (*p++ != ',')
+        return extras;
+    }
+  }
+
+private:
+  void ws() {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+      ++p;
+  }
+
+  /// Reads a string (escapes kept as written but for \" and \\).
+  bool string(std::string &out) {
+    if (*p != '"')
+      return false;
+    ++p;
+    out.clear();
+    while (*p && *p != '"') {
+      if (*p == '\\') {
+        ++p;
+        if (!*p)
+          return false;
+      }
+      out += *p++;
+    }
+    if (*p != '"')
+      return false;
+    ++p;
+    return true;
+  }
+
+  /// Skips a value; for an array, stores its length in `count`.
+  bool value(int depth, long *count) {
+    if (depth > 64)
+      return false;
+    ws();
+    if (*p == '"') {
+      std::string ignored;
+      return string(ignored);
+    }
+    if (*p == '[' || *p == '{') {
+      char close = *p == '[' ? ']' : '}';
+      bool object = *p == '{';
+      ++p;
+      ws();
+      long n = 0;
+      if (*p == close) {
+        ++p;
+      } else {
+        while (true) {
+          if (object) {
+            std::string ignored;
+            ws();
+            if (!string(ignored))
+              return false;
+            ws();
+            if (*p++ != ':')
+              return false;
+          }
+          if (!value(depth + 1, nullptr))
+            return false;
+          ++n;
+          ws();
+          if (*p == close) {
+            ++p;
+            break;
+          }
+          if (*p++ != ',')
+            return false;
+        }
+      }
+      if (count)
+        *count = n;
+      return true;
+    }
+    const char *start = p;
+    while (*p && std::strchr("+-.0123456789eEtruefalsn", *p))
+      ++p;
+    return p != start;
+  }
+
+  const char *p;
+};
+
+/// --signature without --json: one line per input and output, the target
+/// and the number of run-time checks.
+void printSignature(const Options &opts, attn_model *model) {
+  SignatureExtras extras =
+      SignatureReader(attn_model_signature_json(model)).read();
+  std::string target = attn_model_target(model);
+  std::printf("model '%s'\n", opts.library.c_str());
+  std::string line = "target: " + (target.empty() ? "(none)" : target);
+  if (!extras.cpu.empty())
+    line += ", CPU " + extras.cpu;
+  if (!extras.arch.empty())
+    line += ", arch " + extras.arch;
+  std::printf("%s\n", line.c_str());
+  for (size_t i = 0, n = attn_model_num_inputs(model); i < n; ++i) {
+    attn_tensor_info info;
+    attn_model_input_info(model, i, &info);
+    std::printf("input  '%s': %s\n", info.name, describe(info).c_str());
+  }
+  for (size_t i = 0, n = attn_model_num_outputs(model); i < n; ++i) {
+    attn_tensor_info info;
+    attn_model_output_info(model, i, &info);
+    std::printf("output '%s': %s\n", info.name, describe(info).c_str());
+  }
+  std::printf("run-time checks: %ld\n", std::max(extras.checks, 0L));
 }
 
 int writeOutputs(const Options &opts, Session &session) {
@@ -359,8 +931,14 @@ int main(int argc, char **argv) {
   if (attn_model_load(opts.library.c_str(), &session.model) != ATTN_OK)
     return error(attn_last_error());
   if (opts.signature) {
-    std::printf("%s\n", attn_model_signature_json(session.model));
-    return 0;
+    if (opts.json)
+      std::printf("%s\n", attn_model_signature_json(session.model));
+    else
+      printSignature(opts, session.model);
+    return std::fflush(stdout) == 0
+               ? 0
+               : error(std::string("cannot write to stdout: ") +
+                       std::strerror(errno));
   }
   if (int rc = loadInputs(opts, session))
     return rc;
@@ -376,6 +954,8 @@ int main(int argc, char **argv) {
     attn_model_output_info(session.model, j, &info);
     std::printf("output '%s': %s\n", info.name,
                 describe(session.outputs[j]).c_str());
+    if (opts.print)
+      printValues(session.outputs[j]);
   }
   if (opts.haveOutputDir)
     if (int rc = writeOutputs(opts, session))

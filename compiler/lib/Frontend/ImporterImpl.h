@@ -363,8 +363,12 @@ using OpConverter = LogicalResult (*)(GraphImporter &);
 /// The converter for `opType` (default domain), or null when unsupported.
 OpConverter lookupConverter(llvm::StringRef opType);
 
-/// Converter tables (OpsMath.cpp, OpsShape.cpp, OpsDecomposed.cpp).
-void registerMathConverters(llvm::StringMap<OpConverter> &table);
+/// Converter tables, one per op family (Ops<Family>.cpp); lookupConverter
+/// (OpsMisc.cpp) holds them all.
+void registerElementwiseConverters(llvm::StringMap<OpConverter> &table);
+void registerMatmulConverters(llvm::StringMap<OpConverter> &table);
+void registerNormalizationConverters(llvm::StringMap<OpConverter> &table);
+void registerMiscConverters(llvm::StringMap<OpConverter> &table);
 void registerShapeConverters(llvm::StringMap<OpConverter> &table);
 void registerDecomposedConverters(llvm::StringMap<OpConverter> &table);
 

@@ -1,11 +1,10 @@
 //===- ImporterSupport.cpp - node helpers, dim symbols, shape values -------===//
 #include "Frontend/ImporterImpl.h"
 
+#include "attn/Dialect/ConstantData.h"
 #include "attn/Dialect/ShapeInference.h"
 
-#include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinAttributeInterfaces.h"
-#include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/APFloat.h"
 
 using namespace mlir;
@@ -352,43 +351,24 @@ bool GraphImporter::isShapeValueType(Type type) {
          t.hasStaticShape() && t.getNumElements() <= kMaxShapeValueElements;
 }
 
+/// Constants with more elements than this are not read as numbers.
+constexpr int64_t kMaxReadElements = int64_t(1) << 20;
+
 /// Integer contents of a constant elements attribute (inline or resource).
 static std::optional<SmallVector<int64_t>> readIntElements(ElementsAttr attr) {
-  auto t = cast<ShapedType>(attr.getType());
-  auto it = dyn_cast<IntegerType>(t.getElementType());
-  if (!it || t.getNumElements() > (int64_t(1) << 20))
+  std::optional<ConstantElements> e = readConstantElements(attr);
+  if (!e || !isa<IntegerType>(e->getElementType()) || e->size() > kMaxReadElements)
+    return std::nullopt;
+  // Blobs of integers narrower than 32 bits are not read here (the importer
+  // keeps bools inline, and never read i8 blobs as shape values before).
+  if (isa<DenseResourceElementsAttr>(attr) &&
+      e->getElementType().getIntOrFloatBitWidth() < 32)
     return std::nullopt;
   SmallVector<int64_t> out;
-  if (auto dense = dyn_cast<DenseIntElementsAttr>(attr)) {
-    bool zext = it.getWidth() == 1 || it.isUnsigned();
-    for (const llvm::APInt &v : dense.getValues<llvm::APInt>())
-      out.push_back(zext ? (int64_t)v.getZExtValue() : v.getSExtValue());
-    return out;
-  }
-  if (auto res = dyn_cast<DenseResourceElementsAttr>(attr)) {
-    AsmResourceBlob *blob = res.getRawHandle().getBlob();
-    if (!blob)
-      return std::nullopt;
-    ArrayRef<char> data = blob->getData();
-    int64_t n = t.getNumElements();
-    if (it.getWidth() == 64 && data.size() == size_t(n) * 8) {
-      for (int64_t i = 0; i < n; ++i) {
-        int64_t v;
-        std::memcpy(&v, data.data() + 8 * i, 8);
-        out.push_back(v);
-      }
-      return out;
-    }
-    if (it.getWidth() == 32 && data.size() == size_t(n) * 4) {
-      for (int64_t i = 0; i < n; ++i) {
-        int32_t v;
-        std::memcpy(&v, data.data() + 4 * i, 4);
-        out.push_back(v);
-      }
-      return out;
-    }
-  }
-  return std::nullopt;
+  out.reserve(e->size());
+  for (int64_t i = 0; i < e->size(); ++i)
+    out.push_back(e->getInt(i));
+  return out;
 }
 
 static ElementsAttr constantAttrOf(Value v) {
@@ -440,17 +420,17 @@ std::optional<SmallVector<double>> GraphImporter::constantFloats(Value v) {
     SmallVector<double> out(ints->begin(), ints->end());
     return out;
   }
+  // Inline float constants only (weights in blobs are not read here).
   ElementsAttr attr = constantAttrOf(v);
-  auto dense = dyn_cast_or_null<DenseFPElementsAttr>(attr);
-  if (!dense || dense.getNumElements() > (int64_t(1) << 20))
+  std::optional<ConstantElements> e =
+      isa_and_nonnull<DenseElementsAttr>(attr) ? readConstantElements(attr)
+                                               : std::nullopt;
+  if (!e || !isa<FloatType>(e->getElementType()) || e->size() > kMaxReadElements)
     return std::nullopt;
   SmallVector<double> out;
-  for (llvm::APFloat f : dense.getValues<llvm::APFloat>()) {
-    bool lost;
-    f.convert(llvm::APFloat::IEEEdouble(), llvm::APFloat::rmNearestTiesToEven,
-              &lost);
-    out.push_back(f.convertToDouble());
-  }
+  out.reserve(e->size());
+  for (int64_t i = 0; i < e->size(); ++i)
+    out.push_back(e->getDouble(i));
   return out;
 }
 

@@ -3,7 +3,7 @@
 // Entry point of the frontend: reads a `.onnx` (binary protobuf, external data
 // beside it) or `.onnxtext` model with libonnx, validates it, and imports its
 // graph into `func.func @main_graph` (see ImporterImpl.h for the machinery,
-// OpConverters.cpp for the ops).
+// the Ops*.cpp files for the ops).
 //
 // libonnx and protobuf report errors with C++ exceptions; this library is
 // built with -fexceptions and no exception leaves importOnnxFile().

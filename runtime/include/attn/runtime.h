@@ -206,22 +206,14 @@ ATTN_API attn_status attn_model_benchmark(attn_model *model,
 /* Most threads a model runs on (attn_set_num_threads, $ATTN_NUM_THREADS). */
 #define ATTN_MAX_THREADS 1024
 
-/* Sets the number of threads models and attn_parallel_for use (caller
- * included). n <= 0 restores the default: $ATTN_NUM_THREADS if it is an
- * integer in [1, ATTN_MAX_THREADS], else the number of CPUs this process may
- * run on (at most ATTN_MAX_THREADS). n > ATTN_MAX_THREADS fails with
- * ATTN_ERR_INVALID_ARGUMENT and leaves the setting unchanged. */
+/* Sets the number of threads models run on (caller included; applied to the
+ * model's OpenMP runtime before every run). n <= 0 restores the default:
+ * $ATTN_NUM_THREADS if it is an integer in [1, ATTN_MAX_THREADS], else the
+ * number of CPUs this process may run on (at most ATTN_MAX_THREADS).
+ * n > ATTN_MAX_THREADS fails with ATTN_ERR_INVALID_ARGUMENT and leaves the
+ * setting unchanged. */
 ATTN_API attn_status attn_set_num_threads(int n);
 ATTN_API int attn_get_num_threads(void);
-
-/* Calls fn(begin, end, ctx) on disjoint ranges covering [0, n), spread over
- * the runtime's persistent thread pool, and returns when all calls have
- * finished. Compiled models call this for their parallel loops. Nested calls
- * (from inside fn) and calls made while another thread holds the pool run
- * serially on the calling thread. */
-ATTN_API void
-attn_parallel_for(int64_t n, void (*fn)(int64_t begin, int64_t end, void *ctx),
-                  void *ctx);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -8,11 +8,8 @@
  *  - out is 64-byte aligned inside its malloc block (aligned != allocated),
  *  - out_t is a transposed (non-contiguous) view of its block,
  *  - the 0-d sum is a plain malloc'ed scalar.
- * Rows are computed through attn_parallel_for, as compiled code does.
  *===----------------------------------------------------------------------===*/
 #include "fake_common.h"
-
-#include "attn/runtime.h"
 
 FAKE_EXPORT const char *attn_model_signature(void) {
   return "{\"abi\":1,\"target\":\"cpu\",\"cpu\":\"generic\","
@@ -54,7 +51,7 @@ FAKE_EXPORT int32_t attn_model_run(int64_t *const *inputs,
     out += 16; /* make sure aligned != allocated */
   struct AddContext ctx = {(const float *)DESC_ALIGNED(x),
                            (const float *)DESC_ALIGNED(y), out, n};
-  attn_parallel_for(rows, addRows, &ctx);
+  addRows(0, rows, &ctx);
   int64_t outSizes[2] = {rows, n};
   fake_set_output(outputs[0], 2, outBlock, out, 0, outSizes);
 

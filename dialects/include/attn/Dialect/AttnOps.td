@@ -214,7 +214,6 @@ def Attn_TransposeOp : Attn_Op<"transpose", [Pure, InferTypeOpAdaptorWithIsCompa
   let arguments = (ins Attn_Tensor:$input, DenseI64ArrayAttr:$perm);
   let results = (outs Attn_Tensor:$result);
   let assemblyFormat = "$input `,` $perm attr-dict `:` type($input) `->` type($result)";
-  let hasVerifier = 1;
   let hasFolder = 1;
   let hasCanonicalizer = 1;
 }
@@ -250,7 +249,6 @@ def Attn_ConcatOp : Attn_Op<"concat", [Pure, InferTypeOpAdaptorWithIsCompatible]
   let arguments = (ins Variadic<Attn_Tensor>:$inputs, I64Attr:$axis);
   let results = (outs Attn_Tensor:$result);
   let assemblyFormat = "$inputs attr-dict `:` type($inputs) `->` type($result)";
-  let hasVerifier = 1;
 }
 
 def Attn_SliceOp : Attn_Op<"slice", [Pure]> {
@@ -297,7 +295,6 @@ def Attn_ShapeOp : Attn_Op<"shape", [Pure, InferTypeOpAdaptorWithIsCompatible]> 
   let arguments = (ins Attn_Tensor:$input, I64Attr:$start, I64Attr:$end);
   let results = (outs RankedTensorOf<[I64]>:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
-  let hasVerifier = 1;
 }
 
 def Attn_ConstantOfShapeOp : Attn_Op<"constant_of_shape", [Pure]> {
@@ -369,7 +366,6 @@ def Attn_ReduceOp : Attn_Op<"reduce", [Pure, InferTypeOpAdaptorWithIsCompatible]
                    DenseI64ArrayAttr:$axes, BoolAttr:$keepdims);
   let results = (outs Attn_Tensor:$result);
   let assemblyFormat = "$kind $input attr-dict `:` type($input) `->` type($result)";
-  let hasVerifier = 1;
 }
 
 def Attn_SoftmaxOp : Attn_Op<"softmax", [Pure, InferTypeOpAdaptorWithIsCompatible]> {
@@ -377,7 +373,6 @@ def Attn_SoftmaxOp : Attn_Op<"softmax", [Pure, InferTypeOpAdaptorWithIsCompatibl
   let arguments = (ins Attn_FloatTensor:$input, I64Attr:$axis);
   let results = (outs Attn_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
-  let hasVerifier = 1;
 }
 
 def Attn_LayerNormOp : Attn_Op<"layer_norm", [Pure, InferTypeOpAdaptorWithIsCompatible,
@@ -463,19 +458,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, InferTypeOpAdaptorWithIsCompa
                    OptionalAttr<DenseI64ArrayAttr>:$value_perm,
                    OptionalAttr<DenseI64ArrayAttr>:$result_perm);
   let results = (outs Attn_FloatTensor:$result);
-  // The builders of the op before causal_fill/nan_to_zero and the layout
-  // perms existed.
   let builders = [
-    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$query,
-                   "::mlir::Value":$key, "::mlir::Value":$value,
-                   "::mlir::Value":$mask, "::llvm::APFloat":$scale,
-                   "::mlir::attn::MaskKind":$mask_kind,
-                   "::llvm::APFloat":$fill_value, "bool":$mask_first,
-                   "bool":$causal), [{
-      build($_builder, $_state, result, query, key, value, mask, scale,
-            mask_kind, fill_value, mask_first, causal,
-            /*causal_fill=*/::mlir::FloatAttr(), /*nan_to_zero=*/false);
-    }]>,
     // Canonical layouts (no perms).
     OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$query,
                    "::mlir::Value":$key, "::mlir::Value":$value,

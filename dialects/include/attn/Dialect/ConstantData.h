@@ -1,15 +1,20 @@
 //===- ConstantData.h - reading and writing constant tensors ----*- C++ -*-===//
 //
-// Graph passes and lowerings that rewrite weights at compile time (transpose
-// of a constant, Q/K/V weight concatenation, matmul weight packing) read the
-// raw bytes of a constant tensor and write new ones as dense_resource blobs,
-// so the data is copied once and never becomes per-element attributes.
+// The one place that reads constant tensors (dense and dense_resource
+// `arith.constant`s): readConstantElements gives their values element by
+// element (masks, indices, shape values, scalars), getConstantBytes their raw
+// bytes. Graph passes and lowerings that rewrite weights at compile time
+// (transpose of a constant, Q/K/V weight concatenation, matmul weight
+// packing) read those bytes and write new constants as dense_resource blobs
+// (createConstantFromBytes), so the data is copied once and never becomes
+// per-element attributes.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_DIALECT_CONSTANTDATA_H
 #define ATTN_DIALECT_CONSTANTDATA_H
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Value.h"
 
@@ -40,8 +45,53 @@ std::optional<ConstantBytes> getConstantBytes(Value v);
 Value createConstantFromBytes(OpBuilder &b, Location loc, RankedTensorType type,
                               ArrayRef<char> bytes, StringRef blobName);
 
+/// The elements of a constant tensor, read one at a time as numbers: THE
+/// reader of constant values for the dialect, the importer and the passes
+/// (getConstantBytes above is the byte view for code that copies weights).
+/// Cheap to copy: it refers to the attribute's storage (the MLIRContext owns
+/// it), so it must not outlive the constant's attribute.
+class ConstantElements {
+public:
+  /// The constant's type (static shape).
+  RankedTensorType getType() const { return type; }
+  Type getElementType() const { return type.getElementType(); }
+  /// The number of elements.
+  int64_t size() const { return numElements; }
+  /// All elements are element 0 (a splat, or a single element).
+  bool isSplat() const { return splat; }
+  /// Element `i` (row-major, 0 <= i < size()) as a double: floats exactly
+  /// (f16/bf16/f32/f64), integers zero-extended when unsigned or i1 and
+  /// sign-extended otherwise (so int64 beyond 2^53 rounds: use getInt).
+  double getDouble(int64_t i) const;
+  /// Element `i` of an integer constant, extended as getDouble says.
+  /// Asserts an integer element type.
+  int64_t getInt(int64_t i) const;
+
+private:
+  friend std::optional<ConstantElements> readConstantElements(ElementsAttr);
+  ConstantElements() = default;
+  RankedTensorType type;
+  int64_t numElements = 0;
+  bool splat = false;
+  /// Exactly one of the two holds the data.
+  DenseElementsAttr dense;
+  ArrayRef<char> raw; // a dense_resource blob, numElements * elementBytes
+  int64_t elementBytes = 0;
+};
+
+/// The elements of `attr` if it has a static shape of integer or float
+/// elements and is a dense attribute (any such type) or a dense_resource blob
+/// of one of f32, f64, i1, i8, ui8, i32, i64 (signless or signed) whose data
+/// is present and large enough; std::nullopt otherwise.
+std::optional<ConstantElements> readConstantElements(ElementsAttr attr);
+
+/// The elements of `v` if it is an `arith.constant` that
+/// readConstantElements(ElementsAttr) reads; std::nullopt otherwise.
+std::optional<ConstantElements> readConstantElements(Value v);
+
 /// The value of a constant all of whose elements are equal (a splat or a
-/// one-element dense constant), as a double; std::nullopt otherwise.
+/// one-element dense constant; dense_resource blobs are not read), as a
+/// double; std::nullopt otherwise.
 std::optional<double> getSplatValue(Value v);
 
 /// A name for a blob derived from `v`'s constant (its blob name, or `fallback`).

@@ -1,0 +1,371 @@
+//===- SymbolicShape.cpp - symbolic tensor dims of attn-dialect graphs ----===//
+//
+// The rules per attn op: which operand dims (or shape-tensor elements) a
+// result dim comes from. An op without a rule gives an unknown dim.
+//
+//===----------------------------------------------------------------------===//
+#include "Support/SymbolicShape.h"
+#include "Support/ConstantEval.h"
+
+#include "attn/Dialect/AttnDialect.h"
+#include "attn/Dialect/ShapeInference.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/JSON.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+static int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
+
+SymbolicDim SymbolicDim::broadcast(const SymbolicDim &a, const SymbolicDim &b) {
+  if (a.isOne())
+    return b;
+  if (b.isOne() || a.same(b))
+    return a;
+  // n against min(n, c): n when n <= c; otherwise c and n > c differ, which
+  // is a broadcast error unless c = 1, and then n again.
+  if (a.arg && b.arg && a.arg == b.arg && a.idx == b.idx && a.clamped() != b.clamped())
+    return a.clamped() ? b : a;
+  if (a.isStatic())
+    return a;
+  if (b.isStatic())
+    return b;
+  return SymbolicDim();
+}
+
+DimNames::DimNames(func::FuncOp func) {
+  auto module = func->getParentOfType<ModuleOp>();
+  auto attr = module ? module->getAttrOfType<StringAttr>("attn.signature") : StringAttr();
+  if (!attr)
+    return;
+  llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(attr.getValue());
+  if (!parsed) {
+    llvm::consumeError(parsed.takeError());
+    return;
+  }
+  const llvm::json::Object *sig = parsed->getAsObject();
+  const llvm::json::Array *inputs = sig ? sig->getArray("inputs") : nullptr;
+  if (!inputs || inputs->size() != func.getNumArguments())
+    return;
+  llvm::StringMap<std::pair<Value, int64_t>> first;
+  for (auto [i, in] : llvm::enumerate(*inputs)) {
+    const llvm::json::Object *o = in.getAsObject();
+    const llvm::json::Array *shape = o ? o->getArray("shape") : nullptr;
+    Value arg = func.getArgument(i);
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    if (!shape || !type || (int64_t)shape->size() != type.getRank())
+      return;
+    for (auto [d, dim] : llvm::enumerate(*shape)) {
+      std::optional<llvm::StringRef> name = dim.getAsString();
+      if (!name || *name == "?" || !type.isDynamicDim(d))
+        continue;
+      auto it = first.try_emplace(*name, arg, (int64_t)d).first;
+      canonicalDim[{arg, (int64_t)d}] = it->second;
+    }
+  }
+}
+
+SymbolicDim SymbolicShapes::dim(Value v, int64_t i, int depth) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || depth > kMaxDepth)
+    return SymbolicDim();
+  auto axis = normalizeAxis(i, type.getRank());
+  if (!axis)
+    return SymbolicDim();
+  if (!type.isDynamicDim(*axis))
+    return SymbolicDim::fixed(type.getDimSize(*axis));
+  if (isa<BlockArgument>(v)) {
+    auto [arg, idx] = names ? names->canonical(v, *axis) : std::make_pair(v, *axis);
+    return SymbolicDim::of(arg, idx);
+  }
+  auto key = std::make_pair(v, *axis);
+  if (auto it = dimCache.find(key); it != dimCache.end())
+    return it->second;
+  SymbolicDim s = computeDim(v.getDefiningOp(), v, *axis, depth + 1);
+  dimCache[key] = s;
+  return s;
+}
+
+SymbolicDim SymbolicShapes::elem(Value v, int64_t j, int depth) {
+  if (depth > kMaxDepth)
+    return SymbolicDim();
+  auto key = std::make_pair(v, j);
+  if (auto it = elemCache.find(key); it != elemCache.end())
+    return it->second;
+  SymbolicDim s = computeElem(v, j, depth + 1);
+  elemCache[key] = s;
+  return s;
+}
+
+SymbolicDim SymbolicShapes::alignedDim(Value operand, int64_t rank, int64_t i, int depth) {
+  int64_t off = rank - rankOf(operand);
+  if (i < off)
+    return SymbolicDim::fixed(1);
+  return dim(operand, i - off, depth);
+}
+
+SymbolicDim SymbolicShapes::computeDim(Operation *def, Value v, int64_t i, int depth) {
+  if (!def)
+    return SymbolicDim();
+  int64_t rank = rankOf(v);
+  // Same shape as the (first) input.
+  if (def->hasTrait<OpTrait::SameOperandsAndResultType>() ||
+      isa<CastOp, SoftmaxOp, LayerNormOp, TriluOp>(def))
+    return dim(def->getOperand(0), i, depth);
+  // Numpy broadcasting of all operands.
+  if (isa<AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp, MinOp, AndOp, OrOp, XorOp,
+          CmpOp, SelectOp>(def)) {
+    SymbolicDim s = SymbolicDim::fixed(1);
+    for (Value operand : def->getOperands())
+      s = SymbolicDim::broadcast(s, alignedDim(operand, rank, i, depth));
+    return s;
+  }
+  if (auto mm = dyn_cast<MatmulOp>(def)) {
+    int64_t lr = rankOf(mm.getLhs()), rr = rankOf(mm.getRhs());
+    if (lr < 2 || rr < 2)
+      return SymbolicDim();
+    if (i == rank - 2)
+      return dim(mm.getLhs(), -2, depth);
+    if (i == rank - 1)
+      return dim(mm.getRhs(), -1, depth);
+    // Batch dims broadcast.
+    int64_t batch = rank - 2;
+    auto batchDim = [&](Value operand, int64_t r) {
+      int64_t off = batch - (r - 2);
+      return i < off ? SymbolicDim::fixed(1) : dim(operand, i - off, depth);
+    };
+    return SymbolicDim::broadcast(batchDim(mm.getLhs(), lr), batchDim(mm.getRhs(), rr));
+  }
+  if (auto t = dyn_cast<TransposeOp>(def))
+    return dim(t.getInput(), t.getPerm()[i], depth);
+  if (auto r = dyn_cast<ReshapeOp>(def)) {
+    SymbolicDim e = elem(r.getShape(), i, depth);
+    if (e.isStatic() && e.size == 0 && !r.getAllowzero())
+      return dim(r.getInput(), i, depth);
+    if (e.isStatic() && e.size == -1)
+      return inferredDim(r, i, depth);
+    if (e.isStatic() && e.size < 0)
+      return SymbolicDim();
+    return e;
+  }
+  if (auto e = dyn_cast<ExpandOp>(def))
+    return SymbolicDim::broadcast(alignedDim(e.getInput(), rank, i, depth),
+                        elem(e.getShape(), i, depth));
+  if (auto c = dyn_cast<ConstantOfShapeOp>(def))
+    return elem(c.getShape(), i, depth);
+  if (auto g = dyn_cast<GatherOp>(def)) {
+    int64_t axis = *normalizeAxis((int64_t)g.getAxis(), rankOf(g.getData()));
+    int64_t ir = rankOf(g.getIndices());
+    if (i < axis)
+      return dim(g.getData(), i, depth);
+    if (i < axis + ir)
+      return dim(g.getIndices(), i - axis, depth);
+    return dim(g.getData(), i - ir + 1, depth);
+  }
+  if (auto s = dyn_cast<SliceOp>(def)) {
+    ConstantReader axes = readConstant(s.getAxes());
+    if (!axes)
+      return SymbolicDim();
+    for (int64_t a = 0; a < axes.numElements; ++a) {
+      auto ax = normalizeAxis((int64_t)axes.at(a), rank);
+      if (!ax)
+        return SymbolicDim();
+      if (*ax != i)
+        continue;
+      // [0, n) with step 1 of a static dim d: min(n, d) (n is a size).
+      ConstantReader st = readConstant(s.getStarts()), sp = readConstant(s.getSteps());
+      auto in = cast<RankedTensorType>(s.getInput().getType());
+      if (!st || !sp || st.numElements != axes.numElements ||
+          sp.numElements != axes.numElements || st.at(a) != 0 || sp.at(a) != 1 ||
+          in.isDynamicDim(i))
+        return SymbolicDim();
+      SymbolicDim n = elem(s.getEnds(), a, depth);
+      if (n.isStatic())
+        return n.size >= 0 ? SymbolicDim::fixed(std::min(n.size, in.getDimSize(i))) : SymbolicDim();
+      if (!n.arg || n.clamped())
+        return SymbolicDim();
+      n.clamp = in.getDimSize(i);
+      return n;
+    }
+    return dim(s.getInput(), i, depth);
+  }
+  if (auto c = dyn_cast<ConcatOp>(def)) {
+    if (i == *normalizeAxis((int64_t)c.getAxis(), rank))
+      return SymbolicDim();
+    return dim(c.getInputs()[0], i, depth);
+  }
+  if (auto r = dyn_cast<RangeOp>(def)) {
+    // range(0, n, 1) has n elements.
+    auto start = evalScalar(r.getStart()), delta = evalScalar(r.getDelta());
+    if (start && delta && *start == 0.0 && *delta == 1.0)
+      return elem(r.getLimit(), 0, depth);
+    return SymbolicDim();
+  }
+  if (auto a = dyn_cast<AttentionOp>(def)) {
+    if (i == rank - 1)
+      return dim(a.getValue(), -1, depth);
+    return dim(a.getQuery(), i, depth);
+  }
+  return SymbolicDim();
+}
+
+/// The -1 entry of a reshape: the element count over the other entries.
+/// Symbolic entries cancel against equal input dims (x[B, S] -> [B, -1]);
+/// what is left must be static on the output side and at most one dim on
+/// the input side (range(n) -> [1, -1] or [-1, 1]).
+SymbolicDim SymbolicShapes::inferredDim(ReshapeOp r, int64_t i, int depth) {
+  int64_t rank = rankOf(r.getResult());
+  auto inTy = cast<RankedTensorType>(r.getInput().getType());
+  SmallVector<SymbolicDim> ins;
+  for (int64_t j = 0; j < inTy.getRank(); ++j)
+    ins.push_back(dim(r.getInput(), j, depth));
+  int64_t outProduct = 1;
+  for (int64_t j = 0; j < rank; ++j) {
+    if (j == i)
+      continue;
+    SymbolicDim e = elem(r.getShape(), j, depth);
+    if (e.isStatic() && e.size == 0 && !r.getAllowzero())
+      e = dim(r.getInput(), j, depth);
+    if (e.isStatic()) {
+      if (e.size <= 0)
+        return SymbolicDim();
+      outProduct *= e.size;
+      continue;
+    }
+    auto match = llvm::find_if(ins, [&](const SymbolicDim &d) { return !d.isStatic() && d.same(e); });
+    if (match == ins.end())
+      return SymbolicDim();
+    ins.erase(match);
+  }
+  int64_t inProduct = 1;
+  std::optional<SymbolicDim> dynamicDim;
+  for (const SymbolicDim &d : ins) {
+    if (d.isStatic()) {
+      inProduct *= d.size;
+      continue;
+    }
+    if (dynamicDim)
+      return SymbolicDim();
+    dynamicDim = d;
+  }
+  if (!dynamicDim)
+    return outProduct && inProduct % outProduct == 0
+               ? SymbolicDim::fixed(inProduct / outProduct)
+               : SymbolicDim();
+  if (inProduct != outProduct)
+    return SymbolicDim();
+  return *dynamicDim;
+}
+
+SymbolicDim SymbolicShapes::computeElem(Value v, int64_t j, int depth) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || type.getRank() > 1 || !isa<IntegerType>(type.getElementType()))
+    return SymbolicDim();
+  if (ConstantReader c = readConstant(v)) {
+    if (j < 0 || j >= c.numElements)
+      return SymbolicDim();
+    return SymbolicDim::fixed((int64_t)c.at(j));
+  }
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return SymbolicDim();
+  if (auto s = dyn_cast<ShapeOp>(def)) {
+    int64_t rank = rankOf(s.getInput());
+    int64_t start = (int64_t)s.getStart();
+    if (start < 0)
+      start += rank;
+    start = std::clamp<int64_t>(start, 0, rank);
+    return dim(s.getInput(), start + j, depth);
+  }
+  if (auto g = dyn_cast<GatherOp>(def)) {
+    ConstantReader idx = readConstant(g.getIndices());
+    auto data = cast<RankedTensorType>(g.getData().getType());
+    if (!idx || data.getRank() != 1 || data.isDynamicDim(0) || j >= idx.numElements)
+      return SymbolicDim();
+    int64_t k = (int64_t)idx.at(j);
+    if (k < 0)
+      k += data.getDimSize(0);
+    return elem(g.getData(), k, depth);
+  }
+  if (auto r = dyn_cast<ReshapeOp>(def))
+    return elem(r.getInput(), j, depth);
+  if (auto c = dyn_cast<CastOp>(def))
+    return elem(c.getInput(), j, depth);
+  if (auto sl = dyn_cast<SliceOp>(def)) {
+    // shape(x)[a:b] (dynamo's shape computations).
+    auto data = cast<RankedTensorType>(sl.getInput().getType());
+    ConstantReader st = readConstant(sl.getStarts()), sp = readConstant(sl.getSteps());
+    if (data.getRank() != 1 || data.isDynamicDim(0) || !st || !sp ||
+        st.numElements != 1 || sp.numElements != 1 || sp.at(0) <= 0)
+      return SymbolicDim();
+    int64_t n = data.getDimSize(0), start = (int64_t)st.at(0);
+    if (start < 0)
+      start += n;
+    start = std::clamp<int64_t>(start, 0, n);
+    int64_t k = start + j * (int64_t)sp.at(0);
+    return k < n ? elem(sl.getInput(), k, depth) : SymbolicDim();
+  }
+  if (auto c = dyn_cast<ConcatOp>(def)) {
+    int64_t off = 0;
+    for (Value in : c.getInputs()) {
+      auto t = cast<RankedTensorType>(in.getType());
+      int64_t n = t.getRank() == 0 ? 1 : t.getDimSize(0);
+      if (ShapedType::isDynamic(n))
+        return SymbolicDim();
+      if (j < off + n)
+        return elem(in, j - off, depth);
+      off += n;
+    }
+    return SymbolicDim();
+  }
+  if (isa<MulOp, DivOp>(def)) {
+    // Size arithmetic of the exporters: (a * b) / a is b (dynamo's
+    // `(batch*seq)//batch` key length). Sizes are not 0 here: a model
+    // with an empty batch divides by zero.
+    auto operand = [&](Value x) {
+      auto t = cast<RankedTensorType>(x.getType());
+      return elem(x, t.getRank() == 0 || t.getDimSize(0) == 1 ? 0 : j, depth);
+    };
+    SymbolicDim a = operand(def->getOperand(0)), b = operand(def->getOperand(1));
+    if (isa<MulOp>(def)) {
+      if (a.isStatic() && b.isStatic())
+        return SymbolicDim::fixed(a.size * b.size);
+      if (a.isOne())
+        return b;
+      if (b.isOne())
+        return a;
+      return SymbolicDim();
+    }
+    if (b.isStatic() && b.size == 0)
+      return SymbolicDim();
+    if (a.isStatic() && b.isStatic())
+      return a.size >= 0 && b.size > 0 ? SymbolicDim::fixed(a.size / b.size) : SymbolicDim();
+    if (b.isOne())
+      return a;
+    if (auto mul = def->getOperand(0).getDefiningOp<MulOp>()) {
+      SymbolicDim x = operand(mul.getLhs()), y = operand(mul.getRhs());
+      if (x.same(b) && y.known())
+        return y;
+      if (y.same(b) && x.known())
+        return x;
+    }
+    return SymbolicDim();
+  }
+  if (auto sel = dyn_cast<SelectOp>(def)) {
+    // The exporters' `where(shape == -1, 1, shape)`: a size is never
+    // negative, so the comparison with a negative constant is false.
+    auto cmp = sel.getCondition().getDefiningOp<CmpOp>();
+    if (cmp && cmp.getPredicate() == CmpPredicate::eq &&
+        rankOf(sel.getCondition()) <= 1 && rankOf(sel.getFalseValue()) <= 1) {
+      SymbolicDim x = elem(cmp.getLhs(), j, depth), c = elem(cmp.getRhs(), j, depth);
+      if (x.known() && (!x.isStatic() || x.size >= 0) && c.isStatic() &&
+          c.size < 0)
+        return elem(sel.getFalseValue(), j, depth);
+    }
+    return SymbolicDim();
+  }
+  return SymbolicDim();
+}

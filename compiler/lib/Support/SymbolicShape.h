@@ -1,0 +1,121 @@
+//===- SymbolicShape.h - symbolic tensor dims of attn-dialect graphs -*- C++ -*-===//
+//
+// The project's symbolic-shape facility. A dynamic (`?`) dim of an attn
+// tensor is followed through the graph back to the function arguments, so
+// that two `?` dims can be proven equal: "dim 1 of input_ids", possibly
+// clamped by a static table (`position_ids[:, :seq]`). The values of the
+// small integer tensors ONNX exports compute shapes with (Shape, Gather,
+// Concat, Slice, Mul/Div of dims, `Where(shape == -1, 1, shape)`) are
+// followed the same way, element by element.
+//
+// Typical use (a graph pass proving a mask has exactly the scores' dims):
+//
+//   DimNames names(func);            // ONNX dim_params: same name = same size
+//   SymbolicShapes shapes(&names);
+//   if (shapes.dim(mask, -1).same(shapes.dim(scores, -1))) ...
+//
+// Nothing here changes the IR. Results are cached per (value, index); build a
+// new SymbolicShapes after the IR changed.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_SUPPORT_SYMBOLICSHAPE_H
+#define ATTN_SUPPORT_SYMBOLICSHAPE_H
+
+#include "attn/Dialect/AttnDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Value.h"
+#include "llvm/ADT/DenseMap.h"
+
+namespace mlir::attn {
+
+/// A dim size known statically, or as "dim `idx` of block argument `arg`"
+/// (the model's symbolic input dims), or unknown (the default).
+struct SymbolicDim {
+  int64_t size = ShapedType::kDynamic;
+  Value arg;
+  int64_t idx = -1;
+  /// With `arg`: the size is min(that dim, clamp) (a slice [0, n) of a static
+  /// table: BERT's position ids, `position_ids[:, :seq]`).
+  int64_t clamp = ShapedType::kDynamic;
+
+  static SymbolicDim fixed(int64_t s) {
+    SymbolicDim r;
+    r.size = s;
+    return r;
+  }
+  static SymbolicDim of(Value a, int64_t i) {
+    SymbolicDim r;
+    r.arg = a;
+    r.idx = i;
+    return r;
+  }
+  bool isStatic() const { return !ShapedType::isDynamic(size); }
+  bool isOne() const { return isStatic() && size == 1; }
+  bool known() const { return isStatic() || arg; }
+  /// Provably the same size.
+  bool same(const SymbolicDim &o) const {
+    if (!known() || !o.known())
+      return false;
+    if (isStatic() || o.isStatic())
+      return isStatic() && o.isStatic() && size == o.size;
+    return arg == o.arg && idx == o.idx && clamp == o.clamp;
+  }
+  bool clamped() const { return !ShapedType::isDynamic(clamp); }
+
+  /// Numpy broadcast of two dims: a 1 gives the other; a static dim > 1 wins
+  /// (the other is it or 1); two symbols only when they are the same.
+  static SymbolicDim broadcast(const SymbolicDim &a, const SymbolicDim &b);
+};
+
+/// The model's named symbolic dims: dims of different inputs with the same
+/// ONNX dim_param (`seq` of input_ids and of attention_mask) are equal, because
+/// the runtime rejects inputs whose named dims disagree. Read from the
+/// module's `attn.signature` when it describes `func` (same number of inputs,
+/// same ranks); empty otherwise.
+class DimNames {
+public:
+  explicit DimNames(func::FuncOp func);
+
+  /// The first input dim with the same name as dim `idx` of argument `arg`.
+  std::pair<Value, int64_t> canonical(Value arg, int64_t idx) const {
+    auto it = canonicalDim.find({arg, idx});
+    return it == canonicalDim.end() ? std::make_pair(arg, idx) : it->second;
+  }
+
+private:
+  DenseMap<std::pair<Value, int64_t>, std::pair<Value, int64_t>> canonicalDim;
+};
+
+/// Follows dims through the graph back to the function arguments, and the
+/// values of small integer tensors built from them (attn.shape, gather,
+/// concat, ...: the shape computations of ONNX exports). Just enough to prove
+/// that a mask built from `Shape(x)` has exactly the scores' dims.
+class SymbolicShapes {
+public:
+  /// `names` (optional, must outlive this) merges equally named input dims.
+  explicit SymbolicShapes(const DimNames *names = nullptr) : names(names) {}
+
+  /// Dim `i` (negative counts from the back) of a ranked tensor value.
+  SymbolicDim dim(Value v, int64_t i, int depth = 0);
+
+  /// The value of element `j` of an integer tensor of rank <= 1, as a size.
+  SymbolicDim elem(Value v, int64_t j, int depth = 0);
+
+private:
+  static constexpr int kMaxDepth = 64;
+  const DimNames *names;
+  DenseMap<std::pair<Value, int64_t>, SymbolicDim> dimCache, elemCache;
+
+  /// Dim `i` of an operand broadcast (right-aligned) to `rank` dims; a missing
+  /// dim is 1.
+  SymbolicDim alignedDim(Value operand, int64_t rank, int64_t i, int depth);
+  SymbolicDim computeDim(Operation *def, Value v, int64_t i, int depth);
+  SymbolicDim inferredDim(ReshapeOp r, int64_t i, int depth);
+  SymbolicDim computeElem(Value v, int64_t j, int depth);
+};
+
+} // namespace mlir::attn
+
+#endif // ATTN_SUPPORT_SYMBOLICSHAPE_H

@@ -1,0 +1,221 @@
+"""attnc: compile transformer models (ONNX) into native libraries and run them.
+
+    import attnc, numpy as np
+    model = attnc.compile("model.onnx")            # or bytes, an onnx.ModelProto, a torch.nn.Module
+    outputs = model(input_ids=np.array(...))       # dict: output name -> numpy array
+    model.signature                                # inputs/outputs with dtypes and symbolic dims
+    model.benchmark(runs=20, input_ids=...)        # timings in milliseconds
+    attnc.load("model.so")                         # a library compiled before (attnc -o model.so)
+
+Errors raise attnc.CompileError (the compiler's diagnostics, as attnc prints them) or
+attnc.RunError (the runtime's message); both are attnc.Error. The GIL is released while a
+model compiles or runs, so threads can compile and run models at once.
+"""
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import warnings
+
+import numpy as np
+
+from . import _native
+from ._native import CompileError, Error, RunError
+
+__all__ = ["compile", "load", "Model", "Error", "CompileError", "RunError",
+           "set_num_threads", "get_num_threads"]
+__version__ = "0.2.0"
+
+# compile() keyword options -> _native.compile_file arguments.
+_OPTIONS = ("mcpu", "mattr", "remarks", "attention_query_tile", "attention_key_tile",
+            "gpu_tensor_cores", "opt_level", "inputs_override_initializers")
+
+# Runtime dtype name -> numpy dtype used to convert non-array inputs (lists, scalars).
+_NUMPY_DTYPES = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "bf16": np.float32,
+                 "i64": np.int64, "i32": np.int32, "i16": np.int16, "i8": np.int8,
+                 "u8": np.uint8, "bool": np.bool_}
+
+
+class Model:
+    """A compiled model loaded by the runtime. Call it with numpy arrays by input name."""
+
+    def __init__(self, path, _native_model=None):
+        self.path = os.fspath(path) if path is not None else None
+        self._model = _native_model if _native_model is not None else _native.Model(self.path)
+        self._inputs = self._model.inputs
+        self._outputs = self._model.outputs
+        self._input_names = [i["name"] for i in self._inputs]
+        self._signature = None
+
+    @property
+    def signature(self):
+        """The library's signature JSON as a dict ("inputs", "outputs", "target", ...)."""
+        if self._signature is None:
+            self._signature = json.loads(self._model.signature_json)
+        return self._signature
+
+    @property
+    def inputs(self):
+        """[{"name", "dtype", "shape"}] in call order; a dynamic dim is its symbolic name."""
+        return [dict(i) for i in self._inputs]
+
+    @property
+    def outputs(self):
+        return [dict(o) for o in self._outputs]
+
+    @property
+    def target(self):
+        return self._model.target
+
+    def _arrays(self, arrays):
+        unknown = [k for k in arrays if k not in self._input_names]
+        if unknown:
+            raise RunError("unknown input '%s' (the model's inputs: %s)" % (
+                unknown[0], ", ".join(self._input_names) or "none"))
+        missing = [n for n in self._input_names if n not in arrays]
+        if missing:
+            raise RunError("missing input '%s' (the model's inputs: %s)" % (
+                missing[0], ", ".join(self._input_names)))
+        result = []
+        for info in self._inputs:
+            value = arrays[info["name"]]
+            if not isinstance(value, np.ndarray):
+                # Lists and scalars take the model's dtype; arrays keep theirs (the
+                # runtime checks it and names the input when it is wrong).
+                value = np.asarray(value, dtype=_NUMPY_DTYPES[info["dtype"]])
+            result.append(value)
+        return result
+
+    def __call__(self, **arrays):
+        """Runs the model: input name -> numpy array; returns output name -> numpy array.
+
+        Arrays already C-contiguous with the model's dtype are read in place; float32 is
+        accepted for f16/bf16 inputs (rounded to nearest even), uint16 words for bf16.
+        bf16 outputs come back as float32."""
+        values = self._model.run(self._arrays(arrays))
+        return {o["name"]: v for o, v in zip(self._outputs, values)}
+
+    run = __call__
+
+    def benchmark(self, runs=10, warmup=1, **arrays):
+        """Times `runs` calls (after `warmup` untimed ones) of the model on these inputs.
+
+        Returns {"runs", "warmup", "threads", "min_ms", "median_ms", "mean_ms", "max_ms",
+        "times_ms"}."""
+        times = self._model.benchmark(self._arrays(arrays), int(warmup), int(runs))
+        return {"runs": len(times), "warmup": int(warmup), "threads": _native.get_num_threads(),
+                "min_ms": min(times), "median_ms": statistics.median(times),
+                "mean_ms": statistics.fmean(times), "max_ms": max(times),
+                "times_ms": list(times)}
+
+    def __repr__(self):
+        def fmt(infos):
+            return ", ".join("%s: %s%s" % (i["name"], i["dtype"], list(i["shape"])) for i in infos)
+        return "<attnc.Model (%s) -> (%s)%s>" % (fmt(self._inputs), fmt(self._outputs),
+                                                 " from '%s'" % self.path if self.path else "")
+
+
+def load(path):
+    """Loads a library compiled by attnc (or attnc.compile(..., output=path))."""
+    return Model(path)
+
+
+def _torch_to_onnx(module, example_inputs, path, opset):
+    try:
+        import torch
+    except ImportError:
+        raise NotImplementedError("compiling a torch.nn.Module needs torch, which this Python "
+                                  "cannot import; export it to ONNX first") from None
+    if example_inputs is None:
+        raise TypeError("compiling a torch.nn.Module needs example_inputs=")
+    if isinstance(example_inputs, dict):
+        names = list(example_inputs)
+        args = tuple(example_inputs.values())  # in the order of forward()'s parameters
+    else:
+        if isinstance(example_inputs, torch.Tensor):
+            example_inputs = (example_inputs,)
+        args = tuple(example_inputs)
+        names = ["input%d" % i if len(args) > 1 else "input" for i in range(len(args))]
+    dynamic_axes = {}
+    for name, arg in zip(names, args):
+        if isinstance(arg, torch.Tensor) and arg.dim() >= 1:
+            dynamic_axes[name] = {0: "batch", 1: "seq"} if arg.dim() >= 2 else {0: "batch"}
+    with torch.no_grad():
+        out = module(*args)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    out_names = ["output%d" % i if len(outs) > 1 else "output" for i in range(len(outs))]
+    for name, o in zip(out_names, outs):
+        if isinstance(o, torch.Tensor) and o.dim() >= 1:
+            dynamic_axes[name] = {0: "batch", 1: "seq"} if o.dim() >= 2 else {0: "batch"}
+    module.eval()
+    torch.onnx.export(module, args, path, input_names=names, output_names=out_names,
+                      dynamic_axes=dynamic_axes, opset_version=opset)
+
+
+def compile(model, *, target="cpu", output=None, example_inputs=None, opset=17, **options):
+    """Compiles a model into a native library and loads it.
+
+    model: a path (str or os.PathLike) to .onnx / .onnxtext / .mlir, the bytes of an ONNX
+    model, an onnx.ModelProto, or a torch.nn.Module with example_inputs= (a tensor, tuple or
+    dict of name -> tensor; exported with dynamic batch/sequence axes, needs torch).
+    target: "cpu" or "cuda[:sm_80|sm_90]". output: where to keep the library (else it lives
+    only as long as the Model). options: mcpu, mattr (default: $ATTNC_MCPU, else the host),
+    remarks, attention_query_tile, attention_key_tile, gpu_tensor_cores, opt_level (0-3),
+    inputs_override_initializers. Warnings and remarks of the compile are issued as Python
+    warnings (attnc.CompileWarning). Raises CompileError with the compiler's diagnostics."""
+    unknown = [k for k in options if k not in _OPTIONS]
+    if unknown:
+        raise TypeError("compile() got an unexpected option '%s' (options: %s)" % (
+            unknown[0], ", ".join(_OPTIONS)))
+    if "mcpu" not in options and os.environ.get("ATTNC_MCPU"):
+        options["mcpu"] = os.environ["ATTNC_MCPU"]
+    tmp = tempfile.mkdtemp(prefix="attnc-")
+    try:
+        if isinstance(model, (str, os.PathLike)):
+            path = os.fspath(model)
+            if not os.path.exists(path):
+                raise CompileError("error: cannot open '%s': no such file" % path)
+        elif isinstance(model, (bytes, bytearray, memoryview)):
+            path = os.path.join(tmp, "model.onnx")
+            with open(path, "wb") as f:
+                f.write(bytes(model))
+        elif hasattr(model, "SerializeToString"):  # onnx.ModelProto
+            path = os.path.join(tmp, "model.onnx")
+            with open(path, "wb") as f:
+                f.write(model.SerializeToString())
+        elif type(model).__module__.startswith("torch") or hasattr(model, "state_dict"):
+            path = os.path.join(tmp, "model.onnx")
+            _torch_to_onnx(model, example_inputs, path, opset)
+        else:
+            raise TypeError("compile() takes a path, bytes, an onnx.ModelProto or a "
+                            "torch.nn.Module, not %s" % type(model).__name__)
+        lib = os.fspath(output) if output is not None else os.path.join(tmp, "model.so")
+        try:
+            notes = _native.compile_file(path, lib, target=target, **options)
+        except CompileError as e:
+            if path.startswith(tmp):  # say what the caller gave, not our temporary file
+                raise CompileError(str(e).replace(path, "<model bytes>")) from None
+            raise
+        for note in notes:
+            warnings.warn(note, CompileWarning, stacklevel=2)
+        # The runtime keeps the library mapped: a temporary one can go right away.
+        return Model(output if output is not None else None, _native.Model(lib))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class CompileWarning(UserWarning):
+    """A warning or remark of the compiler (the text attnc prints)."""
+
+
+def set_num_threads(n):
+    """Threads every model runs on (n <= 0: $ATTN_NUM_THREADS, else the CPUs)."""
+    _native.set_num_threads(int(n))
+
+
+def get_num_threads():
+    return _native.get_num_threads()
+
+
+__all__.append("CompileWarning")

@@ -1,0 +1,403 @@
+//===- _native.cpp - the attnc Python package's native module -------------===//
+//
+// attnc._native: a thin layer over the compiler library (CompilerSession,
+// attn/Compiler/Compiler.h) and the runtime's C API (attn/runtime.h). The
+// Python side (attnc/__init__.py) turns models into files, arrays into the
+// dtypes the model declares and timings into dicts; this file only
+//   compile_file(path, output, **options) -> [warning texts]   (CompileError)
+//   Model(path): inputs, outputs, signature_json, target,
+//                run([arrays]) -> [arrays], benchmark([arrays], warmup, runs)
+//                                                                 (RunError)
+//   set_num_threads(n), get_num_threads()
+// The GIL is released while compiling and while a model runs. Inputs are
+// borrowed from the numpy arrays (no copy; f32 -> f16/bf16 is converted by
+// attn_tensor_cast); outputs become numpy arrays over the runtime's buffers,
+// freed by attn_tensor_free when the array dies.
+//
+//===----------------------------------------------------------------------===//
+#include "attn/Compiler/Compiler.h"
+#include "attn/Compiler/Passes.h"
+#include "attn/runtime.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace py = pybind11;
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// Raised as attnc.CompileError / attnc.RunError (both attnc.Error).
+struct AttnError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct CompileFailure : AttnError {
+  using AttnError::AttnError;
+};
+struct RunFailure : AttnError {
+  using AttnError::AttnError;
+};
+
+[[noreturn]] void runFailure(const std::string &what) {
+  const char *msg = attn_last_error();
+  throw RunFailure(msg && *msg ? std::string(msg) : what);
+}
+
+//===----------------------------------------------------------------------===//
+// Compiling
+//===----------------------------------------------------------------------===//
+
+void appendDiagnostic(std::string &text, const CompileDiagnostic &diag) {
+  if (!text.empty())
+    text += "\n";
+  text += diag.severityName().str() + ": " + diag.str();
+  for (const CompileDiagnostic &note : diag.notes)
+    appendDiagnostic(text, note);
+}
+
+/// Compiles `path` into the shared library `output`; returns the warnings and
+/// remarks (texts as attnc prints them, without the "attnc: " prefix).
+std::vector<std::string> compileFile(const std::string &path, const std::string &output,
+                                     const std::string &target, const std::string &mcpu,
+                                     const std::string &mattr, bool remarks, int64_t queryTile,
+                                     int64_t keyTile, bool gpuTensorCores, int optLevel,
+                                     bool inputsOverrideInitializers) {
+  CompileRequest request;
+  CompileOptions &options = request.options;
+  std::string err;
+  if (failed(parseTarget(target, options, err)))
+    throw CompileFailure("error: " + err);
+  options.mcpu = mcpu;
+  options.mattr = mattr;
+  if (failed(validateTargetOptions(options, err)))
+    throw CompileFailure("error: " + err);
+  if (queryTile <= 0 || keyTile <= 0)
+    throw CompileFailure("error: attention tile sizes must be positive");
+  if (optLevel < 0 || optLevel > 3)
+    throw CompileFailure("error: opt_level must be 0 to 3");
+  options.remarks = remarks;
+  options.queryTile = queryTile;
+  options.keyTile = keyTile;
+  options.gpuTensorCores = gpuTensorCores;
+  options.optLevel = optLevel;
+  request.emit = Emit::Lib;
+  request.output = output;
+  request.inputsOverrideInitializers = inputsOverrideInitializers;
+
+  std::string errors;
+  std::vector<std::string> others;
+  bool ok;
+  {
+    py::gil_scoped_release release;
+    CompilerSession session;
+    session.setDiagnosticHandler([&](const CompileDiagnostic &diag) {
+      if (diag.severity == DiagnosticSeverity::Error) {
+        appendDiagnostic(errors, diag);
+      } else {
+        std::string text;
+        appendDiagnostic(text, diag);
+        others.push_back(std::move(text));
+      }
+    });
+    ok = succeeded(session.compileFile(path, request));
+  }
+  if (!ok)
+    throw CompileFailure(errors.empty() ? "error: compile failed" : errors);
+  return others;
+}
+
+//===----------------------------------------------------------------------===//
+// Running
+//===----------------------------------------------------------------------===//
+
+/// numpy dtype of a runtime dtype (bf16: none, see toNumpy).
+py::dtype numpyDtype(attn_dtype dtype) {
+  switch (dtype) {
+  case ATTN_F32: return py::dtype::of<float>();
+  case ATTN_F64: return py::dtype::of<double>();
+  case ATTN_F16: return py::dtype("float16");
+  case ATTN_BF16: return py::dtype("uint16");
+  case ATTN_I64: return py::dtype::of<int64_t>();
+  case ATTN_I32: return py::dtype::of<int32_t>();
+  case ATTN_I16: return py::dtype::of<int16_t>();
+  case ATTN_I8: return py::dtype::of<int8_t>();
+  case ATTN_U8: return py::dtype::of<uint8_t>();
+  case ATTN_BOOL: return py::dtype::of<bool>();
+  }
+  throw RunFailure("invalid dtype");
+}
+
+/// The runtime dtype of a numpy array, or -1 for one the runtime has none for.
+int runtimeDtype(const py::array &a) {
+  py::dtype dt = a.dtype();
+  char kind = dt.kind();
+  ssize_t size = dt.itemsize();
+  if (dt.byteorder() == '>')
+    return -1;
+  switch (kind) {
+  case 'f':
+    return size == 4 ? ATTN_F32 : size == 8 ? ATTN_F64 : size == 2 ? ATTN_F16 : -1;
+  case 'i':
+    return size == 8 ? ATTN_I64 : size == 4 ? ATTN_I32 : size == 2 ? ATTN_I16 : size == 1 ? ATTN_I8 : -1;
+  case 'u':
+    return size == 1 ? ATTN_U8 : -1;
+  case 'b':
+    return ATTN_BOOL;
+  default:
+    return -1;
+  }
+}
+
+std::string describeNumpy(const py::array &a) { return py::str(a.dtype()).cast<std::string>(); }
+
+/// Inputs of one call: attn_tensors borrowing the arrays' data, plus the
+/// converted copies (f32 given for f16/bf16) they own.
+struct InputSet {
+  std::vector<py::array> keepAlive;
+  std::vector<attn_tensor> tensors;
+  std::vector<attn_tensor> owned;
+  InputSet() = default;
+  InputSet(const InputSet &) = delete;
+  InputSet &operator=(const InputSet &) = delete;
+  ~InputSet() {
+    for (attn_tensor &t : owned)
+      attn_tensor_free(&t);
+  }
+};
+
+py::dict tensorInfo(const attn_tensor_info &info) {
+  py::dict d;
+  d["name"] = info.name ? info.name : "";
+  d["dtype"] = attn_dtype_name(info.dtype);
+  py::list shape;
+  for (int32_t i = 0; i < info.rank; ++i) {
+    if (info.shape[i] < 0)
+      shape.append(py::str(info.dim_names[i] ? info.dim_names[i] : "?"));
+    else
+      shape.append(py::int_(info.shape[i]));
+  }
+  d["shape"] = shape;
+  return d;
+}
+
+/// A numpy array over a runtime-owned tensor (freed with the array). bf16
+/// has no numpy dtype: it is handed back as float32 (exact).
+py::array toNumpy(attn_tensor &t) {
+  if (t.dtype == ATTN_BF16) {
+    attn_tensor f32;
+    attn_status st = attn_tensor_cast(&t, ATTN_F32, &f32);
+    attn_tensor_free(&t);
+    if (st != ATTN_OK)
+      runFailure("cannot convert a bf16 output to float32");
+    t = f32;
+  }
+  std::vector<ssize_t> shape(t.shape, t.shape + t.rank);
+  auto *owned = new attn_tensor(t);
+  std::memset(&t, 0, sizeof(t));
+  py::capsule free(owned, [](void *p) {
+    auto *tensor = static_cast<attn_tensor *>(p);
+    attn_tensor_free(tensor);
+    delete tensor;
+  });
+  if (!owned->data) // empty: numpy allocates its own (nothing to read)
+    return py::array(numpyDtype(owned->dtype), shape);
+  return py::array(numpyDtype(owned->dtype), shape, {}, owned->data, free);
+}
+
+class NativeModel {
+public:
+  explicit NativeModel(const std::string &path) {
+    attn_status st;
+    {
+      py::gil_scoped_release release;
+      st = attn_model_load(path.c_str(), &model);
+    }
+    if (st != ATTN_OK)
+      runFailure("cannot load '" + path + "'");
+    for (size_t i = 0, e = attn_model_num_inputs(model); i < e; ++i) {
+      attn_tensor_info info;
+      if (attn_model_input_info(model, i, &info) != ATTN_OK)
+        runFailure("bad input info");
+      inputInfos.push_back(info);
+    }
+    for (size_t i = 0, e = attn_model_num_outputs(model); i < e; ++i) {
+      attn_tensor_info info;
+      if (attn_model_output_info(model, i, &info) != ATTN_OK)
+        runFailure("bad output info");
+      outputInfos.push_back(info);
+    }
+  }
+  ~NativeModel() {
+    if (model)
+      attn_model_free(model);
+  }
+  NativeModel(const NativeModel &) = delete;
+  NativeModel &operator=(const NativeModel &) = delete;
+
+  py::list inputs() const {
+    py::list l;
+    for (const attn_tensor_info &info : inputInfos)
+      l.append(tensorInfo(info));
+    return l;
+  }
+  py::list outputs() const {
+    py::list l;
+    for (const attn_tensor_info &info : outputInfos)
+      l.append(tensorInfo(info));
+    return l;
+  }
+  std::string signatureJson() const { return attn_model_signature_json(model); }
+  std::string target() const { return attn_model_target(model); }
+
+  /// Arrays in input order -> outputs in output order.
+  py::list run(const std::vector<py::array> &arrays) {
+    InputSet in;
+    prepare(arrays, in);
+    std::vector<attn_tensor> out(outputInfos.size());
+    attn_status st;
+    {
+      py::gil_scoped_release release;
+      st = attn_model_execute(model, in.tensors.data(), in.tensors.size(), out.data(), out.size());
+    }
+    if (st != ATTN_OK)
+      runFailure("run failed");
+    py::list result;
+    try {
+      for (attn_tensor &t : out)
+        result.append(toNumpy(t));
+    } catch (...) {
+      for (attn_tensor &t : out)
+        attn_tensor_free(&t);
+      throw;
+    }
+    return result;
+  }
+
+  std::vector<double> benchmark(const std::vector<py::array> &arrays, int warmup, int runs) {
+    if (runs < 1 || warmup < 0)
+      throw RunFailure("benchmark: runs must be >= 1 and warmup >= 0");
+    InputSet in;
+    prepare(arrays, in);
+    std::vector<double> times(static_cast<size_t>(runs));
+    attn_status st;
+    {
+      py::gil_scoped_release release;
+      st = attn_model_benchmark(model, in.tensors.data(), in.tensors.size(), warmup, runs,
+                                times.data());
+    }
+    if (st != ATTN_OK)
+      runFailure("benchmark failed");
+    return times;
+  }
+
+private:
+  void prepare(const std::vector<py::array> &arrays, InputSet &in) {
+    if (arrays.size() != inputInfos.size())
+      throw RunFailure("expected " + std::to_string(inputInfos.size()) + " inputs, got " +
+                       std::to_string(arrays.size()));
+    in.tensors.reserve(arrays.size());
+    in.owned.reserve(arrays.size());
+    for (size_t i = 0; i < arrays.size(); ++i) {
+      const attn_tensor_info &info = inputInfos[i];
+      // C order without a copy when it already is.
+      py::array a = py::array::ensure(arrays[i], py::array::c_style);
+      if (!a)
+        throw RunFailure(std::string("input '") + info.name + "': not an array");
+      if (a.ndim() > ATTN_MAX_RANK)
+        throw RunFailure(std::string("input '") + info.name + "': rank " +
+                         std::to_string(a.ndim()) + " exceeds the maximum of " +
+                         std::to_string(ATTN_MAX_RANK));
+      attn_tensor t;
+      std::memset(&t, 0, sizeof(t));
+      t.rank = static_cast<int32_t>(a.ndim());
+      for (ssize_t d = 0; d < a.ndim(); ++d)
+        t.shape[d] = a.shape(d);
+      t.data = const_cast<void *>(a.data());
+      int dt = runtimeDtype(a);
+      py::dtype npdt = a.dtype();
+      if (info.dtype == ATTN_BF16 && npdt.kind() == 'u' && npdt.itemsize() == 2 &&
+          npdt.byteorder() != '>') {
+        dt = ATTN_BF16; // raw bfloat16 words (arr.view(np.uint16))
+      } else if (info.dtype == ATTN_BF16 && npdt.kind() == 'V' && npdt.itemsize() == 2) {
+        dt = ATTN_BF16; // ml_dtypes.bfloat16 seen as |V2
+      }
+      if (dt < 0)
+        throw RunFailure(std::string("input '") + info.name + "': numpy dtype " +
+                         describeNumpy(a) + " is not supported (expected " +
+                         attn_dtype_name(info.dtype) + ")");
+      t.dtype = static_cast<attn_dtype>(dt);
+      if ((info.dtype == ATTN_F16 || info.dtype == ATTN_BF16) && t.dtype == ATTN_F32) {
+        attn_tensor conv;
+        if (attn_tensor_cast(&t, info.dtype, &conv) != ATTN_OK)
+          runFailure(std::string("input '") + info.name + "': cannot convert float32");
+        in.owned.push_back(conv);
+        t = conv;
+      }
+      in.keepAlive.push_back(a);
+      in.tensors.push_back(t);
+    }
+  }
+
+  attn_model *model = nullptr;
+  std::vector<attn_tensor_info> inputInfos, outputInfos;
+};
+
+} // namespace
+
+PYBIND11_MODULE(_native, m) {
+  // Passes and MLIR's command-line options at their defaults, as attnc's
+  // main() has them (CompilerSession's constructor would do it too).
+  registerCompilerGlobals();
+  m.doc() = "attnc native module: the compiler library and the runtime (use the attnc package)";
+  static py::exception<AttnError> error(m, "Error");
+  static py::exception<CompileFailure> compileError(m, "CompileError", error.ptr());
+  static py::exception<RunFailure> runError(m, "RunError", error.ptr());
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p)
+        std::rethrow_exception(p);
+    } catch (const CompileFailure &e) {
+      compileError(e.what());
+    } catch (const RunFailure &e) {
+      runError(e.what());
+    } catch (const AttnError &e) {
+      error(e.what());
+    }
+  });
+
+  m.def("compile_file", &compileFile, py::arg("path"), py::arg("output"),
+        py::arg("target") = "cpu", py::arg("mcpu") = "", py::arg("mattr") = "",
+        py::arg("remarks") = false, py::arg("attention_query_tile") = 48,
+        py::arg("attention_key_tile") = 128, py::arg("gpu_tensor_cores") = true,
+        py::arg("opt_level") = 3, py::arg("inputs_override_initializers") = false,
+        "Compiles a model file into a shared library; returns the warnings/remarks. "
+        "Raises CompileError with the diagnostics.");
+
+  py::class_<NativeModel>(m, "Model")
+      .def(py::init<const std::string &>(), py::arg("path"))
+      .def_property_readonly("inputs", &NativeModel::inputs)
+      .def_property_readonly("outputs", &NativeModel::outputs)
+      .def_property_readonly("signature_json", &NativeModel::signatureJson)
+      .def_property_readonly("target", &NativeModel::target)
+      .def("run", &NativeModel::run, py::arg("arrays"))
+      .def("benchmark", &NativeModel::benchmark, py::arg("arrays"), py::arg("warmup"),
+           py::arg("runs"));
+
+  m.def("set_num_threads", [](int n) {
+    if (attn_set_num_threads(n) != ATTN_OK)
+      runFailure("cannot set the number of threads");
+  });
+  m.def("get_num_threads", []() { return attn_get_num_threads(); });
+}
