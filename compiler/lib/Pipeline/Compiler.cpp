@@ -422,6 +422,26 @@ struct CompilerSession::Impl {
     return success();
   }
 
+  /// Refuses, before any work, a request that cannot succeed.
+  LogicalResult checkRequest(const CompileRequest &request, const std::string *result) {
+    StringRef output = request.output;
+    Emit emit = request.emit;
+    std::string err;
+    if (output.empty() && !result)
+      return error("no output: give an output path or a result string");
+    if (output == "-" && !isTextEmit(emit))
+      return error(("--emit=" + emitName(emit) + " cannot write to stdout").str());
+    if (!output.empty() && failed(checkOutputPath(output, err)))
+      return error(err);
+    int level = request.options.optLevel;
+    if (level < 0 || level > 3)
+      return error("-O" + std::to_string(level) + ": the optimization level is 0 to 3");
+    if (request.options.target == Target::CUDA && emit > Emit::Attn && !haveCudaToolkit())
+      return error("--target=cuda: this attnc was built without the CUDA toolkit (no ptxas found)");
+    return success();
+  }
+
+  /// Runs a checked request (checkRequest) on a loaded module.
   LogicalResult compile(ModuleOp module, const CompileRequest &request, std::string *result,
                         TimingScope &timing);
 
@@ -524,9 +544,8 @@ LogicalResult CompilerSession::compileFile(StringRef path, const CompileRequest 
   applyDefaultTimingManagerCLOptions(tm);
   TimingScope root = tm.getRootScope();
   // What cannot work is refused before the import (which can take seconds).
-  std::string err;
-  if (!request.output.empty() && failed(checkOutputPath(request.output, err)))
-    return impl->error(err);
+  if (failed(impl->checkRequest(request, result)))
+    return failure();
   OwningOpRef<ModuleOp> module;
   {
     TimingScope importTiming = root.nest("import");
@@ -542,6 +561,8 @@ LogicalResult CompilerSession::compileFile(StringRef path, const CompileRequest 
 
 LogicalResult CompilerSession::compile(ModuleOp module, const CompileRequest &request,
                                        std::string *result) {
+  if (failed(impl->checkRequest(request, result)))
+    return failure();
   DefaultTimingManager tm;
   applyDefaultTimingManagerCLOptions(tm);
   TimingScope root = tm.getRootScope();
@@ -554,19 +575,6 @@ LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileReque
   const Emit emit = request.emit;
   const bool cuda = options.target == Target::CUDA;
   StringRef output = request.output;
-  std::string err;
-
-  // Everything that can be refused is refused before compiling.
-  if (output.empty() && !result)
-    return error("no output: give an output path or a result string");
-  if (output == "-" && !isTextEmit(emit))
-    return error(("--emit=" + emitName(emit) + " cannot write to stdout").str());
-  if (!output.empty() && failed(checkOutputPath(output, err)))
-    return error(err);
-  if (options.optLevel < 0 || options.optLevel > 3)
-    return error("-O" + std::to_string(options.optLevel) + ": the optimization level is 0 to 3");
-  if (cuda && emit > Emit::Attn && !haveCudaToolkit())
-    return error("--target=cuda: this attnc was built without the CUDA toolkit (no ptxas found)");
 
   auto printModule = [&](bool weights) {
     std::string text;
