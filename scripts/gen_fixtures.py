@@ -18,6 +18,10 @@ Interpreters and exporters (see /work/shared/CONTRACT.md, "Python"):
       The pip interpreter with transformers 5: BertModel and GPT2Model (small random configs,
       attn_implementation "eager" and "sdpa") exported by torch.onnx.export(dynamo=False,
       opset_version=17) with dynamic batch/seq, and the same models with dynamo=True.
+  python3 scripts/gen_fixtures.py --set llm                # decoder LLMs (issue #14)
+      The pip interpreter with transformers 5: Llama, Qwen2, Mistral, Phi-3, Gemma, Gemma-2, Gemma-3
+      *ForCausalLM (small random configs, eager and sdpa), TorchScript opset 17 and dynamo=True,
+      dynamic batch/seq, right/left padding; logits compared at real positions only.
   python3 scripts/verify_fixtures_ort.py                   # cross-check, pip interpreter
       Runs every model.onnx with onnxruntime on the stored inputs, compares with the stored
       PyTorch outputs, and records the error in case.json ("ort_check").
@@ -712,6 +716,172 @@ def case_gpt2_sdpa_dynamo(gen):
     return hf_case(gen, "gpt2", "sdpa", HF_GPT2_SDPA_DYNAMO_SETS, [DYNAMO_SDPA_NOTE])
 
 
+# ----------------------------------------------------------------------------- decoder LLMs (--set llm)
+# transformers 5 *ForCausalLM models (issue #14) with small random configs: vocab 100, hidden 64, 2 layers,
+# 4 query heads of dim 16, intermediate 80 (model.onnx < ~300 KB), initializer_range 0.15; every RMSNorm
+# weight randomized (Llama form U(0.5, 1.5); Gemma's (1 + w) form w ~ U(-0.5, 0.5)), Qwen2's QKV biases
+# U(-0.5, 0.5). Wrapper HfCausalLM: forward(input_ids, attention_mask) -> logits (use_cache=False;
+# position_ids are transformers' default, arange(seq), for every item, padded or not).
+# Expected = PyTorch's logits; compare.py checks them only at real positions (attention_mask == 1), as
+# case.json's "compare" says: a padded query position's logits are not defined by the model's contract
+# (eager gives the average of all keys there, SDPA 0 or NaN, the dynamo export finfo.min averages).
+
+LLM_VOCAB, LLM_HIDDEN, LLM_LAYERS, LLM_HEADS, LLM_HEAD_DIM, LLM_INTER, LLM_POSITIONS = 100, 64, 2, 4, 16, 80, 128
+LLM_INIT_RANGE = 0.15
+LLM_WINDOW = 8          # Mistral / Gemma-2 / Gemma-3 sliding window: smaller than the longest set's seq (20)
+# (batch, seq, padding per item, as HF_*_SETS): export shape with right padding, left padding, batch-1
+# seq-1, and a longer set (seq 20 > LLM_WINDOW) with left and right padding.
+LLM_SETS = [(2, 16, ["-", "r5"]), (3, 7, ["-", "l3", "l6"]), (1, 1, ["-"]), (2, 20, ["l5", "r3"])]
+# family: (config class, model class, config overrides, what the family covers)
+LLM_FAMILIES = OrderedDict([
+    ("llama", ("LlamaConfig", "LlamaForCausalLM", dict(num_key_value_heads=2),
+               "GQA (4 query heads, 2 key/value heads), SiLU-gated MLP, half-split rotary")),
+    ("qwen2", ("Qwen2Config", "Qwen2ForCausalLM", dict(num_key_value_heads=1),
+               "MQA (1 key/value head), QKV projection biases")),
+    ("mistral", ("MistralConfig", "MistralForCausalLM",
+                 dict(num_key_value_heads=2, head_dim=LLM_HEAD_DIM, sliding_window=LLM_WINDOW),
+                 "GQA, sliding_window=%d (the seq-20 set exceeds it)" % LLM_WINDOW)),
+    ("phi3", ("Phi3Config", "Phi3ForCausalLM", dict(num_key_value_heads=2, pad_token_id=0, bos_token_id=1,
+                                                   eos_token_id=2),
+              "fused qkv_proj and gate_up_proj, GQA, pad_token_id inside the vocabulary")),
+    ("gemma", ("GemmaConfig", "GemmaForCausalLM", dict(num_key_value_heads=2, head_dim=LLM_HEAD_DIM, pad_token_id=0),
+               "(1 + w) RMSNorm, embeddings scaled by sqrt(hidden), gelu_pytorch_tanh-gated MLP, tied lm_head, "
+               "head_dim given")),
+    ("gemma2", ("Gemma2Config", "Gemma2ForCausalLM",
+                dict(num_key_value_heads=2, head_dim=LLM_HEAD_DIM, pad_token_id=0, sliding_window=LLM_WINDOW,
+                     attn_logit_softcapping=8.0, final_logit_softcapping=4.0, query_pre_attn_scalar=32,
+                     layer_types=["sliding_attention", "full_attention"]),
+                "attention soft-capping 8 and final-logit soft-capping 4 (small, so that they bite), layer 0 "
+                "sliding window %d, layer 1 full, scale 1/sqrt(query_pre_attn_scalar=32) != 1/sqrt(head_dim), "
+                "pre/post-feedforward norms" % LLM_WINDOW)),
+    ("gemma3", ("Gemma3TextConfig", "Gemma3ForCausalLM",
+                dict(num_key_value_heads=2, head_dim=LLM_HEAD_DIM, pad_token_id=0, sliding_window=LLM_WINDOW,
+                     query_pre_attn_scalar=32, layer_types=["sliding_attention", "full_attention"]),
+                "q/k RMSNorm, layer 0 sliding window %d with the local rope base, layer 1 full attention, "
+                "scale 1/sqrt(32)" % LLM_WINDOW)),
+])
+LLM_REAL_POSITIONS = OrderedDict([
+    ("real_positions", OrderedDict([("mask_input", "attention_mask"), ("outputs", ["logits"])])),
+    ("about", "compare.py compares logits[b, s, :] only where attention_mask[b, s] == 1 (the real, "
+              "non-padded positions; issue #14): padded query positions are excluded from the error "
+              "and from the scale max(1, max|ref|)"),
+])
+
+
+class HfCausalLM(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_ids, attention_mask):
+        return self.m(input_ids=input_ids, attention_mask=attention_mask, use_cache=False,
+                      return_dict=True).logits
+
+
+def llm_config(family, impl):
+    import transformers
+    cfg_name, _, over, _ = LLM_FAMILIES[family]
+    kw = dict(vocab_size=LLM_VOCAB, hidden_size=LLM_HIDDEN, num_hidden_layers=LLM_LAYERS,
+              num_attention_heads=LLM_HEADS, intermediate_size=LLM_INTER, max_position_embeddings=LLM_POSITIONS,
+              initializer_range=LLM_INIT_RANGE, attn_implementation=impl)
+    kw.update(over)
+    return getattr(transformers, cfg_name)(**kw)
+
+
+def randomize_llm(model):
+    """RMSNorm weights: transformers initializes them to 1 (Gemma's (1 + w) form: w = 0), which would
+    hide a dropped or misplaced norm weight; biases (Qwen2's q/k/v) to 0. Random values instead."""
+    with torch.no_grad():
+        for mod in model.modules():
+            cls = type(mod).__name__
+            if cls.endswith("RMSNorm") and getattr(mod, "weight", None) is not None:
+                if cls.startswith("Gemma"):
+                    mod.weight.uniform_(-0.5, 0.5)
+                else:
+                    mod.weight.uniform_(0.5, 1.5)
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                p.uniform_(-0.5, 0.5)
+    return model
+
+
+def llm_model(family, impl):
+    def deco(fn):
+        def factory():
+            import transformers
+            cfg = llm_config(family, impl)
+            return HfCausalLM(randomize_llm(getattr(transformers, LLM_FAMILIES[family][1])(cfg)).eval())
+        fn.model_factory = factory
+        cfg_name, model_name, over, covers = LLM_FAMILIES[family]
+        fn.model_desc = ("transformers %s(%s(vocab %d, hidden %d, %d layers, %d heads, intermediate %d, max positions "
+                         "%d, initializer_range %g, %s), attn_implementation=%r), RMSNorm weights (and biases) "
+                         "randomized; wrapper HfCausalLM (use_cache=False, output logits). Covers: %s"
+                         % (model_name, cfg_name, LLM_VOCAB, LLM_HIDDEN, LLM_LAYERS, LLM_HEADS, LLM_INTER,
+                            LLM_POSITIONS, LLM_INIT_RANGE, ", ".join("%s=%r" % kv for kv in over.items()), impl,
+                            covers))
+        fn.llm = (family, impl)
+        return fn
+    return deco
+
+
+def check_llm(model, inputs, outputs):
+    """Logits finite at every real position (padded ones may be anything, even NaN)."""
+    real = inputs["attention_mask"].bool()
+    assert torch.isfinite(outputs[0][real]).all(), "non-finite reference logits at a real position"
+    return {"logits_finite_at_real_positions": True}
+
+
+def llm_case(gen, family, impl, sets=LLM_SETS):
+    shape_sets = []
+    for batch, seq, pads in sets:
+        shape_sets.append(OrderedDict([("input_ids", token_ids(gen, batch, seq, LLM_VOCAB)),
+                                       ("attention_mask", hf_attention_mask(batch, seq, pads))]))
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+            "logits": {0: "batch", 1: "seq"}}
+    return dict(inputs=shape_sets[0], dynamic_axes=axes, shape_sets=shape_sets, output_names=["logits"],
+                check=check_llm, compare=LLM_REAL_POSITIONS,
+                notes=["family %s, attn_implementation=%r: %s" % (family, impl, LLM_FAMILIES[family][3]),
+                       "dynamic batch and seq; input sets (batch, seq, padding per item: rK = last K positions "
+                       "padded, lK = first K): %s under shapes/<k>/" % sets,
+                       "input_ids random in [0, %d) (int64); attention_mask int64 0/1; position_ids not an input "
+                       "(transformers uses arange(seq) for every item)" % LLM_VOCAB,
+                       "expected = PyTorch's logits [batch, seq, %d]; compared only at real positions "
+                       "(case.json \"compare\")" % LLM_VOCAB])
+
+
+def _llm_builder(family, impl):
+    @llm_model(family, impl)
+    def builder(gen):
+        return llm_case(gen, family, impl)
+    return builder
+
+
+# (case name, family, attn_implementation, exporter name). Each family is exported by both exporters,
+# and both implementations occur across its cases; Llama has all four combinations. The _dynamo
+# variants reuse the seeds (weights, inputs) of the name without the suffix.
+LLM_CASES = [
+    ("llama", "llama", "eager", "ts"),
+    ("llama_sdpa", "llama", "sdpa", "ts"),
+    ("llama_dynamo", "llama", "eager", "dynamo"),
+    ("llama_sdpa_dynamo", "llama", "sdpa", "dynamo"),
+    ("qwen2_sdpa", "qwen2", "sdpa", "ts"),
+    ("qwen2_dynamo", "qwen2", "eager", "dynamo"),
+    ("mistral", "mistral", "eager", "ts"),
+    ("mistral_sdpa_dynamo", "mistral", "sdpa", "dynamo"),
+    ("phi3_sdpa", "phi3", "sdpa", "ts"),
+    ("phi3_dynamo", "phi3", "eager", "dynamo"),
+    ("gemma", "gemma", "eager", "ts"),
+    ("gemma_sdpa_dynamo", "gemma", "sdpa", "dynamo"),
+    ("gemma2", "gemma2", "eager", "ts"),
+    ("gemma3_sdpa_dynamo", "gemma3", "sdpa", "dynamo"),
+]
+
+
+def llm_cases():
+    exporters = {"ts": export_torchscript17_t2, "dynamo": export_dynamo}
+    return OrderedDict((name, (_llm_builder(fam, impl), exporters[exp])) for name, fam, impl, exp in LLM_CASES)
+
+
 SKELETON_CASES = OrderedDict([
     ("selfattn_causal", case_selfattn_causal),
     ("selfattn_padding", case_selfattn_padding),
@@ -813,7 +983,16 @@ def export_dynamo(model, args, path, dynamic_axes, input_names, output_names):
                              output_names=output_names, dynamic_shapes=ds, verbose=False)
     prog.save(path)
     info = {"exporter": "torch.onnx.export(dynamo=True) + onnxscript", "dynamic_shapes": dynamic_axes}
-    if isinstance(model, (HfBert, HfGpt2)):
+    if isinstance(model, HfCausalLM):
+        # The nodes' metadata_props (source stack traces, ~285 KB for a 2-layer model) are dropped: they
+        # triple the file and hold paths of the generating machine. Nothing else changes.
+        mp = onnx.load(path)
+        for node in mp.graph.node:
+            del node.metadata_props[:]
+            node.doc_string = ""
+        onnx.save(mp, path)
+        info["postprocess"] = "node metadata_props and doc_string removed"
+    if isinstance(model, (HfBert, HfGpt2, HfCausalLM)):
         import transformers
         info["transformers"] = transformers.__version__
     return info
@@ -958,6 +1137,8 @@ def build_case(name, builder, exporter):
         case["inputs"] = ins
         case["outputs"] = outs
     case["checks"] = checks
+    if "compare" in spec:           # read by test/e2e/compare.py (e.g. LLM logits at real positions only)
+        case["compare"] = spec["compare"]
     case["notes"] = spec["notes"]
     dump_json(case, os.path.join(case_dir, "case.json"))
     return case
@@ -1057,7 +1238,7 @@ def write_negative_inputs():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--set", choices=["skeleton", "dynamo", "ts18", "hf"], default="skeleton")
+    ap.add_argument("--set", choices=["skeleton", "dynamo", "ts18", "hf", "llm"], default="skeleton")
     ap.add_argument("--cases", nargs="*", help="only these cases of the set")
     ap.add_argument("--force", action="store_true", help="skip the interpreter/version check")
     args = ap.parse_args()
@@ -1082,8 +1263,9 @@ def main():
         except ImportError:
             transformers = None
         if major < 2 or transformers is None:
-            sys.exit("gen_fixtures: --set hf needs the pip python3 (torch 2.x, transformers, onnxscript)")
-        table, exporter = hf_cases(), None
+            sys.exit("gen_fixtures: --set %s needs the pip python3 (torch 2.x, transformers, onnxscript)"
+                     % args.set)
+        table, exporter = (hf_cases() if args.set == "hf" else llm_cases()), None
     torch.set_num_threads(1)   # deterministic reductions
     names = args.cases or list(table)
     done = []

@@ -4,7 +4,8 @@
 For every case in test/e2e/MANIFEST.json and examples/selfattn (or the cases named on the command line) this runs
 model.onnx in onnxruntime (CPU, fp32, graph optimizations disabled) on each stored input set and
 compares with the stored PyTorch outputs using the CONTRACT metric
-max|ort - ref| / max(1, max|ref|). The result goes into case.json as "ort_check" (a sanity note:
+max|ort - ref| / max(1, max|ref|) (only at the real positions where case.json's "compare" says so, as
+test/e2e/compare.py does). The result goes into case.json as "ort_check" (a sanity note:
 the reference stays PyTorch's output). Exit 1 if any case exceeds --tol (default 1e-4).
 
   python3 scripts/verify_fixtures_ort.py [CASE...] [--tol 1e-4] [--no-write]
@@ -77,6 +78,7 @@ def main():
                                     providers=["CPUExecutionProvider"])
         worst = 0.0
         per_set = []
+        real = case.get("compare", {}).get("real_positions")
         for k, ins, outs in input_sets(case):
             feed = {i["name"]: np.load(os.path.join(ROOT, i["file"])) for i in ins}
             got = sess.run([o["name"] for o in outs], feed)
@@ -86,6 +88,9 @@ def main():
                 if g.shape != ref.shape or g.dtype != ref.dtype:
                     err = float("inf")
                 else:
+                    if real and o["name"] in real["outputs"]:
+                        sel = feed[real["mask_input"]] != 0
+                        g, ref = g[sel], ref[sel]
                     err = metric(g, ref)
                 worst = max(worst, err)
                 per_set.append(err)

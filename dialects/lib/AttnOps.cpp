@@ -543,13 +543,14 @@ LogicalResult LayerNormOp::verify() {
 
 void LinearOp::build(OpBuilder &b, OperationState &state, Value input,
                      Value weight, Value bias, Activation activation,
-                     ArrayRef<int64_t> splits) {
+                     ArrayRef<int64_t> splits, bool gated) {
   auto in = rankedType(input.getType());
   auto w = rankedType(weight.getType());
   SmallVector<int64_t> shape(in.getShape());
   SmallVector<Type> results;
   if (splits.empty()) {
-    shape.back() = w.getDimSize(1);
+    int64_t n = w.getDimSize(1);
+    shape.back() = gated && !ShapedType::isDynamic(n) ? n / 2 : n;
     results.push_back(RankedTensorType::get(shape, in.getElementType()));
   }
   for (int64_t n : splits) {
@@ -557,7 +558,8 @@ void LinearOp::build(OpBuilder &b, OperationState &state, Value input,
     results.push_back(RankedTensorType::get(shape, in.getElementType()));
   }
   build(b, state, results, input, weight, bias,
-        ActivationAttr::get(b.getContext(), activation));
+        ActivationAttr::get(b.getContext(), activation),
+        gated ? b.getUnitAttr() : UnitAttr());
 }
 
 LogicalResult LinearOp::verify() {
@@ -572,6 +574,12 @@ LogicalResult LinearOp::verify() {
     return emitOpError("weight element type ") << w.getElementType()
            << " differs from the input's " << et;
   int64_t k = in.getShape().back(), n = w.getDimSize(1);
+  if (getGated()) {
+    if (ShapedType::isDynamic(n) || n % 2 != 0)
+      return emitOpError("a gated linear needs a static, even N (gate and up "
+                         "halves), got N = ")
+             << (ShapedType::isDynamic(n) ? std::string("?") : std::to_string(n));
+  }
   if (failed(verifyCompatibleShape(ArrayRef<int64_t>{k}, ArrayRef<int64_t>{w.getDimSize(0)})))
     return emitOpError("input inner dim ") << k << " differs from the weight's K = "
                                            << w.getDimSize(0);
@@ -605,8 +613,80 @@ LogicalResult LinearOp::verify() {
   }
   if (getNumResults() > 1 && !allStatic)
     return emitOpError("results that split N must have static last dims");
-  if (allStatic && !ShapedType::isDynamic(n) && total != n)
-    return emitOpError("result widths add up to ") << total << " but N = " << n;
+  int64_t outN = getGated() ? n / 2 : n;
+  if (allStatic && !ShapedType::isDynamic(n) && total != outN)
+    return emitOpError("result widths add up to ")
+           << total << " but " << (getGated() ? "N/2 = " : "N = ") << outN;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// RMS normalization and rotary embedding
+//===----------------------------------------------------------------------===//
+
+void RmsNormOp::build(OpBuilder &b, OperationState &state, Value input,
+                      Value residual, Value scale, int64_t axis, double epsilon,
+                      bool withSum) {
+  SmallVector<Type> results(withSum ? 2 : 1, input.getType());
+  build(b, state, results, input, residual, scale, b.getI64IntegerAttr(axis),
+        b.getF64FloatAttr(epsilon));
+}
+
+LogicalResult RmsNormOp::verify() {
+  auto t = getInput().getType();
+  auto axis = normalizeAxis(getAxis(), t.getRank());
+  if (!axis)
+    return emitOpError("axis ") << getAxis() << " out of range for rank "
+                                << t.getRank();
+  if (getResidual() && getResidual().getType() != t)
+    return emitOpError("residual type must equal the input type");
+  if (getResults().empty() || getResults().size() > 2)
+    return emitOpError("has one result (normalized) or two (normalized, sum)");
+  if (getResults().size() == 2 && !getResidual())
+    return emitOpError("the sum result needs a residual operand");
+  for (Type r : getResultTypes())
+    if (failed(verifyCompatibleShape(r, t)) ||
+        llvm::cast<RankedTensorType>(r).getElementType() != t.getElementType())
+      return emitOpError("results must have the input's type");
+  auto normShape = t.getShape().drop_front(*axis);
+  auto st = getScale().getType();
+  if (st.getElementType() != t.getElementType())
+    return emitOpError("scale element type ") << st.getElementType()
+           << " differs from the input's " << t.getElementType();
+  if (!broadcastsTo(st.getShape(), normShape))
+    return emitOpError("scale shape ") << shapeStr(st.getShape())
+           << " does not broadcast to the normalized dims " << shapeStr(normShape);
+  if (!(getEpsilon().convertToDouble() >= 0))
+    return emitOpError("epsilon must be >= 0");
+  return success();
+}
+
+LogicalResult RotaryOp::verify() {
+  auto t = getInput().getType();
+  if (t.getRank() < 1)
+    return emitOpError("input must have rank >= 1");
+  if (getResult().getType() != t && failed(verifyCompatibleShape(getResult().getType(), t)))
+    return emitOpError("result must have the input's type");
+  auto c = getCos().getType(), s = getSin().getType();
+  if (c.getShape() != s.getShape())
+    return emitOpError("cos ") << shapeStr(c.getShape()) << " and sin "
+                               << shapeStr(s.getShape()) << " differ in shape";
+  if (c.getElementType() != t.getElementType() || s.getElementType() != t.getElementType())
+    return emitOpError("cos/sin must have the input's element type");
+  if (c.getRank() < 1 || c.getRank() > t.getRank())
+    return emitOpError("cos/sin rank ") << c.getRank()
+           << " must be in [1, input rank " << t.getRank() << "]";
+  int64_t r = c.getShape().back(), d = t.getShape().back();
+  if (ShapedType::isDynamic(r) || r <= 0 || r % 2 != 0)
+    return emitOpError("the rotary width (cos/sin last dim) must be static, even "
+                       "and positive");
+  if (!ShapedType::isDynamic(d) && r > d)
+    return emitOpError("rotary width ") << r << " exceeds the input's last dim " << d;
+  SmallVector<int64_t> target(t.getShape());
+  target.back() = r;
+  if (!broadcastsTo(c.getShape(), target))
+    return emitOpError("cos/sin shape ") << shapeStr(c.getShape())
+           << " does not broadcast to " << shapeStr(target);
   return success();
 }
 
@@ -679,12 +759,30 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *,
   auto v = permuted(v0, adaptor.getValuePerm());
   auto batchQ = q.getShape().drop_back(2), batchK = k.getShape().drop_back(2),
        batchV = v.getShape().drop_back(2);
-  if (failed(verifyCompatibleShape(batchQ, batchK)) ||
-      failed(verifyCompatibleShape(batchQ, batchV)))
+  // Grouped-query attention: the heads (last batch dim) of key/value may
+  // divide the query's; both static then.
+  auto headsOk = [&](ArrayRef<int64_t> kv) {
+    if (batchQ.empty())
+      return true;
+    int64_t hq = batchQ.back(), hk = kv.back();
+    if (succeeded(verifyCompatibleShape(ArrayRef<int64_t>{hq}, ArrayRef<int64_t>{hk})))
+      return true;
+    return !ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hk) && hk > 0 &&
+           hq % hk == 0;
+  };
+  if (failed(verifyCompatibleShape(batchQ.drop_back(batchQ.empty() ? 0 : 1),
+                                   batchK.drop_back(batchK.empty() ? 0 : 1))) ||
+      failed(verifyCompatibleShape(batchQ.drop_back(batchQ.empty() ? 0 : 1),
+                                   batchV.drop_back(batchV.empty() ? 0 : 1))) ||
+      !headsOk(batchK) || !headsOk(batchV) ||
+      (!batchK.empty() &&
+       failed(verifyCompatibleShape(ArrayRef<int64_t>{batchK.back()},
+                                    ArrayRef<int64_t>{batchV.back()}))))
     return emitOptionalError(loc, "batch dims differ: query ",
                              shapeStr(q.getShape()), ", key ",
                              shapeStr(k.getShape()), ", value ",
-                             shapeStr(v.getShape()));
+                             shapeStr(v.getShape()),
+                             " (key/value heads may only divide the query's)");
   if (failed(verifyCompatibleShape(ArrayRef<int64_t>{q.getDimSize(r - 1)},
                                    ArrayRef<int64_t>{k.getDimSize(r - 1)})))
     return emitOptionalError(loc, "query head dim ", q.getDimSize(r - 1),
@@ -694,14 +792,30 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *,
     return emitOptionalError(loc, "key length ", k.getDimSize(r - 2),
                              " differs from value length ", v.getDimSize(r - 2));
   SmallVector<int64_t> shape(q.getShape());
-  for (int64_t i = 0; i < r - 2; ++i)
+  for (int64_t i = 0; i < r - 3; ++i)
     if (ShapedType::isDynamic(shape[i]))
       shape[i] = ShapedType::isDynamic(k.getDimSize(i)) ? v.getDimSize(i)
                                                          : k.getDimSize(i);
+  // The heads dim: the key's only when equal (not a group divisor).
+  // A dynamic query head count equals the key's (groups need static heads).
+  if (r >= 3 && ShapedType::isDynamic(shape[r - 3]))
+    shape[r - 3] = ShapedType::isDynamic(k.getDimSize(r - 3)) ? v.getDimSize(r - 3)
+                                                               : k.getDimSize(r - 3);
   shape[r - 1] = v.getDimSize(r - 1);
   results.push_back(permuted(RankedTensorType::get(shape, q.getElementType()),
                              adaptor.getResultPerm()));
   return success();
+}
+
+int64_t AttentionOp::getKvGroupSize() {
+  auto q = getLogicalQueryType(), k = getLogicalKeyType();
+  int64_t r = q.getRank();
+  if (r < 3 || k.getRank() != r)
+    return 1;
+  int64_t hq = q.getDimSize(r - 3), hk = k.getDimSize(r - 3);
+  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hk) || hk <= 0 || hq == hk)
+    return 1;
+  return hq / hk;
 }
 
 RankedTensorType AttentionOp::getLogicalQueryType() {
@@ -733,12 +847,30 @@ LogicalResult AttentionOp::verify() {
     return emitOpError("mask_first needs a mask");
   if (!std::isfinite(getScale().convertToDouble()))
     return emitOpError("scale must be finite");
+  if (getCausalAlign() != CausalAlign::top_left && !getCausal())
+    return emitOpError("causal_align needs causal");
+  if (std::optional<uint64_t> w = getWindow()) {
+    if (!getCausal())
+      return emitOpError("window needs causal");
+    if (static_cast<int64_t>(*w) < 1)
+      return emitOpError("window must be >= 1");
+  }
+  if (std::optional<APFloat> cap = getSoftcap()) {
+    double c = cap->convertToDouble();
+    if (!std::isfinite(c) || c <= 0)
+      return emitOpError("softcap must be finite and > 0");
+    if (getMaskFirst())
+      return emitOpError("softcap applies before the mask: not with mask_first");
+  }
   if (std::optional<APFloat> fill = getCausalFill()) {
     if (!getCausal())
       return emitOpError("causal_fill needs causal");
     if (!fill->isFinite())
       return emitOpError("causal_fill must be finite (causal alone removes the "
                          "positions k > q)");
+    if (getWindow())
+      return emitOpError("causal_fill and window do not compose (which keys "
+                         "would score the fill?)");
   }
   // verify() runs before the result-type inference check, which reports
   // rank mismatches; the mask check below needs equal ranks >= 2.

@@ -35,9 +35,10 @@ func.func @seed_mask(%q: tensor<?x8x?x64xf32>, %k: tensor<?x8x?x64xf32>, %v: ten
 // CHECK:           %[[QS:.*]] = arith.muli %[[QT]], %c16
 // CHECK:           %[[TQ:.*]] = arith.minui
 // CHECK:           %[[END:.*]] = arith.addi %[[QS]], %[[TQ]]
-// CHECK:           %[[KEND:.*]] = arith.minui %{{.*}}, %[[END]]
+// CHECK:           arith.maxsi
+// CHECK:           %[[KEND:.*]] = arith.minsi %{{.*}}, %{{.*}}
 // CHECK:           scf.for %{{.*}} = %c0{{.*}} to %[[KEND]] step %c32{{.*}}
-// CHECK:             arith.cmpi ugt
+// CHECK:             arith.cmpi sgt
 // CHECK:             arith.select %{{.*}}, %cst{{.*}}, %{{.*}} : f32
 func.func @causal(%q: tensor<4x?x32xf32>, %k: tensor<4x?x32xf32>, %v: tensor<4x?x32xf32>) -> tensor<4x?x32xf32> {
   %0 = attn.attention %q, %k, %v {scale = 0.17677669529663687 : f64, mask_kind = #attn.mask_kind<none>, causal} : tensor<4x?x32xf32>, tensor<4x?x32xf32>, tensor<4x?x32xf32> -> tensor<4x?x32xf32>
@@ -57,4 +58,40 @@ func.func @causal(%q: tensor<4x?x32xf32>, %k: tensor<4x?x32xf32>, %v: tensor<4x?
 func.func @additive(%q: tensor<6x?x16xf32>, %k: tensor<6x?x16xf32>, %v: tensor<6x?x16xf32>, %m: tensor<?x?xf32>) -> tensor<6x?x16xf32> {
   %0 = attn.attention %q, %k, %v mask(%m : tensor<?x?xf32>) {scale = 0.25 : f64, mask_kind = #attn.mask_kind<additive>} : tensor<6x?x16xf32>, tensor<6x?x16xf32>, tensor<6x?x16xf32> -> tensor<6x?x16xf32>
   return %0 : tensor<6x?x16xf32>
+}
+
+// -----
+
+// Sliding window + GQA (generic lowering): the key loop starts at the first
+// row's window (max(0, qs + o - W + 1)), K/V tiles are sliced at head h / 2,
+// and keys k <= q + o - W are removed as well as k > q + o.
+// CHECK-LABEL: func @window_gqa
+// CHECK:         scf.forall (%[[B:.*]], %[[H:.*]], %[[QT:.*]]) in
+// CHECK:           %[[KEND:.*]] = arith.minsi %{{.*}}, %dim{{.*}} : index
+// CHECK:           %[[KB:.*]] = arith.maxsi
+// CHECK:           %[[KBEGIN:.*]] = arith.minsi %[[KB]], %[[KEND]] : index
+// CHECK:           scf.for %{{.*}} = %[[KBEGIN]] to %[[KEND]] step
+// CHECK:             %[[KVH:.*]] = arith.divui %[[H]], %c2
+// CHECK:             tensor.extract_slice %{{.*}}[%[[B]], %[[KVH]], %{{.*}}, 0]
+// CHECK:             arith.cmpi sgt
+// CHECK:             arith.cmpi sle
+// CHECK:             arith.ori
+func.func @window_gqa(%q: tensor<2x4x?x32xf32>, %k: tensor<2x2x?x32xf32>, %v: tensor<2x2x?x32xf32>) -> tensor<2x4x?x32xf32> {
+  %0 = attn.attention %q, %k, %v {scale = 0.125 : f64, mask_kind = #attn.mask_kind<none>, causal, causal_align = #attn.causal_align<bottom_right>, window = 8 : i64} : tensor<2x4x?x32xf32>, tensor<2x2x?x32xf32>, tensor<2x2x?x32xf32> -> tensor<2x4x?x32xf32>
+  return %0 : tensor<2x4x?x32xf32>
+}
+
+// -----
+
+// Soft-capping: c * tanh(s * scale / c), before the additive mask.
+// CHECK-LABEL: func @softcap
+// CHECK:         linalg.generic
+// CHECK:           arith.mulf %{{.*}}, %cst{{.*}} : f32
+// CHECK:           arith.mulf %{{.*}}, %cst{{.*}} : f32
+// CHECK:           math.tanh
+// CHECK:           arith.mulf %{{.*}}, %cst{{.*}} : f32
+// CHECK:           arith.addf
+func.func @softcap(%q: tensor<2x?x32xf32>, %k: tensor<2x?x32xf32>, %v: tensor<2x?x32xf32>, %m: tensor<2x?x?xf32>) -> tensor<2x?x32xf32> {
+  %0 = attn.attention %q, %k, %v mask(%m : tensor<2x?x?xf32>) {scale = 0.125 : f64, mask_kind = #attn.mask_kind<additive>, softcap = 30.0 : f64} : tensor<2x?x32xf32>, tensor<2x?x32xf32>, tensor<2x?x32xf32> -> tensor<2x?x32xf32>
+  return %0 : tensor<2x?x32xf32>
 }

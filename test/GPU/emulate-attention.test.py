@@ -70,6 +70,24 @@ CASES = {
                        "causal, key_perm = array<i64: 1, 2, 0, 3>, mask_kind = #attn.mask_kind<none>, "
                        "query_perm = array<i64: 1, 2, 0, 3>, result_perm = array<i64: 2, 0, 1, 3>, "
                        "scale = 0.17 : f64, value_perm = array<i64: 1, 2, 0, 3>", False),
+    # Decoder-LLM semantics (H = (query heads, key/value heads): GQA reads
+    # key/value head h / G): bottom-right causal with Sq < Sk and a sliding
+    # window; multi-query with soft-capping before a padding mask; a window
+    # over several query tiles (key tiles skipped on both sides); soft-capping
+    # with a per-head mask under G = 4.
+    "simt_f32_gqa_br_window": ("f32", 2, (4, 2), 5, 40, 32, 32, None,
+                               "causal, causal_align = #attn.causal_align<bottom_right>, "
+                               "mask_kind = #attn.mask_kind<none>, scale = 0.17 : f64, window = 16 : i64",
+                               False),
+    "tc_f16_mqa_softcap": ("f16", 1, (4, 1), 70, 70, 64, 64, ("add", (1, 1, 1, 70)),
+                           "causal, mask_kind = #attn.mask_kind<additive>, scale = 0.125 : f64, "
+                           "softcap = 5.0 : f64", True),
+    "tc_bf16_window_big": ("bf16", 1, (2, 1), 130, 130, 64, 64, None,
+                           "causal, mask_kind = #attn.mask_kind<none>, scale = 0.125 : f64, window = 40 : i64",
+                           True),
+    "simt_f32_softcap_gqa4": ("f32", 1, (8, 2), 33, 33, 32, 32, ("add", (1, 8, 33, 33)),
+                              "mask_kind = #attn.mask_kind<additive>, scale = 0.2 : f64, softcap = 3.0 : f64",
+                              False),
 }
 
 
@@ -85,6 +103,8 @@ def mlir_type(shape, dt):
 
 def reference(q, k, v, m, dt, attrs):
     q, k, v = (x.astype(np.float64) for x in (q, k, v))
+    g = q.shape[1] // k.shape[1]  # GQA: query head h reads key/value head h // g
+    k, v = np.repeat(k, g, axis=1), np.repeat(v, g, axis=1)
     s = q @ np.swapaxes(k, -1, -2)
     scale = float(attrs["scale"])
     kind = attrs["kind"]
@@ -100,11 +120,17 @@ def reference(q, k, v, m, dt, attrs):
         s = mask(s) * scale
     else:
         s = s * scale
+        if "softcap" in attrs:
+            s = attrs["softcap"] * np.tanh(s / attrs["softcap"])
         if kind != "none":
             s = mask(s)
     if attrs.get("causal"):
         sq, sk = s.shape[-2:]
-        upper = np.arange(sk)[None, :] > np.arange(sq)[:, None]
+        off = sk - sq if "bottom_right" in attrs.get("causal_align", "") else 0
+        qo = np.arange(sq)[:, None] + off
+        upper = np.arange(sk)[None, :] > qo
+        if "window" in attrs:
+            upper = upper | (np.arange(sk)[None, :] <= qo - attrs["window"])
         s = np.where(upper, attrs.get("causal_fill", -np.inf), s)
     with np.errstate(invalid="ignore", over="ignore"):
         mx = s.max(axis=-1, keepdims=True)
@@ -124,7 +150,11 @@ def parse_attrs(text):
             val = val.split(" : ")[0]
             if key == "mask_kind":
                 a["kind"] = val.split("<")[1].rstrip(">")
-            elif key in ("scale", "fill_value", "causal_fill"):
+            elif key == "window":
+                a[key] = int(val)
+            elif key == "causal_align":
+                a[key] = val
+            elif key in ("scale", "fill_value", "causal_fill", "softcap"):
                 f = emu.constant_from_hex(val) if val.startswith("0x") else float(val)
                 a["fill" if key == "fill_value" else key] = f
         else:
@@ -135,7 +165,8 @@ def parse_attrs(text):
 def run_case(attn_opt, name, spec, tmp):
     dt, B, H, Sq, Sk, D, Dv, mask, attrs, tc = spec
     rng = np.random.default_rng(zlib.crc32(name.encode()))
-    qs, ks, vs = (B, H, Sq, D), (B, H, Sk, D), (B, H, Sk, Dv)
+    H, Hkv = H if isinstance(H, tuple) else (H, H)
+    qs, ks, vs = (B, H, Sq, D), (B, Hkv, Sk, D), (B, Hkv, Sk, Dv)
     # logical dim i = stored dim qperm[i]; stored result dim i = logical dim rperm[i]
     qperm, rperm = perm_attr(attrs, "query_perm") or (0, 1, 2, 3), perm_attr(attrs, "result_perm") or (0, 1, 2, 3)
     inv = tuple(int(i) for i in np.argsort(qperm))

@@ -2,7 +2,7 @@
 """Whole models of the e2e suite, built for --target=cuda, run in the SIMT
 emulator (simt_emulator.py) and compared with PyTorch's outputs.
 
-  emulate-models.test.py ATTNC ATTN_OPT CASE[:SETS]... | --manifest seed|hf
+  emulate-models.test.py ATTNC ATTN_OPT CASE[:SETS]... | --manifest seed|hf|llm
 
 For each case, `attnc test/e2e/CASE/model.onnx --target=cuda --dump-ir=DIR`
 writes the IR after every pass; the one after attn-gpu-map-parallel-loops is
@@ -90,11 +90,14 @@ def main():
     attnc, attn_opt = sys.argv[1:3]
     specs = sys.argv[3:]
     if specs[:1] == ["--manifest"]:
-        # Every fixture of test/e2e/MANIFEST.json: "hf" = Hugging Face ones, "seed" = the rest.
+        # Every fixture of test/e2e/MANIFEST.json: "hf" = Hugging Face encoders and GPT-2,
+        # "llm" = the decoder LLMs (Llama family), "seed" = the rest.
         with open(os.path.join(ROOT, "test", "e2e", "MANIFEST.json")) as f:
             cases = sorted(json.load(f)["cases"])
         hf = [c for c in cases if c.startswith(("bert", "gpt2"))]
-        specs = hf if specs[1] == "hf" else [c for c in cases if c not in hf]
+        llm = [c for c in cases if c.startswith(("llama", "qwen", "mistral", "phi3", "gemma"))]
+        groups = {"hf": hf, "llm": llm, "seed": [c for c in cases if c not in hf and c not in llm]}
+        specs = groups[specs[1]]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for spec in specs:

@@ -5,15 +5,15 @@
 
 // causal_fill (Hugging Face's eager causal & padding mask): the positions
 // k > q score the fill value, so no key tile is skipped (the key loop runs to
-// Sk, no arith.minui before it).
+// Sk, no arith.minsi before it).
 // TENSOR-LABEL: func @causal_fill
 // TENSOR:         call @__attn_gpu_attention_0({{.*}}) {attn.causal, attn.causal_fill = -3.4028234663852886E+38 : f64, {{.*}}attn.has_mask = true, attn.mask_kind = #attn.mask_kind<additive>, attn.scale = 2.500000e-01 : f64}
 // KERNEL-LABEL: func @causal_fill
 // KERNEL:         gpu.launch
-// KERNEL-NOT:       arith.minui %dim
+// KERNEL-NOT:       arith.minsi
 // KERNEL:           scf.for %{{.*}} = %c0{{.*}} to %dim{{.*}} step %c32
-// KERNEL:             %[[FILL:.*]] = arith.constant -3.40282347E+38 : f32
-// KERNEL-NEXT:        %[[FUTURE:.*]] = arith.cmpi ugt
+// KERNEL:             %[[FUTURE:.*]] = arith.cmpi sgt
+// KERNEL-NEXT:        %[[FILL:.*]] = arith.constant -3.40282347E+38 : f32
 // KERNEL-NEXT:        arith.select %[[FUTURE]], %[[FILL]], %{{.*}} : f32
 // KERNEL:           arith.divf
 // KERNEL-NOT:       arith.cmpf ogt
@@ -31,7 +31,7 @@ func.func @causal_fill(%q: tensor<?x4x?x64xf32>, %m: tensor<?x1x1x?xf32>) -> ten
 // TENSOR:         call @__attn_gpu_attention_0({{.*}}) {attn.causal, {{.*}}attn.has_mask = true, attn.mask_kind = #attn.mask_kind<additive>, attn.nan_to_zero, attn.scale = 2.500000e-01 : f64}
 // KERNEL-LABEL: func @nan_to_zero
 // KERNEL:         gpu.launch
-// KERNEL:           %[[END:.*]] = arith.minui %dim
+// KERNEL:           %[[END:.*]] = arith.minsi %{{.*}}, %dim
 // KERNEL:           scf.for %{{.*}} = %c0{{.*}} to %[[END]] step %c32
 // KERNEL:           %[[O:.*]] = arith.divf %{{.*}}, %[[L:.*]] : f32
 // KERNEL-NEXT:      %[[OK:.*]] = arith.cmpf ogt, %[[L]], %{{.*}} : f32

@@ -22,12 +22,12 @@
 // KERNEL-SAME:      module(@attn_kernels) function(@attention__0)
 // KERNEL-SAME:      workgroup(%{{.*}} : memref<32x64xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x64xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x64xf32, #gpu.address_space<workgroup>>, %[[S:.*]] : memref<32x32xf32, #gpu.address_space<workgroup>>
 // Causal: the key loop stops at the tile's last query row.
-// KERNEL:           %[[END:.*]] = arith.minui %dim{{.*}}, %{{.*}} : index
+// KERNEL:           %[[END:.*]] = arith.minsi %{{.*}}, %dim{{.*}} : index
 // KERNEL:           scf.for %{{.*}} = %c0{{.*}} to %[[END]] step %c32
 // KERNEL:             gpu.barrier
 // KERNEL:             arith.cmpi eq
 // KERNEL:             arith.select
-// KERNEL:             arith.cmpi ugt
+// KERNEL:             arith.cmpi sgt
 // KERNEL:             memref.store %{{.*}}, %[[S]]
 // KERNEL:             gpu.barrier
 // KERNEL:             arith.maximumf

@@ -500,7 +500,7 @@ class Machine:
             d, s_ = mem(dst), mem(src)
             d[dst & 0xFFFFFFFF:(dst & 0xFFFFFFFF) + nbytes] = s_[src & 0xFFFFFFFF:(src & 0xFFFFFFFF) + nbytes]
         elif n in ("math.rsqrt", "math.sqrt", "math.tanh", "math.erf", "math.log", "math.absf",
-                   "math.powf", "math.fpowi", "math.ipowi"):
+                   "math.powf", "math.fpowi", "math.ipowi", "math.cos", "math.sin"):
             x = np.asarray(g(ins[0]), dtype=np.float32)
             with np.errstate(all="ignore"):
                 if n == "math.rsqrt":
@@ -509,6 +509,10 @@ class Machine:
                     r = np.sqrt(x)
                 elif n == "math.tanh":
                     r = np.tanh(x)
+                elif n == "math.cos":
+                    r = np.cos(x)
+                elif n == "math.sin":
+                    r = np.sin(x)
                 elif n == "math.erf":
                     import math
                     r = np.vectorize(math.erf, otypes=[np.float64])(x).astype(np.float32)

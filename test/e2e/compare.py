@@ -11,8 +11,18 @@ For every EXPECTED_DIR/<name>.npy, loads GOT_DIR/<name>.npy and checks, per CONT
     finite, err <= tol;  integer/bool outputs: exact equality.
 Prints one line per output (error and PASS/FAIL); exit 0 if all pass, 1 on any failure or
 missing file, 2 on bad usage (or an EXPECTED_DIR without .npy files).
+
+Real positions only (decoder LLMs, issue #14): when the case's case.json (EXPECTED_DIR/../case.json,
+or for a shape set EXPECTED_DIR/../../../case.json) has
+    "compare": {"real_positions": {"mask_input": "attention_mask", "outputs": ["logits"]}}
+then each listed output is compared only at the positions where the mask input (EXPECTED_DIR/../inputs/
+<mask_input>.npy, shape = the output's leading dims) is nonzero: logits[b, s, :] of a padded position
+s are excluded from the error, the NaN check and the scale. Shape and dtype are still checked in full.
+Outputs not listed, and cases without the field, are compared everywhere. --all-positions ignores it.
+(In this mode a failure's "worst at [i, ...]" indexes the selected positions: i counts real positions.)
 """
 import argparse
+import json
 import os
 import sys
 
@@ -57,11 +67,39 @@ def compare(got, ref, tol):
     return err <= tol, err, detail
 
 
+def real_positions(expected_dir):
+    """{output name: mask path} from the case.json that owns EXPECTED_DIR (see the docstring)."""
+    exp = os.path.abspath(expected_dir)
+    set_dir = os.path.dirname(exp)
+    for case_dir in (set_dir, os.path.dirname(os.path.dirname(set_dir))):
+        path = os.path.join(case_dir, "case.json")
+        if os.path.isfile(path):
+            with open(path) as f:
+                spec = json.load(f).get("compare", {}).get("real_positions")
+            if not spec:
+                return {}
+            mask = os.path.join(set_dir, "inputs", spec["mask_input"] + ".npy")
+            return {name: mask for name in spec["outputs"]}
+    return {}
+
+
+def select_real(got, ref, mask_path):
+    """(got, ref) restricted to the positions where the mask is nonzero, or an error message."""
+    mask = np.load(mask_path, allow_pickle=False)
+    if mask.shape != ref.shape[:mask.ndim]:
+        return None, None, "mask %s has shape %s, not the output's leading dims %s" % (
+            mask_path, list(mask.shape), list(ref.shape[:mask.ndim]))
+    sel = mask != 0
+    return got[sel], ref[sel], None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("got_dir")
     ap.add_argument("expected_dir")
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--all-positions", action="store_true",
+                    help="compare every position even where case.json says real positions only")
     args = ap.parse_args()
 
     if not os.path.isdir(args.expected_dir):
@@ -71,6 +109,7 @@ def main():
     if not names:
         print("compare.py: no .npy files in %s" % args.expected_dir)
         return 2
+    masks = {} if args.all_positions else real_positions(args.expected_dir)
     failed = 0
     for name in names:
         out = name[:-4]
@@ -86,9 +125,19 @@ def main():
             print("%s: FAIL cannot load %s: %s" % (out, path, e))
             failed += 1
             continue
+        note, shape = "", list(ref.shape)
+        if out in masks and got.shape == ref.shape and got.dtype == ref.dtype:
+            g_sel, r_sel, msg = select_real(got, ref, masks[out])
+            if msg:
+                print("%s: FAIL %s" % (out, msg))
+                failed += 1
+                continue
+            note = ", real positions only: %d of %d" % (r_sel.shape[0], int(np.prod(ref.shape[:ref.ndim - r_sel.ndim + 1])))
+            got, ref = g_sel, r_sel
         ok, err, detail = compare(got, ref, args.tol)
+        detail += note
         err_s = "err=%.3e" % err if err is not None else "err=n/a"
-        print("%s: %s %s %s tol=%.0e %s (%s)" % (out, list(ref.shape), ref.dtype, err_s, args.tol,
+        print("%s: %s %s %s tol=%.0e %s (%s)" % (out, shape, ref.dtype, err_s, args.tol,
                                                   "PASS" if ok else "FAIL", detail))
         failed += not ok
     if os.path.isdir(args.got_dir):

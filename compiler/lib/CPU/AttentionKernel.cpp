@@ -21,6 +21,7 @@
 #include "CPU/AttentionKernel.h"
 #include "Support/RuntimeChecks.h"
 #include "Support/LoweringUtils.h"
+#include "Support/AttentionSemantics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -115,21 +116,45 @@ struct AttentionEmitter {
         ArrayRef<OpFoldResult>{strides[nb], strides[nb + 1]});
   }
 
-  /// memref<?x?xT, strided<[?, 1], offset: ?>>.
-  MemRefType contiguousRowsType(Type et) {
-    return MemRefType::get(
-        {ShapedType::kDynamic, ShapedType::kDynamic}, et,
-        StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, {ShapedType::kDynamic, 1}));
+  /// memref<?x?xT, strided<[?, 1], offset: ?>> (or rank 3: [?, ?, 1]).
+  MemRefType contiguousRowsType(Type et, int64_t rank = 2) {
+    SmallVector<int64_t> shape(rank, ShapedType::kDynamic), strides(rank, ShapedType::kDynamic);
+    strides.back() = 1;
+    return MemRefType::get(shape, et,
+                           StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides));
   }
 
-  /// `view` (2-D, dynamic strides) reinterpreted with unit inner stride.
+  /// `view` (2-D or 3-D, dynamic strides) reinterpreted with unit inner stride.
   Value contiguousRows(Value view, Type et) {
     auto md = memref::ExtractStridedMetadataOp::create(b, loc, view);
-    auto t = contiguousRowsType(et);
+    int64_t rank = cast<MemRefType>(view.getType()).getRank();
+    auto t = contiguousRowsType(et, rank);
+    SmallVector<OpFoldResult> sizes, strides;
+    for (int64_t i = 0; i < rank; ++i) {
+      sizes.push_back(md.getSizes()[i]);
+      strides.push_back(i + 1 == rank ? OpFoldResult(b.getIndexAttr(1))
+                                      : OpFoldResult(md.getStrides()[i]));
+    }
+    return memref::ReinterpretCastOp::create(b, loc, t, md.getBaseBuffer(),
+                                             OpFoldResult(md.getOffset()), sizes, strides);
+  }
+
+  /// 3-D view [G, rows, cols] of a rank-r strided buffer: the G query heads
+  /// of group `ivs[nb - 1]` (heads G·h .. G·h + G - 1; G = 1 and a stride-0
+  /// first dim without batch dims) at the other batch indices `ivs`.
+  Value view3d(Value base, Value offset, ArrayRef<Value> strides, ArrayRef<Value> ivs,
+               int64_t G, Value rows, Value cols, Type et) {
+    int64_t nb = ivs.size();
+    Value off = offset;
+    for (int64_t i = 0; i < nb; ++i) {
+      Value idx = i == nb - 1 && G != 1 ? mul(ivs[i], cIdx(G)) : ivs[i];
+      off = add(off, mul(idx, strides[i]));
+    }
+    auto t = dynStrided({ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic}, et);
     return memref::ReinterpretCastOp::create(b,
-        loc, t, md.getBaseBuffer(), OpFoldResult(md.getOffset()),
-        ArrayRef<OpFoldResult>{md.getSizes()[0], md.getSizes()[1]},
-        ArrayRef<OpFoldResult>{md.getStrides()[0], b.getIndexAttr(1)});
+        loc, t, base, OpFoldResult(off),
+        ArrayRef<OpFoldResult>{cIdx(G), rows, cols},
+        ArrayRef<OpFoldResult>{nb ? strides[nb - 1] : cIdx(0), strides[nb], strides[nb + 1]});
   }
 
   /// The VW x VW transpose of `rows` (VW vectors) in registers: log2(VW)
@@ -356,6 +381,14 @@ FailureOr<Value> AttentionEmitter::build() {
   if (std::optional<APFloat> f = op.getCausalFill())
     causalFill = f->convertToDouble();
   bool nanToZero = op.getNanToZero();
+  // Causal offset, window, softcap and the key/value head of a query head:
+  // Support/AttentionSemantics.h.
+  AttentionRules rules = AttentionRules::of(op);
+  // Grouped-query attention: a task entry is one key/value head; its G
+  // query heads are one block of G·Sq query rows (row = g·Sq + position),
+  // so K/V are packed once per group and a decode step (Sq = 1) fills the
+  // register tiles with the group's heads.
+  const int64_t G = rules.kvGroup;
 
   // Operands in their stored layouts; the kernel works on logical dims
   // (layout perm applied to the dims and strides).
@@ -370,6 +403,13 @@ FailureOr<Value> AttentionEmitter::build() {
   SmallVector<Value> qd = logical(getDimValues(b, loc, Q), op.getQueryPerm());
   SmallVector<Value> kd = logical(getDimValues(b, loc, K), op.getKeyPerm());
   Value Sq = qd[nb], Sk = kd[nb];
+  // The batch entries of the tasks: Q's batch dims, with the key/value heads
+  // instead of the query heads under GQA.
+  SmallVector<Value> ed(qd.begin(), qd.begin() + nb);
+  if (G != 1)
+    ed[nb - 1] = kd[nb - 1];
+  Value rowsTotal = G == 1 ? Sq : mul(Sq, cIdx(G));
+  Value causalOff = rules.offset(b, loc, Sq, Sk);
 
   // Strided metadata of the inputs.
   auto meta = [&](Value tensor) {
@@ -430,10 +470,10 @@ FailureOr<Value> AttentionEmitter::build() {
   // task's scratch buffers -- times `splits` sets of query blocks when there
   // are few entries (one long head still uses every core; each split copies
   // K/V once more, O(S·D) against O(S²·D) work).
-  Value numQB = arith::CeilDivUIOp::create(b, loc, Sq, cBQ);
+  Value numQB = arith::CeilDivUIOp::create(b, loc, rowsTotal, cBQ);
   Value batchTasks = c1;
   for (int64_t i = 0; i < nb; ++i)
-    batchTasks = mul(batchTasks, qd[i]);
+    batchTasks = mul(batchTasks, ed[i]);
   Value runOk; // all run-time checks hold (null: nothing to check)
   // Run-time agreement of the operands' dims (RuntimeChecks.h): the kernel
   // indexes K, V and the mask with Q's batch entries and K's keys. When a
@@ -460,8 +500,10 @@ FailureOr<Value> AttentionEmitter::build() {
     };
     SmallVector<Value> vd = logical(getDimValues(b, loc, V), op.getValuePerm());
     for (int64_t i = 0; i < nb; ++i) {
-      need(kd[i], qd[i], false, "dimension " + std::to_string(i) + " of the key");
-      need(vd[i], qd[i], false, "dimension " + std::to_string(i) + " of the value");
+      // GQA heads: static, and the verifier checked they divide Q's.
+      Value want = G != 1 && i == nb - 1 ? kd[i] : qd[i];
+      need(kd[i], want, false, "dimension " + std::to_string(i) + " of the key");
+      need(vd[i], want, false, "dimension " + std::to_string(i) + " of the value");
     }
     need(vd[nb], Sk, false, "the value's sequence dimension");
     need(kd[nb + 1], cIdx(D), false, "the key's head dimension");
@@ -507,7 +549,7 @@ FailureOr<Value> AttentionEmitter::build() {
     Value sBuf = alloc({BQ, BK}, {});
     Value oBuf = alloc({BQ, Dv}, {});
     Value mBuf = alloc({BQ}, {}), lBuf = alloc({BQ}, {}), aBuf = alloc({BQ}, {});
-    Value sqLast = arith::SubIOp::create(b, loc, Sq, c1);
+    Value rowsLast = arith::SubIOp::create(b, loc, rowsTotal, c1);
     Value skLast = arith::SubIOp::create(b, loc, Sk, c1);
     SmallVector<int64_t> lanes(VW);
     for (int64_t i = 0; i < VW; ++i)
@@ -522,15 +564,22 @@ FailureOr<Value> AttentionEmitter::build() {
       SmallVector<Value> ivs(nb);
       Value rem = bi;
       for (int64_t i = nb - 1; i >= 0; --i) {
-        ivs[i] = arith::RemUIOp::create(b, loc, rem, qd[i]);
-        rem = arith::DivUIOp::create(b, loc, rem, qd[i]);
+        ivs[i] = arith::RemUIOp::create(b, loc, rem, ed[i]);
+        rem = arith::DivUIOp::create(b, loc, rem, ed[i]);
       }
-      Value q2 = view2d(qm.getBaseBuffer(), qm.getOffset(), qStr, ivs, Sq, cD, f32);
+      // Q, the mask and the result are read/written per query row r as
+      // [g, position] = [r / Sq, r % Sq] of the group's heads.
+      auto rowPos = [&](Value row) -> std::pair<Value, Value> {
+        if (G == 1)
+          return {c0, row};
+        return {arith::DivUIOp::create(b, loc, row, Sq), arith::RemUIOp::create(b, loc, row, Sq)};
+      };
+      Value q2 = view3d(qm.getBaseBuffer(), qm.getOffset(), qStr, ivs, G, Sq, cD, f32);
       Value k2 = view2d(km.getBaseBuffer(), km.getOffset(), kStr, ivs, Sk, cD, f32);
       Value v2 = view2d(vm.getBaseBuffer(), vm.getOffset(), vStr, ivs, Sk, cDv, f32);
       Value m2, m2c;
       if (M) {
-        m2 = view2d(maskBase, maskOff, maskStr, ivs, Sq, Sk, maskET);
+        m2 = view3d(maskBase, maskOff, maskStr, ivs, G, Sq, Sk, maskET);
         // The same view with unit key stride, for vector loads where the mask
         // is contiguous along the keys (used only when it is).
         m2c = contiguousRows(m2, maskET);
@@ -557,20 +606,20 @@ FailureOr<Value> AttentionEmitter::build() {
           loc, vUnit, contiguousRows(v2, f32),
           memref::CastOp::create(b, loc, contiguousRowsType(f32), vpBuf));
 
-      forLoop(qBegin, Sq, qStep, [&](Value qb) {
-        Value tq = minIdx(cBQ, arith::SubIOp::create(b, loc, Sq, qb));
+      forLoop(qBegin, rowsTotal, qStep, [&](Value qb) {
+        Value tq = minIdx(cBQ, arith::SubIOp::create(b, loc, rowsTotal, qb));
         // Short sequences (and the last blocks) only compute what exists:
         // rows up to tq and keys up to the block's valid end, rounded to the
         // register tiles (extra lanes are padding, masked below).
         Value rowsEnd = roundUp(tq, kMR);
         // Qs rows (rows past the end repeat the last row; never stored).
         forLoop(c0, rowsEnd, c1, [&](Value q) {
-          Value gq = minIdx(add(qb, q), sqLast);
+          auto [gg, gq] = rowPos(minIdx(add(qb, q), rowsLast));
           // Scaled once here instead of every score: s' = (q * scale) · k.
           // Vectors where Q's head dim is contiguous (and D fills them).
           auto scalarRow = [&] {
             forLoop(c0, cD, c1, [&](Value d) {
-              Value x = memref::LoadOp::create(b, loc, q2, ValueRange{gq, d});
+              Value x = memref::LoadOp::create(b, loc, q2, ValueRange{gg, gq, d});
               memref::StoreOp::create(b, loc, arith::MulFOp::create(b, loc, x, cF(scale)), qs,
                                         ValueRange{q, d});
             });
@@ -580,7 +629,7 @@ FailureOr<Value> AttentionEmitter::build() {
             OpBuilder::InsertionGuard g3(b);
             b.setInsertionPointToStart(&ifOp.getThenRegion().front());
             for (int64_t d = 0; d < D; d += VW) {
-              Value x = vector::LoadOp::create(b, loc, vecT, q2c, ValueRange{gq, cIdx(d)});
+              Value x = vector::LoadOp::create(b, loc, vecT, q2c, ValueRange{gg, gq, cIdx(d)});
               vector::StoreOp::create(b, loc, arith::MulFOp::create(b, loc, x, splat(scale)), qs,
                                         ValueRange{q, cIdx(d)});
             }
@@ -595,17 +644,36 @@ FailureOr<Value> AttentionEmitter::build() {
             vector::StoreOp::create(b, loc, splat(0.0), oBuf, ValueRange{q, d});
           });
         });
-        Value kEnd = causal ? minIdx(Sk, add(qb, tq)) : Sk;
-        forLoop(c0, kEnd, cBK, [&](Value kb) {
+        // The key range of the block's rows (causal/window: only the key
+        // blocks that meet the visible band). Their positions are contiguous
+        // within one head; a block spanning several heads covers [0, Sq).
+        Value posMin = qb, posMax = arith::SubIOp::create(b, loc, add(qb, tq), c1);
+        if (G != 1) {
+          Value crosses = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                                arith::DivUIOp::create(b, loc, posMin, Sq),
+                                                arith::DivUIOp::create(b, loc, posMax, Sq));
+          posMin = arith::SelectOp::create(b, loc, crosses, c0,
+                                           arith::RemUIOp::create(b, loc, posMin, Sq));
+          posMax = arith::SelectOp::create(b, loc, crosses, arith::SubIOp::create(b, loc, Sq, c1),
+                                           arith::RemUIOp::create(b, loc, posMax, Sq));
+        }
+        Value qoMin = add(posMin, causalOff), qoMax = add(posMax, causalOff);
+        Value kEnd = rules.keyEnd(b, loc, qoMax, Sk);
+        // Key blocks start at multiples of BK (Kt panels).
+        Value kBegin = c0;
+        if (rules.window)
+          kBegin = arith::MinSIOp::create(
+              b, loc, mul(arith::DivUIOp::create(b, loc, rules.keyBegin(b, loc, qoMin), cBK), cBK),
+              kEnd);
+        forLoop(kBegin, kEnd, cBK, [&](Value kb) {
           Value kValid = minIdx(cBK, arith::SubIOp::create(b, loc, kEnd, kb));
           Value kTileEnd = roundUp(kValid, kNR * VW);
           // Every lane of the block is a real key that every row of the
           // query block may see.
           Value interior = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, kValid, cBK);
           if (causal)
-            interior = arith::AndIOp::create(b,
-                loc, interior,
-                arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, add(kb, cBK), add(qb, c1)));
+            interior = arith::AndIOp::create(b, loc, interior,
+                                             rules.allVisible(b, loc, kb, add(kb, cBK), qoMin, qoMax));
           Value kVecEnd = roundUp(kValid, VW);
           // S = Qs · Kt[:, kb:kb+BK]
           forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
@@ -628,9 +696,9 @@ FailureOr<Value> AttentionEmitter::build() {
 
           // Edits and the online softmax, one query row at a time.
           forLoop(c0, tq, c1, [&](Value q) {
-            Value gq = add(qb, q);
-            Value gqc = minIdx(gq, sqLast);
-            Value gq64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), gq);
+            auto [gg, gqc] = rowPos(add(qb, q));
+            // q + o of this row, compared with key indices in i64 lanes.
+            Value qo64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), add(gqc, causalOff));
             Value sk64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), Sk);
             // `edges`: the block has padding lanes or causal future keys;
             // interior blocks skip those selects.
@@ -651,14 +719,14 @@ FailureOr<Value> AttentionEmitter::build() {
                   isBcast, maskVecT,
                   [&] {
                     return vector::BroadcastOp::create(b,
-                        loc, maskVecT, memref::LoadOp::create(b, loc, m2, ValueRange{gqc, c0}));
+                        loc, maskVecT, memref::LoadOp::create(b, loc, m2, ValueRange{gg, gqc, c0}));
                   },
                   [&]() -> Value {
                     auto perLane = [&]() -> Value {
                       SmallVector<Value> elems;
                       for (int64_t j = 0; j < VW; ++j) {
                         Value kj = minIdx(add(kbase, cIdx(j)), skLast);
-                        elems.push_back(memref::LoadOp::create(b, loc, m2, ValueRange{gqc, kj}));
+                        elems.push_back(memref::LoadOp::create(b, loc, m2, ValueRange{gg, gqc, kj}));
                       }
                       return vector::FromElementsOp::create(b, loc, maskVecT, elems);
                     };
@@ -670,7 +738,7 @@ FailureOr<Value> AttentionEmitter::build() {
                         arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, add(kbase, cVW), Sk));
                     return ifElse(
                         contiguous, maskVecT,
-                        [&] { return vector::LoadOp::create(b, loc, maskVecT, m2c, ValueRange{gqc, kbase}); },
+                        [&] { return vector::LoadOp::create(b, loc, maskVecT, m2c, ValueRange{gg, gqc, kbase}); },
                         perLane);
                   });
               if (kind == MaskKind::additive)
@@ -691,6 +759,8 @@ FailureOr<Value> AttentionEmitter::build() {
             };
             // s is already scaled (Qs is). A mask applied before the scale:
               // (s + m) * c = s' + m * c, select(z, f, s) * c = select(z, f * c, s').
+              // Soft-capping: on the scaled score, before the mask.
+              s = rules.applySoftcap(b, loc, s);
               if (kind != MaskKind::none)
                 s = applyMask(s);
               if (!edges) {
@@ -710,15 +780,10 @@ FailureOr<Value> AttentionEmitter::build() {
               if (causalFill) {
                 // causal_fill: future keys up to kEnd score the fill; those
                 // past kEnd are added after the key loop where needed.
-                Value future = arith::CmpIOp::create(b,
-                    loc, arith::CmpIPredicate::sgt, kidx,
-                    vector::BroadcastOp::create(b, loc, iota.getType(), gq64));
+                Value future = rules.hidden(b, loc, kidx, qo64, /*futureOnly=*/true);
                 s = arith::SelectOp::create(b, loc, future, splat(*causalFill), s);
               } else if (causal)
-                dead = arith::OrIOp::create(b,
-                    loc, dead,
-                    arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, kidx,
-                                            vector::BroadcastOp::create(b, loc, iota.getType(), gq64)));
+                dead = arith::OrIOp::create(b, loc, dead, rules.hidden(b, loc, kidx, qo64));
               s = arith::SelectOp::create(b, loc, dead, splat(-INFINITY), s);
               vector::StoreOp::create(b, loc, s, sBuf, ValueRange{q, kc});
               return SmallVector<Value>{maxF(a[0], s)};
@@ -791,8 +856,11 @@ FailureOr<Value> AttentionEmitter::build() {
                                : Value();
           forLoop(c0, cDv, cVW, [&](Value dv) {
             Value o = vector::LoadOp::create(b, loc, vecT, oBuf, ValueRange{q, dv});
+            auto [og, opos] = rowPos(add(qb, q));
             SmallVector<Value> lidx(ivs.begin(), ivs.end());
-            lidx.push_back(add(qb, q));
+            if (G != 1)
+              lidx[nb - 1] = add(mul(ivs[nb - 1], cIdx(G)), og);
+            lidx.push_back(opos);
             lidx.push_back(dv);
             SmallVector<Value> idx;
             for (int64_t p : resultPerm)

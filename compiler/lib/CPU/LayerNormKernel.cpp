@@ -225,3 +225,169 @@ Value attn::buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t VW) {
   }
   return tensor::ExpandShapeOp::create(b, loc, t, flat, re, shape);
 }
+
+//===----------------------------------------------------------------------===//
+// RMSNorm
+//
+// attn.rms_norm over the trailing n elements of every row, rows in parallel
+// like layer norm, each row in two vector passes:
+//
+//   x = input (+ residual); with a residual x is stored (into the sum
+//   result when the op returns it, else into the output row); ss += x * x
+//   (U independent FMA chains, U = 4, 2 or 1 as n / VW allows)
+//   out = x * (1 / sqrt(ss / n + eps)) * scale     (x re-read: L1)
+//===----------------------------------------------------------------------===//
+
+std::optional<int64_t> attn::staticRowSize(RmsNormOp op) {
+  auto t = cast<RankedTensorType>(op.getInput().getType());
+  auto axis = normalizeAxis(op.getAxis(), t.getRank());
+  if (!axis)
+    return std::nullopt;
+  int64_t n = 1;
+  for (int64_t i = *axis; i < t.getRank(); ++i) {
+    if (t.isDynamicDim(i))
+      return std::nullopt;
+    n *= t.getDimSize(i);
+  }
+  auto st = cast<RankedTensorType>(op.getScale().getType());
+  if (n == 0 || !st.hasStaticShape() || st.getNumElements() != n)
+    return std::nullopt;
+  return n;
+}
+
+bool attn::canUseRmsNormKernel(RmsNormOp op, int64_t vectorWidth) {
+  auto t = cast<RankedTensorType>(op.getInput().getType());
+  if (vectorWidth <= 0 || !t.getElementType().isF32())
+    return false;
+  std::optional<int64_t> n = staticRowSize(op);
+  return n && *n % vectorWidth == 0;
+}
+
+SmallVector<Value> attn::buildRmsNormKernel(OpBuilder &b, RmsNormOp op, int64_t VW) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
+  auto t = cast<RankedTensorType>(op.getInput().getType());
+  int64_t rank = t.getRank();
+  int64_t axis = *normalizeAxis(op.getAxis(), rank);
+  int64_t n = *staticRowSize(op);
+  Type f32 = b.getF32Type();
+  auto vecT = VectorType::get({VW}, f32);
+  auto cIdx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
+  auto cF = [&](double v) { return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v)).getResult(); };
+  auto splat = [&](Value s) { return vector::BroadcastOp::create(b, loc, vecT, s).getResult(); };
+
+  SmallVector<Value> dims = getDimValues(b, loc, op.getInput());
+  Value rows = cIdx(1);
+  int64_t rowsS = 1;
+  for (int64_t i = 0; i < axis; ++i) {
+    rows = arith::MulIOp::create(b, loc, rows, dims[i]);
+    rowsS = t.isDynamicDim(i) || ShapedType::isDynamic(rowsS) ? ShapedType::kDynamic
+                                                               : rowsS * t.getDimSize(i);
+  }
+  bool rowsStatic = !ShapedType::isDynamic(rowsS);
+  auto rowsType = MemRefType::get({rowsS, n}, f32,
+                                  StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {n, 1}));
+  auto asRows = [&](Value v) -> Value {
+    Value rowsT = tensor::ExpandShapeOp::create(b,
+        loc, RankedTensorType::get({rowsS, n}, f32), flatten(b, loc, v),
+        ArrayRef<ReassociationIndices>{{0, 1}},
+        ArrayRef<OpFoldResult>{rowsStatic ? OpFoldResult(b.getIndexAttr(rowsS)) : OpFoldResult(rows),
+                               b.getIndexAttr(n)});
+    return bufferization::ToBufferOp::create(b, loc, rowsType, rowsT, b.getUnitAttr());
+  };
+  Value in = asRows(op.getInput());
+  Value res = op.getResidual() ? asRows(op.getResidual()) : Value();
+  Value scale = bufferization::ToBufferOp::create(b,
+      loc, MemRefType::get({n}, f32, StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {1})),
+      flatten(b, loc, op.getScale()), b.getUnitAttr());
+  auto alloc = [&]() -> Value {
+    return memref::AllocOp::create(b, loc, MemRefType::get({rowsS, n}, f32),
+                                   rowsStatic ? ValueRange{} : ValueRange{rows},
+                                   b.getI64IntegerAttr(64));
+  };
+  Value out = alloc();
+  Value sumOut = op.getSum() ? alloc() : Value();
+  // Where pass 1 stores x (with a residual) and pass 2 reads it.
+  Value xBuf = res ? (sumOut ? sumOut : out) : in;
+
+  int64_t chunks = n / VW;
+  int64_t U = chunks % 4 == 0 ? 4 : chunks % 2 == 0 ? 2 : 1;
+  Value c0 = cIdx(0), c1 = cIdx(1), cN = cIdx(n);
+  Value numTasks = arith::CeilDivUIOp::create(b, loc, rows, cIdx(kRowsPerTask));
+  auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{numTasks}, ValueRange{},
+                                      std::nullopt);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forall.getBody());
+    Value r0 = arith::MulIOp::create(b, loc, forall.getInductionVars()[0], cIdx(kRowsPerTask));
+    Value r1 = arith::MinUIOp::create(b, loc, arith::AddIOp::create(b, loc, r0, cIdx(kRowsPerTask)),
+                                      rows);
+    auto rowLoop = scf::ForOp::create(b, loc, r0, r1, c1);
+    b.setInsertionPointToStart(rowLoop.getBody());
+    Value r = rowLoop.getInductionVar();
+    Value zeroV = splat(cF(0.0));
+    // Pass 1: x = in (+ res) (stored with a residual); U sums of squares.
+    auto ssLoop = scf::ForOp::create(b, loc, c0, cN, cIdx(U * VW),
+                                     SmallVector<Value>(U, zeroV));
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(ssLoop.getBody());
+      SmallVector<Value> acc;
+      for (int64_t u = 0; u < U; ++u) {
+        Value i = arith::AddIOp::create(b, loc, ssLoop.getInductionVar(), cIdx(u * VW));
+        Value x = vector::LoadOp::create(b, loc, vecT, in, ValueRange{r, i});
+        if (res) {
+          x = arith::AddFOp::create(b, loc, x, vector::LoadOp::create(b, loc, vecT, res, ValueRange{r, i}));
+          vector::StoreOp::create(b, loc, x, xBuf, ValueRange{r, i});
+        }
+        acc.push_back(vector::FMAOp::create(b, loc, x, x, ssLoop.getRegionIterArgs()[u]));
+      }
+      scf::YieldOp::create(b, loc, acc);
+    }
+    Value ss = ssLoop.getResult(0);
+    for (int64_t u = 1; u < U; ++u)
+      ss = arith::AddFOp::create(b, loc, ss, ssLoop.getResult(u));
+    Value ms = arith::MulFOp::create(b,
+        loc, vector::ReductionOp::create(b, loc, f32, vector::CombiningKind::ADD, ss, Value(),
+                                         arith::FastMathFlags::reassoc),
+        cF(1.0 / static_cast<double>(n)));
+    double eps = op.getEpsilon().convertToDouble();
+    Value rstd = arith::DivFOp::create(b,
+        loc, cF(1.0), math::SqrtOp::create(b, loc, arith::AddFOp::create(b, loc, ms, cF(eps))));
+    Value rstdV = splat(rstd);
+    // Pass 2: normalize and scale.
+    auto normLoop = scf::ForOp::create(b, loc, c0, cN, cIdx(VW));
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(normLoop.getBody());
+      Value i = normLoop.getInductionVar();
+      Value x = vector::LoadOp::create(b, loc, vecT, xBuf, ValueRange{r, i});
+      Value y = arith::MulFOp::create(b, loc, x, rstdV);
+      y = arith::MulFOp::create(b, loc, y, vector::LoadOp::create(b, loc, vecT, scale, ValueRange{i}));
+      vector::StoreOp::create(b, loc, y, out, ValueRange{r, i});
+    }
+  }
+  // [rows, n] -> the input's shape.
+  auto reshapeBack = [&](Value buf) -> Value {
+    Value result = bufferization::ToTensorOp::create(b,
+        loc, RankedTensorType::get({rowsS, n}, f32), buf, /*restrict=*/true, /*writable=*/true);
+    Value flat = tensor::CollapseShapeOp::create(b, loc, result, ArrayRef<ReassociationIndices>{{0, 1}});
+    if (rank == 1)
+      return tensor::CastOp::create(b, loc, t, flat);
+    SmallVector<ReassociationIndices> re{{}};
+    SmallVector<OpFoldResult> shape;
+    for (int64_t i = 0; i < rank; ++i) {
+      re[0].push_back(i);
+      shape.push_back(t.isDynamicDim(i) ? OpFoldResult(dims[i]) : b.getIndexAttr(t.getDimSize(i)));
+    }
+    return tensor::ExpandShapeOp::create(b, loc, t, flat, re, shape);
+  };
+  SmallVector<Value> results{reshapeBack(out)};
+  if (sumOut)
+    results.push_back(reshapeBack(sumOut));
+  // Result types may be more static than the input's.
+  for (auto [v, ty] : llvm::zip(results, op.getResultTypes()))
+    if (v.getType() != ty)
+      v = tensor::CastOp::create(b, loc, ty, v);
+  return results;
+}

@@ -20,6 +20,17 @@ bool canUseLayerNormKernel(LayerNormOp op, int64_t vectorWidth);
 /// Builds the kernel before `op`; returns the result tensor.
 Value buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t vectorWidth);
 
+/// staticRowSize for attn.rms_norm (its scale with exactly n elements).
+std::optional<int64_t> staticRowSize(RmsNormOp op);
+
+/// Whether the RMSNorm row kernel applies (the same conditions as for
+/// layer norm).
+bool canUseRmsNormKernel(RmsNormOp op, int64_t vectorWidth);
+
+/// Builds the RMSNorm row kernel before `op`; returns its results (the
+/// normalized tensor, and the sum when the op has it).
+SmallVector<Value> buildRmsNormKernel(OpBuilder &b, RmsNormOp op, int64_t vectorWidth);
+
 } // namespace mlir::attn
 
 #endif

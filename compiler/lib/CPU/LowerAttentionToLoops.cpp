@@ -22,6 +22,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CPU/AttentionKernel.h"
+#include "Support/AttentionSemantics.h"
 #include "Support/LoweringUtils.h"
 #include "Support/RuntimeChecks.h"
 #include "attn/Compiler/Passes.h"
@@ -88,13 +89,18 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     Location loc = op.getLoc();
     MLIRContext *ctx = rw.getContext();
     Value Q = op.getQuery(), K = op.getKey(), V = op.getValue(), M = op.getMask();
+    // Causal offset, window, softcap, GQA heads: Support/AttentionSemantics.h.
+    AttentionRules rules = AttentionRules::of(op);
     // K and V must agree with Q (batch dims, head dim) and with each other
     // (keys) at run time: checked, and read clamped when they do not.
     {
       int64_t r = cast<RankedTensorType>(Q.getType()).getRank(), n = r - 2;
       SmallVector<Value> qdim = getDimValues(rw, loc, Q), kdim = getDimValues(rw, loc, K),
                          vdim = getDimValues(rw, loc, V);
-      SmallVector<Value> kWant(qdim.begin(), qdim.begin() + n), vWant(kWant);
+      SmallVector<Value> kWant(qdim.begin(), qdim.begin() + n);
+      if (rules.kvGroup != 1) // GQA: static key/value heads dividing Q's
+        kWant[n - 1] = kdim[n - 1];
+      SmallVector<Value> vWant(kWant);
       kWant.push_back(kdim[n]);
       kWant.push_back(qdim[n + 1]);
       vWant.push_back(kdim[n]);
@@ -153,11 +159,12 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
 
     auto dyn = ShapedType::kDynamic;
     // A [rows, cols] slice of a [batch..., S, X] operand at (batch ivs, row0).
+    // K/V slices read key/value head h / G for query head h.
     auto slice2d = [&](Value src, Value row0, Value rows, Value cols,
-                       int64_t staticCols) -> Value {
+                       int64_t staticCols, bool kv = false) -> Value {
       SmallVector<OpFoldResult> offs, sizes, strides(rank, rw.getIndexAttr(1));
       for (int64_t i = 0; i < nb; ++i) {
-        offs.push_back(ivs[i]);
+        offs.push_back(kv && i == nb - 1 ? rules.kvHead(rw, loc, ivs[i]) : ivs[i]);
         sizes.push_back(rw.getIndexAttr(1));
       }
       offs.push_back(row0);
@@ -184,10 +191,20 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     Value accInit = fillT(accType, {tq, Dv}, 0.0);
 
     // Causal: key tiles beyond the last query row of this tile are skipped
-    // (not with causal_fill: those positions score the fill value).
-    Value kEnd = Sk;
-    if (causal && !causalFill)
-      kEnd = arith::MinUIOp::create(rw, loc, Sk, arith::AddIOp::create(rw, loc, qs, tq));
+    // (not with causal_fill: those positions score the fill value); with a
+    // window, also those before the first row's window.
+    Value causalOff = rules.offset(rw, loc, Sq, Sk);
+    Value kEnd = Sk, kBegin = c0;
+    if (causal && !causalFill) {
+      Value qoMax = arith::AddIOp::create(
+          rw, loc, arith::SubIOp::create(rw, loc, arith::AddIOp::create(rw, loc, qs, tq),
+                                         arith::ConstantIndexOp::create(rw, loc, 1)),
+          causalOff);
+      kEnd = rules.keyEnd(rw, loc, qoMax, Sk);
+      if (rules.window)
+        kBegin = arith::MinSIOp::create(
+            rw, loc, rules.keyBegin(rw, loc, arith::AddIOp::create(rw, loc, qs, causalOff)), kEnd);
+    }
 
     AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx),
                d2 = getAffineDimExpr(2, ctx);
@@ -197,14 +214,14 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
     IteratorType P = IteratorType::parallel, R = IteratorType::reduction;
 
     auto loop = scf::ForOp::create(rw,
-        loc, c0, kEnd, cTK, ValueRange{mInit, lInit, accInit},
+        loc, kBegin, kEnd, cTK, ValueRange{mInit, lInit, accInit},
         [&](OpBuilder &b, Location l, Value ks, ValueRange iter) {
           Value m = iter[0], lsum = iter[1], accT = iter[2];
           Value tk = arith::MinUIOp::create(b, l, cTK, arith::SubIOp::create(b, l, kEnd, ks));
           OpBuilder::InsertionGuard g(rw);
           rw.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
-          Value kTile = slice2d(K, ks, tk, D, kt.getDimSize(rank - 1));
-          Value vTile = slice2d(V, ks, tk, Dv, vt.getDimSize(rank - 1));
+          Value kTile = slice2d(K, ks, tk, D, kt.getDimSize(rank - 1), /*kv=*/true);
+          Value vTile = slice2d(V, ks, tk, Dv, vt.getDimSize(rank - 1), /*kv=*/true);
 
           // s = q . kᵀ
           Value sInit = fillT(sType, {tq, tk}, 0.0);
@@ -273,13 +290,15 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                   v = arith::MulFOp::create(bb, bl, applyMask(v), sc);
                 } else {
                   v = arith::MulFOp::create(bb, bl, v, sc);
+                  v = rules.applySoftcap(bb, bl, v); // before the mask
                   if (kind != MaskKind::none)
                     v = applyMask(v);
                 }
                 if (causal) {
                   Value qi = arith::AddIOp::create(bb, bl, qs, linalg::IndexOp::create(bb, bl, 0));
                   Value ki = arith::AddIOp::create(bb, bl, ks, linalg::IndexOp::create(bb, bl, 1));
-                  Value future = arith::CmpIOp::create(bb, bl, arith::CmpIPredicate::ugt, ki, qi);
+                  Value qo = arith::AddIOp::create(bb, bl, qi, causalOff);
+                  Value future = rules.hidden(bb, bl, ki, qo, /*futureOnly=*/causalFill.has_value());
                   v = arith::SelectOp::create(bb,
                       bl, future, createScalarConstant(bb, bl, acc, causalFill.value_or(-INFINITY)),
                       v);

@@ -22,6 +22,14 @@
 // every N block lies inside one split, and the block index selects the
 // split's output buffer and its column offset.
 //
+// Gated (SwiGLU, GeGLU): C[M, N/2] = act(A·B_gate + b_gate) * (A·B_up + b_up)
+// with B = [B_gate | B_up]. A panel then holds one vector of gate columns and
+// the same columns' up vector ([N/2 / VW][K][gate VW | up VW]), so the tile
+// is MR x (gate, up) over one output vector: the same FMAs per loaded value
+// as the plain tile, and the epilogue computes act(gate) * up on registers
+// and stores the one vector. The [M, N] product never exists. A run-time B
+// is always packed (its halves are N/2 apart).
+//
 //===----------------------------------------------------------------------===//
 #include "CPU/MatmulKernel.h"
 #include "Support/LoweringUtils.h"
@@ -48,7 +56,7 @@ constexpr int64_t kPackMinRows = 192;  // pack a run-time B only for this many r
 } // namespace
 
 bool attn::canUseMatmulKernel(RankedTensorType a, RankedTensorType b,
-                              ArrayRef<int64_t> splits, int64_t vectorWidth) {
+                              ArrayRef<int64_t> splits, int64_t vectorWidth, bool gated) {
   if (vectorWidth <= 0 || a.getRank() != 2 || b.getRank() != 2)
     return false;
   if (!a.getElementType().isF32() || !b.getElementType().isF32())
@@ -56,6 +64,12 @@ bool attn::canUseMatmulKernel(RankedTensorType a, RankedTensorType b,
   if (b.isDynamicDim(0) || b.isDynamicDim(1))
     return false;
   int64_t panel = kNR * vectorWidth;
+  if (gated) {
+    // Output columns N/2, one vector per tile.
+    if (b.getDimSize(1) % (2 * vectorWidth) != 0)
+      return false;
+    panel = vectorWidth;
+  }
   if (splits.empty())
     return b.getDimSize(1) % panel == 0;
   return llvm::all_of(splits, [&](int64_t n) { return n > 0 && n % panel == 0; });
@@ -67,20 +81,24 @@ static MemRefType dynStrided(MLIRContext *ctx, ArrayRef<int64_t> shape, Type et)
                          StridedLayoutAttr::get(ctx, ShapedType::kDynamic, strides));
 }
 
-/// B [K, N] packed into panels [N / P][K][P] (compile time).
+/// B [K, N] packed into panels [N / P][K][P] (compile time); gated: panel
+/// p holds the gate columns [p·P/2, (p+1)·P/2) and then the same up columns
+/// (N/2 further).
 static Value packConstant(OpBuilder &b, Location loc, Value B, const ConstantBytes &bytes,
-                          int64_t K, int64_t N, int64_t P) {
-  int64_t numPanels = N / P;
+                          int64_t K, int64_t N, int64_t P, bool gated) {
+  int64_t numPanels = N / P, half = P / 2;
   std::vector<float> packed(N * K);
   for (int64_t p = 0; p < numPanels; ++p)
     for (int64_t k = 0; k < K; ++k)
-      for (int64_t j = 0; j < P; ++j)
-        std::memcpy(&packed[(p * K + k) * P + j], bytes.element(k * N + p * P + j).data(), 4);
+      for (int64_t j = 0; j < P; ++j) {
+        int64_t col = !gated ? p * P + j : j < half ? p * half + j : N / 2 + p * half + (j - half);
+        std::memcpy(&packed[(p * K + k) * P + j], bytes.element(k * N + col).data(), 4);
+      }
   auto type = RankedTensorType::get({numPanels, K, P}, b.getF32Type());
   return createConstantFromBytes(
       b, loc, type,
       ArrayRef<char>(reinterpret_cast<const char *>(packed.data()), packed.size() * 4),
-      constantBlobName(B, ".packed" + std::to_string(P)));
+      constantBlobName(B, (gated ? ".packed_gated" : ".packed") + std::to_string(P)));
 }
 
 SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
@@ -92,7 +110,11 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
   auto bt = cast<RankedTensorType>(B.getType());
   Type f32 = b.getF32Type();
   int64_t VW = vectorWidth, N = bt.getDimSize(1), K = bt.getDimSize(0);
+  bool gated = args.gated;
+  // B's panels are always kNR vectors wide; the output columns per panel
+  // are the same (plain) or one vector (gated: a gate and an up vector).
   int64_t panelW = kNR * VW, numPanels = N / panelW;
+  int64_t nOut = gated ? N / 2 : N, outPanelW = gated ? VW : panelW;
   auto vecT = VectorType::get({VW}, f32);
   auto cIdx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
   auto add = [&](Value x, Value y) { return arith::AddIOp::create(b, loc, x, y).getResult(); };
@@ -100,7 +122,7 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
   auto mul = [&](Value x, Value y) { return arith::MulIOp::create(b, loc, x, y).getResult(); };
   SmallVector<int64_t> splits(args.splits);
   if (splits.empty())
-    splits.push_back(N);
+    splits.push_back(nOut);
 
   Value aBuf = bufferization::ToBufferOp::create(b,
       loc, dynStrided(ctx, at.getShape(), f32), A, b.getUnitAttr());
@@ -114,7 +136,7 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
   // The B panels.
   Value bPacked;
   if (std::optional<ConstantBytes> bytes = getConstantBytes(B)) {
-    Value packed = packConstant(b, loc, B, *bytes, K, N, panelW);
+    Value packed = packConstant(b, loc, B, *bytes, K, N, panelW, gated);
     bPacked = bufferization::ToBufferOp::create(b, loc, panelType, packed, b.getUnitAttr());
   } else {
     // B rows are read as vectors: its innermost stride must be 1.
@@ -125,8 +147,10 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
     Value bPackedBuf = memref::AllocOp::create(b,
         loc, MemRefType::get({numPanels, K, panelW}, f32), ValueRange{},
         b.getI64IntegerAttr(64));
-    Value doPack = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, M,
-                                           cIdx(kPackMinRows));
+    // Gated: the halves are N/2 apart, no panel view of B in place.
+    Value doPack = gated ? arith::ConstantIntOp::create(b, loc, 1, 1).getResult()
+                         : arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, M,
+                                                 cIdx(kPackMinRows)).getResult();
     {
       auto ifOp = scf::IfOp::create(b, loc, doPack, /*withElse=*/false);
       OpBuilder::InsertionGuard g(b);
@@ -135,12 +159,13 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
           loc, ArrayRef<OpFoldResult>{b.getIndexAttr(numPanels)}, ValueRange{}, std::nullopt);
       b.setInsertionPointToStart(pack.getBody());
       Value p = pack.getInductionVars()[0];
-      Value col0 = mul(p, cIdx(panelW));
+      Value col0 = mul(p, cIdx(outPanelW));
       auto kl = scf::ForOp::create(b, loc, cIdx(0), cIdx(K), cIdx(1));
       b.setInsertionPointToStart(kl.getBody());
       for (int64_t j = 0; j < kNR; ++j) {
+        Value col = add(col0, cIdx(gated ? j * nOut : j * VW));
         Value v = vector::LoadOp::create(b, loc, vecT, bBuf,
-                                           ValueRange{kl.getInductionVar(), add(col0, cIdx(j * VW))});
+                                           ValueRange{kl.getInductionVar(), col});
         vector::StoreOp::create(b, loc, v, bPackedBuf,
                                   ValueRange{p, kl.getInductionVar(), cIdx(j * VW)});
       }
@@ -163,7 +188,8 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
         args.bias, b.getUnitAttr());
 
   // One output buffer per split; N blocks never straddle two splits.
-  int64_t nBlock = kNBlockVectors * VW;
+  // (Gated: half the output columns per task, the same B bytes.)
+  int64_t nBlock = (gated ? kNBlockVectors / 2 : kNBlockVectors) * VW;
   SmallVector<Value> outBufs, outViews;
   SmallVector<int64_t> firstBlock, colOffset;
   int64_t blocks = 0, col = 0;
@@ -213,16 +239,16 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
     Value mEnd = arith::MinUIOp::create(b, loc, add(mb, cIdx(kMBlock)), M);
     Value nEnd = arith::MinUIOp::create(b, loc, add(nb, cIdx(nBlock)), splitEnd);
     Value mLast = sub(M, cIdx(1));
-    auto nLoop = scf::ForOp::create(b, loc, nb, nEnd, cIdx(panelW));
+    auto nLoop = scf::ForOp::create(b, loc, nb, nEnd, cIdx(outPanelW));
     b.setInsertionPointToStart(nLoop.getBody());
     Value n0 = nLoop.getInductionVar();
-    Value panel = arith::DivUIOp::create(b, loc, n0, cIdx(panelW));
+    Value panel = arith::DivUIOp::create(b, loc, n0, cIdx(outPanelW));
     Value outCol = sub(n0, offset);
     SmallVector<Value> biasVec;
     if (biasBuf)
       for (int64_t j = 0; j < kNR; ++j)
         biasVec.push_back(vector::LoadOp::create(b, loc, vecT, biasBuf,
-                                                   ValueRange{add(n0, cIdx(j * VW))}));
+                                                   ValueRange{add(n0, cIdx(gated ? j * nOut : j * VW))}));
     auto mLoop = scf::ForOp::create(b, loc, mb, mEnd, cIdx(kMR));
     b.setInsertionPointToStart(mLoop.getBody());
     Value m0 = mLoop.getInductionVar();
@@ -256,11 +282,22 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
       auto ifOp = scf::IfOp::create(b, loc, valid, /*withElse=*/false);
       OpBuilder::InsertionGuard g3(b);
       b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      SmallVector<Value> vs;
       for (int64_t j = 0; j < kNR; ++j) {
         Value v = kLoop.getResult(i * kNR + j);
         if (biasBuf)
           v = arith::AddFOp::create(b, loc, v, biasVec[j]);
-        v = applyActivation(b, loc, v, args.activation);
+        vs.push_back(v);
+      }
+      if (gated) {
+        // act(gate) * up: one output vector.
+        static_assert(kNR == 2, "the gated tile is one gate and one up vector");
+        Value v = arith::MulFOp::create(b, loc, applyActivation(b, loc, vs[0], args.activation), vs[1]);
+        vector::StoreOp::create(b, loc, v, out, ValueRange{row, outCol});
+        continue;
+      }
+      for (int64_t j = 0; j < kNR; ++j) {
+        Value v = applyActivation(b, loc, vs[j], args.activation);
         vector::StoreOp::create(b, loc, v, out, ValueRange{row, add(outCol, cIdx(j * VW))});
       }
     }

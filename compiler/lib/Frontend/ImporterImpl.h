@@ -360,8 +360,10 @@ private:
 /// A converter for one ONNX op type.
 using OpConverter = LogicalResult (*)(GraphImporter &);
 
-/// The converter for `opType` (default domain), or null when unsupported.
-OpConverter lookupConverter(llvm::StringRef opType);
+/// The converter for `opType` of `domain` ("" or "ai.onnx": the default
+/// domain; "com.microsoft": ONNX Runtime's contrib ops, registered as
+/// "com.microsoft::<op>"), or null when unsupported.
+OpConverter lookupConverter(llvm::StringRef domain, llvm::StringRef opType);
 
 /// Converter tables, one per op family (Ops<Family>.cpp); lookupConverter
 /// (OpsMisc.cpp) holds them all.
@@ -371,6 +373,8 @@ void registerNormalizationConverters(llvm::StringMap<OpConverter> &table);
 void registerMiscConverters(llvm::StringMap<OpConverter> &table);
 void registerShapeConverters(llvm::StringMap<OpConverter> &table);
 void registerDecomposedConverters(llvm::StringMap<OpConverter> &table);
+void registerAttentionConverters(llvm::StringMap<OpConverter> &table);
+void registerRotaryConverters(llvm::StringMap<OpConverter> &table);
 
 /// The reduction axes of a Reduce* node (attribute or input, by opset),
 /// normalized and sorted; `noop` is set when the node is an identity

@@ -392,7 +392,7 @@ LogicalResult GraphImporter::checkSupportedOps(MLIRContext &ctx, Location loc,
   SmallVector<std::string> keys; // first-use order
   for (int i = 0; i < graph.node_size(); ++i) {
     const auto &node = graph.node(i);
-    bool ok = isDefaultDomain(node.domain()) && lookupConverter(node.op_type());
+    bool ok = lookupConverter(node.domain(), node.op_type()) != nullptr;
     if (ok)
       continue;
     std::string key = isDefaultDomain(node.domain())
@@ -699,7 +699,7 @@ LogicalResult GraphImporter::convertNode(int index) {
 
   Block *block = builder.getInsertionBlock();
   Operation *last = block->empty() ? nullptr : &block->back();
-  OpConverter convert = lookupConverter(n.op_type());
+  OpConverter convert = lookupConverter(n.domain(), n.op_type());
   if (!convert)
     return nodeError() << "unsupported op"; // filtered earlier
   if (failed(convert(*this)))

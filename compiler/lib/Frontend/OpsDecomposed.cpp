@@ -2,7 +2,8 @@
 //
 // Activations (LeakyRelu, Elu, Selu, Celu, HardSigmoid, HardSwish, Softplus,
 // Softsign, ThresholdedRelu, PRelu, Mish, Sign), Clip, CastLike, IsNaN, IsInf,
-// GatherND, LogSoftmax
+// GatherND, LogSoftmax, ONNX Runtime's contrib GELUs (com.microsoft Gelu,
+// BiasGelu, FastGelu, QuickGelu)
 // and the reductions without an attn.reduce kind of their own (ReduceL1,
 // ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp).
 //
@@ -138,6 +139,64 @@ LogicalResult convertHardSigmoid(GI &g) {
   return activation(g, 0.2f, 0.5f, [](Expr &e, Value x, float alpha, float beta) {
     Value lin = e.add(e.mul(x, e.c(alpha)), e.c(beta));
     return e.max(e.c(0), e.min(e.c(1), lin));
+  });
+}
+
+/// x + bias for the contrib GELUs: bias (input 1, optional unless
+/// `required`) is 1-D, the size of x's last dim.
+FailureOr<Value> addContribBias(GI &g, Value x, bool required) {
+  Value bias = g.input(1);
+  if (!bias) {
+    if (required) {
+      g.nodeError() << "needs its bias input (input 1)";
+      return failure();
+    }
+    return x;
+  }
+  auto xt = cast<RankedTensorType>(x.getType());
+  auto bt = cast<RankedTensorType>(bias.getType());
+  if (bt.getElementType() != xt.getElementType()) {
+    g.nodeError() << "bias element type " << bt.getElementType()
+                  << " differs from the input's " << xt.getElementType();
+    return failure();
+  }
+  int64_t n = xt.getRank() ? xt.getShape().back() : 1;
+  if (bt.getRank() != 1 || xt.getRank() < 1 ||
+      (!ShapedType::isDynamic(n) && !bt.isDynamicDim(0) && bt.getDimSize(0) != n)) {
+    g.nodeError() << "bias must be 1-D with the size of the input's last dim, got "
+                  << bias.getType() << " for input " << x.getType();
+    return failure();
+  }
+  Value sum = g.binary<AddOp>(x, bias);
+  if (!sum)
+    return failure();
+  return sum;
+}
+
+/// com.microsoft Gelu (exact), BiasGelu (exact, of x + bias), FastGelu (tanh
+/// approximation, of x [+ bias]).
+template <bool Tanh, bool HasBias, bool BiasRequired>
+LogicalResult convertContribGelu(GI &g) {
+  auto x = floatInput(g);
+  if (failed(x))
+    return failure();
+  Value v = *x;
+  if (HasBias) {
+    auto sum = addContribBias(g, *x, BiasRequired);
+    if (failed(sum))
+      return failure();
+    v = *sum;
+  }
+  Value r = g.createTyped<GeluOp>(v.getType(), v, Tanh);
+  g.copyDims(r, v);
+  return bind(g, r);
+}
+
+/// com.microsoft QuickGelu: x * sigmoid(alpha x), alpha 1.702 by default.
+LogicalResult convertQuickGelu(GI &g) {
+  return activation(g, 1.702f, std::nullopt, [&](Expr &e, Value x, float alpha, float) {
+    Value ax = alpha == 1.0f ? x : e.mul(x, e.c(alpha));
+    return e.mul(x, ax ? g.unary<SigmoidOp>(ax) : Value());
   });
 }
 
@@ -491,6 +550,10 @@ void onnx_import::registerDecomposedConverters(
   t["IsInf"] = convertIsInf;
   t["GatherND"] = convertGatherND;
   t["LogSoftmax"] = convertLogSoftmax;
+  t["com.microsoft::Gelu"] = convertContribGelu</*Tanh=*/false, /*HasBias=*/false, false>;
+  t["com.microsoft::BiasGelu"] = convertContribGelu</*Tanh=*/false, /*HasBias=*/true, true>;
+  t["com.microsoft::FastGelu"] = convertContribGelu</*Tanh=*/true, /*HasBias=*/true, false>;
+  t["com.microsoft::QuickGelu"] = convertQuickGelu;
   t["ReduceL1"] = convertReduceExtra<ReduceExtra::L1>;
   t["ReduceL2"] = convertReduceExtra<ReduceExtra::L2>;
   t["ReduceSumSquare"] = convertReduceExtra<ReduceExtra::SumSquare>;

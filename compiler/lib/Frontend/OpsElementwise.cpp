@@ -561,6 +561,8 @@ void onnx_import::registerElementwiseConverters(
   t["Log"] = convertUnary<LogOp, Operand::Float>;
   t["Erf"] = convertUnary<ErfOp, Operand::Float>;
   t["Tanh"] = convertUnary<TanhOp, Operand::Float>;
+  t["Cos"] = convertUnary<CosOp, Operand::Float>;
+  t["Sin"] = convertUnary<SinOp, Operand::Float>;
   t["Sigmoid"] = convertUnary<SigmoidOp, Operand::Float>;
   t["Floor"] = convertUnary<FloorOp, Operand::Float>;
   t["Ceil"] = convertUnary<CeilOp, Operand::Float>;

@@ -147,7 +147,8 @@ void onnx_import::registerMiscConverters(llvm::StringMap<OpConverter> &t) {
   t["Trilu"] = convertTrilu;
 }
 
-OpConverter onnx_import::lookupConverter(llvm::StringRef opType) {
+OpConverter onnx_import::lookupConverter(llvm::StringRef domain,
+                                         llvm::StringRef opType) {
   static const llvm::StringMap<OpConverter> table = [] {
     llvm::StringMap<OpConverter> t;
     registerElementwiseConverters(t);
@@ -156,8 +157,13 @@ OpConverter onnx_import::lookupConverter(llvm::StringRef opType) {
     registerMiscConverters(t);
     registerShapeConverters(t);
     registerDecomposedConverters(t);
+    registerAttentionConverters(t);
+    registerRotaryConverters(t);
     return t;
   }();
-  auto it = table.find(opType);
+  std::string key = domain.empty() || domain == "ai.onnx"
+                        ? opType.str()
+                        : (domain + "::" + opType).str();
+  auto it = table.find(key);
   return it == table.end() ? nullptr : it->second;
 }

@@ -137,6 +137,205 @@ LogicalResult convertLayerNorm(GI &g) {
 }
 
 //===----------------------------------------------------------------------===//
+// RMS normalization: ONNX RMSNormalization (opset 23), ORT's
+// SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization and
+// SkipLayerNormalization (com.microsoft contrib ops)
+//===----------------------------------------------------------------------===//
+
+/// Errors (naming the node's output) when an output we do not compute is
+/// used: the training statistics (mean, inverse standard deviation).
+LogicalResult refuseUsedOutputs(GI &g, ArrayRef<std::pair<unsigned, const char *>> outs) {
+  for (auto [i, name] : outs)
+    if (g.isOutputUsed(i))
+      return g.nodeError() << "output " << i << " ('" << name
+                           << "') is not supported (only the normalized output and the sum)";
+  return success();
+}
+
+/// `scale` as an operand of a norm over `normShape`: its element type cast
+/// to `et`, leading size-1 dims beyond the normalized rank dropped; an error
+/// (naming `what`) when it does not broadcast to the normalized dims.
+FailureOr<Value> normScale(GI &g, Value scale, Type et, ArrayRef<int64_t> normShape,
+                           StringRef what) {
+  auto st = cast<RankedTensorType>(scale.getType());
+  if (!isa<FloatType>(st.getElementType()))
+    return g.nodeError() << what << " must be a float tensor, got " << st;
+  ArrayRef<int64_t> shape = st.getShape();
+  int64_t extra = st.getRank() - static_cast<int64_t>(normShape.size());
+  for (int64_t i = 0; i < extra; ++i)
+    if (shape[i] != 1)
+      return g.nodeError() << what << " of shape " << shapeStr(shape)
+                           << " does not broadcast to the normalized dims " << shapeStr(normShape);
+  if (!broadcastsTo(shape.drop_front(std::max<int64_t>(extra, 0)), normShape))
+    return g.nodeError() << what << " of shape " << shapeStr(shape)
+                         << " does not broadcast to the normalized dims " << shapeStr(normShape);
+  Value v = g.castTo(scale, et);
+  if (extra > 0) {
+    using DS = GI::DimSource;
+    SmallVector<DS> dims;
+    for (int64_t i = extra; i < st.getRank(); ++i)
+      dims.push_back(DS::dims(i, i + 1));
+    v = g.reshapeTo(v, dims);
+    if (!v)
+      return failure();
+  }
+  return v;
+}
+
+/// attn.rms_norm(input [+ residual]) with the results' dims recorded.
+RmsNormOp buildRms(GI &g, Value input, Value residual, Value scale, int64_t axis, double eps,
+                   bool withSum) {
+  auto op = RmsNormOp::create(g.getBuilder(), g.loc(), input, residual, scale, axis, eps, withSum);
+  for (Value r : op.getResults())
+    g.copyDims(r, input);
+  return op;
+}
+
+/// RMSNormalization (ONNX, opset 23) and SimplifiedLayerNormalization (ORT;
+/// the ONNX domain or com.microsoft): Y = X / sqrt(mean(X^2, [axis, rank)) +
+/// epsilon) * scale, statistics in f32 (stash_type 1; f64 inputs in f64).
+LogicalResult convertRmsNorm(GI &g) {
+  auto x = g.requiredInput(0);
+  auto scale = g.requiredInput(1);
+  auto axisAttr = g.attrInt("axis", -1);
+  auto eps = g.attrFloat("epsilon", 1e-5f);
+  auto stash = g.attrInt("stash_type", onnx::TensorProto::FLOAT);
+  if (failed(x) || failed(scale) || failed(axisAttr) || failed(eps) || failed(stash))
+    return failure();
+  if (failed(refuseUsedOutputs(g, {{1, "inv_std_var"}})))
+    return failure();
+  auto t = cast<RankedTensorType>(x->getType());
+  if (!isa<FloatType>(t.getElementType()))
+    return g.nodeError() << "expects a floating-point input, got " << t;
+  if (*stash != onnx::TensorProto::FLOAT && *stash != onnx::TensorProto::DOUBLE)
+    return g.nodeError() << "unsupported stash_type " << onnxDataTypeName(*stash)
+                         << " (FLOAT or DOUBLE)";
+  auto axis = normalizeAxis(*axisAttr, t.getRank());
+  if (!axis)
+    return g.nodeError() << "axis " << *axisAttr << " is out of range for rank " << t.getRank();
+  if (!(*eps >= 0))
+    return g.nodeError() << "epsilon must be >= 0, got " << *eps;
+  // Y has the scale's element type (ONNX: V), computed in X's.
+  Type outType = cast<RankedTensorType>(scale->getType()).getElementType();
+  auto s = normScale(g, *scale, t.getElementType(), t.getShape().drop_front(*axis), "the scale");
+  if (failed(s))
+    return failure();
+  Value r = buildRms(g, *x, Value(), *s, *axis, floatAttrToDouble(*eps), false).getResult();
+  if (outType != t.getElementType())
+    r = g.castTo(r, outType);
+  g.setOutput(0, r);
+  return success();
+}
+
+/// Checks the common inputs of ORT's Skip*LayerNormalization: input and skip
+/// of one float type, rank >= 1, normalized over the last dim.
+LogicalResult checkSkipInputs(GI &g, Value x, Value skip) {
+  auto t = cast<RankedTensorType>(x.getType());
+  if (!isa<FloatType>(t.getElementType()) || t.getRank() < 1)
+    return g.nodeError() << "expects a floating-point input of rank >= 1, got " << t;
+  return g.checkSameElementType({x, skip});
+}
+
+/// input + bias (a 1-D [hidden] bias; none: input itself).
+FailureOr<Value> addSkipBias(GI &g, Value x, Value bias) {
+  if (!bias)
+    return x;
+  auto t = cast<RankedTensorType>(x.getType());
+  auto bt = cast<RankedTensorType>(bias.getType());
+  if (bt.getElementType() != t.getElementType() ||
+      !broadcastsTo(bt.getShape(), t.getShape().take_back(1)))
+    return g.nodeError() << "the bias " << bt << " must be [hidden] of the input's element type ("
+                         << t << ")";
+  Value r = g.binary<AddOp>(x, bias);
+  if (!r || r.getType() != x.getType())
+    return g.nodeError() << "the bias does not broadcast to the input";
+  return r;
+}
+
+/// com.microsoft::SkipSimplifiedLayerNormalization(input, skip, gamma,
+/// [bias]) -> (output, [mean], [inv_std_var], [input_skip_bias_sum]):
+/// s = input + skip (+ bias), output = RMSNorm(s, last dim) * gamma.
+LogicalResult convertSkipSimplifiedLayerNorm(GI &g) {
+  auto x = g.requiredInput(0);
+  auto skip = g.requiredInput(1);
+  auto gamma = g.requiredInput(2);
+  auto eps = g.attrFloat("epsilon", 1e-12f);
+  if (failed(x) || failed(skip) || failed(gamma) || failed(eps))
+    return failure();
+  if (failed(refuseUsedOutputs(g, {{1, "mean"}, {2, "inv_std_var"}})) ||
+      failed(checkSkipInputs(g, *x, *skip)))
+    return failure();
+  auto t = cast<RankedTensorType>(x->getType());
+  auto s = normScale(g, *gamma, t.getElementType(), t.getShape().take_back(1), "gamma");
+  auto xb = addSkipBias(g, *x, g.input(3));
+  if (failed(s) || failed(xb))
+    return failure();
+  bool wantSum = g.isOutputUsed(3);
+  RmsNormOp op;
+  if (skip->getType() == xb->getType()) {
+    op = buildRms(g, *xb, *skip, *s, t.getRank() - 1, floatAttrToDouble(*eps), wantSum);
+    if (wantSum)
+      g.setOutput(3, op.getSum());
+  } else {
+    // A skip that broadcasts ([1, S, H], [S, H]): the sum first.
+    Value sum = g.binary<AddOp>(*xb, *skip);
+    if (!sum || sum.getType() != xb->getType())
+      return g.nodeError() << "skip " << skip->getType() << " does not broadcast to the input "
+                           << t;
+    op = buildRms(g, sum, Value(), *s, t.getRank() - 1, floatAttrToDouble(*eps), false);
+    g.setOutput(3, sum);
+  }
+  g.setOutput(0, op.getResult());
+  return success();
+}
+
+/// com.microsoft::SkipLayerNormalization(input, skip, gamma, [beta], [bias])
+/// -> (output, [mean], [inv_std_var], [input_skip_bias_sum]): LayerNorm of
+/// input + skip (+ bias) over the last dim, as attn.layer_norm with the
+/// residual (or of the sum when the sum is an output too).
+LogicalResult convertSkipLayerNorm(GI &g) {
+  auto x = g.requiredInput(0);
+  auto skip = g.requiredInput(1);
+  auto gamma = g.requiredInput(2);
+  auto eps = g.attrFloat("epsilon", 1e-12f);
+  if (failed(x) || failed(skip) || failed(gamma) || failed(eps))
+    return failure();
+  if (failed(refuseUsedOutputs(g, {{1, "mean"}, {2, "inv_std_var"}})) ||
+      failed(checkSkipInputs(g, *x, *skip)))
+    return failure();
+  auto t = cast<RankedTensorType>(x->getType());
+  auto s = normScale(g, *gamma, t.getElementType(), t.getShape().take_back(1), "gamma");
+  auto xb = addSkipBias(g, *x, g.input(4));
+  if (failed(s) || failed(xb))
+    return failure();
+  Value beta;
+  if (Value b = g.input(3)) {
+    auto bs = normScale(g, b, t.getElementType(), t.getShape().take_back(1), "beta");
+    if (failed(bs))
+      return failure();
+    beta = *bs;
+  }
+  OpBuilder &b = g.getBuilder();
+  Value input = *xb, residual = *skip;
+  if (g.isOutputUsed(3) || skip->getType() != xb->getType()) {
+    input = g.binary<AddOp>(*xb, *skip);
+    if (!input || input.getType() != xb->getType())
+      return g.nodeError() << "skip " << skip->getType() << " does not broadcast to the input "
+                           << t;
+    residual = Value();
+    g.setOutput(3, input);
+  }
+  Value r = g.createInferred<LayerNormOp>(input, residual, *s, beta,
+                                          b.getI64IntegerAttr(t.getRank() - 1),
+                                          b.getF64FloatAttr(floatAttrToDouble(*eps)));
+  if (!r)
+    return failure();
+  g.copyDims(r, *x);
+  g.setOutput(0, r);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Reductions
 //===----------------------------------------------------------------------===//
 
@@ -212,6 +411,11 @@ void onnx_import::registerNormalizationConverters(
     llvm::StringMap<OpConverter> &t) {
   t["Softmax"] = convertSoftmax;
   t["LayerNormalization"] = convertLayerNorm;
+  t["RMSNormalization"] = convertRmsNorm;
+  t["SimplifiedLayerNormalization"] = convertRmsNorm; // ORT registers it in the ONNX domain
+  t["com.microsoft::SimplifiedLayerNormalization"] = convertRmsNorm;
+  t["com.microsoft::SkipSimplifiedLayerNormalization"] = convertSkipSimplifiedLayerNorm;
+  t["com.microsoft::SkipLayerNormalization"] = convertSkipLayerNorm;
   t["ReduceMean"] = convertReduce<ReduceKind::mean>;
   t["ReduceSum"] = convertReduce<ReduceKind::sum>;
   t["ReduceMax"] = convertReduce<ReduceKind::max>;

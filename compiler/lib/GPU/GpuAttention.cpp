@@ -25,6 +25,7 @@
 // bufferization.to_tensor), so one-shot bufferization sees only the views.
 //
 //===----------------------------------------------------------------------===//
+#include "Support/AttentionSemantics.h"
 #include "Support/LoweringUtils.h"
 #include "GPU/KernelBuilder.h"
 #include "GPU/Mma.h"
@@ -136,8 +137,10 @@ LogicalResult replaceWithPlaceholder(AttentionOp op, unsigned index) {
   std::string name = (kPlaceholder + "_" + std::to_string(index)).str();
   auto call = gpukernel::createPlaceholderCall(b, loc, op->getParentOfType<ModuleOp>(), name, args);
   // The op's semantics travel on the call (the perms are in the views).
+  // (causal_align only when not the default top_left.)
   for (NamedAttribute a : op->getAttrs())
-    if (!a.getName().strref().ends_with("_perm"))
+    if (!a.getName().strref().ends_with("_perm") &&
+        !(a.getName() == "causal_align" && op.getCausalAlign() == CausalAlign::top_left))
       call->setAttr(("attn." + a.getName().strref()).str(), a.getValue());
   call->setAttr("attn.has_mask", b.getBoolAttr(M != nullptr));
   Value result = bufferization::ToTensorOp::create(b, loc, storedType, out,
@@ -154,8 +157,12 @@ struct Semantics {
   bool maskFirst = false, causal = false, nanToZero = false;
   /// causal_fill: positions k > q score this value (no key tile is skipped).
   std::optional<double> causalFill;
+  /// Causal offset, window, softcap, GQA heads (Support/AttentionSemantics.h).
+  AttentionRules rules;
+  /// The causal offset o (index), set where the kernel is built.
+  Value causalOff;
 
-  static Semantics of(func::CallOp call) {
+  static Semantics of(func::CallOp call, int64_t kvGroup) {
     auto attrF = [&](StringRef n) {
       return call->getAttrOfType<FloatAttr>(n).getValueAsDouble();
     };
@@ -168,6 +175,7 @@ struct Semantics {
     if (call->hasAttr("attn.causal_fill"))
       s.causalFill = attrF("attn.causal_fill");
     s.nanToZero = call->hasAttr("attn.nan_to_zero");
+    s.rules = AttentionRules::fromAttrs(call, "attn.", kvGroup);
     return s;
   }
 };
@@ -213,12 +221,16 @@ Value editScore(KernelBuilder &h, const Semantics &sem, Value s, Value qi, Value
     v = h.fmul(applyMask(v), sc);
   } else {
     v = h.fmul(v, sc);
+    v = sem.rules.applySoftcap(b, loc, v); // before the mask
     if (sem.kind != MaskKind::none)
       v = applyMask(v);
   }
-  if (sem.causal)
-    v = h.sel(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, kj, qi),
-              sem.causalFill ? h.f(*sem.causalFill) : h.f(-INFINITY), v);
+  if (sem.causal) {
+    // causal_fill fills only the future keys (it never comes with a window).
+    Value hidden = sem.rules.hidden(b, loc, kj, h.add(qi, sem.causalOff),
+                                    /*futureOnly=*/sem.causalFill.has_value());
+    v = h.sel(hidden, sem.causalFill ? h.f(*sem.causalFill) : h.f(-INFINITY), v);
+  }
   return v;
 }
 
@@ -231,6 +243,14 @@ SmallVector<Value> batchIndices(KernelBuilder &h, Value flat, ArrayRef<Value> qd
     r = h.div(r, qd[i]);
   }
   return bIdx;
+}
+
+/// The batch indices of the key/value heads: head h / G under GQA.
+SmallVector<Value> kvIndices(KernelBuilder &h, const Semantics &sem, ArrayRef<Value> bIdx) {
+  SmallVector<Value> kv(bIdx);
+  if (!kv.empty())
+    kv.back() = sem.rules.kvHead(h.b, h.loc, kv.back());
+  return kv;
 }
 
 /// buf[bIdx..., row, col] where buf's size-1 batch dims broadcast.
@@ -318,7 +338,7 @@ struct GpuAttentionLowering {
   ///   out = O / l, l summed over the row's 4 threads at the end.
   /// Causal blocks skip key tiles past their last row; rows/keys outside the
   /// tensors read clamped (valid) addresses and are masked or not stored.
-  LogicalResult runTensorCore(const Operands &o, const Semantics &sem) {
+  LogicalResult runTensorCore(const Operands &o, Semantics sem) {
     OpBuilder ob(call);
     Location loc = call.getLoc();
     KernelBuilder h(ob, loc);
@@ -354,6 +374,8 @@ struct GpuAttentionLowering {
       Value c0 = h.idx(0), c1 = h.idx(1);
       Value ninf = h.f(-INFINITY), zero = h.f(0.0);
       SmallVector<Value> bIdx = batchIndices(h, bflat, qd, nb);
+      SmallVector<Value> kvIdx = kvIndices(h, sem, bIdx);
+      sem.causalOff = sem.rules.offset(b, loc, Sq, Sk);
 
       Value warp = h.div(tid, h.idx(32)), lane = h.rem(tid, h.idx(32));
       Value g = h.div(lane, h.idx(4)), t2 = h.mul(h.rem(lane, h.idx(4)), h.idx(2));
@@ -391,16 +413,21 @@ struct GpuAttentionLowering {
                          pack(q(0, c8), q(0, h.add(c8, c1))), pack(q(1, c8), q(1, h.add(c8, c1)))});
       }
 
-      // Causal: key tiles past the block's last query row are skipped.
-      Value kEnd = Sk;
-      if (sem.causal && !sem.causalFill)
-        kEnd = h.minu(Sk, h.add(qs, tq));
+      // Causal: key tiles past the block's last query row (and, with a
+      // window, before its first row's window) are skipped.
+      Value kEnd = Sk, kBegin = c0;
+      if (sem.causal && !sem.causalFill) {
+        kEnd = sem.rules.keyEnd(b, loc, h.add(h.sub(h.add(qs, tq), c1), sem.causalOff), Sk);
+        if (sem.rules.window)
+          kBegin = arith::MinSIOp::create(
+              b, loc, sem.rules.keyBegin(b, loc, h.add(qs, sem.causalOff)), kEnd);
+      }
 
       const int64_t nO = Dv / 8;
       const Acc accZero{zero, zero, zero, zero};
       SmallVector<Value> init(4 * nO, zero);  // O, 4 per 8 columns
       init.append({ninf, ninf, zero, zero}); // m[2], l[2] (l: this thread's part)
-      auto loop = scf::ForOp::create(b, loc, c0, kEnd, h.idx(BK), init);
+      auto loop = scf::ForOp::create(b, loc, kBegin, kEnd, h.idx(BK), init);
       {
         OpBuilder::InsertionGuard g2(b);
         b.setInsertionPointToStart(loop.getBody());
@@ -418,7 +445,7 @@ struct GpuAttentionLowering {
           Value cW = h.idx(width);
           h.loop(tid, h.idx(BK * width), h.idx(kThreads), [&](Value e) {
             Value j = h.div(e, cW), c = h.rem(e, cW);
-            Value v = loadAt(h, src, bIdx, h.minu(h.add(ks, j), skLast), c);
+            Value v = loadAt(h, src, kvIdx, h.minu(h.add(ks, j), skLast), c);
             if (transpose)
               h.store(v, dst, {c, j});
             else
@@ -519,7 +546,13 @@ struct GpuAttentionLowering {
 
   LogicalResult run() {
     const Operands o = Operands::of(call);
-    Semantics sem = Semantics::of(call);
+    int64_t G = 1;
+    if (o.nb >= 1) {
+      int64_t hq = o.qt.getDimSize(o.nb - 1), hk = o.kt.getDimSize(o.nb - 1);
+      if (!ShapedType::isDynamic(hq) && !ShapedType::isDynamic(hk) && hk > 0 && hq != hk)
+        G = hq / hk;
+    }
+    Semantics sem = Semantics::of(call, G);
     if (useTensorCores(o))
       return runTensorCore(o, sem);
 
@@ -576,8 +609,10 @@ struct GpuAttentionLowering {
       Value ninf = h.f(-INFINITY), zero = h.f(0.0);
 
       SmallVector<Value> bIdx = batchIndices(h, bflat, qd, nb);
+      SmallVector<Value> kvIdx = kvIndices(h, sem, bIdx);
+      sem.causalOff = sem.rules.offset(b, loc, Sq, Sk);
       auto at = [&](Value buf, MemRefType, Value row, Value col) {
-        return loadAt(h, buf, bIdx, row, col);
+        return loadAt(h, buf, buf == qBuf ? bIdx : kvIdx, row, col);
       };
 
       Value qs = h.mul(qtile, cBQ);
@@ -605,12 +640,17 @@ struct GpuAttentionLowering {
       });
       h.barrier();
 
-      // Causal: key tiles past the tile's last query row are skipped.
-      Value kEnd = Sk;
-      if (sem.causal && !sem.causalFill)
-        kEnd = h.minu(Sk, h.add(qs, tq));
+      // Causal: key tiles past the tile's last query row (and, with a
+      // window, before its first row's window) are skipped.
+      Value kEnd = Sk, kBegin = c0;
+      if (sem.causal && !sem.causalFill) {
+        kEnd = sem.rules.keyEnd(b, loc, h.add(h.sub(h.add(qs, tq), c1), sem.causalOff), Sk);
+        if (sem.rules.window)
+          kBegin = arith::MinSIOp::create(
+              b, loc, sem.rules.keyBegin(b, loc, h.add(qs, sem.causalOff)), kEnd);
+      }
 
-      h.loop(c0, kEnd, cBK, [&](Value ks) {
+      h.loop(kBegin, kEnd, cBK, [&](Value ks) {
         Value tk = h.minu(cBK, h.sub(kEnd, ks));
         auto loadTile = [&](Value src, MemRefType t, Value dst, int64_t width) {
           Value cW = h.idx(width);
@@ -702,7 +742,6 @@ struct GpuAttentionLowering {
         });
       });
       gpu::TerminatorOp::create(b, loc);
-      (void)c1;
     }
     return eraseCall();
   }

@@ -19,6 +19,11 @@
 // take (axis 0, a dynamic normalized size, scale/bias that broadcast inside
 // the normalized dims) keep the linalg lowering, which also runs on the GPU.
 //
+// attn.rms_norm gets the same kernel shape with one statistics pass:
+// ss = warpSum(sum_c x[c]^2), rstd = rsqrt(ss / n + eps),
+// out[row, c] = x[c] * rstd * scale[c], and the sum x (input + residual)
+// stored as well when the op returns it.
+//
 //===----------------------------------------------------------------------===//
 #include "CPU/LayerNormKernel.h"
 #include "Support/LoweringUtils.h"
@@ -47,6 +52,7 @@ namespace {
 
 constexpr int64_t kThreads = 256, kWarps = kThreads / 32;
 constexpr StringLiteral kPlaceholder = "__attn_gpu_layer_norm";
+constexpr StringLiteral kRmsPlaceholder = "__attn_gpu_rms_norm";
 
 /// Does the kernel take `op`? axis >= 1, a static nonzero normalized size,
 /// scale/bias with exactly that many elements.
@@ -58,6 +64,13 @@ bool kernelTakes(LayerNormOp op) {
     if (v && cast<RankedTensorType>(v.getType()).getRank() == 0)
       return false;
   return true;
+}
+
+/// The same for attn.rms_norm.
+bool kernelTakes(RmsNormOp op) {
+  auto axis = normalizeAxis(op.getAxis(), cast<RankedTensorType>(op.getInput().getType()).getRank());
+  return axis && *axis != 0 && staticRowSize(op) &&
+         cast<RankedTensorType>(op.getScale().getType()).getRank() != 0;
 }
 
 /// `v` collapsed so that dims [0, split) and [split, rank) become one dim each
@@ -197,6 +210,114 @@ void buildKernel(func::CallOp call, unsigned index) {
   gpukernel::erasePlaceholderCall(call);
 }
 
+/// Phase 1 for attn.rms_norm: (x, [residual], scale, out, [sum out]).
+void replaceWithPlaceholder(RmsNormOp op, unsigned index) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto resultType = cast<RankedTensorType>(op.getInput().getType());
+  int64_t rank = resultType.getRank();
+  int64_t axis = *normalizeAxis(op.getAxis(), rank);
+  SmallVector<Value> operands{op.getInput()};
+  if (op.getResidual())
+    operands.push_back(op.getResidual());
+  SmallVector<Value> dims = broadcastResultDims(b, loc, resultType, operands);
+
+  SmallVector<Value> args;
+  for (Value v : operands)
+    args.push_back(gpukernel::tensorView(
+        b, loc, collapse(b, loc, materializeDynamicBroadcast(b, loc, v, dims, /*what=*/""), axis)));
+  args.push_back(gpukernel::tensorView(b, loc, collapse(b, loc, op.getScale(), 0)));
+  SmallVector<Value> dynOut;
+  for (int64_t i = 0; i < rank; ++i)
+    if (resultType.isDynamicDim(i))
+      dynOut.push_back(dims[i]);
+  auto outType = MemRefType::get(resultType.getShape(), resultType.getElementType());
+  SmallVector<Value> outs{memref::AllocOp::create(b, loc, outType, dynOut)};
+  if (op.getSum())
+    outs.push_back(memref::AllocOp::create(b, loc, outType, dynOut));
+  args.append(outs.begin(), outs.end());
+
+  std::string name = (kRmsPlaceholder + "_" + std::to_string(index)).str();
+  auto call = gpukernel::createPlaceholderCall(b, loc, op->getParentOfType<ModuleOp>(), name, args);
+  call->setAttr("attn.epsilon", op.getEpsilonAttr());
+  call->setAttr("attn.axis", b.getI64IntegerAttr(axis));
+  call->setAttr("attn.has_residual", b.getBoolAttr(op.getResidual() != nullptr));
+  call->setAttr("attn.has_sum", b.getBoolAttr(op.getSum() != nullptr));
+  for (auto [res, buf] : llvm::zip(op.getResults(), outs)) {
+    Value t = bufferization::ToTensorOp::create(b, loc, resultType, buf,
+                                                /*restrict=*/true, /*writable=*/true);
+    if (t.getType() != res.getType())
+      t = tensor::CastOp::create(b, loc, res.getType(), t);
+    res.replaceAllUsesWith(t);
+  }
+  op.erase();
+}
+
+/// `buf` (a fresh identity-layout buffer) as [rows, n].
+Value asRowsView(OpBuilder &b, Location loc, Value buf, int64_t axis) {
+  auto t = cast<MemRefType>(buf.getType());
+  if (t.getRank() == 2)
+    return buf;
+  SmallVector<ReassociationIndices> re(2);
+  for (int64_t i = 0; i < t.getRank(); ++i)
+    re[i < axis ? 0 : 1].push_back(i);
+  return memref::CollapseShapeOp::create(b, loc, buf, re);
+}
+
+/// Phase 2 for attn.rms_norm: a warp per row, one statistics pass.
+void buildRmsKernel(func::CallOp call, unsigned index) {
+  OpBuilder b(call);
+  Location loc = call.getLoc();
+  KernelBuilder h(b, loc);
+  bool hasResidual = call->getAttrOfType<BoolAttr>("attn.has_residual").getValue();
+  bool hasSum = call->getAttrOfType<BoolAttr>("attn.has_sum").getValue();
+  double eps = call->getAttrOfType<FloatAttr>("attn.epsilon").getValueAsDouble();
+  int64_t axis = call->getAttrOfType<IntegerAttr>("attn.axis").getInt();
+  unsigned k = 0;
+  Value x = call.getOperand(k++);
+  Value res = hasResidual ? call.getOperand(k++) : Value();
+  Value scale = call.getOperand(k++);
+  Value outFull = call.getOperand(k++);
+  Value out = asRowsView(b, loc, outFull, axis);
+  Value sum = hasSum ? asRowsView(b, loc, call.getOperand(k++), axis) : Value();
+  Type et = cast<MemRefType>(outFull.getType()).getElementType();
+  Value rows = memref::DimOp::create(b, loc, x, 0);
+  Value n = memref::DimOp::create(b, loc, x, 1);
+  Value blocks = arith::CeilDivUIOp::create(b, loc, rows, h.idx(kWarps));
+  auto launch = gpukernel::createKernelLaunch(b, loc, blocks, h.idx(1), kThreads, TypeRange{},
+                                              gpukernel::kernelName(loc, "rmsnorm", index));
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    Value tid = launch.getThreadIds().x;
+    Value lane = h.rem(tid, h.idx(32));
+    Value row = h.add(h.mul(launch.getBlockIds().x, h.idx(kWarps)), h.div(tid, h.idx(32)));
+    Value c32 = h.idx(32);
+    // Whole warps take the branch or not: the shuffles stay warp-uniform.
+    h.ifThen(h.ult(row, rows), [&] {
+      auto value = [&](Value c) {
+        Value v = h.toF32(h.load(x, {row, c}));
+        return hasResidual ? h.fadd(v, h.toF32(h.load(res, {row, c}))) : v;
+      };
+      Value ss = h.reduceStep(lane, n, c32, h.f(0.0), [&](Value c, Value acc) -> Value {
+        Value v = value(c);
+        return math::FmaOp::create(b, loc, v, v, acc);
+      });
+      Value ms = arith::DivFOp::create(b, loc, h.warpSum(ss), h.indexToF32(n));
+      Value rstd = h.rsqrt(h.fadd(ms, h.f(eps)));
+      h.loop(lane, n, c32, [&](Value c) {
+        Value v = value(c);
+        if (sum)
+          h.store(h.fromF32(v, et), sum, {row, c});
+        Value y = h.fmul(h.fmul(v, rstd), h.toF32(h.load(scale, {c})));
+        h.store(h.fromF32(y, et), out, {row, c});
+      });
+    });
+    gpu::TerminatorOp::create(b, loc);
+  }
+  gpukernel::erasePlaceholderCall(call);
+}
+
 struct GpuLowerLayerNormPass : attn::impl::GpuLowerLayerNormPassBase<GpuLowerLayerNormPass> {
   using Base::Base;
   void runOnOperation() override {
@@ -204,18 +325,27 @@ struct GpuLowerLayerNormPass : attn::impl::GpuLowerLayerNormPassBase<GpuLowerLay
     // Like attn-gpu-lower-attention: the first run (tensors) makes
     // placeholder calls, the run after bufferization the kernels.
     SmallVector<LayerNormOp> ops;
-    module.walk([&](LayerNormOp op) {
-      if (kernelTakes(op))
-        ops.push_back(op);
+    SmallVector<RmsNormOp> rmsOps;
+    module.walk([&](Operation *op) {
+      if (auto ln = dyn_cast<LayerNormOp>(op); ln && kernelTakes(ln))
+        ops.push_back(ln);
+      if (auto rms = dyn_cast<RmsNormOp>(op); rms && kernelTakes(rms))
+        rmsOps.push_back(rms);
     });
     unsigned index = 0;
     for (LayerNormOp op : ops)
       replaceWithPlaceholder(op, index++);
-    if (!ops.empty())
+    index = 0;
+    for (RmsNormOp op : rmsOps)
+      replaceWithPlaceholder(op, index++);
+    if (!ops.empty() || !rmsOps.empty())
       return;
     index = 0;
     for (func::CallOp c : gpukernel::placeholderCalls(module, kPlaceholder))
       buildKernel(c, index++);
+    index = 0;
+    for (func::CallOp c : gpukernel::placeholderCalls(module, kRmsPlaceholder))
+      buildRmsKernel(c, index++);
   }
 };
 

@@ -123,6 +123,9 @@ struct ScoreEdit {
   Operation *op = nullptr; // null for the scales peeled off Q and K
   double factor = 1.0;     // a scale when `mask` is empty
   std::optional<MaskEdit> mask;
+  /// Logit soft-capping `c * tanh(x / c)` (then `factor` is 1 and `mask`
+  /// empty); `op` is the outer multiplication by c.
+  std::optional<double> softcap;
 };
 
 struct AttentionMatch {
@@ -147,6 +150,7 @@ struct AttentionMatch {
   bool causal = false;
   std::optional<double> causalFill;
   bool nanToZero = false;
+  std::optional<double> softcap;
 };
 
 //===----------------------------------------------------------------------===//

@@ -417,6 +417,22 @@ LogicalResult matchAttributes(AttentionMatch &m, const SymbolicDim &sq, const Sy
         f *= order[j].factor;
     return f;
   };
+  // Soft-capping applies to the scaled scores before any mask, with no
+  // scale after it (attn.attention's `softcap`).
+  std::optional<size_t> softcap;
+  for (size_t i = 0; i < order.size(); ++i)
+    if (order[i].softcap)
+      softcap = i;
+  if (softcap) {
+    for (size_t i = 0; i < order.size(); ++i) {
+      if (i < *softcap && order[i].mask)
+        return why.fail("a mask before the soft-cap tanh (attn.attention caps before masking)");
+      if (i > *softcap && !order[i].mask && order[i].factor != 1.0)
+        return why.fail("the scores are scaled after the soft-cap tanh");
+    }
+    m.softcap = order[*softcap].softcap;
+  }
+
   SmallVector<size_t> masks;
   for (size_t i = 0; i < order.size(); ++i)
     if (order[i].mask)

@@ -280,6 +280,32 @@ LogicalResult matchScoreChain(Value v, AttentionMatch &m, Why &why) {
     return matchScoreChain(def->getOperand(0), m, why);
   }
 
+  // Gemma 2's logit soft-capping: c * tanh(x / c) (x * (1/c) too).
+  if (auto mul = dyn_cast<MulOp>(def)) {
+    for (int i : {0, 1}) {
+      auto tanh = mul->getOperand(i).getDefiningOp<TanhOp>();
+      std::optional<double> c = evalScalar(mul->getOperand(1 - i));
+      if (!tanh || !c || !(*c > 0) || !std::isfinite(*c) || !tanh->hasOneUse() ||
+          !fitsInto(shapeOf(mul->getOperand(1 - i)), shapeOf(mul.getResult())) ||
+          shapeOf(tanh.getResult()) != shapeOf(mul.getResult()))
+        continue;
+      Operation *inner = tanh.getInput().getDefiningOp();
+      Value x;
+      double f;
+      Why innerWhy;
+      if (!inner || !inner->hasOneUse() || !isa<MulOp, DivOp>(inner) ||
+          failed(matchScaleOp(inner, x, f, innerWhy)) ||
+          std::abs(f * *c - 1.0) > 1e-6)
+        return why.fail("'attn.tanh' on the scores is not a soft-cap c * tanh(x / c)");
+      if (m.softcap || llvm::any_of(m.edits, [](const ScoreEdit &e) { return e.softcap; }))
+        return why.fail("two soft-caps on the scores");
+      ScoreEdit edit{def, 1.0, std::nullopt};
+      edit.softcap = *c;
+      m.edits.push_back(edit);
+      return matchScoreChain(x, m, why);
+    }
+  }
+
   if (isa<MulOp, DivOp>(def)) {
     Value in;
     double f;

@@ -27,7 +27,9 @@
 // position: with b = -inf the flag alone is exact, with b absorbing every
 // score (finfo.min) `causal_fill = b` keeps the fully masked rows exact. The
 // IsNaN select sets `nan_to_zero`. Every intermediate must have one user; Q,
-// K and V must not broadcast; the mask must not broadcast the scores.
+// K and V must not broadcast; the mask must not broadcast the scores. K and V
+// expanded by GQA's repeat_kv (matchRepeatKv) enter the op un-expanded: it
+// reads key/value head h / G for query head h.
 //
 // Matching fills an `AttentionMatch` (AttentionMatch.h) through small
 // matchers: matchAttention (AttentionMatch.cpp); matchScoreChain,
@@ -93,6 +95,38 @@ void eraseDeadChain(ArrayRef<Operation *> roots, RewriterBase &rewriter) {
   }
 }
 
+/// GQA's repeat_kv: `reshape(expand(reshape(src, [..., Hkv, 1, S, D]),
+/// [..., Hkv, G, S, D]), [..., Hkv*G, S, D])` (transformers' `repeat_kv`,
+/// both exporters). Returns `src` and G when every other dim provably stays
+/// in place (so query head h reads src head h / G); torch's `repeat` layout
+/// (`[..., G, Hkv, ...]`) does not match.
+std::optional<std::pair<Value, int64_t>> matchRepeatKv(Value v, SymbolicShapes &dims) {
+  auto r2 = v.getDefiningOp<ReshapeOp>();
+  auto ex = r2 ? r2.getInput().getDefiningOp<ExpandOp>() : ExpandOp();
+  auto r1 = ex ? ex.getInput().getDefiningOp<ReshapeOp>() : ReshapeOp();
+  if (!r1)
+    return std::nullopt;
+  Value src = r1.getInput();
+  auto rankOf = [](Value x) { return cast<RankedTensorType>(x.getType()).getRank(); };
+  int64_t r = rankOf(src);
+  if (r < 3 || rankOf(r1.getResult()) != r + 1 || rankOf(ex.getResult()) != r + 1 ||
+      rankOf(v) != r)
+    return std::nullopt;
+  int64_t h = r - 3;
+  SymbolicDim hkv = dims.dim(src, h), one = dims.dim(r1.getResult(), h + 1),
+              g = dims.dim(ex.getResult(), h + 1), hq = dims.dim(v, h);
+  if (!hkv.isStatic() || !one.isOne() || !g.isStatic() || g.size < 2 || !hq.isStatic() ||
+      hq.size != hkv.size * g.size)
+    return std::nullopt;
+  for (int64_t i = 0; i < r; ++i) {
+    if (!dims.dim(r1.getResult(), i <= h ? i : i + 1).same(dims.dim(src, i)))
+      return std::nullopt;
+    if (i != h && !dims.dim(v, i).same(dims.dim(src, i)))
+      return std::nullopt;
+  }
+  return std::make_pair(src, g.size);
+}
+
 struct FuseAttentionStats {
   uint64_t fused = 0, causal = 0;
 };
@@ -119,6 +153,24 @@ struct FuseAttentionPattern : OpRewritePattern<SoftmaxOp> {
     locs.push_back(m.output.getLoc());
     Location loc = FusedLoc::get(rewriter.getContext(), locs);
 
+    // GQA: key and value repeated by the same repeat_kv become the op's
+    // un-expanded K/V (the op reads head h / G); the key's transposes must
+    // keep the batch and head dims in place.
+    SmallVector<Operation *> repeats;
+    {
+      SymbolicShapes dims(names);
+      auto rk = matchRepeatKv(m.key.base, dims), rv = matchRepeatKv(m.value, dims);
+      int64_t r = cast<RankedTensorType>(m.value.getType()).getRank();
+      bool headsKept = true;
+      for (int64_t i = 0; i < static_cast<int64_t>(m.key.perm.size()) && i <= r - 3; ++i)
+        headsKept &= m.key.perm[i] == i;
+      if (rk && rv && rk->second == rv->second && headsKept) {
+        repeats = {m.key.base.getDefiningOp(), m.value.getDefiningOp()};
+        m.key.base = rk->first;
+        m.value = rv->first;
+      }
+    }
+
     rewriter.setInsertionPoint(m.output);
     Value q = materialize(m.query, loc, rewriter);
     Value k = materialize(m.key, loc, rewriter);
@@ -136,11 +188,14 @@ struct FuseAttentionPattern : OpRewritePattern<SoftmaxOp> {
         rewriter, loc, m.output.getType(), q, k, m.value, mask,
         APFloat(m.scale), m.maskKind, APFloat(m.fillValue), m.maskFirst,
         m.causal, causalFill, m.nanToZero);
+    if (m.softcap)
+      attention.setSoftcapAttr(rewriter.getF64FloatAttr(*m.softcap));
     rewriter.replaceOp(m.output, attention.getResult());
     // Erase the chain (identity casts after the softmax first) and whatever
     // only it used.
     SmallVector<Operation *> roots{softmax.getOperation()};
     llvm::append_range(roots, m.passthrough);
+    llvm::append_range(roots, repeats);
     eraseDeadChain(roots, rewriter);
     if (stats) {
       ++stats->fused;

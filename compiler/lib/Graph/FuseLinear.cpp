@@ -4,6 +4,7 @@
 //   y = attn.add(y, b)          b broadcasts only along N: [N] or [1.., N]
 //   y = attn.relu(y) | attn.gelu(y)   (also after an attn.reshape of y,
 //                                      which then moves after the linear)
+//   y = y * attn.sigmoid(y) | y / (1 + exp(-y))       (SiLU)
 //
 // becomes one `attn.linear %x, %W bias(%b) {activation = ...}`. The add and
 // the activation are taken only when the value before them has no other
@@ -17,6 +18,7 @@
 #include "attn/Dialect/ConstantData.h"
 #include "Graph/GraphUtils.h"
 
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 
 #include <cstring>
@@ -70,6 +72,44 @@ Value asVector(OpBuilder &b, Location loc, Value bias) {
   return ReshapeOp::create(b, loc, vt, bias, shape, UnitAttr());
 }
 
+/// The ops computing SiLU of `y` when they are all of y's users, the op
+/// giving the value last: `y * sigmoid(y)` (either operand order) or
+/// `y / (1 + exp(-y))`; empty when `y` is not used that way.
+SmallVector<Operation *> matchSilu(Value y) {
+  SmallVector<Operation *> users(y.getUsers());
+  if (users.size() != 2 || users[0] == users[1])
+    return {};
+  Type t = y.getType();
+  auto same = [&](Operation *op) { return op->getNumResults() == 1 && op->getResult(0).getType() == t; };
+  for (int i = 0; i < 2; ++i) {
+    Operation *first = users[i], *second = users[1 - i];
+    // y * sigmoid(y)
+    if (auto s = dyn_cast<SigmoidOp>(first)) {
+      auto m = dyn_cast<MulOp>(second);
+      if (m && same(s) && same(m) && soleUser(s.getResult()) == m &&
+          ((m.getLhs() == y && m.getRhs() == s.getResult()) ||
+           (m.getRhs() == y && m.getLhs() == s.getResult())))
+        return {s, m};
+    }
+    // y / (1 + exp(-y))
+    if (auto n = dyn_cast<NegOp>(first)) {
+      auto d = dyn_cast<DivOp>(second);
+      if (!d || d.getLhs() != y || !same(n) || !same(d))
+        continue;
+      auto e = dyn_cast_or_null<ExpOp>(soleUser(n.getResult()));
+      if (!e || !same(e))
+        continue;
+      auto a = dyn_cast_or_null<AddOp>(soleUser(e.getResult()));
+      if (!a || !same(a) || d.getRhs() != a.getResult())
+        continue;
+      Value one = a.getLhs() == e.getResult() ? a.getRhs() : a.getLhs();
+      if (one != e.getResult() && matchPattern(one, m_OneFloat()))
+        return {n, e, a, d};
+    }
+  }
+  return {};
+}
+
 struct FuseLinearPass : attn::impl::FuseLinearPassBase<FuseLinearPass> {
   PassStatistic numLinear{"attn-fuse-linear", "linear", "Number of matmuls turned into attn.linear"};
   PassStatistic numBias{"attn-fuse-linear", "bias", "Number of bias adds folded into attn.linear"};
@@ -107,13 +147,19 @@ struct FuseLinearPass : attn::impl::FuseLinearPassBase<FuseLinearPass> {
         return Activation::none;
       };
       Activation act = activationOf(soleUser(y));
+      SmallVector<Operation *> silu;
+      if (act == Activation::none && !(silu = matchSilu(y)).empty())
+        act = Activation::silu;
       ReshapeOp reshape;
       if (act == Activation::none)
         if ((reshape = dyn_cast_or_null<ReshapeOp>(soleUser(y))))
           act = activationOf(soleUser(reshape.getResult()));
       if (act == Activation::none)
         reshape = {};
-      if (act != Activation::none) {
+      if (!silu.empty()) {
+        chain.append(silu);
+        y = silu.back()->getResult(0);
+      } else if (act != Activation::none) {
         if (reshape)
           chain.push_back(reshape);
         Operation *user = soleUser(chain.back()->getResult(0));

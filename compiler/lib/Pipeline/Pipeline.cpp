@@ -16,7 +16,11 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/TargetSelect.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/Triple.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -25,6 +29,8 @@ void attn::buildGraphPipeline(OpPassManager &pm, const CompileOptions &options) 
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(createSimplifyMasksPass());
+  // Rotary embeddings first: the attention chain then starts at attn.rotary.
+  pm.addNestedPass<func::FuncOp>(createFuseRotaryPass());
   FuseAttentionPassOptions fuse;
   fuse.remarks = options.remarks;
   pm.addNestedPass<func::FuncOp>(createFuseAttentionPass(fuse));
@@ -33,9 +39,11 @@ void attn::buildGraphPipeline(OpPassManager &pm, const CompileOptions &options) 
   // before LayerNorm.
   pm.addNestedPass<func::FuncOp>(createFuseGeluPass());
   pm.addNestedPass<func::FuncOp>(createFuseLinearPass());
+  pm.addNestedPass<func::FuncOp>(createFuseGatedMlpPass());
   pm.addNestedPass<func::FuncOp>(createMergeProjectionsPass());
   pm.addNestedPass<func::FuncOp>(createSplitLinearResultsPass());
   pm.addNestedPass<func::FuncOp>(createFuseResidualLayerNormPass());
+  pm.addNestedPass<func::FuncOp>(createFuseRmsNormPass());
   pm.addNestedPass<func::FuncOp>(createFoldAttentionTransposesPass());
   pm.addNestedPass<func::FuncOp>(createFoldShapeArithmeticPass());
   pm.addPass(createCanonicalizerPass());
@@ -57,7 +65,7 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
   tiles.queryTile = options.queryTile;
   tiles.keyTile = options.keyTile;
   // The register-blocked kernel uses the target's f32 vector width.
-  tiles.vectorWidth = resolveCpu(options).second.find("+avx512f") != std::string::npos ? 16 : 8;
+  tiles.vectorWidth = targetHasAvx512(options) ? 16 : 8;
   pm.addNestedPass<func::FuncOp>(createLowerAttentionToLoopsPass(tiles));
   LowerAttnToLinalgPassOptions linalgOptions;
   linalgOptions.vectorWidth = tiles.vectorWidth;
@@ -118,6 +126,22 @@ attn::resolveCpu(const CompileOptions &options) {
     features = features.empty() ? host : host + "," + features;
   }
   return {cpu, features};
+}
+
+bool attn::targetHasAvx512(const CompileOptions &options) {
+  auto [cpu, features] = resolveCpu(options);
+  // The CPU name implies features (--mcpu=znver4 has AVX-512 without any
+  // --mattr): ask LLVM's subtarget tables, which also apply --mattr's -/+.
+  llvm::InitializeNativeTarget();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string error;
+  if (const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error)) {
+    std::unique_ptr<llvm::MCSubtargetInfo> sti(
+        target->createMCSubtargetInfo(triple, cpu, features));
+    if (sti)
+      return sti->checkFeatures("+avx512f");
+  }
+  return features.find("+avx512f") != std::string::npos;
 }
 
 static std::string dtypeName(Type t) {

@@ -149,6 +149,11 @@ Value attn::applyActivation(OpBuilder &b, Location l, Value x, Activation act) {
     return arith::MulFOp::create(b, l, arith::MulFOp::create(b, l, c(0.5), x),
                                    arith::AddFOp::create(b, l, c(1.0), inner));
   }
+  case Activation::silu: {
+    // x * sigmoid(x) = x / (1 + e^-x); e^-x = inf for x << 0 gives -0.
+    Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, x));
+    return arith::DivFOp::create(b, l, x, arith::AddFOp::create(b, l, c(1.0), e));
+  }
   }
   llvm_unreachable("unknown activation");
 }
@@ -170,6 +175,10 @@ attn::AttentionOp attn::materializeAttentionLayout(RewriterBase &rw, AttentionOp
       loc, op.getLogicalResultType(), q, k, v, op.getMask(), op.getScale(), op.getMaskKind(),
       op.getFillValue(), op.getMaskFirst(), op.getCausal(), op.getCausalFillAttr(),
       op.getNanToZero());
+  // Every other attribute (causal_align, window, softcap, ...) as it was.
+  for (NamedAttribute a : op->getAttrs())
+    if (!a.getName().strref().ends_with("_perm"))
+      canonical->setAttr(a.getName(), a.getValue());
   Value r = canonical.getResult();
   if (std::optional<ArrayRef<int64_t>> perm = op.getResultPerm())
     r = TransposeOp::create(rw, loc, r, *perm);

@@ -85,6 +85,10 @@ SymbolicDim SymbolicShapes::dim(Value v, int64_t i, int depth) {
   if (auto it = dimCache.find(key); it != dimCache.end())
     return it->second;
   SymbolicDim s = computeDim(v.getDefiningOp(), v, *axis, depth + 1);
+  // Not traced to an input: still "dim i of v" itself, so that shapes built
+  // from shape(v) prove equal to v's own dims (a size, never negative).
+  if (!s.known())
+    s = SymbolicDim::of(v, *axis);
   dimCache[key] = s;
   return s;
 }
@@ -113,8 +117,15 @@ SymbolicDim SymbolicShapes::computeDim(Operation *def, Value v, int64_t i, int d
   int64_t rank = rankOf(v);
   // Same shape as the (first) input.
   if (def->hasTrait<OpTrait::SameOperandsAndResultType>() ||
-      isa<CastOp, SoftmaxOp, LayerNormOp, TriluOp>(def))
+      isa<CastOp, SoftmaxOp, LayerNormOp, RmsNormOp, TriluOp, RotaryOp>(def))
     return dim(def->getOperand(0), i, depth);
+  // A linear layer keeps its input's batch dims; the last is a weight column
+  // count (static in every result type that splits N).
+  if (auto l = dyn_cast<LinearOp>(def)) {
+    if (i < rank - 1)
+      return dim(l.getInput(), i, depth);
+    return SymbolicDim();
+  }
   // Numpy broadcasting of all operands.
   if (isa<AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp, MinOp, AndOp, OrOp, XorOp,
           CmpOp, SelectOp>(def)) {

@@ -30,8 +30,10 @@
 
 namespace mlir::attn {
 
-/// A dim size known statically, or as "dim `idx` of block argument `arg`"
-/// (the model's symbolic input dims), or unknown (the default).
+/// A dim size known statically, or as "dim `idx` of `arg`": a block argument
+/// (the model's symbolic input dims) or, when a dim cannot be followed to an
+/// input, the value itself (its own dim: equal only to itself and to what is
+/// provably built from it), or unknown (the default).
 struct SymbolicDim {
   int64_t size = ShapedType::kDynamic;
   Value arg;

@@ -287,6 +287,8 @@ void attn::populateElementwisePatterns(RewritePatternSet &p) {
   addFloatUnary<LogOp, math::LogOp>(p);
   addFloatUnary<SqrtOp, math::SqrtOp>(p);
   addFloatUnary<TanhOp, math::TanhOp>(p);
+  addFloatUnary<CosOp, math::CosOp>(p);
+  addFloatUnary<SinOp, math::SinOp>(p);
   addFloatUnary<ErfOp, math::ErfOp>(p);
   addFloatUnary<FloorOp, math::FloorOp>(p);
   addFloatUnary<CeilOp, math::CeilOp>(p);

@@ -24,9 +24,14 @@ using namespace mlir::attn;
 /// N_i], splitting N in order): the vector kernel when it applies, else
 /// linalg.matmul with a generic epilogue, one per result on its columns of
 /// the weight (the GPU's tiled kernels fuse the epilogue).
+/// Gated: act(x · w[:, :N/2] + bias[:N/2]) * (x · w[:, N/2:] + bias[N/2:]),
+/// the results splitting N/2: the kernel's gated epilogue, else two
+/// linalg.matmuls (gate, up) and one generic combining them (on the GPU it
+/// is fused into the up matmul's kernel).
 static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value w,
                                       Value bias, Activation act,
-                                      ArrayRef<Type> resultTypes, int64_t vectorWidth) {
+                                      ArrayRef<Type> resultTypes, int64_t vectorWidth,
+                                      bool gated = false) {
   auto xt = rtype(x);
   auto wt = rtype(w);
   Type et = xt.getElementType();
@@ -60,7 +65,7 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
   SmallVector<Value> dims = getDimValues(b, loc, a), wdims = getDimValues(b, loc, w);
   // fill + linalg.matmul + a generic epilogue (bias, activation) for the
   // weight columns [col, col + n) (all of them when n < 0).
-  auto plainLinear = [&](int64_t col, int64_t n) -> Value {
+  auto plainLinear = [&](int64_t col, int64_t n, bool epilogue = true) -> Value {
     Value wc = w, bc = bias, nv = wdims[1];
     int64_t nStatic = wt.getDimSize(1);
     if (n >= 0) {
@@ -90,7 +95,7 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
     Value mm = linalg::MatmulOp::create(b, loc, TypeRange{mmType}, ValueRange{a, wc},
                                           ValueRange{filled})
                    .getResult(0);
-    if (bias || act != Activation::none) {
+    if (epilogue && (bias || act != Activation::none)) {
       SmallVector<Value> operands{mm};
       if (bc)
         operands.push_back(bc);
@@ -105,10 +110,36 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
     return mm;
   };
 
+  // Gated without the kernel: gate and up products, then one generic.
+  auto gatedLinear = [&]() -> Value {
+    int64_t half = wt.getDimSize(1) / 2;
+    Value g = plainLinear(0, half, /*epilogue=*/false);
+    Value u = plainLinear(half, half, /*epilogue=*/false);
+    SmallVector<Value> operands{g, u};
+    if (bias)
+      for (int64_t col : {int64_t(0), half})
+        operands.push_back(tensor::ExtractSliceOp::create(b,
+            loc, bias, SmallVector<OpFoldResult>{b.getIndexAttr(col)},
+            SmallVector<OpFoldResult>{b.getIndexAttr(half)},
+            SmallVector<OpFoldResult>{b.getIndexAttr(1)}));
+    bool hasBias = static_cast<bool>(bias);
+    return buildElementwise(b, loc, rtype(g), operands,
+                            [&](OpBuilder &bb, Location l, ValueRange v) -> Value {
+                              Value gv = v[0], uv = v[1];
+                              if (hasBias) {
+                                gv = arith::AddFOp::create(bb, l, gv, v[2]);
+                                uv = arith::AddFOp::create(bb, l, uv, v[3]);
+                              }
+                              return arith::MulFOp::create(bb, l, applyActivation(bb, l, gv, act), uv);
+                            });
+  };
+
   SmallVector<Value> parts;
-  if (canUseMatmulKernel(at, wt, splits, vectorWidth)) {
-    parts = buildMatmulKernel(b, loc, MatmulKernelArgs{a, w, bias, act, splits}, vectorWidth);
-  } else if (!splits.empty() && !canUseMatmulKernel(at, wt, {}, vectorWidth)) {
+  if (canUseMatmulKernel(at, wt, splits, vectorWidth, gated)) {
+    MatmulKernelArgs args{a, w, bias, act, splits};
+    args.gated = gated;
+    parts = buildMatmulKernel(b, loc, args, vectorWidth);
+  } else if (!gated && !splits.empty() && !canUseMatmulKernel(at, wt, {}, vectorWidth)) {
     // No kernel: one matmul per result on its columns of the weight (each
     // result written once, as its own buffer: no copies).
     int64_t col = 0;
@@ -119,9 +150,14 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
   } else {
     // All of N at once (the kernel when only the splits are off its tiles),
     // then each split copied out.
-    Value mm = canUseMatmulKernel(at, wt, {}, vectorWidth)
-                   ? buildMatmulKernel(b, loc, MatmulKernelArgs{a, w, bias, act, {}}, vectorWidth)[0]
-                   : plainLinear(0, -1);
+    Value mm;
+    if (canUseMatmulKernel(at, wt, {}, vectorWidth, gated)) {
+      MatmulKernelArgs args{a, w, bias, act, {}};
+      args.gated = gated;
+      mm = buildMatmulKernel(b, loc, args, vectorWidth)[0];
+    } else {
+      mm = gated ? gatedLinear() : plainLinear(0, -1);
+    }
     if (splits.empty()) {
       parts.push_back(mm);
     } else {
@@ -179,7 +215,7 @@ struct LinearPattern : OpRewritePattern<LinearOp> {
   LogicalResult matchAndRewrite(LinearOp op, PatternRewriter &rw) const override {
     SmallVector<Type> types(op.getResultTypes());
     rw.replaceOp(op, lowerLinear(rw, op.getLoc(), op.getInput(), op.getWeight(), op.getBias(),
-                                 op.getActivation(), types, vectorWidth));
+                                 op.getActivation(), types, vectorWidth, op.getGated()));
     return success();
   }
 };

@@ -43,6 +43,7 @@ struct LowerAttnToLinalgPass
     populateNormalizationPatterns(patterns, vectorWidth);
     populateShapePatterns(patterns);
     populateIndexingPatterns(patterns);
+    populateRotaryPatterns(patterns, vectorWidth);
     ConversionTarget target(*ctx);
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect,

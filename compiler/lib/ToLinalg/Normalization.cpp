@@ -22,10 +22,12 @@ using namespace mlir;
 using namespace mlir::attn;
 
 /// Reduces `input` over `reduced` dims (keeping them as size 1) with the
-/// combiner `combine` starting from `initValue`.
+/// combiner `combine` starting from `initValue`, into `accType` elements
+/// (default: the input's).
 static Value reduceKeepDims(OpBuilder &b, Location loc, Value input,
                             ArrayRef<bool> reduced, Value initValue,
-                            function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
+                            function_ref<Value(OpBuilder &, Location, Value, Value)> combine,
+                            Type accType = {}) {
   auto it = cast<RankedTensorType>(input.getType());
   int64_t rank = it.getRank();
   SmallVector<int64_t> shape(it.getShape());
@@ -43,7 +45,7 @@ static Value reduceKeepDims(OpBuilder &b, Location loc, Value input,
       iters.push_back(utils::IteratorType::parallel);
     }
   }
-  auto outType = RankedTensorType::get(shape, it.getElementType());
+  auto outType = RankedTensorType::get(shape, accType ? accType : it.getElementType());
   Value init = createEmptyTensor(b, loc, outType, dims);
   Value filled = linalg::FillOp::create(b, loc, initValue, init).getResult(0);
   SmallVector<AffineMap> maps{b.getMultiDimIdentityMap(rank),
@@ -250,10 +252,85 @@ struct LayerNormPattern : OpRewritePattern<LayerNormOp> {
     return success();
   }
 };
+/// attn.rms_norm: the CPU row kernel where it applies, else h = x (+ r),
+/// ss = sum(h * h) over the normalized dims (accumulated in f32 for
+/// narrower types), h * rsqrt(ss / n + eps) * scale.
+struct RmsNormPattern : OpRewritePattern<RmsNormOp> {
+  RmsNormPattern(MLIRContext *ctx, int64_t vectorWidth)
+      : OpRewritePattern(ctx), vectorWidth(vectorWidth) {}
+  int64_t vectorWidth;
+  LogicalResult matchAndRewrite(RmsNormOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    if (canUseRmsNormKernel(op, vectorWidth)) {
+      // The kernel reads the residual row by row with the input's rows.
+      if (Value res = op.getResidual()) {
+        Value conformed =
+            conformOperand(rw, loc, res, getDimValues(rw, loc, op.getInput()),
+                           /*allowBroadcast=*/false, describeNode(op) + ": the residual");
+        if (conformed != res) {
+          if (conformed.getType() != res.getType())
+            conformed = tensor::CastOp::create(rw, loc, res.getType(), conformed);
+          rw.modifyOpInPlace(op, [&] { op.getResidualMutable().assign(conformed); });
+        }
+      }
+      rw.replaceOp(op, buildRmsNormKernel(rw, op, vectorWidth));
+      return success();
+    }
+    auto t = rtype(op.getInput());
+    Type et = t.getElementType();
+    int64_t rank = t.getRank();
+    int64_t axis = *normalizeAxis(op.getAxis(), rank);
+    SmallVector<bool> reduced(rank, false);
+    for (int64_t i = axis; i < rank; ++i)
+      reduced[i] = true;
+    Value x = op.getInput();
+    if (op.getResidual())
+      x = buildElementwise(rw, loc, t, ValueRange{x, op.getResidual()},
+                           [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                             return arith::AddFOp::create(b, l, a[0], a[1]);
+                           });
+    // Statistics in f32 at least.
+    Type acc = et.getIntOrFloatBitWidth() < 32 ? Type(rw.getF32Type()) : et;
+    auto widen = [acc](OpBuilder &b, Location l, Value v) -> Value {
+      return v.getType() == acc ? v : arith::ExtFOp::create(b, l, acc, v).getResult();
+    };
+    Value n = reducedCount(rw, loc, x, reduced, acc);
+    Value sq = reduceKeepDims(
+        rw, loc, x, reduced, createScalarConstant(rw, loc, acc, 0),
+        [&](OpBuilder &b, Location l, Value a, Value v) -> Value {
+          Value w = widen(b, l, v);
+          return arith::AddFOp::create(b, l, a, arith::MulFOp::create(b, l, w, w));
+        },
+        acc);
+    double eps = op.getEpsilon().convertToDouble();
+    auto st = cast<RankedTensorType>(sq.getType());
+    Value rstd = buildElementwise(rw, loc, st, ValueRange{sq},
+                                  [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                                    Value ms = arith::DivFOp::create(b, l, a[0], n);
+                                    Value e = arith::AddFOp::create(b, l, ms, createScalarConstant(b, l, acc, eps));
+                                    return math::RsqrtOp::create(b, l, e);
+                                  });
+    Value r = buildElementwise(rw, loc, t, ValueRange{x, rstd, op.getScale()},
+                               [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                                 Value v = arith::MulFOp::create(b, l, widen(b, l, a[0]), a[1]);
+                                 v = arith::MulFOp::create(b, l, v, widen(b, l, a[2]));
+                                 return v.getType() == et ? v
+                                     : arith::TruncFOp::create(b, l, et, v).getResult();
+                               });
+    SmallVector<Value> results{r};
+    if (op.getSum())
+      results.push_back(x);
+    for (auto [v, ty] : llvm::zip(results, op.getResultTypes()))
+      if (v.getType() != ty)
+        v = tensor::CastOp::create(rw, loc, ty, v);
+    rw.replaceOp(op, results);
+    return success();
+  }
+};
 } // namespace
 
 void attn::populateNormalizationPatterns(RewritePatternSet &patterns,
                                          int64_t vectorWidth) {
   patterns.add<ReducePattern, SoftmaxPattern>(patterns.getContext());
-  patterns.add<LayerNormPattern>(patterns.getContext(), vectorWidth);
+  patterns.add<LayerNormPattern, RmsNormPattern>(patterns.getContext(), vectorWidth);
 }

@@ -50,6 +50,9 @@ void populateNormalizationPatterns(RewritePatternSet &patterns,
 void populateShapePatterns(RewritePatternSet &patterns);
 /// Gather and GatherElements with their index checks (Indexing.cpp).
 void populateIndexingPatterns(RewritePatternSet &patterns);
+/// attn.rotary: the CPU vector kernel for f32 when `vectorWidth` is set,
+/// else an elementwise generic (Rotary.cpp).
+void populateRotaryPatterns(RewritePatternSet &patterns, int64_t vectorWidth);
 
 } // namespace mlir::attn
 

@@ -139,6 +139,49 @@ def FuseResidualLayerNormPass : Pass<"attn-fuse-residual-layernorm", "func::Func
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def FuseRmsNormPass : Pass<"attn-fuse-rms-norm", "func::FuncOp"> {
+  let summary = "Recognize decomposed RMSNorm (with its residual add) as attn.rms_norm";
+  let description = [{
+    `x * (1/sqrt(mean(x^2) + eps)) * w` as exporters spell it (Pow or Mul for
+    the square, ReduceMean over trailing axes, Reciprocal or Div(1, .) or
+    Div(x, .), operands in any order, optionally in f32 between Casts from and
+    back to a narrower type) becomes `attn.rms_norm` with scale `w`: Gemma's
+    constant `1 + w` is folded into a new constant, no weight gives ones.
+    When `x = a + b` (one type) the add becomes the residual operand; if the
+    sum has other users (the pre-norm residual stream) they read the op's
+    second result.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
+def FuseRotaryPass : Pass<"attn-fuse-rotary", "func::FuncOp"> {
+  let summary = "Recognize rotary position embeddings as attn.rotary";
+  let description = [{
+    `x * cos + rotate(x) * sin` becomes `attn.rotary(x, cos, sin)`: rotate is
+    Hugging Face's `rotate_half` (`concat(-x[..., R/2:], x[..., :R/2])`) or,
+    with `interleaved`, GPT-J's `rotate_every_two` (pairs of channels);
+    partial rotary (`concat(rotary(x[..., :R]), x[..., R:])`) becomes one
+    op on the whole `x`. A rotary op on a head transpose that keeps the last
+    dim is then moved above it (cos/sin transposed instead), so that the
+    transpose can still fold into attn.attention.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
+def FuseGatedMlpPass : Pass<"attn-fuse-gated-mlp", "func::FuncOp"> {
+  let summary = "Gated MLPs (SwiGLU, GeGLU) into one gated attn.linear";
+  let description = [{
+    `act(x·W_gate + b_gate) * (x·W_up + b_up)` becomes one
+    `attn.linear {gated}` on `[W_gate | W_up]`: from two linears of the same
+    input (Llama, Qwen2, Mistral, Gemma; the weights are concatenated into a
+    new constant, or an attn.concat when they are not constants) or from the
+    two column halves of one packed linear (Phi-3's gate_up_proj, the
+    activation still unfused on the gate half: SiLU in either form, GELU,
+    ReLU). The gating then runs in the matmul's epilogue.
+  }];
+  let dependentDialects = ["::mlir::attn::AttnDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // attn -> linalg (compiler/lib/ToLinalg), both targets
 //===----------------------------------------------------------------------===//

@@ -50,6 +50,10 @@ bool haveCudaToolkit();
 /// Resolved CPU name and feature string (host when options leave them empty).
 std::pair<std::string, std::string> resolveCpu(const CompileOptions &options);
 
+/// Whether the CPU resolveCpu names, with its features, has AVX-512F (the
+/// kernels then use 16-wide f32 vectors, otherwise 8-wide AVX2 ones).
+bool targetHasAvx512(const CompileOptions &options);
+
 /// Adds the "abi"/"target"/"cpu"/"features" fields to the module's
 /// attn.signature JSON (creating a default signature from the entry
 /// function's type when the module has none, e.g. for .mlir inputs).

@@ -76,11 +76,22 @@ def Attn_Activation : I32EnumAttr<"Activation", "activation applied in a linear 
     I32EnumAttrCase<"none", 0>,
     I32EnumAttrCase<"relu", 1>,
     I32EnumAttrCase<"gelu", 2>,
-    I32EnumAttrCase<"gelu_tanh", 3>]> {
+    I32EnumAttrCase<"gelu_tanh", 3>,
+    I32EnumAttrCase<"silu", 4>]> {
   let cppNamespace = "::mlir::attn";
   let genSpecializedAttr = 0;
 }
 def Attn_ActivationAttr : EnumAttr<Attn_Dialect, Attn_Activation, "activation"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def Attn_CausalAlign : I32EnumAttr<"CausalAlign", "which corner the causal diagonal starts from", [
+    I32EnumAttrCase<"top_left", 0>,
+    I32EnumAttrCase<"bottom_right", 1>]> {
+  let cppNamespace = "::mlir::attn";
+  let genSpecializedAttr = 0;
+}
+def Attn_CausalAlignAttr : EnumAttr<Attn_Dialect, Attn_CausalAlign, "causal_align"> {
   let assemblyFormat = "`<` $value `>`";
 }
 
@@ -169,6 +180,8 @@ def Attn_LogOp : Attn_UnaryOp<"log", Attn_FloatTensor> { let summary = "natural 
 def Attn_SqrtOp : Attn_UnaryOp<"sqrt", Attn_FloatTensor> { let summary = "square root"; }
 def Attn_ReciprocalOp : Attn_UnaryOp<"reciprocal", Attn_FloatTensor> { let summary = "1/x"; }
 def Attn_TanhOp : Attn_UnaryOp<"tanh", Attn_FloatTensor> { let summary = "hyperbolic tangent"; }
+def Attn_CosOp : Attn_UnaryOp<"cos", Attn_FloatTensor> { let summary = "cosine"; }
+def Attn_SinOp : Attn_UnaryOp<"sin", Attn_FloatTensor> { let summary = "sine"; }
 def Attn_ErfOp : Attn_UnaryOp<"erf", Attn_FloatTensor> { let summary = "error function"; }
 def Attn_SigmoidOp : Attn_UnaryOp<"sigmoid", Attn_FloatTensor> { let summary = "1/(1+e^-x)"; }
 def Attn_ReluOp : Attn_UnaryOp<"relu"> { let summary = "max(x, 0)"; }
@@ -337,11 +350,19 @@ def Attn_LinearOp : Attn_Op<"linear", [Pure]> {
     the activation of a Linear layer into its matmul (they run in the
     kernel's epilogue, on registers), `attn-merge-projections` merges
     projections of one input (Q/K/V) into one op with several results.
-    `gelu` is the exact (erf) GELU, `gelu_tanh` the tanh approximation.
+    `gelu` is the exact (erf) GELU, `gelu_tanh` the tanh approximation,
+    `silu` is `x * sigmoid(x)`.
+
+    `gated` (a gated MLP: SwiGLU, GeGLU): the weight's N columns are two
+    halves, gate `[0, N/2)` and up `[N/2, N)` (bias likewise), and the op
+    computes `y = activation(x·W_gate + b_gate) * (x·W_up + b_up)`, which is
+    `[batch..., N/2]` (then split into results as above). The gating runs in
+    the epilogue: the `[batch..., N]` product is never stored.
   }];
   let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$weight,
                    Optional<Attn_FloatTensor>:$bias,
-                   DefaultValuedAttr<Attn_ActivationAttr, "::mlir::attn::Activation::none">:$activation);
+                   DefaultValuedAttr<Attn_ActivationAttr, "::mlir::attn::Activation::none">:$activation,
+                   UnitAttr:$gated);
   let results = (outs Variadic<Attn_FloatTensor>:$results);
   let assemblyFormat = [{
     $input `,` $weight (`bias` `(` $bias^ `:` type($bias) `)`)? attr-dict
@@ -351,7 +372,8 @@ def Attn_LinearOp : Attn_Op<"linear", [Pure]> {
     // One result per entry of `splits` (all of N when empty).
     OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$weight, "::mlir::Value":$bias,
                    "::mlir::attn::Activation":$activation,
-                   CArg<"::llvm::ArrayRef<int64_t>", "{}">:$splits)>
+                   CArg<"::llvm::ArrayRef<int64_t>", "{}">:$splits,
+                   CArg<"bool", "false">:$gated)>
   ];
   let hasVerifier = 1;
 }
@@ -395,6 +417,73 @@ def Attn_LayerNormOp : Attn_Op<"layer_norm", [Pure, InferTypeOpAdaptorWithIsComp
   let hasVerifier = 1;
 }
 
+def Attn_RmsNormOp : Attn_Op<"rms_norm", [Pure]> {
+  let summary = "RMS normalization over dims [axis, rank), optional residual input";
+  let description = [{
+    With `h = input + residual` (`input` alone without a residual):
+    `result = h / sqrt(mean(h², dims [axis, rank)) + epsilon) * scale`;
+    `scale` broadcasts against the normalized dims (Llama's RMSNorm,
+    ONNX `RMSNormalization`, ORT's `SimplifiedLayerNormalization`; Gemma's
+    `(1 + w)` weight is folded into `scale` by the graph passes).
+
+    Results: the normalized tensor, and, when a second result is declared
+    (needs `residual`), `h` itself: the residual stream of a pre-norm decoder
+    continues from the sum, so the row kernel writes both in one pass (ORT's
+    `SkipSimplifiedLayerNormalization`).
+  }];
+  let arguments = (ins Attn_FloatTensor:$input, Optional<Attn_FloatTensor>:$residual,
+                   Attn_FloatTensor:$scale, I64Attr:$axis, F64Attr:$epsilon);
+  let results = (outs Variadic<Attn_FloatTensor>:$results);
+  let assemblyFormat = [{
+    $input (`residual` `(` $residual^ `:` type($residual) `)`)? `,` $scale attr-dict
+    `:` type($input) `,` type($scale) `->` type($results)
+  }];
+  let builders = [
+    // One result, or two (normalized, sum) with `withSum` (needs a residual).
+    OpBuilder<(ins "::mlir::Value":$input, "::mlir::Value":$residual,
+                   "::mlir::Value":$scale, "int64_t":$axis, "double":$epsilon,
+                   CArg<"bool", "false">:$withSum)>
+  ];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::Value getResult() { return getResults().front(); }
+    /// The residual sum `input + residual`, when the op returns it.
+    ::mlir::Value getSum() {
+      return getResults().size() > 1 ? getResults()[1] : ::mlir::Value();
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Rotary position embedding
+//===----------------------------------------------------------------------===//
+
+def Attn_RotaryOp : Attn_Op<"rotary", [Pure]> {
+  let summary = "rotary position embedding: x * cos + rotate(x) * sin on the first R channels";
+  let description = [{
+    `input` is `[..., D]`; `cos` and `sin` have the same shape, whose last dim
+    `R` (static, even, `R <= D`) is the rotary width, and broadcast (numpy
+    rules) against `input[..., :R]`. With `y = input[..., :R]`:
+
+    `result[..., :R] = y * cos + rotate(y) * sin`, `result[..., R:] = input[..., R:]`
+
+    where `rotate(y) = concat(-y[..., R/2:], y[..., :R/2])` (the half-split
+    form, Hugging Face's `rotate_half`), or with `interleaved` the pairs
+    `(y[2i], y[2i+1])` rotate: `rotate(y)[2i] = -y[2i+1]`,
+    `rotate(y)[2i+1] = y[2i]`. `cos`/`sin` are full width: their element `j`
+    multiplies channel `j` (the exporters' `cat(freqs, freqs).cos()`; ONNX's
+    half-width caches are widened by the importer). The result has the
+    input's type.
+  }];
+  let arguments = (ins Attn_FloatTensor:$input, Attn_FloatTensor:$cos,
+                   Attn_FloatTensor:$sin, UnitAttr:$interleaved);
+  let results = (outs Attn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $cos `,` $sin attr-dict `:` type($input) `,` type($cos) `,` type($sin) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Fused attention
 //===----------------------------------------------------------------------===//
@@ -413,8 +502,23 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, InferTypeOpAdaptorWithIsCompa
       seed's `masked_fill(mask == 0, -1e20)` before `/ sqrt(E)`);
     * `none`: `s' = s * scale`, no mask operand.
 
-    `causal` additionally removes every key position `k > q` (top-left aligned)
-    as if its score were -inf; such positions are never computed.
+    `causal` additionally removes every key position `k > q + o` as if its
+    score were -inf; such positions are never computed. The offset `o` is 0
+    with `causal_align = top_left` (the default) and `Sk - Sq` with
+    `bottom_right` (the queries are the last `Sq` positions of the keys, as
+    with a KV cache or chunked prefill). `window = W` (needs `causal`; a
+    sliding-window layer) also removes the keys `k <= q + o - W`: each query
+    sees at most `W` keys, itself included.
+
+    `softcap = c` (logit soft-capping, Gemma 2): the scaled scores become
+    `c * tanh(s * scale / c)` before the mask is applied (not with
+    `mask_first`).
+
+    Grouped-query attention: the last batch dim of `key` and `value` (the
+    heads) may be a divisor `Hkv` of the query's `Hq` (both static): query
+    head `h` reads key/value head `h / (Hq / Hkv)`. Every other batch dim
+    matches the query's. Multi-query attention is `Hkv = 1`. The mask
+    broadcasts against the query's batch dims.
     `result = softmax(s', last dim) · value`. The mask broadcasts (numpy rules)
     to `[batch..., Sq, Sk]` and is never expanded.
 
@@ -453,6 +557,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, InferTypeOpAdaptorWithIsCompa
                    DefaultValuedAttr<F64Attr, "0.0">:$fill_value,
                    UnitAttr:$mask_first, UnitAttr:$causal,
                    OptionalAttr<F64Attr>:$causal_fill, UnitAttr:$nan_to_zero,
+                   DefaultValuedAttr<Attn_CausalAlignAttr, "::mlir::attn::CausalAlign::top_left">:$causal_align,
+                   OptionalAttr<I64Attr>:$window, OptionalAttr<F64Attr>:$softcap,
                    OptionalAttr<DenseI64ArrayAttr>:$query_perm,
                    OptionalAttr<DenseI64ArrayAttr>:$key_perm,
                    OptionalAttr<DenseI64ArrayAttr>:$value_perm,
@@ -469,6 +575,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, InferTypeOpAdaptorWithIsCompa
                    "bool":$nan_to_zero), [{
       build($_builder, $_state, result, query, key, value, mask, scale,
             mask_kind, fill_value, mask_first, causal, causal_fill, nan_to_zero,
+            ::mlir::attn::CausalAlign::top_left, ::mlir::IntegerAttr(), ::mlir::FloatAttr(),
             ::mlir::DenseI64ArrayAttr(), ::mlir::DenseI64ArrayAttr(),
             ::mlir::DenseI64ArrayAttr(), ::mlir::DenseI64ArrayAttr());
     }]>
@@ -489,6 +596,9 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, InferTypeOpAdaptorWithIsCompa
     bool hasLayoutPerms() {
       return getQueryPerm() || getKeyPerm() || getValuePerm() || getResultPerm();
     }
+    /// Query heads per key/value head (1 unless grouped-query attention):
+    /// the logical query's last batch dim over the key's.
+    int64_t getKvGroupSize();
   }];
 }
 
