@@ -119,6 +119,24 @@ SymbolicDim SymbolicShapes::computeDim(Operation *def, Value v, int64_t i, int d
   if (def->hasTrait<OpTrait::SameOperandsAndResultType>() ||
       isa<CastOp, SoftmaxOp, LayerNormOp, RmsNormOp, TriluOp, RotaryOp>(def))
     return dim(def->getOperand(0), i, depth);
+  // Reductions: a reduced dim is 1 (keepdims) or gone; the others are the
+  // input's.
+  if (auto red = dyn_cast<ReduceOp>(def)) {
+    int64_t inRank = rankOf(red.getInput());
+    SmallVector<bool> reduced(inRank, false);
+    for (int64_t a : red.getAxes()) {
+      auto ax = normalizeAxis(a, inRank);
+      if (!ax)
+        return SymbolicDim();
+      reduced[*ax] = true;
+    }
+    if (red.getKeepdims())
+      return reduced[i] ? SymbolicDim::fixed(1) : dim(red.getInput(), i, depth);
+    for (int64_t k = 0, seen = 0; k < inRank; ++k)
+      if (!reduced[k] && seen++ == i)
+        return dim(red.getInput(), k, depth);
+    return SymbolicDim();
+  }
   // A linear layer keeps its input's batch dims; the last is a weight column
   // count (static in every result type that splits N).
   if (auto l = dyn_cast<LinearOp>(def)) {
