@@ -62,7 +62,9 @@ if [ "${ATTN_TEST_SANITIZERS:-1}" != 0 ]; then
     "$asan/test/CPU" "$asan/test/MemRef" "$asan/test/ABI" \
     "$asan/test/sanitizers" "$asan/test/fuzz" \
     "$asan/test/e2e/bert" "$asan/test/e2e/gpt2" \
-    "$asan/test/e2e/selfattn_dynamic" "$asan/test/e2e/encoder"
+    "$asan/test/e2e/selfattn_dynamic" "$asan/test/e2e/encoder" \
+    "$asan/test/e2e/llama" "$asan/test/e2e/gemma2" "$asan/test/e2e/phi3_dynamo" \
+    "$asan/test/e2e/gemma3_sdpa_dynamo"
 fi
 
 /usr/bin/python3 - "${xmls[@]}" <<'PY'

@@ -370,9 +370,15 @@ struct FuseRmsNormPass : attn::impl::FuseRmsNormPassBase<FuseRmsNormPass> {
         rw.modifyOpInPlace(use->getOwner(), [&] { use->set(op.getSum()); });
       if (residual)
         ++numResidual;
+      // Constants are left to eraseDeadConstants (an op of `dead` may be one
+      // of them: erased twice otherwise).
+      llvm::SmallPtrSet<Operation *, 8> erased;
       for (Operation *d : dead)
-        if (d && d->use_empty())
+        if (d && !erased.contains(d) && d->use_empty() &&
+            !llvm::is_contained(constants, d)) {
+          erased.insert(d);
           rw.eraseOp(d);
+        }
       eraseDeadConstants(rw, constants);
       ++numFused;
     }

@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 namespace mlir::attn {
 
@@ -20,10 +21,14 @@ inline SmallVector<Operation *> operandConstants(ArrayRef<Operation *> ops) {
 
 /// Erases the constants among `constants` that have no users left (a graph
 /// pass removes what only the ops it replaced used, and nothing else).
+/// A constant listed twice is erased once.
 inline void eraseDeadConstants(RewriterBase &rw, ArrayRef<Operation *> constants) {
+  llvm::SmallPtrSet<Operation *, 8> erased;
   for (Operation *c : constants)
-    if (c->use_empty())
+    if (!erased.contains(c) && c->use_empty()) {
+      erased.insert(c);
       rw.eraseOp(c);
+    }
 }
 
 } // namespace mlir::attn
