@@ -687,6 +687,40 @@ LogicalResult refuseIfSet(GI &g, llvm::StringRef attr, llvm::StringRef what) {
   return success();
 }
 
+/// What ORT's Attention and MultiHeadAttention share once Q/K/V are
+/// [B, H, S, D] (any past already concatenated): ORT's scale, the key padding
+/// mask as a mask_filter_value bias, the attention bias (same element type as
+/// `biasRef`), `unidirectional` aligned after the past. Returns the output
+/// merged to [B, S, H*D], or null (diagnosed).
+Value emitContribAttention(GI &g, Value q4, Value k4, Value v4, Value keyMask,
+                           llvm::StringRef maskName, bool maskIndexForms,
+                           double filter, Value attnBias, Value biasRef,
+                           bool unidirectional, Value kCur, Value pastK) {
+  AttentionSpec s;
+  s.q = q4;
+  s.k = k4;
+  s.v = v4;
+  auto scale = contribScale(g, q4);
+  if (failed(scale))
+    return {};
+  s.scale = *scale;
+  if (keyMask) {
+    Value mb = keyMaskBias(g, keyMask, q4, k4, filter, maskName, maskIndexForms);
+    if (!mb)
+      return {};
+    addBias(g, s, mb);
+  }
+  if (attnBias) {
+    if (failed(checkFloatInputs(g, {biasRef, attnBias})))
+      return {};
+    addBias(g, s, attnBias);
+  }
+  if (unidirectional)
+    setCausalAfterPast(g, s, kCur, pastK);
+  Value y = emitAttention(g, s);
+  return y ? mergeHeads(g, y) : Value();
+}
+
 LogicalResult convertMsAttention(GI &g) {
   auto x = g.requiredInput(0), w = g.requiredInput(1);
   auto heads = g.attrInt("num_heads");
@@ -774,30 +808,8 @@ LogicalResult convertMsAttention(GI &g) {
       return g.nodeError() << "past does not concatenate with the new keys";
   }
 
-  AttentionSpec s;
-  s.q = q4;
-  s.k = k4;
-  s.v = v4;
-  auto scale = contribScale(g, q4);
-  if (failed(scale))
-    return failure();
-  s.scale = *scale;
-  if (maskIndex) {
-    Value mb = keyMaskBias(g, maskIndex, q4, k4, attrDouble(*filter),
-                           "mask_index", true);
-    if (!mb)
-      return failure();
-    addBias(g, s, mb);
-  }
-  if (attnBias) {
-    if (failed(checkFloatInputs(g, {*x, attnBias})))
-      return failure();
-    addBias(g, s, attnBias);
-  }
-  if (*uni)
-    setCausalAfterPast(g, s, kCur, pastK);
-  Value y = emitAttention(g, s);
-  y = y ? mergeHeads(g, y) : Value();
+  Value y = emitContribAttention(g, q4, k4, v4, maskIndex, "mask_index", true,
+                                 attrDouble(*filter), attnBias, *x, *uni, kCur, pastK);
   if (!y)
     return failure();
   g.setOutput(0, y);
@@ -881,30 +893,8 @@ LogicalResult convertMsMultiHeadAttention(GI &g) {
       return g.nodeError() << "past_key/past_value do not concatenate with the "
                               "new keys/values";
   }
-  AttentionSpec s;
-  s.q = q4;
-  s.k = k4;
-  s.v = v4;
-  auto scale = contribScale(g, q4);
-  if (failed(scale))
-    return failure();
-  s.scale = *scale;
-  if (keyMask) {
-    Value mb = keyMaskBias(g, keyMask, q4, k4, attrDouble(*filter),
-                           "key_padding_mask", false);
-    if (!mb)
-      return failure();
-    addBias(g, s, mb);
-  }
-  if (attnBias) {
-    if (failed(checkFloatInputs(g, {*q, attnBias})))
-      return failure();
-    addBias(g, s, attnBias);
-  }
-  if (*uni)
-    setCausalAfterPast(g, s, kCur, pastK);
-  Value y = emitAttention(g, s);
-  y = y ? mergeHeads(g, y) : Value();
+  Value y = emitContribAttention(g, q4, k4, v4, keyMask, "key_padding_mask", false,
+                                 attrDouble(*filter), attnBias, *q, *uni, kCur, pastK);
   if (!y)
     return failure();
   g.setOutput(0, y);
