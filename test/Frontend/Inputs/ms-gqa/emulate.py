@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Runs GroupQueryAttention fixtures (gen.py) built for --target=cuda in the
 SIMT emulator of test/GPU (simt_emulator.py) and compares with onnxruntime's
-outputs (same metric and zero_rows rule as run.py).
+outputs (same metric and zero_rows rule as ../onnx-attention/run.py).
 
 usage: emulate.py ATTNC ATTN_OPT TMPDIR CASE...
 """

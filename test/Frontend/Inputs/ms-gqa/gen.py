@@ -8,7 +8,7 @@ Run with the pip interpreter (`python3`: onnx >= 1.23, onnxruntime >= 1.32):
 
 Each case is a one-node model in <case>/model.onnx with random inputs in
 <case>/inputs/<name>.npy and onnxruntime's (CPU) outputs in
-<case>/expected/<name>.npy; cases.json lists them (run.py compiles and runs
+<case>/expected/<name>.npy; cases.json lists them (../onnx-attention/run.py --cases compiles and runs
 them). Shapes are static except in the "dyn" cases (batch, sequence and past
 length symbolic). ONNX Runtime's GQA needs head sizes that are multiples of 8,
 one batch item when several new tokens meet a past, and

@@ -7,7 +7,12 @@ usage: run.py ATTNC ATTN_RUN TMPDIR GROUP [--emit-check]
 Runs every case of cases.json whose group is GROUP. Metric (CONTRACT.md):
 max|got - ref| / max(1, max|ref|) <= 1e-4, NaN positions identical.
 With --emit-check, also asserts that `attnc --emit=attn` has exactly one
-attn.attention and no attn.softmax for each case. Needs numpy only.
+attn.attention and no attn.softmax for each case. A case's "zero_rows"
+({output: [[batch, first_row], ...]}) lists output rows that the reference
+leaves unspecified (right-padded prompt queries): they are zeroed in ours
+before comparing (the reference has zeros there). `--cases DIR` reads another
+fixture directory of the same layout (test/Frontend/Inputs/ms-gqa). Needs
+numpy only.
 """
 import json
 import os
@@ -19,6 +24,8 @@ import numpy as np
 attnc, attn_run, tmp, group = sys.argv[1:5]
 emit_check = "--emit-check" in sys.argv[5:]
 here = os.path.dirname(os.path.abspath(__file__))
+if "--cases" in sys.argv[5:]:
+    here = os.path.abspath(sys.argv[sys.argv.index("--cases") + 1])
 os.makedirs(tmp, exist_ok=True)
 with open(os.path.join(here, "cases.json")) as f:
     cases = [c for c in json.load(f)["cases"] if c["group"] == group]
@@ -58,6 +65,8 @@ for c in cases:
     for o in c["outputs"]:
         ref = np.load(os.path.join(d, "expected", o + ".npy"))
         got = np.load(os.path.join(out, o + ".npy"))
+        for b, first in c.get("zero_rows", {}).get(o, []):
+            got[b, first:] = 0
         if got.shape != ref.shape:
             print("%s/%s: FAIL shape %s, expected %s" % (name, o, got.shape, ref.shape))
             failed += 1
