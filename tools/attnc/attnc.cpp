@@ -74,6 +74,13 @@ static cl::opt<bool> inputsOverrideInitializers(
              "inputs of the compiled model (default: compiled as constants, with a warning)"),
     cl::init(false), cl::cat(outputCat));
 
+static cl::opt<int64_t> kvCache(
+    "kv-cache",
+    cl::desc("Compile a with-past export with an in-place KV cache of MAX_LEN positions: the past "
+             "K/V inputs become cache buffers the model writes into, plus the input "
+             "past_sequence_length; the present outputs are dropped"),
+    cl::value_desc("MAX_LEN"), cl::init(0), cl::cat(outputCat));
+
 static cl::opt<std::string> targetName("target", cl::desc("cpu (default) or cuda[:sm_80|sm_90]"),
                                        cl::init("cpu"), cl::cat(targetCat));
 static cl::opt<std::string> mcpu(
@@ -113,6 +120,7 @@ static const char kOverview[] =
     "  attnc model.onnx --emit=imported         the graph as imported, before any pass\n"
     "  attnc model.onnx -v --mlir-timing        phases and per-pass times\n"
     "  attnc model.onnx --target=cuda:sm_90     an NVIDIA GPU library\n"
+    "  attnc past.onnx --kv-cache=2048          a with-past export with an in-place KV cache\n"
     "  attn-run model.so --input x=x.npy --print\n\n"
     "LLVM's and MLIR's other options: --help-hidden.\n";
 
@@ -203,6 +211,11 @@ int main(int argc, char **argv) {
   options.keyTile = keyTile;
   options.gpuTensorCores = gpuTensorCores;
   options.optLevel = optLevel;
+  if (kvCache.getNumOccurrences() && kvCache <= 0) {
+    error("--kv-cache=" + std::to_string(kvCache) + ": the cache length must be at least 1");
+    return 1;
+  }
+  options.kvCacheMaxLen = kvCache;
   request.emit = emitKind;
   request.output = outputFilename.empty() ? defaultOutput(inputFilename, emitKind)
                                            : outputFilename.getValue();

@@ -282,6 +282,15 @@ public:
   /// attn.reshape of `src` to the dims described by `dims`.
   Value reshapeTo(Value src, ArrayRef<DimSource> dims);
 
+  /// Imports the nodes of a subgraph (an If branch) at the builder's current
+  /// insertion point, with the enclosing scopes' values visible by name (ONNX
+  /// outer-scope references); returns the values of its outputs. `attrName`
+  /// ("then_branch") names the subgraph in diagnostics. The current node's
+  /// state (operands, name, location) is the same afterwards, and the
+  /// subgraph's own names are out of scope again.
+  FailureOr<SmallVector<Value>> importSubgraph(const onnx::GraphProto &graph,
+                                               llvm::StringRef attrName);
+
   /// Casts `v` to `elementType` (no-op when equal).
   Value castTo(Value v, Type elementType);
 
@@ -302,12 +311,23 @@ private:
   LogicalResult sortNodes(SmallVectorImpl<int> &order);
   /// Every attribute's declared type matches the one field it sets.
   LogicalResult checkAttributes();
+  LogicalResult checkAttributes(
+      ArrayRef<std::pair<const onnx::NodeProto *, std::string>> nodes);
   /// The graph has outputs, each named once and defined.
   LogicalResult checkGraphOutputs();
   /// Every external data location (initializers, Constant values) lies inside
   /// the model's directory. Runs before anything reads an external file.
   LogicalResult checkExternalData();
   LogicalResult convertNode(int index);
+  LogicalResult convertNode(const onnx::NodeProto &n,
+                            const std::string &displayName);
+  /// Orders the nodes of `graph` topologically (implicit inputs of nodes'
+  /// subgraphs count as inputs); `isOuter` says whether a name is defined
+  /// outside the graph; `prefix` goes before unnamed nodes' names.
+  LogicalResult sortGraph(const onnx::GraphProto &graph,
+                          llvm::function_ref<bool(llvm::StringRef)> isOuter,
+                          bool outerMayBeRedefined, llvm::StringRef prefix,
+                          SmallVectorImpl<int> &order);
   /// Resolves a value name (materializing initializers on demand).
   Value lookup(const std::string &name);
   std::string buildSignature(func::FuncOp func);
@@ -331,6 +351,11 @@ private:
 
   llvm::StringMap<Value> values;
   llvm::StringMap<const onnx::TensorProto *> initializers;
+  // Main-graph initializers once materialized (hoisted to the function body,
+  // visible in every subgraph).
+  llvm::StringMap<Value> initializerValues;
+  // Initializers of the subgraphs being imported (materialized where used).
+  llvm::StringSet<> localInitializers;
   llvm::StringSet<> usedNames;
   llvm::StringSet<> graphInputNames; // excluding initializers
   SmallVector<int> nodeOrder;        // topological
@@ -375,6 +400,14 @@ void registerShapeConverters(llvm::StringMap<OpConverter> &table);
 void registerDecomposedConverters(llvm::StringMap<OpConverter> &table);
 void registerAttentionConverters(llvm::StringMap<OpConverter> &table);
 void registerRotaryConverters(llvm::StringMap<OpConverter> &table);
+void registerControlFlowConverters(llvm::StringMap<OpConverter> &table);
+
+/// The graph-valued attributes of `node` (If's then_branch/else_branch...).
+SmallVector<std::pair<std::string, const onnx::GraphProto *>>
+nodeSubgraphs(const onnx::NodeProto &node);
+/// The names a node's subgraphs (recursively) read from enclosing scopes.
+void collectImplicitInputs(const onnx::NodeProto &node,
+                           SmallVectorImpl<std::string> &names);
 
 /// The reduction axes of a Reduce* node (attribute or input, by opset),
 /// normalized and sorted; `noop` is set when the node is an identity

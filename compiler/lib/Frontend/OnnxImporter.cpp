@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "Frontend/ImporterImpl.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -76,6 +77,78 @@ static std::string oneLine(llvm::StringRef text) {
     msg += c;
   }
   return msg;
+}
+
+/// Calls `fn(node, displayName)` for every node of `graph` and, before each
+/// node, of its subgraphs (recursively); unnamed subgraph nodes are named
+/// "<node>/<attribute>/<OpType>_<index>".
+static void forEachNode(
+    const onnx::GraphProto &graph, const std::string &prefix,
+    llvm::function_ref<void(const onnx::NodeProto &, const std::string &)> fn) {
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const auto &node = graph.node(i);
+    std::string name =
+        node.name().empty() ? prefix + nodeDisplayName(node, i) : node.name();
+    for (const auto &[attr, sub] : nodeSubgraphs(node))
+      forEachNode(*sub, name + "/" + attr + "/", fn);
+    fn(node, name);
+  }
+}
+
+/// Calls `fn(graph)` for `graph` and every subgraph in it.
+static void forEachGraph(const onnx::GraphProto &graph,
+                         llvm::function_ref<void(const onnx::GraphProto &)> fn) {
+  fn(graph);
+  for (const auto &node : graph.node())
+    for (const auto &[attr, sub] : nodeSubgraphs(node))
+      forEachGraph(*sub, fn);
+}
+
+SmallVector<std::pair<std::string, const onnx::GraphProto *>>
+onnx_import::nodeSubgraphs(const onnx::NodeProto &node) {
+  SmallVector<std::pair<std::string, const onnx::GraphProto *>> out;
+  for (const auto &a : node.attribute()) {
+    if (a.has_g())
+      out.push_back({a.name(), &a.g()});
+    for (const auto &g : a.graphs())
+      out.push_back({a.name(), &g});
+  }
+  return out;
+}
+
+/// Adds to `names` what `graph` reads from enclosing scopes.
+static void graphImplicitInputs(const onnx::GraphProto &graph,
+                                SmallVectorImpl<std::string> &names) {
+  llvm::StringSet<> defined;
+  for (const auto &vi : graph.input())
+    defined.insert(vi.name());
+  for (const auto &t : graph.initializer())
+    defined.insert(t.name());
+  for (const auto &node : graph.node())
+    for (const auto &out : node.output())
+      if (!out.empty())
+        defined.insert(out);
+  llvm::StringSet<> seen;
+  auto add = [&](const std::string &name) {
+    if (!name.empty() && !defined.contains(name) && seen.insert(name).second)
+      names.push_back(name);
+  };
+  for (const auto &node : graph.node()) {
+    for (const auto &in : node.input())
+      add(in);
+    SmallVector<std::string> inner;
+    collectImplicitInputs(node, inner);
+    for (const auto &in : inner)
+      add(in);
+  }
+  for (const auto &out : graph.output())
+    add(out.name());
+}
+
+void onnx_import::collectImplicitInputs(const onnx::NodeProto &node,
+                                        SmallVectorImpl<std::string> &names) {
+  for (const auto &[attr, sub] : nodeSubgraphs(node))
+    graphImplicitInputs(*sub, names);
 }
 
 //===----------------------------------------------------------------------===//
@@ -339,7 +412,7 @@ OwningOpRef<ModuleOp>
 mlir::attn::importOnnxFile(MLIRContext &context, llvm::StringRef path,
                            const OnnxImportOptions &options) {
   context.loadDialect<AttnDialect, func::FuncDialect, arith::ArithDialect,
-                      tensor::TensorDialect>();
+                      tensor::TensorDialect, scf::SCFDialect>();
   Location loc = UnknownLoc::get(&context);
   try {
     onnx::ModelProto model;
@@ -390,11 +463,11 @@ LogicalResult GraphImporter::checkSupportedOps(MLIRContext &ctx, Location loc,
   };
   llvm::StringMap<Uses> unsupported;
   SmallVector<std::string> keys; // first-use order
-  for (int i = 0; i < graph.node_size(); ++i) {
-    const auto &node = graph.node(i);
-    bool ok = lookupConverter(node.domain(), node.op_type()) != nullptr;
-    if (ok)
-      continue;
+  // Subgraphs (If branches) included: their nodes go through the same table.
+  forEachNode(graph, "", [&](const onnx::NodeProto &node,
+                             const std::string &name) {
+    if (lookupConverter(node.domain(), node.op_type()))
+      return;
     std::string key = isDefaultDomain(node.domain())
                           ? node.op_type()
                           : node.domain() + "::" + node.op_type();
@@ -402,8 +475,8 @@ LogicalResult GraphImporter::checkSupportedOps(MLIRContext &ctx, Location loc,
       keys.push_back(key);
     Uses &u = unsupported[key];
     u.domain = isDefaultDomain(node.domain()) ? "" : node.domain();
-    u.nodes.push_back(nodeDisplayName(node, i));
-  }
+    u.nodes.push_back(name);
+  });
   for (const std::string &key : keys) {
     const Uses &uses = unsupported[key];
     auto diag = emitError(UnknownLoc::get(&ctx))
@@ -571,21 +644,43 @@ LogicalResult GraphImporter::importInputs() {
 }
 
 LogicalResult GraphImporter::sortNodes(SmallVectorImpl<int> &order) {
-  const auto &graph = model.graph();
+  return sortGraph(
+      model.graph(),
+      [&](llvm::StringRef name) {
+        return graphInputNames.count(name) || initializers.count(name);
+      },
+      /*outerMayBeRedefined=*/false, "", order);
+}
+
+LogicalResult
+GraphImporter::sortGraph(const onnx::GraphProto &graph,
+                         llvm::function_ref<bool(llvm::StringRef)> isOuter,
+                         bool outerMayBeRedefined, llvm::StringRef prefix,
+                         SmallVectorImpl<int> &order) {
   int n = graph.node_size();
   llvm::StringMap<int> producer;
   bool ok = true;
-  auto nodeLocOf = [&](int i) {
-    return NameLoc::get(
-        StringAttr::get(&ctx, nodeDisplayName(graph.node(i), i)));
+  auto nameOf = [&](int i) {
+    const auto &node = graph.node(i);
+    return node.name().empty() ? prefix.str() + nodeDisplayName(node, i)
+                               : node.name();
   };
+  auto nodeLocOf = [&](int i) {
+    return NameLoc::get(StringAttr::get(&ctx, nameOf(i)));
+  };
+  // Subgraph inputs and initializers are defined before any node.
+  llvm::StringSet<> graphDefined;
+  for (const auto &vi : graph.input())
+    graphDefined.insert(vi.name());
+  for (const auto &t : graph.initializer())
+    graphDefined.insert(t.name());
   for (int i = 0; i < n; ++i) {
     for (const auto &out : graph.node(i).output()) {
       if (out.empty())
         continue;
-      if (graphInputNames.count(out) || initializers.count(out)) {
+      if ((!outerMayBeRedefined && isOuter(out)) || graphDefined.count(out)) {
         emitError(nodeLocOf(i))
-            << "ONNX node '" << nodeDisplayName(graph.node(i), i) << "' ("
+            << "ONNX node '" << nameOf(i) << "' ("
             << graph.node(i).op_type() << "): output '" << out
             << "' redefines a graph input or initializer";
         ok = false;
@@ -594,24 +689,38 @@ LogicalResult GraphImporter::sortNodes(SmallVectorImpl<int> &order) {
       auto [it, inserted] = producer.try_emplace(out, i);
       if (!inserted) {
         emitError(nodeLocOf(i))
-            << "ONNX node '" << nodeDisplayName(graph.node(i), i) << "' ("
+            << "ONNX node '" << nameOf(i) << "' ("
             << graph.node(i).op_type() << "): output '" << out
-            << "' is also produced by node '"
-            << nodeDisplayName(graph.node(it->second), it->second) << "'";
+            << "' is also produced by node '" << nameOf(it->second) << "'";
         ok = false;
       }
     }
   }
+  // What each node reads: its inputs, then what its subgraphs read from
+  // enclosing scopes (an If must come after the values its branches use).
+  SmallVector<SmallVector<std::string>> reads(n);
   for (int i = 0; i < n; ++i) {
-    for (const auto &in : graph.node(i).input()) {
-      if (in.empty() || graphInputNames.count(in) || initializers.count(in) ||
-          producer.count(in))
+    const auto &node = graph.node(i);
+    reads[i].assign(node.input().begin(), node.input().end());
+    size_t explicitCount = reads[i].size();
+    collectImplicitInputs(node, reads[i]);
+    for (size_t k = 0; k < reads[i].size(); ++k) {
+      const std::string &in = reads[i][k];
+      if (in.empty() || graphDefined.count(in) || producer.count(in) ||
+          isOuter(in))
         continue;
-      emitError(nodeLocOf(i))
-          << "ONNX node '" << nodeDisplayName(graph.node(i), i) << "' ("
-          << graph.node(i).op_type() << "): input '" << in
-          << "' is not produced by any node and is not a graph input or "
-             "initializer";
+      if (k < explicitCount)
+        emitError(nodeLocOf(i))
+            << "ONNX node '" << nameOf(i) << "' (" << node.op_type()
+            << "): input '" << in
+            << "' is not produced by any node and is not a graph input or "
+               "initializer";
+      else
+        emitError(nodeLocOf(i))
+            << "ONNX node '" << nameOf(i) << "' (" << node.op_type()
+            << "): a subgraph reads '" << in
+            << "', which is not produced by any node and is not a graph "
+               "input or initializer";
       ok = false;
     }
   }
@@ -628,17 +737,16 @@ LogicalResult GraphImporter::sortNodes(SmallVectorImpl<int> &order) {
     state[root] = 1;
     while (!stack.empty()) {
       auto &[node, next] = stack.back();
-      const auto &proto = graph.node(node);
-      if (next < proto.input_size()) {
-        const std::string &in = proto.input(next++);
+      if (next < (int)reads[node].size()) {
+        const std::string &in = reads[node][next++];
         auto it = producer.find(in);
         if (in.empty() || it == producer.end())
           continue;
         int p = it->second;
         if (state[p] == 1)
           return emitError(nodeLocOf(p))
-                 << "ONNX graph has a cycle through node '"
-                 << nodeDisplayName(graph.node(p), p) << "'";
+                 << "ONNX graph has a cycle through node '" << nameOf(p)
+                 << "'";
         if (state[p] == 0) {
           state[p] = 1;
           stack.push_back({p, 0});
@@ -657,6 +765,12 @@ Value GraphImporter::lookup(const std::string &name) {
   auto it = values.find(name);
   if (it != values.end())
     return it->second;
+  bool local = localInitializers.contains(name);
+  if (!local) {
+    auto cached = initializerValues.find(name);
+    if (cached != initializerValues.end())
+      return cached->second;
+  }
   auto init = initializers.find(name);
   if (init == initializers.end())
     return {};
@@ -665,15 +779,39 @@ Value GraphImporter::lookup(const std::string &name) {
                            UnknownLoc::get(&ctx));
   if (failed(attr))
     return {};
+  if (local) {
+    // A subgraph's own initializer: in scope only there.
+    Value v = arith::ConstantOp::create(builder, loc, cast<TypedAttr>(*attr));
+    values[name] = v;
+    return v;
+  }
+  // A main-graph initializer first read inside a subgraph is placed in the
+  // function body, before the op holding the subgraph, so that it dominates
+  // every later use (and is imported once).
+  OpBuilder::InsertionGuard guard(builder);
+  Block *block = builder.getInsertionBlock();
+  Operation *parent = block ? block->getParentOp() : nullptr;
+  Operation *ancestor = nullptr;
+  while (parent && !isa<func::FuncOp>(parent)) {
+    ancestor = parent;
+    parent = parent->getBlock() ? parent->getBlock()->getParentOp() : nullptr;
+  }
+  if (ancestor)
+    builder.setInsertionPoint(ancestor);
   Value v = arith::ConstantOp::create(builder, loc, cast<TypedAttr>(*attr));
-  values[name] = v;
+  initializerValues[name] = v;
   return v;
 }
 
 LogicalResult GraphImporter::convertNode(int index) {
   const onnx::NodeProto &n = model.graph().node(index);
+  return convertNode(n, nodeDisplayName(n, index));
+}
+
+LogicalResult GraphImporter::convertNode(const onnx::NodeProto &n,
+                                         const std::string &displayName) {
   curNode = &n;
-  curNodeName = nodeDisplayName(n, index);
+  curNodeName = displayName;
   nodeLoc = NameLoc::get(StringAttr::get(&ctx, curNodeName));
 
   // Diagnostics from op inference and verification name the node in a note.
@@ -815,34 +953,46 @@ LogicalResult GraphImporter::checkExternalData() {
     ok = succeeded(resolveExternalDataFile(UnknownLoc::get(&ctx), what,
                                            location, modelDir, file));
   };
-  const auto &graph = model.graph();
-  for (const auto &t : graph.initializer())
-    if (ok)
-      check(t, "initializer '" + t.name() + "'");
-  for (int i = 0; ok && i < graph.node_size(); ++i) {
-    const auto &node = graph.node(i);
-    for (const auto &a : node.attribute()) {
-      std::string what = "ONNX node '" + nodeDisplayName(node, i) + "' (" +
-                         node.op_type() + "): attribute '" + a.name() + "'";
-      if (ok && a.has_t())
-        check(a.t(), what);
-      for (const auto &t : a.tensors())
-        if (ok)
-          check(t, what);
-    }
-  }
+  forEachGraph(model.graph(), [&](const onnx::GraphProto &graph) {
+    for (const auto &t : graph.initializer())
+      if (ok)
+        check(t, "initializer '" + t.name() + "'");
+  });
+  forEachNode(model.graph(), "",
+              [&](const onnx::NodeProto &node, const std::string &name) {
+                for (const auto &a : node.attribute()) {
+                  std::string what = "ONNX node '" + name + "' (" +
+                                     node.op_type() + "): attribute '" +
+                                     a.name() + "'";
+                  if (ok && a.has_t())
+                    check(a.t(), what);
+                  for (const auto &t : a.tensors())
+                    if (ok)
+                      check(t, what);
+                }
+              });
   return success(ok);
 }
 
 LogicalResult GraphImporter::checkAttributes() {
+  // Every node, those of subgraphs (If branches) included.
+  SmallVector<std::pair<const onnx::NodeProto *, std::string>> nodes;
+  forEachNode(model.graph(), "",
+              [&](const onnx::NodeProto &node, const std::string &name) {
+                nodes.push_back({&node, name});
+              });
+  return checkAttributes(nodes);
+}
+
+LogicalResult GraphImporter::checkAttributes(
+    ArrayRef<std::pair<const onnx::NodeProto *, std::string>> nodes) {
   using AP = onnx::AttributeProto;
-  const auto &graph = model.graph();
-  for (int i = 0; i < graph.node_size(); ++i) {
-    const auto &node = graph.node(i);
-    Location loc = NameLoc::get(StringAttr::get(&ctx, nodeDisplayName(node, i)));
+  for (const auto &[nodePtr, displayName] : nodes) {
+    const auto &node = *nodePtr;
+    Location loc = NameLoc::get(StringAttr::get(&ctx, displayName));
     auto error = [&]() {
-      return emitError(loc) << "ONNX node '" << nodeDisplayName(node, i)
-                            << "' (" << node.op_type() << "): ";
+      return emitError(loc) << "ONNX node '" << displayName << "' ("
+                            << node.op_type() << "): ";
     };
     llvm::StringSet<> names;
     for (const auto &a : node.attribute()) {
@@ -957,12 +1107,15 @@ LogicalResult GraphImporter::prepare() {
       failed(checkGraphOutputs()) || failed(checkAttributes()) ||
       failed(checkExternalData()))
     return failure();
-  for (const auto &node : graph.node())
-    for (const auto &in : node.input())
-      if (!in.empty())
-        usedNames.insert(in);
-  for (const auto &out : graph.output())
-    usedNames.insert(out.name());
+  // Names read by subgraphs (If branches) count as used too.
+  forEachGraph(graph, [&](const onnx::GraphProto &g) {
+    for (const auto &node : g.node())
+      for (const auto &in : node.input())
+        if (!in.empty())
+          usedNames.insert(in);
+    for (const auto &out : g.output())
+      usedNames.insert(out.name());
+  });
   return sortNodes(nodeOrder);
 }
 

@@ -159,6 +159,7 @@ OpConverter onnx_import::lookupConverter(llvm::StringRef domain,
     registerDecomposedConverters(t);
     registerAttentionConverters(t);
     registerRotaryConverters(t);
+    registerControlFlowConverters(t);
     return t;
   }();
   std::string key = domain.empty() || domain == "ai.onnx"

@@ -148,6 +148,9 @@ struct AttentionMatch {
   double fillValue = 0.0;
   bool maskFirst = false;
   bool causal = false;
+  /// bottom_right: queries after a KV cache (the mask compared key positions
+  /// with `range(Sq) + (Sk - Sq)`).
+  CausalAlign causalAlign = CausalAlign::top_left;
   std::optional<double> causalFill;
   bool nanToZero = false;
   std::optional<double> softcap;

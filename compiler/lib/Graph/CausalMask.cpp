@@ -5,7 +5,10 @@
 // into `(k - q >= t) ? hi : lo` patterns; decides which mask is exactly
 // top-left causal and becomes the `causal` flag, splits `causal & padding`
 // into the flag and the padding mask, and folds the scales and the mask into
-// the attributes of attn.attention (matchAttributes).
+// the attributes of attn.attention (matchAttributes). Position vectors may
+// carry a symbolic offset (a with-past export's query positions are
+// `range(T) + P`, P the past length): a mask that keeps k <= q + (Sk - Sq) is
+// causal with `causal_align = bottom_right` (queries after a KV cache).
 //
 //===----------------------------------------------------------------------===//
 #include "Graph/AttentionMatch.h"
@@ -22,10 +25,211 @@ using namespace mlir::attn::fuse;
 
 namespace {
 
+/// A size as a sum of symbolic dims with integer coefficients plus a
+/// constant (`past + seq`): what SymbolicDim cannot say for concatenated KV
+/// caches.
+struct LinearSize {
+  int64_t c = 0;
+  SmallVector<std::pair<SymbolicDim, int64_t>> terms;
+
+  static LinearSize constant(int64_t v) {
+    LinearSize r;
+    r.c = v;
+    return r;
+  }
+  /// A known dim (static or symbolic); nullopt when unknown.
+  static std::optional<LinearSize> of(const SymbolicDim &d) {
+    if (!d.known())
+      return std::nullopt;
+    if (d.isStatic())
+      return constant(d.size);
+    LinearSize r;
+    r.terms.push_back({d, 1});
+    return r;
+  }
+  LinearSize plus(const LinearSize &o, int64_t sign = 1) const {
+    LinearSize r = *this;
+    r.c += sign * o.c;
+    for (const auto &[d, k] : o.terms) {
+      auto it = llvm::find_if(r.terms, [&](const auto &t) { return t.first.same(d); });
+      if (it == r.terms.end())
+        r.terms.push_back({d, sign * k});
+      else
+        it->second += sign * k;
+    }
+    llvm::erase_if(r.terms, [](const auto &t) { return t.second == 0; });
+    return r;
+  }
+  bool zero() const { return c == 0 && terms.empty(); }
+  bool equals(const LinearSize &o) const { return plus(o, -1).zero(); }
+};
+
+/// Follows sizes as LinearSize: a dim of a tensor (through concatenation on
+/// that axis, matmul, transpose, broadcasting elementwise ops and reshapes),
+/// and the value of a scalar integer tensor (through Add/Sub and
+/// `Gather(Shape(x), i)`), falling back on SymbolicShapes.
+class LinearSizes {
+public:
+  explicit LinearSizes(SymbolicShapes &dims) : dims(dims) {}
+
+  std::optional<LinearSize> dim(Value v, int64_t i, int depth = 0) {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type || depth > 32)
+      return std::nullopt;
+    int64_t rank = type.getRank();
+    if (i < 0)
+      i += rank;
+    if (i < 0 || i >= rank)
+      return std::nullopt;
+    if (!type.isDynamicDim(i))
+      return LinearSize::constant(type.getDimSize(i));
+    Operation *def = v.getDefiningOp();
+    // Concatenation along the dim first: SymbolicShapes names such a dim by
+    // the value itself, which would hide `past + seq`.
+    auto concat = dyn_cast_or_null<ConcatOp>(def);
+    if (!concat || (i != (int64_t)concat.getAxis() && i != (int64_t)concat.getAxis() + rank))
+      if (auto d = fromSymbolic(dims.dim(v, i), depth))
+        return d;
+    if (!def)
+      return std::nullopt;
+    if (auto c = dyn_cast<ConcatOp>(def)) {
+      if (i != (int64_t)c.getAxis() && i != (int64_t)c.getAxis() + rank)
+        return dim(c.getInputs()[0], i, depth + 1);
+      LinearSize sum;
+      for (Value in : c.getInputs()) {
+        auto d = dim(in, i, depth + 1);
+        if (!d)
+          return std::nullopt;
+        sum = sum.plus(*d);
+      }
+      return sum;
+    }
+    if (auto t = dyn_cast<TransposeOp>(def))
+      return dim(t.getInput(), t.getPerm()[i], depth + 1);
+    if (auto r = dyn_cast<RangeOp>(def)) {
+      // range(0, n, 1) has n elements.
+      auto start = evalScalar(r.getStart()), delta = evalScalar(r.getDelta());
+      if (!start || !delta || *start != 0.0 || *delta != 1.0)
+        return std::nullopt;
+      return scalar(r.getLimit(), depth + 1);
+    }
+    if (auto mm = dyn_cast<MatmulOp>(def)) {
+      if (i == rank - 2)
+        return dim(mm.getLhs(), -2, depth + 1);
+      if (i == rank - 1)
+        return dim(mm.getRhs(), -1, depth + 1);
+      return std::nullopt;
+    }
+    if (isa<CmpOp, AndOp, OrOp, SelectOp, AddOp, SubOp, MulOp, DivOp, NotOp, CastOp,
+            ExpandOp>(def)) {
+      // Broadcasting: the one size among the operands that is not 1.
+      std::optional<LinearSize> r;
+      ValueRange operands = def->getOperands();
+      if (auto e = dyn_cast<ExpandOp>(def))
+        operands = e->getOperands().take_front(1);
+      for (Value operand : operands) {
+        auto ot = dyn_cast<RankedTensorType>(operand.getType());
+        if (!ot)
+          return std::nullopt;
+        int64_t j = i - (rank - ot.getRank());
+        if (j < 0 || ot.getDimSize(j) == 1)
+          continue;
+        auto d = dim(operand, j, depth + 1);
+        if (!d || (r && !r->equals(*d)))
+          return std::nullopt;
+        r = d;
+      }
+      return r;
+    }
+    if (auto r = dyn_cast<ReshapeOp>(def)) {
+      // A -1 among static 1s over an input with one non-1 dim.
+      auto in = cast<RankedTensorType>(r.getInput().getType());
+      ConstantReader shape = readConstant(r.getShape());
+      if (!shape || shape.numElements != rank || shape.at(i) != -1)
+        return std::nullopt;
+      for (int64_t j = 0; j < rank; ++j)
+        if (j != i && shape.at(j) != 1)
+          return std::nullopt;
+      std::optional<int64_t> only;
+      for (int64_t j = 0; j < in.getRank(); ++j) {
+        if (in.getDimSize(j) == 1)
+          continue;
+        if (only)
+          return std::nullopt;
+        only = j;
+      }
+      return only ? dim(r.getInput(), *only, depth + 1) : LinearSize::constant(1);
+    }
+    return std::nullopt;
+  }
+
+  /// The value of a one-element integer tensor as a size.
+  std::optional<LinearSize> scalar(Value v, int depth = 0) {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type || depth > 32 || !isa<IntegerType>(type.getElementType()) ||
+        type.getNumElements() != 1)
+      return std::nullopt;
+    Operation *def = v.getDefiningOp();
+    auto g = dyn_cast_or_null<GatherOp>(def);
+    if (!g || !g.getData().getDefiningOp<ShapeOp>())
+      if (auto d = fromSymbolic(dims.elem(v, 0), depth))
+        return d;
+    if (!def)
+      return std::nullopt;
+    if (isa<AddOp, SubOp>(def)) {
+      auto a = scalar(def->getOperand(0), depth + 1), b = scalar(def->getOperand(1), depth + 1);
+      if (!a || !b)
+        return std::nullopt;
+      return a->plus(*b, isa<AddOp>(def) ? 1 : -1);
+    }
+    if (isa<ReshapeOp, CastOp>(def))
+      return scalar(def->getOperand(0), depth + 1);
+    if (auto g = dyn_cast<GatherOp>(def)) {
+      auto shape = g.getData().getDefiningOp<ShapeOp>();
+      ConstantReader idx = readConstant(g.getIndices());
+      if (!shape || !idx || idx.numElements != 1)
+        return std::nullopt;
+      int64_t rank = cast<RankedTensorType>(shape.getInput().getType()).getRank();
+      int64_t start = (int64_t)shape.getStart();
+      if (start < 0)
+        start += rank;
+      int64_t n = cast<RankedTensorType>(shape.getType()).getDimSize(0);
+      int64_t k = (int64_t)idx.at(0);
+      if (k < 0)
+        k += n;
+      if (k < 0 || k >= n)
+        return std::nullopt;
+      return dim(shape.getInput(), start + k, depth + 1);
+    }
+    return std::nullopt;
+  }
+
+private:
+  SymbolicShapes &dims;
+
+  /// A SymbolicDim as LinearSize: SymbolicShapes' interned sums (a
+  /// concatenated dim, `past + seq` sizes) give their terms back.
+  std::optional<LinearSize> fromSymbolic(const SymbolicDim &d, int) {
+    std::optional<SymbolicSum> s = dims.sum(d);
+    if (!s)
+      return std::nullopt;
+    LinearSize r;
+    r.c = s->c;
+    r.terms = s->terms;
+    return r;
+  }
+};
+
 struct MaskPattern {
   int64_t t = 0;
   double hi = 0.0, lo = 0.0;
   enum class Index { none, key, query, vector } index = Index::none;
+  /// A position vector's value is its index + `offset`; a 2-D pattern's
+  /// threshold is `t + offset` (query positions after a cache).
+  LinearSize offset;
+  /// A pattern of positions (index none, not splat) made by comparing
+  /// position vectors: their lengths, [query, key].
+  std::optional<LinearSize> rows, cols;
   bool splat() const { return index == Index::none && hi == lo; }
 };
 
@@ -58,6 +262,9 @@ public:
         return std::nullopt;
       MaskPattern p;
       p.index = MaskPattern::Index::vector;
+      std::optional<LinearSize> n = LinearSizes(dims).scalar(r.getLimit());
+      if (n)
+        p.rows = n; // the vector's length
       return p;
     }
     if (auto t = dyn_cast<TriluOp>(def)) {
@@ -100,6 +307,26 @@ public:
       return combine({*c, *a, *b}, [](ArrayRef<double> x) {
         return x[0] != 0.0 ? x[1] : x[2];
       });
+    }
+    if (isa<AddOp>(def)) {
+      // position vector + a scalar size: positions from an offset.
+      for (int i : {0, 1}) {
+        Value x = def->getOperand(i), y = def->getOperand(1 - i);
+        auto yt = cast<RankedTensorType>(y.getType());
+        if (yt.getRank() > 1 || yt.getNumElements() != 1)
+          continue;
+        auto p = eval(x, depth + 1);
+        if (!p || p->index == MaskPattern::Index::none)
+          continue;
+        auto off = LinearSizes(dims).scalar(y);
+        if (!off)
+          return std::nullopt;
+        if (cast<RankedTensorType>(v.getType()).getShape() !=
+            cast<RankedTensorType>(x.getType()).getShape())
+          return std::nullopt;
+        p->offset = p->offset.plus(*off);
+        return p;
+      }
     }
     if (isa<AddOp, SubOp, MulOp, DivOp>(def)) {
       auto a = eval(def->getOperand(0), depth + 1);
@@ -159,22 +386,40 @@ private:
   std::optional<MaskPattern>
   combine(ArrayRef<MaskPattern> in,
           llvm::function_ref<double(ArrayRef<double>)> fn) {
-    std::optional<int64_t> t;
+    const MaskPattern *first = nullptr;
+    bool lengthsDiffer = false;
     for (const MaskPattern &p : in) {
       if (p.index != MaskPattern::Index::none)
         return std::nullopt;
       if (p.splat())
         continue;
-      if (t && *t != p.t)
+      if (first && (first->t != p.t || !first->offset.equals(p.offset)))
         return std::nullopt;
-      t = p.t;
+      // A symbolic threshold only from comparisons of positions of the same
+      // (known) lengths, never mixed with a constant's.
+      if (!p.offset.zero() && first &&
+          (!first->rows || !p.rows || !first->rows->equals(*p.rows) ||
+           !first->cols->equals(*p.cols)))
+        return std::nullopt;
+      if (first && first->rows && (!p.rows || !first->rows->equals(*p.rows) ||
+                                   !first->cols->equals(*p.cols)))
+        lengthsDiffer = true;
+      first = &p;
     }
     SmallVector<double> hi, lo;
     for (const MaskPattern &p : in) {
       hi.push_back(p.hi);
       lo.push_back(p.lo);
     }
-    return pattern(t.value_or(0), fn(hi), fn(lo));
+    MaskPattern r = pattern(first ? first->t : 0, fn(hi), fn(lo));
+    if (first) {
+      r.offset = first->offset;
+      if (!lengthsDiffer) {
+        r.rows = first->rows;
+        r.cols = first->cols;
+      }
+    }
+    return r;
   }
 
   /// Reshape/expand: a rank-1 position vector laid out as [1, n] (key
@@ -205,10 +450,18 @@ private:
         if (outTy.getDimSize(i) != 1)
           return std::nullopt;
       SymbolicDim rows = dims.dim(v, -2), cols = dims.dim(v, -1);
+      // Sizes SymbolicDim cannot name (past + seq) compare as LinearSize.
+      LinearSizes lin(dims);
+      auto sameLen = [&](const SymbolicDim &d, int64_t outDim) {
+        if (d.same(n))
+          return true;
+        auto a = lin.dim(v, outDim), b = lin.dim(in, along);
+        return a && b && a->equals(*b);
+      };
       MaskPattern r = *p;
-      if (rows.isOne() && cols.same(n))
+      if (rows.isOne() && sameLen(cols, -1))
         r.index = MaskPattern::Index::key;
-      else if (cols.isOne() && rows.same(n))
+      else if (cols.isOne() && sameLen(rows, -2))
         r.index = MaskPattern::Index::query;
       else
         return std::nullopt;
@@ -218,10 +471,14 @@ private:
       return std::nullopt;
     if (p->splat())
       return p;
-    if (inTy.getRank() < 2 || rank < 2 ||
-        !dims.dim(v, -1).same(dims.dim(in, -1)) ||
-        !dims.dim(v, -2).same(dims.dim(in, -2)))
+    if (inTy.getRank() < 2 || rank < 2)
       return std::nullopt;
+    if (!dims.dim(v, -1).same(dims.dim(in, -1)) || !dims.dim(v, -2).same(dims.dim(in, -2))) {
+      LinearSizes lin(dims);
+      auto a = lin.dim(v, -1), b = lin.dim(in, -1), c = lin.dim(v, -2), d = lin.dim(in, -2);
+      if (!a || !b || !c || !d || !a->equals(*b) || !c->equals(*d))
+        return std::nullopt;
+    }
     return p;
   }
 
@@ -245,14 +502,23 @@ private:
     }
     if (a->index != I::key || b->index != I::query)
       return std::nullopt;
-    // Compare k with q in terms of d = k - q.
+    // Compare k + ka with q + qa in terms of d = k - q against qa - ka.
+    MaskPattern r;
     switch (pred) {
-    case CmpPredicate::gt: return pattern(1, 1.0, 0.0); // d >= 1
-    case CmpPredicate::ge: return pattern(0, 1.0, 0.0); // d >= 0
-    case CmpPredicate::lt: return pattern(0, 0.0, 1.0); // not d >= 0
-    case CmpPredicate::le: return pattern(1, 0.0, 1.0); // not d >= 1
+    case CmpPredicate::gt: r = pattern(1, 1.0, 0.0); break; // d >= 1
+    case CmpPredicate::ge: r = pattern(0, 1.0, 0.0); break; // d >= 0
+    case CmpPredicate::lt: r = pattern(0, 0.0, 1.0); break; // not d >= 0
+    case CmpPredicate::le: r = pattern(1, 0.0, 1.0); break; // not d >= 1
     default: return std::nullopt;
     }
+    r.offset = b->offset.plus(a->offset, -1);
+    if (b->rows && a->rows) {
+      r.rows = b->rows;
+      r.cols = a->rows;
+    } else if (!r.offset.zero()) {
+      return std::nullopt;
+    }
+    return r;
   }
 };
 
@@ -267,46 +533,81 @@ bool negligible(double x, double laterScale) {
   return eff == -INFINITY || eff <= kCausalMaskThreshold;
 }
 
-/// Whether the mask is exactly top-left causal on scores whose query and key
-/// lengths are `sq` and `sk`: its last two dims provably are [sq, sk], its
-/// value depends only on the position (a constant, or a Trilu of a
-/// ConstantOfShape, or a comparison of range() key and query positions, ...),
-/// key k is masked exactly when k > q, and a masked score gets exp() = 0.
-bool isCausalMask(const MaskEdit &mask, double laterScale, const SymbolicDim &sq,
-                  const SymbolicDim &sk, SymbolicShapes &dims) {
-  auto type = cast<RankedTensorType>(mask.mask.getType());
-  if (type.getRank() < 2 || !dims.dim(mask.mask, -2).same(sq) ||
-      !dims.dim(mask.mask, -1).same(sk))
-    return false;
-  std::optional<MaskPattern> p = PatternEvaluator(dims).eval(mask.mask);
-  if (!p || p->index != MaskPattern::Index::none || p->splat() || p->t != 1)
-    return false;
-  double masked = p->hi, kept = p->lo; // masked where k - q >= 1
-  switch (mask.kind) {
-  case MaskKind::additive:
-    return kept == 0.0 && negligible(masked, laterScale);
-  case MaskKind::fill_if_zero:
-    return negligible(mask.fill, laterScale) && masked == 0.0 && kept != 0.0;
-  case MaskKind::fill_if_nonzero:
-    // NaN counts as nonzero, as `mask != 0`.
-    return negligible(mask.fill, laterScale) && masked != 0.0 && kept == 0.0;
-  case MaskKind::none:
-    return false;
+/// The scores' query and key lengths, as SymbolicShapes and as LinearSize
+/// (the latter knows `past + seq`).
+struct ScoreLengths {
+  SymbolicDim sq, sk;
+  std::optional<LinearSize> lsq, lsk;
+};
+
+/// Which causal alignment a pattern masked exactly where k - q >= 1 +
+/// `offset` (p.t == 1) is, on the scores `len`: top-left when the offset is 0
+/// and the mask `v` provably has the scores' last two dims; bottom-right when
+/// the offset is Sk - Sq and the pattern compares positions of exactly the
+/// scores' lengths (Sq query positions P..P+Sq-1 against Sk key positions,
+/// P = Sk - Sq: a with-past export's `kv_idx <= cache_position`).
+std::optional<CausalAlign> causalAlignOf(const MaskPattern &p, Value v, const ScoreLengths &len,
+                                         SymbolicShapes &dims) {
+  if (p.index != MaskPattern::Index::none || p.splat() || p.t != 1)
+    return std::nullopt;
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getRank() < 2)
+    return std::nullopt;
+  bool lengthsMatch = p.rows && p.cols && len.lsq && len.lsk && p.rows->equals(*len.lsq) &&
+                      p.cols->equals(*len.lsk);
+  if (p.offset.zero()) {
+    if ((dims.dim(v, -2).same(len.sq) && dims.dim(v, -1).same(len.sk)) || lengthsMatch)
+      return CausalAlign::top_left;
+    return std::nullopt;
   }
-  return false;
+  if (lengthsMatch && p.offset.equals(len.lsk->plus(*len.lsq, -1)))
+    return CausalAlign::bottom_right;
+  return std::nullopt;
 }
 
-/// Whether the bool `c` is true exactly where k <= q on scores whose query
-/// and key lengths are `sq` and `sk` (the causal half of `causal & padding`).
-bool isCausalKeep(Value c, const SymbolicDim &sq, const SymbolicDim &sk, SymbolicShapes &dims) {
+/// Whether the mask is exactly causal on the scores `len` (top-left, or
+/// bottom-right for queries after a cache): its value depends only on the
+/// position (a constant, or a Trilu of a ConstantOfShape, or a comparison of
+/// range() key and query positions, ...), key k is masked exactly when
+/// k > q (+ Sk - Sq), and a masked score gets exp() = 0.
+std::optional<CausalAlign> isCausalMask(const MaskEdit &mask, double laterScale,
+                                        const ScoreLengths &len, SymbolicShapes &dims) {
+  std::optional<MaskPattern> p = PatternEvaluator(dims).eval(mask.mask);
+  if (!p)
+    return std::nullopt;
+  std::optional<CausalAlign> align = causalAlignOf(*p, mask.mask, len, dims);
+  if (!align)
+    return std::nullopt;
+  double masked = p->hi, kept = p->lo; // masked where k - q >= 1
+  bool ok = false;
+  switch (mask.kind) {
+  case MaskKind::additive:
+    ok = kept == 0.0 && negligible(masked, laterScale);
+    break;
+  case MaskKind::fill_if_zero:
+    ok = negligible(mask.fill, laterScale) && masked == 0.0 && kept != 0.0;
+    break;
+  case MaskKind::fill_if_nonzero:
+    // NaN counts as nonzero, as `mask != 0`.
+    ok = negligible(mask.fill, laterScale) && masked != 0.0 && kept == 0.0;
+    break;
+  case MaskKind::none:
+    break;
+  }
+  return ok ? align : std::nullopt;
+}
+
+/// Whether the bool `c` is true exactly where k <= q (+ Sk - Sq) on the
+/// scores `len` (the causal half of `causal & padding`), and its alignment.
+std::optional<CausalAlign> isCausalKeep(Value c, const ScoreLengths &len, SymbolicShapes &dims) {
   auto type = cast<RankedTensorType>(c.getType());
-  if (!type.getElementType().isInteger(1) || type.getRank() < 2 ||
-      !dims.dim(c, -2).same(sq) || !dims.dim(c, -1).same(sk))
-    return false;
+  if (!type.getElementType().isInteger(1))
+    return std::nullopt;
   std::optional<MaskPattern> p = PatternEvaluator(dims).eval(c);
   // false where k - q >= 1, true below.
-  return p && p->index == MaskPattern::Index::none && !p->splat() && p->t == 1 &&
-         p->hi == 0.0 && p->lo != 0.0;
+  if (!p || p->hi != 0.0 || p->lo == 0.0)
+    return std::nullopt;
+  return causalAlignOf(*p, c, len, dims);
 }
 
 /// Whether a mask value does not depend on the query position.
@@ -333,6 +634,7 @@ bool absorbs(double f, Type et) {
 struct CausalSplit {
   MaskEdit rest;
   double fill; // the masked value, before the scales after the mask
+  CausalAlign align = CausalAlign::top_left;
 };
 
 /// Splits `select(and(C, P), a, b)` added to the scores (Hugging Face's
@@ -341,8 +643,8 @@ struct CausalSplit {
 /// causal pattern and P does not depend on the query position. Positions
 /// k > q then take the masked value itself, which is what the graph computes
 /// when that value absorbs every score (finfo.min) or is -inf.
-std::optional<CausalSplit> splitCausal(const MaskEdit &mask, const SymbolicDim &sq,
-                                       const SymbolicDim &sk, SymbolicShapes &dims,
+std::optional<CausalSplit> splitCausal(const MaskEdit &mask, const ScoreLengths &len,
+                                       SymbolicShapes &dims,
                                        ArrayRef<int64_t> scoresShape, Type et) {
   Value cond;
   SelectOp sel;
@@ -363,9 +665,11 @@ std::optional<CausalSplit> splitCausal(const MaskEdit &mask, const SymbolicDim &
   for (int i : {0, 1}) {
     Value c = peelBroadcasts(both->getOperand(i), scoresShape);
     Value pad = peelBroadcasts(both->getOperand(1 - i), scoresShape);
-    if (!independentOfQuery(pad) || !isCausalKeep(c, sq, sk, dims))
+    std::optional<CausalAlign> align;
+    if (!independentOfQuery(pad) || !(align = isCausalKeep(c, len, dims)))
       continue;
     CausalSplit split;
+    split.align = *align;
     if (!sel) {
       split.rest = MaskEdit{MaskKind::fill_if_zero, pad, mask.fill, {}};
       split.fill = mask.fill;
@@ -438,6 +742,9 @@ LogicalResult matchAttributes(AttentionMatch &m, const SymbolicDim &sq, const Sy
     if (order[i].mask)
       masks.push_back(i);
 
+  LinearSizes lin(dims);
+  ScoreLengths len{sq, sk, lin.dim(m.scores.getResult(), -2), lin.dim(m.scores.getResult(), -1)};
+
   // A constant causal mask becomes the flag. A later mask must not put a
   // non-negligible value back where it masked.
   std::optional<size_t> causal;
@@ -446,8 +753,11 @@ LogicalResult matchAttributes(AttentionMatch &m, const SymbolicDim &sq, const Sy
       return j <= i || order[j].mask->kind == MaskKind::additive ||
              negligible(order[j].mask->fill, scaleAfter(j));
     });
-    if (laterOk && isCausalMask(*order[i].mask, scaleAfter(i), sq, sk, dims)) {
+    if (!laterOk)
+      continue;
+    if (std::optional<CausalAlign> align = isCausalMask(*order[i].mask, scaleAfter(i), len, dims)) {
       causal = i;
+      m.causalAlign = *align;
       break;
     }
   }
@@ -460,8 +770,9 @@ LogicalResult matchAttributes(AttentionMatch &m, const SymbolicDim &sq, const Sy
       keep = i;
   if (!causal && masks.size() == 1) {
     if (std::optional<CausalSplit> split =
-            splitCausal(*order[masks[0]].mask, sq, sk, dims, scoresShape, et)) {
+            splitCausal(*order[masks[0]].mask, len, dims, scoresShape, et)) {
       causal = masks[0];
+      m.causalAlign = split->align;
       keep = masks[0];
       order[masks[0]].mask = split->rest;
       double fill = roundTo(et, split->fill * scaleAfter(masks[0]));

@@ -190,6 +190,8 @@ struct FuseAttentionPattern : OpRewritePattern<SoftmaxOp> {
         m.causal, causalFill, m.nanToZero);
     if (m.softcap)
       attention.setSoftcapAttr(rewriter.getF64FloatAttr(*m.softcap));
+    if (m.causal && m.causalAlign != CausalAlign::top_left)
+      attention.setCausalAlign(m.causalAlign);
     rewriter.replaceOp(m.output, attention.getResult());
     // Erase the chain (identity casts after the softmax first) and whatever
     // only it used.

@@ -49,6 +49,13 @@ void attn::buildGraphPipeline(OpPassManager &pm, const CompileOptions &options) 
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createSymbolDCEPass());
+  // --kv-cache: last, on the fused graph, and after the last canonicalization
+  // (its run-time check marker must reach attn-lower-to-linalg).
+  if (options.kvCacheMaxLen > 0) {
+    KvCachePassOptions kv;
+    kv.maxLen = options.kvCacheMaxLen;
+    pm.addPass(createKvCachePass(kv));
+  }
 }
 
 /// Adds a textual pipeline; the strings name only upstream passes that exist
@@ -211,6 +218,14 @@ LogicalResult attn::finalizeSignature(ModuleOp module, StringRef entry,
   llvm::raw_string_ostream os(text);
   os << llvm::json::Value(std::move(sig));
   module->setAttr("attn.signature", StringAttr::get(module.getContext(), text));
+  // Inputs are borrowed (runtime.h): bufferization must never write into
+  // them. Only arguments a pass marked writable (the --kv-cache caches) are.
+  if (auto fn = module.lookupSymbol<func::FuncOp>(entry)) {
+    Builder b(module.getContext());
+    for (unsigned i = 0, e = fn.getNumArguments(); i < e; ++i)
+      if (!fn.getArgAttr(i, "bufferization.writable"))
+        fn.setArgAttr(i, "bufferization.writable", b.getBoolAttr(false));
+  }
   return success();
 }
 

@@ -11,6 +11,7 @@
 #include "attn/Dialect/ShapeInference.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/JSON.h"
 
 #include <algorithm>
@@ -66,6 +67,52 @@ DimNames::DimNames(func::FuncOp func) {
       canonicalDim[{arg, (int64_t)d}] = it->second;
     }
   }
+}
+
+/// a + sign * b, terms merged (a term whose coefficient cancels is dropped).
+static SymbolicSum plus(SymbolicSum a, const SymbolicSum &b, int64_t sign) {
+  a.c += sign * b.c;
+  for (const auto &[d, k] : b.terms) {
+    auto it = llvm::find_if(a.terms, [&](const auto &t) { return t.first.same(d); });
+    if (it == a.terms.end())
+      a.terms.push_back({d, sign * k});
+    else
+      it->second += sign * k;
+  }
+  llvm::erase_if(a.terms, [](const auto &t) { return t.second == 0; });
+  return a;
+}
+
+std::optional<SymbolicSum> SymbolicShapes::sum(const SymbolicDim &d) const {
+  SymbolicSum r;
+  if (!d.known())
+    return std::nullopt;
+  if (d.isStatic()) {
+    r.c = d.size;
+    return r;
+  }
+  if (!d.clamped())
+    if (auto it = repSums.find({d.arg, d.idx}); it != repSums.end())
+      return it->second;
+  r.terms.push_back({d, 1});
+  return r;
+}
+
+SymbolicDim SymbolicShapes::intern(SymbolicSum s, Value v, int64_t idx) {
+  if (s.terms.empty())
+    return s.c >= 0 ? SymbolicDim::fixed(s.c) : SymbolicDim();
+  if (s.c == 0 && s.terms.size() == 1 && s.terms[0].second == 1)
+    return s.terms[0].first;
+  // Canonical order of the terms: by symbol.
+  SumKey key;
+  key.first = s.c;
+  for (const auto &[d, k] : s.terms)
+    key.second.emplace_back(d.arg.getAsOpaquePointer(), d.idx, d.clamp, k);
+  llvm::sort(key.second);
+  auto [it, inserted] = sumReps.try_emplace(std::move(key), SymbolicDim::of(v, idx));
+  if (inserted)
+    repSums[{v, idx}] = std::move(s);
+  return it->second;
 }
 
 SymbolicDim SymbolicShapes::dim(Value v, int64_t i, int depth) {
@@ -222,9 +269,17 @@ SymbolicDim SymbolicShapes::computeDim(Operation *def, Value v, int64_t i, int d
     return dim(s.getInput(), i, depth);
   }
   if (auto c = dyn_cast<ConcatOp>(def)) {
-    if (i == *normalizeAxis((int64_t)c.getAxis(), rank))
-      return SymbolicDim();
-    return dim(c.getInputs()[0], i, depth);
+    if (i != *normalizeAxis((int64_t)c.getAxis(), rank))
+      return dim(c.getInputs()[0], i, depth);
+    // Along the axis: the sum of the inputs' dims (`past + seq`).
+    SymbolicSum total;
+    for (Value in : c.getInputs()) {
+      std::optional<SymbolicSum> d = sum(dim(in, i, depth));
+      if (!d)
+        return SymbolicDim();
+      total = plus(total, *d, 1);
+    }
+    return intern(std::move(total), v, i);
   }
   if (auto r = dyn_cast<RangeOp>(def)) {
     // range(0, n, 1) has n elements.
@@ -350,6 +405,20 @@ SymbolicDim SymbolicShapes::computeElem(Value v, int64_t j, int depth) {
     }
     return SymbolicDim();
   }
+  if (isa<AddOp, SubOp>(def)) {
+    // Sums of sizes (dynamo's `past + seq`); a one-element operand
+    // broadcasts.
+    auto operand = [&](Value x) {
+      auto t = cast<RankedTensorType>(x.getType());
+      return sum(elem(x, t.getRank() == 0 || t.getDimSize(0) == 1 ? 0 : j, depth));
+    };
+    std::optional<SymbolicSum> a = operand(def->getOperand(0)), b = operand(def->getOperand(1));
+    if (!a || !b)
+      return SymbolicDim();
+    // A new representative is named by an index no dim has (-1 - j), so it
+    // never meets `v`'s own dim j.
+    return intern(plus(*a, *b, isa<AddOp>(def) ? 1 : -1), v, -1 - j);
+  }
   if (isa<MulOp, DivOp>(def)) {
     // Size arithmetic of the exporters: (a * b) / a is b (dynamo's
     // `(batch*seq)//batch` key length). Sizes are not 0 here: a model
@@ -390,8 +459,11 @@ SymbolicDim SymbolicShapes::computeElem(Value v, int64_t j, int depth) {
     if (cmp && cmp.getPredicate() == CmpPredicate::eq &&
         rankOf(sel.getCondition()) <= 1 && rankOf(sel.getFalseValue()) <= 1) {
       SymbolicDim x = elem(cmp.getLhs(), j, depth), c = elem(cmp.getRhs(), j, depth);
-      if (x.known() && (!x.isStatic() || x.size >= 0) && c.isStatic() &&
-          c.size < 0)
+      // A sum with a negative part (`past - seq`) may be negative.
+      std::optional<SymbolicSum> xs = sum(x);
+      bool nonNegative = xs && xs->c >= 0 &&
+                         llvm::all_of(xs->terms, [](const auto &t) { return t.second > 0; });
+      if (nonNegative && c.isStatic() && c.size < 0)
         return elem(sel.getFalseValue(), j, depth);
     }
     return SymbolicDim();

@@ -27,6 +27,12 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Value.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <map>
+#include <optional>
+#include <tuple>
+#include <vector>
 
 namespace mlir::attn {
 
@@ -90,10 +96,23 @@ private:
   DenseMap<std::pair<Value, int64_t>, std::pair<Value, int64_t>> canonicalDim;
 };
 
+/// A size as a sum of symbolic dims with integer coefficients plus a
+/// constant (`past + seq`, the length of a concatenated KV cache).
+struct SymbolicSum {
+  int64_t c = 0;
+  SmallVector<std::pair<SymbolicDim, int64_t>> terms;
+};
+
 /// Follows dims through the graph back to the function arguments, and the
 /// values of small integer tensors built from them (attn.shape, gather,
 /// concat, ...: the shape computations of ONNX exports). Just enough to prove
 /// that a mask built from `Shape(x)` has exactly the scores' dims.
+///
+/// Sums of dims (a concatenation along an axis, `Add`/`Sub` of scalar sizes:
+/// dynamo's `past + seq`) are interned: every size equal to the same sum of
+/// the same symbols gets one representative SymbolicDim (the first value dim
+/// seen with it), so `same()` proves `concat(past, new).dim(2)` equal to a
+/// reshape to `[.., past + seq, ..]`; `sum()` gives the terms back.
 class SymbolicShapes {
 public:
   /// `names` (optional, must outlive this) merges equally named input dims.
@@ -105,10 +124,23 @@ public:
   /// The value of element `j` of an integer tensor of rank <= 1, as a size.
   SymbolicDim elem(Value v, int64_t j, int depth = 0);
 
+  /// The terms of a size: a static size is a constant, an interned sum its
+  /// terms, any other known dim one term; nullopt when unknown.
+  std::optional<SymbolicSum> sum(const SymbolicDim &d) const;
+
 private:
   static constexpr int kMaxDepth = 64;
   const DimNames *names;
   DenseMap<std::pair<Value, int64_t>, SymbolicDim> dimCache, elemCache;
+  /// Interned sums: canonical terms -> representative, and back.
+  using SumKey = std::pair<int64_t, std::vector<std::tuple<const void *, int64_t, int64_t, int64_t>>>;
+  std::map<SumKey, SymbolicDim> sumReps;
+  DenseMap<std::pair<Value, int64_t>, SymbolicSum> repSums;
+
+  /// The size `s` as a SymbolicDim: a constant, a single symbol, or the
+  /// representative of its sum (`of(v, idx)` when new: dim `idx` of a
+  /// concatenation, or `-1 - j` for element j of an Add/Sub).
+  SymbolicDim intern(SymbolicSum s, Value v, int64_t idx);
 
   /// Dim `i` of an operand broadcast (right-aligned) to `rank` dims; a missing
   /// dim is 1.

@@ -52,6 +52,18 @@
  *   be a string of at most ATTN_MAX_CHECK_TEMPLATE bytes (anything else makes
  *   the signature malformed); control characters in it are printed as '?'.
  *
+ * In-place state (`attnc --kv-cache=N`, see runtime/lib/Generate.cpp): an input
+ * whose signature entry has "kv_cache": true is a cache [batch, kv_heads, N,
+ * head_dim] the caller owns; the model reads its positions [0, P) and WRITES
+ * the new tokens' K/V at [P, P + seq) in place (nothing else). P is the rank-0
+ * i64 input named by the top-level
+ *     "kv_cache": {"max_len": N, "past_length_input": "past_sequence_length",
+ *                  "caches": [{"input": "past_key_values.0.key",
+ *                              "output": "present.0.key"}, ...]}
+ * ("output" names the present output the cache replaces; those outputs are
+ * not in "outputs"). P < 0 or P + seq > N fails the check "context full: {a}
+ * of {b} tokens" before anything is written. Every other input is read only.
+ *
  * Output descriptors after a failed run:
  *   ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE, ATTN_MODEL_ERR_SHAPE_MISMATCH: every
  *       output descriptor is either still zero (as the runtime passed it) or

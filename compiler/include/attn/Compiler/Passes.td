@@ -182,6 +182,27 @@ def FuseGatedMlpPass : Pass<"attn-fuse-gated-mlp", "func::FuncOp"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def KvCachePass : Pass<"attn-kv-cache", "ModuleOp"> {
+  let summary = "attnc --kv-cache=N: past K/V inputs become in-place cache buffers of N positions";
+  let description = [{
+    For a with-past export (inputs `past_key_values.{i}.key|value` or
+    `past_key_{i}` / `past_value_{i}`, outputs `present...` =
+    Concat(past, new, axis 2)): each past input becomes a cache
+    [B, kvh, N, D] the model writes the new rows into (positions [P, P+T)),
+    the input `past_sequence_length` (i64, rank 0: P) is appended, the
+    present outputs are removed and their readers read the view [0, P+T) of
+    the cache. A run-time check reports "context full" when P < 0 or
+    P + T > N. Rewrites the module's attn.signature accordingly (the
+    "kv_cache" key). Anything else (a present that is not a Concat of its
+    past, unpaired names, a static past length) is refused with an error.
+  }];
+  let options = [
+    Option<"maxLen", "max-len", "int64_t", /*default=*/"0", "Positions in each cache (N)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::tensor::TensorDialect",
+                           "::mlir::bufferization::BufferizationDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // attn -> linalg (compiler/lib/ToLinalg), both targets
 //===----------------------------------------------------------------------===//

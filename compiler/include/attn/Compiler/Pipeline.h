@@ -28,6 +28,9 @@ struct CompileOptions {
   /// cuda: f16/bf16 attention on tensor cores (else the SIMT kernel).
   bool gpuTensorCores = true;
   int optLevel = 3;
+  /// --kv-cache=N: past K/V inputs become in-place caches of N positions
+  /// (attn-kv-cache); 0: off.
+  int64_t kvCacheMaxLen = 0;
 };
 
 /// attn dialect -> attn dialect: cleanups and fusion (what --emit=attn shows).
