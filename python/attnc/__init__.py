@@ -5,6 +5,7 @@
     outputs = model(input_ids=np.array(...))       # dict: output name -> numpy array
     model.signature                                # inputs/outputs with dtypes and symbolic dims
     model.benchmark(runs=20, input_ids=...)        # timings in milliseconds
+    model.generate(ids, mask, max_new_tokens=32)   # causal LMs (with-past exports): new tokens
     attnc.load("model.so")                         # a library compiled before (attnc -o model.so)
 
 Errors raise attnc.CompileError (the compiler's diagnostics, as attnc prints them) or
@@ -23,13 +24,13 @@ import numpy as np
 from . import _native
 from ._native import CompileError, Error, RunError
 
-__all__ = ["compile", "load", "Model", "Error", "CompileError", "RunError",
+__all__ = ["compile", "load", "Model", "Session", "Error", "CompileError", "RunError",
            "set_num_threads", "get_num_threads"]
 __version__ = "0.2.0"
 
 # compile() keyword options -> _native.compile_file arguments.
 _OPTIONS = ("mcpu", "mattr", "remarks", "attention_query_tile", "attention_key_tile",
-            "gpu_tensor_cores", "opt_level", "inputs_override_initializers")
+            "gpu_tensor_cores", "opt_level", "inputs_override_initializers", "kv_cache")
 
 # Runtime dtype name -> numpy dtype used to convert non-array inputs (lists, scalars).
 _NUMPY_DTYPES = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "bf16": np.float32,
@@ -109,11 +110,180 @@ class Model:
                 "mean_ms": statistics.fmean(times), "max_ms": max(times),
                 "times_ms": list(times)}
 
+    def generate(self, input_ids, attention_mask=None, *, max_new_tokens=16, temperature=None,
+                 top_k=None, top_p=None, seed=None, stop_tokens=None, pad_token_id=None,
+                 max_length=None, return_timings=False):
+        """Generates tokens with a causal LM compiled from a "with-past" export (a plain one,
+        whose present K/V outputs are fed back as past inputs, or one compiled with
+        attnc --kv-cache=N, whose cache is updated in place).
+
+        input_ids: int [batch, seq] (or [seq] for one row); attention_mask: 0/1 of the same
+        shape, 0s on the left for padding (None: all ones). Greedy (argmax) unless one of
+        temperature, top_k, top_p is given: then tokens are sampled as Hugging Face's
+        generate(do_sample=True) does (temperature, default 1; then top_k; then top_p), from a
+        generator seeded with `seed` (the same seed gives the same tokens; None: a random
+        seed). temperature=0 is greedy. A row that emits one of `stop_tokens` is finished and
+        then emits pad_token_id (default: the first stop token); generation ends after
+        max_new_tokens tokens or when every row is finished. max_length: the longest context
+        (prompt + fed tokens); None: the cache size of a --kv-cache library, else unbounded.
+
+        Returns the new tokens, numpy int64 [batch, n] (n <= max_new_tokens), or with
+        return_timings=True (tokens, {"prefill_ms", "decode_ms_per_token", "tokens_per_s",
+        "counts", "steps", "threads", "kv_cache"}); "counts" is each row's number of
+        tokens, its stop token included. The GIL is released while the model runs.
+        Raises RunError with the runtime's message (e.g. "context full: 33 of 32 tokens",
+        or what makes the model unusable for generation)."""
+        ids, mask = _prompt(input_ids, attention_mask, None)
+        session = self.session(ids.shape[0], max_length, max_new_tokens=max_new_tokens,
+                               temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                               stop_tokens=stop_tokens, pad_token_id=pad_token_id)
+        return session.generate(ids, mask, return_timings=return_timings)
+
+    def session(self, batch, max_length=None, *, max_new_tokens=16, temperature=None,
+                top_k=None, top_p=None, seed=None, stop_tokens=None, pad_token_id=None):
+        """A generation session of `batch` rows for step-by-step decoding:
+
+            s = model.session(batch=2)
+            s.prefill(ids, mask)           # runs the prompt
+            tok = s.step()                 # int64 [batch]: the next token of every row
+            s.logits                       # float32 [batch, vocab] that step chose from
+
+        The options are those of generate(). A session keeps the model alive; use one session
+        per thread (several sessions of one model may run in different threads at once)."""
+        return Session(self._model.session(int(batch), **_gen_options(
+            max_length, max_new_tokens, temperature, top_k, top_p, seed, stop_tokens,
+            pad_token_id)))
+
     def __repr__(self):
         def fmt(infos):
             return ", ".join("%s: %s%s" % (i["name"], i["dtype"], list(i["shape"])) for i in infos)
         return "<attnc.Model (%s) -> (%s)%s>" % (fmt(self._inputs), fmt(self._outputs),
                                                  " from '%s'" % self.path if self.path else "")
+
+
+_INT64_MAX = (1 << 63) - 1
+_INT32_MAX = (1 << 31) - 1
+
+
+def _gen_options(max_length, max_new_tokens, temperature, top_k, top_p, seed, stop_tokens,
+                 pad_token_id):
+    """generate()/session() options -> _native.Model.session keyword arguments."""
+    sampling = temperature is not None or top_k is not None or top_p is not None
+    if isinstance(stop_tokens, (int, np.integer)):
+        stop_tokens = [stop_tokens]
+    stops = [int(t) for t in stop_tokens] if stop_tokens is not None else []
+    def check_int(name, value, lo, hi):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise TypeError("%s must be an int, not %s" % (name, type(value).__name__))
+        if not lo <= value <= hi:
+            raise RunError("%s must be in [%d, %d], got %d" % (name, lo, hi, value))
+    check_int("max_new_tokens", max_new_tokens, 0, _INT32_MAX)
+    if top_k is not None:
+        check_int("top_k", top_k, 0, _INT32_MAX)
+    if max_length is not None:
+        check_int("max_length", max_length, 1, _INT64_MAX)
+    if pad_token_id is not None:
+        check_int("pad_token_id", pad_token_id, 0, _INT64_MAX)
+    if seed is not None:
+        check_int("seed", seed, -(1 << 63), (1 << 64) - 1)
+    else:
+        seed = int.from_bytes(os.urandom(8), "little") if sampling else 0
+    if temperature is not None and float(temperature) < 0:
+        raise RunError("temperature must be >= 0, got %g" % float(temperature))
+    for t in stops:
+        if not 0 <= t <= _INT64_MAX:
+            raise RunError("stop token %d is negative or too large" % t)
+    return {"max_len": int(max_length or 0), "max_new_tokens": int(max_new_tokens),
+            "temperature": float(temperature if temperature is not None else
+                                 (1.0 if sampling else 0.0)),
+            "top_k": int(top_k or 0), "top_p": float(top_p if top_p is not None else 1.0),
+            "seed": int(seed) & 0xFFFFFFFFFFFFFFFF, "stop_tokens": stops,
+            "pad_token_id": int(-1 if pad_token_id is None else pad_token_id)}
+
+
+def _prompt(input_ids, attention_mask, batch):
+    """input_ids / attention_mask as int64 [batch, seq] arrays ([seq] is one row)."""
+    def rows(value, name):
+        a = np.asarray(value)
+        if a.dtype.kind not in "iu" and a.size:
+            raise RunError("%s: expected integer token ids, got numpy dtype %s" % (name, a.dtype))
+        if a.ndim == 1:
+            a = a[None, :]
+        if a.ndim != 2:
+            raise RunError("%s: expected [batch, seq] or [seq], got shape %s" % (
+                name, list(a.shape)))
+        return np.ascontiguousarray(a, dtype=np.int64)
+    ids = rows(input_ids, "input_ids")
+    mask = rows(attention_mask, "attention_mask") if attention_mask is not None else None
+    if batch is not None and ids.shape[0] != batch:
+        raise RunError("input_ids: the session has %d rows, got %d" % (batch, ids.shape[0]))
+    return ids, mask
+
+
+class Session:
+    """A generation session (Model.session(...)): prefill() a prompt, then step() one token
+    per row at a time. Errors raise RunError with the runtime's message."""
+
+    def __init__(self, native):
+        self._s = native
+
+    def prefill(self, input_ids, attention_mask=None):
+        """Starts over with a prompt (int [batch, seq], mask 0/1 with left padding or None)
+        and runs the model on it. The sampling generator is re-seeded."""
+        ids, mask = _prompt(input_ids, attention_mask, self._s.batch)
+        self._s.prefill(ids, mask)
+
+    def step(self):
+        """The next token of every row, numpy int64 [batch] (a finished row gets the pad
+        token). The first step after prefill() picks from the prompt's logits; each later one
+        first runs the model on the previous step's tokens."""
+        return self._s.step()
+
+    @property
+    def logits(self):
+        """float32 [batch, vocab]: the logits the last step() selected from (a copy)."""
+        return self._s.last_logits()
+
+    def generate(self, input_ids, attention_mask=None, *, return_timings=False):
+        """prefill() + up to max_new_tokens step()s (the session's options); see
+        Model.generate."""
+        ids, mask = _prompt(input_ids, attention_mask, self._s.batch)
+        tokens, counts, prefill_ms, decode_ms, tps = self._s.generate(ids, mask)
+        if not return_timings:
+            return tokens
+        return tokens, {"prefill_ms": prefill_ms, "decode_ms_per_token": decode_ms,
+                        "tokens_per_s": tps, "counts": counts, "steps": int(tokens.shape[1]),
+                        "threads": _native.get_num_threads(), "kv_cache": self._s.kv_cache}
+
+    @property
+    def done(self):
+        """True when every row has emitted a stop token (False without stop tokens)."""
+        return self._s.done
+
+    @property
+    def batch(self):
+        return self._s.batch
+
+    @property
+    def kv_cache(self):
+        """True for a --kv-cache library (in-place cache), False for past/present."""
+        return self._s.kv_cache
+
+    @property
+    def max_length(self):
+        """The longest context, or None when unbounded."""
+        n = self._s.max_len
+        return None if n >= _INT64_MAX else n
+
+    @property
+    def context_length(self):
+        """Tokens in the context now (prompt + fed tokens, pads included)."""
+        return self._s.context_len
+
+    def __repr__(self):
+        return "<attnc.Session batch=%d context=%d max_length=%s%s>" % (
+            self.batch, self.context_length, self.max_length,
+            " kv_cache" if self.kv_cache else "")
 
 
 def load(path):
@@ -162,7 +332,8 @@ def compile(model, *, target="cpu", output=None, example_inputs=None, opset=17, 
     target: "cpu" or "cuda[:sm_80|sm_90]". output: where to keep the library (else it lives
     only as long as the Model). options: mcpu, mattr (default: $ATTNC_MCPU, else the host),
     remarks, attention_query_tile, attention_key_tile, gpu_tensor_cores, opt_level (0-3),
-    inputs_override_initializers. Warnings and remarks of the compile are issued as Python
+    inputs_override_initializers, kv_cache (N: a with-past export compiled with an in-place
+    cache of N positions, as attnc --kv-cache=N; see Model.generate). Warnings and remarks of the compile are issued as Python
     warnings (attnc.CompileWarning). Raises CompileError with the compiler's diagnostics."""
     unknown = [k for k in options if k not in _OPTIONS]
     if unknown:

@@ -8,6 +8,9 @@
 //   Model(path): inputs, outputs, signature_json, target,
 //                run([arrays]) -> [arrays], benchmark([arrays], warmup, runs)
 //                                                                 (RunError)
+//   Model.session(batch, max_len, ...) -> Session: prefill(ids, mask), step(),
+//                last_logits(), generate(ids, mask) over runtime.h's
+//                "Generation" API (attn_gen_*)                     (RunError)
 //   set_num_threads(n), get_num_threads()
 // The GIL is released while compiling and while a model runs. Inputs are
 // borrowed from the numpy arrays (no copy; f32 -> f16/bf16 is converted by
@@ -29,6 +32,8 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <dlfcn.h>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -73,7 +78,7 @@ std::vector<std::string> compileFile(const std::string &path, const std::string 
                                      const std::string &target, const std::string &mcpu,
                                      const std::string &mattr, bool remarks, int64_t queryTile,
                                      int64_t keyTile, bool gpuTensorCores, int optLevel,
-                                     bool inputsOverrideInitializers) {
+                                     bool inputsOverrideInitializers, int64_t kvCache) {
   CompileRequest request;
   CompileOptions &options = request.options;
   std::string err;
@@ -92,6 +97,9 @@ std::vector<std::string> compileFile(const std::string &path, const std::string 
   options.keyTile = keyTile;
   options.gpuTensorCores = gpuTensorCores;
   options.optLevel = optLevel;
+  if (kvCache < 0)
+    throw CompileFailure("error: kv_cache must be a positive number of positions");
+  options.kvCacheMaxLen = kvCache;
   request.emit = Emit::Lib;
   request.output = output;
   request.inputsOverrideInitializers = inputsOverrideInitializers;
@@ -259,6 +267,7 @@ public:
     return l;
   }
   std::string signatureJson() const { return attn_model_signature_json(model); }
+  attn_model *handle() const { return model; }
   std::string target() const { return attn_model_target(model); }
 
   /// Arrays in input order -> outputs in output order.
@@ -354,9 +363,175 @@ private:
   std::vector<attn_tensor_info> inputInfos, outputInfos;
 };
 
+/// An i64 [batch, seq] view of a Python array (ids or mask), converted to
+/// C-order int64 (a copy only when it is not already).
+attn_tensor tokenTensor(const py::object &obj, const char *what, py::array_t<int64_t> &keep) {
+  py::array any = py::array::ensure(obj);
+  if (!any)
+    throw RunFailure(std::string(what) + ": not an array");
+  py::dtype dt = any.dtype();
+  if (dt.kind() != 'i' && dt.kind() != 'u' && any.size() > 0)
+    throw RunFailure(std::string(what) + ": expected integer token ids, got numpy dtype " +
+                     describeNumpy(any));
+  keep = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(any);
+  if (!keep)
+    throw RunFailure(std::string(what) + ": cannot convert to int64");
+  if (keep.ndim() != 2)
+    throw RunFailure(std::string(what) + ": expected [batch, seq], got rank " +
+                     std::to_string(keep.ndim()));
+  attn_tensor t;
+  std::memset(&t, 0, sizeof(t));
+  t.dtype = ATTN_I64;
+  t.rank = 2;
+  t.shape[0] = keep.shape(0);
+  t.shape[1] = keep.shape(1);
+  t.data = const_cast<int64_t *>(keep.data());
+  return t;
+}
+
+/// One generation session (attn_gen_session) over a NativeModel, which the
+/// Python binding keeps alive. The GIL is released while the model runs; one
+/// session serves one thread at a time (a second caller gets RunError).
+class NativeSession {
+public:
+  NativeSession(NativeModel &model, int64_t batch, int64_t maxLen, int32_t maxNewTokens,
+                float temperature, int32_t topK, float topP, uint64_t seed,
+                std::vector<int64_t> stops, int64_t padTokenId)
+      : batch(batch), stopTokens(std::move(stops)) {
+    attn_gen_options o;
+    attn_gen_options_init(&o);
+    o.max_new_tokens = maxNewTokens;
+    o.temperature = temperature;
+    o.top_k = topK;
+    o.top_p = topP;
+    o.seed = seed;
+    o.stop_token_ids = stopTokens.empty() ? nullptr : stopTokens.data();
+    o.n_stop_token_ids = stopTokens.size();
+    o.pad_token_id = padTokenId;
+    attn_status st;
+    {
+      py::gil_scoped_release release;
+      st = attn_gen_session_create(model.handle(), batch, maxLen, &o, &session);
+    }
+    if (st != ATTN_OK)
+      runFailure("cannot create a generation session");
+  }
+  ~NativeSession() { attn_gen_session_free(session); }
+  NativeSession(const NativeSession &) = delete;
+  NativeSession &operator=(const NativeSession &) = delete;
+
+  void prefill(const py::object &ids, const py::object &mask) {
+    py::array_t<int64_t> idsKeep, maskKeep;
+    attn_tensor idsT = tokenTensor(ids, "input_ids", idsKeep);
+    attn_tensor maskT{};
+    bool haveMask = !mask.is_none();
+    if (haveMask)
+      maskT = tokenTensor(mask, "attention_mask", maskKeep);
+    Busy busy(*this);
+    attn_status st;
+    {
+      py::gil_scoped_release release;
+      st = attn_gen_prefill(session, &idsT, haveMask ? &maskT : nullptr);
+    }
+    if (st != ATTN_OK)
+      runFailure("prefill failed");
+  }
+
+  py::array_t<int64_t> step() {
+    py::array_t<int64_t> out(static_cast<ssize_t>(batch));
+    Busy busy(*this);
+    attn_status st;
+    int64_t *data = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      st = attn_gen_step(session, data);
+    }
+    if (st != ATTN_OK)
+      runFailure("step failed");
+    return out;
+  }
+
+  /// A copy of the f32 [batch, vocab] logits the last step selected from.
+  py::array_t<float> lastLogits() {
+    Busy busy(*this);
+    attn_tensor t;
+    if (attn_gen_last_logits(session, &t) != ATTN_OK)
+      runFailure("no logits");
+    py::array_t<float> out({static_cast<ssize_t>(t.shape[0]), static_cast<ssize_t>(t.shape[1])});
+    std::memcpy(out.mutable_data(), t.data,
+                static_cast<size_t>(t.shape[0] * t.shape[1]) * sizeof(float));
+    return out;
+  }
+
+  /// (tokens [batch, n_steps], counts [batch], prefill_ms, decode_ms_per_token,
+  /// tokens_per_s).
+  py::tuple generate(const py::object &ids, const py::object &mask) {
+    py::array_t<int64_t> idsKeep, maskKeep;
+    attn_tensor idsT = tokenTensor(ids, "input_ids", idsKeep);
+    attn_tensor maskT{};
+    bool haveMask = !mask.is_none();
+    if (haveMask)
+      maskT = tokenTensor(mask, "attention_mask", maskKeep);
+    Busy busy(*this);
+    attn_gen_result r{};
+    attn_status st;
+    {
+      py::gil_scoped_release release;
+      st = attn_gen_generate(session, &idsT, haveMask ? &maskT : nullptr, &r);
+    }
+    if (st != ATTN_OK)
+      runFailure("generate failed");
+    py::array_t<int64_t> tokens({static_cast<ssize_t>(r.batch), static_cast<ssize_t>(r.n_steps)});
+    py::array_t<int64_t> counts(static_cast<ssize_t>(r.batch));
+    if (r.batch > 0 && r.n_steps > 0)
+      std::memcpy(tokens.mutable_data(), r.tokens,
+                  static_cast<size_t>(r.batch * r.n_steps) * sizeof(int64_t));
+    std::memcpy(counts.mutable_data(), r.counts, static_cast<size_t>(r.batch) * sizeof(int64_t));
+    py::tuple result = py::make_tuple(tokens, counts, r.prefill_ms, r.decode_ms_per_token,
+                                      r.tokens_per_s);
+    attn_gen_result_free(&r);
+    return result;
+  }
+
+  bool done() const { return attn_gen_done(session) != 0; }
+  bool kvCache() const { return attn_gen_session_kv_cache(session) != 0; }
+  int64_t maxLen() const { return attn_gen_session_max_len(session); }
+  int64_t contextLen() const { return attn_gen_session_context_len(session); }
+  int64_t batchSize() const { return batch; }
+
+private:
+  /// Marks the session in use for one call (the GIL is released inside).
+  struct Busy {
+    explicit Busy(NativeSession &s) : s(s) {
+      if (!s.mutex.try_lock())
+        throw RunFailure("this generation session is in use by another thread (use one "
+                         "session per thread)");
+    }
+    ~Busy() { s.mutex.unlock(); }
+    NativeSession &s;
+  };
+
+  attn_gen_session *session = nullptr;
+  int64_t batch;
+  std::vector<int64_t> stopTokens;
+  std::mutex mutex;
+};
+
+/// Python dlopen()s this module RTLD_LOCAL, and with it libattn_runtime.so:
+/// the runtime's symbols would then be invisible to the model libraries it
+/// loads. CUDA model libraries call attn_cuda_* (attn/abi.h), so the runtime
+/// (only it, not the LLVM/MLIR code linked into this module) is promoted to
+/// the global scope, as it is in attn-run, which links it.
+void exportRuntimeSymbols() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void *>(&attn_model_load), &info) && info.dli_fname)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
+}
+
 } // namespace
 
 PYBIND11_MODULE(_native, m) {
+  exportRuntimeSymbols();
   // Passes and MLIR's command-line options at their defaults, as attnc's
   // main() has them (CompilerSession's constructor would do it too).
   registerCompilerGlobals();
@@ -382,6 +557,7 @@ PYBIND11_MODULE(_native, m) {
         py::arg("remarks") = false, py::arg("attention_query_tile") = 48,
         py::arg("attention_key_tile") = 128, py::arg("gpu_tensor_cores") = true,
         py::arg("opt_level") = 3, py::arg("inputs_override_initializers") = false,
+        py::arg("kv_cache") = 0,
         "Compiles a model file into a shared library; returns the warnings/remarks. "
         "Raises CompileError with the diagnostics.");
 
@@ -393,7 +569,33 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("target", &NativeModel::target)
       .def("run", &NativeModel::run, py::arg("arrays"))
       .def("benchmark", &NativeModel::benchmark, py::arg("arrays"), py::arg("warmup"),
-           py::arg("runs"));
+           py::arg("runs"))
+      .def(
+          "session",
+          [](NativeModel &m, int64_t batch, int64_t maxLen, int32_t maxNewTokens,
+             float temperature, int32_t topK, float topP, uint64_t seed,
+             std::vector<int64_t> stops, int64_t pad) {
+            return std::make_unique<NativeSession>(m, batch, maxLen, maxNewTokens, temperature,
+                                                   topK, topP, seed, std::move(stops), pad);
+          },
+          py::arg("batch"), py::arg("max_len") = 0, py::arg("max_new_tokens") = 16,
+          py::arg("temperature") = 0.0f, py::arg("top_k") = 0, py::arg("top_p") = 1.0f,
+          py::arg("seed") = 0, py::arg("stop_tokens") = std::vector<int64_t>(),
+          py::arg("pad_token_id") = -1, py::keep_alive<0, 1>(),
+          "A generation session (runtime.h attn_gen_session_create); keeps the model alive.");
+
+  py::class_<NativeSession>(m, "Session")
+      .def("prefill", &NativeSession::prefill, py::arg("input_ids"),
+           py::arg("attention_mask") = py::none())
+      .def("step", &NativeSession::step)
+      .def("last_logits", &NativeSession::lastLogits)
+      .def("generate", &NativeSession::generate, py::arg("input_ids"),
+           py::arg("attention_mask") = py::none())
+      .def_property_readonly("done", &NativeSession::done)
+      .def_property_readonly("kv_cache", &NativeSession::kvCache)
+      .def_property_readonly("max_len", &NativeSession::maxLen)
+      .def_property_readonly("context_len", &NativeSession::contextLen)
+      .def_property_readonly("batch", &NativeSession::batchSize);
 
   m.def("set_num_threads", [](int n) {
     if (attn_set_num_threads(n) != ATTN_OK)

@@ -293,6 +293,7 @@ void cudaClose(CudaSession *session) {
 attn_status cudaRun(CudaSession *session, const ModelRunFn &run,
                     const std::vector<std::vector<int64_t>> &hostInputs,
                     const std::vector<size_t> &inputElemSizes,
+                    const std::vector<uint8_t> &stateInputs,
                     std::vector<std::vector<int64_t>> &outputs,
                     const std::vector<size_t> &outputElemSizes, int32_t &modelStatus) {
   const Driver &d = driver();
@@ -389,6 +390,26 @@ attn_status cudaRun(CudaSession *session, const ModelRunFn &run,
     if (block && desc[0] != deadBeef && !isInput && !seen)
       toFree.push_back(block);
     desc[0] = desc[1] = reinterpret_cast<intptr_t>(host);
+  }
+  // State inputs ("kv_cache": true caches of a --kv-cache library): the model
+  // wrote the new tokens' K/V into the device copy, so the whole buffer goes
+  // back to the caller's host buffer (same layout as on the way in). This is
+  // the correct but slow path: it moves the full cache twice per call. The
+  // fast path to build is device-resident state (a cache that lives on the
+  // device across calls of a generation session).
+  for (size_t i = 0; status == ATTN_OK && i < hostInputs.size(); ++i) {
+    if (i >= stateInputs.size() || !stateInputs[i])
+      continue;
+    const std::vector<int64_t> &desc = hostInputs[i];
+    int32_t rank = static_cast<int32_t>((desc.size() - 3) / 2);
+    size_t bytes = spanBytes(desc.data(), rank, inputElemSizes[i]);
+    if (!bytes)
+      continue;
+    void *dst = reinterpret_cast<void *>(static_cast<intptr_t>(desc[1]));
+    if (CUresult r = d.cuMemcpyDtoHAsync(dst, inputBlocks[i], bytes, stream))
+      status = fail(ATTN_ERR_RUNTIME, format("'%s': copying state input %zu back from the "
+                                             "device: %s",
+                                             path, i, cuErrorText(d, r).c_str()));
   }
   if (status == ATTN_OK)
     if (CUresult r = d.cuStreamSynchronize(stream))

@@ -83,12 +83,16 @@ void cudaClose(CudaSession *session);
 /// Runs a CUDA model: copies the host input descriptors' data to the device,
 /// calls `run` with device descriptors, and rewrites `outputs` (filled by the
 /// model with device views) into malloc()ed host blocks with the same offsets
-/// and strides. `modelStatus` is run's return value.
+/// and strides. `modelStatus` is run's return value. Inputs with
+/// stateInputs[i] != 0 (the "kv_cache": true caches of a --kv-cache library,
+/// which the model writes in place) are copied back from the device into the
+/// caller's host buffers after a successful run.
 /// `run` calls the model's run function (attn_model_run or _run_ex).
 using ModelRunFn = std::function<int32_t(int64_t *const *, int64_t *const *)>;
 attn_status cudaRun(CudaSession *session, const ModelRunFn &run,
                     const std::vector<std::vector<int64_t>> &hostInputs,
                     const std::vector<size_t> &inputElemSizes,
+                    const std::vector<uint8_t> &stateInputs,
                     std::vector<std::vector<int64_t>> &outputs,
                     const std::vector<size_t> &outputElemSizes,
                     int32_t &modelStatus);

@@ -41,6 +41,9 @@ struct TensorSpec {
   std::vector<int64_t> shape;
   /// Symbolic name of each dynamic dim ("?" if unnamed); "" for static dims.
   std::vector<std::string> dimNames;
+  /// "kv_cache": true (an input of an attnc --kv-cache library): state the
+  /// model writes in place, so a CUDA run copies it back to the caller.
+  bool kvCache = false;
 
   int32_t rank() const { return static_cast<int32_t>(shape.size()); }
 
@@ -130,6 +133,13 @@ static bool parseTensorSpec(const JsonValue &value, const std::string &what,
     error = format("%s has rank %zu; the runtime supports at most %d",
                    where.c_str(), shape->elements.size(), ATTN_MAX_RANK);
     return false;
+  }
+  if (const JsonValue *kv = value.get("kv_cache")) {
+    if (kv->kind != JsonValue::Bool) {
+      error = where + " has a \"kv_cache\" that is not a boolean";
+      return false;
+    }
+    spec.kvCache = kv->boolean;
   }
   for (const JsonValue &dim : shape->elements) {
     if (dim.kind == JsonValue::Number && dim.isInteger && dim.integer >= 0) {
@@ -661,15 +671,18 @@ static attn_status callModel(const attn_model &model, CallFrame &frame) {
   if (model.cuda) {
     // Inputs go to the device, outputs come back as host blocks.
     std::vector<size_t> inSizes, outSizes;
-    for (const TensorSpec &spec : model.inputs)
+    std::vector<uint8_t> state; // written in place: copied back after the run
+    for (const TensorSpec &spec : model.inputs) {
       inSizes.push_back(attn_dtype_size(spec.dtype));
+      state.push_back(spec.kvCache);
+    }
     for (const TensorSpec &spec : model.outputs)
       outSizes.push_back(attn_dtype_size(spec.dtype));
     auto run = [&](int64_t *const *in, int64_t *const *out) {
       return invokeRun(model, frame, in, out);
     };
     if (attn_status s = cudaRun(model.cuda, run, frame.inputDescs, inSizes,
-                                frame.outputDescs, outSizes, rc))
+                                state, frame.outputDescs, outSizes, rc))
       return s;
   } else {
     if (model.ompSetNumThreads)

@@ -5,6 +5,10 @@
 //                [--dim NAME=SIZE]... [--seed N] [--output-dir DIR] [--print]
 //                [--benchmark N [--json]] [--threads T]
 //   attn-run LIB --signature [--json]
+//   attn-run LIB --generate N --input input_ids=P.npy
+//                [--input attention_mask=M.npy] [--temperature T] [--top-k K]
+//                [--top-p P] [--seed S] [--max-length L] [--stop-token ID]...
+//                [--pad-token ID] [--json] [--threads T]
 //
 // Behaviour is fixed by the "attn-run" section of CONTRACT.md: inputs by ONNX
 // name, one DIR/<sanitized name>.npy per output, errors naming the input on
@@ -36,6 +40,10 @@ const char *const kUsage =
     "                [--output-dir DIR] [--print]\n"
     "                [--benchmark N [--json]] [--threads T]\n"
     "       attn-run LIB --signature [--json]\n"
+    "       attn-run LIB --generate N --input input_ids=P.npy\n"
+    "                [--input attention_mask=M.npy] [--temperature T]\n"
+    "                [--top-k K] [--top-p P] [--seed S] [--max-length L]\n"
+    "                [--stop-token ID]... [--pad-token ID] [--json]\n"
     "\n"
     "Runs a model library built by `attnc --emit=lib`.\n"
     "  --input NAME=FILE   value of graph input NAME (.npy in the input's\n"
@@ -67,6 +75,19 @@ const char *const kUsage =
     "  --signature         print the model's inputs and outputs (dtype, shape\n"
     "                      with dim names), target, CPU and number of run-time\n"
     "                      checks, and exit (with --json: the signature JSON)\n"
+    "  --generate N        text generation with a with-past (or --kv-cache)\n"
+    "                      library: N new tokens per row of input_ids (i64\n"
+    "                      [batch, seq]; attention_mask: 0 at left pads);\n"
+    "                      prints one line of token ids per row, then the\n"
+    "                      timings (--json: also one JSON object last)\n"
+    "  --temperature T     sample with temperature T > 0 (default: greedy)\n"
+    "  --top-k K           sample among the K most likely tokens (0: all)\n"
+    "  --top-p P           nucleus sampling, P in (0, 1] (1: off)\n"
+    "  --max-length L      longest context (prompt + fed tokens); default:\n"
+    "                      the --kv-cache size, unbounded otherwise\n"
+    "  --stop-token ID     a row that emits ID stops (repeatable); finished\n"
+    "                      rows then emit the pad id\n"
+    "  --pad-token ID      the pad id (default: the first stop token, else 0)\n"
     "  --version           print attn-run's version and exit\n"
     "\n"
     "Example, no files needed:\n"
@@ -88,6 +109,17 @@ struct Options {
   bool json = false;
   long threads = 0;
   bool signature = false;
+  /// --generate N and its options.
+  long generate = 0;
+  bool haveGenerate = false;
+  double temperature = 0;
+  long topK = 0;
+  double topP = 1;
+  long maxLength = 0;
+  std::vector<int64_t> stopTokens;
+  int64_t padToken = -1;
+  /// Sampling options given without --generate, for the usage check.
+  std::string samplingFlag;
 };
 
 /// Prints "attn-run: error: <message>" and returns the exit code 1.
@@ -194,6 +226,60 @@ bool parseArgs(int argc, char **argv, Options &opts, int &exitCode) {
         error("--seed expects a non-negative integer, got '" + n + "'");
         return false;
       }
+    } else if (flag == "--generate") {
+      std::string n;
+      if (!takeValue(n))
+        return false;
+      if (!parsePositive(n, opts.generate)) {
+        error("--generate expects a positive number of tokens, got '" + n +
+              "'");
+        return false;
+      }
+      opts.haveGenerate = true;
+    } else if (flag == "--temperature" || flag == "--top-p") {
+      std::string n;
+      if (!takeValue(n))
+        return false;
+      char *end = nullptr;
+      double v = n.empty() ? NAN : std::strtod(n.c_str(), &end);
+      bool ok = end && *end == '\0' && std::isfinite(v);
+      if (flag == "--temperature" ? !(ok && v >= 0)
+                                  : !(ok && v > 0 && v <= 1)) {
+        error(flag == "--temperature"
+                  ? "--temperature expects a number >= 0, got '" + n + "'"
+                  : "--top-p expects a number in (0, 1], got '" + n + "'");
+        return false;
+      }
+      (flag == "--temperature" ? opts.temperature : opts.topP) = v;
+      opts.samplingFlag = flag;
+    } else if (flag == "--top-k" || flag == "--max-length") {
+      std::string n;
+      if (!takeValue(n))
+        return false;
+      uint64_t v;
+      if (!parseNonNegative(n, INT32_MAX, v) ||
+          (flag == "--max-length" && v == 0)) {
+        error(flag + (flag == "--top-k" ? " expects an integer >= 0"
+                                        : " expects a positive integer") +
+              ", got '" + n + "'");
+        return false;
+      }
+      (flag == "--top-k" ? opts.topK : opts.maxLength) = static_cast<long>(v);
+      opts.samplingFlag = flag;
+    } else if (flag == "--stop-token" || flag == "--pad-token") {
+      std::string n;
+      if (!takeValue(n))
+        return false;
+      uint64_t v;
+      if (!parseNonNegative(n, INT64_MAX, v)) {
+        error(flag + " expects a token id (an integer >= 0), got '" + n + "'");
+        return false;
+      }
+      if (flag == "--stop-token")
+        opts.stopTokens.push_back(static_cast<int64_t>(v));
+      else
+        opts.padToken = static_cast<int64_t>(v);
+      opts.samplingFlag = flag;
     } else if (flag == "--random-inputs" && !inlineValue) {
       opts.randomInputs = true;
     } else if (flag == "--print" && !inlineValue) {
@@ -248,9 +334,26 @@ bool parseArgs(int argc, char **argv, Options &opts, int &exitCode) {
     error(std::string("no model library given\n") + kUsage);
     return false;
   }
-  if (opts.json && !haveBenchmark && !opts.signature) {
-    error("--json needs --benchmark N or --signature");
+  if (opts.json && !haveBenchmark && !opts.signature && !opts.haveGenerate) {
+    error("--json needs --benchmark N, --signature or --generate N");
     return false;
+  }
+  if (!opts.haveGenerate && !opts.samplingFlag.empty()) {
+    error(opts.samplingFlag + " needs --generate N");
+    return false;
+  }
+  if (opts.haveGenerate) {
+    const char *other = haveBenchmark         ? "--benchmark"
+                        : opts.signature      ? "--signature"
+                        : opts.randomInputs   ? "--random-inputs"
+                        : !opts.dims.empty()  ? "--dim"
+                        : opts.print          ? "--print"
+                        : opts.haveOutputDir  ? "--output-dir"
+                                              : nullptr;
+    if (other) {
+      error(std::string("--generate does not combine with ") + other);
+      return false;
+    }
   }
   if (!haveThreads) {
     // The runtime ignores a malformed value; say so instead of silently
@@ -916,6 +1019,107 @@ int benchmark(const Options &opts, Session &session) {
   return 0;
 }
 
+/// --generate N: a generation session over the library (runtime.h,
+/// "Generation"), its tokens and timings on stdout.
+int generate(const Options &opts, Session &session) {
+  attn_tensor ids{}, mask{};
+  bool haveIds = false, haveMask = false;
+  struct Free {
+    attn_tensor &a, &b;
+    ~Free() {
+      attn_tensor_free(&a);
+      attn_tensor_free(&b);
+    }
+  } release{ids, mask};
+  for (const auto &[name, file] : opts.inputs) {
+    bool isIds = name == "input_ids", isMask = name == "attention_mask";
+    if (!isIds && !isMask)
+      return error("--generate: unknown input '" + name +
+                   "'; generation takes input_ids and attention_mask (the "
+                   "other inputs are filled by the generation loop)");
+    if ((isIds && haveIds) || (isMask && haveMask))
+      return error("input '" + name + "' is given twice");
+    if (file == kRandom)
+      return error("--generate: input '" + name + "' must be a .npy file");
+    attn_tensor &t = isIds ? ids : mask;
+    if (attn_npy_load(file.c_str(), &t) != ATTN_OK)
+      return error("input '" + name + "': " + attn_last_error());
+    if (t.dtype != ATTN_I64 || t.rank != 2)
+      return error("input '" + name + "': expected i64[batch,seq], got " +
+                   describe(t));
+    (isIds ? haveIds : haveMask) = true;
+  }
+  if (!haveIds)
+    return error("--generate needs --input input_ids=FILE.npy (i64 [batch, "
+                 "seq])");
+  if (ids.shape[0] < 1 || ids.shape[1] < 1)
+    return error("input 'input_ids': expected at least one row and one "
+                 "token, got " +
+                 describe(ids));
+  if (haveMask && (mask.shape[0] != ids.shape[0] ||
+                   mask.shape[1] != ids.shape[1]))
+    return error("input 'attention_mask': expected the shape of input_ids, " +
+                 describe(ids) + ", got " +
+                 describe(mask));
+  attn_gen_options o;
+  attn_gen_options_init(&o);
+  o.max_new_tokens = static_cast<int32_t>(opts.generate);
+  o.temperature = static_cast<float>(opts.temperature);
+  o.top_k = static_cast<int32_t>(opts.topK);
+  o.top_p = static_cast<float>(opts.topP);
+  o.seed = opts.seed;
+  o.stop_token_ids = opts.stopTokens.data();
+  o.n_stop_token_ids = opts.stopTokens.size();
+  o.pad_token_id = opts.padToken;
+  attn_gen_session *gen = nullptr;
+  if (attn_gen_session_create(session.model, ids.shape[0], opts.maxLength, &o,
+                              &gen) != ATTN_OK)
+    return error(attn_last_error());
+  attn_gen_result r{};
+  attn_status st =
+      attn_gen_generate(gen, &ids, haveMask ? &mask : nullptr, &r);
+  bool kv = attn_gen_session_kv_cache(gen) != 0;
+  attn_gen_session_free(gen);
+  if (st != ATTN_OK)
+    return error(attn_last_error());
+  std::string json = "{\"tokens\": [";
+  for (int64_t b = 0; b < r.batch; ++b) {
+    std::string line, list;
+    for (int64_t k = 0; k < r.n_steps; ++k) {
+      std::string id = std::to_string(r.tokens[b * r.n_steps + k]);
+      line += (k ? " " : "") + id;
+      list += (k ? ", " : "") + id;
+    }
+    std::printf("%s\n", line.c_str());
+    json += (b ? ", [" : "[") + list + "]";
+  }
+  json += "], \"counts\": [";
+  for (int64_t b = 0; b < r.batch; ++b)
+    json += (b ? ", " : "") + std::to_string(r.counts[b]);
+  int threads = attn_get_num_threads();
+  std::printf("prefill: %.3f ms (%lld x %lld tokens)\n", r.prefill_ms,
+              static_cast<long long>(ids.shape[0]),
+              static_cast<long long>(ids.shape[1]));
+  std::printf("decode: %.3f ms/token, %.1f tokens/s (%lld step%s, batch %lld, "
+              "%d thread%s, %s)\n",
+              r.decode_ms_per_token, r.tokens_per_s,
+              static_cast<long long>(r.n_steps > 0 ? r.n_steps - 1 : 0),
+              r.n_steps == 2 ? "" : "s", static_cast<long long>(r.batch),
+              threads, threads == 1 ? "" : "s",
+              kv ? "in-place kv cache" : "past/present");
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "], \"prefill_ms\": %.6f, \"decode_ms_per_token\": %.6f, "
+                "\"tokens_per_s\": %.6f, \"threads\": %d, \"kv_cache\": %s}",
+                r.prefill_ms, r.decode_ms_per_token, r.tokens_per_s, threads,
+                kv ? "true" : "false");
+  json += buf;
+  attn_gen_result_free(&r);
+  if (opts.json)
+    std::printf("%s\n", json.c_str());
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -935,6 +1139,14 @@ int main(int argc, char **argv) {
       std::printf("%s\n", attn_model_signature_json(session.model));
     else
       printSignature(opts, session.model);
+    return std::fflush(stdout) == 0
+               ? 0
+               : error(std::string("cannot write to stdout: ") +
+                       std::strerror(errno));
+  }
+  if (opts.haveGenerate) {
+    if (int rc = generate(opts, session))
+      return rc;
     return std::fflush(stdout) == 0
                ? 0
                : error(std::string("cannot write to stdout: ") +

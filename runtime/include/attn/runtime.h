@@ -215,6 +215,132 @@ ATTN_API attn_status attn_model_benchmark(attn_model *model,
 ATTN_API attn_status attn_set_num_threads(int n);
 ATTN_API int attn_get_num_threads(void);
 
+/*===--- Generation -----------------------------------------------------===*
+ *
+ * Token-by-token text generation over a causal-LM library compiled from a
+ * "with-past" export (see /docs and attnc --kv-cache):
+ *
+ *   inputs   input_ids [batch, seq] i64, optional attention_mask
+ *            [batch, past+seq] i64, optional position_ids [batch, seq] i64,
+ *            per layer i past K/V [batch, kv_heads, past, head_dim] named
+ *            past_key_values.{i}.key|value or past_key_{i} / past_value_{i},
+ *            optional use_cache_branch (bool, rank 0 or [1]: set to past > 0)
+ *   outputs  logits [batch, seq or 1, vocab] (f32, f16 or bf16), per layer
+ *            present.{i}.key|value or present_key_{i} / present_value_{i}.
+ *
+ * Two kinds of library work:
+ *  - a plain with-past library: each call's present outputs are fed back as
+ *    the next call's past inputs (the first call gets pasts with 0
+ *    positions); attention_mask grows by the new tokens;
+ *  - a `--kv-cache=N` library (its signature has the "kv_cache" key): the
+ *    session allocates every cache input [batch, kv_heads, N, head_dim]
+ *    zeroed once, and passes past_sequence_length = P with every call; the
+ *    model writes the new tokens' K/V in place.
+ * position_ids, when the model has that input, are computed as Hugging
+ * Face's generate() does: cumsum(mask, -1) - 1, 1 where mask == 0, the last
+ * seq columns. Left padding: attention_mask 0 at the pads of the prompt.
+ *
+ *   attn_gen_options o;
+ *   attn_gen_options_init(&o);
+ *   o.max_new_tokens = 32;
+ *   attn_gen_session *s;
+ *   attn_gen_session_create(model, batch, 0, &o, &s);
+ *   attn_gen_result r;
+ *   attn_gen_generate(s, &ids, NULL, &r);    (r.tokens[b * r.n_steps + k])
+ *   attn_gen_result_free(&r);
+ *   attn_gen_session_free(s);
+ *
+ * or, step by step: attn_gen_prefill(s, &ids, &mask) runs the prompt; each
+ * attn_gen_step(s, tokens) returns the next token of every row (the first
+ * step selects from the prompt's logits without running the model; each
+ * later step first runs the model on the previous step's tokens).
+ *
+ * Token selection per row, from the last position's logits (f32):
+ *  - temperature <= 0: greedy, argmax (ties -> lowest id, as torch.argmax);
+ *  - else logits / temperature, then top_k (0 = off), then top_p (nucleus,
+ *    1 = off; as Hugging Face's TopPLogitsWarper: keeps at least one token),
+ *    softmax, and a draw from the session's generator (xoshiro256** seeded
+ *    by splitmix64 from `seed`): the same seed gives the same tokens.
+ * A row that emitted a stop token is finished: it then emits pad_token_id
+ * (and is fed pad_token_id with mask 1, as Hugging Face does).
+ *
+ * Sessions share no mutable state: several sessions of one model may run in
+ * different threads at once (one session is used by one thread at a time).
+ * Errors: a model that is not a with-past causal LM -> ATTN_ERR_INVALID_ARGUMENT
+ * naming what is missing; a context longer than max_len ->
+ * ATTN_ERR_INVALID_ARGUMENT "context full: N of MAX tokens".
+ *===----------------------------------------------------------------------===*/
+
+typedef struct attn_gen_session attn_gen_session;
+
+typedef struct attn_gen_options {
+  int32_t max_new_tokens; /* attn_gen_generate: tokens per row (default 16) */
+  float temperature;      /* <= 0: greedy (default 0) */
+  int32_t top_k;          /* 0: off (default) */
+  float top_p;            /* 1: off (default); in (0, 1] */
+  uint64_t seed;          /* of the sampling generator (default 0) */
+  const int64_t *stop_token_ids; /* borrowed; copied by session_create */
+  size_t n_stop_token_ids;
+  /* Emitted (and fed) for finished rows; < 0 (default -1): the first stop
+   * token, else 0. */
+  int64_t pad_token_id;
+} attn_gen_options;
+
+/* The defaults above. */
+ATTN_API void attn_gen_options_init(attn_gen_options *options);
+
+/* A session of `batch` rows over `model` (which must outlive it). max_len is
+ * the longest context (prompt + generated tokens fed to the model); <= 0:
+ * the cache size N of a --kv-cache library, unbounded for a plain one. A
+ * --kv-cache library refuses max_len > N. options NULL: the defaults. */
+ATTN_API attn_status attn_gen_session_create(attn_model *model, int64_t batch,
+                                             int64_t max_len,
+                                             const attn_gen_options *options,
+                                             attn_gen_session **out);
+ATTN_API void attn_gen_session_free(attn_gen_session *session);
+
+/* 1 if the library has an in-place cache (--kv-cache), else 0. */
+ATTN_API int attn_gen_session_kv_cache(const attn_gen_session *session);
+/* The session's max_len (INT64_MAX when unbounded). */
+ATTN_API int64_t attn_gen_session_max_len(const attn_gen_session *session);
+/* Tokens in the context now (prompt + fed tokens, pads included). */
+ATTN_API int64_t attn_gen_session_context_len(const attn_gen_session *session);
+
+/* Starts over with a prompt: input_ids i64 [batch, T] (T >= 1),
+ * attention_mask i64 [batch, T] of 0/1 or NULL (all ones); runs the model
+ * on it. Every row needs at least one 1 in its mask. */
+ATTN_API attn_status attn_gen_prefill(attn_gen_session *session,
+                                      const attn_tensor *input_ids,
+                                      const attn_tensor *attention_mask);
+/* One token per row into out_tokens[0..batch) (see above). */
+ATTN_API attn_status attn_gen_step(attn_gen_session *session,
+                                   int64_t *out_tokens);
+/* 1 when every row has emitted a stop token (0 without stop tokens). */
+ATTN_API int attn_gen_done(const attn_gen_session *session);
+/* The f32 logits [batch, vocab] the last step selected from: a view owned by
+ * the session (valid until its next call; not to be freed). */
+ATTN_API attn_status attn_gen_last_logits(const attn_gen_session *session,
+                                          attn_tensor *out);
+
+typedef struct attn_gen_result {
+  int64_t batch;
+  int64_t n_steps;  /* columns of tokens (<= max_new_tokens) */
+  int64_t *tokens;  /* [batch, n_steps], malloc()ed; pads after a stop */
+  int64_t *counts;  /* [batch]: tokens per row, its stop token included */
+  double prefill_ms;          /* the prompt's model call and first tokens */
+  double decode_ms_per_token; /* per decode call (0 when n_steps <= 1) */
+  double tokens_per_s;        /* decode: batch * calls / seconds (0 if none) */
+} attn_gen_result;
+
+/* Prefills with the prompt and decodes until max_new_tokens steps or every
+ * row has stopped. Fails up front, "context full: N of MAX tokens", when T +
+ * max_new_tokens - 1 exceeds max_len. */
+ATTN_API attn_status attn_gen_generate(attn_gen_session *session,
+                                       const attn_tensor *input_ids,
+                                       const attn_tensor *attention_mask,
+                                       attn_gen_result *result);
+ATTN_API void attn_gen_result_free(attn_gen_result *result);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
