@@ -462,8 +462,6 @@ FailureOr<Value> AttentionEmitter::build() {
   auto roundUp = [&](Value x, int64_t n) {
     return mul(arith::CeilDivUIOp::create(b, loc, x, cIdx(n)), cIdx(n));
   };
-  // Kt columns read by the register tiles: the keys rounded up to a tile.
-  Value kPad = roundUp(Sk, kNR * VW);
 
   // Tasks: groups of (batch...) entries -- many small heads (the seed's
   // sequence-first attention has thousands of length-1 ones) share one
@@ -527,46 +525,79 @@ FailureOr<Value> AttentionEmitter::build() {
       loc, c1,
       minIdx(numQB, arith::CeilDivUIOp::create(b, loc, cIdx(opt.minTasks),
                                                  arith::MaxUIOp::create(b, loc, batchTasks, c1))));
-  auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{groups, splits},
-                                        ValueRange{}, std::nullopt);
-  {
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(forall.getBody());
-    Value group = forall.getInductionVars()[0];
-    Value split = forall.getInductionVars()[1];
-    // Splits take every `splits`-th query block, so causal work (which grows
-    // with the block index) is spread evenly over them.
-    Value qBegin = mul(split, cBQ);
-    Value qStep = mul(splits, cBQ);
-    Value cD = cIdx(D), cDv = cIdx(Dv);
+  Value cD = cIdx(D), cDv = cIdx(Dv);
+  // Scratch of one task whose keys are `keys` long: Kt = Kᵀ (columns past
+  // the keys are never unmasked), Vp = V, and the query block's buffers.
+  struct Scratch {
+    Value kt, vpBuf, qs, sBuf, oBuf, mBuf, lBuf, aBuf;
+  };
+  auto allocScratch = [&](Value keys) {
+    Scratch t;
+    t.kt = alloc({ShapedType::kDynamic, D, kNR * VW},
+                 ValueRange{arith::CeilDivUIOp::create(b, loc, keys, cIdx(kNR * VW))});
+    // (V is copied only where its head dim is strided; else read in place.)
+    Value vStrided = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, vStr[nb + 1], c1);
+    t.vpBuf = alloc({ShapedType::kDynamic, Dv},
+                    ValueRange{arith::SelectOp::create(b, loc, vStrided, keys, c0)});
+    t.qs = alloc({BQ, D}, {});
+    t.sBuf = alloc({BQ, BK}, {});
+    t.oBuf = alloc({BQ, Dv}, {});
+    t.mBuf = alloc({BQ}, {});
+    t.lBuf = alloc({BQ}, {});
+    t.aBuf = alloc({BQ}, {});
+    return t;
+  };
+  // Flash-decoding partials: a task over one key chunk leaves its rows'
+  // running max m, sum l and unnormalized output O at [slot, row].
+  struct Partials {
+    Value o, m, l, slot;
+  };
+  // The result element index of (entry indices `ivs`, row, dv).
+  auto resultIndex = [&](ArrayRef<Value> ivs, Value row, Value dv) {
+    Value og = c0, opos = row;
+    if (G != 1) {
+      og = arith::DivUIOp::create(b, loc, row, Sq);
+      opos = arith::RemUIOp::create(b, loc, row, Sq);
+    }
+    SmallVector<Value> lidx(ivs.begin(), ivs.end());
+    if (G != 1)
+      lidx[nb - 1] = add(mul(ivs[nb - 1], cIdx(G)), og);
+    lidx.push_back(opos);
+    lidx.push_back(dv);
+    SmallVector<Value> idx;
+    for (int64_t p : resultPerm)
+      idx.push_back(lidx[p]);
+    return idx;
+  };
+  // The batch indices of entry bi (row-major over the batch dims).
+  auto entryIndices = [&](Value bi) {
+    SmallVector<Value> ivs(nb);
+    Value rem = bi;
+    for (int64_t i = nb - 1; i >= 0; --i) {
+      ivs[i] = arith::RemUIOp::create(b, loc, rem, ed[i]);
+      rem = arith::DivUIOp::create(b, loc, rem, ed[i]);
+    }
+    return ivs;
+  };
 
-    // Scratch, once per task: Kt = Kᵀ (kPad columns; those past Sk are never
-    // unmasked), Vp = V, and the query block's buffers.
-    Value kt = alloc({ShapedType::kDynamic, D, kNR * VW},
-                     ValueRange{arith::DivUIOp::create(b, loc, kPad, cIdx(kNR * VW))});
-    Value vpBuf = alloc({ShapedType::kDynamic, Dv}, ValueRange{Sk});
-    Value qs = alloc({BQ, D}, {});
-    Value sBuf = alloc({BQ, BK}, {});
-    Value oBuf = alloc({BQ, Dv}, {});
-    Value mBuf = alloc({BQ}, {}), lBuf = alloc({BQ}, {}), aBuf = alloc({BQ}, {});
+  // One entry (batch indices, a group's query rows) against the keys
+  // [kLo, kHi) (kLo a multiple of BK), query blocks qBegin, qBegin + qStep,
+  // ...: the normalized rows into `out`, or (part) the partials.
+  auto entryBody = [&](Value bi, Value kLo, Value kHi, Value qBegin, Value qStep,
+                       const Scratch &scratch, const Partials *part) {
+    Value kt = scratch.kt, vpBuf = scratch.vpBuf, qs = scratch.qs, sBuf = scratch.sBuf,
+          oBuf = scratch.oBuf, mBuf = scratch.mBuf, lBuf = scratch.lBuf, aBuf = scratch.aBuf;
     Value rowsLast = arith::SubIOp::create(b, loc, rowsTotal, c1);
     Value skLast = arith::SubIOp::create(b, loc, Sk, c1);
+    Value kLen = arith::SubIOp::create(b, loc, kHi, kLo);
     SmallVector<int64_t> lanes(VW);
     for (int64_t i = 0; i < VW; ++i)
       lanes[i] = i;
     Value iota = arith::ConstantOp::create(b,
         loc, DenseElementsAttr::get(VectorType::get({VW}, b.getI64Type()), ArrayRef<int64_t>(lanes)));
-
-    Value bBegin = mul(group, perTask);
-    Value bEnd = minIdx(add(bBegin, perTask), batchTasks);
-    forLoop(bBegin, bEnd, c1, [&](Value bi) {
+    {
       // The batch indices of entry bi (row-major over the batch dims).
-      SmallVector<Value> ivs(nb);
-      Value rem = bi;
-      for (int64_t i = nb - 1; i >= 0; --i) {
-        ivs[i] = arith::RemUIOp::create(b, loc, rem, ed[i]);
-        rem = arith::DivUIOp::create(b, loc, rem, ed[i]);
-      }
+      SmallVector<Value> ivs = entryIndices(bi);
       // Q, the mask and the result are read/written per query row r as
       // [g, position] = [r / Sq, r % Sq] of the group's heads.
       auto rowPos = [&](Value row) -> std::pair<Value, Value> {
@@ -575,8 +606,11 @@ FailureOr<Value> AttentionEmitter::build() {
         return {arith::DivUIOp::create(b, loc, row, Sq), arith::RemUIOp::create(b, loc, row, Sq)};
       };
       Value q2 = view3d(qm.getBaseBuffer(), qm.getOffset(), qStr, ivs, G, Sq, cD, f32);
-      Value k2 = view2d(km.getBaseBuffer(), km.getOffset(), kStr, ivs, Sk, cD, f32);
-      Value v2 = view2d(vm.getBaseBuffer(), vm.getOffset(), vStr, ivs, Sk, cDv, f32);
+      // K and V of the key range (a strided view: a cache slice works too).
+      Value k2 = view2d(km.getBaseBuffer(), add(km.getOffset(), mul(kLo, kStr[nb])), kStr, ivs,
+                        kLen, cD, f32);
+      Value v2 = view2d(vm.getBaseBuffer(), add(vm.getOffset(), mul(kLo, vStr[nb])), vStr, ivs,
+                        kLen, cDv, f32);
       Value m2, m2c;
       if (M) {
         m2 = view3d(maskBase, maskOff, maskStr, ivs, G, Sq, Sk, maskET);
@@ -585,7 +619,7 @@ FailureOr<Value> AttentionEmitter::build() {
         m2c = contiguousRows(m2, maskET);
       }
 
-      transposeKeys(k2, kStr[nb + 1], Sk, D, kt);
+      transposeKeys(k2, kStr[nb + 1], kLen, D, kt);
       Value qUnit = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, qStr[nb + 1], c1);
       Value q2c = contiguousRows(q2, f32);
       // V is read in place where its head dim is contiguous (rows are
@@ -595,7 +629,7 @@ FailureOr<Value> AttentionEmitter::build() {
       {
         OpBuilder::InsertionGuard g2(b);
         b.setInsertionPointToStart(&copyV.getElseRegion().front());
-        forLoop(c0, Sk, c1, [&](Value k) {
+        forLoop(c0, kLen, c1, [&](Value k) {
           forLoop(c0, cDv, c1, [&](Value d) {
             memref::StoreOp::create(b, loc, memref::LoadOp::create(b, loc, v2, ValueRange{k, d}), vpBuf,
                                       ValueRange{k, d});
@@ -659,14 +693,18 @@ FailureOr<Value> AttentionEmitter::build() {
         }
         Value qoMin = add(posMin, causalOff), qoMax = add(posMax, causalOff);
         Value kEnd = rules.keyEnd(b, loc, qoMax, Sk);
-        // Key blocks start at multiples of BK (Kt panels).
-        Value kBegin = c0;
+        // Key blocks start at multiples of BK (Kt panels); a chunk's blocks
+        // lie in [kLo, kHi).
+        Value kBegin = kLo;
         if (rules.window)
-          kBegin = arith::MinSIOp::create(
-              b, loc, mul(arith::DivUIOp::create(b, loc, rules.keyBegin(b, loc, qoMin), cBK), cBK),
-              kEnd);
-        forLoop(kBegin, kEnd, cBK, [&](Value kb) {
-          Value kValid = minIdx(cBK, arith::SubIOp::create(b, loc, kEnd, kb));
+          kBegin = arith::MaxUIOp::create(
+              b, loc, kLo,
+              mul(arith::DivUIOp::create(b, loc, rules.keyBegin(b, loc, qoMin), cBK), cBK));
+        Value kStop = minIdx(kEnd, kHi);
+        kBegin = minIdx(kBegin, kStop);
+        forLoop(kBegin, kStop, cBK, [&](Value kb) {
+          Value kValid = minIdx(cBK, arith::SubIOp::create(b, loc, kStop, kb));
+          Value kbl = arith::SubIOp::create(b, loc, kb, kLo); // in Kt, Vp
           Value kTileEnd = roundUp(kValid, kNR * VW);
           // Every lane of the block is a real key that every row of the
           // query block may see.
@@ -684,7 +722,7 @@ FailureOr<Value> AttentionEmitter::build() {
                   [&](int64_t j, Value d) -> Value {
                     return vector::LoadOp::create(b,
                         loc, vecT, kt,
-                        ValueRange{arith::DivUIOp::create(b, loc, add(kb, k0), cIdx(kNR * VW)), d,
+                        ValueRange{arith::DivUIOp::create(b, loc, add(kbl, k0), cIdx(kNR * VW)), d,
                                    cIdx(j * VW)});
                   },
                   [&](int64_t i, Value d) -> Value {
@@ -699,7 +737,8 @@ FailureOr<Value> AttentionEmitter::build() {
             auto [gg, gqc] = rowPos(add(qb, q));
             // q + o of this row, compared with key indices in i64 lanes.
             Value qo64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), add(gqc, causalOff));
-            Value sk64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), Sk);
+            // Lanes at or past the loop's end are padding (or the next chunk).
+            Value stop64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), kStop);
             // `edges`: the block has padding lanes or causal future keys;
             // interior blocks skip those selects.
             auto scoresLoop = [&](bool edges) -> Value {
@@ -776,7 +815,7 @@ FailureOr<Value> AttentionEmitter::build() {
                   loc, arith::CmpIPredicate::sge, kidx,
                   vector::BroadcastOp::create(b,
                       loc, iota.getType(),
-                      causalFill ? arith::IndexCastOp::create(b, loc, b.getI64Type(), kEnd) : sk64));
+                      stop64));
               if (causalFill) {
                 // causal_fill: future keys up to kEnd score the fill; those
                 // past kEnd are added after the key loop where needed.
@@ -833,7 +872,7 @@ FailureOr<Value> AttentionEmitter::build() {
                   kValid, init,
                   [&](int64_t j, Value k) -> Value {
                     return vector::LoadOp::create(b,
-                        loc, vecT, vp, ValueRange{add(kb, k), add(dv0, cIdx(j * VW))});
+                        loc, vecT, vp, ValueRange{add(kbl, k), add(dv0, cIdx(j * VW))});
                   },
                   [&](int64_t i, Value k) -> Value {
                     return memref::LoadOp::create(b, loc, sBuf, ValueRange{add(q0, cIdx(i)), k});
@@ -846,6 +885,21 @@ FailureOr<Value> AttentionEmitter::build() {
         if (causalFill)
           addSkippedFillKeys(*causalFill, kEnd, Sk, tq, mBuf, lBuf, oBuf, vp, Dv);
 
+        if (part) {
+          // Flash-decoding: the chunk's m, l and O rows, merged below.
+          forLoop(c0, tq, c1, [&](Value q) {
+            Value row = add(qb, q);
+            memref::StoreOp::create(b, loc, memref::LoadOp::create(b, loc, mBuf, ValueRange{q}),
+                                    part->m, ValueRange{part->slot, row});
+            memref::StoreOp::create(b, loc, memref::LoadOp::create(b, loc, lBuf, ValueRange{q}),
+                                    part->l, ValueRange{part->slot, row});
+            forLoop(c0, cDv, cVW, [&](Value dv) {
+              Value o = vector::LoadOp::create(b, loc, vecT, oBuf, ValueRange{q, dv});
+              vector::StoreOp::create(b, loc, o, part->o, ValueRange{part->slot, row, dv});
+            });
+          });
+          return;
+        }
         // out rows = O / l (deferred normalization; l = 0 gives NaN as PyTorch).
         forLoop(c0, tq, c1, [&](Value q) {
           Value lS = memref::LoadOp::create(b, loc, lBuf, ValueRange{q});
@@ -856,23 +910,148 @@ FailureOr<Value> AttentionEmitter::build() {
                                : Value();
           forLoop(c0, cDv, cVW, [&](Value dv) {
             Value o = vector::LoadOp::create(b, loc, vecT, oBuf, ValueRange{q, dv});
-            auto [og, opos] = rowPos(add(qb, q));
-            SmallVector<Value> lidx(ivs.begin(), ivs.end());
-            if (G != 1)
-              lidx[nb - 1] = add(mul(ivs[nb - 1], cIdx(G)), og);
-            lidx.push_back(opos);
-            lidx.push_back(dv);
-            SmallVector<Value> idx;
-            for (int64_t p : resultPerm)
-              idx.push_back(lidx[p]);
             Value r = arith::DivFOp::create(b, loc, o, l);
             if (ok)
               r = arith::SelectOp::create(b, loc, ok, r, splat(0.0));
-            vector::StoreOp::create(b, loc, r, out, idx);
+            vector::StoreOp::create(b, loc, r, out, resultIndex(ivs, add(qb, q), dv));
           });
         });
       });
+    }
+  };
+
+  // The flash path: tasks over groups of entries x sets of query blocks.
+  auto emitFlash = [&] {
+    auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{groups, splits},
+                                        ValueRange{}, std::nullopt);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forall.getBody());
+    Value group = forall.getInductionVars()[0];
+    Value split = forall.getInductionVars()[1];
+    // Splits take every `splits`-th query block, so causal work (which grows
+    // with the block index) is spread evenly over them.
+    Value qBegin = mul(split, cBQ);
+    Value qStep = mul(splits, cBQ);
+    // Scratch, once per task.
+    Scratch scratch = allocScratch(Sk);
+    Value bBegin = mul(group, perTask);
+    Value bEnd = minIdx(add(bBegin, perTask), batchTasks);
+    forLoop(bBegin, bEnd, c1, [&](Value bi) {
+      entryBody(bi, c0, Sk, qBegin, qStep, scratch, nullptr);
     });
+  };
+
+  // Flash-decoding (few query rows against many keys: a decode step, Lq x
+  // the group's heads <= 4 query blocks): the keys are split into chunks
+  // across tasks; each task reads its chunk of K/V once for all the rows of
+  // one kv group and leaves partial (m, l, O); a second loop merges them.
+  // Not with causal_fill (its skipped keys are added once per row).
+  if (causalFill) {
+    emitFlash();
+  } else {
+    // Chunks: enough tasks for the machine (kDecodeTasks), at least
+    // kDecodeMinChunk keys each, at most kDecodeMaxChunk (a chunk's Kᵀ stays
+    // in cache), a multiple of BK.
+    Value cMin = cIdx(std::max<int64_t>(BK, opt.decodeMinChunk / BK * BK));
+    Value cMax = cIdx(std::max<int64_t>(BK, opt.decodeMaxChunk / BK * BK));
+    Value entries = arith::MaxUIOp::create(b, loc, batchTasks, c1);
+    Value wantChunks = arith::CeilDivUIOp::create(b, loc, cIdx(opt.decodeTasks), entries);
+    Value chunk = arith::CeilDivUIOp::create(b, loc, Sk, wantChunks);
+    chunk = minIdx(arith::MaxUIOp::create(b, loc, chunk, cMin), cMax);
+    chunk = roundUp(chunk, BK);
+    Value chunks = arith::CeilDivUIOp::create(b, loc, Sk, chunk);
+    Value useSplit = arith::AndIOp::create(
+        b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, rowsTotal, cIdx(4 * BQ)),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, chunks, cIdx(2)));
+    auto ifOp = scf::IfOp::create(b, loc, useSplit, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    emitFlash();
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    Value slots = mul(batchTasks, chunks);
+    Partials part;
+    part.o = memref::AllocOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic, Dv}, f32),
+        ValueRange{slots, rowsTotal}, b.getI64IntegerAttr(64));
+    auto rowsType = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32);
+    part.m = memref::AllocOp::create(b, loc, rowsType, ValueRange{slots, rowsTotal},
+                                     b.getI64IntegerAttr(64));
+    part.l = memref::AllocOp::create(b, loc, rowsType, ValueRange{slots, rowsTotal},
+                                     b.getI64IntegerAttr(64));
+    Value tasks = runOk ? arith::SelectOp::create(b, loc, runOk, batchTasks, c0).getResult()
+                        : batchTasks;
+    // Merge of entry bi's row: M = max m_c, w_c = e^(m_c - M) (0 for chunks
+    // that saw no key: m_c = -inf), out = sum w_c O_c / sum w_c l_c -- 0/0 =
+    // NaN for rows that see no key at all, as the flash path (0 with
+    // nan_to_zero).
+    auto mergeRow = [&](Value bi, Value row) {
+      Value slot0 = mul(bi, chunks);
+      Value mMax = forLoop(c0, chunks, c1, ValueRange{cF(-INFINITY)}, [&](Value c, ValueRange a) {
+                     Value m = memref::LoadOp::create(b, loc, part.m, ValueRange{add(slot0, c), row});
+                     return SmallVector<Value>{arith::MaximumFOp::create(b, loc, a[0], m)};
+                   }).getResult(0);
+      Value isNinf = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mMax, cF(-INFINITY));
+      Value mSafe = arith::SelectOp::create(b, loc, isNinf, cF(0.0), mMax);
+      auto weight = [&](Value c) {
+        Value m = memref::LoadOp::create(b, loc, part.m, ValueRange{add(slot0, c), row});
+        return fastExp(arith::SubFOp::create(b, loc, m, mSafe));
+      };
+      Value lS = forLoop(c0, chunks, c1, ValueRange{cF(0.0)}, [&](Value c, ValueRange a) {
+                   Value l = memref::LoadOp::create(b, loc, part.l, ValueRange{add(slot0, c), row});
+                   return SmallVector<Value>{
+                       math::FmaOp::create(b, loc, weight(c), l, a[0]).getResult()};
+                 }).getResult(0);
+      Value l = bcast(lS);
+      Value ok = nanToZero ? arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, lS, cF(0.0))
+                           : Value();
+      SmallVector<Value> ivs = entryIndices(bi);
+      forLoop(c0, cDv, cVW, [&](Value dv) {
+        Value o = forLoop(c0, chunks, c1, ValueRange{splat(0.0)}, [&](Value c, ValueRange a) {
+                    Value oc = vector::LoadOp::create(b, loc, vecT, part.o,
+                                                      ValueRange{add(slot0, c), row, dv});
+                    return SmallVector<Value>{
+                        vector::FMAOp::create(b, loc, bcast(weight(c)), oc, a[0]).getResult()};
+                  }).getResult(0);
+        Value r = arith::DivFOp::create(b, loc, o, l);
+        if (ok)
+          r = arith::SelectOp::create(b, loc, ok, r, splat(0.0));
+        vector::StoreOp::create(b, loc, r, out, resultIndex(ivs, row, dv));
+      });
+    };
+    // Chunks done per entry: the task finishing an entry's last chunk merges
+    // it (no second parallel loop). The atomic add is acq_rel: the partials
+    // every earlier task stored are visible to the one that sees count - 1.
+    auto i32 = b.getI32Type();
+    Value done = memref::AllocOp::create(b, loc, MemRefType::get({ShapedType::kDynamic}, i32),
+                                         ValueRange{batchTasks}, b.getI64IntegerAttr(64));
+    forLoop(c0, batchTasks, c1, [&](Value e) {
+      memref::StoreOp::create(b, loc, arith::ConstantIntOp::create(b, loc, i32, 0), done,
+                              ValueRange{e});
+    });
+    {
+      auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{tasks, chunks},
+                                          ValueRange{}, std::nullopt);
+      forall->setAttr("attn.flash_decoding", b.getUnitAttr());
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(forall.getBody());
+      Value bi = forall.getInductionVars()[0], c = forall.getInductionVars()[1];
+      Value kLo = mul(c, chunk);
+      Value kHi = minIdx(add(kLo, chunk), Sk);
+      Scratch scratch = allocScratch(chunk);
+      Partials mine = part;
+      mine.slot = add(mul(bi, chunks), c);
+      entryBody(bi, kLo, kHi, c0, cBQ, scratch, &mine);
+      Value before = memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
+                                                 arith::ConstantIntOp::create(b, loc, i32, 1), done,
+                                                 ValueRange{bi});
+      Value last = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::eq, before,
+          arith::IndexCastOp::create(b, loc, i32, arith::SubIOp::create(b, loc, chunks, c1)));
+      auto ifLast = scf::IfOp::create(b, loc, last, /*withElseRegion=*/false);
+      ifLast->setAttr("attn.flash_decoding_merge", b.getUnitAttr());
+      b.setInsertionPointToStart(&ifLast.getThenRegion().front());
+      forLoop(c0, rowsTotal, c1, [&](Value row) { mergeRow(bi, row); });
+    }
   }
   return bufferization::ToTensorOp::create(b, loc, resultType, out, /*restrict=*/true,
                                          /*writable=*/true)

@@ -16,6 +16,13 @@ struct AttentionKernelOptions {
   /// Batch entries are grouped into at most this many tasks (each task
   /// allocates its scratch once and runs its entries one after another).
   int64_t maxTasks = 64;
+  /// Flash-decoding (query rows of a kv group <= 4 queryBlocks, many keys): the
+  /// keys are split into chunks of decodeMinChunk..decodeMaxChunk keys
+  /// (multiples of keyBlock) until (batch entries x chunks) reaches
+  /// decodeTasks; used at run time when that gives 2 or more chunks.
+  int64_t decodeTasks = 64;
+  int64_t decodeMinChunk = 256;
+  int64_t decodeMaxChunk = 512;
 };
 
 /// Whether the register-blocked kernel applies (f32, static head dims that

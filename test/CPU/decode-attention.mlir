@@ -1,0 +1,53 @@
+// RUN: attn-opt %s -split-input-file -attn-lower-attention="vector-width=8 query-tile=48 key-tile=128" | FileCheck %s
+
+// A decode step (1 query x 4 heads of each kv group, dynamic keys): the
+// kernel chooses at run time between flash-decoding -- the keys split into
+// chunks across tasks, each leaving (m, l, O) partials for all rows of its
+// kv group, then a merge over the chunks -- and the flash path (one task
+// per kv group and query blocks). Split when the group's rows fit 4 query
+// blocks (4 x 48 = 192) and the keys make 2 or more chunks.
+// CHECK-LABEL: func @decode
+// CHECK:         %[[TWO:.*]] = arith.cmpi uge, %[[CHUNKS:.*]], %c2
+// CHECK:         %[[ROWS:.*]] = arith.cmpi ule, %{{.*}}, %c192
+// CHECK:         %[[SPLIT:.*]] = arith.andi %[[ROWS]], %[[TWO]] : i1
+// CHECK:         scf.if %[[SPLIT]] {
+// The partials: [entries x chunks, rows, Dv] outputs, [.., rows] max and
+// sum, and a count of finished chunks per entry.
+// CHECK:           memref.alloc(%{{.*}}, %{{.*}}) {alignment = 64 : i64} : memref<?x?x64xf32>
+// CHECK:           memref.alloc(%{{.*}}, %{{.*}}) {alignment = 64 : i64} : memref<?x?xf32>
+// CHECK:           memref.alloc(%{{.*}}, %{{.*}}) {alignment = 64 : i64} : memref<?x?xf32>
+// CHECK:           memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?xi32>
+// CHECK:           scf.forall (%[[E:.*]], %{{.*}}) in (%{{.*}}, %[[CHUNKS]]) {
+// Each task's Kᵀ scratch covers its chunk only.
+// CHECK:             memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?x64x16xf32>
+// CHECK:             vector.fma
+// The task that finishes an entry's last chunk merges its rows.
+// CHECK:             %[[BEFORE:.*]] = memref.atomic_rmw addi %{{.*}}, %{{.*}}[%[[E]]] : (i32, memref<?xi32>) -> i32
+// CHECK:             %[[LAST:.*]] = arith.cmpi eq, %[[BEFORE]], %{{.*}} : i32
+// CHECK:             scf.if %[[LAST]] {
+// CHECK:               arith.maximumf
+// CHECK:               math.fma
+// CHECK:               vector.fma
+// CHECK:               arith.divf
+// CHECK:             } {attn.flash_decoding_merge}
+// CHECK:           } {attn.flash_decoding}
+// CHECK:         } else {
+// CHECK:           scf.forall
+// CHECK-NOT:       attn.flash_decoding
+// CHECK:         return
+func.func @decode(%q: tensor<?x8x1x64xf32>, %k: tensor<?x2x?x64xf32>, %v: tensor<?x2x?x64xf32>) -> tensor<?x8x1x64xf32> {
+  %0 = attn.attention %q, %k, %v {scale = 0.125 : f64, mask_kind = #attn.mask_kind<none>, causal, causal_align = #attn.causal_align<bottom_right>} : tensor<?x8x1x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32> -> tensor<?x8x1x64xf32>
+  return %0 : tensor<?x8x1x64xf32>
+}
+
+// -----
+
+// causal_fill (keys skipped past the diagonal count once per row) keeps the
+// flash path only.
+// CHECK-LABEL: func @causal_fill
+// CHECK-NOT:     attn.flash_decoding
+// CHECK:         return
+func.func @causal_fill(%q: tensor<1x4x1x64xf32>, %k: tensor<1x4x?x64xf32>, %v: tensor<1x4x?x64xf32>, %m: tensor<1x1x1x?xf32>) -> tensor<1x4x1x64xf32> {
+  %0 = attn.attention %q, %k, %v mask(%m : tensor<1x1x1x?xf32>) {scale = 0.125 : f64, mask_kind = #attn.mask_kind<additive>, causal, causal_fill = -3.4028234663852886E+38 : f64} : tensor<1x4x1x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32> -> tensor<1x4x1x64xf32>
+  return %0 : tensor<1x4x1x64xf32>
+}
