@@ -53,10 +53,12 @@ constexpr int64_t kNR = 2;
 constexpr int64_t kMBlock = 24;        // rows per task (multiple of kMR)
 constexpr int64_t kNBlockVectors = 16; // columns per task = 16 vectors
 constexpr int64_t kPackMinRows = 192;  // pack a run-time B only for this many rows
+constexpr int64_t kDecodeRows = 8;     // up to this many rows: the streaming kernel
 } // namespace
 
 bool attn::canUseMatmulKernel(RankedTensorType a, RankedTensorType b,
-                              ArrayRef<int64_t> splits, int64_t vectorWidth, bool gated) {
+                              ArrayRef<int64_t> splits, int64_t vectorWidth, bool gated,
+                              bool bConstant) {
   if (vectorWidth <= 0 || a.getRank() != 2 || b.getRank() != 2)
     return false;
   if (!a.getElementType().isF32() || !b.getElementType().isF32())
@@ -71,7 +73,7 @@ bool attn::canUseMatmulKernel(RankedTensorType a, RankedTensorType b,
     panel = vectorWidth;
   }
   if (splits.empty())
-    return b.getDimSize(1) % panel == 0;
+    return b.getDimSize(1) % panel == 0 || (bConstant && !gated && b.getDimSize(1) > 0);
   return llvm::all_of(splits, [&](int64_t n) { return n > 0 && n % panel == 0; });
 }
 
@@ -86,13 +88,15 @@ static MemRefType dynStrided(MLIRContext *ctx, ArrayRef<int64_t> shape, Type et)
 /// (N/2 further).
 static Value packConstant(OpBuilder &b, Location loc, Value B, const ConstantBytes &bytes,
                           int64_t K, int64_t N, int64_t P, bool gated) {
-  int64_t numPanels = N / P, half = P / 2;
-  std::vector<float> packed(N * K);
+  // Plain N off the panel width: the last panel's columns past N are zeros.
+  int64_t numPanels = (N + P - 1) / P, half = P / 2;
+  std::vector<float> packed(numPanels * P * K, 0.0f);
   for (int64_t p = 0; p < numPanels; ++p)
     for (int64_t k = 0; k < K; ++k)
       for (int64_t j = 0; j < P; ++j) {
         int64_t col = !gated ? p * P + j : j < half ? p * half + j : N / 2 + p * half + (j - half);
-        std::memcpy(&packed[(p * K + k) * P + j], bytes.element(k * N + col).data(), 4);
+        if (col < N)
+          std::memcpy(&packed[(p * K + k) * P + j], bytes.element(k * N + col).data(), 4);
       }
   auto type = RankedTensorType::get({numPanels, K, P}, b.getF32Type());
   return createConstantFromBytes(
@@ -113,7 +117,11 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
   bool gated = args.gated;
   // B's panels are always kNR vectors wide; the output columns per panel
   // are the same (plain) or one vector (gated: a gate and an up vector).
-  int64_t panelW = kNR * VW, numPanels = N / panelW;
+  // N off the panel width (plain, unsplit, constant B only): the packed
+  // panels are zero-padded past N and every bias load / output store is
+  // masked to the columns below N (only the last panel's are partial).
+  int64_t panelW = kNR * VW, numPanels = (N + panelW - 1) / panelW;
+  bool tail = N % panelW != 0;
   int64_t nOut = gated ? N / 2 : N, outPanelW = gated ? VW : panelW;
   auto vecT = VectorType::get({VW}, f32);
   auto cIdx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
@@ -123,6 +131,27 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
   SmallVector<int64_t> splits(args.splits);
   if (splits.empty())
     splits.push_back(nOut);
+  assert((!tail || (!gated && splits.size() == 1)) && "N tail: plain, unsplit only");
+  // The lanes of the vector at output column `col` that are below N.
+  auto colMask = [&](Value col) -> Value {
+    Value valid = arith::MaxSIOp::create(b, loc, sub(cIdx(N), col), cIdx(0));
+    return vector::CreateMaskOp::create(b, loc, VectorType::get({VW}, b.getI1Type()),
+                                        ValueRange{valid});
+  };
+  Value zeroVec = tail ? arith::ConstantOp::create(b, loc, DenseElementsAttr::get(vecT, b.getF32FloatAttr(0.0))).getResult()
+                       : Value();
+  // Tail-aware bias load and output store at (global) column `col`.
+  auto loadBias = [&](Value buf, Value col) -> Value {
+    if (!tail)
+      return vector::LoadOp::create(b, loc, vecT, buf, ValueRange{col});
+    return vector::MaskedLoadOp::create(b, loc, vecT, buf, ValueRange{col}, colMask(col), zeroVec);
+  };
+  auto storeOut = [&](Value v, Value buf, Value row, Value col) {
+    if (!tail)
+      vector::StoreOp::create(b, loc, v, buf, ValueRange{row, col});
+    else
+      vector::MaskedStoreOp::create(b, loc, buf, ValueRange{row, col}, colMask(col), v);
+  };
 
   Value aBuf = bufferization::ToBufferOp::create(b,
       loc, dynStrided(ctx, at.getShape(), f32), A, b.getUnitAttr());
@@ -139,6 +168,7 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
     Value packed = packConstant(b, loc, B, *bytes, K, N, panelW, gated);
     bPacked = bufferization::ToBufferOp::create(b, loc, panelType, packed, b.getUnitAttr());
   } else {
+    assert(!tail && "a run-time B needs N a multiple of the panel width");
     // B rows are read as vectors: its innermost stride must be 1.
     auto bBufType = MemRefType::get(
         bt.getShape(), f32,
@@ -208,6 +238,124 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
     col += n;
   }
 
+  // Decode (M <= kDecodeRows rows, decided at run time): a streaming
+  // matrix-vector kernel. One task per B panel (kNR·VW columns; gated: VW
+  // outputs), so every thread streams its share of the packed weights once;
+  // the rows are one register tile of R rows x kNR vectors (R = 1, 2 or 4,
+  // R·kNR·(4/R) = 8 accumulators: with fewer rows, 4/R independent sets over
+  // alternating k keep the FMA chains short), bias/activation/gate applied
+  // on registers as in the blocked kernel.
+  auto decodeIf = scf::IfOp::create(
+      b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, M, cIdx(kDecodeRows)),
+      /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&decodeIf.getThenRegion().front());
+    auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{cIdx(numPanels)},
+                                        ValueRange{}, std::nullopt);
+    forall->setAttr("attn.streaming_gemv", b.getUnitAttr());
+    b.setInsertionPointToStart(forall.getBody());
+    Value panel = forall.getInductionVars()[0];
+    Value n0 = mul(panel, cIdx(outPanelW)); // first output column (all of N)
+    Value split = cIdx(0);
+    for (size_t s = 1; s < splits.size(); ++s)
+      split = arith::SelectOp::create(b, loc,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, n0, cIdx(colOffset[s])),
+          cIdx(s), split);
+    auto perSplit = [&](auto valueOf) {
+      Value v = valueOf(0);
+      for (size_t s = 1; s < splits.size(); ++s)
+        v = arith::SelectOp::create(b,
+            loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, split, cIdx(s)),
+            valueOf(s), v);
+      return v;
+    };
+    Value out = perSplit([&](size_t s) { return outViews[s]; });
+    Value outCol = sub(n0, perSplit([&](size_t s) { return cIdx(colOffset[s]); }));
+    SmallVector<Value> biasVec;
+    if (biasBuf)
+      for (int64_t j = 0; j < kNR; ++j)
+        biasVec.push_back(loadBias(biasBuf, add(n0, cIdx(gated ? j * nOut : j * VW))));
+    Value mLast = sub(M, cIdx(1));
+    Value zero = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(vecT, b.getF32FloatAttr(0.0)));
+    auto rowTile = [&](int64_t R, Value m0) {
+      int64_t U = 4 / R, nAcc = R * kNR;
+      SmallVector<Value> rows;
+      for (int64_t i = 0; i < R; ++i)
+        rows.push_back(arith::MinUIOp::create(b, loc, add(m0, cIdx(i)), mLast));
+      // acc[i·kNR + j] += A[row i, k] · B[panel, k, j·VW..] for k in [lo, hi) step `step`,
+      // `sets` accumulator sets on k, k + 1, ...
+      auto kLoop = [&](int64_t lo, int64_t hi, int64_t sets, SmallVector<Value> init) {
+        auto loop = scf::ForOp::create(b, loc, cIdx(lo), cIdx(hi), cIdx(sets), init);
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(loop.getBody());
+        SmallVector<Value> next(loop.getRegionIterArgs());
+        for (int64_t u = 0; u < sets; ++u) {
+          Value k = add(loop.getInductionVar(), cIdx(u));
+          SmallVector<Value> bv;
+          for (int64_t j = 0; j < kNR; ++j)
+            bv.push_back(vector::LoadOp::create(b, loc, vecT, bPacked, ValueRange{panel, k, cIdx(j * VW)}));
+          for (int64_t i = 0; i < R; ++i) {
+            Value a = vector::BroadcastOp::create(b,
+                loc, vecT, memref::LoadOp::create(b, loc, aBuf, ValueRange{rows[i], k}));
+            for (int64_t j = 0; j < kNR; ++j) {
+              int64_t x = u * nAcc + i * kNR + j;
+              next[x] = vector::FMAOp::create(b, loc, a, bv[j], next[x]);
+            }
+          }
+        }
+        scf::YieldOp::create(b, loc, next);
+        return SmallVector<Value>(loop.getResults());
+      };
+      int64_t kMain = K / U * U;
+      SmallVector<Value> accs = kLoop(0, kMain, U, SmallVector<Value>(U * nAcc, zero));
+      SmallVector<Value> sum(accs.begin(), accs.begin() + nAcc);
+      for (int64_t u = 1; u < U; ++u)
+        for (int64_t x = 0; x < nAcc; ++x)
+          sum[x] = arith::AddFOp::create(b, loc, sum[x], accs[u * nAcc + x]);
+      if (kMain < K)
+        sum = kLoop(kMain, K, 1, sum);
+      for (int64_t i = 0; i < R; ++i) {
+        Value row = add(m0, cIdx(i));
+        Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, M);
+        auto ifOp = scf::IfOp::create(b, loc, valid, /*withElse=*/false);
+        OpBuilder::InsertionGuard g3(b);
+        b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+        SmallVector<Value> vs;
+        for (int64_t j = 0; j < kNR; ++j) {
+          Value v = sum[i * kNR + j];
+          if (biasBuf)
+            v = arith::AddFOp::create(b, loc, v, biasVec[j]);
+          vs.push_back(v);
+        }
+        if (gated) {
+          Value v = arith::MulFOp::create(b, loc, applyActivation(b, loc, vs[0], args.activation), vs[1]);
+          vector::StoreOp::create(b, loc, v, out, ValueRange{row, outCol});
+          continue;
+        }
+        for (int64_t j = 0; j < kNR; ++j)
+          storeOut(applyActivation(b, loc, vs[j], args.activation), out, row, add(outCol, cIdx(j * VW)));
+      }
+    };
+    // M = 1 and 2: one tile; 3..8: tiles of 4 rows (rows past M repeat the
+    // last one, never stored).
+    Value isOne = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, M, cIdx(1));
+    Value isTwo = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, M, cIdx(2));
+    auto if1 = scf::IfOp::create(b, loc, isOne, /*withElseRegion=*/true);
+    b.setInsertionPointToStart(&if1.getThenRegion().front());
+    rowTile(1, cIdx(0));
+    b.setInsertionPointToStart(&if1.getElseRegion().front());
+    auto if2 = scf::IfOp::create(b, loc, isTwo, /*withElseRegion=*/true);
+    b.setInsertionPointToStart(&if2.getThenRegion().front());
+    rowTile(2, cIdx(0));
+    b.setInsertionPointToStart(&if2.getElseRegion().front());
+    auto mLoop = scf::ForOp::create(b, loc, cIdx(0), M, cIdx(4));
+    b.setInsertionPointToStart(mLoop.getBody());
+    rowTile(4, mLoop.getInductionVar());
+  }
+  // More rows: the blocked kernel.
+  OpBuilder::InsertionGuard gBlocked(b);
+  b.setInsertionPointToStart(&decodeIf.getElseRegion().front());
   Value numM = arith::CeilDivUIOp::create(b, loc, M, cIdx(kMBlock));
   auto forall = scf::ForallOp::create(b,
       loc, ArrayRef<OpFoldResult>{numM, cIdx(blocks)}, ValueRange{}, std::nullopt);
@@ -247,8 +395,7 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
     SmallVector<Value> biasVec;
     if (biasBuf)
       for (int64_t j = 0; j < kNR; ++j)
-        biasVec.push_back(vector::LoadOp::create(b, loc, vecT, biasBuf,
-                                                   ValueRange{add(n0, cIdx(gated ? j * nOut : j * VW))}));
+        biasVec.push_back(loadBias(biasBuf, add(n0, cIdx(gated ? j * nOut : j * VW))));
     auto mLoop = scf::ForOp::create(b, loc, mb, mEnd, cIdx(kMR));
     b.setInsertionPointToStart(mLoop.getBody());
     Value m0 = mLoop.getInductionVar();
@@ -298,10 +445,11 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
       }
       for (int64_t j = 0; j < kNR; ++j) {
         Value v = applyActivation(b, loc, vs[j], args.activation);
-        vector::StoreOp::create(b, loc, v, out, ValueRange{row, add(outCol, cIdx(j * VW))});
+        storeOut(v, out, row, add(outCol, cIdx(j * VW)));
       }
     }
   }
+  b.setInsertionPointAfter(decodeIf);
   SmallVector<Value> results;
   for (auto [buf, n] : llvm::zip(outBufs, splits))
     results.push_back(bufferization::ToTensorOp::create(b,

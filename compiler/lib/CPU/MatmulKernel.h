@@ -24,10 +24,13 @@ struct MatmulKernelArgs {
 
 /// Whether the vector kernel applies: f32, static K and N, every split a
 /// multiple of the register tile's output width (2 vectors; gated: 1 vector
-/// of N/2, the tile reading one gate and one up vector).
+/// of N/2, the tile reading one gate and one up vector). `bConstant`: B is a
+/// compile-time constant; then a plain (not gated), unsplit N of any width
+/// is taken too: B is packed zero-padded to whole panels and the last
+/// panel's bias loads and stores are masked to the N valid columns.
 bool canUseMatmulKernel(RankedTensorType a, RankedTensorType b,
                         ArrayRef<int64_t> splits, int64_t vectorWidth,
-                        bool gated = false);
+                        bool gated = false, bool bConstant = false);
 
 /// Builds the kernel; returns one [M, split] tensor per split.
 SmallVector<Value> buildMatmulKernel(OpBuilder &b, Location loc,

@@ -10,6 +10,7 @@
 #include "Support/LoweringUtils.h"
 #include "Support/RuntimeChecks.h"
 #include "CPU/MatmulKernel.h"
+#include "attn/Dialect/ConstantData.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
@@ -135,11 +136,14 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
   };
 
   SmallVector<Value> parts;
-  if (canUseMatmulKernel(at, wt, splits, vectorWidth, gated)) {
+  // A constant weight is packed at compile time, so the kernel also takes a
+  // plain N off its panel width (zero-padded panels, masked tail stores).
+  bool wConst = vectorWidth > 0 && getConstantBytes(w).has_value();
+  if (canUseMatmulKernel(at, wt, splits, vectorWidth, gated, wConst)) {
     MatmulKernelArgs args{a, w, bias, act, splits};
     args.gated = gated;
     parts = buildMatmulKernel(b, loc, args, vectorWidth);
-  } else if (!gated && !splits.empty() && !canUseMatmulKernel(at, wt, {}, vectorWidth)) {
+  } else if (!gated && !splits.empty() && !canUseMatmulKernel(at, wt, {}, vectorWidth, false, wConst)) {
     // No kernel: one matmul per result on its columns of the weight (each
     // result written once, as its own buffer: no copies).
     int64_t col = 0;
@@ -151,7 +155,7 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
     // All of N at once (the kernel when only the splits are off its tiles),
     // then each split copied out.
     Value mm;
-    if (canUseMatmulKernel(at, wt, {}, vectorWidth, gated)) {
+    if (canUseMatmulKernel(at, wt, {}, vectorWidth, gated, wConst)) {
       MatmulKernelArgs args{a, w, bias, act, {}};
       args.gated = gated;
       mm = buildMatmulKernel(b, loc, args, vectorWidth)[0];
