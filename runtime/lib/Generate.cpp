@@ -722,8 +722,12 @@ static int64_t sample(attn_gen_session &s, const float *x, int64_t n) {
   if (o.top_p < 1.0f) {
     // TopPLogitsWarper: sort ascending, remove while the cumulative
     // probability is <= 1 - top_p, always keep the largest.
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-      return scores[static_cast<size_t>(a)] < scores[static_cast<size_t>(b)];
+    // Stable by index (order starts as iota): std::sort with the index as the
+    // tie-break, because libstdc++ 12's std::stable_sort uses the deprecated
+    // get_temporary_buffer, an error in the -Werror ASan build.
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      double sa = scores[static_cast<size_t>(a)], sb = scores[static_cast<size_t>(b)];
+      return sa < sb || (sa == sb && a < b);
     });
     std::vector<double> probs;
     softmaxOf(order, probs);
