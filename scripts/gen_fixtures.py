@@ -22,6 +22,10 @@ Interpreters and exporters (see /work/shared/CONTRACT.md, "Python"):
       The pip interpreter with transformers 5: Llama, Qwen2, Mistral, Phi-3, Gemma, Gemma-2, Gemma-3
       *ForCausalLM (small random configs, eager and sdpa), TorchScript opset 17 and dynamo=True,
       dynamic batch/seq, right/left padding; logits compared at real positions only.
+  python3 scripts/gen_fixtures.py --set st                 # sentence-transformers (issue #12)
+      The pip interpreter with transformers 5 + sentence-transformers: a SentenceTransformer-shaped
+      small BertModel + mean Pooling + Normalize whose token_type_ids come from transformers 4.57's
+      sliced-and-expanded zero buffer, TorchScript opset 17 and dynamo=True, dynamic batch/seq.
   python3 scripts/verify_fixtures_ort.py                   # cross-check, pip interpreter
       Runs every model.onnx with onnxruntime on the stored inputs, compares with the stored
       PyTorch outputs, and records the error in case.json ("ort_check").
@@ -716,6 +720,115 @@ def case_gpt2_sdpa_dynamo(gen):
     return hf_case(gen, "gpt2", "sdpa", HF_GPT2_SDPA_DYNAMO_SETS, [DYNAMO_SDPA_NOTE])
 
 
+# ----------------------------------------------------------------------------- sentence-transformers (--set st)
+# A SentenceTransformer-shaped module (children "0" = Transformer with .auto_model, "1" = Pooling(mean),
+# "2" = Normalize, so the export's node names are /0/auto_model/..., /1/..., /2/... as in the real
+# all-MiniLM-L6-v2 export) around a small random BertModel called without token_type_ids. The
+# embeddings run transformers 4.57's BertEmbeddings.forward (verbatim below): token_type_ids are the
+# zero buffer sliced to [1, seq] and expanded to the run-time [batch, seq] (Slice -> Expand in the
+# export; transformers 5 gathers them instead, see bert_no_token_types). This is the pattern of the
+# default Optimum export of the real model (issue #12).
+
+ST_SETS = [(2, 16, ["-", "r5"]), (3, 7, ["-", "r2", "l3"]), (1, 1, ["-"]), (4, 33, ["-", "r10", "r30", "l4"])]
+
+
+def bert457_embeddings_forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
+                               past_key_values_length=0, cache_length=None):
+    """transformers 4.57.6 BertEmbeddings.forward (transformers 5 passes cache_length instead of
+    past_key_values_length; the position_embedding_type test of 4.57 is always 'absolute' here)."""
+    if cache_length is not None:
+        past_key_values_length = cache_length
+    if input_ids is not None:
+        input_shape = input_ids.size()
+    else:
+        input_shape = inputs_embeds.size()[:-1]
+    seq_length = input_shape[1]
+    if position_ids is None:
+        position_ids = self.position_ids[:, past_key_values_length: seq_length + past_key_values_length]
+    if token_type_ids is None:
+        if hasattr(self, "token_type_ids"):
+            buffered_token_type_ids = self.token_type_ids[:, :seq_length]
+            buffered_token_type_ids_expanded = buffered_token_type_ids.expand(input_shape[0], seq_length)
+            token_type_ids = buffered_token_type_ids_expanded
+        else:
+            token_type_ids = torch.zeros(input_shape, dtype=torch.long, device=self.position_ids.device)
+    if inputs_embeds is None:
+        inputs_embeds = self.word_embeddings(input_ids)
+    token_type_embeddings = self.token_type_embeddings(token_type_ids)
+    embeddings = inputs_embeds + token_type_embeddings
+    position_embeddings = self.position_embeddings(position_ids)
+    embeddings += position_embeddings
+    embeddings = self.LayerNorm(embeddings)
+    embeddings = self.dropout(embeddings)
+    return embeddings
+
+
+class StTransformer(torch.nn.Module):
+    """sentence-transformers' Transformer module: features -> features + token_embeddings."""
+    def __init__(self, bert):
+        super().__init__()
+        self.auto_model = bert
+
+    def forward(self, features):
+        out = self.auto_model(input_ids=features["input_ids"], attention_mask=features["attention_mask"],
+                              return_dict=True)
+        features["token_embeddings"] = out.last_hidden_state
+        return features
+
+
+class StMiniLM(torch.nn.Sequential):
+    """SentenceTransformer(modules=[Transformer, Pooling(mean), Normalize]) called as Optimum's export
+    does: (input_ids, attention_mask) -> (token_embeddings, sentence_embedding)."""
+    def forward(self, input_ids, attention_mask):
+        features = {"input_ids": input_ids, "attention_mask": attention_mask}
+        for module in self:
+            features = module(features)
+        return features["token_embeddings"], features["sentence_embedding"]
+
+
+def st_model_factory():
+    import types
+    from transformers import BertModel
+    from sentence_transformers.sentence_transformer.modules import Pooling, Normalize
+    bert = randomize_hf(BertModel(hf_config("bert", "eager"), add_pooling_layer=False)).eval()
+    bert.embeddings.forward = types.MethodType(bert457_embeddings_forward, bert.embeddings)
+    return StMiniLM(StTransformer(bert), Pooling(HF_HIDDEN, pooling_mode="mean"), Normalize())
+
+
+def case_st_minilm(gen):
+    sets = []
+    for batch, seq, pads in ST_SETS:
+        sets.append(OrderedDict([("input_ids", token_ids(gen, batch, seq, HF_VOCAB)),
+                                 ("attention_mask", hf_attention_mask(batch, seq, pads))]))
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+            "token_embeddings": {0: "batch", 1: "seq"}, "sentence_embedding": {0: "batch"}}
+    return dict(inputs=sets[0], dynamic_axes=axes, shape_sets=sets,
+                output_names=["token_embeddings", "sentence_embedding"], check=check_finite,
+                notes=["sentence-transformers layout (/0/auto_model, /1 Pooling mean, /2 Normalize) around a "
+                       "transformers BertModel (eager, no pooler) whose embeddings run transformers 4.57's "
+                       "forward: token_type_ids = Expand(Slice(zero buffer, 0:seq), [batch, seq]) (issue #12: "
+                       "the default Optimum export of the real all-MiniLM-L6-v2)",
+                       "input sets (batch, seq, padding per item: rK = last K keys padded, lK = first K): %s "
+                       "under shapes/<k>/; mean pooling divides by the item's real token count" % ST_SETS,
+                       "input_ids random in [0, %d); attention_mask int64 0/1; weights N(0, %g), LayerNorm "
+                       "weights U(0.5, 1.5), LayerNorm and Linear biases U(-0.5, 0.5)" % (HF_VOCAB, HF_INIT_RANGE)])
+
+
+case_st_minilm.model_factory = st_model_factory
+case_st_minilm.model_desc = ("StMiniLM: sentence-transformers [Transformer(transformers BertModel(BertConfig(vocab %d, "
+                             "hidden %d, %d layers, %d heads, intermediate %d, max positions %d, initializer_range "
+                             "%g), attn_implementation='eager', add_pooling_layer=False), embeddings with transformers "
+                             "4.57's forward), Pooling(mean), Normalize()], LayerNorm and biases randomized"
+                             % (HF_VOCAB, HF_HIDDEN, HF_LAYERS, HF_BERT_HEADS, HF_INTER, HF_POSITIONS, HF_INIT_RANGE))
+
+
+def st_cases():
+    return OrderedDict([
+        ("st_minilm", (case_st_minilm, export_torchscript17_t2)),
+        ("st_minilm_dynamo", (case_st_minilm, export_dynamo)),
+    ])
+
+
 # ----------------------------------------------------------------------------- decoder LLMs (--set llm)
 # transformers 5 *ForCausalLM models (issue #14) with small random configs: vocab 100, hidden 64, 2 layers,
 # 4 query heads of dim 16, intermediate 80 (model.onnx < ~300 KB), initializer_range 0.15; every RMSNorm
@@ -983,7 +1096,7 @@ def export_dynamo(model, args, path, dynamic_axes, input_names, output_names):
                              output_names=output_names, dynamic_shapes=ds, verbose=False)
     prog.save(path)
     info = {"exporter": "torch.onnx.export(dynamo=True) + onnxscript", "dynamic_shapes": dynamic_axes}
-    if isinstance(model, HfCausalLM):
+    if isinstance(model, (HfCausalLM, StMiniLM)):
         # The nodes' metadata_props (source stack traces, ~285 KB for a 2-layer model) are dropped: they
         # triple the file and hold paths of the generating machine. Nothing else changes.
         mp = onnx.load(path)
@@ -992,7 +1105,7 @@ def export_dynamo(model, args, path, dynamic_axes, input_names, output_names):
             node.doc_string = ""
         onnx.save(mp, path)
         info["postprocess"] = "node metadata_props and doc_string removed"
-    if isinstance(model, (HfBert, HfGpt2, HfCausalLM)):
+    if isinstance(model, (HfBert, HfGpt2, HfCausalLM, StMiniLM)):
         import transformers
         info["transformers"] = transformers.__version__
     return info
@@ -1238,7 +1351,7 @@ def write_negative_inputs():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--set", choices=["skeleton", "dynamo", "ts18", "hf", "llm"], default="skeleton")
+    ap.add_argument("--set", choices=["skeleton", "dynamo", "ts18", "hf", "llm", "st"], default="skeleton")
     ap.add_argument("--cases", nargs="*", help="only these cases of the set")
     ap.add_argument("--force", action="store_true", help="skip the interpreter/version check")
     args = ap.parse_args()
@@ -1265,7 +1378,7 @@ def main():
         if major < 2 or transformers is None:
             sys.exit("gen_fixtures: --set %s needs the pip python3 (torch 2.x, transformers, onnxscript)"
                      % args.set)
-        table, exporter = (hf_cases() if args.set == "hf" else llm_cases()), None
+        table, exporter = {"hf": hf_cases, "llm": llm_cases, "st": st_cases}[args.set](), None
     torch.set_num_threads(1)   # deterministic reductions
     names = args.cases or list(table)
     done = []
