@@ -340,6 +340,20 @@ static void tuneAllocator() {
 #endif
 }
 
+/// The part of loading after the symbols are found: the signature (parsed)
+/// and the target (checked; a CUDA model opens its device session).
+static attn_status finishLoad(attn_model &model, SignatureFn signatureFn) {
+  const char *json = signatureFn();
+  if (!json)
+    return fail(ATTN_ERR_FORMAT,
+                format("'%s': attn_model_signature() returned NULL",
+                       model.path.c_str()));
+  model.signatureJson = json;
+  if (attn_status s = parseSignature(model))
+    return s;
+  return checkTarget(model);
+}
+
 extern "C" attn_status attn_model_load(const char *path, attn_model **out) {
   tuneAllocator();
   if (!path || !out)
@@ -399,16 +413,32 @@ extern "C" attn_status attn_model_load(const char *path, attn_model **out) {
   if (void *omp = dlsym(model->handle, "omp_set_num_threads"))
     std::memcpy(&model->ompSetNumThreads, &omp, sizeof(model->ompSetNumThreads));
 
-  const char *json = signatureFn();
-  if (!json)
-    return release(
-        fail(ATTN_ERR_FORMAT,
-             format("'%s': attn_model_signature() returned NULL", path)));
-  model->signatureJson = json;
-  if (attn_status s = parseSignature(*model))
+  if (attn_status s = finishLoad(*model, signatureFn))
     return release(s);
-  if (attn_status s = checkTarget(*model))
-    return release(s);
+  *out = model.release();
+  return ATTN_OK;
+}
+
+extern "C" attn_status
+attn_model_from_symbols(const char *name, const char *(*signature)(void),
+                        int32_t (*run)(int64_t *const *, int64_t *const *),
+                        int32_t (*runEx)(int64_t *const *, int64_t *const *,
+                                         int64_t *),
+                        attn_model **out) {
+  tuneAllocator();
+  if (!name || !signature || !run || !out)
+    return fail(ATTN_ERR_INVALID_ARGUMENT,
+                "attn_model_from_symbols: NULL argument");
+  *out = nullptr;
+  auto model = std::make_unique<attn_model>();
+  model->path = name;
+  model->run = run;
+  model->runEx = runEx;
+  // The program links libomp itself: its symbols are the process's.
+  if (void *omp = dlsym(RTLD_DEFAULT, "omp_set_num_threads"))
+    std::memcpy(&model->ompSetNumThreads, &omp, sizeof(model->ompSetNumThreads));
+  if (attn_status s = finishLoad(*model, signature))
+    return s;
   *out = model.release();
   return ATTN_OK;
 }

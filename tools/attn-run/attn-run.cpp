@@ -15,8 +15,14 @@
 // stderr with exit code 1. Everything model-related goes through the public
 // C API (attn/runtime.h) so that this tool doubles as its first user.
 //
+// The whole command line is attn_run_main (AttnRun.h): attn-run's main calls
+// it, and so does the main of every executable `attnc --emit=exe` links,
+// with the model linked into the program instead of named on the command
+// line (same options without LIB, same messages under the program's name).
+//
 //===----------------------------------------------------------------------===//
 
+#include "AttnRun.h"
 #include "attn/runtime.h"
 #include "Version.h"
 
@@ -34,64 +40,86 @@
 
 namespace {
 
-const char *const kUsage =
-    "usage: attn-run LIB [--input NAME=FILE.npy|NAME=random]...\n"
-    "                [--random-inputs] [--dim NAME=SIZE]... [--seed N]\n"
-    "                [--output-dir DIR] [--print]\n"
-    "                [--benchmark N [--json]] [--threads T]\n"
-    "       attn-run LIB --signature [--json]\n"
-    "       attn-run LIB --generate N --input input_ids=P.npy\n"
-    "                [--input attention_mask=M.npy] [--temperature T]\n"
-    "                [--top-k K] [--top-p P] [--seed S] [--max-length L]\n"
-    "                [--stop-token ID]... [--pad-token ID] [--json]\n"
-    "\n"
-    "Runs a model library built by `attnc --emit=lib`.\n"
-    "  --input NAME=FILE   value of graph input NAME (.npy in the input's\n"
-    "                      dtype; float32 is converted for f16/bf16 inputs;\n"
-    "                      bf16 also as raw 16-bit words: uint16/int16 or\n"
-    "                      ml_dtypes.bfloat16 arrays)\n"
-    "  --input NAME=random random values for input NAME: uniform in [-1, 1)\n"
-    "                      for floats, integers in [0, 10), bool 0/1 (a file\n"
-    "                      named 'random' is --input NAME=./random)\n"
-    "  --random-inputs     random values for every input not given by --input\n"
-    "  --dim NAME=SIZE     size of the symbolic dim NAME (a dim name of the\n"
-    "                      signature, e.g. batch, seq) for random inputs;\n"
-    "                      without it, a dim takes its size from an input\n"
-    "                      given as a file, else it is an error\n"
-    "  --seed N            seed of the random inputs (default 0; the same\n"
-    "                      seed gives the same values)\n"
-    "  --output-dir DIR    write each output to DIR/<name>.npy (characters\n"
-    "                      outside [A-Za-z0-9._-] become '_'); bf16 outputs\n"
-    "                      are written as float32\n"
-    "  --print             print each output's values numpy-style (the first\n"
-    "                      and last 3 entries of every long dim) and its\n"
-    "                      min/max/mean\n"
-    "  --benchmark N       after a warm-up, time N runs; print min/median/max\n"
-    "  --json              with --benchmark: print the timings as one JSON\n"
-    "                      object on the last line of stdout; with\n"
-    "                      --signature: print the signature JSON\n"
-    "  --threads T         threads for parallel loops, 1 to 1024 (default:\n"
-    "                      $ATTN_NUM_THREADS, else all CPUs)\n"
-    "  --signature         print the model's inputs and outputs (dtype, shape\n"
-    "                      with dim names), target, CPU and number of run-time\n"
-    "                      checks, and exit (with --json: the signature JSON)\n"
-    "  --generate N        text generation with a with-past (or --kv-cache)\n"
-    "                      library: N new tokens per row of input_ids (i64\n"
-    "                      [batch, seq]; attention_mask: 0 at left pads);\n"
-    "                      prints one line of token ids per row, then the\n"
-    "                      timings (--json: also one JSON object last)\n"
-    "  --temperature T     sample with temperature T > 0 (default: greedy)\n"
-    "  --top-k K           sample among the K most likely tokens (0: all)\n"
-    "  --top-p P           nucleus sampling, P in (0, 1] (1: off)\n"
-    "  --max-length L      longest context (prompt + fed tokens); default:\n"
-    "                      the --kv-cache size, unbounded otherwise\n"
-    "  --stop-token ID     a row that emits ID stops (repeatable); finished\n"
-    "                      rows then emit the pad id\n"
-    "  --pad-token ID      the pad id (default: the first stop token, else 0)\n"
-    "  --version           print attn-run's version and exit\n"
-    "\n"
-    "Example, no files needed:\n"
-    "  attn-run model.so --random-inputs --dim batch=1 --dim seq=16 --print\n";
+/// Who is running: attn-run, or an executable with its model linked in.
+struct Tool {
+  /// "attn-run", or the executable's name (argv[0] without its folder).
+  std::string program = "attn-run";
+  /// The linked model, or null for attn-run.
+  const attn_run_linked_model *linked = nullptr;
+};
+Tool tool;
+
+/// --help (and the tail of usage errors).
+std::string usage() {
+  const std::string &p = tool.program;
+  const std::string head = tool.linked ? p : p + " LIB";
+  const std::string pad(8 + p.size(), ' ');
+  std::string text =
+      "usage: " + head + " [--input NAME=FILE.npy|NAME=random]...\n" + pad +
+      "[--random-inputs] [--dim NAME=SIZE]... [--seed N]\n" + pad +
+      "[--output-dir DIR] [--print]\n" + pad +
+      "[--benchmark N [--json]] [--threads T]\n"
+      "       " + head + " --signature [--json]\n"
+      "       " + head + " --generate N --input input_ids=P.npy\n" + pad +
+      "[--input attention_mask=M.npy] [--temperature T]\n" + pad +
+      "[--top-k K] [--top-p P] [--seed S] [--max-length L]\n" + pad +
+      "[--stop-token ID]... [--pad-token ID] [--json]\n"
+      "\n";
+  text += tool.linked ? "Runs the model compiled into this program by `attnc --emit=exe`.\n"
+                      : "Runs a model library built by `attnc --emit=lib`.\n";
+  text +=
+      "  --input NAME=FILE   value of graph input NAME (.npy in the input's\n"
+      "                      dtype; float32 is converted for f16/bf16 inputs;\n"
+      "                      bf16 also as raw 16-bit words: uint16/int16 or\n"
+      "                      ml_dtypes.bfloat16 arrays)\n"
+      "  --input NAME=random random values for input NAME: uniform in [-1, 1)\n"
+      "                      for floats, integers in [0, 10), bool 0/1 (a file\n"
+      "                      named 'random' is --input NAME=./random)\n"
+      "  --random-inputs     random values for every input not given by --input\n"
+      "  --dim NAME=SIZE     size of the symbolic dim NAME (a dim name of the\n"
+      "                      signature, e.g. batch, seq) for random inputs;\n"
+      "                      without it, a dim takes its size from an input\n"
+      "                      given as a file, else it is an error\n"
+      "  --seed N            seed of the random inputs (default 0; the same\n"
+      "                      seed gives the same values)\n"
+      "  --output-dir DIR    write each output to DIR/<name>.npy (characters\n"
+      "                      outside [A-Za-z0-9._-] become '_'); bf16 outputs\n"
+      "                      are written as float32\n"
+      "  --print             print each output's values numpy-style (the first\n"
+      "                      and last 3 entries of every long dim) and its\n"
+      "                      min/max/mean\n"
+      "  --benchmark N       after a warm-up, time N runs; print min/median/max\n"
+      "  --json              with --benchmark: print the timings as one JSON\n"
+      "                      object on the last line of stdout; with\n"
+      "                      --signature: print the signature JSON\n"
+      "  --threads T         threads for parallel loops, 1 to 1024 (default:\n"
+      "                      $ATTN_NUM_THREADS, else all CPUs)\n"
+      "  --signature         print the model's inputs and outputs (dtype, shape\n"
+      "                      with dim names), target, CPU and number of run-time\n"
+      "                      checks, and exit (with --json: the signature JSON)\n"
+      "  --generate N        text generation with a with-past (or --kv-cache)\n"
+      "                      library: N new tokens per row of input_ids (i64\n"
+      "                      [batch, seq]; attention_mask: 0 at left pads);\n"
+      "                      prints one line of token ids per row, then the\n"
+      "                      timings (--json: also one JSON object last)\n"
+      "  --temperature T     sample with temperature T > 0 (default: greedy)\n"
+      "  --top-k K           sample among the K most likely tokens (0: all)\n"
+      "  --top-p P           nucleus sampling, P in (0, 1] (1: off)\n"
+      "  --max-length L      longest context (prompt + fed tokens); default:\n"
+      "                      the --kv-cache size, unbounded otherwise\n"
+      "  --stop-token ID     a row that emits ID stops (repeatable); finished\n"
+      "                      rows then emit the pad id\n"
+      "  --pad-token ID      the pad id (default: the first stop token, else 0)\n";
+  text += tool.linked
+              ? "  --version           print the version of the attnc that built this\n"
+                "                      program and exit\n"
+              : "  --version           print attn-run's version and exit\n";
+  text += "\n"
+          "Example, no files needed:\n"
+          "  " + (tool.linked ? p : p + " model.so") +
+          " --random-inputs --dim batch=1 --dim seq=16 --print\n";
+  return text;
+}
 
 struct Options {
   std::string library;
@@ -122,9 +150,10 @@ struct Options {
   std::string samplingFlag;
 };
 
-/// Prints "attn-run: error: <message>" and returns the exit code 1.
+/// Prints "attn-run: error: <message>" (an executable: its own name) and
+/// returns the exit code 1.
 int error(const std::string &message) {
-  std::fprintf(stderr, "attn-run: error: %s\n", message.c_str());
+  std::fprintf(stderr, "%s: error: %s\n", tool.program.c_str(), message.c_str());
   return 1;
 }
 
@@ -186,12 +215,16 @@ bool parseArgs(int argc, char **argv, Options &opts, int &exitCode) {
       return true;
     };
     if (flag == "--help" || flag == "-h") {
-      std::fputs(kUsage, stdout);
+      std::fputs(usage().c_str(), stdout);
       exitCode = 0;
       return false;
     }
     if (flag == "--version") {
-      std::puts(ATTN_VERSION_LINE("attn-run"));
+      if (tool.linked)
+        std::printf("%s: a model compiled by %s\n", tool.program.c_str(),
+                    ATTN_VERSION_LINE("attnc"));
+      else
+        std::puts(ATTN_VERSION_LINE("attn-run"));
       exitCode = 0;
       return false;
     }
@@ -320,7 +353,12 @@ bool parseArgs(int argc, char **argv, Options &opts, int &exitCode) {
     } else if (flag == "--signature" && !inlineValue) {
       opts.signature = true;
     } else if (arg.size() > 1 && arg[0] == '-') {
-      error("unknown option '" + arg + "'\n" + kUsage);
+      error("unknown option '" + arg + "'\n" + usage());
+      return false;
+    } else if (tool.linked) {
+      error("unexpected argument '" + arg +
+            "' (the model is compiled into this program; inputs are given "
+            "as --input NAME=FILE.npy)");
       return false;
     } else if (opts.library.empty()) {
       opts.library = arg;
@@ -331,7 +369,7 @@ bool parseArgs(int argc, char **argv, Options &opts, int &exitCode) {
     }
   }
   if (opts.library.empty()) {
-    error(std::string("no model library given\n") + kUsage);
+    error("no model library given\n" + usage());
     return false;
   }
   if (opts.json && !haveBenchmark && !opts.signature && !opts.haveGenerate) {
@@ -1122,8 +1160,17 @@ int generate(const Options &opts, Session &session) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+extern "C" int attn_run_main(int argc, char **argv,
+                             const attn_run_linked_model *linked) {
   Options opts;
+  if (linked) {
+    // Messages name the program as they name a library: by its path.
+    tool.linked = linked;
+    opts.library = argc > 0 && argv[0] && argv[0][0] ? argv[0] : "model";
+    tool.program = std::filesystem::path(opts.library).filename().string();
+    if (tool.program.empty())
+      tool.program = "model";
+  }
   int exitCode;
   if (!parseArgs(argc, argv, opts, exitCode))
     return exitCode;
@@ -1132,7 +1179,12 @@ int main(int argc, char **argv) {
     return error(attn_last_error());
 
   Session session;
-  if (attn_model_load(opts.library.c_str(), &session.model) != ATTN_OK)
+  attn_status loaded =
+      linked ? attn_model_from_symbols(opts.library.c_str(), linked->signature,
+                                       linked->run, linked->run_ex,
+                                       &session.model)
+             : attn_model_load(opts.library.c_str(), &session.model);
+  if (loaded != ATTN_OK)
     return error(attn_last_error());
   if (opts.signature) {
     if (opts.json)

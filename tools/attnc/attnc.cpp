@@ -1,12 +1,13 @@
 //===- attnc.cpp - the attnc compiler driver ------------------------------===//
 //
-//   attnc MODEL -o OUT [--emit=imported|attn|mlir|llvm|asm|obj|lib]
+//   attnc MODEL -o OUT [--emit=imported|attn|mlir|llvm|asm|obj|lib|exe]
 //                      [--target=cpu|cuda[:sm_80|sm_90]] [--mcpu=..] [--mattr=..]
 //
 // MODEL is .onnx, .onnxtext or .mlir (attn dialect). The stages:
 //   import (--emit=imported) -> graph passes (--emit=attn) -> target lowering
 //   (--emit=mlir, the LLVM dialect) -> LLVM IR (--emit=llvm) -> asm/obj ->
-//   shared library. The compile itself is attn::CompilerSession
+//   shared library (or, --emit=exe, a program: attn-run with the model
+//   linked in). The compile itself is attn::CompilerSession
 //   (attn/Compiler/Compiler.h); this file is its command line.
 //
 //===----------------------------------------------------------------------===//
@@ -43,8 +44,8 @@ static cl::opt<std::string> inputFilename(cl::Positional, cl::desc("<model.onnx|
                                           cl::Required, cl::cat(outputCat));
 static cl::opt<std::string> outputFilename(
     "o",
-    cl::desc("Output file, '-' for stdout (default: stdout for text; <model>.so or <model>.o "
-             "next to the model)"),
+    cl::desc("Output file, '-' for stdout (default: stdout for text; <model>.so, <model>.o "
+             "or, for --emit=exe, <model> next to the model)"),
     cl::value_desc("file"), cl::init(""), cl::cat(outputCat));
 static cl::opt<Emit> emitKind(
     "emit", cl::desc("What to produce (where to stop)"), cl::init(Emit::Lib),
@@ -54,7 +55,10 @@ static cl::opt<Emit> emitKind(
                clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
                clEnumValN(Emit::Asm, "asm", "target assembly (cuda: the kernels' PTX)"),
                clEnumValN(Emit::Obj, "obj", "an object file (cuda: the kernels' cubin)"),
-               clEnumValN(Emit::Lib, "lib", "a shared library (default)")),
+               clEnumValN(Emit::Lib, "lib", "a shared library (default)"),
+               clEnumValN(Emit::Exe, "exe",
+                          "a standalone program: attn-run's options without the library "
+                          "(./m --input x=x.npy --output-dir out/)")),
     cl::cat(outputCat));
 static cl::opt<bool> keepWeights(
     "keep-weights",
@@ -120,6 +124,7 @@ static const char kOverview[] =
     "  attnc model.onnx --emit=imported         the graph as imported, before any pass\n"
     "  attnc model.onnx -v --mlir-timing        phases and per-pass times\n"
     "  attnc model.onnx --target=cuda:sm_90     an NVIDIA GPU library\n"
+    "  attnc model.onnx --emit=exe -o m         a program: ./m --input x=x.npy --output-dir out/\n"
     "  attnc past.onnx --kv-cache=2048          a with-past export with an in-place KV cache\n"
     "  attn-run model.so --input x=x.npy --print\n\n"
     "LLVM's and MLIR's other options: --help-hidden.\n";
@@ -163,12 +168,14 @@ static void elideWeightsByDefault() {
 }
 
 /// The default output: stdout for text, else the model's path with the
-/// output's extension.
+/// output's extension (an executable: none).
 static std::string defaultOutput(StringRef model, Emit emit) {
   if (isTextEmit(emit))
     return "-";
   SmallString<256> path(model);
-  llvm::sys::path::replace_extension(path, emit == Emit::Obj ? ".o" : ".so");
+  llvm::sys::path::replace_extension(path, emit == Emit::Obj   ? ".o"
+                                           : emit == Emit::Exe ? ""
+                                                               : ".so");
   return path.str().str();
 }
 

@@ -1,10 +1,17 @@
 //===- EmitLibrary.cpp - LLVM IR, machine code and the shared library -----===//
 #include "attn/Compiler/Pipeline.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/BinaryFormat/ELF.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -16,6 +23,8 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
+
+#include <cstring>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -121,7 +130,7 @@ LogicalResult attn::emitMachineCode(llvm::Module &module, StringRef path,
 }
 
 LogicalResult attn::linkSharedLibrary(StringRef objectPath, StringRef outputPath,
-                                      std::string &error) {
+                                      std::string &error, StringRef weightsObjectPath) {
   std::string driver = ATTN_LINKER_DRIVER;
   if (!llvm::sys::fs::can_execute(driver)) {
     auto found = llvm::sys::findProgramByName("cc");
@@ -147,6 +156,8 @@ LogicalResult attn::linkSharedLibrary(StringRef objectPath, StringRef outputPath
                               "-Wl,-z,noexecstack", "-L" ATTN_OPENMP_LIB_DIR,
                               "-Wl,--disable-new-dtags",
                               "-Wl,-rpath," ATTN_OPENMP_LIB_DIR, "-lomp", "-lm"};
+  if (!weightsObjectPath.empty())
+    args.insert(args.begin() + 5, weightsObjectPath);
   std::string msg;
   int rc = llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0, &msg);
   if (rc != 0) {
@@ -155,4 +166,293 @@ LogicalResult attn::linkSharedLibrary(StringRef objectPath, StringRef outputPath
     return failure();
   }
   return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Weights outside LLVM IR
+//===----------------------------------------------------------------------===//
+//
+// A weight reaches the LLVM dialect as a constant llvm.mlir.global whose value
+// is a dense_resource blob (or a large dense constant). Translated as it is,
+// its bytes are copied into an LLVM constant, go through the optimizer and the
+// code generator (MC keeps another copy) and are written by the object writer:
+// most of the compile time and memory of a model with real weights. Instead,
+// each such global becomes an external hidden declaration of the code object,
+// and the bytes go straight from the blob into a second, minimal ELF
+// relocatable object (one read-only section, a symbol per weight) linked into
+// the same library: same read-only data, same addresses resolution (PC
+// relative, hidden), no copy in between.
+
+namespace {
+/// The ELF machine of the host triple for the objects we can write, or
+/// EM_NONE (weights then stay in LLVM IR).
+uint16_t weightsObjectMachine(const llvm::Triple &triple) {
+  if (!triple.isOSBinFormatELF() || !triple.isLittleEndian() || !triple.isArch64Bit())
+    return llvm::ELF::EM_NONE;
+  switch (triple.getArch()) {
+  case llvm::Triple::x86_64: return llvm::ELF::EM_X86_64;
+  case llvm::Triple::aarch64: return llvm::ELF::EM_AARCH64;
+  default: return llvm::ELF::EM_NONE;
+  }
+}
+
+/// The bytes of a global's value when it is a weight we can move: a
+/// non-splat dense or dense_resource constant of byte-sized int/float
+/// elements whose storage is exactly the array's memory image.
+std::optional<ArrayRef<char>> weightBytes(LLVM::GlobalOp g) {
+  if (!g.getConstant() || g.getLinkage() != LLVM::Linkage::Private ||
+      !g.getInitializerRegion().empty() || g.getSection() || g.getThreadLocal_())
+    return std::nullopt;
+  Attribute value = g.getValueOrNull();
+  auto elements = dyn_cast_or_null<ElementsAttr>(value);
+  if (!elements)
+    return std::nullopt;
+  Type elt = elements.getShapedType().getElementType();
+  if (!elt.isIntOrFloat() || elt.getIntOrFloatBitWidth() % 8 != 0)
+    return std::nullopt;
+  uint64_t expected = uint64_t(elements.getShapedType().getNumElements()) *
+                      (elt.getIntOrFloatBitWidth() / 8);
+  ArrayRef<char> bytes;
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(value)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob)
+      return std::nullopt;
+    bytes = blob->getData();
+  } else if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
+    if (dense.isSplat())
+      return std::nullopt;
+    bytes = dense.getRawData();
+  } else {
+    return std::nullopt;
+  }
+  if (bytes.size() != expected)
+    return std::nullopt;
+  return bytes;
+}
+
+/// Writes the ELF64 relocatable object: section 1 holds the blobs (each at
+/// `offsets[i]`), one global hidden STT_OBJECT symbol per name.
+LogicalResult writeWeightsElf(StringRef path, uint16_t machine,
+                              ArrayRef<ArrayRef<char>> blobs, ArrayRef<uint64_t> blobOffsets,
+                              uint64_t sectionAlign, uint64_t sectionSize,
+                              ArrayRef<std::tuple<std::string, unsigned, uint64_t>> symbols,
+                              std::string &error) {
+  using namespace llvm::ELF;
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    error = "cannot open '" + path.str() + "': " + ec.message();
+    return failure();
+  }
+  // Section names and symbol names.
+  std::string shstrtab("\0", 1);
+  auto addName = [](std::string &table, StringRef name) {
+    uint32_t at = table.size();
+    table += name.str();
+    table.push_back('\0');
+    return at;
+  };
+  uint32_t nData = addName(shstrtab, ".rodata.attn_weights");
+  uint32_t nStack = addName(shstrtab, ".note.GNU-stack");
+  uint32_t nSymtab = addName(shstrtab, ".symtab");
+  uint32_t nStrtab = addName(shstrtab, ".strtab");
+  uint32_t nShstrtab = addName(shstrtab, ".shstrtab");
+  std::string strtab("\0", 1);
+  std::vector<Elf64_Sym> syms(1);
+  std::memset(&syms[0], 0, sizeof(Elf64_Sym));
+  for (auto &[name, blob, offset] : symbols) {
+    Elf64_Sym s;
+    std::memset(&s, 0, sizeof(s));
+    s.st_name = addName(strtab, name);
+    s.setBindingAndType(STB_GLOBAL, STT_OBJECT);
+    s.st_other = STV_HIDDEN;
+    s.st_shndx = 1;
+    s.st_value = offset;
+    s.st_size = blobs[blob].size();
+    syms.push_back(s);
+  }
+
+  auto alignTo = [](uint64_t x, uint64_t a) { return (x + a - 1) / a * a; };
+  uint64_t dataOffset = alignTo(sizeof(Elf64_Ehdr), sectionAlign);
+  uint64_t symOffset = alignTo(dataOffset + sectionSize, 8);
+  uint64_t strOffset = symOffset + syms.size() * sizeof(Elf64_Sym);
+  uint64_t shstrOffset = strOffset + strtab.size();
+  uint64_t shOffset = alignTo(shstrOffset + shstrtab.size(), 8);
+
+  Elf64_Ehdr eh;
+  std::memset(&eh, 0, sizeof(eh));
+  std::memcpy(eh.e_ident, ElfMagic, 4);
+  eh.e_ident[EI_CLASS] = ELFCLASS64;
+  eh.e_ident[EI_DATA] = ELFDATA2LSB;
+  eh.e_ident[EI_VERSION] = EV_CURRENT;
+  eh.e_ident[EI_OSABI] = ELFOSABI_NONE;
+  eh.e_type = ET_REL;
+  eh.e_machine = machine;
+  eh.e_version = EV_CURRENT;
+  eh.e_shoff = shOffset;
+  eh.e_ehsize = sizeof(Elf64_Ehdr);
+  eh.e_shentsize = sizeof(Elf64_Shdr);
+  eh.e_shnum = 6;
+  eh.e_shstrndx = 5;
+
+  uint64_t pos = 0;
+  auto write = [&](const void *p, uint64_t n) {
+    os.write(static_cast<const char *>(p), n);
+    pos += n;
+  };
+  auto padTo = [&](uint64_t at) {
+    static const char zeros[64] = {};
+    while (pos < at)
+      write(zeros, std::min<uint64_t>(sizeof(zeros), at - pos));
+  };
+  write(&eh, sizeof(eh));
+  for (size_t i = 0; i < blobs.size(); ++i) {
+    padTo(dataOffset + blobOffsets[i]);
+    write(blobs[i].data(), blobs[i].size());
+  }
+  padTo(symOffset);
+  write(syms.data(), syms.size() * sizeof(Elf64_Sym));
+  write(strtab.data(), strtab.size());
+  write(shstrtab.data(), shstrtab.size());
+  padTo(shOffset);
+
+  Elf64_Shdr sh[6];
+  std::memset(sh, 0, sizeof(sh));
+  sh[1].sh_name = nData;
+  sh[1].sh_type = SHT_PROGBITS;
+  sh[1].sh_flags = SHF_ALLOC;
+  sh[1].sh_offset = dataOffset;
+  sh[1].sh_size = sectionSize;
+  sh[1].sh_addralign = sectionAlign;
+  sh[2].sh_name = nStack;
+  sh[2].sh_type = SHT_PROGBITS;
+  sh[2].sh_offset = dataOffset;
+  sh[2].sh_addralign = 1;
+  sh[3].sh_name = nSymtab;
+  sh[3].sh_type = SHT_SYMTAB;
+  sh[3].sh_offset = symOffset;
+  sh[3].sh_size = syms.size() * sizeof(Elf64_Sym);
+  sh[3].sh_link = 4;
+  sh[3].sh_info = 1; // index of the first non-local symbol
+  sh[3].sh_addralign = 8;
+  sh[3].sh_entsize = sizeof(Elf64_Sym);
+  sh[4].sh_name = nStrtab;
+  sh[4].sh_type = SHT_STRTAB;
+  sh[4].sh_offset = strOffset;
+  sh[4].sh_size = strtab.size();
+  sh[4].sh_addralign = 1;
+  sh[5].sh_name = nShstrtab;
+  sh[5].sh_type = SHT_STRTAB;
+  sh[5].sh_offset = shstrOffset;
+  sh[5].sh_size = shstrtab.size();
+  sh[5].sh_addralign = 1;
+  write(sh, sizeof(sh));
+  os.close();
+  if (os.has_error()) {
+    error = "cannot write '" + path.str() + "': " + os.error().message();
+    os.clear_error();
+    return failure();
+  }
+  return success();
+}
+} // namespace
+
+LogicalResult attn::externalizeWeights(ModuleOp module, StringRef objectPath,
+                                       const CompileOptions &options, bool &wroteObject,
+                                       std::string &error) {
+  (void)options;
+  wroteObject = false;
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  uint16_t machine = weightsObjectMachine(triple);
+  if (machine == llvm::ELF::EM_NONE)
+    return success(); // weights stay in LLVM IR
+
+  // Globals to move, their blobs (a blob shared by several globals is
+  // written once) and the blobs' offsets in the section.
+  SmallVector<ArrayRef<char>> blobs;
+  SmallVector<uint64_t> offsets;
+  llvm::DenseMap<std::pair<const char *, size_t>, unsigned> blobIndex;
+  SmallVector<std::tuple<std::string, unsigned, uint64_t>> symbols;
+  llvm::DenseMap<StringAttr, StringAttr> renamed;
+  uint64_t size = 0, sectionAlign = kWeightAlignment;
+  MLIRContext *ctx = module.getContext();
+  for (auto g : module.getOps<LLVM::GlobalOp>()) {
+    std::optional<ArrayRef<char>> bytes = weightBytes(g);
+    if (!bytes || bytes->size() < kMinExternalWeightBytes)
+      continue;
+    uint64_t align = std::max<uint64_t>(kWeightAlignment, g.getAlignment().value_or(1));
+    if (!llvm::isPowerOf2_64(align))
+      continue;
+    sectionAlign = std::max(sectionAlign, align);
+    auto [it, inserted] = blobIndex.try_emplace({bytes->data(), bytes->size()}, blobs.size());
+    uint64_t offset;
+    if (inserted) {
+      size = (size + align - 1) / align * align;
+      blobs.push_back(*bytes);
+      offsets.push_back(size);
+      offset = size;
+      size += bytes->size();
+    } else {
+      offset = offsets[it->second];
+      if (offset % align != 0)
+        continue; // keep it in IR rather than misalign it
+    }
+    // A name no other object of the link uses (the code object's private
+    // symbols become global hidden ones).
+    std::string name = ("__attn_weight." + g.getSymName()).str();
+    symbols.push_back({name, it->second, offset});
+    renamed[g.getSymNameAttr()] = StringAttr::get(ctx, name);
+  }
+  if (symbols.empty())
+    return success();
+
+  if (!objectPath.empty()) {
+    if (failed(writeWeightsElf(objectPath, machine, blobs, offsets, sectionAlign, size, symbols,
+                               error)))
+      return failure();
+    wroteObject = true;
+  }
+
+  // The globals become declarations, the address-ofs follow the new names.
+  for (auto g : llvm::make_early_inc_range(module.getOps<LLVM::GlobalOp>())) {
+    auto it = renamed.find(g.getSymNameAttr());
+    if (it == renamed.end())
+      continue;
+    g.removeValueAttr();
+    g.setSymName(it->second.getValue());
+    g.setLinkage(LLVM::Linkage::External);
+    g.setVisibility_(LLVM::Visibility::Hidden);
+    g.setDsoLocal(true);
+    g.removeUnnamedAddrAttr();
+    g.setAlignment(std::max<uint64_t>(kWeightAlignment, g.getAlignment().value_or(1)));
+  }
+  module.walk([&](LLVM::AddressOfOp op) {
+    auto it = renamed.find(op.getGlobalNameAttr().getAttr());
+    if (it != renamed.end())
+      op.setGlobalName(it->second.getValue());
+  });
+  return success();
+}
+
+void attn::freeUnreferencedBlobs(ModuleOp module) {
+  llvm::SmallPtrSet<const void *, 32> used;
+  module->walk([&](Operation *op) {
+    op->getAttrDictionary().walk([&](DenseResourceElementsAttr attr) {
+      used.insert(attr.getRawHandle().getResource());
+    });
+  });
+  auto &manager =
+      DenseResourceElementsHandle::getManagerInterface(module.getContext()).getBlobManager();
+  SmallVector<std::string> unused;
+  manager.getBlobMap([&](const llvm::StringMap<DialectResourceBlobManager::BlobEntry> &map) {
+    for (const auto &entry : map) {
+      const AsmResourceBlob *blob = entry.getValue().getBlob();
+      if (blob && !blob->getData().empty() && blob->getDeleter() &&
+          !used.contains(&entry.getValue()))
+        unused.push_back(entry.getKey().str());
+    }
+  });
+  for (const std::string &key : unused)
+    if (auto *entry = manager.lookup(key))
+      entry->setBlob(AsmResourceBlob()); // runs the old blob's deleter
 }

@@ -55,7 +55,7 @@ using namespace mlir::attn;
 static constexpr std::pair<Emit, llvm::StringLiteral> kEmitNames[] = {
     {Emit::Imported, "imported"}, {Emit::Attn, "attn"}, {Emit::Mlir, "mlir"},
     {Emit::Llvm, "llvm"},         {Emit::Asm, "asm"},   {Emit::Obj, "obj"},
-    {Emit::Lib, "lib"}};
+    {Emit::Lib, "lib"},           {Emit::Exe, "exe"}};
 
 std::optional<Emit> attn::parseEmit(StringRef name) {
   for (auto [emit, text] : kEmitNames)
@@ -71,7 +71,9 @@ StringRef attn::emitName(Emit emit) {
   return "?";
 }
 
-bool attn::isTextEmit(Emit emit) { return emit != Emit::Obj && emit != Emit::Lib; }
+bool attn::isTextEmit(Emit emit) {
+  return emit != Emit::Obj && emit != Emit::Lib && emit != Emit::Exe;
+}
 
 LogicalResult attn::parseTarget(StringRef name, CompileOptions &options, std::string &error) {
   if (name == "cpu") {
@@ -125,6 +127,21 @@ LogicalResult attn::validateTargetOptions(const CompileOptions &options, std::st
                               [&](const llvm::SubtargetFeatureKV &kv) { return name == kv.Key; });
     if (!known) {
       error = "unknown target feature '" + name.str() + "' for " + triple.str();
+      return failure();
+    }
+  }
+  // A 32-bit-only CPU (--mcpu=i686) or --mattr=-64bit would be an LLVM fatal
+  // error in code generation ("64-bit code requested on a subtarget that
+  // doesn't support it"), which ends the Python package's process.
+  if (triple.getArch() == llvm::Triple::x86_64 && (!cpu.empty() || !options.mattr.empty())) {
+    std::string cpuName =
+        cpu.empty() || cpu == "native" ? llvm::sys::getHostCPUName().str() : cpu.str();
+    std::unique_ptr<llvm::MCSubtargetInfo> chosen(
+        target->createMCSubtargetInfo(triple, cpuName, options.mattr));
+    if (chosen && !chosen->checkFeatures("+64bit")) {
+      error = "CPU '" + cpuName + "'" +
+              (options.mattr.empty() ? "" : " with --mattr=" + options.mattr) +
+              " cannot run 64-bit code (" + triple.str() + ")";
       return failure();
     }
   }
@@ -298,7 +315,7 @@ struct PhaseTimer : PassInstrumentation {
       return "LLVM IR";
     if (argument == "attn-emit-machine-code")
       return "machine code";
-    if (argument == "attn-link-library")
+    if (argument == "attn-link-library" || argument == "attn-link-executable")
       return "link";
     return {};
   }
@@ -325,6 +342,10 @@ struct CodegenState {
   /// The object file the link reads (a temporary for --emit=lib).
   SmallString<128> objectPath;
   std::optional<llvm::FileRemover> removeObject;
+  /// The weights' object (externalizeWeights) linked beside it; empty when
+  /// the weights stayed in the code object.
+  SmallString<128> weightsPath;
+  std::optional<llvm::FileRemover> removeWeights;
   /// Where the library is linked (the output, or a temporary).
   std::string libraryPath;
 };
@@ -453,6 +474,8 @@ struct CompilerSession::Impl {
   /// Set while passes and code generation run: an op verifier message then
   /// means the compiler built invalid IR (a bug), not bad input.
   bool inPipeline = false;
+  /// compileFile's own module: blobs it no longer references may be freed.
+  bool ownsModule = false;
 };
 
 CompilerSession::CompilerSession() : impl(std::make_unique<Impl>()) {}
@@ -556,7 +579,10 @@ LogicalResult CompilerSession::compileFile(StringRef path, const CompileRequest 
   }
   if (!module)
     return failure();
-  return impl->compile(*module, request, result, root);
+  impl->ownsModule = true;
+  LogicalResult compiled = impl->compile(*module, request, result, root);
+  impl->ownsModule = false;
+  return compiled;
 }
 
 LogicalResult CompilerSession::compile(ModuleOp module, const CompileRequest &request,
@@ -651,6 +677,26 @@ LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileReque
   } else if (emit >= Emit::Llvm) {
     phase("attn-translate-to-llvm-ir", "TranslateToLLVMIR",
           "Translates the LLVM dialect to LLVM IR and optimizes it (-O)", [&](ModuleOp m) -> LogicalResult {
+            // The weights skip LLVM IR and codegen (EmitLibrary.cpp): a
+            // second object for the link; --emit=llvm declares them only;
+            // --emit=asm|obj keep them (a self-contained file).
+            bool link = emit == Emit::Lib || emit == Emit::Exe;
+            if (link || emit == Emit::Llvm) {
+              if (link) {
+                if (auto ec = llvm::sys::fs::createTemporaryFile("attnc-weights", "o",
+                                                                 state.weightsPath))
+                  return m.emitError() << "cannot create a temporary file: " << ec.message();
+                state.removeWeights.emplace(state.weightsPath);
+              }
+              bool wrote = false;
+              std::string error;
+              if (failed(externalizeWeights(m, state.weightsPath, options, wrote, error)))
+                return m.emitError() << error;
+              if (!wrote)
+                state.weightsPath.clear();
+              if (ownsModule)
+                freeUnreferencedBlobs(m);
+            }
             state.llvmModule = translateToOptimizedLLVMIR(m, state.llvmContext, options);
             if (!state.llvmModule)
               return failure();
@@ -662,14 +708,15 @@ LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileReque
             return success();
           });
   }
-  if (emit == Emit::Lib || (!cuda && (emit == Emit::Asm || emit == Emit::Obj))) {
+  const bool linked = emit == Emit::Lib || emit == Emit::Exe;
+  if (linked || (!cuda && (emit == Emit::Asm || emit == Emit::Obj))) {
     phase("attn-emit-machine-code", "EmitMachineCode",
           "Writes assembly or an object file for the target CPU", [&, emit](ModuleOp m) -> LogicalResult {
             std::string error;
-            bool toFile = emit == Emit::Lib || (emit == Emit::Obj && !request.output.empty()) ||
+            bool toFile = linked || (emit == Emit::Obj && !request.output.empty()) ||
                           (emit == Emit::Asm && !request.output.empty() && request.output != "-");
             if (toFile) {
-              if (emit == Emit::Lib) {
+              if (linked) {
                 if (auto ec = llvm::sys::fs::createTemporaryFile("attnc", "o", state.objectPath))
                   return m.emitError() << "cannot create a temporary file: " << ec.message();
                 state.removeObject.emplace(state.objectPath);
@@ -697,21 +744,31 @@ LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileReque
             return success();
           });
   }
-  if (emit == Emit::Lib) {
-    phase("attn-link-library", "LinkLibrary",
-          "Links the object file and the model support code into a shared library",
-          [&](ModuleOp m) -> LogicalResult {
+  if (linked) {
+    const bool exe = emit == Emit::Exe;
+    // --emit=exe: the objects of the library link, linked with attn-run's
+    // logic and the static runtime into a program (LinkExecutable.cpp).
+    phase(exe ? "attn-link-executable" : "attn-link-library",
+          exe ? "LinkExecutable" : "LinkLibrary",
+          exe ? "Links the object file, the model support code, attn-run and the static "
+                "runtime into a standalone executable"
+              : "Links the object file and the model support code into a shared library",
+          [&, exe](ModuleOp m) -> LogicalResult {
             SmallString<128> tmp;
             std::optional<llvm::FileRemover> remove;
             StringRef target = request.output;
             if (target.empty()) {
-              if (auto ec = llvm::sys::fs::createTemporaryFile("attnc", "so", tmp))
+              if (auto ec = llvm::sys::fs::createTemporaryFile("attnc", exe ? "exe" : "so", tmp))
                 return m.emitError() << "cannot create a temporary file: " << ec.message();
               remove.emplace(tmp);
               target = tmp;
             }
             std::string error;
-            if (failed(linkSharedLibrary(state.objectPath, target, error)))
+            std::vector<std::string> objects{state.objectPath.str().str()};
+            if (!state.weightsPath.empty())
+              objects.push_back(state.weightsPath.str().str());
+            if (failed(exe ? linkExecutable(objects, target, error)
+                           : linkSharedLibrary(state.objectPath, target, error, state.weightsPath)))
               return m.emitError() << error;
             if (request.output.empty()) {
               auto buffer = llvm::MemoryBuffer::getFile(tmp);

@@ -160,6 +160,19 @@ typedef struct attn_tensor_info {
  * ABI symbols, ABI version mismatch), ATTN_ERR_FORMAT (malformed signature),
  * ATTN_ERR_NO_DEVICE (a GPU model without a usable driver). */
 ATTN_API attn_status attn_model_load(const char *path, attn_model **out);
+/* A model linked into the program itself instead of loaded from a library
+ * (the executables of `attnc --emit=exe`): the functions a model library
+ * exports (attn/abi.h), given directly. `name` stands for the library path in
+ * messages (e.g. the program's path). `run_ex` may be NULL. Errors as
+ * attn_model_load: ATTN_ERR_FORMAT, ATTN_ERR_LOAD, ATTN_ERR_NO_DEVICE,
+ * ATTN_ERR_INVALID_ARGUMENT for a NULL argument. Released with
+ * attn_model_free (which then unloads nothing). */
+ATTN_API attn_status attn_model_from_symbols(
+    const char *name, const char *(*signature)(void),
+    int32_t (*run)(int64_t *const *inputs, int64_t *const *outputs),
+    int32_t (*run_ex)(int64_t *const *inputs, int64_t *const *outputs,
+                      int64_t *status),
+    attn_model **out);
 /* Unloads the library. Tensors returned by attn_model_execute stay valid. */
 ATTN_API void attn_model_free(attn_model *model);
 

@@ -46,9 +46,10 @@ enum class Emit {
   Asm,      ///< target assembly (cuda: the kernels' PTX)
   Obj,      ///< an object file (cuda: the kernels' cubin)
   Lib,      ///< a shared library (the default)
+  Exe,      ///< a standalone executable: attn-run with the model linked in
 };
 
-/// "imported", "attn", "mlir", "llvm", "asm", "obj", "lib".
+/// "imported", "attn", "mlir", "llvm", "asm", "obj", "lib", "exe".
 std::optional<Emit> parseEmit(llvm::StringRef name);
 llvm::StringRef emitName(Emit emit);
 /// Whether the result is text (printable to a terminal).
@@ -58,7 +59,7 @@ bool isTextEmit(Emit emit);
 struct CompileRequest {
   CompileOptions options;
   Emit emit = Emit::Lib;
-  /// Where the result goes: a file path, "-" for stdout (not for obj/lib), or
+  /// Where the result goes: a file path, "-" for stdout (not for obj/lib/exe), or
   /// empty: into the string passed to compile() / compileFile().
   std::string output;
   /// Writes the module after every pass to DIR/NN-<pass>.mlir.

@@ -67,13 +67,39 @@ LogicalResult finalizeSignature(ModuleOp module, StringRef entry,
 std::unique_ptr<llvm::Module> translateToOptimizedLLVMIR(
     ModuleOp module, llvm::LLVMContext &llvmContext, const CompileOptions &options);
 
+/// Weights out of LLVM IR (EmitLibrary.cpp): every constant global of the
+/// LLVM-dialect module holding a weight (a dense_resource blob or a dense
+/// constant of at least kMinExternalWeightBytes) becomes an external hidden
+/// declaration named `__attn_weight.<name>`; when `objectPath` is not empty,
+/// the bytes are written there, straight from the blobs, as an ELF relocatable
+/// object defining those symbols (read-only, kWeightAlignment-aligned) that
+/// is linked with the code object. Hosts without such an object writer keep
+/// the weights in IR (`wroteObject` false).
+inline constexpr uint64_t kMinExternalWeightBytes = 1024;
+inline constexpr uint64_t kWeightAlignment = 64;
+LogicalResult externalizeWeights(ModuleOp module, StringRef objectPath,
+                                 const CompileOptions &options, bool &wroteObject,
+                                 std::string &error);
+
+/// Frees the bytes of the context's resource blobs that no attribute of
+/// `module` references any more (e.g. weights already packed, or moved out
+/// by externalizeWeights). Only for a module that owns its context's blobs.
+void freeUnreferencedBlobs(ModuleOp module);
+
 /// Writes assembly (`asm`) or an object file for the chosen CPU.
 LogicalResult emitMachineCode(llvm::Module &module, StringRef path, bool assembly,
                               const CompileOptions &options, std::string &error);
 
 /// Links an object file into a shared library with the system linker driver.
 LogicalResult linkSharedLibrary(StringRef objectPath, StringRef outputPath,
-                                std::string &error);
+                                std::string &error, StringRef weightsObjectPath = {});
+
+/// Links the model's object files into a standalone executable (--emit=exe):
+/// attn-run's command line, the static runtime and the model support code
+/// linked in, so that it needs no file of the build at run time
+/// (LinkExecutable.cpp).
+LogicalResult linkExecutable(ArrayRef<std::string> objectPaths, StringRef outputPath,
+                             std::string &error);
 
 } // namespace mlir::attn
 
