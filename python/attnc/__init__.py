@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import warnings
 
@@ -36,6 +37,62 @@ _OPTIONS = ("mcpu", "mattr", "remarks", "attention_query_tile", "attention_key_t
 _NUMPY_DTYPES = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "bf16": np.float32,
                  "i64": np.int64, "i32": np.int32, "i16": np.int16, "i8": np.int8,
                  "u8": np.uint8, "bool": np.bool_}
+
+
+# DLPack device types (dlpack.h DLDeviceType) -> names for messages.
+_DLPACK_DEVICES = {1: "cpu", 2: "cuda", 3: "cuda_host", 4: "opencl", 7: "vulkan", 8: "metal",
+                   9: "vpi", 10: "rocm", 11: "rocm_host", 12: "ext_dev", 13: "cuda_managed",
+                   14: "oneapi", 15: "webgpu", 16: "hexagon", 17: "maia"}
+# Memory the CPU reads directly (numpy.from_dlpack accepts exactly these).
+_DLPACK_HOST = (1, 3, 11, 13)
+
+
+def _torch_array(value, name, dtype):
+    """A CPU torch.Tensor as a numpy array over the same memory (no copy)."""
+    torch = sys.modules["torch"]
+    if value.device.type != "cpu":
+        raise RunError("input '%s': a torch tensor on device %s; attnc reads inputs from CPU "
+                       "memory (move it with .cpu())" % (name, value.device))
+    value = value.detach()
+    if value.dtype == torch.bfloat16:
+        if dtype != "bf16":
+            raise RunError("input '%s': expected dtype %s, got torch.bfloat16" % (name, dtype))
+        return value.view(torch.int16).numpy().view(np.uint16)  # raw bf16 words
+    try:
+        return value.numpy()
+    except (TypeError, RuntimeError) as e:
+        raise RunError("input '%s': %s" % (name, e)) from None
+
+
+def _dlpack_array(value, name):
+    """An object with __dlpack__ in CPU memory as a numpy array over it (no copy)."""
+    device = getattr(value, "__dlpack_device__", None)
+    if device is not None:
+        kind, index = device()
+        kind = int(kind)
+        if kind not in _DLPACK_HOST:
+            raise RunError("input '%s': a DLPack tensor on device %s:%d; attnc reads inputs "
+                           "from CPU memory (copy it to the CPU first)" % (
+                               name, _DLPACK_DEVICES.get(kind, "type %d" % kind), int(index)))
+    try:
+        return np.from_dlpack(value)
+    except (TypeError, ValueError, RuntimeError, BufferError) as e:
+        raise RunError("input '%s': cannot read it through DLPack: %s" % (name, e)) from None
+
+
+def _input_array(value, name, dtype):
+    """An input value as a numpy array: numpy arrays as they are; torch tensors and other
+    DLPack objects (__dlpack__) in CPU memory as arrays over their memory (no copy; the
+    runtime then reads them in place when C-contiguous with the model's dtype); lists and
+    scalars converted to the model's dtype (`dtype`: the runtime's dtype name)."""
+    if isinstance(value, np.ndarray):
+        return value  # its dtype is checked by the runtime, which names the input
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return _torch_array(value, name, dtype)
+    if hasattr(value, "__dlpack__"):
+        return _dlpack_array(value, name)
+    return np.asarray(value, dtype=_NUMPY_DTYPES[dtype])
 
 
 class Model:
@@ -78,22 +135,19 @@ class Model:
         if missing:
             raise RunError("missing input '%s' (the model's inputs: %s)" % (
                 missing[0], ", ".join(self._input_names)))
-        result = []
-        for info in self._inputs:
-            value = arrays[info["name"]]
-            if not isinstance(value, np.ndarray):
-                # Lists and scalars take the model's dtype; arrays keep theirs (the
-                # runtime checks it and names the input when it is wrong).
-                value = np.asarray(value, dtype=_NUMPY_DTYPES[info["dtype"]])
-            result.append(value)
-        return result
+        return [_input_array(arrays[info["name"]], info["name"], info["dtype"])
+                for info in self._inputs]
 
     def __call__(self, **arrays):
-        """Runs the model: input name -> numpy array; returns output name -> numpy array.
+        """Runs the model: input name -> array; returns output name -> numpy array.
 
-        Arrays already C-contiguous with the model's dtype are read in place; float32 is
-        accepted for f16/bf16 inputs (rounded to nearest even), uint16 words for bf16.
-        bf16 outputs come back as float32."""
+        An input is a numpy array, a torch.Tensor or any DLPack object (__dlpack__) in CPU
+        memory (another device raises RunError naming the input), or a list or scalar.
+        Arrays already C-contiguous with the model's dtype are read in place (no copy);
+        float32 is accepted for f16/bf16 inputs (rounded to nearest even), uint16 words
+        (or torch.bfloat16) for bf16. Outputs are numpy arrays over the runtime's buffers
+        (no copy; they have __dlpack__: torch.from_dlpack(out) shares them too). bf16
+        outputs come back as float32."""
         values = self._model.run(self._arrays(arrays))
         return {o["name"]: v for o, v in zip(self._outputs, values)}
 
@@ -204,6 +258,8 @@ def _gen_options(max_length, max_new_tokens, temperature, top_k, top_p, seed, st
 def _prompt(input_ids, attention_mask, batch):
     """input_ids / attention_mask as int64 [batch, seq] arrays ([seq] is one row)."""
     def rows(value, name):
+        if not isinstance(value, np.ndarray) and hasattr(value, "__dlpack__"):
+            value = _input_array(value, name, "i64")  # torch / DLPack: CPU memory, no copy
         a = np.asarray(value)
         if a.dtype.kind not in "iu" and a.size:
             raise RunError("%s: expected integer token ids, got numpy dtype %s" % (name, a.dtype))
@@ -320,7 +376,7 @@ def _torch_to_onnx(module, example_inputs, path, opset):
             dynamic_axes[name] = {0: "batch", 1: "seq"} if o.dim() >= 2 else {0: "batch"}
     module.eval()
     torch.onnx.export(module, args, path, input_names=names, output_names=out_names,
-                      dynamic_axes=dynamic_axes, opset_version=opset)
+                      dynamic_axes=dynamic_axes, opset_version=opset, verbose=False)
 
 
 def compile(model, *, target="cpu", output=None, example_inputs=None, opset=17, **options):

@@ -26,11 +26,15 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/Timing.h"
+#include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
 #include <mutex>
@@ -147,11 +151,30 @@ py::dtype numpyDtype(attn_dtype dtype) {
   throw RunFailure("invalid dtype");
 }
 
+/// The size in bytes of a numpy dtype's items. pybind11 2.10 (Debian 12)
+/// reads PyArray_Descr::elsize through numpy 1's struct layout, which numpy 2
+/// changed (a pip Python with numpy 2 imports this module too: same CPython
+/// ABI): ask the dtype object instead. kind() and byteorder() sit where they
+/// were and stay direct.
+ssize_t itemSize(const py::dtype &dt) { return dt.attr("itemsize").cast<ssize_t>(); }
+
+/// Element size of a runtime dtype (outputs' strides are computed from it, not
+/// from pybind11's dtype::itemsize(), see itemSize).
+ssize_t elementSize(attn_dtype dtype) {
+  switch (dtype) {
+  case ATTN_F64: case ATTN_I64: return 8;
+  case ATTN_F32: case ATTN_I32: return 4;
+  case ATTN_F16: case ATTN_BF16: case ATTN_I16: return 2;
+  case ATTN_I8: case ATTN_U8: case ATTN_BOOL: return 1;
+  }
+  throw RunFailure("invalid dtype");
+}
+
 /// The runtime dtype of a numpy array, or -1 for one the runtime has none for.
 int runtimeDtype(const py::array &a) {
   py::dtype dt = a.dtype();
   char kind = dt.kind();
-  ssize_t size = dt.itemsize();
+  ssize_t size = itemSize(dt);
   if (dt.byteorder() == '>')
     return -1;
   switch (kind) {
@@ -212,6 +235,13 @@ py::array toNumpy(attn_tensor &t) {
     t = f32;
   }
   std::vector<ssize_t> shape(t.shape, t.shape + t.rank);
+  // C-order strides (pybind11 would derive them from dtype::itemsize()).
+  std::vector<ssize_t> strides(shape.size());
+  ssize_t stride = elementSize(t.dtype);
+  for (size_t d = shape.size(); d-- > 0;) {
+    strides[d] = stride;
+    stride *= std::max<ssize_t>(shape[d], 1);
+  }
   auto *owned = new attn_tensor(t);
   std::memset(&t, 0, sizeof(t));
   py::capsule free(owned, [](void *p) {
@@ -220,8 +250,8 @@ py::array toNumpy(attn_tensor &t) {
     delete tensor;
   });
   if (!owned->data) // empty: numpy allocates its own (nothing to read)
-    return py::array(numpyDtype(owned->dtype), shape);
-  return py::array(numpyDtype(owned->dtype), shape, {}, owned->data, free);
+    return py::array(numpyDtype(owned->dtype), shape, strides);
+  return py::array(numpyDtype(owned->dtype), shape, strides, owned->data, free);
 }
 
 class NativeModel {
@@ -336,10 +366,10 @@ private:
       t.data = const_cast<void *>(a.data());
       int dt = runtimeDtype(a);
       py::dtype npdt = a.dtype();
-      if (info.dtype == ATTN_BF16 && npdt.kind() == 'u' && npdt.itemsize() == 2 &&
+      if (info.dtype == ATTN_BF16 && npdt.kind() == 'u' && itemSize(npdt) == 2 &&
           npdt.byteorder() != '>') {
         dt = ATTN_BF16; // raw bfloat16 words (arr.view(np.uint16))
-      } else if (info.dtype == ATTN_BF16 && npdt.kind() == 'V' && npdt.itemsize() == 2) {
+      } else if (info.dtype == ATTN_BF16 && npdt.kind() == 'V' && itemSize(npdt) == 2) {
         dt = ATTN_BF16; // ml_dtypes.bfloat16 seen as |V2
       }
       if (dt < 0)
@@ -532,6 +562,18 @@ void exportRuntimeSymbols() {
 
 PYBIND11_MODULE(_native, m) {
   exportRuntimeSymbols();
+  // An LLVM fatal error (report_fatal_error: a compiler bug; what users can
+  // get wrong, such as --mcpu/--mattr, is validated before LLVM sees it)
+  // cannot be turned into an exception: LLVM's state is unknown and the
+  // handler must not return. Say what happened, as attnc does, and end the
+  // process at once (LLVM's default is "LLVM ERROR" and exit() or abort(),
+  // which run static destructors while other threads are still running).
+  llvm::install_fatal_error_handler([](void *, const char *reason, bool) {
+    llvm::errs() << "attnc (Python): internal error: LLVM: " << reason
+                 << " (please report); the process exits\n";
+    llvm::errs().flush();
+    std::_Exit(1);
+  });
   // Passes and MLIR's command-line options at their defaults, as attnc's
   // main() has them (CompilerSession's constructor would do it too).
   registerCompilerGlobals();
@@ -597,9 +639,12 @@ PYBIND11_MODULE(_native, m) {
       .def_property_readonly("context_len", &NativeSession::contextLen)
       .def_property_readonly("batch", &NativeSession::batchSize);
 
-  m.def("set_num_threads", [](int n) {
-    if (attn_set_num_threads(n) != ATTN_OK)
-      runFailure("cannot set the number of threads");
-  });
+  m.def(
+      "set_num_threads",
+      [](int n) {
+        if (attn_set_num_threads(n) != ATTN_OK)
+          runFailure("cannot set the number of threads");
+      },
+      py::arg("n"));
   m.def("get_num_threads", []() { return attn_get_num_threads(); });
 }

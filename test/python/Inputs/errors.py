@@ -40,6 +40,11 @@ expect("bytes", lambda: attnc.compile(b"not a protobuf"), attnc.CompileError)
 expect("nofile", lambda: attnc.compile(os.path.join(work, "missing.onnx")), attnc.CompileError)
 expect("target", lambda: attnc.compile(bad, target="tpu"), attnc.CompileError)
 expect("mcpu", lambda: attnc.compile(bad, mcpu="nonsense"), attnc.CompileError)
+# LLVM would end the process with a fatal error on these: refused up front.
+expect("mcpu32", lambda: attnc.compile(bad, mcpu="i686"), attnc.CompileError)
+expect("mattr64", lambda: attnc.compile(bad, mcpu="x86-64-v3", mattr="-64bit"), attnc.CompileError)
+expect("mattr", lambda: attnc.compile(bad, mattr="+nonsense"), attnc.CompileError)
+expect("mattrsign", lambda: attnc.compile(bad, mattr="avx2"), attnc.CompileError)
 expect("output", lambda: attnc.compile(os.path.join(fixture, "model.onnx"),
                                        output=os.path.join(work, "nodir", "m.so")),
        attnc.CompileError)
