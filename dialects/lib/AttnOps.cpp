@@ -868,9 +868,6 @@ LogicalResult AttentionOp::verify() {
     if (!fill->isFinite())
       return emitOpError("causal_fill must be finite (causal alone removes the "
                          "positions k > q)");
-    if (getWindow())
-      return emitOpError("causal_fill and window do not compose (which keys "
-                         "would score the fill?)");
   }
   // verify() runs before the result-type inference check, which reports
   // rank mismatches; the mask check below needs equal ranks >= 2.

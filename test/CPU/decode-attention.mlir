@@ -7,6 +7,12 @@
 // per kv group and query blocks). Split when the group's rows fit 4 query
 // blocks (4 x 48 = 192) and the keys make 2 or more chunks.
 // CHECK-LABEL: func @decode
+// A batch whose kv entries alone make decodeTasks (64) tasks keeps its keys
+// whole: the chunk is all of them (at least the minimum chunk, never 0).
+// CHECK:         %[[WANT:.*]] = arith.ceildivui %c64{{(_[0-9]+)?}}, %{{.*}} : index
+// CHECK:         %[[ENOUGH:.*]] = arith.cmpi eq, %[[WANT]], %c1{{(_[0-9]+)?}} : index
+// CHECK:         %[[ALL:.*]] = arith.maxui %{{.*}}, %c256 : index
+// CHECK:         arith.select %[[ENOUGH]], %[[ALL]], %{{.*}} : index
 // CHECK:         %[[TWO:.*]] = arith.cmpi uge, %[[CHUNKS:.*]], %c2
 // CHECK:         %[[ROWS:.*]] = arith.cmpi ule, %{{.*}}, %c192
 // CHECK:         %[[SPLIT:.*]] = arith.andi %[[ROWS]], %[[TWO]] : i1
@@ -50,4 +56,24 @@ func.func @decode(%q: tensor<?x8x1x64xf32>, %k: tensor<?x2x?x64xf32>, %v: tensor
 func.func @causal_fill(%q: tensor<1x4x1x64xf32>, %k: tensor<1x4x?x64xf32>, %v: tensor<1x4x?x64xf32>, %m: tensor<1x1x1x?xf32>) -> tensor<1x4x1x64xf32> {
   %0 = attn.attention %q, %k, %v mask(%m : tensor<1x1x1x?xf32>) {scale = 0.125 : f64, mask_kind = #attn.mask_kind<additive>, causal, causal_fill = -3.4028234663852886E+38 : f64} : tensor<1x4x1x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32> -> tensor<1x4x1x64xf32>
   return %0 : tensor<1x4x1x64xf32>
+}
+
+// -----
+
+// With `omp_get_max_threads` declared (attnc's CPU pipeline declares it in a
+// module with attention), the split aims at 4 tasks per run-time thread
+// instead of the fixed 64: a batch whose kv entries keep every thread busy
+// is not split.
+// CHECK-LABEL: func @decode_threads
+// CHECK:         %[[T:.*]] = call @omp_get_max_threads() : () -> i32
+// CHECK:         %[[TI:.*]] = arith.index_cast %[[T]] : i32 to index
+// CHECK:         %[[T1:.*]] = arith.maxsi %[[TI]], %c1{{(_[0-9]+)?}} : index
+// CHECK:         %[[TARGET:.*]] = arith.muli %[[T1]], %c4{{(_[0-9]+)?}} : index
+// CHECK:         %[[WANT:.*]] = arith.ceildivui %[[TARGET]], %{{.*}} : index
+// CHECK:         arith.cmpi eq, %[[WANT]], %c1{{(_[0-9]+)?}} : index
+// CHECK:         attn.flash_decoding
+func.func private @omp_get_max_threads() -> i32
+func.func @decode_threads(%q: tensor<?x8x1x64xf32>, %k: tensor<?x2x?x64xf32>, %v: tensor<?x2x?x64xf32>) -> tensor<?x8x1x64xf32> {
+  %0 = attn.attention %q, %k, %v {scale = 0.125 : f64, mask_kind = #attn.mask_kind<none>, causal, causal_align = #attn.causal_align<bottom_right>} : tensor<?x8x1x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32> -> tensor<?x8x1x64xf32>
+  return %0 : tensor<?x8x1x64xf32>
 }

@@ -1,14 +1,18 @@
 // RUN: attn-opt %s -attn-lower-to-linalg="vector-width=8" | FileCheck %s
 
-// attn.linear with a dynamic row count: at run time, M <= 8 rows take the
+// attn.linear with a dynamic row count: at run time, M = 1..8 rows (M - 1
+// <= 7 unsigned: M = 0 takes the blocked kernel, which runs no task) take the
 // streaming matrix-vector kernel -- one task per packed weight panel (2
 // vectors of B columns; gated: 8 outputs from 8 gate + 8 up columns), so all
-// threads stream the compile-time-packed weights -- with 1, 2 or 4-row
-// register tiles of 8 accumulators (M = 1: 4 sets over k, M = 2: 2 sets);
-// more rows take the blocked 6 x 2 kernel. The gated epilogue is kept.
+// threads stream the compile-time-packed weights -- with register tiles of 8
+// accumulators: M = 1: 4 sets over k, M = 2: 2 sets, 3..4: one 4-row tile,
+// 5..8: two 4-row tiles in turn over each block of 128 k's (the panel
+// streamed from memory once; here K = 64 is one block). More rows take the
+// blocked 6 x 2 kernel. The gated epilogue is kept.
 // CHECK-LABEL: func @decode_linear
 // CHECK:         dense_resource<weight.packed_gated16> : tensor<4x64x16xf32>
-// CHECK:         %[[DEC:.*]] = arith.cmpi ule, %[[M:.*]], %c8 : index
+// CHECK:         %[[M1:.*]] = arith.subi %[[M:.*]], %c1{{(_[0-9]+)?}} : index
+// CHECK:         %[[DEC:.*]] = arith.cmpi ule, %[[M1]], %c7 : index
 // CHECK:         scf.if %[[DEC]] {
 // CHECK:           scf.forall (%[[P:.*]]) in (%c4) {
 // CHECK:             arith.cmpi eq, %[[M]], %c1
@@ -19,10 +23,19 @@
 // CHECK:             math.exp
 // CHECK:             vector.store
 // M = 2: k step 2.
+// CHECK:             arith.cmpi eq, %[[M]], %c2
 // CHECK:             scf.for %{{.*}} = %{{.*}} to %c64{{.*}} step %c2{{.*}} iter_args
-// 3..8 rows: tiles of 4 rows, k step 1.
-// CHECK:             scf.for %{{.*}} = %{{.*}} to %[[M]] step %c4
-// CHECK:               scf.for %{{.*}} = %{{.*}} to %c64{{.*}} step %c1{{.*}} iter_args
+// 3..4 rows: one tile of 4 rows, k step 1.
+// CHECK:             arith.cmpi ule, %[[M]], %c4
+// CHECK:             scf.for %{{.*}} = %{{.*}} to %c64{{.*}} step %c1{{.*}} iter_args
+// 5..8 rows: 16 accumulators carried over the k-blocks, two 8-accumulator
+// loops over each block.
+// CHECK:             } else {
+// CHECK:               %{{.*}}:16 = scf.for %[[KB:.*]] = %{{.*}} to %c64{{.*}} step %c64{{.*}} iter_args
+// CHECK:                 %{{.*}}:8 = scf.for %{{.*}} = %[[KB]] to %{{.*}} step %c1{{.*}} iter_args
+// CHECK-COUNT-8:           vector.fma
+// CHECK:                 %{{.*}}:8 = scf.for %{{.*}} = %[[KB]] to %{{.*}} step %c1{{.*}} iter_args
+// CHECK-COUNT-8:           vector.fma
 // CHECK:           } {attn.streaming_gemv}
 // CHECK:         } else {
 // CHECK:           scf.forall (%{{.*}}, %{{.*}}) in

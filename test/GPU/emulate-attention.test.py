@@ -88,6 +88,20 @@ CASES = {
     "simt_f32_softcap_gqa4": ("f32", 1, (8, 2), 33, 33, 32, 32, ("add", (1, 8, 33, 33)),
                               "mask_kind = #attn.mask_kind<additive>, scale = 0.2 : f64, softcap = 3.0 : f64",
                               False),
+    # A sliding-window layer as Hugging Face's masks fuse (causal & window &
+    # padding): every position causal/window hide scores causal_fill, the
+    # padding is the mask operand; bottom-right with Sq < Sk under GQA, and
+    # top-left over several query tiles on the tensor cores.
+    # (B = 1: the -1e4 rows of a first batch item are not exact to 1e-5 in f32.)
+    "simt_f32_window_fill_br": ("f32", 1, (4, 2), 5, 40, 32, 32, ("add", (1, 1, 1, 40)),
+                                "causal, causal_align = #attn.causal_align<bottom_right>, "
+                                "causal_fill = -3.4028234663852886e+38 : f64, "
+                                "mask_kind = #attn.mask_kind<additive>, scale = 0.17 : f64, window = 6 : i64",
+                                False),
+    "tc_bf16_window_fill": ("bf16", 2, (2, 1), 70, 70, 64, 64, ("add", (2, 1, 1, 70)),
+                            "causal, causal_fill = -3.4028234663852886e+38 : f64, "
+                            "mask_kind = #attn.mask_kind<additive>, scale = 0.125 : f64, window = 16 : i64",
+                            True),
 }
 
 
@@ -192,6 +206,10 @@ def run_case(attn_opt, name, spec, tmp):
             m = np.where(rng.random(mshape) > 0.2, rng.standard_normal(mshape), -np.inf)
             if mshape[0] > 1:   # the first batch item: every key masked
                 m[0, ..., :] = -1e4 if "causal_fill" in attrs else -np.inf
+            if "window" in attrs and "causal_fill" in attrs:
+                # The last 10 keys masked: the first rows of a bottom-right
+                # window see only those, so the hidden keys' fill decides.
+                m[..., -10:] = -np.inf
             m = emu.round_to(m, dt)
             mt = mlir_type(mshape, dt)
         sig.append("%%m: %s" % mt)

@@ -9,8 +9,9 @@ Lq = 1, 4, 16 queries with GQA (G = 1, 2, 4, 8), Lk = 1, 7, 300, 2000 keys,
 bottom-right causal, left-padding masks (additive -inf, i64 fill_if_zero with
 a finite fill, items with every key padded: NaN rows, 0 with nan_to_zero,
 uniform weights with a finite fill), sliding windows, soft-capping, [B, S, H,
-D] layouts, and K/V read through a strided view (a slice of a longer cache,
-as --kv-cache makes). Extra attnc flags come from ATTNC_FLAGS.
+D] layouts, K/V read through a strided view (a slice of a longer cache,
+as --kv-cache makes), and batches whose kv entries alone make enough tasks
+(no key split). Extra attnc flags come from ATTNC_FLAGS.
 """
 import json
 import os
@@ -43,6 +44,10 @@ CASES = [
     ("lq4_lk2000_perms", 2, 4, 2, 4, 2000, 32, {"causal": True}, "add", 0, True),
     ("lq1_cache_slice", 2, 8, 2, 1, 300, 64, {"causal": True}, "add", 512, False),
     ("lq4_cache_slice_gqa4", 1, 8, 2, 4, 2000, 32, {"causal": True}, None, 2048, False),
+    # split counts: 16 x 4 = 64 kv entries make enough tasks, the keys stay whole (flash path);
+    # 9 x 4 = 36 entries split 2000 keys into 4 chunks of 512
+    ("lq1_lk2000_b16_unsplit", 16, 8, 4, 1, 2000, 32, {"causal": True}, "add", 0, False),
+    ("lq1_lk2000_b9_split", 9, 8, 4, 1, 2000, 32, {"causal": True}, "add", 0, False),
 ]
 
 

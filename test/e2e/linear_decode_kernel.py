@@ -21,6 +21,8 @@ cases = [
     (130, [64, 32], "gelu", True, True, True, True),        # gated GeGLU, splits, [b, s, K]
     (48, [160], "relu", True, False, False, False),         # run-time weight (strided panel view)
     (40, [64], "silu", True, True, False, False),           # run-time gated weight (packed)
+    (300, [80], "gelu", True, False, True, False),          # 5..8 rows: 2 k-blocks of 128 + a tail of 44
+    (256, [48], "silu", True, True, True, True),            # gated, 5..8 rows: 2 whole k-blocks
 ]
 ROWS = [1, 2, 3, 4, 5, 7, 8, 9, 13]
 run_cases(cases, ROWS, 500, lambda M, K: (1, M, K),

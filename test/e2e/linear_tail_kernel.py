@@ -25,7 +25,8 @@ cases = [
     (33, [1999], "gelu", False, False, True, False),
     (40, [7, 10], "none", True, False, True, False),     # merged projections, odd total
     (24, [23], "relu", True, False, False, False),       # run-time weight: linalg fallback
+    (300, [77], "silu", True, False, True, False),       # M = 5..8: two 4-row tiles, k-block tail
 ]
-ROWS = [1, 3, 8, 9, 64, 130]
+ROWS = [1, 3, 5, 8, 9, 64, 130]
 run_cases(cases, ROWS, 900, lambda M, K: (2, (M + 1) // 2, K),
           lambda c: "K%d splits %s %s bias=%s const_w=%s" % (c[0], c[1], c[2], c[3], c[5]))

@@ -13,6 +13,7 @@
 //         S' = scale/mask/causal/pad edits, row max, P = exp(S' - m'), row sum
 //         O  = alpha O + P · Vp[blk]    MR x (NR·VW) register tiles, FMA
 //       causal_fill: rows whose max is <= fill + 128 add the skipped keys
+//         (after the band's last key block, and with a window before its first)
 //       out rows = O / l                (nan_to_zero: 0 where l is 0 or NaN)
 //
 // Memory is O((S + BQ + BK)·D) per task, never S x S.
@@ -25,6 +26,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -297,19 +299,22 @@ struct AttentionEmitter {
                                   ValueRange{add(row0, cIdx(i)), add(col0, cIdx(j * vecT.getDimSize(0)))});
   }
 
-  /// causal_fill: keys [kEnd, Sk) were skipped and all score `fill`. A row
+  /// causal_fill: keys [0, kBegin) (before a window's first key block) and
+  /// [kEnd, Sk) were skipped and all score `fill` (kBegin <= kEnd). A row
   /// whose running max m reaches above fill + 128 gives them weights below
-  /// e^-128 of its largest (0 in f32); the other rows (every key up to the
-  /// diagonal masked) take them in exactly: m' = max(m, fill), and
-  /// (Sk - kEnd) keys of weight exp(fill - m') with the sum of their values.
-  void addSkippedFillKeys(double fill, Value kEnd, Value Sk, Value tq, Value mBuf,
+  /// e^-128 of its largest (0 in f32); the other rows (every visible key
+  /// masked) take them in exactly: m' = max(m, fill), and
+  /// (kBegin + Sk - kEnd) keys of weight exp(fill - m') with the sum of
+  /// their values.
+  void addSkippedFillKeys(double fill, Value kBegin, Value kEnd, Value Sk, Value tq, Value mBuf,
                           Value lBuf, Value oBuf, Value vp, int64_t Dv) {
     Value c0 = cIdx(0), c1 = cIdx(1);
     Value fillV = cF(fill);
     Value limit = cF(fill + 128.0);
-    Value skipped = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, kEnd, Sk);
+    Value n = arith::AddIOp::create(b, loc, kBegin, arith::SubIOp::create(b, loc, Sk, kEnd));
+    Value skipped = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, n, c0);
     Value count = arith::UIToFPOp::create(b,
-        loc, f32, arith::IndexCastOp::create(b, loc, b.getI64Type(), arith::SubIOp::create(b, loc, Sk, kEnd)));
+        loc, f32, arith::IndexCastOp::create(b, loc, b.getI64Type(), n));
     forLoop(c0, tq, c1, [&](Value q) {
       Value m = memref::LoadOp::create(b, loc, mBuf, ValueRange{q});
       Value low = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, m, limit);
@@ -329,12 +334,15 @@ struct AttentionEmitter {
       memref::StoreOp::create(b, loc, mNew, mBuf, ValueRange{q});
       Value alphaV = bcast(alpha), wV = bcast(w);
       forLoop(c0, cIdx(Dv), cIdx(vecT.getDimSize(0)), [&](Value dv) {
-        auto sum = forLoop(kEnd, Sk, c1, ValueRange{splat(0.0)}, [&](Value k, ValueRange a) {
-          Value v = vector::LoadOp::create(b, loc, vecT, vp, ValueRange{k, dv});
-          return SmallVector<Value>{arith::AddFOp::create(b, loc, a[0], v)};
-        });
+        auto sumOver = [&](Value lo, Value hi, Value init) {
+          return forLoop(lo, hi, c1, ValueRange{init}, [&](Value k, ValueRange a) {
+                   Value v = vector::LoadOp::create(b, loc, vecT, vp, ValueRange{k, dv});
+                   return SmallVector<Value>{arith::AddFOp::create(b, loc, a[0], v)};
+                 }).getResult(0);
+        };
+        Value sum = sumOver(kEnd, Sk, sumOver(c0, kBegin, splat(0.0)));
         Value o = vector::LoadOp::create(b, loc, vecT, oBuf, ValueRange{q, dv});
-        Value r = vector::FMAOp::create(b, loc, wV, sum.getResult(0),
+        Value r = vector::FMAOp::create(b, loc, wV, sum,
                                           arith::MulFOp::create(b, loc, o, alphaV));
         vector::StoreOp::create(b, loc, r, oBuf, ValueRange{q, dv});
       });
@@ -817,10 +825,11 @@ FailureOr<Value> AttentionEmitter::build() {
                       loc, iota.getType(),
                       stop64));
               if (causalFill) {
-                // causal_fill: future keys up to kEnd score the fill; those
-                // past kEnd are added after the key loop where needed.
-                Value future = rules.hidden(b, loc, kidx, qo64, /*futureOnly=*/true);
-                s = arith::SelectOp::create(b, loc, future, splat(*causalFill), s);
+                // causal_fill: hidden keys in [kBegin, kEnd) (future, or
+                // before the window) score the fill; those outside are added
+                // after the key loop where needed.
+                Value hidden = rules.hidden(b, loc, kidx, qo64);
+                s = arith::SelectOp::create(b, loc, hidden, splat(*causalFill), s);
               } else if (causal)
                 dead = arith::OrIOp::create(b, loc, dead, rules.hidden(b, loc, kidx, qo64));
               s = arith::SelectOp::create(b, loc, dead, splat(-INFINITY), s);
@@ -882,8 +891,9 @@ FailureOr<Value> AttentionEmitter::build() {
           });
         });
 
+        // (causal_fill runs only unsplit: kLo = 0, kHi = Sk, kStop = kEnd.)
         if (causalFill)
-          addSkippedFillKeys(*causalFill, kEnd, Sk, tq, mBuf, lBuf, oBuf, vp, Dv);
+          addSkippedFillKeys(*causalFill, kBegin, kStop, Sk, tq, mBuf, lBuf, oBuf, vp, Dv);
 
         if (part) {
           // Flash-decoding: the chunk's m, l and O rows, merged below.
@@ -949,15 +959,32 @@ FailureOr<Value> AttentionEmitter::build() {
   if (causalFill) {
     emitFlash();
   } else {
-    // Chunks: enough tasks for the machine (kDecodeTasks), at least
-    // kDecodeMinChunk keys each, at most kDecodeMaxChunk (a chunk's Kᵀ stays
-    // in cache), a multiple of BK.
+    // Chunks: enough tasks for the machine, at least kDecodeMinChunk keys
+    // each, at most kDecodeMaxChunk (a chunk's Kᵀ stays in cache), a
+    // multiple of BK. Enough tasks: decodeTasksPerThread x the run-time
+    // thread count (omp_get_max_threads, when the module declares it: attnc's
+    // pipeline does), else the fixed decodeTasks. When the entries alone make
+    // enough tasks (a batch of sequences: B x kv heads) the keys are not
+    // split at all: one chunk of all Sk keys, the flash path (no partials,
+    // no merge, no second Kᵀ scratch).
     Value cMin = cIdx(std::max<int64_t>(BK, opt.decodeMinChunk / BK * BK));
     Value cMax = cIdx(std::max<int64_t>(BK, opt.decodeMaxChunk / BK * BK));
     Value entries = arith::MaxUIOp::create(b, loc, batchTasks, c1);
-    Value wantChunks = arith::CeilDivUIOp::create(b, loc, cIdx(opt.decodeTasks), entries);
+    Value targetTasks = cIdx(opt.decodeTasks);
+    auto threadsFn = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+        op, StringAttr::get(b.getContext(), "omp_get_max_threads"));
+    if (threadsFn && threadsFn.getFunctionType() == b.getFunctionType({}, {b.getI32Type()})) {
+      Value threads = func::CallOp::create(b, loc, threadsFn, ValueRange{}).getResult(0);
+      threads = arith::IndexCastOp::create(b, loc, b.getIndexType(), threads);
+      threads = arith::MaxSIOp::create(b, loc, threads, c1);
+      targetTasks = mul(threads, cIdx(opt.decodeTasksPerThread));
+    }
+    Value wantChunks = arith::CeilDivUIOp::create(b, loc, targetTasks, entries);
     Value chunk = arith::CeilDivUIOp::create(b, loc, Sk, wantChunks);
     chunk = minIdx(arith::MaxUIOp::create(b, loc, chunk, cMin), cMax);
+    Value enoughEntries = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wantChunks, c1);
+    Value allKeys = arith::MaxUIOp::create(b, loc, Sk, cMin); // never 0 (a divisor below)
+    chunk = arith::SelectOp::create(b, loc, enoughEntries, allKeys, chunk);
     chunk = roundUp(chunk, BK);
     Value chunks = arith::CeilDivUIOp::create(b, loc, Sk, chunk);
     // Two statements: the order of the ops must not depend on the host

@@ -21,6 +21,9 @@ struct AttentionKernelOptions {
   /// (multiples of keyBlock) until (batch entries x chunks) reaches
   /// decodeTasks; used at run time when that gives 2 or more chunks.
   int64_t decodeTasks = 64;
+  /// With the run-time thread count (omp_get_max_threads declared in the
+  /// module), decodeTasksPerThread x threads replaces decodeTasks.
+  int64_t decodeTasksPerThread = 4;
   int64_t decodeMinChunk = 256;
   int64_t decodeMaxChunk = 512;
 };

@@ -17,8 +17,8 @@
 // The Sq x Sk score matrix never exists; memory is O(tile) per iteration.
 // A row whose scores are all -inf ends with l = 0 and gives NaN, as PyTorch
 // does (0 with nan_to_zero); a row filled with a finite value gives uniform
-// weights. With causal_fill the positions k > q score the fill value and
-// every key tile is visited.
+// weights. With causal_fill the positions causal/window hide score the fill
+// value and every key tile is visited.
 //
 //===----------------------------------------------------------------------===//
 #include "CPU/AttentionKernel.h"
@@ -298,9 +298,11 @@ struct AttentionLowering : OpRewritePattern<AttentionOp> {
                   Value qi = arith::AddIOp::create(bb, bl, qs, linalg::IndexOp::create(bb, bl, 0));
                   Value ki = arith::AddIOp::create(bb, bl, ks, linalg::IndexOp::create(bb, bl, 1));
                   Value qo = arith::AddIOp::create(bb, bl, qi, causalOff);
-                  Value future = rules.hidden(bb, bl, ki, qo, /*futureOnly=*/causalFill.has_value());
+                  // causal_fill: every hidden position (future, or before
+                  // the window) scores the fill.
+                  Value hidden = rules.hidden(bb, bl, ki, qo);
                   v = arith::SelectOp::create(bb,
-                      bl, future, createScalarConstant(bb, bl, acc, causalFill.value_or(-INFINITY)),
+                      bl, hidden, createScalarConstant(bb, bl, acc, causalFill.value_or(-INFINITY)),
                       v);
                 }
                 return v;

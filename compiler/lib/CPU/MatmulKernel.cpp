@@ -54,6 +54,7 @@ constexpr int64_t kMBlock = 24;        // rows per task (multiple of kMR)
 constexpr int64_t kNBlockVectors = 16; // columns per task = 16 vectors
 constexpr int64_t kPackMinRows = 192;  // pack a run-time B only for this many rows
 constexpr int64_t kDecodeRows = 8;     // up to this many rows: the streaming kernel
+constexpr int64_t kDecodeKBlock = 128; // k's per block of the 8-row streaming tiles
 } // namespace
 
 bool attn::canUseMatmulKernel(RankedTensorType a, RankedTensorType b,
@@ -140,17 +141,38 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
   };
   Value zeroVec = tail ? arith::ConstantOp::create(b, loc, DenseElementsAttr::get(vecT, b.getF32FloatAttr(0.0))).getResult()
                        : Value();
-  // Tail-aware bias load and output store at (global) column `col`.
+  // Tail-aware bias load and output store at (global) column `col`: only
+  // the vectors that reach past N (the last panel's) take the masked form;
+  // every other vector branches to the plain load / store (masked stores
+  // are slow, e.g. microcoded vmaskmovps on AMD).
+  auto fullVector = [&](Value col) -> Value {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, add(col, cIdx(VW)), cIdx(N));
+  };
   auto loadBias = [&](Value buf, Value col) -> Value {
     if (!tail)
       return vector::LoadOp::create(b, loc, vecT, buf, ValueRange{col});
-    return vector::MaskedLoadOp::create(b, loc, vecT, buf, ValueRange{col}, colMask(col), zeroVec);
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{vecT}, fullVector(col), /*withElse=*/true);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    scf::YieldOp::create(b, loc, vector::LoadOp::create(b, loc, vecT, buf, ValueRange{col}).getResult());
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    scf::YieldOp::create(
+        b, loc,
+        vector::MaskedLoadOp::create(b, loc, vecT, buf, ValueRange{col}, colMask(col), zeroVec)
+            .getResult());
+    return ifOp.getResult(0);
   };
   auto storeOut = [&](Value v, Value buf, Value row, Value col) {
-    if (!tail)
+    if (!tail) {
       vector::StoreOp::create(b, loc, v, buf, ValueRange{row, col});
-    else
-      vector::MaskedStoreOp::create(b, loc, buf, ValueRange{row, col}, colMask(col), v);
+      return;
+    }
+    auto ifOp = scf::IfOp::create(b, loc, fullVector(col), /*withElse=*/true);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    vector::StoreOp::create(b, loc, v, buf, ValueRange{row, col});
+    b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+    vector::MaskedStoreOp::create(b, loc, buf, ValueRange{row, col}, colMask(col), v);
   };
 
   Value aBuf = bufferization::ToBufferOp::create(b,
@@ -238,15 +260,18 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
     col += n;
   }
 
-  // Decode (M <= kDecodeRows rows, decided at run time): a streaming
+  // Decode (1..kDecodeRows rows, decided at run time): a streaming
   // matrix-vector kernel. One task per B panel (kNR·VW columns; gated: VW
   // outputs), so every thread streams its share of the packed weights once;
-  // the rows are one register tile of R rows x kNR vectors (R = 1, 2 or 4,
-  // R·kNR·(4/R) = 8 accumulators: with fewer rows, 4/R independent sets over
-  // alternating k keep the FMA chains short), bias/activation/gate applied
-  // on registers as in the blocked kernel.
+  // the rows are register tiles of R rows x kNR vectors (see rowTile and
+  // twoTiles below), bias/activation/gate applied on registers as in the
+  // blocked kernel.
+  // (1 <= M <= kDecodeRows as one unsigned compare: M = 0 takes the blocked
+  // kernel, which runs no task.)
   auto decodeIf = scf::IfOp::create(
-      b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, M, cIdx(kDecodeRows)),
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, sub(M, cIdx(1)),
+                            cIdx(kDecodeRows - 1)),
       /*withElseRegion=*/true);
   {
     OpBuilder::InsertionGuard g(b);
@@ -278,43 +303,42 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
         biasVec.push_back(loadBias(biasBuf, add(n0, cIdx(gated ? j * nOut : j * VW))));
     Value mLast = sub(M, cIdx(1));
     Value zero = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(vecT, b.getF32FloatAttr(0.0)));
-    auto rowTile = [&](int64_t R, Value m0) {
-      int64_t U = 4 / R, nAcc = R * kNR;
+    // The rows of an R-row tile at m0 (rows past M repeat the last one).
+    auto tileRows = [&](int64_t R, Value m0) {
       SmallVector<Value> rows;
       for (int64_t i = 0; i < R; ++i)
         rows.push_back(arith::MinUIOp::create(b, loc, add(m0, cIdx(i)), mLast));
-      // acc[i·kNR + j] += A[row i, k] · B[panel, k, j·VW..] for k in [lo, hi) step `step`,
-      // `sets` accumulator sets on k, k + 1, ...
-      auto kLoop = [&](int64_t lo, int64_t hi, int64_t sets, SmallVector<Value> init) {
-        auto loop = scf::ForOp::create(b, loc, cIdx(lo), cIdx(hi), cIdx(sets), init);
-        OpBuilder::InsertionGuard g2(b);
-        b.setInsertionPointToStart(loop.getBody());
-        SmallVector<Value> next(loop.getRegionIterArgs());
-        for (int64_t u = 0; u < sets; ++u) {
-          Value k = add(loop.getInductionVar(), cIdx(u));
-          SmallVector<Value> bv;
-          for (int64_t j = 0; j < kNR; ++j)
-            bv.push_back(vector::LoadOp::create(b, loc, vecT, bPacked, ValueRange{panel, k, cIdx(j * VW)}));
-          for (int64_t i = 0; i < R; ++i) {
-            Value a = vector::BroadcastOp::create(b,
-                loc, vecT, memref::LoadOp::create(b, loc, aBuf, ValueRange{rows[i], k}));
-            for (int64_t j = 0; j < kNR; ++j) {
-              int64_t x = u * nAcc + i * kNR + j;
-              next[x] = vector::FMAOp::create(b, loc, a, bv[j], next[x]);
-            }
+      return rows;
+    };
+    // acc[u·R·kNR + i·kNR + j] += A[rows[i], k] · B[panel, k, j·VW..] for k
+    // in [lo, hi) step `sets`, accumulator set u on k + u.
+    auto kLoop = [&](Value lo, Value hi, ArrayRef<Value> rows, int64_t sets,
+                     SmallVector<Value> init) {
+      int64_t R = rows.size(), nAcc = R * kNR;
+      auto loop = scf::ForOp::create(b, loc, lo, hi, cIdx(sets), init);
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(loop.getBody());
+      SmallVector<Value> next(loop.getRegionIterArgs());
+      for (int64_t u = 0; u < sets; ++u) {
+        Value k = add(loop.getInductionVar(), cIdx(u));
+        SmallVector<Value> bv;
+        for (int64_t j = 0; j < kNR; ++j)
+          bv.push_back(vector::LoadOp::create(b, loc, vecT, bPacked, ValueRange{panel, k, cIdx(j * VW)}));
+        for (int64_t i = 0; i < R; ++i) {
+          Value a = vector::BroadcastOp::create(b,
+              loc, vecT, memref::LoadOp::create(b, loc, aBuf, ValueRange{rows[i], k}));
+          for (int64_t j = 0; j < kNR; ++j) {
+            int64_t x = u * nAcc + i * kNR + j;
+            next[x] = vector::FMAOp::create(b, loc, a, bv[j], next[x]);
           }
         }
-        scf::YieldOp::create(b, loc, next);
-        return SmallVector<Value>(loop.getResults());
-      };
-      int64_t kMain = K / U * U;
-      SmallVector<Value> accs = kLoop(0, kMain, U, SmallVector<Value>(U * nAcc, zero));
-      SmallVector<Value> sum(accs.begin(), accs.begin() + nAcc);
-      for (int64_t u = 1; u < U; ++u)
-        for (int64_t x = 0; x < nAcc; ++x)
-          sum[x] = arith::AddFOp::create(b, loc, sum[x], accs[u * nAcc + x]);
-      if (kMain < K)
-        sum = kLoop(kMain, K, 1, sum);
+      }
+      scf::YieldOp::create(b, loc, next);
+      return SmallVector<Value>(loop.getResults());
+    };
+    // Bias, activation (gate), store of tile rows m0 + i below M.
+    auto epilogue = [&](Value m0, ArrayRef<Value> sum) {
+      int64_t R = sum.size() / kNR;
       for (int64_t i = 0; i < R; ++i) {
         Value row = add(m0, cIdx(i));
         Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, row, M);
@@ -337,21 +361,70 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
           storeOut(applyActivation(b, loc, vs[j], args.activation), out, row, add(outCol, cIdx(j * VW)));
       }
     };
-    // M = 1 and 2: one tile; 3..8: tiles of 4 rows (rows past M repeat the
-    // last one, never stored).
-    Value isOne = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, M, cIdx(1));
-    Value isTwo = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, M, cIdx(2));
-    auto if1 = scf::IfOp::create(b, loc, isOne, /*withElseRegion=*/true);
+    // One tile of R = 1, 2 or 4 rows at m0: R·kNR·(4/R) = 8 accumulators
+    // (with fewer rows, 4/R sets over alternating k keep the FMA chains
+    // short).
+    auto rowTile = [&](int64_t R, Value m0) {
+      int64_t U = 4 / R, nAcc = R * kNR;
+      SmallVector<Value> rows = tileRows(R, m0);
+      int64_t kMain = K / U * U;
+      SmallVector<Value> accs = kLoop(cIdx(0), cIdx(kMain), rows, U, SmallVector<Value>(U * nAcc, zero));
+      SmallVector<Value> sum(accs.begin(), accs.begin() + nAcc);
+      for (int64_t u = 1; u < U; ++u)
+        for (int64_t x = 0; x < nAcc; ++x)
+          sum[x] = arith::AddFOp::create(b, loc, sum[x], accs[u * nAcc + x]);
+      if (kMain < K)
+        sum = kLoop(cIdx(kMain), cIdx(K), rows, 1, sum);
+      epilogue(m0, sum);
+    };
+    // 5..8 rows: two 4-row tiles over each block of kDecodeKBlock k's in
+    // turn, so the panel is streamed from memory once (the second tile
+    // reads the block from L1) with 8 register accumulators per inner loop
+    // (2 x 8 would not fit AVX2's 16 registers); the idle tile's
+    // accumulators are carried by the outer loop.
+    auto twoTiles = [&] {
+      SmallVector<Value> rowsA = tileRows(4, cIdx(0)), rowsB = tileRows(4, cIdx(4));
+      int64_t nAcc = 4 * kNR, kb = std::min<int64_t>(kDecodeKBlock, K);
+      auto blockStep = [&](Value lo, Value hi, ValueRange accs) {
+        SmallVector<Value> a = kLoop(lo, hi, rowsA, 1, SmallVector<Value>(accs.take_front(nAcc)));
+        SmallVector<Value> c = kLoop(lo, hi, rowsB, 1, SmallVector<Value>(accs.drop_front(nAcc)));
+        a.append(c.begin(), c.end());
+        return a;
+      };
+      int64_t kMain = K / kb * kb;
+      auto outer = scf::ForOp::create(b, loc, cIdx(0), cIdx(kMain), cIdx(kb),
+                                      SmallVector<Value>(2 * nAcc, zero));
+      {
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(outer.getBody());
+        Value lo = outer.getInductionVar();
+        scf::YieldOp::create(b, loc, blockStep(lo, add(lo, cIdx(kb)), outer.getRegionIterArgs()));
+      }
+      SmallVector<Value> accs(outer.getResults());
+      if (kMain < K)
+        accs = blockStep(cIdx(kMain), cIdx(K), accs);
+      epilogue(cIdx(0), ArrayRef<Value>(accs).take_front(nAcc));
+      epilogue(cIdx(4), ArrayRef<Value>(accs).drop_front(nAcc));
+    };
+    // M = 1, 2: one tile; 3, 4: one 4-row tile; 5..8: two (rows past M
+    // repeat the last one, never stored).
+    auto cmpM = [&](arith::CmpIPredicate pred, int64_t v) {
+      return arith::CmpIOp::create(b, loc, pred, M, cIdx(v)).getResult();
+    };
+    auto if1 = scf::IfOp::create(b, loc, cmpM(arith::CmpIPredicate::eq, 1), /*withElseRegion=*/true);
     b.setInsertionPointToStart(&if1.getThenRegion().front());
     rowTile(1, cIdx(0));
     b.setInsertionPointToStart(&if1.getElseRegion().front());
-    auto if2 = scf::IfOp::create(b, loc, isTwo, /*withElseRegion=*/true);
+    auto if2 = scf::IfOp::create(b, loc, cmpM(arith::CmpIPredicate::eq, 2), /*withElseRegion=*/true);
     b.setInsertionPointToStart(&if2.getThenRegion().front());
     rowTile(2, cIdx(0));
     b.setInsertionPointToStart(&if2.getElseRegion().front());
-    auto mLoop = scf::ForOp::create(b, loc, cIdx(0), M, cIdx(4));
-    b.setInsertionPointToStart(mLoop.getBody());
-    rowTile(4, mLoop.getInductionVar());
+    auto if4 = scf::IfOp::create(b, loc, cmpM(arith::CmpIPredicate::ule, 4), /*withElseRegion=*/true);
+    b.setInsertionPointToStart(&if4.getThenRegion().front());
+    rowTile(4, cIdx(0));
+    b.setInsertionPointToStart(&if4.getElseRegion().front());
+    static_assert(kDecodeRows == 8, "5..8 rows are two 4-row tiles");
+    twoTiles();
   }
   // More rows: the blocked kernel.
   OpBuilder::InsertionGuard gBlocked(b);

@@ -18,7 +18,8 @@
 // few scalars: the kernel cannot spill. f16/bf16 operands are widened to f32
 // on load (f32 accumulation, no tensor cores yet). A row whose scores are all
 // -inf gives NaN, as PyTorch does (0 with nan_to_zero); with causal_fill the
-// positions k > q score the fill value and no key tile is skipped.
+// positions causal/window hide score the fill value and no key tile is
+// skipped.
 //
 // The kernel is built at tensor level as a gpu.launch on buffers
 // (bufferization.to_buffer of the operands, a fresh output buffer wrapped by
@@ -155,7 +156,8 @@ struct Semantics {
   double scale = 1.0, fill = 0.0;
   MaskKind kind = MaskKind::none;
   bool maskFirst = false, causal = false, nanToZero = false;
-  /// causal_fill: positions k > q score this value (no key tile is skipped).
+  /// causal_fill: the positions causal/window hide score this value (no key
+  /// tile is skipped).
   std::optional<double> causalFill;
   /// Causal offset, window, softcap, GQA heads (Support/AttentionSemantics.h).
   AttentionRules rules;
@@ -226,9 +228,9 @@ Value editScore(KernelBuilder &h, const Semantics &sem, Value s, Value qi, Value
       v = applyMask(v);
   }
   if (sem.causal) {
-    // causal_fill fills only the future keys (it never comes with a window).
-    Value hidden = sem.rules.hidden(b, loc, kj, h.add(qi, sem.causalOff),
-                                    /*futureOnly=*/sem.causalFill.has_value());
+    // causal_fill fills every hidden key: future ones and (window) those
+    // before the window.
+    Value hidden = sem.rules.hidden(b, loc, kj, h.add(qi, sem.causalOff));
     v = h.sel(hidden, sem.causalFill ? h.f(*sem.causalFill) : h.f(-INFINITY), v);
   }
   return v;

@@ -151,6 +151,8 @@ struct AttentionMatch {
   /// bottom_right: queries after a KV cache (the mask compared key positions
   /// with `range(Sq) + (Sk - Sq)`).
   CausalAlign causalAlign = CausalAlign::top_left;
+  /// A sliding window (`causal & window` masks): keys k <= q + o - W hidden.
+  std::optional<int64_t> window;
   std::optional<double> causalFill;
   bool nanToZero = false;
   std::optional<double> softcap;

@@ -9,6 +9,9 @@
 // carry a symbolic offset (a with-past export's query positions are
 // `range(T) + P`, P the past length): a mask that keeps k <= q + (Sk - Sq) is
 // causal with `causal_align = bottom_right` (queries after a KV cache).
+// A sliding-window layer's `causal & window` (`k <= q + o` and `k > q + o -
+// W`, the second from positions minus the constant W) becomes the flag and
+// `window = W`, with or without the padding half.
 //
 //===----------------------------------------------------------------------===//
 #include "Graph/AttentionMatch.h"
@@ -308,9 +311,13 @@ public:
         return x[0] != 0.0 ? x[1] : x[2];
       });
     }
-    if (isa<AddOp>(def)) {
-      // position vector + a scalar size: positions from an offset.
+    if (isa<AddOp, SubOp>(def)) {
+      // position vector +/- a scalar size: positions from an offset (a
+      // window's `q - W`).
+      bool sub = isa<SubOp>(def);
       for (int i : {0, 1}) {
+        if (sub && i == 1)
+          break;
         Value x = def->getOperand(i), y = def->getOperand(1 - i);
         auto yt = cast<RankedTensorType>(y.getType());
         if (yt.getRank() > 1 || yt.getNumElements() != 1)
@@ -319,12 +326,15 @@ public:
         if (!p || p->index == MaskPattern::Index::none)
           continue;
         auto off = LinearSizes(dims).scalar(y);
+        if (!off && isa<IntegerType>(yt.getElementType()))
+          if (std::optional<double> c = evalScalar(y))
+            off = LinearSize::constant(static_cast<int64_t>(*c));
         if (!off)
           return std::nullopt;
         if (cast<RankedTensorType>(v.getType()).getShape() !=
             cast<RankedTensorType>(x.getType()).getShape())
           return std::nullopt;
-        p->offset = p->offset.plus(*off);
+        p->offset = p->offset.plus(*off, sub ? -1 : 1);
         return p;
       }
     }
@@ -565,16 +575,84 @@ std::optional<CausalAlign> causalAlignOf(const MaskPattern &p, Value v, const Sc
   return std::nullopt;
 }
 
+/// The causal flag's alignment and window (AttentionSemantics.h).
+struct CausalRule {
+  CausalAlign align = CausalAlign::top_left;
+  std::optional<int64_t> window;
+};
+
+/// Whether the bool `c` (broadcasting to `scoresShape`) is true exactly where
+/// k <= q + o and k > q + o - W: `and(causal keep, window keep)` in either
+/// order, the window keep a pattern true where k - q >= t (+ an offset that
+/// differs from the causal one's by a constant) over the scores' positions.
+/// Returns the causal half's alignment and W (>= 1).
+std::optional<CausalRule> isBandKeep(Value c, const ScoreLengths &len, SymbolicShapes &dims,
+                                     ArrayRef<int64_t> scoresShape) {
+  auto both = c.getDefiningOp<AndOp>();
+  if (!both || !getElementTypeOrSelf(c.getType()).isInteger(1))
+    return std::nullopt;
+  for (int i : {0, 1}) {
+    Value cv = peelBroadcasts(both->getOperand(i), scoresShape);
+    Value wv = peelBroadcasts(both->getOperand(1 - i), scoresShape);
+    std::optional<MaskPattern> pc = PatternEvaluator(dims).eval(cv);
+    // The causal keep: false where k - q >= 1 + o, true below.
+    if (!pc || pc->hi != 0.0 || pc->lo == 0.0)
+      continue;
+    std::optional<CausalAlign> align = causalAlignOf(*pc, cv, len, dims);
+    if (!align)
+      continue;
+    // The window keep: true where k - q >= t + ow, false below.
+    std::optional<MaskPattern> pw = PatternEvaluator(dims).eval(wv);
+    if (!pw || pw->index != MaskPattern::Index::none || pw->splat() || pw->hi == 0.0 ||
+        pw->lo != 0.0 || cast<RankedTensorType>(wv.getType()).getRank() < 2)
+      continue;
+    bool lengthsMatch = pw->rows && pw->cols && len.lsq && len.lsk &&
+                        pw->rows->equals(*len.lsq) && pw->cols->equals(*len.lsk);
+    if (!lengthsMatch && !(dims.dim(wv, -2).same(len.sq) && dims.dim(wv, -1).same(len.sk)))
+      continue;
+    LinearSize d = pw->offset.plus(pc->offset, -1);
+    if (!d.terms.empty())
+      continue;
+    // k > q + o - W  <=>  k - q >= 1 - W + o, so t + ow = 1 - W + o.
+    int64_t w = 1 - pw->t - d.c;
+    if (w < 1)
+      continue;
+    return CausalRule{*align, w};
+  }
+  return std::nullopt;
+}
+
 /// Whether the mask is exactly causal on the scores `len` (top-left, or
 /// bottom-right for queries after a cache): its value depends only on the
 /// position (a constant, or a Trilu of a ConstantOfShape, or a comparison of
 /// range() key and query positions, ...), key k is masked exactly when
-/// k > q (+ Sk - Sq), and a masked score gets exp() = 0.
-std::optional<CausalAlign> isCausalMask(const MaskEdit &mask, double laterScale,
-                                        const ScoreLengths &len, SymbolicShapes &dims) {
-  std::optional<MaskPattern> p = PatternEvaluator(dims).eval(mask.mask);
-  if (!p)
+/// k > q (+ Sk - Sq), and a masked score gets exp() = 0. Or causal with a
+/// sliding window: `Where(causal & window, 0, m)` added, or the bool
+/// `causal & window` filled where false.
+std::optional<CausalRule> isCausalMask(const MaskEdit &mask, double laterScale,
+                                       const ScoreLengths &len, SymbolicShapes &dims,
+                                       ArrayRef<int64_t> scoresShape) {
+  if (!mask.mask)
     return std::nullopt;
+  std::optional<MaskPattern> p = PatternEvaluator(dims).eval(mask.mask);
+  if (!p) {
+    // The band forms.
+    std::optional<CausalRule> band;
+    if (mask.kind == MaskKind::additive) {
+      auto sel = mask.mask.getDefiningOp<SelectOp>();
+      std::optional<double> kept, masked;
+      if (sel) {
+        kept = evalScalar(sel.getTrueValue());
+        masked = evalScalar(sel.getFalseValue());
+      }
+      if (kept && masked && *kept == 0.0 && negligible(*masked, laterScale))
+        band = isBandKeep(peelBroadcasts(sel.getCondition(), scoresShape), len, dims,
+                          scoresShape);
+    } else if (mask.kind == MaskKind::fill_if_zero && negligible(mask.fill, laterScale)) {
+      band = isBandKeep(mask.mask, len, dims, scoresShape);
+    }
+    return band;
+  }
   std::optional<CausalAlign> align = causalAlignOf(*p, mask.mask, len, dims);
   if (!align)
     return std::nullopt;
@@ -594,20 +672,29 @@ std::optional<CausalAlign> isCausalMask(const MaskEdit &mask, double laterScale,
   case MaskKind::none:
     break;
   }
-  return ok ? align : std::nullopt;
+  if (!ok)
+    return std::nullopt;
+  return CausalRule{*align, std::nullopt};
 }
 
 /// Whether the bool `c` is true exactly where k <= q (+ Sk - Sq) on the
-/// scores `len` (the causal half of `causal & padding`), and its alignment.
-std::optional<CausalAlign> isCausalKeep(Value c, const ScoreLengths &len, SymbolicShapes &dims) {
+/// scores `len` (the causal half of `causal & padding`), or exactly in a
+/// sliding window's band (`causal & window`), and its alignment and window.
+std::optional<CausalRule> isCausalKeep(Value c, const ScoreLengths &len, SymbolicShapes &dims,
+                                       ArrayRef<int64_t> scoresShape) {
   auto type = cast<RankedTensorType>(c.getType());
   if (!type.getElementType().isInteger(1))
     return std::nullopt;
   std::optional<MaskPattern> p = PatternEvaluator(dims).eval(c);
+  if (!p)
+    return isBandKeep(c, len, dims, scoresShape);
   // false where k - q >= 1, true below.
-  if (!p || p->hi != 0.0 || p->lo == 0.0)
+  if (p->hi != 0.0 || p->lo == 0.0)
     return std::nullopt;
-  return causalAlignOf(*p, c, len, dims);
+  std::optional<CausalAlign> align = causalAlignOf(*p, c, len, dims);
+  if (!align)
+    return std::nullopt;
+  return CausalRule{*align, std::nullopt};
 }
 
 /// Whether a mask value does not depend on the query position.
@@ -634,7 +721,7 @@ bool absorbs(double f, Type et) {
 struct CausalSplit {
   MaskEdit rest;
   double fill; // the masked value, before the scales after the mask
-  CausalAlign align = CausalAlign::top_left;
+  CausalRule rule;
 };
 
 /// Splits `select(and(C, P), a, b)` added to the scores (Hugging Face's
@@ -665,11 +752,11 @@ std::optional<CausalSplit> splitCausal(const MaskEdit &mask, const ScoreLengths 
   for (int i : {0, 1}) {
     Value c = peelBroadcasts(both->getOperand(i), scoresShape);
     Value pad = peelBroadcasts(both->getOperand(1 - i), scoresShape);
-    std::optional<CausalAlign> align;
-    if (!independentOfQuery(pad) || !(align = isCausalKeep(c, len, dims)))
+    std::optional<CausalRule> rule;
+    if (!independentOfQuery(pad) || !(rule = isCausalKeep(c, len, dims, scoresShape)))
       continue;
     CausalSplit split;
-    split.align = *align;
+    split.rule = *rule;
     if (!sel) {
       split.rest = MaskEdit{MaskKind::fill_if_zero, pad, mask.fill, {}};
       split.fill = mask.fill;
@@ -755,9 +842,11 @@ LogicalResult matchAttributes(AttentionMatch &m, const SymbolicDim &sq, const Sy
     });
     if (!laterOk)
       continue;
-    if (std::optional<CausalAlign> align = isCausalMask(*order[i].mask, scaleAfter(i), len, dims)) {
+    if (std::optional<CausalRule> rule =
+            isCausalMask(*order[i].mask, scaleAfter(i), len, dims, scoresShape)) {
       causal = i;
-      m.causalAlign = *align;
+      m.causalAlign = rule->align;
+      m.window = rule->window;
       break;
     }
   }
@@ -772,7 +861,8 @@ LogicalResult matchAttributes(AttentionMatch &m, const SymbolicDim &sq, const Sy
     if (std::optional<CausalSplit> split =
             splitCausal(*order[masks[0]].mask, len, dims, scoresShape, et)) {
       causal = masks[0];
-      m.causalAlign = split->align;
+      m.causalAlign = split->rule.align;
+      m.window = split->rule.window;
       keep = masks[0];
       order[masks[0]].mask = split->rest;
       double fill = roundTo(et, split->fill * scaleAfter(masks[0]));

@@ -192,6 +192,8 @@ struct FuseAttentionPattern : OpRewritePattern<SoftmaxOp> {
       attention.setSoftcapAttr(rewriter.getF64FloatAttr(*m.softcap));
     if (m.causal && m.causalAlign != CausalAlign::top_left)
       attention.setCausalAlign(m.causalAlign);
+    if (m.causal && m.window)
+      attention.setWindowAttr(rewriter.getI64IntegerAttr(*m.window));
     rewriter.replaceOp(m.output, attention.getResult());
     // Erase the chain (identity casts after the softmax first) and whatever
     // only it used.

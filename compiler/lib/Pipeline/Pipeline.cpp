@@ -7,7 +7,9 @@
 #include "attn/Compiler/Pipeline.h"
 #include "attn/Compiler/Passes.h"
 
+#include "attn/Dialect/AttnDialect.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/Pass.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
@@ -65,6 +67,33 @@ static void addPipeline(OpPassManager &pm, StringRef text) {
     llvm::report_fatal_error(llvm::Twine("attnc: bad internal pipeline: ") + text);
 }
 
+namespace {
+/// Declares `func.func private @omp_get_max_threads() -> i32` (libomp, which
+/// every CPU model links) in a module with attention: the CPU attention
+/// kernel sizes its flash-decoding key split by the run-time thread count
+/// when the declaration exists (AttentionKernel.cpp). A module pass, so the
+/// function pass after it only reads the symbol table.
+struct DeclareThreadCountPass
+    : PassWrapper<DeclareThreadCountPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(DeclareThreadCountPass)
+  StringRef getArgument() const override { return "attn-declare-thread-count"; }
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    bool attention = false;
+    module.walk([&](AttentionOp) {
+      attention = true;
+      return WalkResult::interrupt();
+    });
+    if (!attention || module.lookupSymbol("omp_get_max_threads"))
+      return;
+    OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+    auto fn = func::FuncOp::create(b, module.getLoc(), "omp_get_max_threads",
+                                   b.getFunctionType({}, {b.getI32Type()}));
+    fn.setPrivate();
+  }
+};
+} // namespace
+
 void attn::buildCpuLoweringPipeline(OpPassManager &pm,
                                     const CompileOptions &options) {
   // 1. attn -> linalg on tensors (attention becomes the flash loop nest).
@@ -73,6 +102,7 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
   tiles.keyTile = options.keyTile;
   // The register-blocked kernel uses the target's f32 vector width.
   tiles.vectorWidth = targetHasAvx512(options) ? 16 : 8;
+  pm.addPass(std::make_unique<DeclareThreadCountPass>());
   pm.addNestedPass<func::FuncOp>(createLowerAttentionToLoopsPass(tiles));
   LowerAttnToLinalgPassOptions linalgOptions;
   linalgOptions.vectorWidth = tiles.vectorWidth;

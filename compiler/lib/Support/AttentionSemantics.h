@@ -5,7 +5,8 @@
 //
 //   * which keys a query sees: with `causal`, key k is visible to query q iff
 //         k <= q + o            o = 0 (top_left) or Sk - Sq (bottom_right)
-//     and, with `window = W`, also k > q + o - W;
+//     and, with `window = W`, also k > q + o - W (with `causal_fill` the
+//     hidden keys score the fill instead of being removed);
 //   * logit soft-capping: s' = c * tanh(s / c) on the scaled score, before
 //     the mask;
 //   * grouped-query attention: query head h reads key/value head h / G
@@ -129,9 +130,9 @@ struct AttentionRules {
   /// Whether key `k` is hidden from the query whose q + o is `qo` by the
   /// causal/window rules: k > qo, or (window) k <= qo - W. `k` is an index,
   /// an integer or a vector of integers; `qo` a scalar of k's element type
-  /// (broadcast to k's lanes). Null without causal. `futureOnly` tests only
-  /// k > qo (causal_fill's filled positions).
-  Value hidden(OpBuilder &b, Location loc, Value k, Value qo, bool futureOnly = false) const {
+  /// (broadcast to k's lanes). Null without causal. With causal_fill these
+  /// are exactly the positions that score the fill.
+  Value hidden(OpBuilder &b, Location loc, Value k, Value qo) const {
     if (!causal)
       return Value();
     auto splat = [&](Value s) -> Value {
@@ -140,7 +141,7 @@ struct AttentionRules {
       return s;
     };
     Value h = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, k, splat(qo));
-    if (window && !futureOnly) {
+    if (window) {
       Type et = getElementTypeOrSelf(qo.getType());
       Value w = et.isIndex() ? Value(arith::ConstantIndexOp::create(b, loc, *window))
                              : Value(arith::ConstantIntOp::create(b, loc, et, *window));

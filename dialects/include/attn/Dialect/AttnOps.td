@@ -525,13 +525,15 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, InferTypeOpAdaptorWithIsCompa
     Two optional attributes record what exported graphs do with rows that have
     no unmasked key:
 
-    * `causal_fill = F` (finite; needs `causal`): the positions `k > q` are not
-      removed but their score is `s' = F` (the mask is not applied there).
-      Hugging Face's `Where(causal & padding, 0, finfo.min)` added to the
-      scores is this with `F = finfo.min` (`x + finfo.min` rounds to
-      `finfo.min` for every realistic score `x`): a row whose keys `k <= q` are
-      all padded then has every score equal to `F` and averages `value` over
-      all `Sk` keys, as PyTorch does. A row whose other scores reach above
+    * `causal_fill = F` (finite; needs `causal`): the positions `causal` and
+      `window` hide (`k > q + o`, and with `window = W` also `k <= q + o - W`)
+      are not removed but their score is `s' = F` (the mask is not applied
+      there). Hugging Face's `Where(causal & padding, 0, finfo.min)` (or
+      `Where(causal & window & padding, 0, finfo.min)` on a sliding-window
+      layer) added to the scores is this with `F = finfo.min`
+      (`x + finfo.min` rounds to `finfo.min` for every realistic score `x`): a
+      row whose visible keys are all padded then has every score equal to `F`
+      and averages `value` over all `Sk` keys, as PyTorch does. A row whose other scores reach above
       `F + 128` gives those positions a weight below `e^-128` of the largest
       one (0 in f32), so lowerings still skip them for such rows and add them
       exactly (they all score `F`) to the others.
