@@ -443,6 +443,11 @@ extern "C" attn_status attn_gen_session_create(attn_model *model, int64_t batch,
                        opts.max_new_tokens));
   if (std::isnan(opts.temperature))
     return fail(ATTN_ERR_INVALID_ARGUMENT, "temperature is NaN");
+  // Negative would silently mean greedy, infinity a uniform draw.
+  if (!(opts.temperature >= 0.0f) || std::isinf(opts.temperature))
+    return fail(ATTN_ERR_INVALID_ARGUMENT,
+                format("temperature must be finite and >= 0, got %g",
+                       static_cast<double>(opts.temperature)));
   if (opts.top_k < 0)
     return fail(ATTN_ERR_INVALID_ARGUMENT,
                 format("top_k must not be negative, got %d", opts.top_k));
@@ -459,6 +464,11 @@ extern "C" attn_status attn_gen_session_create(attn_model *model, int64_t batch,
   s->options = opts;
   s->stops.assign(opts.stop_token_ids,
                   opts.stop_token_ids + opts.n_stop_token_ids);
+  for (int64_t id : s->stops)
+    if (id < 0)
+      return fail(ATTN_ERR_INVALID_ARGUMENT,
+                  format("stop token id %lld is negative",
+                         static_cast<long long>(id)));
   s->options.stop_token_ids = nullptr;
   s->pad = opts.pad_token_id >= 0 ? opts.pad_token_id
            : s->stops.empty()     ? 0
@@ -780,6 +790,16 @@ extern "C" attn_status attn_gen_prefill(attn_gen_session *session,
   std::vector<int64_t> ids(static_cast<const int64_t *>(input_ids->data),
                            static_cast<const int64_t *>(input_ids->data) +
                                B * T);
+  // Token ids are >= 0: the model's Gather would take -1 as the last row
+  // of its table (ONNX's negative indices), a silent wrong token.
+  for (int64_t i = 0; i < B * T; ++i)
+    if (ids[static_cast<size_t>(i)] < 0)
+      return fail(ATTN_ERR_INVALID_ARGUMENT,
+                  format("input_ids[%lld, %lld] is %lld; token ids must be "
+                         ">= 0",
+                         static_cast<long long>(i / T),
+                         static_cast<long long>(i % T),
+                         static_cast<long long>(ids[static_cast<size_t>(i)])));
   std::vector<int64_t> mask(static_cast<size_t>(B * T), 1);
   if (attention_mask) {
     if (attention_mask->dtype != ATTN_I64 || attention_mask->rank != 2 ||
@@ -831,6 +851,17 @@ extern "C" attn_status attn_gen_prefill(attn_gen_session *session,
   s.rng.seed(s.options.seed);
   if (attn_status st = runModel(s, ids, mask, T))
     return st;
+  // A finished row feeds the pad id back: it must be a token of the model.
+  if (!s.stops.empty() && s.pad >= s.vocab)
+    return fail(ATTN_ERR_INVALID_ARGUMENT,
+                format("pad token id %lld%s is not below the model's "
+                       "vocabulary size %lld (the pad id is fed back for "
+                       "finished rows)",
+                       static_cast<long long>(s.pad),
+                       s.options.pad_token_id < 0
+                           ? " (the first stop token, the default pad id)"
+                           : "",
+                       static_cast<long long>(s.vocab)));
   s.prefilled = true;
   return ATTN_OK;
 }

@@ -1110,6 +1110,27 @@ LogicalResult convertMsGroupQueryAttention(GI &g) {
       tot = g.binary<AddOp>(tot, chk);
     }
   }
+  // seqlens_k[b] must be in [0, P + S), i.e. T_b in [1, P + S] (ONNX Runtime
+  // refuses the rest; out of it T_b < 1 gives rows with no key, NaN, and
+  // T_b > P + S reads no more keys than there are): checked at run time, an
+  // index |T_b - clamp(T_b, 1, P + S)| into a one-element table.
+  {
+    Value limit = pastK ? g.binary<AddOp>(pLen, sLen) : sLen;
+    Value lo = limit ? g.binary<MaxOp>(tot, one) : Value();
+    Value clamped = lo ? g.binary<MinOp>(lo, limit) : Value();
+    Value d = clamped ? g.binary<SubOp>(tot, clamped) : Value();
+    Value nd = d ? g.unary<NegOp>(d) : Value();
+    Value diff = nd ? g.binary<MaxOp>(d, nd) : Value(); // |d|
+    Value chk = diff ? g.createInferred<GatherOp>(g.i64Vector({0}), diff,
+                                                  (uint64_t)0)
+                     : Value();
+    if (!chk)
+      return failure();
+    g.setDims(chk, g.dimsOf(diff));
+    tot = g.binary<AddOp>(tot, chk);
+    if (!tot)
+      return failure();
+  }
   // pv_b = max(T_b - S, 0), the valid past rows (only with a past).
   Value pv = pastK ? g.binary<MaxOp>(g.binary<SubOp>(tot, sLen), zero) : Value();
   if (pastK && !pv)

@@ -85,6 +85,8 @@ LogicalResult convertLayerNorm(GI &g) {
   auto eps = g.attrFloat("epsilon", 1e-5f);
   if (failed(x) || failed(scale) || failed(axisAttr) || failed(eps))
     return failure();
+  if (!(*eps >= 0)) // NaN or negative: NaN outputs, silently
+    return g.nodeError() << "epsilon must be >= 0, got " << *eps;
   Value bias = g.input(2);
   auto t = cast<RankedTensorType>(x->getType());
   if (!isa<FloatType>(t.getElementType()))
@@ -262,6 +264,8 @@ LogicalResult convertSkipSimplifiedLayerNorm(GI &g) {
   auto eps = g.attrFloat("epsilon", 1e-12f);
   if (failed(x) || failed(skip) || failed(gamma) || failed(eps))
     return failure();
+  if (!(*eps >= 0)) // NaN or negative: NaN outputs, silently
+    return g.nodeError() << "epsilon must be >= 0, got " << *eps;
   if (failed(refuseUsedOutputs(g, {{1, "mean"}, {2, "inv_std_var"}})) ||
       failed(checkSkipInputs(g, *x, *skip)))
     return failure();
@@ -300,6 +304,8 @@ LogicalResult convertSkipLayerNorm(GI &g) {
   auto eps = g.attrFloat("epsilon", 1e-12f);
   if (failed(x) || failed(skip) || failed(gamma) || failed(eps))
     return failure();
+  if (!(*eps >= 0)) // NaN or negative: NaN outputs, silently
+    return g.nodeError() << "epsilon must be >= 0, got " << *eps;
   if (failed(refuseUsedOutputs(g, {{1, "mean"}, {2, "inv_std_var"}})) ||
       failed(checkSkipInputs(g, *x, *skip)))
     return failure();

@@ -122,6 +122,19 @@ LogicalResult convertRotary(GI &g, bool contrib) {
                            << (pt.getRank() == 1 ? " (a position offset is not supported)" : "");
     if (ct.getRank() != 2)
       return g.nodeError() << "with position_ids the caches must be 2-D [max_position, R/2], got " << ct;
+    // A position must be in [0, max_position) (ONNX Runtime refuses the
+    // rest). attn.gather takes ONNX's negative indices ([-n, -1] wrap), so
+    // a negative position is moved far below -n: pos + max(min(pos, 0), -1)
+    // * 2^62, out of range (the run-time index check names this node).
+    Type i64 = g.getBuilder().getI64Type();
+    Value p64 = g.castTo(pos, i64);
+    Value flag = p64 ? g.binary<MaxOp>(g.binary<MinOp>(p64, g.scalarConstant(i64, 0)),
+                                       g.scalarConstant(i64, -1))
+                     : Value();
+    Value far = flag ? g.binary<MulOp>(flag, g.scalarConstant(i64, 0x1p62)) : Value();
+    pos = far ? g.binary<AddOp>(p64, far) : Value();
+    if (!pos)
+      return failure();
     c = gather(g, c, pos, 0);
     s = gather(g, s, pos, 0);
     if (!c || !s)

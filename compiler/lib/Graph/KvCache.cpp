@@ -202,6 +202,30 @@ struct KvCachePass : attn::impl::KvCachePassBase<KvCachePass> {
         if (a.concat == b.concat)
           return error("outputs '" + a.output + "' and '" + b.output + "' are the same value");
 
+    // Inputs whose signature names a dim like the presents' sequence dim
+    // (e.g. attention_mask [batch, total] and present [batch, kvh, total,
+    // D]): the signature promises that size is P + T, and without the
+    // presents no other input carries it, so it is checked at run time.
+    SmallVector<std::pair<unsigned, int64_t>> totalDims; // (input, dim)
+    {
+      std::string totalName;
+      if (auto *o = (*outs)[caches.front().result].getAsObject())
+        if (auto *shape = o->getArray("shape"); shape && shape->size() == 4)
+          if (auto n = (*shape)[2].getAsString())
+            totalName = n->str();
+      if (!totalName.empty() && totalName != "?")
+        for (auto [idx, v] : llvm::enumerate(*ins)) {
+          unsigned i = idx;
+          if (llvm::any_of(caches, [&](const Cache &c) { return c.arg == i; }))
+            continue;
+          if (auto *o = v.getAsObject())
+            if (auto *shape = o->getArray("shape"))
+              for (auto [d, dim] : llvm::enumerate(*shape))
+                if (auto n = dim.getAsString(); n && *n == totalName)
+                  totalDims.push_back({(unsigned)i, (int64_t)d});
+        }
+    }
+
     OpBuilder b(&getContext());
     Location loc = fn.getLoc();
     Block &entry = fn.getBody().front();
@@ -280,6 +304,16 @@ struct KvCachePass : attn::impl::KvCachePassBase<KvCachePass> {
       Value full = arith::OrIOp::create(b, l, neg, over);
       recordRuntimeCheck(b, l, full, arith::AddIOp::create(b, l, p, t64), n64,
                          "context full: {a} of {b} tokens");
+      if (&c == &caches.front()) {
+        for (auto [i, d] : totalDims) {
+          Value size = toI64(b, l, tensor::DimOp::create(b, l, fn.getArgument(i), d));
+          Value want = arith::AddIOp::create(b, l, p, t64);
+          Value differs = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne, size, want);
+          recordRuntimeCheck(b, l, differs, size, want,
+                             "input '" + nameOf((*ins)[i]) + "': dimension " + std::to_string(d) +
+                                 " is {a} but past_sequence_length + the new tokens are {b}");
+        }
+      }
       SmallVector<OpFoldResult> writeSizes, viewSizes;
       SmallVector<int64_t> writeShape;
       Value bad = full;

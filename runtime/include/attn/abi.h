@@ -62,7 +62,10 @@
  *                              "output": "present.0.key"}, ...]}
  * ("output" names the present output the cache replaces; those outputs are
  * not in "outputs"). P < 0 or P + seq > N fails the check "context full: {a}
- * of {b} tokens" before anything is written. Every other input is read only.
+ * of {b} tokens" before anything is written. An input whose signature dim
+ * has the name of the presents' sequence dim (attention_mask [batch, total])
+ * must be P + seq long there (a run-time check naming the input). Every other
+ * input is read only.
  *
  * Output descriptors after a failed run:
  *   ATTN_MODEL_ERR_INDEX_OUT_OF_RANGE, ATTN_MODEL_ERR_SHAPE_MISMATCH: every

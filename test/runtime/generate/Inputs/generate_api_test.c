@@ -8,6 +8,7 @@
  *===----------------------------------------------------------------------===*/
 #include "attn/runtime.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,28 @@ static int errors(void) {
     printf("max_len 1000: %s\n", st == ATTN_OK ? "ok" : attn_last_error());
     if (st == ATTN_OK)
       attn_gen_session_free(s);
+  }
+  /* Issue #12 on generation: options that would silently mean something
+   * else, negative token ids (a Gather would wrap them), a pad id outside
+   * the vocabulary (fed back for finished rows). */
+  {
+    int64_t stop = -3, neg_ids[8] = {5, -1, 7, 8, 9, 10, 11, 12};
+    attn_tensor n = tensor2(neg_ids, 2, 4);
+    o.temperature = -1.0f;
+    expect_fail("temperature -1", attn_gen_session_create(model, 2, 0, &o, &s));
+    o.temperature = INFINITY;
+    expect_fail("temperature inf", attn_gen_session_create(model, 2, 0, &o, &s));
+    o.temperature = 0.0f;
+    o.stop_token_ids = &stop;
+    o.n_stop_token_ids = 1;
+    expect_fail("stop -3", attn_gen_session_create(model, 2, 0, &o, &s));
+    stop = 22;
+    o.pad_token_id = 50;
+    if (attn_gen_session_create(model, 2, 0, &o, &s) != ATTN_OK)
+      die("create");
+    expect_fail("negative id", attn_gen_prefill(s, &n, NULL));
+    expect_fail("pad 50", attn_gen_prefill(s, &ids, &mask));
+    attn_gen_session_free(s);
   }
   return 0;
 }
