@@ -21,7 +21,7 @@ barrier would order (lockstep hides them), the hardware's own view of the
 fragment layouts (it uses the documented one, as the kernel does).
 
 Supported: the ops these kernels use (arith, math.exp, memref, vector 1-D,
-scf.for/if, gpu ids/launch/barrier/shuffle, nvvm.mma.sync,
+scf.for/if/parallel, gpu ids/launch/barrier/shuffle, nvvm.mma.sync,
 llvm.extractvalue). Anything else raises NotImplementedError naming the op.
 
 Usage as a module: run_function(text, name, args) -> list of outputs.
@@ -587,6 +587,35 @@ class Machine:
                 iv = np.where(live, iv + step, iv)
             for r, c in zip(op.results, carried):
                 self.env[r] = c
+        elif n == "scf.parallel":
+            # Left inside a kernel by attn-gpu-map-parallel-loops (an inner loop of a
+            # thread's work, e.g. a reduction's row): scf-to-cf lowers it to sequential
+            # loops on the device, so it runs here as nested scf.for loops.
+            block = op.regions[0][0]
+            rank = len(block.args)
+            if len(ins) != 3 * rank or op.results:
+                raise NotImplementedError("scf.parallel with init values (%s)"
+                                          % op.line.strip()[:120])
+            bounds = [np.broadcast_to(np.asarray(g(i), dtype=np.int64), (self.T,)) for i in ins]
+
+            def nest(d, live_outer):
+                lb, ub, step = bounds[d], bounds[rank + d], bounds[2 * rank + d]
+                iv = lb.copy()
+                while True:
+                    live = live_outer & (iv < ub)
+                    if not live.any():
+                        return
+                    self.env[block.args[d]] = iv
+                    if d + 1 < rank:
+                        nest(d + 1, live)
+                        self.env[block.args[d]] = iv
+                    else:
+                        self.run_block(block, live)
+                    iv = np.where(live, iv + step, iv)
+
+            nest(0, act)
+        elif n == "scf.reduce":
+            return ("yield", [])
         elif n == "scf.yield":
             return ("yield", [g(i) for i in ins])
         elif n == "gpu.terminator":
