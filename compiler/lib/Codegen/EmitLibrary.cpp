@@ -129,8 +129,8 @@ LogicalResult attn::emitMachineCode(llvm::Module &module, StringRef path,
   return success();
 }
 
-LogicalResult attn::linkSharedLibrary(StringRef objectPath, StringRef outputPath,
-                                      std::string &error, StringRef weightsObjectPath) {
+LogicalResult attn::runLinkerDriver(ArrayRef<StringRef> args, StringRef outputPath,
+                                    std::string &error) {
   std::string driver = ATTN_LINKER_DRIVER;
   if (!llvm::sys::fs::can_execute(driver)) {
     auto found = llvm::sys::findProgramByName("cc");
@@ -140,6 +140,20 @@ LogicalResult attn::linkSharedLibrary(StringRef objectPath, StringRef outputPath
     }
     driver = *found;
   }
+  SmallVector<StringRef> argv{driver};
+  argv.append(args.begin(), args.end());
+  std::string msg;
+  int rc = llvm::sys::ExecuteAndWait(driver, argv, std::nullopt, {}, 0, 0, &msg);
+  if (rc != 0) {
+    error = "linking '" + outputPath.str() + "' with " + driver + " failed" +
+            (msg.empty() ? "" : ": " + msg);
+    return failure();
+  }
+  return success();
+}
+
+LogicalResult attn::linkSharedLibrary(StringRef objectPath, StringRef outputPath,
+                                      std::string &error, StringRef weightsObjectPath) {
   // Only the ABI symbols are exported (everything else is internal already);
   // -lm covers math functions without a polynomial approximation.
   // Parallel loops use LLVM's OpenMP runtime (libomp); the rpath lets the
@@ -151,21 +165,12 @@ LogicalResult attn::linkSharedLibrary(StringRef objectPath, StringRef outputPath
   // package libomp5-19; test/runtime/libomp.test checks the model maps it.)
   // ModelSupport.c (a static archive built with attnc) provides the
   // allocation hooks and attn_model_run_ex.
-  SmallVector<StringRef> args{driver, "-shared", "-o", outputPath, objectPath,
-                              ATTN_MODEL_SUPPORT_LIB,
-                              "-Wl,-z,noexecstack", "-L" ATTN_OPENMP_LIB_DIR,
-                              "-Wl,--disable-new-dtags",
-                              "-Wl,-rpath," ATTN_OPENMP_LIB_DIR, "-lomp", "-lm"};
+  SmallVector<StringRef> args{"-shared", "-o", outputPath, objectPath};
   if (!weightsObjectPath.empty())
-    args.insert(args.begin() + 5, weightsObjectPath);
-  std::string msg;
-  int rc = llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0, &msg);
-  if (rc != 0) {
-    error = "linking '" + outputPath.str() + "' with " + driver + " failed" +
-            (msg.empty() ? "" : ": " + msg);
-    return failure();
-  }
-  return success();
+    args.push_back(weightsObjectPath);
+  args.append({ATTN_MODEL_SUPPORT_LIB, "-Wl,-z,noexecstack", "-L" ATTN_OPENMP_LIB_DIR,
+               "-Wl,--disable-new-dtags", "-Wl,-rpath," ATTN_OPENMP_LIB_DIR, "-lomp", "-lm"});
+  return runLinkerDriver(args, outputPath, error);
 }
 
 //===----------------------------------------------------------------------===//

@@ -16,22 +16,12 @@
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Program.h"
 
 using namespace mlir;
 using namespace mlir::attn;
 
 LogicalResult attn::linkExecutable(ArrayRef<std::string> objectPaths, StringRef outputPath,
                                    std::string &error) {
-  std::string driver = ATTN_LINKER_DRIVER;
-  if (!llvm::sys::fs::can_execute(driver)) {
-    auto found = llvm::sys::findProgramByName("cc");
-    if (!found) {
-      error = "no linker driver found (looked for " + driver + " and cc)";
-      return failure();
-    }
-    driver = *found;
-  }
   for (const char *archive : {ATTN_EXE_MAIN_LIB, ATTN_RUN_LIB, ATTN_RUNTIME_STATIC_LIB}) {
     if (!llvm::sys::fs::exists(archive)) {
       error = std::string("--emit=exe needs '") + archive +
@@ -39,7 +29,7 @@ LogicalResult attn::linkExecutable(ArrayRef<std::string> objectPaths, StringRef 
       return failure();
     }
   }
-  SmallVector<StringRef> args{driver, "-o", outputPath};
+  SmallVector<StringRef> args{"-o", outputPath};
   for (const std::string &object : objectPaths)
     args.push_back(object);
   // The model support archive's attn_model_run_ex is referenced weakly by
@@ -56,12 +46,5 @@ LogicalResult attn::linkExecutable(ArrayRef<std::string> objectPaths, StringRef 
     args.push_back(sanitizeFlag);
     args.push_back("-fsanitize-link-c++-runtime");
   }
-  std::string msg;
-  int rc = llvm::sys::ExecuteAndWait(driver, args, std::nullopt, {}, 0, 0, &msg);
-  if (rc != 0) {
-    error = "linking '" + outputPath.str() + "' with " + driver + " failed" +
-            (msg.empty() ? "" : ": " + msg);
-    return failure();
-  }
-  return success();
+  return runLinkerDriver(args, outputPath, error);
 }

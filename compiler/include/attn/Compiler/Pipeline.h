@@ -90,6 +90,12 @@ void freeUnreferencedBlobs(ModuleOp module);
 LogicalResult emitMachineCode(llvm::Module &module, StringRef path, bool assembly,
                               const CompileOptions &options, std::string &error);
 
+/// Runs the linker driver (ATTN_LINKER_DRIVER, else `cc` on PATH) with `args`
+/// (the driver's own name is added in front) to produce `outputPath`; the
+/// one place both links below run a linker.
+LogicalResult runLinkerDriver(ArrayRef<StringRef> args, StringRef outputPath,
+                              std::string &error);
+
 /// Links an object file into a shared library with the system linker driver.
 LogicalResult linkSharedLibrary(StringRef objectPath, StringRef outputPath,
                                 std::string &error, StringRef weightsObjectPath = {});
