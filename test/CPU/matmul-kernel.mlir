@@ -1,7 +1,7 @@
 // RUN: attn-opt %s -attn-lower-to-linalg="vector-width=8" | FileCheck %s --check-prefix=KERNEL
 
 // With a vector width, f32 Linear layers use the register-blocked kernel:
-// a forall over (M block, N block) tasks, a k loop carrying 6 x 2 vector
+// a forall over (N block, M block) tasks, a k loop carrying 6 x 2 vector
 // accumulators, one FMA per (row, vector).
 // KERNEL-LABEL: func @linear_kernel
 // KERNEL:         scf.forall
