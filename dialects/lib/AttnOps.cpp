@@ -408,13 +408,14 @@ LogicalResult ShapeOp::inferReturnTypes(MLIRContext *ctx,
                                         Adaptor adaptor,
                                         SmallVectorImpl<Type> &results) {
   int64_t rank = rankedType(adaptor.getInput().getType()).getRank();
-  int64_t start = std::clamp<int64_t>(
-      adaptor.getStart() < 0 ? adaptor.getStart() + rank : adaptor.getStart(), 0,
-      rank);
-  int64_t end = std::clamp<int64_t>(
-      adaptor.getEnd() < 0 ? adaptor.getEnd() + rank : adaptor.getEnd(), 0, rank);
-  results.push_back(RankedTensorType::get({std::max<int64_t>(end - start, 0)},
-                                          IntegerType::get(ctx, 64)));
+  // I64Attrs read as uint64_t: -1 would be 2^64 - 1. The range is normalized
+  // (the importer wraps and clamps ONNX's values): anything else is refused.
+  int64_t start = static_cast<int64_t>(adaptor.getStart());
+  int64_t end = static_cast<int64_t>(adaptor.getEnd());
+  if (start < 0 || start > end || end > rank)
+    return emitOptionalError(loc, "start ", start, " and end ", end,
+                             " must satisfy 0 <= start <= end <= rank (", rank, ")");
+  results.push_back(RankedTensorType::get({end - start}, IntegerType::get(ctx, 64)));
   return success();
 }
 bool ShapeOp::isCompatibleReturnTypes(TypeRange l, TypeRange r) {

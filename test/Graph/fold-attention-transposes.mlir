@@ -43,3 +43,25 @@ func.func @not_folded(%q: tensor<2x8x4xf32>, %k: tensor<2x4x8xf32>, %v: tensor<2
   %r = attn.transpose %a, [1, 0, 2] : tensor<2x4x8xf32> -> tensor<4x2x8xf32>
   return %a, %r : tensor<2x4x8xf32>, tensor<4x2x8xf32>
 }
+
+// -----
+
+// One transpose per operand and one after the result, each attention op
+// rewritten once (the pass runs on the greedy driver, which revisits the op
+// it modified): of a transpose of a transpose only the outer one folds; the
+// identity transpose after the folded result transpose stays. A transpose
+// read by two operands (Q and K) is folded into both and erased once.
+// CHECK-LABEL: func.func @one_level
+// CHECK-NEXT: %[[Q1:.*]] = attn.transpose %arg0, [0, 2, 1, 3]
+// CHECK-NEXT: %[[A:.*]] = attn.attention %[[Q1]], %[[Q1]], %arg1 {key_perm = array<i64: 1, 0, 2, 3>, mask_kind = #attn.mask_kind<none>, query_perm = array<i64: 1, 0, 2, 3>, result_perm = array<i64: 1, 0, 2, 3>, scale = 2.500000e-01 : f64, value_perm = array<i64: 1, 0, 2, 3>}
+// CHECK-NEXT: %[[R:.*]] = attn.transpose %[[A]], [0, 1, 2, 3]
+// CHECK-NEXT: return %[[R]]
+func.func @one_level(%q: tensor<2x3x4x16xf32>, %v: tensor<2x4x3x16xf32>) -> tensor<2x4x3x16xf32> {
+  %q1 = attn.transpose %q, [0, 2, 1, 3] : tensor<2x3x4x16xf32> -> tensor<2x4x3x16xf32>
+  %q2 = attn.transpose %q1, [1, 0, 2, 3] : tensor<2x4x3x16xf32> -> tensor<4x2x3x16xf32>
+  %v2 = attn.transpose %v, [1, 0, 2, 3] : tensor<2x4x3x16xf32> -> tensor<4x2x3x16xf32>
+  %a = attn.attention %q2, %q2, %v2 {mask_kind = #attn.mask_kind<none>, scale = 0.25 : f64} : tensor<4x2x3x16xf32>, tensor<4x2x3x16xf32>, tensor<4x2x3x16xf32> -> tensor<4x2x3x16xf32>
+  %r = attn.transpose %a, [1, 0, 2, 3] : tensor<4x2x3x16xf32> -> tensor<2x4x3x16xf32>
+  %r2 = attn.transpose %r, [0, 1, 2, 3] : tensor<2x4x3x16xf32> -> tensor<2x4x3x16xf32>
+  return %r2 : tensor<2x4x3x16xf32>
+}

@@ -136,3 +136,31 @@ func.func @not_split(%x: tensor<4x8xf32>, %w: tensor<8x64xf32>, %x3: tensor<2x3x
   %r = attn.gather %y4[%i0] {axis = 0 : i64} : tensor<2x3x64xf32>, tensor<i64> -> tensor<3x64xf32>
   return %a, %b, %c, %y2, %qq, %r : tensor<4x32xf32>, tensor<4x32xf32>, tensor<4x32xf32>, tensor<4x64xf32>, tensor<2x3x32xf32>, tensor<3x64xf32>
 }
+
+// -----
+
+// A negative gather axis wraps as in ONNX (-4 of rank 4 is the chunk axis
+// 0; the index -1 is chunk 2), also in hand-written IR: the attribute is read
+// as a signed value (it was compared as unsigned, so the gathers were never
+// looked through and nothing was split).
+// CHECK-LABEL: func.func @negative_gather_axis
+// CHECK-NEXT: %[[L:.*]]:3 = attn.linear %arg0, %arg1 : tensor<1x6x16xf32>, tensor<16x96xf32> -> tensor<1x6x32xf32>, tensor<1x6x32xf32>, tensor<1x6x32xf32>
+// CHECK-NEXT: return %[[L]]#0, %[[L]]#1, %[[L]]#2
+func.func @negative_gather_axis(%x: tensor<1x6x16xf32>, %w: tensor<16x96xf32>)
+    -> (tensor<1x6x32xf32>, tensor<1x6x32xf32>, tensor<1x6x32xf32>) {
+  %s4 = arith.constant dense<[1, 6, 3, 32]> : tensor<4xi64>
+  %s5 = arith.constant dense<[1, 1, 6, 3, 32]> : tensor<5xi64>
+  %s4b = arith.constant dense<[3, 1, 6, 32]> : tensor<4xi64>
+  %i0 = arith.constant dense<0> : tensor<i64>
+  %i1 = arith.constant dense<1> : tensor<i64>
+  %im1 = arith.constant dense<-1> : tensor<i64>
+  %y = attn.linear %x, %w : tensor<1x6x16xf32>, tensor<16x96xf32> -> tensor<1x6x96xf32>
+  %0 = attn.reshape %y, %s4 : tensor<1x6x96xf32>, tensor<4xi64> -> tensor<1x6x3x32xf32>
+  %1 = attn.reshape %0, %s5 {allowzero} : tensor<1x6x3x32xf32>, tensor<5xi64> -> tensor<1x1x6x3x32xf32>
+  %2 = attn.transpose %1, [3, 1, 2, 0, 4] : tensor<1x1x6x3x32xf32> -> tensor<3x1x6x1x32xf32>
+  %3 = attn.reshape %2, %s4b {allowzero} : tensor<3x1x6x1x32xf32>, tensor<4xi64> -> tensor<3x1x6x32xf32>
+  %q = attn.gather %3[%i0] {axis = -4 : i64} : tensor<3x1x6x32xf32>, tensor<i64> -> tensor<1x6x32xf32>
+  %k = attn.gather %3[%i1] {axis = -4 : i64} : tensor<3x1x6x32xf32>, tensor<i64> -> tensor<1x6x32xf32>
+  %v = attn.gather %3[%im1] {axis = -4 : i64} : tensor<3x1x6x32xf32>, tensor<i64> -> tensor<1x6x32xf32>
+  return %q, %k, %v : tensor<1x6x32xf32>, tensor<1x6x32xf32>, tensor<1x6x32xf32>
+}

@@ -15,8 +15,10 @@
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Passes.h"
 #include "attn/Compiler/Statistics.h"
+#include "Graph/GraphUtils.h"
 
 #include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/DenseSet.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_FOLDATTENTIONTRANSPOSESPASS
@@ -41,73 +43,84 @@ DenseI64ArrayAttr permAttr(MLIRContext *ctx, ArrayRef<int64_t> perm) {
   return DenseI64ArrayAttr::get(ctx, perm);
 }
 
+/// Folds one transpose into each operand and one into the result. Each
+/// attention op is rewritten once: the driver revisits an op it modified,
+/// and a second rewrite would also fold a transpose of a transpose.
+struct FoldTransposes : OpRewritePattern<AttentionOp> {
+  FoldTransposes(MLIRContext *ctx, PassStatistic &folded,
+                 llvm::DenseSet<Operation *> &visited)
+      : OpRewritePattern(ctx), folded(folded), visited(visited) {}
+
+  LogicalResult matchAndRewrite(AttentionOp op, PatternRewriter &rw) const override {
+    if (!visited.insert(op).second)
+      return failure();
+    MLIRContext *ctx = rw.getContext();
+    int64_t r = op.getQuery().getType().getRank();
+    SmallVector<Operation *> maybeDead;
+    // Operands: logical = transpose(operand, xp) = transpose(y, p ∘ xp).
+    auto foldOperand = [&](OpOperand &operand, std::optional<ArrayRef<int64_t>> cur,
+                           function_ref<void(DenseI64ArrayAttr)> setPerm) {
+      auto tr = operand.get().getDefiningOp<TransposeOp>();
+      if (!tr)
+        return;
+      SmallVector<int64_t> xp = orIdentity(cur, r), np;
+      for (int64_t i = 0; i < r; ++i)
+        np.push_back(tr.getPerm()[xp[i]]);
+      if (np.back() != r - 1)
+        return;
+      rw.modifyOpInPlace(op, [&] {
+        operand.set(tr.getInput());
+        setPerm(permAttr(ctx, np));
+      });
+      maybeDead.push_back(tr);
+      ++folded;
+    };
+    foldOperand(op.getQueryMutable(), op.getQueryPerm(),
+                [&](DenseI64ArrayAttr a) { op.setQueryPermAttr(a); });
+    foldOperand(op.getKeyMutable(), op.getKeyPerm(),
+                [&](DenseI64ArrayAttr a) { op.setKeyPermAttr(a); });
+    foldOperand(op.getValueMutable(), op.getValuePerm(),
+                [&](DenseI64ArrayAttr a) { op.setValuePermAttr(a); });
+    // A transpose may feed several operands (Q and K of one input) or other
+    // attention ops: erased once it has no users left.
+    llvm::SmallPtrSet<Operation *, 4> erased;
+    eraseDeadOps(rw, maybeDead, erased);
+    bool changed = !maybeDead.empty();
+
+    // Result: transpose(transpose(L, rp), p) = transpose(L, rp ∘ p).
+    Value res = op.getResult();
+    if (!res.hasOneUse())
+      return success(changed);
+    auto tr = dyn_cast<TransposeOp>(*res.getUsers().begin());
+    if (!tr)
+      return success(changed);
+    SmallVector<int64_t> rp = orIdentity(op.getResultPerm(), r), np;
+    for (int64_t i = 0; i < r; ++i)
+      np.push_back(rp[tr.getPerm()[i]]);
+    if (np.back() != r - 1)
+      return success(changed);
+    rw.modifyOpInPlace(op, [&] {
+      op.setResultPermAttr(permAttr(ctx, np));
+      res.setType(tr.getType());
+    });
+    rw.replaceOp(tr, res);
+    ++folded;
+    return success();
+  }
+
+  PassStatistic &folded;
+  llvm::DenseSet<Operation *> &visited;
+};
+
 struct FoldAttentionTransposesPass
     : attn::impl::FoldAttentionTransposesPassBase<FoldAttentionTransposesPass> {
   PassStatistic numFolded{"attn-fold-attention-transposes", "folded", "Number of transposes folded into attn.attention"};
   void runOnOperation() override {
-    SmallVector<AttentionOp> ops;
-    getOperation().walk([&](AttentionOp op) { ops.push_back(op); });
-    IRRewriter rw(&getContext());
-    MLIRContext *ctx = &getContext();
-    SmallVector<Operation *> maybeDead;
-    for (AttentionOp op : ops) {
-      int64_t r = op.getQuery().getType().getRank();
-      // Operands: logical = transpose(operand, xp) = transpose(y, p ∘ xp).
-      auto foldOperand = [&](OpOperand &operand, std::optional<ArrayRef<int64_t>> cur,
-                             function_ref<void(DenseI64ArrayAttr)> setPerm) {
-        auto tr = operand.get().getDefiningOp<TransposeOp>();
-        if (!tr)
-          return;
-        SmallVector<int64_t> xp = orIdentity(cur, r), np;
-        for (int64_t i = 0; i < r; ++i)
-          np.push_back(tr.getPerm()[xp[i]]);
-        if (np.back() != r - 1)
-          return;
-        rw.modifyOpInPlace(op, [&] {
-          operand.set(tr.getInput());
-          setPerm(permAttr(ctx, np));
-        });
-        maybeDead.push_back(tr);
-        ++numFolded;
-      };
-      foldOperand(op.getQueryMutable(), op.getQueryPerm(),
-                  [&](DenseI64ArrayAttr a) { op.setQueryPermAttr(a); });
-      foldOperand(op.getKeyMutable(), op.getKeyPerm(),
-                  [&](DenseI64ArrayAttr a) { op.setKeyPermAttr(a); });
-      foldOperand(op.getValueMutable(), op.getValuePerm(),
-                  [&](DenseI64ArrayAttr a) { op.setValuePermAttr(a); });
-      // Result: transpose(transpose(L, rp), p) = transpose(L, rp ∘ p).
-      Value res = op.getResult();
-      if (!res.hasOneUse())
-        continue;
-      auto tr = dyn_cast<TransposeOp>(*res.getUsers().begin());
-      if (!tr)
-        continue;
-      SmallVector<int64_t> rp = orIdentity(op.getResultPerm(), r), np;
-      for (int64_t i = 0; i < r; ++i)
-        np.push_back(rp[tr.getPerm()[i]]);
-      if (np.back() != r - 1)
-        continue;
-      rw.modifyOpInPlace(op, [&] {
-        op.setResultPermAttr(permAttr(ctx, np));
-        res.setType(tr.getType());
-      });
-      rw.replaceOp(tr, res);
-      ++numFolded;
-    }
-    // A transpose may have been folded into several operands (Q and K of
-    // one input): erase each once, never touching an erased op.
-    llvm::SmallPtrSet<Operation *, 8> erased;
-    for (bool changed = true; changed;) {
-      changed = false;
-      for (Operation *t : maybeDead) {
-        if (erased.contains(t) || !t->use_empty())
-          continue;
-        erased.insert(t);
-        rw.eraseOp(t);
-        changed = true;
-      }
-    }
+    // Attention ops are never erased here, so a pointer is never reused.
+    llvm::DenseSet<Operation *> visited;
+    RewritePatternSet patterns(&getContext());
+    patterns.add<FoldTransposes>(&getContext(), numFolded, visited);
+    (void)applyPatternsGreedily(getOperation(), std::move(patterns), oneSweepConfig());
   }
 };
 

@@ -166,46 +166,44 @@ std::optional<GeluMatch> matchGelu(MulOp root) {
   return std::nullopt;
 }
 
+struct FuseGeluPattern : OpRewritePattern<MulOp> {
+  FuseGeluPattern(MLIRContext *ctx, PassStatistic &count)
+      : OpRewritePattern(ctx), count(count) {}
+
+  LogicalResult matchAndRewrite(MulOp root, PatternRewriter &rw) const override {
+    std::optional<GeluMatch> m = matchGelu(root);
+    if (!m)
+      return failure();
+    // The constants only the expression uses, collected while every
+    // matched op (the root included) is still alive.
+    SmallVector<Operation *> constants = operandConstants(m->ops);
+    rw.setInsertionPoint(root);
+    auto gelu = GeluOp::create(rw, root.getLoc(), root.getType(), m->x,
+                               m->tanh ? rw.getUnitAttr() : UnitAttr());
+    rw.replaceOp(root, gelu.getResult());
+    // Erase what became dead (users before producers), and the constants
+    // only the expression used. The root is gone: `erased` holds it, so it
+    // is only compared, never dereferenced.
+    llvm::SmallPtrSet<Operation *, 16> erased{root.getOperation()};
+    eraseDeadOps(rw, m->ops, erased);
+    eraseDeadConstants(rw, constants);
+    ++count;
+    return success();
+  }
+
+  PassStatistic &count;
+};
+
 struct FuseGeluPass : attn::impl::FuseGeluPassBase<FuseGeluPass> {
   PassStatistic numGelu{"attn-fuse-gelu", "gelu", "Number of decomposed GELUs recognized"};
   void runOnOperation() override {
-    SmallVector<MulOp> roots;
-    getOperation().walk([&](MulOp op) { roots.push_back(op); });
-    IRRewriter rw(&getContext());
-    llvm::SmallPtrSet<Operation *, 16> erased;
-    // Outermost products first: walk order visits operands before users, so
-    // go backwards; an inner product absorbed by an earlier match is skipped.
-    for (MulOp root : llvm::reverse(roots)) {
-      if (erased.contains(root))
-        continue;
-      std::optional<GeluMatch> m = matchGelu(root);
-      if (!m)
-        continue;
-      // The constants only the expression uses, collected while every
-      // matched op (the root included) is still alive.
-      SmallVector<Operation *> constants = operandConstants(m->ops);
-      rw.setInsertionPoint(root);
-      auto gelu = GeluOp::create(rw, root.getLoc(), root.getType(), m->x,
-                                    m->tanh ? rw.getUnitAttr() : UnitAttr());
-      rw.replaceOp(root, gelu.getResult());
-      erased.insert(root);
-      // Erase what became dead (users before producers), and the constants
-      // only the expression used. The root is gone: `erased` holds it, so it
-      // is only compared, never dereferenced.
-      bool changed = true;
-      while (changed) {
-        changed = false;
-        for (Operation *op : m->ops) {
-          if (erased.contains(op) || !op->use_empty())
-            continue;
-          rw.eraseOp(op);
-          erased.insert(op);
-          changed = true;
-        }
-      }
-      eraseDeadConstants(rw, constants);
-      ++numGelu;
-    }
+    RewritePatternSet patterns(&getContext());
+    patterns.add<FuseGeluPattern>(&getContext(), numGelu);
+    // Outermost products first: one sweep in reverse program order (users
+    // before operands); an inner product absorbed by an earlier match is
+    // erased, so never visited.
+    (void)applyPatternsGreedily(getOperation(), std::move(patterns),
+                                oneSweepConfig(/*topDown=*/false));
   }
 };
 

@@ -110,87 +110,102 @@ SmallVector<Operation *> matchSilu(Value y) {
   return {};
 }
 
-struct FuseLinearPass : attn::impl::FuseLinearPassBase<FuseLinearPass> {
-  PassStatistic numLinear{"attn-fuse-linear", "linear", "Number of matmuls turned into attn.linear"};
-  PassStatistic numBias{"attn-fuse-linear", "bias", "Number of bias adds folded into attn.linear"};
-  PassStatistic numActivation{"attn-fuse-linear", "activation", "Number of activations folded into attn.linear"};
-  void runOnOperation() override {
-    SmallVector<MatmulOp> matmuls;
-    getOperation().walk([&](MatmulOp op) { matmuls.push_back(op); });
-    IRRewriter rw(&getContext());
-    for (MatmulOp mm : matmuls) {
-      auto lt = cast<RankedTensorType>(mm.getLhs().getType());
-      auto rt = cast<RankedTensorType>(mm.getRhs().getType());
-      if (lt.getRank() < 2 || rt.getRank() != 2 || !isa<FloatType>(lt.getElementType()))
-        continue;
-      // The chain mm -> [add] -> [activation]; every link but the last has
-      // exactly one user, the next link.
-      SmallVector<Operation *> chain{mm};
-      Value y = mm.getResult();
-      Value bias;
-      if (auto add = dyn_cast_or_null<AddOp>(soleUser(y))) {
-        Value other = add.getLhs() == y ? add.getRhs() : add.getLhs();
-        if (other != y && isBias(other, add, y)) {
-          bias = other;
-          y = add.getResult();
-          chain.push_back(add);
-        }
+struct FuseLinearStats {
+  PassStatistic linear{"attn-fuse-linear", "linear", "Number of matmuls turned into attn.linear"};
+  PassStatistic bias{"attn-fuse-linear", "bias", "Number of bias adds folded into attn.linear"};
+  PassStatistic activation{"attn-fuse-linear", "activation", "Number of activations folded into attn.linear"};
+};
+
+struct FuseMatmulChain : OpRewritePattern<MatmulOp> {
+  FuseMatmulChain(MLIRContext *ctx, FuseLinearStats &stats)
+      : OpRewritePattern(ctx), stats(stats) {}
+
+  LogicalResult matchAndRewrite(MatmulOp mm, PatternRewriter &rw) const override {
+    auto lt = cast<RankedTensorType>(mm.getLhs().getType());
+    auto rt = cast<RankedTensorType>(mm.getRhs().getType());
+    if (lt.getRank() < 2 || rt.getRank() != 2 || !isa<FloatType>(lt.getElementType()))
+      return failure();
+    // The chain mm -> [add] -> [activation]; every link but the last has
+    // exactly one user, the next link.
+    SmallVector<Operation *> chain{mm};
+    Value y = mm.getResult();
+    Value bias;
+    if (auto add = dyn_cast_or_null<AddOp>(soleUser(y))) {
+      Value other = add.getLhs() == y ? add.getRhs() : add.getLhs();
+      if (other != y && isBias(other, add, y)) {
+        bias = other;
+        y = add.getResult();
+        chain.push_back(add);
       }
-      // The activation, also across a reshape (GPT-2's Conv1D flattens the
-      // rows for its Gemm and reshapes them back before the GELU): an
-      // elementwise op commutes with it, the reshape moves after the linear.
-      auto activationOf = [](Operation *op) {
-        if (isa_and_nonnull<ReluOp>(op))
-          return Activation::relu;
-        if (auto g = dyn_cast_or_null<GeluOp>(op))
-          return g.getTanhApproximation() ? Activation::gelu_tanh : Activation::gelu;
-        return Activation::none;
-      };
-      Activation act = activationOf(soleUser(y));
-      SmallVector<Operation *> silu;
-      if (act == Activation::none && !(silu = matchSilu(y)).empty())
-        act = Activation::silu;
-      ReshapeOp reshape;
-      if (act == Activation::none)
-        if ((reshape = dyn_cast_or_null<ReshapeOp>(soleUser(y))))
-          act = activationOf(soleUser(reshape.getResult()));
-      if (act == Activation::none)
-        reshape = {};
-      if (!silu.empty()) {
-        chain.append(silu);
-        y = silu.back()->getResult(0);
-      } else if (act != Activation::none) {
-        if (reshape)
-          chain.push_back(reshape);
-        Operation *user = soleUser(chain.back()->getResult(0));
-        y = user->getResult(0);
-        chain.push_back(user);
-      }
-      Operation *last = chain.back();
-      rw.setInsertionPoint(last);
-      Value b = bias ? asVector(rw, mm.getLoc(), bias) : Value();
-      SmallVector<Location> locs;
-      for (Operation *op : chain)
-        locs.push_back(op->getLoc());
-      Type linearType = reshape ? reshape.getInput().getType() : y.getType();
-      auto linear = LinearOp::create(rw, rw.getFusedLoc(locs), TypeRange{linearType}, mm.getLhs(),
-                                        mm.getRhs(), b, ActivationAttr::get(&getContext(), act));
-      Value result = linear.getResult(0);
-      if (reshape)
-        result = ReshapeOp::create(rw, reshape.getLoc(), y.getType(), result, reshape.getShape(),
-                                      reshape.getAllowzeroAttr());
-      SmallVector<Operation *> constants = operandConstants(chain);
-      rw.replaceOp(last, result);
-      chain.pop_back();
-      for (Operation *op : llvm::reverse(chain))
-        rw.eraseOp(op);
-      eraseDeadConstants(rw, constants);
-      ++numLinear;
-      if (bias)
-        ++numBias;
-      if (act != Activation::none)
-        ++numActivation;
     }
+    // The activation, also across a reshape (GPT-2's Conv1D flattens the
+    // rows for its Gemm and reshapes them back before the GELU): an
+    // elementwise op commutes with it, the reshape moves after the linear.
+    auto activationOf = [](Operation *op) {
+      if (isa_and_nonnull<ReluOp>(op))
+        return Activation::relu;
+      if (auto g = dyn_cast_or_null<GeluOp>(op))
+        return g.getTanhApproximation() ? Activation::gelu_tanh : Activation::gelu;
+      return Activation::none;
+    };
+    Activation act = activationOf(soleUser(y));
+    SmallVector<Operation *> silu;
+    if (act == Activation::none && !(silu = matchSilu(y)).empty())
+      act = Activation::silu;
+    ReshapeOp reshape;
+    if (act == Activation::none)
+      if ((reshape = dyn_cast_or_null<ReshapeOp>(soleUser(y))))
+        act = activationOf(soleUser(reshape.getResult()));
+    if (act == Activation::none)
+      reshape = {};
+    if (!silu.empty()) {
+      chain.append(silu);
+      y = silu.back()->getResult(0);
+    } else if (act != Activation::none) {
+      if (reshape)
+        chain.push_back(reshape);
+      Operation *user = soleUser(chain.back()->getResult(0));
+      y = user->getResult(0);
+      chain.push_back(user);
+    }
+    Operation *last = chain.back();
+    rw.setInsertionPoint(last);
+    Value b = bias ? asVector(rw, mm.getLoc(), bias) : Value();
+    SmallVector<Location> locs;
+    for (Operation *op : chain)
+      locs.push_back(op->getLoc());
+    Type linearType = reshape ? reshape.getInput().getType() : y.getType();
+    auto linear = LinearOp::create(rw, rw.getFusedLoc(locs), TypeRange{linearType}, mm.getLhs(),
+                                      mm.getRhs(), b, ActivationAttr::get(rw.getContext(), act));
+    Value result = linear.getResult(0);
+    if (reshape)
+      result = ReshapeOp::create(rw, reshape.getLoc(), y.getType(), result, reshape.getShape(),
+                                    reshape.getAllowzeroAttr());
+    SmallVector<Operation *> constants = operandConstants(chain);
+    rw.replaceOp(last, result);
+    chain.pop_back();
+    for (Operation *op : llvm::reverse(chain))
+      rw.eraseOp(op);
+    eraseDeadConstants(rw, constants);
+    ++stats.linear;
+    if (bias)
+      ++stats.bias;
+    if (act != Activation::none)
+      ++stats.activation;
+    return success();
+  }
+
+  FuseLinearStats &stats;
+};
+
+struct FuseLinearPass : attn::impl::FuseLinearPassBase<FuseLinearPass> {
+  FuseLinearStats stats;
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<FuseMatmulChain>(&getContext(), stats);
+    // One sweep in program order (the pattern only erases ops of its own
+    // chain, after the matmul).
+    (void)applyPatternsGreedily(getOperation(), std::move(patterns), oneSweepConfig());
   }
 };
 

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Passes.h"
 #include "attn/Compiler/Statistics.h"
+#include "Graph/GraphUtils.h"
 
 #include "mlir/IR/PatternMatch.h"
 
@@ -20,27 +21,38 @@ using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
+struct FuseResidualAdd : OpRewritePattern<LayerNormOp> {
+  FuseResidualAdd(MLIRContext *ctx, PassStatistic &fused)
+      : OpRewritePattern(ctx), fused(fused) {}
+
+  LogicalResult matchAndRewrite(LayerNormOp ln, PatternRewriter &rw) const override {
+    auto add = ln.getInput().getDefiningOp<AddOp>();
+    if (ln.getResidual() || !add || !add.getResult().hasOneUse())
+      return failure();
+    Type t = add.getType();
+    if (add.getLhs().getType() != t || add.getRhs().getType() != t)
+      return failure();
+    rw.modifyOpInPlace(ln, [&] {
+      ln.getInputMutable().assign(add.getLhs());
+      ln.getResidualMutable().assign(add.getRhs());
+    });
+    rw.eraseOp(add);
+    ++fused;
+    return success();
+  }
+
+  PassStatistic &fused;
+};
+
 struct FuseResidualLayerNormPass
     : attn::impl::FuseResidualLayerNormPassBase<FuseResidualLayerNormPass> {
   PassStatistic numFused{"attn-fuse-residual-layernorm", "fused", "Number of residual adds folded into attn.layer_norm"};
   void runOnOperation() override {
-    SmallVector<LayerNormOp> norms;
-    getOperation().walk([&](LayerNormOp op) { norms.push_back(op); });
-    IRRewriter rw(&getContext());
-    for (LayerNormOp ln : norms) {
-      auto add = ln.getInput().getDefiningOp<AddOp>();
-      if (ln.getResidual() || !add || !add.getResult().hasOneUse())
-        continue;
-      Type t = add.getType();
-      if (add.getLhs().getType() != t || add.getRhs().getType() != t)
-        continue;
-      rw.modifyOpInPlace(ln, [&] {
-        ln.getInputMutable().assign(add.getLhs());
-        ln.getResidualMutable().assign(add.getRhs());
-      });
-      rw.eraseOp(add);
-      ++numFused;
-    }
+    RewritePatternSet patterns(&getContext());
+    patterns.add<FuseResidualAdd>(&getContext(), numFused);
+    // One sweep in program order; a fused norm (residual set) never matches
+    // again.
+    (void)applyPatternsGreedily(getOperation(), std::move(patterns), oneSweepConfig());
   }
 };
 } // namespace

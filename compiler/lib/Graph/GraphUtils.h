@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/SmallPtrSet.h"
 
 namespace mlir::attn {
@@ -29,6 +30,43 @@ inline void eraseDeadConstants(RewriterBase &rw, ArrayRef<Operation *> constants
       erased.insert(c);
       rw.eraseOp(c);
     }
+}
+
+/// The greedy driver as the fusion passes run it: one sweep over the ops that
+/// exist when the pass starts, in program order (`topDown`) or in reverse
+/// program order, each op matched once (plus the revisits the driver makes
+/// after a rewrite touches it). Nothing else: no folding, no constant CSE, no
+/// region simplification, no second sweep over the function, and ops a
+/// pattern creates are not matched. (The driver also erases the trivially
+/// dead ops it visits; canonicalize would erase them after the graph passes.)
+/// A sweep that changed the IR reports "not converged": the passes ignore the
+/// result.
+inline GreedyRewriteConfig oneSweepConfig(bool topDown = true) {
+  GreedyRewriteConfig config;
+  config.setUseTopDownTraversal(topDown)
+      .setMaxIterations(1)
+      .setStrictness(GreedyRewriteStrictness::ExistingOps)
+      .setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled)
+      .enableFolding(false)
+      .enableConstantCSE(false);
+  return config;
+}
+
+/// Erases the ops among `ops` that have no users, repeatedly (so that users
+/// go before the ops they use, in any order of `ops`), each once. `skip`
+/// holds ops already erased (only compared, never dereferenced).
+inline void eraseDeadOps(RewriterBase &rw, ArrayRef<Operation *> ops,
+                         llvm::SmallPtrSetImpl<Operation *> &skip) {
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (Operation *op : ops) {
+      if (skip.contains(op) || !op->use_empty())
+        continue;
+      skip.insert(op);
+      rw.eraseOp(op);
+      changed = true;
+    }
+  }
 }
 
 } // namespace mlir::attn

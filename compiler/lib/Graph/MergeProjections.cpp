@@ -85,68 +85,83 @@ std::vector<char> concatBiases(ArrayRef<LinearOp> ops, int64_t n, int64_t eb) {
   return out;
 }
 
+/// Rooted at the first (in program order) of the linears that merge: the
+/// others are the users of its input with the same key.
+struct MergeLinears : OpRewritePattern<LinearOp> {
+  MergeLinears(MLIRContext *ctx, PassStatistic &merged)
+      : OpRewritePattern(ctx), merged(merged) {}
+
+  LogicalResult matchAndRewrite(LinearOp first, PatternRewriter &rw) const override {
+    std::optional<MergeKey> key = mergeKey(first);
+    if (!key)
+      return failure();
+    SmallVector<LinearOp> ops;
+    for (Operation *user : key->input.getUsers()) {
+      auto op = dyn_cast<LinearOp>(user);
+      if (op && !llvm::is_contained(ops, op) && op->getBlock() == key->block &&
+          mergeKey(op) == key)
+        ops.push_back(op);
+    }
+    if (ops.size() < 2)
+      return failure();
+    // Program order within the block: the merged op goes before the first.
+    llvm::sort(ops, [](LinearOp a, LinearOp b) { return a->isBeforeInBlock(b); });
+    if (ops.front() != first)
+      return failure();
+    int64_t n = 0;
+    SmallVector<int64_t> splits;
+    SmallVector<Location> locs;
+    for (LinearOp op : ops) {
+      n += op.getWeight().getType().getDimSize(1);
+      for (Type t : op.getResultTypes())
+        splits.push_back(cast<RankedTensorType>(t).getShape().back());
+      locs.push_back(op.getLoc());
+    }
+    int64_t eb = key->elementType.getIntOrFloatBitWidth() / 8;
+    rw.setInsertionPoint(first);
+    Location loc = rw.getFusedLoc(locs);
+    Value w = createConstantFromBytes(
+        rw, loc, RankedTensorType::get({key->k, n}, key->elementType),
+        concatWeights(ops, key->k, n, eb), constantBlobName(first.getWeight(), ".merged"));
+    Value b;
+    if (key->hasBias)
+      b = createConstantFromBytes(rw, loc, RankedTensorType::get({n}, key->elementType),
+                                  concatBiases(ops, n, eb),
+                                  constantBlobName(first.getBias(), ".merged", "bias"));
+    auto merged = LinearOp::create(rw, loc, key->input, w, b, key->activation, splits);
+    // Keep the original result types (they may know more static dims).
+    unsigned r = 0;
+    for (LinearOp op : ops) {
+      for (Value res : op.getResults()) {
+        merged.getResult(r).setType(res.getType());
+        ++r;
+      }
+    }
+    SmallVector<Operation *> originals(ops.begin(), ops.end());
+    SmallVector<Operation *> constants = operandConstants(originals);
+    r = 0;
+    for (LinearOp op : ops) {
+      SmallVector<Value> repl(merged.getResults().slice(r, op.getNumResults()));
+      r += op.getNumResults();
+      rw.replaceOp(op, repl);
+    }
+    eraseDeadConstants(rw, constants);
+    this->merged += ops.size() - 1;
+    return success();
+  }
+
+  PassStatistic &merged;
+};
+
 struct MergeProjectionsPass
     : attn::impl::MergeProjectionsPassBase<MergeProjectionsPass> {
   PassStatistic numMerged{"attn-merge-projections", "merged", "Number of attn.linear ops merged into others"};
   void runOnOperation() override {
-    // Groups in order of first appearance (deterministic output).
-    SmallVector<std::pair<MergeKey, SmallVector<LinearOp>>> groups;
-    getOperation().walk([&](LinearOp op) {
-      std::optional<MergeKey> key = mergeKey(op);
-      if (!key)
-        return;
-      auto it = llvm::find_if(groups, [&](auto &g) { return g.first == *key; });
-      if (it == groups.end())
-        groups.push_back({*key, {op}});
-      else
-        it->second.push_back(op);
-    });
-    IRRewriter rw(&getContext());
-    for (auto &[key, ops] : groups) {
-      if (ops.size() < 2)
-        continue;
-      // Program order within the block: the merged op goes before the first.
-      llvm::sort(ops, [](LinearOp a, LinearOp b) { return a->isBeforeInBlock(b); });
-      int64_t n = 0;
-      SmallVector<int64_t> splits;
-      SmallVector<Location> locs;
-      for (LinearOp op : ops) {
-        n += op.getWeight().getType().getDimSize(1);
-        for (Type t : op.getResultTypes())
-          splits.push_back(cast<RankedTensorType>(t).getShape().back());
-        locs.push_back(op.getLoc());
-      }
-      int64_t eb = key.elementType.getIntOrFloatBitWidth() / 8;
-      rw.setInsertionPoint(ops.front());
-      Location loc = rw.getFusedLoc(locs);
-      Value w = createConstantFromBytes(
-          rw, loc, RankedTensorType::get({key.k, n}, key.elementType),
-          concatWeights(ops, key.k, n, eb), constantBlobName(ops.front().getWeight(), ".merged"));
-      Value b;
-      if (key.hasBias)
-        b = createConstantFromBytes(rw, loc, RankedTensorType::get({n}, key.elementType),
-                                    concatBiases(ops, n, eb),
-                                    constantBlobName(ops.front().getBias(), ".merged", "bias"));
-      auto merged = LinearOp::create(rw, loc, key.input, w, b, key.activation, splits);
-      // Keep the original result types (they may know more static dims).
-      unsigned r = 0;
-      for (LinearOp op : ops) {
-        for (Value res : op.getResults()) {
-          merged.getResult(r).setType(res.getType());
-          ++r;
-        }
-      }
-      SmallVector<Operation *> originals(ops.begin(), ops.end());
-      SmallVector<Operation *> constants = operandConstants(originals);
-      r = 0;
-      for (LinearOp op : ops) {
-        SmallVector<Value> repl(merged.getResults().slice(r, op.getNumResults()));
-        r += op.getNumResults();
-        rw.replaceOp(op, repl);
-      }
-      eraseDeadConstants(rw, constants);
-      numMerged += ops.size() - 1;
-    }
+    RewritePatternSet patterns(&getContext());
+    patterns.add<MergeLinears>(&getContext(), numMerged);
+    // One sweep in program order: each group merges when its first linear
+    // is visited (the merged op is new, so never visited).
+    (void)applyPatternsGreedily(getOperation(), std::move(patterns), oneSweepConfig());
   }
 };
 

@@ -212,7 +212,10 @@ std::optional<ViewState> follow(Operation *op, Value v, const ViewState &s) {
     if (g.getData() != v || !idx || idx->size() != 1 ||
         cast<RankedTensorType>(g.getIndices().getType()).getRank() > 1)
       return std::nullopt;
-    int64_t axis = g.getAxis() < 0 ? g.getAxis() + rank : g.getAxis();
+    // The attribute is an I64Attr read as uint64_t: -1 is 2^64 - 1.
+    int64_t axis = static_cast<int64_t>(g.getAxis());
+    if (axis < 0)
+      axis += rank;
     if (axis < 0 || axis >= rank - 1 || vt.isDynamicDim(axis))
       return std::nullopt;
     int64_t size = vt.getDimSize(axis), i = (*idx)[0] < 0 ? (*idx)[0] + size : (*idx)[0];
@@ -257,22 +260,19 @@ bool analyze(Value v, const ViewState &s, SmallVectorImpl<Terminal> &terms,
   return true;
 }
 
-struct SplitLinearResultsPass
-    : attn::impl::SplitLinearResultsPassBase<SplitLinearResultsPass> {
-  PassStatistic numSplit{"attn-split-linear-results", "split", "Number of attn.linear results split into column ranges"};
-  void runOnOperation() override {
-    SmallVector<LinearOp> linears;
-    getOperation().walk([&](LinearOp op) {
-      if (op.getNumResults() == 1)
-        linears.push_back(op);
-    });
-    IRRewriter rw(&getContext());
-    for (LinearOp op : linears)
-      if (succeeded(split(rw, op)))
-        ++numSplit;
+struct SplitLinear : OpRewritePattern<LinearOp> {
+  SplitLinear(MLIRContext *ctx, PassStatistic &count)
+      : OpRewritePattern(ctx), count(count) {}
+
+  LogicalResult matchAndRewrite(LinearOp op, PatternRewriter &rw) const override {
+    if (op.getNumResults() != 1 || failed(split(rw, op)))
+      return failure();
+    ++count;
+    return success();
   }
 
-  LogicalResult split(IRRewriter &rw, LinearOp op) {
+  /// Fails without touching the IR, or rewrites `op`.
+  static LogicalResult split(PatternRewriter &rw, LinearOp op) {
     Value y = op.getResult(0);
     auto yt = cast<RankedTensorType>(y.getType());
     int64_t n = yt.getShape().back();
@@ -377,6 +377,20 @@ struct SplitLinearResultsPass
     rw.eraseOp(op);
     eraseDeadConstants(rw, constants);
     return success();
+  }
+
+  PassStatistic &count;
+};
+
+struct SplitLinearResultsPass
+    : attn::impl::SplitLinearResultsPassBase<SplitLinearResultsPass> {
+  PassStatistic numSplit{"attn-split-linear-results", "split", "Number of attn.linear results split into column ranges"};
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<SplitLinear>(&getContext(), numSplit);
+    // One sweep in program order over the linears that exist (the split
+    // ones it creates have several results and are not visited).
+    (void)applyPatternsGreedily(getOperation(), std::move(patterns), oneSweepConfig());
   }
 };
 
