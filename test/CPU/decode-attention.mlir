@@ -48,13 +48,59 @@ func.func @decode(%q: tensor<?x8x1x64xf32>, %k: tensor<?x2x?x64xf32>, %v: tensor
 
 // -----
 
-// causal_fill (keys skipped past the diagonal count once per row) keeps the
-// flash path only.
+// causal_fill splits too: each chunk adds the keys it skips (its own, the
+// first chunk also those before the band, the last those after it) as
+// fill-scored keys for the rows whose max stays near the fill; the merge
+// combines the chunks.
 // CHECK-LABEL: func @causal_fill
-// CHECK-NOT:     attn.flash_decoding
-// CHECK:         return
+// CHECK:         scf.forall
+// CHECK:           arith.cmpi eq, %{{.*}}, %c0{{(_[0-9]+)?}} : index
+// CHECK:           arith.cmpi eq, %{{.*}}, %{{.*}} : index
+// CHECK:           arith.maximumf %{{.*}}, %cst{{.*}} : f32
+// CHECK:           } {attn.flash_decoding_merge}
+// CHECK:         } {attn.flash_decoding}
 func.func @causal_fill(%q: tensor<1x4x1x64xf32>, %k: tensor<1x4x?x64xf32>, %v: tensor<1x4x?x64xf32>, %m: tensor<1x1x1x?xf32>) -> tensor<1x4x1x64xf32> {
   %0 = attn.attention %q, %k, %v mask(%m : tensor<1x1x1x?xf32>) {scale = 0.125 : f64, mask_kind = #attn.mask_kind<additive>, causal, causal_fill = -3.4028234663852886E+38 : f64} : tensor<1x4x1x64xf32>, tensor<1x4x?x64xf32>, tensor<1x4x?x64xf32> -> tensor<1x4x1x64xf32>
+  return %0 : tensor<1x4x1x64xf32>
+}
+
+// -----
+
+// A sliding-window decode step: the decode path (Sq <= 4, the group's rows
+// in one query block of 48, K's head dim contiguous: no Kᵀ panels, K rows
+// read in place, 8 dot products summed across lanes by shuffles), and
+// flash-decoding splits only the band of keys the window shows: from the
+// window start (Sk - 1 - 699, rounded down to the key block of 128) to the
+// diagonal.
+// CHECK-LABEL: func @window
+// CHECK:         %[[FEW:.*]] = arith.cmpi ule, %{{.*}}, %c4{{(_[0-9]+)?}} : index
+// CHECK:         %[[ONE:.*]] = arith.cmpi ule, %{{.*}}, %c48 : index
+// CHECK:         %[[UNIT:.*]] = arith.cmpi eq, %{{.*}}, %c1{{(_[0-9]+)?}} : index
+// CHECK:         %[[D0:.*]] = arith.andi %[[FEW]], %[[ONE]] : i1
+// CHECK:         %[[DEC:.*]] = arith.andi %[[D0]], %[[UNIT]] : i1
+// CHECK:         %[[HI:.*]] = arith.minsi %{{.*}}, %{{.*}} : index
+// CHECK:         arith.subi %{{.*}}, %c699 : index
+// CHECK:         arith.divui %{{.*}}, %c128 : index
+// CHECK:         %[[LO:.*]] = arith.minui %{{.*}}, %[[HI]] : index
+// CHECK:         %[[LEN:.*]] = arith.subi %[[HI]], %[[LO]] : index
+// CHECK:         %[[WANT:.*]] = arith.ceildivui %c64{{(_[0-9]+)?}}, %{{.*}} : index
+// CHECK:         arith.ceildivui %[[LEN]], %[[WANT]] : index
+// CHECK:         scf.if
+// CHECK:           scf.forall (%{{.*}}, %[[C:.*]]) in
+// CHECK:             %[[OFF:.*]] = arith.muli %[[C]], %{{.*}} : index
+// CHECK:             arith.addi %[[LO]], %[[OFF]] : index
+// CHECK:             %[[KT:.*]] = arith.select %[[DEC]], %c0{{(_[0-9]+)?}}, %{{.*}} : index
+// CHECK:             memref.alloc(%[[KT]]) {alignment = 64 : i64} : memref<?x64x16xf32>
+// CHECK:             scf.if %[[DEC]] {
+// CHECK-NEXT:        } else {
+// CHECK:             scf.if %[[DEC]] {
+// CHECK:               vector.fma
+// CHECK:               vector.shuffle %{{.*}}, %{{.*}} [0, 1, 2, 3, 8, 9, 10, 11] : vector<8xf32>, vector<8xf32>
+// CHECK:               vector.shuffle %{{.*}}, %{{.*}} [4, 5, 6, 7, 12, 13, 14, 15] : vector<8xf32>, vector<8xf32>
+// CHECK:               arith.addf %{{.*}}, %{{.*}} : vector<8xf32>
+// CHECK:             } else {
+func.func @window(%q: tensor<1x4x1x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor<1x2x?x64xf32>) -> tensor<1x4x1x64xf32> {
+  %0 = attn.attention %q, %k, %v {scale = 0.125 : f64, mask_kind = #attn.mask_kind<none>, causal, causal_align = #attn.causal_align<bottom_right>, window = 700 : i64} : tensor<1x4x1x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32> -> tensor<1x4x1x64xf32>
   return %0 : tensor<1x4x1x64xf32>
 }
 

@@ -18,6 +18,21 @@
 //
 // Memory is O((S + BQ + BK)·D) per task, never S x S.
 //
+// Decode path (Sq <= 4 and the kv group's G·Sq rows fit one query block, K's
+// head dim contiguous; chosen at run time): no Kᵀ pack. For each key block,
+// each row's scores are VW keys at a time -- VW FMA chains over the head dim
+// reading K rows in place, summed across lanes into one vector of VW scores
+// by VW - 1 shuffle pairs (reduceRows) -- then the same edits and online
+// softmax, and O += P · V one row at a time reading V rows in place. K and
+// V are read once per kv group (its rows reread the block from L1).
+//
+// Flash-decoding (few rows, many keys): the keys of the band some row may see
+// (causal: up to the last diagonal; window: from the first row's window
+// start) are split into chunks across tasks, each leaving (m, l, O)
+// partials that the task finishing an entry's last chunk merges. With
+// causal_fill each chunk adds its own skipped keys (the first and the last
+// chunk also those outside the band).
+//
 //===----------------------------------------------------------------------===//
 #include "CPU/AttentionKernel.h"
 #include "Support/RuntimeChecks.h"
@@ -299,22 +314,29 @@ struct AttentionEmitter {
                                   ValueRange{add(row0, cIdx(i)), add(col0, cIdx(j * vecT.getDimSize(0)))});
   }
 
-  /// causal_fill: keys [0, kBegin) (before a window's first key block) and
-  /// [kEnd, Sk) were skipped and all score `fill` (kBegin <= kEnd). A row
-  /// whose running max m reaches above fill + 128 gives them weights below
-  /// e^-128 of its largest (0 in f32); the other rows (every visible key
-  /// masked) take them in exactly: m' = max(m, fill), and
-  /// (kBegin + Sk - kEnd) keys of weight exp(fill - m') with the sum of
-  /// their values.
-  void addSkippedFillKeys(double fill, Value kBegin, Value kEnd, Value Sk, Value tq, Value mBuf,
-                          Value lBuf, Value oBuf, Value vp, int64_t Dv) {
+  /// causal_fill: the keys [lo0, kBegin) (before a window's first key
+  /// block) and [kEnd, hi1) were skipped and all score `fill` (lo0 <= kBegin
+  /// <= kEnd <= hi1; unsplit: lo0 = 0, hi1 = Sk; a flash-decoding chunk: its
+  /// own keys, the first chunk also those before the band, the last those
+  /// after it). A row whose running max m reaches above fill + 128 gives them
+  /// weights below e^-128 of its largest (0 in f32); the other rows (every
+  /// visible key masked) take them in exactly: m' = max(m, fill), and
+  /// (kBegin - lo0 + hi1 - kEnd) keys of weight exp(fill - m') with the sum
+  /// of their values. `vFull` is V over all Sk keys (absolute key index),
+  /// read with vector loads where its head dim is contiguous (`vUnit`).
+  void addSkippedFillKeys(double fill, Value lo0, Value kBegin, Value kEnd, Value hi1, Value tq,
+                          Value mBuf, Value lBuf, Value oBuf, Value vFull, Value vUnit, int64_t Dv) {
     Value c0 = cIdx(0), c1 = cIdx(1);
+    int64_t VW = vecT.getDimSize(0);
     Value fillV = cF(fill);
     Value limit = cF(fill + 128.0);
-    Value n = arith::AddIOp::create(b, loc, kBegin, arith::SubIOp::create(b, loc, Sk, kEnd));
+    Value nBefore = arith::SubIOp::create(b, loc, kBegin, lo0);
+    Value nAfter = arith::SubIOp::create(b, loc, hi1, kEnd);
+    Value n = arith::AddIOp::create(b, loc, nBefore, nAfter);
     Value skipped = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, n, c0);
     Value count = arith::UIToFPOp::create(b,
         loc, f32, arith::IndexCastOp::create(b, loc, b.getI64Type(), n));
+    Value vc = contiguousRows(vFull, f32);
     forLoop(c0, tq, c1, [&](Value q) {
       Value m = memref::LoadOp::create(b, loc, mBuf, ValueRange{q});
       Value low = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLE, m, limit);
@@ -333,18 +355,132 @@ struct AttentionEmitter {
           lBuf, ValueRange{q});
       memref::StoreOp::create(b, loc, mNew, mBuf, ValueRange{q});
       Value alphaV = bcast(alpha), wV = bcast(w);
-      forLoop(c0, cIdx(Dv), cIdx(vecT.getDimSize(0)), [&](Value dv) {
+      forLoop(c0, cIdx(Dv), cIdx(VW), [&](Value dv) {
+        // One V row's lanes [dv, dv + VW): a vector load, or VW scalars
+        // where the head dim is strided.
+        auto row = [&](Value k) -> Value {
+          return ifElse(
+              vUnit, vecT,
+              [&]() -> Value { return vector::LoadOp::create(b, loc, vecT, vc, ValueRange{k, dv}); },
+              [&]() -> Value {
+                SmallVector<Value> e;
+                for (int64_t i = 0; i < VW; ++i)
+                  e.push_back(memref::LoadOp::create(b, loc, vFull, ValueRange{k, add(dv, cIdx(i))}));
+                return vector::FromElementsOp::create(b, loc, vecT, e);
+              });
+        };
         auto sumOver = [&](Value lo, Value hi, Value init) {
           return forLoop(lo, hi, c1, ValueRange{init}, [&](Value k, ValueRange a) {
-                   Value v = vector::LoadOp::create(b, loc, vecT, vp, ValueRange{k, dv});
-                   return SmallVector<Value>{arith::AddFOp::create(b, loc, a[0], v)};
+                   return SmallVector<Value>{arith::AddFOp::create(b, loc, a[0], row(k))};
                  }).getResult(0);
         };
-        Value sum = sumOver(kEnd, Sk, sumOver(c0, kBegin, splat(0.0)));
+        Value sum = sumOver(kEnd, hi1, sumOver(lo0, kBegin, splat(0.0)));
         Value o = vector::LoadOp::create(b, loc, vecT, oBuf, ValueRange{q, dv});
         Value r = vector::FMAOp::create(b, loc, wV, sum,
                                           arith::MulFOp::create(b, loc, o, alphaV));
         vector::StoreOp::create(b, loc, r, oBuf, ValueRange{q, dv});
+      });
+    });
+  }
+
+  /// The sum over lanes of each of `rows` (VW vectors), as one vector: lane
+  /// j = the sum of rows[j]. The transpose of transposeRows with the two
+  /// halves of each pair added instead of kept: VW - 1 shuffle pairs and
+  /// adds (a decode step's VW dot products in one vector).
+  Value reduceRows(SmallVector<Value> rows) {
+    int64_t vw = rows.size();
+    for (int64_t h = vw / 2; h >= 1; h /= 2) {
+      SmallVector<int64_t> lo, hi;
+      for (int64_t l = 0; l < vw; ++l) {
+        bool low = (l & h) == 0;
+        lo.push_back(low ? l : vw + l - h);
+        hi.push_back(low ? l + h : vw + l);
+      }
+      SmallVector<Value> next;
+      for (int64_t i = 0; i < h; ++i) {
+        Value x = vector::ShuffleOp::create(b, loc, rows[i], rows[i + h], lo);
+        Value y = vector::ShuffleOp::create(b, loc, rows[i], rows[i + h], hi);
+        next.push_back(arith::AddFOp::create(b, loc, x, y));
+      }
+      rows = next;
+    }
+    return rows[0];
+  }
+
+  /// The decode path's scores: sBuf[q, k] = Qs[q] · K[kbl + k] for the rows
+  /// q < tq and keys k < kVecEnd (lanes past the chunk read its last key:
+  /// they are removed by the edits). VW keys at a time: VW FMA chains over
+  /// the head dim (Dp / VW vectors, a masked load for the last one when D is
+  /// not a multiple of VW: Qs is zero there), then reduceRows.
+  void decodeScores(Value kc, Value qs, Value sBuf, Value tq, Value kbl, Value kLenLast,
+                    Value kVecEnd, int64_t D, int64_t Dp) {
+    int64_t VW = vecT.getDimSize(0);
+    Value c0 = cIdx(0), c1 = cIdx(1);
+    Value tailMask;
+    if (Dp != D) {
+      SmallVector<bool> bits(VW, false);
+      for (int64_t i = 0; i < D - (Dp - VW); ++i)
+        bits[i] = true;
+      tailMask = arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(VectorType::get({VW}, b.getI1Type()), ArrayRef<bool>(bits)));
+    }
+    forLoop(c0, tq, c1, [&](Value q) {
+      forLoop(c0, kVecEnd, cIdx(VW), [&](Value k0) {
+        SmallVector<Value> rows;
+        for (int64_t j = 0; j < VW; ++j)
+          rows.push_back(minIdx(add(kbl, add(k0, cIdx(j))), kLenLast));
+        Value zero = splat(0.0);
+        SmallVector<Value> acc(VW, zero);
+        for (int64_t d = 0; d < Dp; d += VW) {
+          Value cd = cIdx(d);
+          Value qv = vector::LoadOp::create(b, loc, vecT, qs, ValueRange{q, cd});
+          for (int64_t j = 0; j < VW; ++j) {
+            Value kv = d + VW <= D
+                           ? vector::LoadOp::create(b, loc, vecT, kc, ValueRange{rows[j], cd})
+                                 .getResult()
+                           : vector::MaskedLoadOp::create(b, loc, vecT, kc,
+                                                          ValueRange{rows[j], cd}, tailMask, zero)
+                                 .getResult();
+            acc[j] = vector::FMAOp::create(b, loc, qv, kv, acc[j]);
+          }
+        }
+        vector::StoreOp::create(b, loc, reduceRows(acc), sBuf, ValueRange{q, k0});
+      });
+    });
+  }
+
+  /// The decode path's O = alpha O + P · V[kbl : kbl + kValid] for the rows
+  /// q < tq: one row's NV vectors of output in registers at a time (NV <= 8
+  /// dividing Dv / VW), V rows read in place (vp has unit inner stride).
+  void decodePV(Value vp, Value sBuf, Value oBuf, Value aBuf, Value tq, Value kbl, Value kValid,
+                int64_t Dv) {
+    int64_t VW = vecT.getDimSize(0);
+    int64_t NV = Dv / VW;
+    while (NV > 8)
+      NV = NV % 2 == 0 ? NV / 2 : 1;
+    while ((Dv / VW) % NV != 0)
+      --NV;
+    Value c0 = cIdx(0), c1 = cIdx(1);
+    forLoop(c0, tq, c1, [&](Value q) {
+      Value a = bcast(memref::LoadOp::create(b, loc, aBuf, ValueRange{q}));
+      forLoop(c0, cIdx(Dv), cIdx(NV * VW), [&](Value dv0) {
+        SmallVector<Value> init;
+        for (int64_t j = 0; j < NV; ++j) {
+          Value o = vector::LoadOp::create(b, loc, vecT, oBuf, ValueRange{q, add(dv0, cIdx(j * VW))});
+          init.push_back(arith::MulFOp::create(b, loc, o, a));
+        }
+        auto acc = forLoop(c0, kValid, c1, init, [&](Value k, ValueRange a) {
+          Value p = bcast(memref::LoadOp::create(b, loc, sBuf, ValueRange{q, k}));
+          Value row = add(kbl, k);
+          SmallVector<Value> next;
+          for (int64_t j = 0; j < NV; ++j) {
+            Value v = vector::LoadOp::create(b, loc, vecT, vp, ValueRange{row, add(dv0, cIdx(j * VW))});
+            next.push_back(vector::FMAOp::create(b, loc, p, v, a[j]));
+          }
+          return next;
+        });
+        for (int64_t j = 0; j < NV; ++j)
+          vector::StoreOp::create(b, loc, acc.getResult(j), oBuf, ValueRange{q, add(dv0, cIdx(j * VW))});
       });
     });
   }
@@ -534,6 +670,24 @@ FailureOr<Value> AttentionEmitter::build() {
       minIdx(numQB, arith::CeilDivUIOp::create(b, loc, cIdx(opt.minTasks),
                                                  arith::MaxUIOp::create(b, loc, batchTasks, c1))));
   Value cD = cIdx(D), cDv = cIdx(Dv);
+  // The decode path (a decode step or a few speculative/chunked positions:
+  // Sq <= 4, the group's rows in one query block, K's head dim contiguous):
+  // no Kᵀ pack -- each query row's scores are VW keys at a time, VW vector
+  // FMA chains over the head dim reading K rows in place, summed across
+  // lanes into one score vector (reduceRows); P·V reads V rows in place,
+  // one row's output in registers. K/V stream through once per kv group
+  // (the group's rows reread the key block from L1), instead of K read, Kᵀ
+  // written and read again; and no register tile of 6 rows for 1 real one.
+  // Dp: the head dim rounded up to the vector width (Qs is zero there, K
+  // read with a masked load).
+  const int64_t Dp = (D + VW - 1) / VW * VW;
+  // (One op per statement: the IR's op order must not depend on the host
+  // compiler's argument evaluation order.)
+  Value fewPositions = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, Sq, cIdx(4));
+  Value oneBlock = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, rowsTotal, cBQ);
+  Value kRowsUnit = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, kStr[nb + 1], c1);
+  Value useDecode = arith::AndIOp::create(b, loc, fewPositions, oneBlock);
+  useDecode = arith::AndIOp::create(b, loc, useDecode, kRowsUnit);
   // Scratch of one task whose keys are `keys` long: Kt = Kᵀ (columns past
   // the keys are never unmasked), Vp = V, and the query block's buffers.
   struct Scratch {
@@ -541,13 +695,15 @@ FailureOr<Value> AttentionEmitter::build() {
   };
   auto allocScratch = [&](Value keys) {
     Scratch t;
+    // (No Kᵀ on the decode path.)
     t.kt = alloc({ShapedType::kDynamic, D, kNR * VW},
-                 ValueRange{arith::CeilDivUIOp::create(b, loc, keys, cIdx(kNR * VW))});
+                 ValueRange{arith::SelectOp::create(
+                     b, loc, useDecode, c0, arith::CeilDivUIOp::create(b, loc, keys, cIdx(kNR * VW)))});
     // (V is copied only where its head dim is strided; else read in place.)
     Value vStrided = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, vStr[nb + 1], c1);
     t.vpBuf = alloc({ShapedType::kDynamic, Dv},
                     ValueRange{arith::SelectOp::create(b, loc, vStrided, keys, c0)});
-    t.qs = alloc({BQ, D}, {});
+    t.qs = alloc({BQ, Dp}, {});
     t.sBuf = alloc({BQ, BK}, {});
     t.oBuf = alloc({BQ, Dv}, {});
     t.mBuf = alloc({BQ}, {});
@@ -590,9 +746,11 @@ FailureOr<Value> AttentionEmitter::build() {
 
   // One entry (batch indices, a group's query rows) against the keys
   // [kLo, kHi) (kLo a multiple of BK), query blocks qBegin, qBegin + qStep,
-  // ...: the normalized rows into `out`, or (part) the partials.
-  auto entryBody = [&](Value bi, Value kLo, Value kHi, Value qBegin, Value qStep,
-                       const Scratch &scratch, const Partials *part) {
+  // ...: the normalized rows into `out`, or (part) the partials. With
+  // causal_fill the keys of [fillLo, fillHi) (a superset of [kLo, kHi)) that
+  // the key loop skips are added as fill-scored keys.
+  auto entryBody = [&](Value bi, Value kLo, Value kHi, Value fillLo, Value fillHi, Value qBegin,
+                       Value qStep, const Scratch &scratch, const Partials *part) {
     Value kt = scratch.kt, vpBuf = scratch.vpBuf, qs = scratch.qs, sBuf = scratch.sBuf,
           oBuf = scratch.oBuf, mBuf = scratch.mBuf, lBuf = scratch.lBuf, aBuf = scratch.aBuf;
     Value rowsLast = arith::SubIOp::create(b, loc, rowsTotal, c1);
@@ -627,7 +785,16 @@ FailureOr<Value> AttentionEmitter::build() {
         m2c = contiguousRows(m2, maskET);
       }
 
-      transposeKeys(k2, kStr[nb + 1], kLen, D, kt);
+      // Kᵀ panels for the register tiles (not on the decode path: K is read
+      // in place there, kc).
+      {
+        auto packK = scf::IfOp::create(b, loc, useDecode, /*withElseRegion=*/true);
+        OpBuilder::InsertionGuard g2(b);
+        b.setInsertionPointToStart(&packK.getElseRegion().front());
+        transposeKeys(k2, kStr[nb + 1], kLen, D, kt);
+      }
+      Value kc = contiguousRows(k2, f32);
+      Value kLenLast = arith::SubIOp::create(b, loc, kLen, c1);
       Value qUnit = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, qStr[nb + 1], c1);
       Value q2c = contiguousRows(q2, f32);
       // V is read in place where its head dim is contiguous (rows are
@@ -680,6 +847,11 @@ FailureOr<Value> AttentionEmitter::build() {
           } else {
             scalarRow();
           }
+          // The decode path reads Qs rows as Dp / VW vectors: zeros past D.
+          for (int64_t d = D; d < Dp; ++d) {
+            Value zero = cF(0.0), cd = cIdx(d);
+            memref::StoreOp::create(b, loc, zero, qs, ValueRange{q, cd});
+          }
           memref::StoreOp::create(b, loc, cF(-INFINITY), mBuf, ValueRange{q});
           memref::StoreOp::create(b, loc, cF(0.0), lBuf, ValueRange{q});
           forLoop(c0, cDv, cVW, [&](Value d) {
@@ -721,24 +893,33 @@ FailureOr<Value> AttentionEmitter::build() {
             interior = arith::AndIOp::create(b, loc, interior,
                                              rules.allVisible(b, loc, kb, add(kb, cBK), qoMin, qoMax));
           Value kVecEnd = roundUp(kValid, VW);
-          // S = Qs · Kt[:, kb:kb+BK]
-          forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
-            forLoop(c0, kTileEnd, cIdx(kNR * VW), [&](Value k0) {
-              SmallVector<Value> init(kMR * kNR, splat(0.0));
-              auto acc = fmaTile(
-                  cD, init,
-                  [&](int64_t j, Value d) -> Value {
-                    return vector::LoadOp::create(b,
-                        loc, vecT, kt,
-                        ValueRange{arith::DivUIOp::create(b, loc, add(kbl, k0), cIdx(kNR * VW)), d,
-                                   cIdx(j * VW)});
-                  },
-                  [&](int64_t i, Value d) -> Value {
-                    return memref::LoadOp::create(b, loc, qs, ValueRange{add(q0, cIdx(i)), d});
-                  });
-              storeTile(acc, sBuf, q0, k0);
+          // S = Qs · Kt[:, kb:kb+BK] (register tiles), or on the decode
+          // path Qs · K[kb:kb+BK]ᵀ with K rows read in place.
+          auto sIf = scf::IfOp::create(b, loc, useDecode, /*withElseRegion=*/true);
+          {
+            OpBuilder::InsertionGuard gs(b);
+            b.setInsertionPointToStart(&sIf.getThenRegion().front());
+            decodeScores(kc, qs, sBuf, tq, kbl, kLenLast, kVecEnd, D, Dp);
+            b.setInsertionPointToStart(&sIf.getElseRegion().front());
+            forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
+              forLoop(c0, kTileEnd, cIdx(kNR * VW), [&](Value k0) {
+                SmallVector<Value> init(kMR * kNR, splat(0.0));
+                auto acc = fmaTile(
+                    cD, init,
+                    [&](int64_t j, Value d) -> Value {
+                      return vector::LoadOp::create(b,
+                          loc, vecT, kt,
+                          ValueRange{arith::DivUIOp::create(b, loc, add(kbl, k0), cIdx(kNR * VW)), d,
+                                     cIdx(j * VW)});
+                    },
+                    [&](int64_t i, Value d) -> Value {
+                      return memref::LoadOp::create(b, loc, qs, ValueRange{add(q0, cIdx(i)), d});
+                    });
+                storeTile(acc, sBuf, q0, k0);
+              });
             });
-          });
+
+          }
 
           // Edits and the online softmax, one query row at a time.
           forLoop(c0, tq, c1, [&](Value q) {
@@ -865,35 +1046,50 @@ FailureOr<Value> AttentionEmitter::build() {
             memref::StoreOp::create(b, loc, alpha, aBuf, ValueRange{q});
           });
 
-          // O = alpha O + P · Vp[kb:kb+BK]
-          forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
-            forLoop(c0, cDv, cIdx(kNR * VW), [&](Value dv0) {
-              SmallVector<Value> init;
-              for (int64_t i = 0; i < kMR; ++i) {
-                Value a = bcast(memref::LoadOp::create(b, loc, aBuf, ValueRange{add(q0, cIdx(i))}));
-                for (int64_t j = 0; j < kNR; ++j) {
-                  Value o = vector::LoadOp::create(b, loc, vecT, oBuf,
-                                                     ValueRange{add(q0, cIdx(i)), add(dv0, cIdx(j * VW))});
-                  init.push_back(arith::MulFOp::create(b, loc, o, a));
+          // O = alpha O + P · Vp[kb:kb+BK] (register tiles; on the decode
+          // path one row's output at a time, V rows read in place).
+          auto pvIf = scf::IfOp::create(b, loc, useDecode, /*withElseRegion=*/true);
+          {
+            OpBuilder::InsertionGuard gp(b);
+            b.setInsertionPointToStart(&pvIf.getThenRegion().front());
+            decodePV(vp, sBuf, oBuf, aBuf, tq, kbl, kValid, Dv);
+            b.setInsertionPointToStart(&pvIf.getElseRegion().front());
+            forLoop(c0, rowsEnd, cIdx(kMR), [&](Value q0) {
+              forLoop(c0, cDv, cIdx(kNR * VW), [&](Value dv0) {
+                SmallVector<Value> init;
+                for (int64_t i = 0; i < kMR; ++i) {
+                  Value a = bcast(memref::LoadOp::create(b, loc, aBuf, ValueRange{add(q0, cIdx(i))}));
+                  for (int64_t j = 0; j < kNR; ++j) {
+                    Value o = vector::LoadOp::create(b, loc, vecT, oBuf,
+                                                       ValueRange{add(q0, cIdx(i)), add(dv0, cIdx(j * VW))});
+                    init.push_back(arith::MulFOp::create(b, loc, o, a));
+                  }
                 }
-              }
-              auto acc = fmaTile(
-                  kValid, init,
-                  [&](int64_t j, Value k) -> Value {
-                    return vector::LoadOp::create(b,
-                        loc, vecT, vp, ValueRange{add(kbl, k), add(dv0, cIdx(j * VW))});
-                  },
-                  [&](int64_t i, Value k) -> Value {
-                    return memref::LoadOp::create(b, loc, sBuf, ValueRange{add(q0, cIdx(i)), k});
-                  });
-              storeTile(acc, oBuf, q0, dv0);
+                auto acc = fmaTile(
+                    kValid, init,
+                    [&](int64_t j, Value k) -> Value {
+                      return vector::LoadOp::create(b,
+                          loc, vecT, vp, ValueRange{add(kbl, k), add(dv0, cIdx(j * VW))});
+                    },
+                    [&](int64_t i, Value k) -> Value {
+                      return memref::LoadOp::create(b, loc, sBuf, ValueRange{add(q0, cIdx(i)), k});
+                    });
+                storeTile(acc, oBuf, q0, dv0);
+              });
             });
-          });
+          }
         });
 
-        // (causal_fill runs only unsplit: kLo = 0, kHi = Sk, kStop = kEnd.)
-        if (causalFill)
-          addSkippedFillKeys(*causalFill, kBegin, kStop, Sk, tq, mBuf, lBuf, oBuf, vp, Dv);
+        // causal_fill: the keys of [fillLo, fillHi) outside [kBegin, kStop)
+        // score the fill (unsplit: all of [0, Sk); a chunk: its own keys,
+        // plus those outside the band for the first and the last chunk).
+        if (causalFill) {
+          Value vFull = view2d(vm.getBaseBuffer(), vm.getOffset(), vStr, ivs, Sk, cDv, f32);
+          Value lo0 = minIdx(fillLo, kBegin);
+          Value hi1 = arith::MaxUIOp::create(b, loc, fillHi, kStop);
+          addSkippedFillKeys(*causalFill, lo0, kBegin, kStop, hi1, tq, mBuf, lBuf, oBuf, vFull,
+                             vUnit, Dv);
+        }
 
         if (part) {
           // Flash-decoding: the chunk's m, l and O rows, merged below.
@@ -947,7 +1143,7 @@ FailureOr<Value> AttentionEmitter::build() {
     Value bBegin = mul(group, perTask);
     Value bEnd = minIdx(add(bBegin, perTask), batchTasks);
     forLoop(bBegin, bEnd, c1, [&](Value bi) {
-      entryBody(bi, c0, Sk, qBegin, qStep, scratch, nullptr);
+      entryBody(bi, c0, Sk, c0, Sk, qBegin, qStep, scratch, nullptr);
     });
   };
 
@@ -955,10 +1151,13 @@ FailureOr<Value> AttentionEmitter::build() {
   // the group's heads <= 4 query blocks): the keys are split into chunks
   // across tasks; each task reads its chunk of K/V once for all the rows of
   // one kv group and leaves partial (m, l, O); a second loop merges them.
-  // Not with causal_fill (its skipped keys are added once per row).
-  if (causalFill) {
-    emitFlash();
-  } else {
+  // Only the keys some row may see are split (the band: causal, up to the
+  // last row's diagonal; a sliding window, from the first row's window start
+  // rounded down to BK), so a window layer's tasks all read keys inside its
+  // window. causal_fill: each chunk adds its own skipped keys as fill-scored
+  // keys (exact per chunk, as unsplit; the merge combines them), the first
+  // chunk also those before the band, the last those after it.
+  {
     // Chunks: enough tasks for the machine, at least kDecodeMinChunk keys
     // each, at most kDecodeMaxChunk (a chunk's Kᵀ stays in cache), a
     // multiple of BK. Enough tasks: decodeTasksPerThread x the run-time
@@ -979,14 +1178,22 @@ FailureOr<Value> AttentionEmitter::build() {
       threads = arith::MaxSIOp::create(b, loc, threads, c1);
       targetTasks = mul(threads, cIdx(opt.decodeTasksPerThread));
     }
+    Value bandLo = c0, bandHi = Sk;
+    if (causal) {
+      bandHi = rules.keyEnd(b, loc, add(arith::SubIOp::create(b, loc, Sq, c1), causalOff), Sk);
+      if (rules.window)
+        bandLo = minIdx(mul(arith::DivUIOp::create(b, loc, rules.keyBegin(b, loc, causalOff), cBK), cBK),
+                        bandHi);
+    }
+    Value bandLen = arith::SubIOp::create(b, loc, bandHi, bandLo);
     Value wantChunks = arith::CeilDivUIOp::create(b, loc, targetTasks, entries);
-    Value chunk = arith::CeilDivUIOp::create(b, loc, Sk, wantChunks);
+    Value chunk = arith::CeilDivUIOp::create(b, loc, bandLen, wantChunks);
     chunk = minIdx(arith::MaxUIOp::create(b, loc, chunk, cMin), cMax);
     Value enoughEntries = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, wantChunks, c1);
-    Value allKeys = arith::MaxUIOp::create(b, loc, Sk, cMin); // never 0 (a divisor below)
+    Value allKeys = arith::MaxUIOp::create(b, loc, bandLen, cMin); // never 0 (a divisor below)
     chunk = arith::SelectOp::create(b, loc, enoughEntries, allKeys, chunk);
     chunk = roundUp(chunk, BK);
-    Value chunks = arith::CeilDivUIOp::create(b, loc, Sk, chunk);
+    Value chunks = arith::CeilDivUIOp::create(b, loc, bandLen, chunk);
     // Two statements: the order of the ops must not depend on the host
     // compiler's argument evaluation order (lit tests check it).
     Value twoChunks = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, chunks, cIdx(2));
@@ -1064,12 +1271,19 @@ FailureOr<Value> AttentionEmitter::build() {
       OpBuilder::InsertionGuard g2(b);
       b.setInsertionPointToStart(forall.getBody());
       Value bi = forall.getInductionVars()[0], c = forall.getInductionVars()[1];
-      Value kLo = mul(c, chunk);
-      Value kHi = minIdx(add(kLo, chunk), Sk);
+      Value kLo = add(bandLo, mul(c, chunk));
+      Value kHi = minIdx(add(kLo, chunk), bandHi);
+      Value fillLo = arith::SelectOp::create(
+          b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, c, c0), c0, kLo);
+      Value fillHi = arith::SelectOp::create(
+          b, loc,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, c,
+                                arith::SubIOp::create(b, loc, chunks, c1)),
+          Sk, kHi);
       Scratch scratch = allocScratch(chunk);
       Partials mine = part;
       mine.slot = add(mul(bi, chunks), c);
-      entryBody(bi, kLo, kHi, c0, cBQ, scratch, &mine);
+      entryBody(bi, kLo, kHi, fillLo, fillHi, c0, cBQ, scratch, &mine);
       Value before = memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addi,
                                                  arith::ConstantIntOp::create(b, loc, i32, 1), done,
                                                  ValueRange{bi});
