@@ -23,6 +23,20 @@ same mask), position_ids are Hugging Face generate's (cumsum(mask) - 1, 1 at pad
   3 left-padded     batch 4, past 5, seq 3, items left-padded by 0, 1, 3, 6 (the last one's pads reach
                     into the new tokens)
   4 batch 1         batch 1, past 4, seq 1
+The sliding-window family (mistral: sliding_window WINDOW = 8 < the contexts) has its own sets, with the
+total length (past + seq) below, at and beyond the window (WINDOW_SETS):
+  0 decode below    batch 2, past 5, seq 1 (total 6)
+  1 decode at       batch 2, past 7, seq 1 (total 8 = window: every key still seen)
+  2 decode past it  batch 2, past 8, seq 1 (total 9: key 0 leaves the window)
+  3 decode beyond   batch 2, past 20, seq 1, item 1 left-padded by 3
+  4 chunked prefill batch 2, past 6, seq 5 (total 11: the window cuts inside the new block)
+  5 first step      batch 2, past 0, seq 12, item 1 left-padded by 2 (a prompt longer than the window)
+  6 left-padded     batch 4, past 13, seq 3, left-padded by 0, 1, 3, 6
+  7 batch 1         batch 1, past 9, seq 1
+The window family's exports use export-time past 9 (> window) so that no tracer sees a context that fits the
+window (transformers skips the window pattern there), and its generation golden is also checked against a
+greedy loop over the WithPast wrapper itself (a full cache + the window mask, as the export computes; generate()
+keeps a sliding-window cache instead).
 Compared (test/e2e/past/compare_past.py) at real positions only: logits where mask[:, past:] == 1, the
 present tensors where mask == 1 (along axis 2).
 
@@ -57,6 +71,12 @@ GAP_MIN = 1e-3
 # (batch, past, seq, left pads per item)
 SETS = [(2, 7, 1, [0, 0]), (2, 6, 5, [0, 0]), (2, 0, 6, [0, 2]), (4, 5, 3, [0, 1, 3, 6]), (1, 4, 1, [0])]
 SET_NAMES = ["decode", "chunked_prefill", "first_step", "left_padded", "batch1"]
+WINDOW = 8
+WINDOW_SETS = [(2, 5, 1, [0, 0]), (2, 7, 1, [0, 0]), (2, 8, 1, [0, 0]), (2, 20, 1, [0, 3]), (2, 6, 5, [0, 0]),
+               (2, 0, 12, [0, 2]), (4, 13, 3, [0, 1, 3, 6]), (1, 9, 1, [0])]
+WINDOW_SET_NAMES = ["decode_below_window", "decode_at_window", "decode_past_window", "decode_beyond_window",
+                    "chunked_prefill_across_window", "first_step_longer_than_window", "left_padded_beyond_window",
+                    "batch1_beyond_window"]
 GEN_SETS = OrderedDict([("b1", (1, 5, [0])), ("b4", (4, 7, [0, 2, 3, 5]))])
 
 # family -> (config kwargs, description)
@@ -67,7 +87,10 @@ FAMILIES = OrderedDict([
      "intermediate %d))" % (VOCAB, HIDDEN, LAYERS, HEADS, KV_HEADS, INTER)),
     ("qwen2", "Qwen2ForCausalLM(Qwen2Config(vocab %d, hidden %d, %d layers, %d heads, 1 kv head (MQA), q/k/v "
      "biases))" % (VOCAB, HIDDEN, LAYERS, HEADS)),
+    ("mistral", "MistralForCausalLM(MistralConfig(vocab %d, hidden %d, %d layers, %d heads, %d kv heads (GQA 4:2), "
+     "intermediate %d, sliding_window %d))" % (VOCAB, HIDDEN, LAYERS, HEADS, KV_HEADS, INTER, WINDOW)),
 ])
+WINDOW_FAMILIES = ("mistral",)
 
 # case -> (family, attn_implementation, exporter, rename to past_key_{i} style)
 CASES = OrderedDict([
@@ -80,6 +103,8 @@ CASES = OrderedDict([
     ("llama_dynamo", ("llama", "eager", "dynamo", False)),
     ("llama_sdpa_dynamo", ("llama", "sdpa", "dynamo", False)),
     ("qwen2_renamed", ("qwen2", "sdpa", "ts", True)),
+    ("mistral_window", ("mistral", "eager", "ts", False)),
+    ("mistral_window_sdpa_dynamo", ("mistral", "sdpa", "dynamo", False)),
 ])
 
 
@@ -102,6 +127,13 @@ def make_model(family, impl, init):
                                        initializer_range=init, bos_token_id=None, eos_token_id=None,
                                        pad_token_id=0, attn_implementation=impl)
         m = transformers.LlamaForCausalLM(cfg)
+    elif family == "mistral":
+        cfg = transformers.MistralConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
+                                         num_attention_heads=HEADS, num_key_value_heads=KV_HEADS,
+                                         intermediate_size=INTER, max_position_embeddings=POSITIONS,
+                                         sliding_window=WINDOW, initializer_range=init, bos_token_id=None,
+                                         eos_token_id=None, pad_token_id=0, attn_implementation=impl)
+        m = transformers.MistralForCausalLM(cfg)
     else:
         cfg = transformers.Qwen2Config(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
                                        num_attention_heads=HEADS, num_key_value_heads=1,
@@ -218,8 +250,10 @@ def export(m, exporter, path, in_names, out_names):
     import warnings
     w = (WithPast(m) if exporter == "ts" else WithPast2(m)).eval()
     gen = torch.Generator().manual_seed(7)
-    # export-time shapes: batch 2, past 4, seq 3 (none 0 or 1: torch.export would specialize them)
-    args = step_inputs(m, gen, 2, 4, 3, [0, 0])
+    # export-time shapes: batch 2, past 4, seq 3 (none 0 or 1: torch.export would specialize them); a
+    # sliding-window model is traced with past + seq beyond its window (past 9)
+    window = m.config.model_type in WINDOW_FAMILIES
+    args = step_inputs(m, gen, 2, 9 if window else 4, 3, [0, 0])
     layers = kv_dims(m)[0]
     assert exporter == "ts" or layers == 2, "WithPast2 spells out 2 layers"
     if exporter == "ts":
@@ -348,7 +382,8 @@ def build_case(name, scale_of):
     gen = torch.Generator().manual_seed(seed_of(name) + 1)
     w = WithPast(m).eval()
     sets_info, ort_sets = [], []
-    for k, (batch, past, seq, pads) in enumerate(SETS):
+    sets, set_names = (WINDOW_SETS, WINDOW_SET_NAMES) if family in WINDOW_FAMILIES else (SETS, SET_NAMES)
+    for k, (batch, past, seq, pads) in enumerate(sets):
         inputs = step_inputs(m, gen, batch, past, seq, pads)
         with torch.no_grad():
             outputs = list(w(*inputs))
@@ -364,7 +399,7 @@ def build_case(name, scale_of):
             f = os.path.join(set_dir, "expected", n.replace("/", "_") + ".npy")
             save(f, t.numpy())
             outs.append(OrderedDict([("name", n), ("file", rel(f)), ("dtype", "f32"), ("shape", list(t.shape))]))
-        sets_info.append(OrderedDict([("set", k), ("what", SET_NAMES[k]), ("batch", batch), ("past", past),
+        sets_info.append(OrderedDict([("set", k), ("what", set_names[k]), ("batch", batch), ("past", past),
                                       ("seq", seq), ("left_pads", pads), ("dir", rel(set_dir)),
                                       ("inputs", ins), ("outputs", outs)]))
         ort_sets.append((inputs, outputs, past, seq, inputs[1]))
@@ -419,6 +454,25 @@ def greedy_golden(m, gen, batch, prompt, pads):
     return ids, mask, tokens, float(gaps.min()), distinct
 
 
+def wrapper_greedy(m, ids, mask, n):
+    """Greedy decoding through the WithPast wrapper (full cache, the exported mask), step by step."""
+    layers, kvh, hd = kv_dims(m)
+    w = WithPast(m).eval()
+    batch = ids.shape[0]
+    past = [torch.zeros(batch, kvh, 0, hd) for _ in range(2 * layers)]
+    cur, toks = ids, []
+    for _ in range(n):
+        pos = hf_positions(mask)[:, -cur.shape[1]:]
+        with torch.no_grad():
+            o = w(cur, mask, pos, *past)
+        nxt = o[0][:, -1].argmax(-1, keepdim=True)
+        toks.append(nxt)
+        past = list(o[1:])
+        cur = nxt
+        mask = torch.cat([mask, torch.ones(batch, 1, dtype=mask.dtype)], 1)
+    return torch.cat(toks, 1)
+
+
 def build_generation(family, scale):
     m = make_model(family, "eager", scale)
     gen = torch.Generator().manual_seed(seed_of("gen-" + family))
@@ -432,6 +486,9 @@ def build_generation(family, scale):
             o2 = m2.generate(input_ids=ids, attention_mask=mask, do_sample=False, max_new_tokens=NEW_TOKENS,
                              min_new_tokens=NEW_TOKENS, pad_token_id=0, eos_token_id=None)
         same = bool((o2[:, prompt:] == tokens).all())
+        if family in WINDOW_FAMILIES:
+            # generate() keeps a sliding-window cache; the export a full cache + the window mask
+            same = same and bool((wrapper_greedy(m, ids, mask, NEW_TOKENS) == tokens).all())
         results[key] = (ids, mask, tokens, gap, distinct, same)
     return results
 
@@ -485,7 +542,7 @@ def main():
         else:
             sys.exit("%s: no initializer_range gives a usable generation golden" % fam)
         scale_of[fam] = scale
-        if not args.no_generate and fam in ("gpt2", "llama"):
+        if not args.no_generate and fam in ("gpt2", "llama") + WINDOW_FAMILIES:
             write_generation(fam, scale, res)
     for n in names:
         build_case(n, scale_of)

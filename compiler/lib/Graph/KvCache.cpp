@@ -25,6 +25,19 @@
 // "past_sequence_length" (i64, rank 0) is appended, the present outputs are
 // removed and the top-level "kv_cache" object lists the pairs.
 //
+// An Optimum merged decoder (decoder_model_merged.onnx: a bool input
+// `use_cache_branch` choosing, through an ONNX If = scf.if, between the
+// with-past graph (then) and the no-past graph (else)) is compiled with
+// `use_cache_branch` fixed to true: the in-place cache always holds a past
+// (of P >= 0 positions, empty on the first call), which is what the with-past
+// branch reads. The input is removed, every scf.if on it is replaced by its
+// then branch, and the result is the plain with-past graph above. This is
+// exactly the merged model at use_cache_branch = true; it equals the no-past
+// branch at P = 0 only as far as the export's with-past graph handles an
+// empty past (Optimum's and ours do: test/e2e/merged_decoder_kv_cache.test
+// checks P = 0 against the no-past branch). An If that stays between a
+// present output and its past (another condition) is refused.
+//
 // It runs last in the graph pipeline, after fusion (the attention then sees
 // exactly the plain with-past graph) and after the last canonicalization, so
 // that the run-time check marker survives until attn-lower-to-linalg folds
@@ -36,11 +49,13 @@
 #include "attn/Compiler/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Regex.h"
+#include "mlir/IR/Matchers.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_KVCACHEPASS
@@ -53,6 +68,24 @@ using namespace mlir::attn;
 namespace {
 
 constexpr llvm::StringLiteral kPastLengthName = "past_sequence_length";
+constexpr llvm::StringLiteral kUseCacheName = "use_cache_branch";
+
+/// Replaces `op` by the ops of one of its branches (the yielded values take
+/// the place of its results).
+void inlineBranch(scf::IfOp op, bool thenBranch) {
+  Region &region = thenBranch ? op.getThenRegion() : op.getElseRegion();
+  if (region.empty()) { // no else region: the op has no results
+    op->erase();
+    return;
+  }
+  Block &block = region.front();
+  auto yield = cast<scf::YieldOp>(block.getTerminator());
+  SmallVector<Value> values(yield.getOperands());
+  op->getBlock()->getOperations().splice(Block::iterator(op), block.getOperations(),
+                                         block.begin(), Block::iterator(yield));
+  op->replaceAllUsesWith(values);
+  op->erase();
+}
 
 /// The present output name paired with a past input name, or "" when the
 /// name is not a past K/V name of the ABI.
@@ -99,6 +132,69 @@ struct KvCachePass : attn::impl::KvCachePassBase<KvCachePass> {
       signalPassFailure();
   }
 
+  /// Optimum's merged decoder: fixes the input `use_cache_branch` to true
+  /// (see the file comment), inlines the then branch of every scf.if on it
+  /// and removes the input.
+  template <typename NameOf>
+  LogicalResult resolveMergedDecoder(func::FuncOp fn, llvm::json::Array &ins, NameOf nameOf) {
+    std::optional<unsigned> idx;
+    for (auto [i, v] : llvm::enumerate(ins))
+      if (nameOf(v) == kUseCacheName)
+        idx = i;
+    if (!idx)
+      return success();
+    BlockArgument arg = fn.getArgument(*idx);
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    if (!type || !type.getElementType().isInteger(1) || !type.hasStaticShape() ||
+        type.getNumElements() != 1)
+      return error("input '" + Twine(kUseCacheName) + "' (a merged decoder's branch flag) must be " +
+                   "one bool");
+    OpBuilder b(&getContext());
+    Block &entry = fn.getBody().front();
+    b.setInsertionPointToStart(&entry);
+    Location loc = fn.getLoc();
+    Value yes = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1);
+    Value yesTensor;
+    for (OpOperand &use : llvm::make_early_inc_range(arg.getUses())) {
+      if (auto ex = dyn_cast<tensor::ExtractOp>(use.getOwner())) {
+        ex.getResult().replaceAllUsesWith(yes);
+        ex->erase();
+        continue;
+      }
+      if (!yesTensor)
+        yesTensor = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(type, true));
+      use.set(yesTensor);
+    }
+    // Every If on the (now constant) flag takes its then branch; nested
+    // ones are reached after their parent is inlined.
+    for (bool changed = true; changed;) {
+      changed = false;
+      scf::IfOp found;
+      fn.walk([&](scf::IfOp op) {
+        if (matchPattern(op.getCondition(), m_One())) {
+          found = op;
+          return WalkResult::interrupt();
+        }
+        return WalkResult::advance();
+      });
+      if (found) {
+        inlineBranch(found, /*thenBranch=*/true);
+        changed = true;
+      }
+    }
+    // What only the dropped branches read.
+    for (Operation *op = entry.getTerminator()->getPrevNode(); op;) {
+      Operation *prev = op->getPrevNode();
+      if (isOpTriviallyDead(op))
+        op->erase();
+      op = prev;
+    }
+    if (failed(fn.eraseArgument(*idx)))
+      return error("cannot remove the input '" + Twine(kUseCacheName) + "'");
+    ins.erase(ins.begin() + *idx);
+    return success();
+  }
+
   LogicalResult run() {
     ModuleOp module = getOperation();
     if (maxLen <= 0)
@@ -137,6 +233,8 @@ struct KvCachePass : attn::impl::KvCachePassBase<KvCachePass> {
     };
     if (sig.getObject("kv_cache"))
       return error("the model already has an in-place KV cache");
+    if (failed(resolveMergedDecoder(fn, *ins, nameOf)))
+      return failure();
 
     // Pair the past inputs with the present outputs by name.
     llvm::StringMap<unsigned> outputIndex;
@@ -167,6 +265,12 @@ struct KvCachePass : attn::impl::KvCachePassBase<KvCachePass> {
                    "past_key_{i} / past_value_{i}); export it with its past");
 
     auto ret = cast<func::ReturnOp>(fn.getBody().back().getTerminator());
+    // A present still chosen by an If (one this pass does not resolve).
+    for (Cache &c : caches)
+      if (auto r = dyn_cast<OpResult>(ret.getOperand(c.result)); r && isa<scf::IfOp>(r.getOwner()))
+        return error("output '" + c.output + "' is chosen by an ONNX If at run time (a merged " +
+                     "decoder whose condition is not the input '" + kUseCacheName +
+                     "'); compile the with-past export instead");
     // Check the shapes and find each present's concat.
     for (Cache &c : caches) {
       BlockArgument arg = fn.getArgument(c.arg);
