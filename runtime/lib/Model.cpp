@@ -79,6 +79,9 @@ struct attn_model {
   RunExFn runEx = nullptr;
   /// The signature's "checks": message templates by check index.
   std::vector<std::string> checks;
+  /// A --kv-cache library's "past_length_input" (a rank-0 i64 input), by
+  /// index into `inputs`; -1 if none.
+  int64_t pastLengthInput = -1;
   /// Compiled CPU models run their parallel loops on OpenMP (libomp, a
   /// dependency of the library); the runtime's thread count is applied
   /// through it before every run.
@@ -241,6 +244,17 @@ static attn_status parseSignature(attn_model &model) {
       specs.push_back(std::move(spec));
     }
   }
+  // The past length of a --kv-cache library: a negative one is invalid
+  // input, refused before the run (the model's own check would only say
+  // "context full"). Generate.cpp validates the rest of "kv_cache".
+  if (const JsonValue *kv = root.get("kv_cache"))
+    if (const JsonValue *past = kv->get("past_length_input"))
+      if (past->kind == JsonValue::String)
+        for (size_t i = 0; i < model.inputs.size(); ++i)
+          if (model.inputs[i].name == past->string &&
+              model.inputs[i].dtype == ATTN_I64 &&
+              model.inputs[i].rank() == 0)
+            model.pastLengthInput = static_cast<int64_t>(i);
   return ATTN_OK;
 }
 
@@ -639,6 +653,16 @@ static attn_status validateInputs(const attn_model &model,
                          name, d, dimName.c_str(),
                          static_cast<long long>(b.size), origin.c_str(),
                          static_cast<long long>(got)));
+    }
+    if (static_cast<int64_t>(i) == model.pastLengthInput && t.data) {
+      int64_t past;
+      std::memcpy(&past, t.data, sizeof(past));
+      if (past < 0)
+        return fail(ATTN_ERR_INVALID_ARGUMENT,
+                    format("input '%s': the past sequence length is %lld; it "
+                           "must be >= 0 (the number of tokens already in "
+                           "the cache)",
+                           name, static_cast<long long>(past)));
     }
   }
   return ATTN_OK;

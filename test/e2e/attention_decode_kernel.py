@@ -15,13 +15,13 @@ as --kv-cache makes), and batches whose kv entries alone make enough tasks
 """
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 
+from attention_kernel_common import compare, compile_and_run
+
 attnc, attn_run, tmp = sys.argv[1:4]
-EXTRA = os.environ.get("ATTNC_FLAGS", "").split()
 os.makedirs(tmp, exist_ok=True)
 F32_MIN = float(np.finfo(np.float32).min)
 
@@ -131,7 +131,6 @@ for ci, (name, B, Hq, Hkv, Sq, Sk, D, a, mkind, cache, perms) in enumerate(CASES
                 '    return %%0 : %s\n  }\n}\n'
                 % (text, args, ty(qst), body, kk, vv, mpart, ", ".join(attrs), ty(qst), ty(kst),
                    ty(kst), ty(qst), ty(qst)))
-    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"] + EXTRA)
     rng = np.random.default_rng(100 + ci)
     x = {n: (rng.standard_normal(s) * 2).astype(np.float32) for n, s, _ in inputs if n != "m"}
     if mkind:
@@ -145,21 +144,12 @@ for ci, (name, B, Hq, Hkv, Sq, Sk, D, a, mkind, cache, perms) in enumerate(CASES
             x["m"] = keep.astype(np.int64).reshape(mshape)
         else:
             x["m"] = np.where(keep, 0.0, -np.inf).astype(np.float32).reshape(mshape)
-    cmd = [attn_run, base + ".so", "--output-dir", base + ".out"]
-    for n, arr in x.items():
-        np.save("%s.%s.npy" % (base, n), arr)
-        cmd += ["--input", "%s=%s.%s.npy" % (n, base, n)]
-    subprocess.check_call(cmd, stdout=subprocess.DEVNULL)
+    got = compile_and_run(attnc, attn_run, base, x)
     lg = (lambda t: t.transpose(0, 2, 1, 3)) if perms else (lambda t: t)
     q = lg(x["q"]).astype(np.float64)
     k, v = (lg(x[n][:, :, :Sk] if cache else x[n]).astype(np.float64) for n in "kv")
     ref = reference(q, k, v, x["m"] if mkind else None, mkind, scale, a, Sq, Sk)
-    got = lg(np.load(base + ".out/out.npy")).astype(np.float64)
-    nan_ok = got.shape == ref.shape and np.array_equal(np.isnan(got), np.isnan(ref))
-    fin = ~np.isnan(ref)
-    err = np.abs(got[fin] - ref[fin]).max() / max(1.0, np.abs(ref[fin]).max()) \
-        if nan_ok and fin.any() else 0.0
-    ok = nan_ok and err <= 1e-4
+    ok, line = compare(name, lg(got), ref)
     failed += not ok
-    print("%s: err %.2e%s %s" % (name, err, "" if nan_ok else " NaN mismatch", "PASS" if ok else "FAIL"))
+    print(line)
 sys.exit(1 if failed else 0)

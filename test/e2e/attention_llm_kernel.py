@@ -12,13 +12,13 @@ flags come from ATTNC_FLAGS (e.g. --mcpu=x86-64-v3).
 """
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 
+from attention_kernel_common import compare, compile_and_run
+
 attnc, attn_run, tmp = sys.argv[1:4]
-EXTRA = os.environ.get("ATTNC_FLAGS", "").split()
 os.makedirs(tmp, exist_ok=True)
 
 # name: B, Hq, Hkv, Sq, Sk, D, attrs (dict), mask (None | (shape)), perms, amplitude
@@ -110,26 +110,17 @@ for ci, (name, B, Hq, Hkv, Sq, Sk, D, a, mshape, perms, amp) in enumerate(CASES)
                 '    return %%0 : %s\n  }\n}\n'
                 % (text, args, ty(qst), mpart, ", ".join(attrs), ty(qst), ty(kst), ty(kst), ty(qst),
                    ty(qst)))
-    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"] + EXTRA)
     rng = np.random.default_rng(ci)
     x = {n: (rng.standard_normal(s) * amp).astype(np.float32) for n, s in inputs}
     if mshape:
         m = rng.standard_normal(mshape).astype(np.float32)
         m[rng.random(mshape) < 0.2] = -np.inf
         x["m"] = m
-    cmd = [attn_run, base + ".so", "--output-dir", base + ".out"]
-    for n, arr in x.items():
-        np.save("%s.%s.npy" % (base, n), arr)
-        cmd += ["--input", "%s=%s.%s.npy" % (n, base, n)]
-    subprocess.check_call(cmd, stdout=subprocess.DEVNULL)
+    got = compile_and_run(attnc, attn_run, base, x)
     lg = (lambda t: t.transpose(0, 2, 1, 3)) if perms else (lambda t: t)
     q, k, v = (lg(x[n]).astype(np.float64) for n in "qkv")
     ref = reference(q, k, v, x["m"].astype(np.float64) if mshape else None, scale, a, Sq, Sk)
-    got = lg(np.load(base + ".out/out.npy")).astype(np.float64)
-    nan_ok = np.array_equal(np.isnan(got), np.isnan(ref))
-    fin = ~np.isnan(ref)
-    err = np.abs(got[fin] - ref[fin]).max() / max(1.0, np.abs(ref[fin]).max()) if fin.any() else 0.0
-    ok = got.shape == ref.shape and nan_ok and err <= 1e-4
+    ok, line = compare(name, lg(got), ref)
     failed += not ok
-    print("%s: err %.2e%s %s" % (name, err, "" if nan_ok else " NaN mismatch", "PASS" if ok else "FAIL"))
+    print(line)
 sys.exit(1 if failed else 0)

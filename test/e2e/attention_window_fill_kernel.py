@@ -18,13 +18,13 @@ flags come from ATTNC_FLAGS.
 """
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 
+from attention_kernel_common import compare, compile_and_run
+
 attnc, attn_run, tmp = sys.argv[1:4]
-EXTRA = os.environ.get("ATTNC_FLAGS", "").split()
 os.makedirs(tmp, exist_ok=True)
 F = float(np.finfo(np.float32).min)
 
@@ -98,7 +98,6 @@ for ci, (name, B, Hq, Hkv, Sq, Sk, D, a, mshape, pad) in enumerate(CASES):
                 '    return %%0 : %s\n  }\n}\n'
                 % (text, args, ty(qs), mpart, ", ".join(attrs), ty(qs), ty(ks), ty(ks), ty(qs),
                    ty(qs)))
-    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"] + EXTRA)
     rng = np.random.default_rng(100 + ci)
     x = {n: (rng.standard_normal(s) * 2.0).astype(np.float32) for n, s in inputs}
     if mshape:
@@ -109,17 +108,10 @@ for ci, (name, B, Hq, Hkv, Sq, Sk, D, a, mshape, pad) in enumerate(CASES):
         for b in range(B):
             m[b, ..., :pad[b]] = F
         x["m"] = m
-    cmd = [attn_run, base + ".so", "--output-dir", base + ".out"]
-    for n, arr in x.items():
-        np.save("%s.%s.npy" % (base, n), arr)
-        cmd += ["--input", "%s=%s.%s.npy" % (n, base, n)]
-    subprocess.check_call(cmd, stdout=subprocess.DEVNULL)
+    got = compile_and_run(attnc, attn_run, base, x)
     q, k, v = (x[n].astype(np.float64) for n in "qkv")
     ref = reference(q, k, v, x["m"].astype(np.float64) if mshape else None, scale, a, Sq, Sk)
-    got = np.load(base + ".out/out.npy").astype(np.float64)
-    ok = got.shape == ref.shape and not np.isnan(got).any()
-    err = np.abs(got - ref).max() / max(1.0, np.abs(ref).max()) if ok else float("inf")
-    ok = ok and err <= 1e-4
+    ok, line = compare(name, got, ref)  # ref has no NaN: a NaN in got fails
     failed += not ok
-    print("%s: err %.2e %s" % (name, err, "PASS" if ok else "FAIL"))
+    print(line)
 sys.exit(1 if failed else 0)

@@ -31,6 +31,9 @@ import time
 import numpy as np
 
 DATA = "/usr/share/libonnx-testdata/data/node"
+# Expected outputs regenerated from onnx.reference where the packaged data is wrong
+# (corrected/gen_corrected.py says which and why): corrected/<test>/<data set>/output_<i>.npy.
+CORRECTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corrected")
 ATOL = 1e-5
 RTOL = 1e-3
 
@@ -396,6 +399,9 @@ def run_test(name, args):
                 oname = sig_out[i]
             if sig_dtype.get(("out", oname)) == "bf16" and odtype == UINT16:
                 ref, odtype = _bf16_to_f32(ref), BFLOAT16  # as for the inputs above
+            fixed = os.path.join(CORRECTED, name, os.path.basename(sdir), "output_%d.npy" % i)
+            if os.path.exists(fixed):
+                ref = np.load(fixed)
             f = os.path.join(odir, sanitize(oname) + ".npy")
             if not os.path.exists(f):
                 return result("FAIL", "%soutput %s: attn-run wrote no %s" % (tag, oname, f))

@@ -61,8 +61,10 @@
  *                  "caches": [{"input": "past_key_values.0.key",
  *                              "output": "present.0.key"}, ...]}
  * ("output" names the present output the cache replaces; those outputs are
- * not in "outputs"). P < 0 or P + seq > N fails the check "context full: {a}
- * of {b} tokens" before anything is written. An input whose signature dim
+ * not in "outputs"). P + seq > N fails the check "context full: {a} of {b}
+ * tokens" before anything is written; the runtime refuses P < 0 before the
+ * run ("input 'past_sequence_length': the past sequence length is P; it must
+ * be >= 0"), and the model's own check still stops it if called directly. An input whose signature dim
  * has the name of the presents' sequence dim (attention_mask [batch, total])
  * must be P + seq long there (a run-time check naming the input). Every other
  * input is read only.
