@@ -1,6 +1,7 @@
 //===- ShapeInference.cpp - shape rules ------------------------------------===//
 #include "attn/Dialect/ShapeInference.h"
 
+#include "mlir/Dialect/Traits.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -10,24 +11,18 @@ using namespace mlir;
 
 std::optional<SmallVector<int64_t>>
 attn::broadcastShapes(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
-  size_t rank = std::max(a.size(), b.size());
-  SmallVector<int64_t> out(rank);
+  SmallVector<int64_t> out;
+  if (!OpTrait::util::getBroadcastedShape(a, b, out))
+    return std::nullopt;
+  // MLIR's rule (TensorFlow's) makes `?` against a static 0 dynamic; numpy
+  // broadcasting makes it 0 (the `?` must be 1 or 0 at run time), and the
+  // inferred types of attn ops have always said 0: keep that.
+  size_t rank = out.size();
   for (size_t i = 0; i < rank; ++i) {
     int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    if (da == 1) {
-      out[i] = db;
-    } else if (db == 1) {
-      out[i] = da;
-    } else if (ShapedType::isDynamic(da)) {
-      out[i] = db; // db is dynamic or static > 1: the result takes db.
-    } else if (ShapedType::isDynamic(db)) {
-      out[i] = da;
-    } else if (da == db) {
-      out[i] = da;
-    } else {
-      return std::nullopt;
-    }
+    if ((da == 0 && ShapedType::isDynamic(db)) || (db == 0 && ShapedType::isDynamic(da)))
+      out[i] = 0;
   }
   return out;
 }

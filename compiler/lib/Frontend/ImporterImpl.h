@@ -6,21 +6,25 @@
 // into attn-dialect ops appended to the body of the model function. Beside the
 // SSA values it keeps two side tables:
 //
-//  * dim symbols: every dynamic dim of a value may carry a symbol id; equal
-//    ids mean equal runtime sizes. Graph input dim_params give named symbols,
-//    other dynamic dims get anonymous ones on demand. They let Reshape(x,
-//    concat(shape(x)[0], ...)) keep "the same dim as x" and name output dims in
-//    the signature.
+//  * dim symbols: every dynamic dim of a value may carry a symbol, a
+//    SymbolicDim "dim i of value v" (Support/SymbolicShape.h, the facility the
+//    graph passes use too); equal symbols mean equal runtime sizes. Graph
+//    input dim_params give named symbols (the first input dim with the name),
+//    other dynamic dims are their own symbol unless an op's rule says which
+//    dim they equal. They let Reshape(x, concat(shape(x)[0], ...)) keep "the
+//    same dim as x" and name output dims in the signature.
 //  * shape values: for small integer tensors (rank <= 1), what is known about
-//    each element: a constant, "equals symbolic dim s", or nothing. Shape
-//    subgraphs (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) are
-//    evaluated on these; fully known results become constants.
+//    each element, as a SymbolicDim: a constant, "equals dim symbol s", or
+//    nothing. Shape subgraphs (Shape -> Gather -> Unsqueeze -> Concat ->
+//    Reshape) are evaluated on these with SymbolicShape's rules (dimfold::,
+//    broadcastDims, sliceLength); fully known results become constants.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_COMPILER_LIB_FRONTEND_IMPORTERIMPL_H
 #define ATTN_COMPILER_LIB_FRONTEND_IMPORTERIMPL_H
 
 #include "attn/Compiler/Frontend/OnnxImporter.h"
+#include "Support/SymbolicShape.h"
 #include "attn/Dialect/AttnDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -92,27 +96,13 @@ constexpr int64_t kMaxShapeValueElements = 16;
 // Shape values
 //===----------------------------------------------------------------------===//
 
-/// What is known about one element of a small integer tensor.
-struct DimValue {
-  std::optional<int64_t> value; ///< The element is this constant.
-  int64_t sym = 0;              ///< Nonzero: the element equals this dim symbol.
-
-  static DimValue cst(int64_t v) { return {v, 0}; }
-  static DimValue symbol(int64_t s) { return {std::nullopt, s}; }
-  static DimValue unknown() { return {std::nullopt, 0}; }
-  bool isConstant() const { return value.has_value(); }
-  bool operator==(const DimValue &o) const {
-    return value == o.value && sym == o.sym;
-  }
-};
-using ShapeValue = SmallVector<DimValue, 4>;
+/// What is known about a dim, or about one element of a small integer
+/// tensor, is a SymbolicDim (Support/SymbolicShape.h): a constant, "equals
+/// dim `idx` of value `arg`" (a dim symbol), or nothing.
+using ShapeValue = SmallVector<SymbolicDim, 4>;
 
 /// Whether every element is a known constant.
-bool isFullyKnown(ArrayRef<DimValue> dims);
-
-/// Numpy broadcast of dim lists (right-aligned), keeping symbols where the
-/// result provably equals an operand's dim.
-ShapeValue broadcastDimValues(ArrayRef<ShapeValue> operands);
+bool isFullyKnown(ArrayRef<SymbolicDim> dims);
 
 //===----------------------------------------------------------------------===//
 // GraphImporter
@@ -233,18 +223,20 @@ public:
   // Dim symbols and shape values
   //===--------------------------------------------------------------------===//
 
-  /// A new symbol; `name` non-empty for ONNX dim_params (then unique per name).
-  int64_t getSymbol(llvm::StringRef name = "");
-  /// The ONNX name of a symbol ("" for anonymous ones).
-  llvm::StringRef symbolName(int64_t sym) const;
-  /// The symbol of dynamic dim `i` of `v` (created on demand); 0 for static.
-  int64_t dimSymbol(Value v, int64_t i);
-  /// Every dim of `v` as a DimValue (static dims as constants).
+  /// The dim symbol of ONNX dim_param `name`: the first graph input dim with
+  /// that name (`dim` when there is none yet).
+  SymbolicDim namedSymbol(llvm::StringRef name, SymbolicDim dim);
+  /// The ONNX name of a dim symbol ("" for anonymous ones).
+  llvm::StringRef symbolName(const SymbolicDim &sym) const;
+  /// The symbol of dynamic dim `i` of `v` (dim `i` of `v` itself unless
+  /// recorded otherwise); unknown for a static dim.
+  SymbolicDim dimSymbol(Value v, int64_t i);
+  /// Every dim of `v` as a SymbolicDim (static dims as constants).
   ShapeValue dimsOf(Value v);
   /// Records the symbols of `v`'s dynamic dims from `dims`.
-  void setDims(Value v, ArrayRef<DimValue> dims);
+  void setDims(Value v, ArrayRef<SymbolicDim> dims);
   /// The ranked tensor type with `dims` (non-constant dims dynamic).
-  static RankedTensorType tensorType(ArrayRef<DimValue> dims, Type elt);
+  static RankedTensorType tensorType(ArrayRef<SymbolicDim> dims, Type elt);
   /// Copies dim symbols from `from` to `to` (same rank).
   void copyDims(Value to, Value from);
   /// Result dims of numpy broadcasting of `operands`, symbols included.
@@ -253,7 +245,7 @@ public:
   /// The shape value of `v` when `v` is a small integer tensor we track.
   std::optional<ShapeValue> shapeValue(Value v);
   /// Records a shape value for `v` (ignored when `v` is not trackable).
-  void setShapeValue(Value v, ArrayRef<DimValue> elems);
+  void setShapeValue(Value v, ArrayRef<SymbolicDim> elems);
   /// Whether `type` is a tensor whose shape value we track.
   static bool isShapeValueType(Type type);
   /// The value as int64 when it is a fully known integer tensor (any size).
@@ -263,7 +255,7 @@ public:
 
   /// Materializes a fully known shape value as a constant of `type`, or
   /// returns null when `elems` is not fully known.
-  Value materializeIfKnown(RankedTensorType type, ArrayRef<DimValue> elems);
+  Value materializeIfKnown(RankedTensorType type, ArrayRef<SymbolicDim> elems);
 
   /// One dim of a shape to build: a constant, or the product of dims
   /// [begin, end) of the importer's `src` value.
@@ -277,7 +269,7 @@ public:
   /// `dims` (constants where static, -1 for a single unknown dim, otherwise
   /// attn.shape/attn.reduce/attn.concat computing it from `src`).
   Value buildShapeTensor(Value src, ArrayRef<DimSource> dims);
-  /// The result dims described by `dims` as DimValues.
+  /// The result dims described by `dims` as SymbolicDims.
   ShapeValue dimsFromSources(Value src, ArrayRef<DimSource> dims);
   /// attn.reshape of `src` to the dims described by `dims`.
   Value reshapeTo(Value src, ArrayRef<DimSource> dims);
@@ -306,8 +298,7 @@ private:
   LogicalResult importInitializerTable();
   LogicalResult importInputs();
   FailureOr<RankedTensorType> importValueType(const onnx::ValueInfoProto &vi,
-                                              llvm::StringRef what,
-                                              ShapeValue *dims);
+                                              llvm::StringRef what);
   LogicalResult sortNodes(SmallVectorImpl<int> &order);
   /// Every attribute's declared type matches the one field it sets.
   LogicalResult checkAttributes();
@@ -360,10 +351,11 @@ private:
   llvm::StringSet<> graphInputNames; // excluding initializers
   SmallVector<int> nodeOrder;        // topological
 
-  // Symbols: index 0 unused.
-  SmallVector<std::string> symbolNames{""};
-  llvm::StringMap<int64_t> namedSymbols;
-  llvm::DenseMap<Value, SmallVector<int64_t, 4>> dimSymbols;
+  // Dim symbols: SymbolicDim::of(value, dim). Named ones (graph input
+  // dim_params) are the first input dim with the name.
+  llvm::StringMap<SymbolicDim> namedSymbols;
+  llvm::DenseMap<std::pair<Value, int64_t>, std::string> symbolNames;
+  llvm::DenseMap<Value, SmallVector<SymbolicDim, 4>> dimSymbols;
   llvm::DenseMap<Value, ShapeValue> shapeValues;
 
   // Graph input dims (for the signature).
@@ -373,7 +365,6 @@ private:
     SmallVector<std::string> dimNames; // "" for static, "?" for unnamed
   };
   SmallVector<InputInfo> inputInfos;
-  SmallVector<ShapeValue> inputDims; // parallel to inputInfos
 
   // Current node.
   const onnx::NodeProto *curNode = nullptr;

@@ -11,8 +11,8 @@ using namespace mlir;
 using namespace mlir::attn;
 using namespace mlir::attn::onnx_import;
 
-bool onnx_import::isFullyKnown(ArrayRef<DimValue> dims) {
-  return llvm::all_of(dims, [](const DimValue &d) { return d.isConstant(); });
+bool onnx_import::isFullyKnown(ArrayRef<SymbolicDim> dims) {
+  return llvm::all_of(dims, [](const SymbolicDim &d) { return d.isStatic(); });
 }
 
 //===----------------------------------------------------------------------===//
@@ -164,7 +164,7 @@ Value GraphImporter::intConstant(RankedTensorType type,
   if (isShapeValueType(type)) {
     ShapeValue elems;
     for (int64_t v : vals)
-      elems.push_back(DimValue::cst(v));
+      elems.push_back(SymbolicDim::fixed(v));
     setShapeValue(c, elems);
   }
   return c;
@@ -191,7 +191,7 @@ Value GraphImporter::reduce(ReduceKind kind, Value x, ArrayRef<int64_t> axes,
     if (!llvm::is_contained(axes, i))
       out.push_back(in[i]);
     else if (keepdims)
-      out.push_back(DimValue::cst(1));
+      out.push_back(SymbolicDim::fixed(1));
   }
   setDims(r, out);
   return r;
@@ -230,34 +230,29 @@ LogicalResult GraphImporter::checkSameElementType(ArrayRef<Value> vals,
 // Dim symbols
 //===----------------------------------------------------------------------===//
 
-int64_t GraphImporter::getSymbol(llvm::StringRef name) {
-  if (!name.empty()) {
-    auto it = namedSymbols.find(name);
-    if (it != namedSymbols.end())
-      return it->second;
-  }
-  symbolNames.push_back(name.str());
-  int64_t id = symbolNames.size() - 1;
-  if (!name.empty())
-    namedSymbols[name] = id;
-  return id;
+SymbolicDim GraphImporter::namedSymbol(llvm::StringRef name, SymbolicDim dim) {
+  auto [it, inserted] = namedSymbols.try_emplace(name, dim);
+  if (inserted && dim.arg)
+    symbolNames[{dim.arg, dim.idx}] = name.str();
+  return it->second;
 }
 
-llvm::StringRef GraphImporter::symbolName(int64_t sym) const {
-  if (sym <= 0 || sym >= (int64_t)symbolNames.size())
+llvm::StringRef GraphImporter::symbolName(const SymbolicDim &sym) const {
+  if (!sym.arg)
     return "";
-  return symbolNames[sym];
+  auto it = symbolNames.find({sym.arg, sym.idx});
+  return it == symbolNames.end() ? llvm::StringRef() : llvm::StringRef(it->second);
 }
 
-int64_t GraphImporter::dimSymbol(Value v, int64_t i) {
+SymbolicDim GraphImporter::dimSymbol(Value v, int64_t i) {
   auto t = cast<RankedTensorType>(v.getType());
   if (i < 0 || i >= t.getRank() || !t.isDynamicDim(i))
-    return 0;
+    return SymbolicDim();
   auto &syms = dimSymbols[v];
   if ((int64_t)syms.size() != t.getRank())
-    syms.assign(t.getRank(), 0);
-  if (!syms[i])
-    syms[i] = getSymbol(); // getSymbol() leaves dimSymbols alone
+    syms.assign(t.getRank(), SymbolicDim());
+  if (!syms[i].arg)
+    syms[i] = SymbolicDim::of(v, i);
   return syms[i];
 }
 
@@ -265,27 +260,27 @@ ShapeValue GraphImporter::dimsOf(Value v) {
   auto t = cast<RankedTensorType>(v.getType());
   ShapeValue dims;
   for (int64_t i = 0; i < t.getRank(); ++i)
-    dims.push_back(t.isDynamicDim(i) ? DimValue::symbol(dimSymbol(v, i))
-                                     : DimValue::cst(t.getDimSize(i)));
+    dims.push_back(t.isDynamicDim(i) ? dimSymbol(v, i)
+                                     : SymbolicDim::fixed(t.getDimSize(i)));
   return dims;
 }
 
-void GraphImporter::setDims(Value v, ArrayRef<DimValue> dims) {
+void GraphImporter::setDims(Value v, ArrayRef<SymbolicDim> dims) {
   auto t = cast<RankedTensorType>(v.getType());
   if ((int64_t)dims.size() != t.getRank())
     return;
   auto &syms = dimSymbols[v];
   if ((int64_t)syms.size() != t.getRank())
-    syms.assign(t.getRank(), 0);
+    syms.assign(t.getRank(), SymbolicDim());
   for (int64_t i = 0; i < t.getRank(); ++i)
-    if (t.isDynamicDim(i) && dims[i].sym)
-      syms[i] = dims[i].sym;
+    if (t.isDynamicDim(i) && dims[i].arg)
+      syms[i] = dims[i];
 }
 
-RankedTensorType GraphImporter::tensorType(ArrayRef<DimValue> dims, Type elt) {
+RankedTensorType GraphImporter::tensorType(ArrayRef<SymbolicDim> dims, Type elt) {
   SmallVector<int64_t> shape;
-  for (const DimValue &d : dims)
-    shape.push_back(d.isConstant() && *d.value >= 0 ? *d.value
+  for (const SymbolicDim &d : dims)
+    shape.push_back(d.isStatic() && d.size >= 0 ? d.size
                                                     : ShapedType::kDynamic);
   return RankedTensorType::get(shape, elt);
 }
@@ -302,43 +297,7 @@ ShapeValue GraphImporter::broadcastDims(ArrayRef<Value> operands) {
   SmallVector<ShapeValue> all;
   for (Value v : operands)
     all.push_back(dimsOf(v));
-  return broadcastDimValues(all);
-}
-
-ShapeValue onnx_import::broadcastDimValues(ArrayRef<ShapeValue> all) {
-  size_t rank = 0;
-  for (const ShapeValue &dims : all)
-    rank = std::max(rank, dims.size());
-  ShapeValue out;
-  for (size_t i = 0; i < rank; ++i) {
-    // State: 1 (nothing seen), constant c > 1, symbol s, or unknown dynamic.
-    DimValue r = DimValue::cst(1);
-    bool unknownDyn = false;
-    for (const ShapeValue &dims : all) {
-      if (i < rank - dims.size())
-        continue;
-      const DimValue &d = dims[i - (rank - dims.size())];
-      if (d.isConstant()) {
-        if (*d.value == 1)
-          continue;
-        r = d; // a static dim > 1 (or 0) decides
-        unknownDyn = false;
-        continue;
-      }
-      if (r.isConstant() && *r.value != 1)
-        continue;
-      if (unknownDyn)
-        continue;
-      if (r.isConstant()) {
-        r = d;
-      } else if (r.sym != d.sym) {
-        r = DimValue::unknown();
-        unknownDyn = true;
-      }
-    }
-    out.push_back(r);
-  }
-  return out;
+  return mlir::attn::broadcastDims(all);
 }
 
 //===----------------------------------------------------------------------===//
@@ -387,7 +346,7 @@ std::optional<ShapeValue> GraphImporter::shapeValue(Value v) {
     if (auto ints = readIntElements(attr)) {
       ShapeValue elems;
       for (int64_t x : *ints)
-        elems.push_back(DimValue::cst(x));
+        elems.push_back(SymbolicDim::fixed(x));
       shapeValues[v] = elems;
       return elems;
     }
@@ -395,7 +354,7 @@ std::optional<ShapeValue> GraphImporter::shapeValue(Value v) {
   return std::nullopt;
 }
 
-void GraphImporter::setShapeValue(Value v, ArrayRef<DimValue> elems) {
+void GraphImporter::setShapeValue(Value v, ArrayRef<SymbolicDim> elems) {
   if (!isShapeValueType(v.getType()) ||
       (int64_t)elems.size() !=
           cast<RankedTensorType>(v.getType()).getNumElements())
@@ -406,8 +365,8 @@ void GraphImporter::setShapeValue(Value v, ArrayRef<DimValue> elems) {
 std::optional<SmallVector<int64_t>> GraphImporter::constantInts(Value v) {
   if (auto sv = shapeValue(v); sv && isFullyKnown(*sv)) {
     SmallVector<int64_t> out;
-    for (const DimValue &d : *sv)
-      out.push_back(*d.value);
+    for (const SymbolicDim &d : *sv)
+      out.push_back(d.size);
     return out;
   }
   if (ElementsAttr attr = constantAttrOf(v))
@@ -435,13 +394,13 @@ std::optional<SmallVector<double>> GraphImporter::constantFloats(Value v) {
 }
 
 Value GraphImporter::materializeIfKnown(RankedTensorType type,
-                                        ArrayRef<DimValue> elems) {
+                                        ArrayRef<SymbolicDim> elems) {
   if (!isFullyKnown(elems) || !type.hasStaticShape() ||
       type.getNumElements() != (int64_t)elems.size())
     return {};
   SmallVector<int64_t> vals;
-  for (const DimValue &d : elems)
-    vals.push_back(*d.value);
+  for (const SymbolicDim &d : elems)
+    vals.push_back(d.size);
   return intConstant(type, vals);
 }
 
@@ -454,25 +413,25 @@ ShapeValue GraphImporter::dimsFromSources(Value src, ArrayRef<DimSource> dims) {
   ShapeValue out;
   for (const DimSource &d : dims) {
     if (d.constant >= 0) {
-      out.push_back(DimValue::cst(d.constant));
+      out.push_back(SymbolicDim::fixed(d.constant));
       continue;
     }
-    int64_t prod = 1;
-    int64_t sym = 0, numDynamic = 0;
+    int64_t prod = 1, numDynamic = 0;
+    SymbolicDim sym;
     for (int64_t i = d.begin; i < d.end; ++i) {
-      if (srcDims[i].isConstant()) {
-        prod *= *srcDims[i].value;
+      if (srcDims[i].isStatic()) {
+        prod *= srcDims[i].size;
       } else {
         ++numDynamic;
-        sym = srcDims[i].sym;
+        sym = srcDims[i];
       }
     }
     if (numDynamic == 0)
-      out.push_back(DimValue::cst(prod));
+      out.push_back(SymbolicDim::fixed(prod));
     else if (numDynamic == 1 && prod == 1)
-      out.push_back(DimValue::symbol(sym));
+      out.push_back(sym);
     else
-      out.push_back(DimValue::unknown());
+      out.push_back(SymbolicDim());
   }
   return out;
 }
@@ -481,16 +440,16 @@ Value GraphImporter::buildShapeTensor(Value src, ArrayRef<DimSource> dims) {
   ShapeValue vals = dimsFromSources(src, dims);
   int64_t numDynamic = 0;
   bool staticNonZero = true;
-  for (const DimValue &d : vals) {
-    if (!d.isConstant())
+  for (const SymbolicDim &d : vals) {
+    if (!d.isStatic())
       ++numDynamic;
-    else if (*d.value == 0)
+    else if (d.size == 0)
       staticNonZero = false;
   }
   if (numDynamic <= 1 && staticNonZero) {
     SmallVector<int64_t> c;
-    for (const DimValue &d : vals)
-      c.push_back(d.isConstant() ? *d.value : -1);
+    for (const SymbolicDim &d : vals)
+      c.push_back(d.isStatic() ? d.size : -1);
     return i64Vector(c);
   }
   // Compute the dynamic entries at runtime.
@@ -502,8 +461,8 @@ Value GraphImporter::buildShapeTensor(Value src, ArrayRef<DimSource> dims) {
     pendingConstants.clear();
   };
   for (auto [d, v] : llvm::zip(dims, vals)) {
-    if (v.isConstant()) {
-      pendingConstants.push_back(*v.value);
+    if (v.isStatic()) {
+      pendingConstants.push_back(v.size);
       continue;
     }
     flush();

@@ -494,7 +494,7 @@ LogicalResult GraphImporter::checkSupportedOps(MLIRContext &ctx, Location loc,
 
 FailureOr<RankedTensorType>
 GraphImporter::importValueType(const onnx::ValueInfoProto &vi,
-                               llvm::StringRef what, ShapeValue *dims) {
+                               llvm::StringRef what) {
   Location loc = UnknownLoc::get(&ctx);
   if (!vi.has_type() ||
       vi.type().value_case() != onnx::TypeProto::kTensorType)
@@ -518,18 +518,12 @@ GraphImporter::importValueType(const onnx::ValueInfoProto &vi,
     if (d.has_dim_value() && d.dim_value() < 0)
       return emitError(loc) << what << " has a negative size "
                             << d.dim_value() << " in dim " << i;
-  ShapeValue out;
-  for (const auto &d : tt.shape().dim()) {
-    if (d.has_dim_value() && d.dim_value() >= 0)
-      out.push_back(DimValue::cst(d.dim_value()));
-    else if (d.has_dim_param() && !d.dim_param().empty())
-      out.push_back(DimValue::symbol(getSymbol(d.dim_param())));
-    else
-      out.push_back(DimValue::symbol(getSymbol()));
-  }
-  if (dims)
-    *dims = out;
-  RankedTensorType type = tensorType(out, elt);
+  // Dim symbols (named by dim_param) are given to the block argument in
+  // import().
+  SmallVector<int64_t> shape;
+  for (const auto &d : tt.shape().dim())
+    shape.push_back(d.has_dim_value() ? d.dim_value() : ShapedType::kDynamic);
+  RankedTensorType type = RankedTensorType::get(shape, elt);
   std::string sizeError = staticSizeError(type);
   if (!sizeError.empty())
     return emitError(loc) << what << ": " << sizeError;
@@ -606,8 +600,7 @@ LogicalResult GraphImporter::importInputs() {
       initializers.erase(vi.name());
     }
     graphInputNames.insert(vi.name());
-    ShapeValue dims;
-    auto type = importValueType(vi, "graph input '" + vi.name() + "'", &dims);
+    auto type = importValueType(vi, "graph input '" + vi.name() + "'");
     if (failed(type))
       return failure();
     InputInfo info{vi.name(), *type, {}};
@@ -621,8 +614,6 @@ LogicalResult GraphImporter::importInputs() {
         info.dimNames.push_back("?");
     }
     inputInfos.push_back(std::move(info));
-    // Remember the dims until the block argument exists (set in import()).
-    inputDims.push_back(std::move(dims));
   }
   // Before IR 4 every initializer had to be listed as a graph input: no
   // intent to override, no warning.
@@ -1142,7 +1133,12 @@ OwningOpRef<ModuleOp> GraphImporter::import() {
   for (auto [i, t] : llvm::enumerate(argTypes)) {
     BlockArgument arg = entry->addArgument(t, argLocs[i]);
     values[inputInfos[i].name] = arg;
-    setDims(arg, inputDims[i]);
+    // Equally named dims (ONNX dim_params) are one symbol: the first.
+    ShapeValue dims = dimsOf(arg);
+    for (auto [d, name] : llvm::enumerate(inputInfos[i].dimNames))
+      if (!name.empty() && name != "?" && !dims[d].isStatic())
+        dims[d] = namedSymbol(name, dims[d]);
+    setDims(arg, dims);
   }
   builder.setInsertionPointToEnd(entry);
 

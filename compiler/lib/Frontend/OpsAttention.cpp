@@ -44,7 +44,7 @@ using namespace mlir::attn::onnx_import;
 namespace {
 using GI = GraphImporter;
 using DS = GI::DimSource;
-using DV = DimValue;
+using DV = SymbolicDim;
 
 //===----------------------------------------------------------------------===//
 // Helpers
@@ -86,7 +86,7 @@ bool sameDim(GI &g, Value a, int64_t i, Value b, int64_t j) {
   int64_t da = dimOf(a, i), db = dimOf(b, j);
   if (!ShapedType::isDynamic(da) || !ShapedType::isDynamic(db))
     return da == db;
-  return g.dimSymbol(a, i) == g.dimSymbol(b, j);
+  return g.dimSymbol(a, i).same(g.dimSymbol(b, j));
 }
 
 /// [B, S, heads*D] -> [B, heads, S, D] (reshape + transpose).
@@ -149,12 +149,12 @@ Value concat(GI &g, ArrayRef<Value> parts, int64_t axis) {
   ShapeValue out = g.dimsOf(parts[0]);
   // The concatenated dim is static or unknown (dimsOf gives static dims).
   if (ShapedType::isDynamic(dimOf(r, axis)))
-    out[axis] = DV::unknown();
+    out[axis] = DV();
   else
-    out[axis] = DV::cst(dimOf(r, axis));
+    out[axis] = DV::fixed(dimOf(r, axis));
   for (int64_t i = 0; i < (int64_t)out.size(); ++i)
-    if (i != axis && !out[i].isConstant() && !ShapedType::isDynamic(dimOf(r, i)))
-      out[i] = DV::cst(dimOf(r, i));
+    if (i != axis && !out[i].isStatic() && !ShapedType::isDynamic(dimOf(r, i)))
+      out[i] = DV::fixed(dimOf(r, i));
   g.setDims(r, out);
   return r;
 }
@@ -208,7 +208,7 @@ Value sliceLast(GI &g, Value x, int64_t start, int64_t end) {
   auto t = cast<RankedTensorType>(x.getType());
   int64_t last = t.getRank() - 1;
   ShapeValue dims = g.dimsOf(x);
-  dims[last] = DV::cst(end - start);
+  dims[last] = DV::fixed(end - start);
   auto type = GI::tensorType(dims, t.getElementType());
   Value r = g.createTyped<SliceOp>(type, x, g.i64Vector({start}),
                                    g.i64Vector({end}), g.i64Vector({last}),
@@ -777,7 +777,7 @@ LogicalResult convertMsAttention(GI &g) {
     return failure();
   {
     ShapeValue d = g.dimsOf(*x);
-    d.back() = DV::cst(total);
+    d.back() = DV::fixed(total);
     g.setDims(proj, d);
   }
   if (bias)

@@ -221,10 +221,14 @@ LogicalResult convertIf(GI &g) {
     // A dim the branches provably share keeps its symbol.
     ShapeValue d0 = g.dimsOf(v0), d1 = g.dimsOf(v1), dims;
     for (auto [a, c] : llvm::zip(d0, d1))
-      dims.push_back(a == c ? a : DimValue::unknown());
+      dims.push_back(a.same(c) ? a : SymbolicDim());
     g.setDims(r, dims);
     auto s0 = g.shapeValue(v0), s1 = g.shapeValue(v1);
-    if (s0 && s1 && *s0 == *s1)
+    // Equal elements: the same constant or symbol, or both unknown.
+    auto sameElem = [](const SymbolicDim &x, const SymbolicDim &y) {
+      return x.same(y) || (!x.known() && !y.known());
+    };
+    if (s0 && s1 && std::equal(s0->begin(), s0->end(), s1->begin(), s1->end(), sameElem))
       g.setShapeValue(r, *s0);
     g.setOutput(i, r);
   }

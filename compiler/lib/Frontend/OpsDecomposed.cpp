@@ -381,7 +381,7 @@ LogicalResult convertGatherND(GI &g) {
     Value ij = g.createInferred<GatherOp>(idx, e.c(j), (uint64_t)(q - 1));
     if (!ij)
       return failure();
-    g.setDims(ij, ArrayRef<DimValue>(g.dimsOf(idx)).drop_back());
+    g.setDims(ij, ArrayRef<SymbolicDim>(g.dimsOf(idx)).drop_back());
     Value wrapped = e.select(e.cmp(CmpPredicate::lt, ij, e.c(0)), e.add(ij, d), ij);
     Value outside = e.cmp(CmpPredicate::lt, wrapped, e.c(0));
     Value beyond = e.cmp(CmpPredicate::ge, wrapped, d);

@@ -17,122 +17,21 @@ using namespace mlir::attn::onnx_import;
 
 namespace {
 using GI = GraphImporter;
-using DV = DimValue;
+using DV = SymbolicDim;
 using FoldFn = DV (*)(ArrayRef<DV>);
 
 //===----------------------------------------------------------------------===//
 // Shape-value folding
 //===----------------------------------------------------------------------===//
 
-bool isCst(const DV &d, int64_t v) { return d.isConstant() && *d.value == v; }
-bool bothCst(ArrayRef<DV> a) { return a[0].isConstant() && a[1].isConstant(); }
-
-DV foldAdd(ArrayRef<DV> a) {
-  if (bothCst(a))
-    return DV::cst(int64_t(uint64_t(*a[0].value) + uint64_t(*a[1].value)));
-  if (isCst(a[0], 0))
-    return a[1];
-  if (isCst(a[1], 0))
-    return a[0];
-  return DV::unknown();
-}
-DV foldSub(ArrayRef<DV> a) {
-  if (bothCst(a))
-    return DV::cst(int64_t(uint64_t(*a[0].value) - uint64_t(*a[1].value)));
-  if (isCst(a[1], 0))
-    return a[0];
-  if (a[0].sym && a[0].sym == a[1].sym)
-    return DV::cst(0);
-  return DV::unknown();
-}
-DV foldMul(ArrayRef<DV> a) {
-  if (bothCst(a))
-    return DV::cst(int64_t(uint64_t(*a[0].value) * uint64_t(*a[1].value)));
-  if (isCst(a[0], 1))
-    return a[1];
-  if (isCst(a[1], 1))
-    return a[0];
-  if (isCst(a[0], 0) || isCst(a[1], 0))
-    return DV::cst(0);
-  return DV::unknown();
-}
-DV foldDiv(ArrayRef<DV> a) {
-  // INT64_MIN / -1 traps on x86: -x (wrapping) instead.
-  if (bothCst(a) && *a[1].value == -1)
-    return DV::cst(int64_t(0 - uint64_t(*a[0].value)));
-  if (bothCst(a) && *a[1].value != 0)
-    return DV::cst(*a[0].value / *a[1].value); // truncates, as ONNX
-  if (isCst(a[1], 1))
-    return a[0];
-  return DV::unknown();
-}
-DV foldMax(ArrayRef<DV> a) {
-  if (bothCst(a))
-    return DV::cst(std::max(*a[0].value, *a[1].value));
-  if (a[0] == a[1])
-    return a[0];
-  return DV::unknown();
-}
-DV foldMin(ArrayRef<DV> a) {
-  if (bothCst(a))
-    return DV::cst(std::min(*a[0].value, *a[1].value));
-  if (a[0] == a[1])
-    return a[0];
-  return DV::unknown();
-}
-DV foldEq(ArrayRef<DV> a) {
-  if (bothCst(a))
-    return DV::cst(*a[0].value == *a[1].value);
-  if (a[0].sym && a[0].sym == a[1].sym)
-    return DV::cst(1);
-  return DV::unknown();
-}
-DV foldLt(ArrayRef<DV> a) {
-  return bothCst(a) ? DV::cst(*a[0].value < *a[1].value) : DV::unknown();
-}
-DV foldLe(ArrayRef<DV> a) {
-  return bothCst(a) ? DV::cst(*a[0].value <= *a[1].value) : DV::unknown();
-}
-DV foldGt(ArrayRef<DV> a) {
-  return bothCst(a) ? DV::cst(*a[0].value > *a[1].value) : DV::unknown();
-}
-DV foldGe(ArrayRef<DV> a) {
-  return bothCst(a) ? DV::cst(*a[0].value >= *a[1].value) : DV::unknown();
-}
-DV foldAnd(ArrayRef<DV> a) {
-  if (isCst(a[0], 0) || isCst(a[1], 0))
-    return DV::cst(0);
-  return bothCst(a) ? DV::cst(1) : DV::unknown();
-}
-DV foldOr(ArrayRef<DV> a) {
-  if ((a[0].isConstant() && *a[0].value) || (a[1].isConstant() && *a[1].value))
-    return DV::cst(1);
-  return bothCst(a) ? DV::cst(0) : DV::unknown();
-}
-int64_t modFloor(int64_t a, int64_t b) {
-  if (b == -1)
-    return 0; // INT64_MIN % -1 traps on x86
-  int64_t r = a % b;
-  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
-}
-DV foldMod(ArrayRef<DV> a) {
-  if (bothCst(a) && *a[1].value != 0)
-    return DV::cst(modFloor(*a[0].value, *a[1].value));
-  return DV::unknown();
-}
-DV foldFMod(ArrayRef<DV> a) {
-  if (bothCst(a) && *a[1].value != 0)
-    return DV::cst(*a[1].value == -1 ? 0 // INT64_MIN % -1 traps on x86
-                                     : *a[0].value % *a[1].value); // C
-  return DV::unknown();
-}
-DV foldWhere(ArrayRef<DV> a) {
-  if (a[0].isConstant())
-    return *a[0].value ? a[1] : a[2];
-  if (a[1] == a[2] && (a[1].isConstant() || a[1].sym))
-    return a[1];
-  return DV::unknown();
-}
+// The rules per op are SymbolicShape's (Support/SymbolicShape.h).
+namespace df = mlir::attn::dimfold;
+constexpr FoldFn foldAdd = df::add, foldSub = df::sub, foldMul = df::mul,
+                 foldDiv = df::div, foldMax = df::max, foldMin = df::min,
+                 foldEq = df::eq, foldLt = df::lt, foldLe = df::le,
+                 foldGt = df::gt, foldGe = df::ge, foldAnd = df::logicalAnd,
+                 foldOr = df::logicalOr, foldMod = df::mod,
+                 foldFMod = df::fmod, foldWhere = df::where;
 
 /// Evaluates `fold` elementwise on the operands' shape values (numpy
 /// broadcasting over rank <= 1); std::nullopt when an operand is not tracked.
@@ -316,7 +215,7 @@ LogicalResult convertNeg(GI &g) {
   if (auto sv = g.shapeValue(*x)) {
     out.emplace();
     for (const DV &d : *sv)
-      out->push_back(d.isConstant() ? DV::cst(-*d.value) : DV::unknown());
+      out->push_back(d.isStatic() ? DV::fixed(-d.size) : DV());
     if (Value c = g.materializeIfKnown(t, *out)) {
       g.setOutput(0, c);
       return success();
@@ -507,11 +406,11 @@ LogicalResult convertCast(GI &g) {
     out.emplace();
     for (const DV &d : *sv) {
       if (elt.isInteger(1))
-        out->push_back(d.isConstant() ? DV::cst(*d.value != 0) : DV::unknown());
+        out->push_back(d.isStatic() ? DV::fixed(d.size != 0) : DV());
       else if (isa<IntegerType>(elt))
         out->push_back(d); // dims survive integer casts
       else
-        out->push_back(d.isConstant() ? d : DV::unknown());
+        out->push_back(d.isStatic() ? d : DV());
     }
     if (Value c = g.materializeIfKnown(rt, *out)) {
       g.setOutput(0, c);

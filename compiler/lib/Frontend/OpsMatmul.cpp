@@ -15,17 +15,17 @@ using namespace mlir::attn::onnx_import;
 
 namespace {
 using GI = GraphImporter;
-using DV = DimValue;
+using DV = SymbolicDim;
 
 /// Result dims of numpy matmul, symbols included.
 ShapeValue matmulDims(GI &g, Value a, Value b) {
   ShapeValue l = g.dimsOf(a), r = g.dimsOf(b);
   bool lhsVec = l.size() == 1, rhsVec = r.size() == 1;
   if (lhsVec)
-    l.insert(l.begin(), DV::cst(1));
+    l.insert(l.begin(), DV::fixed(1));
   if (rhsVec)
-    r.push_back(DV::cst(1));
-  ShapeValue out = broadcastDimValues(
+    r.push_back(DV::fixed(1));
+  ShapeValue out = mlir::attn::broadcastDims(
       {ShapeValue(l.begin(), l.end() - 2), ShapeValue(r.begin(), r.end() - 2)});
   if (!lhsVec)
     out.push_back(l[l.size() - 2]);

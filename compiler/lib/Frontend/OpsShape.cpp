@@ -20,7 +20,7 @@ using namespace mlir::attn::onnx_import;
 
 namespace {
 using GI = GraphImporter;
-using DV = DimValue;
+using DV = SymbolicDim;
 using DS = GraphImporter::DimSource;
 
 Type elementTypeOf(Value v) {
@@ -48,7 +48,7 @@ ShapeValue shapeOperandValue(GI &g, Value v) {
   if (auto sv = g.shapeValue(v))
     return *sv;
   int64_t n = cast<RankedTensorType>(v.getType()).getDimSize(0);
-  return ShapeValue(n, DV::unknown());
+  return ShapeValue(n, DV());
 }
 
 /// Sets `v` (or its constant replacement when fully known) as output #0.
@@ -119,47 +119,6 @@ LogicalResult convertSize(GI &g) {
 // Reshape / Expand / ConstantOfShape / Range
 //===----------------------------------------------------------------------===//
 
-/// The dim that a single -1 entry of a Reshape stands for, when the other
-/// entries and the input's dims (constants and symbols) determine it.
-DV inferMinusOne(ArrayRef<DV> in, ArrayRef<DV> out, size_t negIdx) {
-  int64_t inConst = 1, outConst = 1;
-  SmallVector<int64_t> inSyms;
-  for (const DV &d : in) {
-    if (d.isConstant()) {
-      if (*d.value < 0 || llvm::MulOverflow(inConst, *d.value, inConst))
-        return DV::unknown();
-    } else if (d.sym) {
-      inSyms.push_back(d.sym);
-    } else {
-      return DV::unknown();
-    }
-  }
-  for (size_t j = 0; j < out.size(); ++j) {
-    if (j == negIdx)
-      continue;
-    const DV &d = out[j];
-    if (d.isConstant()) {
-      if (*d.value < 0 || llvm::MulOverflow(outConst, *d.value, outConst))
-        return DV::unknown();
-    } else if (d.sym) {
-      auto it = llvm::find(inSyms, d.sym);
-      if (it == inSyms.end())
-        return DV::unknown();
-      inSyms.erase(it);
-    } else {
-      return DV::unknown();
-    }
-  }
-  if (outConst == 0)
-    return DV::unknown();
-  if (inSyms.empty())
-    return inConst % outConst == 0 ? DV::cst(inConst / outConst)
-                                   : DV::unknown();
-  if (inSyms.size() == 1 && inConst == outConst)
-    return DV::symbol(inSyms[0]);
-  return DV::unknown();
-}
-
 LogicalResult convertReshape(GI &g) {
   auto data = g.requiredInput(0);
   auto shape = g.requiredInput(1);
@@ -175,11 +134,11 @@ LogicalResult convertReshape(GI &g) {
   std::optional<size_t> negIdx;
   bool hasZero = false;
   for (auto [i, e] : llvm::enumerate(entries)) {
-    if (!e.isConstant()) {
-      out.push_back(e.sym ? DV::symbol(e.sym) : DV::unknown());
+    if (!e.isStatic()) {
+      out.push_back(e.arg ? e : DV());
       continue;
     }
-    int64_t v = *e.value;
+    int64_t v = e.size;
     if (v < -1)
       return g.nodeError() << "shape entry " << i << " is " << v
                            << "; only -1 and sizes >= 0 are allowed";
@@ -187,7 +146,7 @@ LogicalResult convertReshape(GI &g) {
       if (negIdx)
         return g.nodeError() << "shape has more than one -1 entry";
       negIdx = i;
-      out.push_back(DV::unknown());
+      out.push_back(DV());
     } else if (v == 0 && !*allowzero) {
       if (i >= in.size())
         return g.nodeError() << "shape entry " << i
@@ -197,23 +156,23 @@ LogicalResult convertReshape(GI &g) {
       out.push_back(in[i]);
     } else {
       hasZero |= v == 0;
-      out.push_back(DV::cst(v));
+      out.push_back(DV::fixed(v));
     }
   }
   if (negIdx && hasZero)
     return g.nodeError() << "shape has both -1 and 0 entries with allowzero=1";
   if (negIdx) {
-    out[*negIdx] = inferMinusOne(in, out, *negIdx);
+    out[*negIdx] = reshapeMinusOne(in, out, *negIdx);
     // A static input whose size the other (constant) entries do not divide.
-    if (!out[*negIdx].isConstant() && isFullyKnown(in)) {
+    if (!out[*negIdx].isStatic() && isFullyKnown(in)) {
       int64_t inCount = 1, others = 1;
       bool known = true;
       for (const DV &d : in)
-        known = known && !llvm::MulOverflow(inCount, *d.value, inCount);
+        known = known && !llvm::MulOverflow(inCount, d.size, inCount);
       for (auto [j, d] : llvm::enumerate(out))
         if (j != *negIdx)
-          known = known && d.isConstant() &&
-                  !llvm::MulOverflow(others, *d.value, others);
+          known = known && d.isStatic() &&
+                  !llvm::MulOverflow(others, d.size, others);
       if (known && (others == 0 || inCount % others != 0))
         return g.nodeError() << "cannot infer the -1 entry of the shape: the "
                                 "input's "
@@ -261,26 +220,26 @@ LogicalResult convertExpand(GI &g) {
   size_t rank = std::max(in.size(), s.size());
   ShapeValue out;
   for (size_t i = 0; i < rank; ++i) {
-    DV a = i < rank - in.size() ? DV::cst(1) : in[i - (rank - in.size())];
-    DV e = i < rank - s.size() ? DV::cst(1) : s[i - (rank - s.size())];
-    if (e.isConstant() && *e.value < 0)
+    DV a = i < rank - in.size() ? DV::fixed(1) : in[i - (rank - in.size())];
+    DV e = i < rank - s.size() ? DV::fixed(1) : s[i - (rank - s.size())];
+    if (e.isStatic() && e.size < 0)
       return g.nodeError() << "shape entry " << i - (rank - s.size())
-                           << " is negative (" << *e.value << ")";
-    if (e.isConstant() && *e.value == 1) {
+                           << " is negative (" << e.size << ")";
+    if (e.isStatic() && e.size == 1) {
       out.push_back(a);
-    } else if (a.isConstant() && *a.value == 1) {
+    } else if (a.isStatic() && a.size == 1) {
       out.push_back(e);
-    } else if (e.isConstant()) {
-      if (a.isConstant() && *a.value != *e.value)
+    } else if (e.isStatic()) {
+      if (a.isStatic() && a.size != e.size)
         return g.nodeError() << "cannot expand dim " << i << " of size "
-                             << *a.value << " to " << *e.value;
+                             << a.size << " to " << e.size;
       out.push_back(e);
-    } else if (a.isConstant()) {
+    } else if (a.isStatic()) {
       out.push_back(a); // a static dim > 1 stays (the entry must be 1 or it)
-    } else if (e.sym && e.sym == a.sym) {
+    } else if (e.arg && e.same(a)) {
       out.push_back(a);
     } else {
-      out.push_back(DV::unknown());
+      out.push_back(DV());
     }
   }
   auto type = GI::tensorType(out, elementTypeOf(*x));
@@ -313,9 +272,9 @@ LogicalResult convertConstantOfShape(GI &g) {
   }
   ShapeValue s = shapeOperandValue(g, *shape);
   for (auto [i, d] : llvm::enumerate(s))
-    if (d.isConstant() && *d.value < 0)
+    if (d.isStatic() && d.size < 0)
       return g.nodeError() << "shape entry " << i << " is negative ("
-                           << *d.value << ")";
+                           << d.size << ")";
   auto type = GI::tensorType(s, fill.getType());
   std::string sizeError = staticSizeError(type);
   if (!sizeError.empty())
@@ -347,16 +306,16 @@ LogicalResult convertRange(GI &g) {
                            << v.getType();
   Type elt = elementTypeOf(*start);
   constexpr int64_t kMaxFolded = 1 << 16;
-  DV len = DV::unknown();
+  DV len = DV();
   if (isa<IntegerType>(elt)) {
     auto s = g.shapeValue(*start), l = g.shapeValue(*limit),
          d = g.shapeValue(*delta);
     if (s && l && d) {
       DV sv = (*s)[0], lv = (*l)[0], dv = (*d)[0];
-      if (dv.isConstant() && *dv.value == 0)
+      if (dv.isStatic() && dv.size == 0)
         return g.nodeError() << "delta must not be 0";
-      if (sv.isConstant() && lv.isConstant() && dv.isConstant()) {
-        int64_t st = *sv.value, lim = *lv.value, de = *dv.value;
+      if (sv.isStatic() && lv.isStatic() && dv.isStatic()) {
+        int64_t st = sv.size, lim = lv.size, de = dv.size;
         // In 128 bits: limit - start and the rounding overflow int64.
         __int128 span = de > 0 ? __int128(lim) - st : __int128(st) - lim;
         __int128 step = de > 0 ? __int128(de) : -__int128(de);
@@ -372,10 +331,10 @@ LogicalResult convertRange(GI &g) {
           g.setOutput(0, g.intConstant(RankedTensorType::get({n}, elt), vals));
           return success();
         }
-        len = DV::cst(n);
-      } else if (isa<IntegerType>(elt) && sv.isConstant() && *sv.value == 0 &&
-                 dv.isConstant() && *dv.value == 1 && lv.sym) {
-        len = DV::symbol(lv.sym); // Range(0, dim, 1) has `dim` elements
+        len = DV::fixed(n);
+      } else if (isa<IntegerType>(elt) && sv.isStatic() && sv.size == 0 &&
+                 dv.isStatic() && dv.size == 1 && lv.arg) {
+        len = lv; // Range(0, dim, 1) has `dim` elements
       }
     }
   } else if (isa<FloatType>(elt)) {
@@ -401,7 +360,7 @@ LogicalResult convertRange(GI &g) {
                            RankedTensorType::get({n}, elt), vals)));
         return success();
       }
-      len = DV::cst(n);
+      len = DV::fixed(n);
     }
   }
   auto type = GI::tensorType({len}, elt);
@@ -465,9 +424,9 @@ LogicalResult convertGather(GI &g) {
       folded.emplace();
       int64_t n = dsv->size();
       for (const DV &i : *isv) {
-        int64_t idx = *i.value < 0 ? *i.value + n : *i.value;
+        int64_t idx = i.size < 0 ? i.size + n : i.size;
         if (idx < 0 || idx >= n)
-          return g.nodeError() << "index " << *i.value
+          return g.nodeError() << "index " << i.size
                                << " is out of range for a dim of size " << n;
         folded->push_back((*dsv)[idx]);
       }
@@ -621,29 +580,29 @@ LogicalResult convertSlice(GI &g) {
   ShapeValue sv = shapeOperandValue(g, starts), ev = shapeOperandValue(g, ends),
              pv = shapeOperandValue(g, steps);
   for (const DV &p : pv)
-    if (p.isConstant() && *p.value == 0)
+    if (p.isStatic() && p.size == 0)
       return g.nodeError() << "steps must not be 0";
 
   ShapeValue in = g.dimsOf(*data), out = in;
   constexpr int64_t kHuge = (int64_t(1) << 31) - 1;
   if (!axesKnown) {
     for (DV &d : out)
-      d = DV::unknown();
+      d = DV();
   } else {
     for (int64_t k = 0; k < n; ++k) {
       int64_t a = (*axesKnown)[k];
-      if (!sv[k].isConstant() || !ev[k].isConstant() || !pv[k].isConstant()) {
-        out[a] = DV::unknown();
+      if (!sv[k].isStatic() || !ev[k].isStatic() || !pv[k].isStatic()) {
+        out[a] = DV();
         continue;
       }
-      int64_t st = *sv[k].value, en = *ev[k].value, sp = *pv[k].value;
-      if (in[a].isConstant()) {
-        out[a] = DV::cst(sliceLength(*in[a].value, st, en, sp));
+      int64_t st = sv[k].size, en = ev[k].size, sp = pv[k].size;
+      if (in[a].isStatic()) {
+        out[a] = DV::fixed(sliceLength(in[a].size, st, en, sp));
       } else if ((sp == 1 && st == 0 && en >= kHuge) ||
                  (sp == -1 && (st == -1 || st >= kHuge) && en <= -kHuge)) {
         out[a] = in[a]; // the whole dim, forwards or backwards
       } else {
-        out[a] = DV::unknown();
+        out[a] = DV();
       }
     }
   }
@@ -656,8 +615,8 @@ LogicalResult convertSlice(GI &g) {
     if (auto dsv = g.shapeValue(*data)) {
       ShapeValue cur = *dsv;
       for (int64_t k = 0; k < n; ++k) {
-        int64_t first = 0, step = *pv[k].value;
-        int64_t len = sliceLength(cur.size(), *sv[k].value, *ev[k].value, step,
+        int64_t first = 0, step = pv[k].size;
+        int64_t len = sliceLength(cur.size(), sv[k].size, ev[k].size, step,
                                   &first);
         ShapeValue next;
         for (int64_t i = 0; i < len; ++i)
@@ -762,7 +721,7 @@ LogicalResult convertSplit(GI &g) {
     Value startV, endV;
     if (sizes) {
       int64_t sz = (*sizes)[i];
-      outDims[*axis] = DV::cst(sz);
+      outDims[*axis] = DV::fixed(sz);
       if (dsv) {
         ShapeValue part(dsv->begin() + offset, dsv->begin() + offset + sz);
         auto type = GI::tensorType(outDims, t.getElementType());
@@ -776,7 +735,7 @@ LogicalResult convertSplit(GI &g) {
       endV = g.i64Vector({offset + sz});
       offset += sz;
     } else {
-      outDims[*axis] = DV::unknown();
+      outDims[*axis] = DV();
       auto times = [&](int64_t k) -> Value {
         if (k == 0)
           return g.i64Vector({0});
@@ -857,13 +816,13 @@ LogicalResult convertConcat(GI &g) {
     if (i == *axis) {
       SmallVector<DV> nonZero;
       for (const ShapeValue &d : all)
-        if (!(d[i].isConstant() && *d[i].value == 0))
+        if (!(d[i].isStatic() && d[i].size == 0))
           nonZero.push_back(d[i]);
-      out[i] = nonZero.size() == 1 ? nonZero[0] : DV::unknown();
+      out[i] = nonZero.size() == 1 ? nonZero[0] : DV();
       continue;
     }
     for (const ShapeValue &d : all)
-      if (d[i].isConstant())
+      if (d[i].isStatic())
         out[i] = d[i];
   }
   g.setDims(r, out);

@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Support/LoweringUtils.h"
+#include "Support/SymbolicShape.h"
 #include "attn/Compiler/Passes.h"
 #include "attn/Compiler/Statistics.h"
 #include "attn/Dialect/ShapeInference.h"
@@ -145,17 +146,12 @@ struct ShapeFolder {
            a = constantInt((*axes)[0]), st = constantInt((*steps)[0]);
       if (!s || !e || !a || !st || (*a != 0 && *a != -1) || *st == 0)
         return std::nullopt;
-      // ONNX Slice clamping on a 1-D tensor of n elements.
-      int64_t n = in->size();
-      auto clampIdx = [&](int64_t x, bool positiveStep) {
-        if (x < 0)
-          x += n;
-        return positiveStep ? std::clamp<int64_t>(x, 0, n) : std::clamp<int64_t>(x, -1, n - 1);
-      };
-      int64_t lo = clampIdx(*s, *st > 0), hi = clampIdx(*e, *st > 0);
+      // ONNX Slice clamping on a 1-D tensor (the importer's rule).
+      int64_t first = 0;
+      int64_t len = sliceLength(static_cast<int64_t>(in->size()), *s, *e, *st, &first);
       Elements out;
-      for (int64_t i = lo; *st > 0 ? i < hi : i > hi; i += *st)
-        out.push_back((*in)[i]);
+      for (int64_t k = 0; k < len; ++k)
+        out.push_back((*in)[first + k * *st]);
       if (static_cast<int64_t>(out.size()) != count)
         return std::nullopt;
       return out;

@@ -12,12 +12,24 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/JSON.h"
 
 #include <algorithm>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::attn;
+
+/// A ConstantReader element (a double) as int64, saturating (INT64_MAX, a
+/// slice's "to the end", is not exactly a double).
+static int64_t toInt(double d) {
+  if (d >= 9.2233720368547758e18)
+    return std::numeric_limits<int64_t>::max();
+  if (d <= -9.2233720368547758e18)
+    return std::numeric_limits<int64_t>::min();
+  return (int64_t)d;
+}
 
 static int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
 
@@ -34,6 +46,208 @@ SymbolicDim SymbolicDim::broadcast(const SymbolicDim &a, const SymbolicDim &b) {
     return a;
   if (b.isStatic())
     return b;
+  return SymbolicDim();
+}
+
+SmallVector<SymbolicDim, 4>
+mlir::attn::broadcastDims(ArrayRef<SmallVector<SymbolicDim, 4>> all) {
+  size_t rank = 0;
+  for (const auto &dims : all)
+    rank = std::max(rank, dims.size());
+  SmallVector<SymbolicDim, 4> out;
+  for (size_t i = 0; i < rank; ++i) {
+    SymbolicDim r = SymbolicDim::fixed(1);
+    for (const auto &dims : all)
+      if (i >= rank - dims.size())
+        r = SymbolicDim::broadcast(r, dims[i - (rank - dims.size())]);
+    out.push_back(r);
+  }
+  return out;
+}
+
+//===----------------------------------------------------------------------===//
+// Element arithmetic
+//===----------------------------------------------------------------------===//
+
+namespace {
+using SD = SymbolicDim;
+bool isCst(const SD &d, int64_t v) { return d.isStatic() && d.size == v; }
+bool bothCst(ArrayRef<SD> a) { return a[0].isStatic() && a[1].isStatic(); }
+/// Provably equal and known (a constant or a symbol).
+bool sameKnown(const SD &a, const SD &b) { return a.same(b); }
+/// The same symbol (not a constant).
+bool sameSymbol(const SD &a, const SD &b) { return a.arg && a.same(b); }
+int64_t modFloor(int64_t a, int64_t b) {
+  if (b == -1)
+    return 0; // INT64_MIN % -1 traps on x86
+  int64_t r = a % b;
+  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
+} // namespace
+
+SD dimfold::add(ArrayRef<SD> a) {
+  if (bothCst(a))
+    return SD::fixed(int64_t(uint64_t(a[0].size) + uint64_t(a[1].size)));
+  if (isCst(a[0], 0))
+    return a[1];
+  if (isCst(a[1], 0))
+    return a[0];
+  return SD();
+}
+SD dimfold::sub(ArrayRef<SD> a) {
+  if (bothCst(a))
+    return SD::fixed(int64_t(uint64_t(a[0].size) - uint64_t(a[1].size)));
+  if (isCst(a[1], 0))
+    return a[0];
+  if (sameSymbol(a[0], a[1]))
+    return SD::fixed(0);
+  return SD();
+}
+SD dimfold::mul(ArrayRef<SD> a) {
+  if (bothCst(a))
+    return SD::fixed(int64_t(uint64_t(a[0].size) * uint64_t(a[1].size)));
+  if (isCst(a[0], 1))
+    return a[1];
+  if (isCst(a[1], 1))
+    return a[0];
+  if (isCst(a[0], 0) || isCst(a[1], 0))
+    return SD::fixed(0);
+  return SD();
+}
+SD dimfold::div(ArrayRef<SD> a) {
+  // INT64_MIN / -1 traps on x86: -x (wrapping) instead.
+  if (bothCst(a) && a[1].size == -1)
+    return SD::fixed(int64_t(0 - uint64_t(a[0].size)));
+  if (bothCst(a) && a[1].size != 0)
+    return SD::fixed(a[0].size / a[1].size); // truncates, as ONNX
+  if (isCst(a[1], 1))
+    return a[0];
+  return SD();
+}
+SD dimfold::max(ArrayRef<SD> a) {
+  if (bothCst(a))
+    return SD::fixed(std::max(a[0].size, a[1].size));
+  if (sameKnown(a[0], a[1]))
+    return a[0];
+  return SD();
+}
+SD dimfold::min(ArrayRef<SD> a) {
+  if (bothCst(a))
+    return SD::fixed(std::min(a[0].size, a[1].size));
+  if (sameKnown(a[0], a[1]))
+    return a[0];
+  return SD();
+}
+SD dimfold::eq(ArrayRef<SD> a) {
+  if (bothCst(a))
+    return SD::fixed(a[0].size == a[1].size);
+  if (sameSymbol(a[0], a[1]))
+    return SD::fixed(1);
+  return SD();
+}
+SD dimfold::lt(ArrayRef<SD> a) {
+  return bothCst(a) ? SD::fixed(a[0].size < a[1].size) : SD();
+}
+SD dimfold::le(ArrayRef<SD> a) {
+  return bothCst(a) ? SD::fixed(a[0].size <= a[1].size) : SD();
+}
+SD dimfold::gt(ArrayRef<SD> a) {
+  return bothCst(a) ? SD::fixed(a[0].size > a[1].size) : SD();
+}
+SD dimfold::ge(ArrayRef<SD> a) {
+  return bothCst(a) ? SD::fixed(a[0].size >= a[1].size) : SD();
+}
+SD dimfold::logicalAnd(ArrayRef<SD> a) {
+  if (isCst(a[0], 0) || isCst(a[1], 0))
+    return SD::fixed(0);
+  return bothCst(a) ? SD::fixed(1) : SD();
+}
+SD dimfold::logicalOr(ArrayRef<SD> a) {
+  if ((a[0].isStatic() && a[0].size) || (a[1].isStatic() && a[1].size))
+    return SD::fixed(1);
+  return bothCst(a) ? SD::fixed(0) : SD();
+}
+SD dimfold::mod(ArrayRef<SD> a) {
+  if (bothCst(a) && a[1].size != 0)
+    return SD::fixed(modFloor(a[0].size, a[1].size));
+  return SD();
+}
+SD dimfold::fmod(ArrayRef<SD> a) {
+  if (bothCst(a) && a[1].size != 0)
+    return SD::fixed(a[1].size == -1 ? 0 // INT64_MIN % -1 traps on x86
+                                     : a[0].size % a[1].size); // C
+  return SD();
+}
+SD dimfold::where(ArrayRef<SD> a) {
+  if (a[0].isStatic())
+    return a[0].size ? a[1] : a[2];
+  if (sameKnown(a[1], a[2]))
+    return a[1];
+  return SD();
+}
+
+int64_t mlir::attn::sliceLength(int64_t dim, int64_t start, int64_t end,
+                                int64_t step, int64_t *first) {
+  if (dim == 0)
+    return 0;
+  if (start < 0)
+    start += dim;
+  if (end < 0)
+    end += dim;
+  int64_t len;
+  if (step > 0) {
+    start = std::clamp<int64_t>(start, 0, dim);
+    end = std::clamp<int64_t>(end, 0, dim);
+    len = end > start ? int64_t((__int128(end) - start + step - 1) / step) : 0;
+  } else {
+    start = std::clamp<int64_t>(start, 0, dim - 1);
+    end = std::clamp<int64_t>(end, -1, dim - 1);
+    len = start > end
+              ? int64_t((__int128(start) - end - step - 1) / -__int128(step))
+              : 0;
+  }
+  if (first)
+    *first = start;
+  return len;
+}
+
+SymbolicDim mlir::attn::reshapeMinusOne(ArrayRef<SymbolicDim> in,
+                                         ArrayRef<SymbolicDim> out, size_t negIdx) {
+  int64_t inConst = 1, outConst = 1;
+  SmallVector<SymbolicDim> inSyms;
+  for (const SymbolicDim &d : in) {
+    if (d.isStatic()) {
+      if (d.size < 0 || llvm::MulOverflow(inConst, d.size, inConst))
+        return SymbolicDim();
+    } else if (d.arg) {
+      inSyms.push_back(d);
+    } else {
+      return SymbolicDim();
+    }
+  }
+  for (size_t j = 0; j < out.size(); ++j) {
+    if (j == negIdx)
+      continue;
+    const SymbolicDim &d = out[j];
+    if (d.isStatic()) {
+      if (d.size < 0 || llvm::MulOverflow(outConst, d.size, outConst))
+        return SymbolicDim();
+    } else if (d.arg) {
+      auto it = llvm::find_if(inSyms, [&](const SymbolicDim &x) { return x.same(d); });
+      if (it == inSyms.end())
+        return SymbolicDim();
+      inSyms.erase(it);
+    } else {
+      return SymbolicDim();
+    }
+  }
+  if (outConst == 0)
+    return SymbolicDim();
+  if (inSyms.empty())
+    return inConst % outConst == 0 ? SymbolicDim::fixed(inConst / outConst)
+                                   : SymbolicDim();
+  if (inSyms.size() == 1 && inConst == outConst)
+    return inSyms[0];
   return SymbolicDim();
 }
 
@@ -303,45 +517,16 @@ SymbolicDim SymbolicShapes::computeDim(Operation *def, Value v, int64_t i, int d
 SymbolicDim SymbolicShapes::inferredDim(ReshapeOp r, int64_t i, int depth) {
   int64_t rank = rankOf(r.getResult());
   auto inTy = cast<RankedTensorType>(r.getInput().getType());
-  SmallVector<SymbolicDim> ins;
+  SmallVector<SymbolicDim> ins, outs;
   for (int64_t j = 0; j < inTy.getRank(); ++j)
     ins.push_back(dim(r.getInput(), j, depth));
-  int64_t outProduct = 1;
   for (int64_t j = 0; j < rank; ++j) {
-    if (j == i)
-      continue;
-    SymbolicDim e = elem(r.getShape(), j, depth);
+    SymbolicDim e = j == i ? SymbolicDim() : elem(r.getShape(), j, depth);
     if (e.isStatic() && e.size == 0 && !r.getAllowzero())
       e = dim(r.getInput(), j, depth);
-    if (e.isStatic()) {
-      if (e.size <= 0)
-        return SymbolicDim();
-      outProduct *= e.size;
-      continue;
-    }
-    auto match = llvm::find_if(ins, [&](const SymbolicDim &d) { return !d.isStatic() && d.same(e); });
-    if (match == ins.end())
-      return SymbolicDim();
-    ins.erase(match);
+    outs.push_back(e);
   }
-  int64_t inProduct = 1;
-  std::optional<SymbolicDim> dynamicDim;
-  for (const SymbolicDim &d : ins) {
-    if (d.isStatic()) {
-      inProduct *= d.size;
-      continue;
-    }
-    if (dynamicDim)
-      return SymbolicDim();
-    dynamicDim = d;
-  }
-  if (!dynamicDim)
-    return outProduct && inProduct % outProduct == 0
-               ? SymbolicDim::fixed(inProduct / outProduct)
-               : SymbolicDim();
-  if (inProduct != outProduct)
-    return SymbolicDim();
-  return *dynamicDim;
+  return reshapeMinusOne(ins, outs, i);
 }
 
 SymbolicDim SymbolicShapes::computeElem(Value v, int64_t j, int depth) {
@@ -351,7 +536,9 @@ SymbolicDim SymbolicShapes::computeElem(Value v, int64_t j, int depth) {
   if (ConstantReader c = readConstant(v)) {
     if (j < 0 || j >= c.numElements)
       return SymbolicDim();
-    return SymbolicDim::fixed((int64_t)c.at(j));
+    // INT64_MIN is no size (and was never followed as one here).
+    int64_t x = toInt(c.at(j));
+    return x == std::numeric_limits<int64_t>::min() ? SymbolicDim() : SymbolicDim::fixed(x);
   }
   Operation *def = v.getDefiningOp();
   if (!def)
@@ -379,18 +566,21 @@ SymbolicDim SymbolicShapes::computeElem(Value v, int64_t j, int depth) {
   if (auto c = dyn_cast<CastOp>(def))
     return elem(c.getInput(), j, depth);
   if (auto sl = dyn_cast<SliceOp>(def)) {
-    // shape(x)[a:b] (dynamo's shape computations).
+    // shape(x)[a:b:c] (dynamo's shape computations); without constant ends,
+    // to the end in the step's direction.
     auto data = cast<RankedTensorType>(sl.getInput().getType());
-    ConstantReader st = readConstant(sl.getStarts()), sp = readConstant(sl.getSteps());
+    ConstantReader st = readConstant(sl.getStarts()), en = readConstant(sl.getEnds()),
+                   sp = readConstant(sl.getSteps());
     if (data.getRank() != 1 || data.isDynamicDim(0) || !st || !sp ||
-        st.numElements != 1 || sp.numElements != 1 || sp.at(0) <= 0)
+        st.numElements != 1 || sp.numElements != 1 || toInt(sp.at(0)) == 0)
       return SymbolicDim();
-    int64_t n = data.getDimSize(0), start = (int64_t)st.at(0);
-    if (start < 0)
-      start += n;
-    start = std::clamp<int64_t>(start, 0, n);
-    int64_t k = start + j * (int64_t)sp.at(0);
-    return k < n ? elem(sl.getInput(), k, depth) : SymbolicDim();
+    int64_t step = toInt(sp.at(0));
+    int64_t end = en && en.numElements == 1 ? toInt(en.at(0))
+                  : step > 0                ? std::numeric_limits<int64_t>::max()
+                                            : std::numeric_limits<int64_t>::min();
+    int64_t first = 0;
+    int64_t len = sliceLength(data.getDimSize(0), toInt(st.at(0)), end, step, &first);
+    return j >= 0 && j < len ? elem(sl.getInput(), first + j * step, depth) : SymbolicDim();
   }
   if (auto c = dyn_cast<ConcatOp>(def)) {
     int64_t off = 0;
@@ -428,21 +618,14 @@ SymbolicDim SymbolicShapes::computeElem(Value v, int64_t j, int depth) {
       return elem(x, t.getRank() == 0 || t.getDimSize(0) == 1 ? 0 : j, depth);
     };
     SymbolicDim a = operand(def->getOperand(0)), b = operand(def->getOperand(1));
-    if (isa<MulOp>(def)) {
-      if (a.isStatic() && b.isStatic())
-        return SymbolicDim::fixed(a.size * b.size);
-      if (a.isOne())
-        return b;
-      if (b.isOne())
-        return a;
+    if (isa<MulOp>(def))
+      return dimfold::mul({a, b});
+    // Sizes: no negative constants, no division by 0.
+    if ((b.isStatic() && b.size == 0) ||
+        (a.isStatic() && b.isStatic() && (a.size < 0 || b.size < 0)))
       return SymbolicDim();
-    }
-    if (b.isStatic() && b.size == 0)
-      return SymbolicDim();
-    if (a.isStatic() && b.isStatic())
-      return a.size >= 0 && b.size > 0 ? SymbolicDim::fixed(a.size / b.size) : SymbolicDim();
-    if (b.isOne())
-      return a;
+    if (SymbolicDim q = dimfold::div({a, b}); q.known())
+      return q;
     if (auto mul = def->getOperand(0).getDefiningOp<MulOp>()) {
       SymbolicDim x = operand(mul.getLhs()), y = operand(mul.getRhs());
       if (x.same(b) && y.known())

@@ -40,8 +40,15 @@ namespace mlir::attn {
 /// (the model's symbolic input dims) or, when a dim cannot be followed to an
 /// input, the value itself (its own dim: equal only to itself and to what is
 /// provably built from it), or unknown (the default).
+///
+/// The ONNX importer uses the same type for what it knows about the elements
+/// of small integer tensors (shape values): there a static "size" is any
+/// int64 constant, INT64_MIN (ONNX's "to the start" slice end) included.
 struct SymbolicDim {
   int64_t size = ShapedType::kDynamic;
+  /// `size` holds the value (a separate flag: kDynamic is INT64_MIN, which is
+  /// a valid element of an integer tensor).
+  bool hasSize = false;
   Value arg;
   int64_t idx = -1;
   /// With `arg`: the size is min(that dim, clamp) (a slice [0, n) of a static
@@ -51,6 +58,7 @@ struct SymbolicDim {
   static SymbolicDim fixed(int64_t s) {
     SymbolicDim r;
     r.size = s;
+    r.hasSize = true;
     return r;
   }
   static SymbolicDim of(Value a, int64_t i) {
@@ -59,7 +67,7 @@ struct SymbolicDim {
     r.idx = i;
     return r;
   }
-  bool isStatic() const { return !ShapedType::isDynamic(size); }
+  bool isStatic() const { return hasSize; }
   bool isOne() const { return isStatic() && size == 1; }
   bool known() const { return isStatic() || arg; }
   /// Provably the same size.
@@ -76,6 +84,53 @@ struct SymbolicDim {
   /// (the other is it or 1); two symbols only when they are the same.
   static SymbolicDim broadcast(const SymbolicDim &a, const SymbolicDim &b);
 };
+
+/// Numpy broadcast of dim lists (right-aligned, a missing dim is 1), dim by
+/// dim with SymbolicDim::broadcast.
+SmallVector<SymbolicDim, 4> broadcastDims(ArrayRef<SmallVector<SymbolicDim, 4>> operands);
+
+/// What follows about an element of an integer tensor op's result from what
+/// is known about its operands' elements (`a` holds one element per operand):
+/// constants fold (two's-complement wrapping, as the generated code
+/// computes), identities (x + 0, x * 1, x / 1, x - x, max(x, x), x == x)
+/// keep symbols; anything else is unknown. The importer folds shape values
+/// with these; SymbolicShapes follows Mul/Div of sizes with them.
+namespace dimfold {
+SymbolicDim add(ArrayRef<SymbolicDim> a);
+SymbolicDim sub(ArrayRef<SymbolicDim> a);
+SymbolicDim mul(ArrayRef<SymbolicDim> a);
+SymbolicDim div(ArrayRef<SymbolicDim> a); ///< truncating, as ONNX
+SymbolicDim max(ArrayRef<SymbolicDim> a);
+SymbolicDim min(ArrayRef<SymbolicDim> a);
+SymbolicDim eq(ArrayRef<SymbolicDim> a);
+SymbolicDim lt(ArrayRef<SymbolicDim> a);
+SymbolicDim le(ArrayRef<SymbolicDim> a);
+SymbolicDim gt(ArrayRef<SymbolicDim> a);
+SymbolicDim ge(ArrayRef<SymbolicDim> a);
+SymbolicDim logicalAnd(ArrayRef<SymbolicDim> a);
+SymbolicDim logicalOr(ArrayRef<SymbolicDim> a);
+SymbolicDim mod(ArrayRef<SymbolicDim> a);  ///< Python's %, ONNX Mod fmod=0
+SymbolicDim fmod(ArrayRef<SymbolicDim> a); ///< C's %, ONNX Mod fmod=1
+SymbolicDim where(ArrayRef<SymbolicDim> a); ///< (condition, x, y)
+} // namespace dimfold
+
+/// The size a single -1 entry (index `negIdx` of `out`) of a reshape from
+/// dims `in` stands for, when the other entries and the input's dims
+/// determine it: constants multiply, equal symbols cancel (x[B, S] ->
+/// [B, -1] is S); unknown otherwise. The importer types Reshape with it,
+/// SymbolicShapes follows attn.reshape with it.
+SymbolicDim reshapeMinusOne(ArrayRef<SymbolicDim> in, ArrayRef<SymbolicDim> out,
+                            size_t negIdx);
+
+/// ONNX Slice on a dim of static size `dim`: the number of elements taken
+/// from `start` to `end` by `step` (!= 0) after ONNX's clamping (negative
+/// indices count from the back; starts clamp to [0, dim] forwards and
+/// [0, dim - 1] backwards, ends to [0, dim] and [-1, dim - 1]). `first`
+/// receives the first index taken. The importer sizes slices and folds
+/// sliced shape values with it, SymbolicShapes follows sliced shape tensors,
+/// attn-fold-shape-arithmetic picks a sliced shape tensor's elements.
+int64_t sliceLength(int64_t dim, int64_t start, int64_t end, int64_t step,
+                    int64_t *first = nullptr);
 
 /// The model's named symbolic dims: dims of different inputs with the same
 /// ONNX dim_param (`seq` of input_ids and of attention_mask) are equal, because

@@ -40,6 +40,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -116,8 +117,9 @@ bool canUseRotaryKernel(RotaryOp op, int64_t vw) {
 }
 
 /// The CPU vector kernel (see the file comment).
-Value buildRotaryKernel(OpBuilder &b, RotaryOp op, int64_t VW) {
+Value buildRotaryKernel(OpBuilder &builder, RotaryOp op, int64_t VW) {
   Location loc = op.getLoc();
+  ImplicitLocOpBuilder b(loc, builder);
   MLIRContext *ctx = b.getContext();
   Value x = op.getInput();
   auto t = rtype(x);
@@ -127,7 +129,7 @@ Value buildRotaryKernel(OpBuilder &b, RotaryOp op, int64_t VW) {
   Type f32 = b.getF32Type();
   auto vecT = VectorType::get({VW}, f32);
   auto maskT = VectorType::get({VW}, b.getI1Type());
-  auto cIdx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
+  auto cIdx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, v).getResult(); };
 
   SmallVector<Value> dims = getDimValues(b, loc, x);
   // cos/sin conformed to the input's outer dims (a dynamic 1 expanded).
@@ -147,14 +149,14 @@ Value buildRotaryKernel(OpBuilder &b, RotaryOp op, int64_t VW) {
       int64_t i = k + rank - cr;
       if (ct.getDimSize(k) != 1)
         cstride[i] = s;
-      s = arith::MulIOp::create(b, loc, s, cdims[k]);
+      s = arith::MulIOp::create(b, s, cdims[k]);
     }
   }
 
   Value rows = cIdx(1);
   for (int64_t i = 0; i + 1 < rank; ++i)
-    rows = arith::MulIOp::create(b, loc, rows, dims[i]);
-  Value total = arith::MulIOp::create(b, loc, rows, cIdx(d));
+    rows = arith::MulIOp::create(b, rows, dims[i]);
+  Value total = arith::MulIOp::create(b, rows, cIdx(d));
 
   auto flatType = MemRefType::get({ShapedType::kDynamic}, f32,
                                   StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {1}));
@@ -162,79 +164,79 @@ Value buildRotaryKernel(OpBuilder &b, RotaryOp op, int64_t VW) {
     Value flat = flatten1d(b, loc, v);
     auto dynT = RankedTensorType::get({ShapedType::kDynamic}, f32);
     if (flat.getType() != dynT)
-      flat = tensor::CastOp::create(b, loc, dynT, flat);
-    return bufferization::ToBufferOp::create(b, loc, flatType, flat, b.getUnitAttr());
+      flat = tensor::CastOp::create(b, dynT, flat);
+    return bufferization::ToBufferOp::create(b, flatType, flat, b.getUnitAttr());
   };
   Value in = asBuf(x), cosB = asBuf(cosT), sinB = asBuf(sinT);
   auto outType = MemRefType::get({ShapedType::kDynamic}, f32);
-  Value out = memref::AllocOp::create(b, loc, outType, ValueRange{total}, b.getI64IntegerAttr(64));
+  Value out = memref::AllocOp::create(b, outType, ValueRange{total}, b.getI64IntegerAttr(64));
 
   int64_t rowsPerTask = std::max<int64_t>(1, 8192 / std::max<int64_t>(d, 1));
-  Value numTasks = arith::CeilDivUIOp::create(b, loc, rows, cIdx(rowsPerTask));
-  auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{numTasks}, ValueRange{},
+  Value numTasks = arith::CeilDivUIOp::create(b, rows, cIdx(rowsPerTask));
+  auto forall = scf::ForallOp::create(b, ArrayRef<OpFoldResult>{numTasks}, ValueRange{},
                                       std::nullopt);
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(forall.getBody());
-    Value r0 = arith::MulIOp::create(b, loc, forall.getInductionVars()[0], cIdx(rowsPerTask));
-    Value r1 = arith::MinUIOp::create(b, loc, arith::AddIOp::create(b, loc, r0, cIdx(rowsPerTask)), rows);
-    auto rowLoop = scf::ForOp::create(b, loc, r0, r1, cIdx(1));
+    Value r0 = arith::MulIOp::create(b, forall.getInductionVars()[0], cIdx(rowsPerTask));
+    Value r1 = arith::MinUIOp::create(b, arith::AddIOp::create(b, r0, cIdx(rowsPerTask)), rows);
+    auto rowLoop = scf::ForOp::create(b, r0, r1, cIdx(1));
     b.setInsertionPointToStart(rowLoop.getBody());
     Value row = rowLoop.getInductionVar();
-    Value xo = arith::MulIOp::create(b, loc, row, cIdx(d));
+    Value xo = arith::MulIOp::create(b, row, cIdx(d));
     // The cos/sin row: split the row index into the outer dims.
     Value co = cIdx(0), rest = row;
     for (int64_t i = rank - 2; i >= 0; --i) {
       if (!llvm::any_of(ArrayRef<Value>(cstride).take_front(i + 1), [](Value v) { return (bool)v; }))
         break;
-      Value idx = i == 0 ? rest : arith::RemUIOp::create(b, loc, rest, dims[i]).getResult();
+      Value idx = i == 0 ? rest : arith::RemUIOp::create(b, rest, dims[i]).getResult();
       if (cstride[i])
-        co = arith::AddIOp::create(b, loc, co, arith::MulIOp::create(b, loc, idx, cstride[i]));
+        co = arith::AddIOp::create(b, co, arith::MulIOp::create(b, idx, cstride[i]));
       if (i > 0)
-        rest = arith::DivUIOp::create(b, loc, rest, dims[i]);
+        rest = arith::DivUIOp::create(b, rest, dims[i]);
     }
-    Value zeroV = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(vecT, 0.0f));
+    Value zeroV = arith::ConstantOp::create(b, DenseElementsAttr::get(vecT, 0.0f));
 
     // `body(j, mask)` over [begin, end) in steps of VW; the last partial
     // step with a mask (null mask: a full step).
     auto loop = [&](int64_t begin, int64_t end, function_ref<void(Value, Value)> body) {
       int64_t n = end - begin, full = n - n % VW;
       if (full > 0) {
-        auto f = scf::ForOp::create(b, loc, cIdx(begin), cIdx(begin + full), cIdx(VW));
+        auto f = scf::ForOp::create(b, cIdx(begin), cIdx(begin + full), cIdx(VW));
         OpBuilder::InsertionGuard g2(b);
         b.setInsertionPointToStart(f.getBody());
         body(f.getInductionVar(), Value());
       }
       if (n % VW) {
-        Value mask = vector::CreateMaskOp::create(b, loc, maskT, ValueRange{cIdx(n % VW)});
+        Value mask = vector::CreateMaskOp::create(b, maskT, ValueRange{cIdx(n % VW)});
         body(cIdx(begin + full), mask);
       }
     };
     auto load = [&](Value buf, Value base, Value j, Value mask) -> Value {
-      Value i = arith::AddIOp::create(b, loc, base, j);
+      Value i = arith::AddIOp::create(b, base, j);
       if (mask)
-        return vector::MaskedLoadOp::create(b, loc, vecT, buf, ValueRange{i}, mask, zeroV);
-      return vector::LoadOp::create(b, loc, vecT, buf, ValueRange{i});
+        return vector::MaskedLoadOp::create(b, vecT, buf, ValueRange{i}, mask, zeroV);
+      return vector::LoadOp::create(b, vecT, buf, ValueRange{i});
     };
     auto store = [&](Value v, Value base, Value j, Value mask) {
-      Value i = arith::AddIOp::create(b, loc, base, j);
+      Value i = arith::AddIOp::create(b, base, j);
       if (mask)
-        vector::MaskedStoreOp::create(b, loc, out, ValueRange{i}, mask, v);
+        vector::MaskedStoreOp::create(b, out, ValueRange{i}, mask, v);
       else
-        vector::StoreOp::create(b, loc, v, out, ValueRange{i});
+        vector::StoreOp::create(b, v, out, ValueRange{i});
     };
     if (!op.getInterleaved()) {
       int64_t h = r / 2;
       Value hc = cIdx(h);
       loop(0, h, [&](Value j, Value mask) {
-        Value j2 = arith::AddIOp::create(b, loc, j, hc);
+        Value j2 = arith::AddIOp::create(b, j, hc);
         Value x1 = load(in, xo, j, mask), x2 = load(in, xo, j2, mask);
         Value c1 = load(cosB, co, j, mask), c2 = load(cosB, co, j2, mask);
         Value s1 = load(sinB, co, j, mask), s2 = load(sinB, co, j2, mask);
-        Value o1 = arith::SubFOp::create(b, loc, arith::MulFOp::create(b, loc, x1, c1),
-                                         arith::MulFOp::create(b, loc, x2, s1));
-        Value o2 = arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, x2, c2),
-                                         arith::MulFOp::create(b, loc, x1, s2));
+        Value o1 = arith::SubFOp::create(b, arith::MulFOp::create(b, x1, c1),
+                                         arith::MulFOp::create(b, x2, s1));
+        Value o2 = arith::AddFOp::create(b, arith::MulFOp::create(b, x2, c2),
+                                         arith::MulFOp::create(b, x1, s2));
         store(o1, xo, j, mask);
         store(o2, xo, j2, mask);
       });
@@ -245,14 +247,14 @@ Value buildRotaryKernel(OpBuilder &b, RotaryOp op, int64_t VW) {
         swap.push_back(i ^ 1);
         signs.push_back(i % 2 ? 1.0f : -1.0f);
       }
-      Value signV = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(vecT, ArrayRef<float>(signs)));
+      Value signV = arith::ConstantOp::create(b, DenseElementsAttr::get(vecT, ArrayRef<float>(signs)));
       loop(0, r, [&](Value j, Value mask) {
         Value v = load(in, xo, j, mask);
         Value c = load(cosB, co, j, mask), s = load(sinB, co, j, mask);
-        Value sw = vector::ShuffleOp::create(b, loc, v, v, swap);
+        Value sw = vector::ShuffleOp::create(b, v, v, swap);
         Value o = arith::AddFOp::create(
-            b, loc, arith::MulFOp::create(b, loc, v, c),
-            arith::MulFOp::create(b, loc, sw, arith::MulFOp::create(b, loc, s, signV)));
+            b, loc, arith::MulFOp::create(b, v, c),
+            arith::MulFOp::create(b, sw, arith::MulFOp::create(b, s, signV)));
         store(o, xo, j, mask);
       });
     }
@@ -260,19 +262,19 @@ Value buildRotaryKernel(OpBuilder &b, RotaryOp op, int64_t VW) {
   }
   // [rows * D] -> the input's shape.
   auto flatT = RankedTensorType::get({ShapedType::kDynamic}, f32);
-  Value result = bufferization::ToTensorOp::create(b, loc, flatT, out, /*restrict=*/true,
+  Value result = bufferization::ToTensorOp::create(b, flatT, out, /*restrict=*/true,
                                                    /*writable=*/true);
   if (t.hasStaticShape())
-    result = tensor::CastOp::create(b, loc, RankedTensorType::get({t.getNumElements()}, f32), result);
+    result = tensor::CastOp::create(b, RankedTensorType::get({t.getNumElements()}, f32), result);
   if (rank == 1)
-    return tensor::CastOp::create(b, loc, t, result);
+    return tensor::CastOp::create(b, t, result);
   SmallVector<ReassociationIndices> re{{}};
   SmallVector<OpFoldResult> shape;
   for (int64_t i = 0; i < rank; ++i) {
     re[0].push_back(i);
     shape.push_back(t.isDynamicDim(i) ? OpFoldResult(dims[i]) : b.getIndexAttr(t.getDimSize(i)));
   }
-  return tensor::ExpandShapeOp::create(b, loc, t, result, re, shape);
+  return tensor::ExpandShapeOp::create(b, t, result, re, shape);
 }
 
 struct RotaryPattern : OpRewritePattern<RotaryOp> {
