@@ -22,10 +22,12 @@ present.{i}.key|value. No position_ids input (no padding here: the model's own a
 
 For each model, context C in --ctx and batch B in --batch: a prompt of C random tokens (attention mask all ones),
 then --tokens new tokens greedily (--tokens-long at C >= 1024). Each implementation reports the prefill time (the
-prompt through the model with an empty past, logits of every position, first new token) and the decode time per
+prompt through the model with an empty past, logits of every position unless said otherwise, first new token)
+and the decode time per
 token (the other new tokens, one step each: ms/token = their total / (new tokens - 1)):
   attnc (with-past)  attnc MODEL -o lib.so; `attn-run lib.so --generate N --json` (past -> present fed back)
-  attnc (--kv-cache) attnc MODEL --kv-cache=MAXLEN -o lib.so (cache updated in place); same attn-run command
+  attnc (--kv-cache) attnc MODEL --kv-cache=MAXLEN --logits=last -o lib.so (cache updated in place; the prefill
+                     computes the last position's logits only, as PyTorch generate() does); same attn-run command
   ORT (IOBinding)    onnxruntime on the SAME .onnx, one InferenceSession, run_with_iobinding: inputs and outputs
                      bound to preallocated numpy buffers (two ping-pong buffers per past/present, sized for the
                      longest context; each step's present is written by ORT straight into the buffer that the
@@ -497,10 +499,12 @@ def main():
     log("triad: %s" % (("%.1f GB/s" % triad["triad_gbs"]) if triad.get("ok") else triad.get("error")))
     has_gen = attnc_has("--generate", ATTN_RUN)
     has_kv = attnc_has("--kv-cache", ATTNC)
+    has_last = attnc_has("--logits=", ATTNC)  # attnc-kv: prefill computes the last position's logits only
+    log("attnc-kv flags: --kv-cache=%d%s" % (maxlen, " --logits=last" if has_last else " (attnc has no --logits)"))
     results = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "git": common.git_rev(),
                "machine": machine, "versions": vers, "threads": args.threads, "triad": triad, "models": {},
                "rows": [], "attention": [], "max_len": maxlen, "tokens": args.tokens,
-               "tokens_long": args.tokens_long, "uptime_before": up0}
+               "tokens_long": args.tokens_long, "uptime_before": up0, "kv_logits_last": has_last}
     for name in models:
         tag = MODEL_TAGS[name] + "-past-torch%s-tf%s.onnx" % (vers.get("torch"), vers.get("transformers"))
         onnx_path = os.path.join(args.cache, tag)
@@ -513,7 +517,8 @@ def main():
         log("%s: %s (%s, %.0f s)" % (name, onnx_path, "exported" if d["exported_now"] else "cached", time.time() - t0))
         libs = {}
         mimpls = impls_of.get(name, impls)
-        for impl, extra, ok in (("attnc", [], True), ("attnc-kv", ["--kv-cache=%d" % maxlen], has_kv)):
+        kv_flags = ["--kv-cache=%d" % maxlen] + (["--logits=last"] if has_last else [])
+        for impl, extra, ok in (("attnc", [], True), ("attnc-kv", kv_flags, has_kv)):
             if impl not in mimpls or all(skipped(name, impl, C, B) for C in ctxs for B in batches):
                 continue
             if not ok:
@@ -690,8 +695,9 @@ def record(res, table):
                     for k, c in mm["compile"].items())))
         else:
             md.append("- %s: export FAILED: %s" % (name, mm.get("error")))
-    md += ["", "prefill ms: the prompt (ctx tokens, empty past) through the model, logits of every position, first "
-           "token picked. decode ms/token: the remaining new tokens' time / their count. speedup = peer's decode "
+    md += ["", "prefill ms: the prompt (ctx tokens, empty past) through the model, logits of every position (the "
+           "--kv-cache library: " + ("the last position only, --logits=last" if res.get("kv_logits_last")
+                                     else "also every position") + "), first token picked. decode ms/token: the remaining new tokens' time / their count. speedup = peer's decode "
            "ms/token / attnc's (the --kv-cache library when it ran, else the with-past one). MB/step: fp32 "
            "weights + K/V cache read per decode step at the mean decode context; GB/s = that / decode time; "
            "% triad against the triad above. tokens/s = B x 1000 / decode ms/token. attn-run --generate runs no "

@@ -379,8 +379,11 @@ def _torch_to_onnx(module, example_inputs, path, opset):
                       dynamic_axes=dynamic_axes, opset_version=opset, verbose=False)
 
 
-def compile(model, *, target="cpu", output=None, example_inputs=None, opset=17, **options):
-    """Compiles a model into a native library and loads it.
+def compile(model, *, target="cpu", output=None, example_inputs=None, opset=17, emit="lib",
+            **options):
+    """Compiles a model into a native library and loads it (emit="lib", the default), or into a
+    standalone program (emit="exe": what attnc --emit=exe writes, at output=, which is required;
+    returns that path as a str).
 
     model: a path (str or os.PathLike) to .onnx / .onnxtext / .mlir, the bytes of an ONNX
     model, an onnx.ModelProto, or a torch.nn.Module with example_inputs= (a tensor, tuple or
@@ -388,13 +391,21 @@ def compile(model, *, target="cpu", output=None, example_inputs=None, opset=17, 
     target: "cpu" or "cuda[:sm_80|sm_90]". output: where to keep the library (else it lives
     only as long as the Model). options: mcpu, mattr (default: $ATTNC_MCPU, else the host),
     remarks, attention_query_tile, attention_key_tile, gpu_tensor_cores, opt_level (0-3),
-    inputs_override_initializers, kv_cache (N: a with-past export compiled with an in-place
-    cache of N positions, as attnc --kv-cache=N; see Model.generate). Warnings and remarks of the compile are issued as Python
+    inputs_override_initializers, kv_cache (N >= 1: a with-past export compiled with an in-place
+    cache of N positions, as attnc --kv-cache=N; see Model.generate; 0 or less is refused as
+    the command line refuses it; None: no cache). Warnings and remarks of the compile are issued as Python
     warnings (attnc.CompileWarning). Raises CompileError with the compiler's diagnostics."""
     unknown = [k for k in options if k not in _OPTIONS]
     if unknown:
         raise TypeError("compile() got an unexpected option '%s' (options: %s)" % (
             unknown[0], ", ".join(_OPTIONS)))
+    if emit not in ("lib", "exe"):
+        raise ValueError("compile(): emit=%r, expected 'lib' (a library, loaded) or 'exe' (a "
+                         "standalone program, as attnc --emit=exe)" % (emit,))
+    if emit == "exe" and output is None:
+        raise ValueError("compile(emit='exe') needs output= (where to write the program)")
+    if options.get("kv_cache") is None:
+        options.pop("kv_cache", None)  # None: no cache, as without --kv-cache
     if "mcpu" not in options and os.environ.get("ATTNC_MCPU"):
         options["mcpu"] = os.environ["ATTNC_MCPU"]
     tmp = tempfile.mkdtemp(prefix="attnc-")
@@ -419,13 +430,15 @@ def compile(model, *, target="cpu", output=None, example_inputs=None, opset=17, 
                             "torch.nn.Module, not %s" % type(model).__name__)
         lib = os.fspath(output) if output is not None else os.path.join(tmp, "model.so")
         try:
-            notes = _native.compile_file(path, lib, target=target, **options)
+            notes = _native.compile_file(path, lib, target=target, emit=emit, **options)
         except CompileError as e:
             if path.startswith(tmp):  # say what the caller gave, not our temporary file
                 raise CompileError(str(e).replace(path, "<model bytes>")) from None
             raise
         for note in notes:
             warnings.warn(note, CompileWarning, stacklevel=2)
+        if emit == "exe":
+            return lib
         # The runtime keeps the library mapped: a temporary one can go right away.
         return Model(output if output is not None else None, _native.Model(lib))
     finally:

@@ -69,12 +69,21 @@ class Session:
     def context_length(self) -> int: ...
 
 def load(path: Union[str, os.PathLike]) -> Model: ...
+@overload
 def compile(model: Union[str, os.PathLike, bytes, bytearray, memoryview, Any], *,
             target: str = ..., output: Union[str, os.PathLike, None] = ...,
-            example_inputs: Any = ..., opset: int = ...,
+            example_inputs: Any = ..., opset: int = ..., emit: Literal["lib"] = ...,
             mcpu: str = ..., mattr: str = ..., remarks: bool = ...,
             attention_query_tile: int = ..., attention_key_tile: int = ...,
             gpu_tensor_cores: bool = ..., opt_level: int = ...,
-            inputs_override_initializers: bool = ..., kv_cache: int = ...) -> Model: ...
+            inputs_override_initializers: bool = ..., kv_cache: Optional[int] = ...) -> Model: ...
+@overload
+def compile(model: Union[str, os.PathLike, bytes, bytearray, memoryview, Any], *,
+            target: str = ..., output: Union[str, os.PathLike],
+            example_inputs: Any = ..., opset: int = ..., emit: Literal["exe"],
+            mcpu: str = ..., mattr: str = ..., remarks: bool = ...,
+            attention_query_tile: int = ..., attention_key_tile: int = ...,
+            gpu_tensor_cores: bool = ..., opt_level: int = ...,
+            inputs_override_initializers: bool = ..., kv_cache: Optional[int] = ...) -> str: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...

@@ -38,6 +38,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -82,7 +83,8 @@ std::vector<std::string> compileFile(const std::string &path, const std::string 
                                      const std::string &target, const std::string &mcpu,
                                      const std::string &mattr, bool remarks, int64_t queryTile,
                                      int64_t keyTile, bool gpuTensorCores, int optLevel,
-                                     bool inputsOverrideInitializers, int64_t kvCache) {
+                                     bool inputsOverrideInitializers,
+                                     std::optional<int64_t> kvCache, const std::string &emit) {
   CompileRequest request;
   CompileOptions &options = request.options;
   std::string err;
@@ -101,10 +103,18 @@ std::vector<std::string> compileFile(const std::string &path, const std::string 
   options.keyTile = keyTile;
   options.gpuTensorCores = gpuTensorCores;
   options.optLevel = optLevel;
-  if (kvCache < 0)
-    throw CompileFailure("error: kv_cache must be a positive number of positions");
-  options.kvCacheMaxLen = kvCache;
-  request.emit = Emit::Lib;
+  // As attnc --kv-cache=N: given, N must be at least 1 (the same message).
+  if (kvCache && *kvCache <= 0)
+    throw CompileFailure("error: --kv-cache=" + std::to_string(*kvCache) +
+                         ": the cache length must be at least 1");
+  options.kvCacheMaxLen = kvCache.value_or(0);
+  // A library to load, or the standalone program of attnc --emit=exe.
+  if (emit == "lib")
+    request.emit = Emit::Lib;
+  else if (emit == "exe")
+    request.emit = Emit::Exe;
+  else
+    throw CompileFailure("error: emit='" + emit + "': expected 'lib' or 'exe'");
   request.output = output;
   request.inputsOverrideInitializers = inputsOverrideInitializers;
 
@@ -599,8 +609,9 @@ PYBIND11_MODULE(_native, m) {
         py::arg("remarks") = false, py::arg("attention_query_tile") = 48,
         py::arg("attention_key_tile") = 128, py::arg("gpu_tensor_cores") = true,
         py::arg("opt_level") = 3, py::arg("inputs_override_initializers") = false,
-        py::arg("kv_cache") = 0,
-        "Compiles a model file into a shared library; returns the warnings/remarks. "
+        py::arg("kv_cache") = py::none(), py::arg("emit") = "lib",
+        "Compiles a model file into a shared library (emit='lib') or a standalone program "
+        "(emit='exe', as attnc --emit=exe); returns the warnings/remarks. "
         "Raises CompileError with the diagnostics.");
 
   py::class_<NativeModel>(m, "Model")

@@ -84,6 +84,12 @@ static cl::opt<int64_t> kvCache(
              "K/V inputs become cache buffers the model writes into, plus the input "
              "past_sequence_length; the present outputs are dropped"),
     cl::value_desc("MAX_LEN"), cl::init(0), cl::cat(outputCat));
+static cl::opt<std::string> logitsMode(
+    "logits",
+    cl::desc("A decoder's output 'logits': 'all' (default) positions, or 'last': only the last "
+             "sequence position ([batch, 1, vocab]; what generation reads, the lm_head runs on "
+             "one row per batch item); with --kv-cache or a with-past export"),
+    cl::value_desc("all|last"), cl::init("all"), cl::cat(outputCat));
 
 static cl::opt<std::string> targetName("target", cl::desc("cpu (default) or cuda[:sm_80|sm_90]"),
                                        cl::init("cpu"), cl::cat(targetCat));
@@ -126,6 +132,7 @@ static const char kOverview[] =
     "  attnc model.onnx --target=cuda:sm_90     an NVIDIA GPU library\n"
     "  attnc model.onnx --emit=exe -o m         a program: ./m --input x=x.npy --output-dir out/\n"
     "  attnc past.onnx --kv-cache=2048          a with-past export with an in-place KV cache\n"
+    "  attnc past.onnx --kv-cache=2048 --logits=last   ... prefill computes the last position's logits only\n"
     "  attn-run model.so --input x=x.npy --print\n\n"
     "LLVM's and MLIR's other options: --help-hidden.\n";
 
@@ -223,6 +230,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   options.kvCacheMaxLen = kvCache;
+  if (logitsMode != "all" && logitsMode != "last") {
+    error("--logits='" + logitsMode + "': expected all or last");
+    return 1;
+  }
+  options.lastPositionLogits = logitsMode == "last";
   request.emit = emitKind;
   request.output = outputFilename.empty() ? defaultOutput(inputFilename, emitKind)
                                            : outputFilename.getValue();

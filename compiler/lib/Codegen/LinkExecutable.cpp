@@ -9,32 +9,103 @@
 //                             hooks, attn_model_run_ex),
 // and system libraries only: libomp (rpath to LLVM's library folder, as for
 // model libraries), libstdc++, libm, libdl, libpthread. The program then
-// needs no file of the build tree at run time.
+// needs no file of the build tree at run time. The archives are the build
+// tree's, or an installed attnc's <prefix>/lib/attnc/ (attncSupportFile).
 //
 //===----------------------------------------------------------------------===//
 #include "attn/Compiler/Pipeline.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+
+#include <dlfcn.h>
 
 using namespace mlir;
 using namespace mlir::attn;
 
-LogicalResult attn::linkExecutable(ArrayRef<std::string> objectPaths, StringRef outputPath,
-                                   std::string &error) {
-  for (const char *archive : {ATTN_EXE_MAIN_LIB, ATTN_RUN_LIB, ATTN_RUNTIME_STATIC_LIB}) {
+//===----------------------------------------------------------------------===//
+// Finding the archives: build tree or installation
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_BUILD_DIR
+#define ATTN_BUILD_DIR ""
+#endif
+
+/// The file this code was loaded from: the attnc executable, or the shared
+/// object it is part of (the Python package's _native*.so), symlinks resolved.
+static std::string ownPath() {
+  static int anchor;
+  std::string path = llvm::sys::fs::getMainExecutable(nullptr, &anchor);
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void *>(&ownPath), &info) && info.dli_fname &&
+      StringRef(info.dli_fname).contains(".so")) {
+    SmallString<256> so;
+    if (!llvm::sys::fs::real_path(info.dli_fname, so))
+      path = so.str().str();
+  }
+  SmallString<256> real;
+  if (!path.empty() && !llvm::sys::fs::real_path(path, real))
+    return real.str().str();
+  return path;
+}
+
+/// Whether `path`'s folder is the folder `dir` (both resolved).
+static bool isIn(StringRef path, const Twine &dir) {
+  SmallString<256> real, parent(path);
+  llvm::sys::path::remove_filename(parent);
+  return !llvm::sys::fs::real_path(dir, real) && parent == real;
+}
+
+std::string attn::attncSupportFile(StringRef buildTreePath) {
+  static const std::string self = ownPath();
+  // The build's attnc (and its other tools) in build/bin, the build's Python
+  // package in build/python/attnc; anything else is an installed copy (even
+  // one installed into a folder of the build tree, as the tests do).
+  static const bool inBuildTree =
+      self.empty() || (ATTN_BUILD_DIR[0] != '\0' &&
+                       (isIn(self, Twine(ATTN_BUILD_DIR) + "/bin") ||
+                        isIn(self, Twine(ATTN_BUILD_DIR) + "/python/attnc")));
+  if (inBuildTree)
+    return buildTreePath.str();
+  // Installed: <prefix>/bin/attnc -> <prefix>/lib/attnc/<file>.
+  SmallString<256> dir(self);
+  llvm::sys::path::remove_filename(dir); // <prefix>/bin
+  llvm::sys::path::remove_filename(dir); // <prefix>
+  llvm::sys::path::append(dir, "lib", "attnc", llvm::sys::path::filename(buildTreePath));
+  return dir.str().str();
+}
+
+LogicalResult attn::checkLinkFiles(bool executable, std::string &error) {
+  SmallVector<std::string> files{attncSupportFile(ATTN_MODEL_SUPPORT_LIB)};
+  if (executable)
+    files.append({attncSupportFile(ATTN_EXE_MAIN_LIB), attncSupportFile(ATTN_RUN_LIB),
+                  attncSupportFile(ATTN_RUNTIME_STATIC_LIB)});
+  for (const std::string &archive : files) {
     if (!llvm::sys::fs::exists(archive)) {
-      error = std::string("--emit=exe needs '") + archive +
-              "', which this attnc's build did not make (build the target attnc again)";
+      error = (executable ? "--emit=exe" : "linking a model library") + std::string(" needs '") +
+              archive + "', which is missing (build the target attnc again, or install attnc again)";
       return failure();
     }
   }
+  return success();
+}
+
+LogicalResult attn::linkExecutable(ArrayRef<std::string> objectPaths, StringRef outputPath,
+                                   std::string &error) {
+  if (failed(checkLinkFiles(/*executable=*/true, error)))
+    return failure();
+  const std::string exeMain = attncSupportFile(ATTN_EXE_MAIN_LIB),
+                    runLib = attncSupportFile(ATTN_RUN_LIB),
+                    runtime = attncSupportFile(ATTN_RUNTIME_STATIC_LIB),
+                    support = attncSupportFile(ATTN_MODEL_SUPPORT_LIB);
   SmallVector<StringRef> args{"-o", outputPath};
   for (const std::string &object : objectPaths)
     args.push_back(object);
   // The model support archive's attn_model_run_ex is referenced weakly by
   // exe_main.c; -u pulls it in.
-  args.append({ATTN_EXE_MAIN_LIB, ATTN_RUN_LIB, ATTN_RUNTIME_STATIC_LIB, ATTN_MODEL_SUPPORT_LIB,
+  args.append({exeMain, runLib, runtime, support,
                "-Wl,-u,attn_model_run_ex", "-Wl,-z,noexecstack", "-L" ATTN_OPENMP_LIB_DIR,
                "-Wl,--disable-new-dtags", "-Wl,-rpath," ATTN_OPENMP_LIB_DIR, "-lomp",
                "-lstdc++", "-lm", "-ldl", "-lpthread"});

@@ -299,6 +299,21 @@ struct DumpIRInstrumentation : PassInstrumentation {
   std::string failedWrite;
 };
 
+/// Frees the weight blobs the module no longer references after each
+/// top-level canonicalization, when the session owns the module: e.g. right
+/// after the lowering packs a constant weight into its matmul panel layout
+/// (attn-lower-to-linalg makes the packed copy; the canonicalizer after it
+/// erases the original constant), so that originals and packed copies do
+/// not both stay alive until the weights leave for their object file.
+struct FreeBlobsInstrumentation : PassInstrumentation {
+  void runAfterPass(Pass *pass, Operation *op) override {
+    if (op->getParentOp() || pass->getArgument() != "canonicalize")
+      return;
+    if (auto module = dyn_cast<ModuleOp>(op))
+      freeUnreferencedBlobs(module);
+  }
+};
+
 /// Reports the phases' wall times: a phase ends where the first pass of the
 /// next one starts (the phase passes are named below).
 struct PhaseTimer : PassInstrumentation {
@@ -459,6 +474,11 @@ struct CompilerSession::Impl {
       return error("-O" + std::to_string(level) + ": the optimization level is 0 to 3");
     if (request.options.target == Target::CUDA && emit > Emit::Attn && !haveCudaToolkit())
       return error("--target=cuda: this attnc was built without the CUDA toolkit (no ptxas found)");
+    // A missing archive of the link (an incomplete installation) is said
+    // before the compile, not after it.
+    if ((emit == Emit::Lib || emit == Emit::Exe) &&
+        failed(checkLinkFiles(emit == Emit::Exe, err)))
+      return error(err);
     return success();
   }
 
@@ -629,6 +649,8 @@ LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileReque
     dump = owned.get();
     pm.addInstrumentation(std::move(owned));
   }
+  if (ownsModule)
+    pm.addInstrumentation(std::make_unique<FreeBlobsInstrumentation>());
   PhaseTimer *phases = nullptr;
   {
     auto owned = std::make_unique<PhaseTimer>(phaseHandler);

@@ -58,6 +58,11 @@ void attn::buildGraphPipeline(OpPassManager &pm, const CompileOptions &options) 
     kv.maxLen = options.kvCacheMaxLen;
     pm.addPass(createKvCachePass(kv));
   }
+  // --logits=last: after fusion (which sees the export's graph), on the
+  // fused lm_head chain; after attn-kv-cache, which resolves a merged
+  // decoder's If (the logits then come from the with-past graph).
+  if (options.lastPositionLogits)
+    pm.addPass(createLastPositionLogitsPass());
 }
 
 /// Adds a textual pipeline; the strings name only upstream passes that exist

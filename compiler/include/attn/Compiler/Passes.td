@@ -182,6 +182,22 @@ def FuseGatedMlpPass : Pass<"attn-fuse-gated-mlp", "func::FuncOp"> {
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
+def LastPositionLogitsPass : Pass<"attn-last-position-logits", "ModuleOp"> {
+  let summary = "attnc --logits=last: compute the output 'logits' for the last sequence position only";
+  let description = [{
+    Cuts the hidden state [B, S, H] that feeds the row-wise chain making the
+    output `logits` (attn.linear / attn.matmul with a rank-2 weight, RMSNorm
+    / LayerNorm over the last axis, elementwise ops with a rank <= 1 other
+    operand) to its last position with an attn.slice, so `logits` is
+    [B, 1, V]: the lm_head runs on B rows instead of B*S. Cut before the
+    final norm when the chain allows, else right before the final linear.
+    Sets the signature's logits shape[1] to 1 and "logits": "last". A model
+    without an output `logits`, or whose logits are not made by such a
+    chain, is refused with an error.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def KvCachePass : Pass<"attn-kv-cache", "ModuleOp"> {
   let summary = "attnc --kv-cache=N: past K/V inputs become in-place cache buffers of N positions";
   let description = [{

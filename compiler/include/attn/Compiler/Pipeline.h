@@ -31,6 +31,9 @@ struct CompileOptions {
   /// --kv-cache=N: past K/V inputs become in-place caches of N positions
   /// (attn-kv-cache); 0: off.
   int64_t kvCacheMaxLen = 0;
+  /// --logits=last: the output `logits` for the last sequence position only
+  /// ([B, 1, V]; attn-last-position-logits); false: every position.
+  bool lastPositionLogits = false;
 };
 
 /// attn dialect -> attn dialect: cleanups and fusion (what --emit=attn shows).
@@ -95,6 +98,19 @@ LogicalResult emitMachineCode(llvm::Module &module, StringRef path, bool assembl
 /// one place both links below run a linker.
 LogicalResult runLinkerDriver(ArrayRef<StringRef> args, StringRef outputPath,
                               std::string &error);
+
+/// Where a file attnc links into what it makes (the model support archive;
+/// --emit=exe's attn-run, main and static runtime archives) is: the build
+/// tree's `buildTreePath` when this code runs from the build tree (attnc in
+/// build/bin, the Python package in build/python), else, for an installed
+/// attnc (`cmake --install`), <prefix>/lib/attnc/<its file name>, found from
+/// the installed executable's own path (<prefix>/bin/attnc): an installed
+/// attnc never reads the build tree.
+std::string attncSupportFile(llvm::StringRef buildTreePath);
+
+/// Checks that the files a link needs (attncSupportFile) exist: the model
+/// support archive, and for an executable (--emit=exe) attn-run's archives.
+LogicalResult checkLinkFiles(bool executable, std::string &error);
 
 /// Links an object file into a shared library with the system linker driver.
 LogicalResult linkSharedLibrary(StringRef objectPath, StringRef outputPath,
