@@ -10,6 +10,7 @@
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/BinaryFormat/ELF.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -49,9 +50,69 @@ createTargetMachine(const CompileOptions &options, std::string &error) {
   return tm;
 }
 
+/// Stores of bf16 values that are bitcasts of i16 bits (the integer f32 ->
+/// bf16 expansion, ApproximateMath.cpp) store the i16 bits instead. Otherwise
+/// LLVM's instcombine moves the bitcast above the expansion's NaN select, and
+/// the x86 backend without AVX512-BF16 lowers a select on bf16 vectors
+/// through compiler-rt's __truncsfbf2, which a model library cannot resolve
+/// (test/onnx-node/cast_bf16_dynamic.test). A store only moves bits.
+static void storeBF16BitsAsI16(ModuleOp module) {
+  auto isBF16 = [](Type t) { return getElementTypeOrSelf(t).isBF16(); };
+  llvm::SetVector<Operation *> maybeDead;
+  module.walk([&](Operation *op) {
+    if (!isa<LLVM::StoreOp, LLVM::MaskedStoreOp>(op))
+      return;
+    auto cast = op->getOperand(0).getDefiningOp<LLVM::BitcastOp>();
+    if (!cast || !isBF16(cast.getType()) ||
+        !getElementTypeOrSelf(cast.getArg().getType()).isInteger(16))
+      return;
+    op->setOperand(0, cast.getArg());
+    maybeDead.insert(cast);
+  });
+  for (Operation *cast : maybeDead)
+    if (cast->use_empty())
+      cast->erase();
+  // Likewise loads of bf16 values read only as i16 bits (the bf16 -> f32
+  // expansion) load the i16 bits: a masked load of bf16 vectors is
+  // legalized through the same libcall.
+  SmallVector<Operation *> loads;
+  module.walk([&](Operation *op) {
+    if (isa<LLVM::LoadOp, LLVM::MaskedLoadOp>(op) && isBF16(op->getResult(0).getType()))
+      loads.push_back(op);
+  });
+  for (Operation *load : loads) {
+    Type bits;
+    bool allBitcasts = !load->use_empty();
+    for (Operation *user : load->getUsers()) {
+      auto cast = dyn_cast<LLVM::BitcastOp>(user);
+      if (!cast || !getElementTypeOrSelf(cast.getType()).isInteger(16) ||
+          (bits && bits != cast.getType())) {
+        allBitcasts = false;
+        break;
+      }
+      bits = cast.getType();
+    }
+    if (!allBitcasts)
+      continue;
+    if (auto masked = dyn_cast<LLVM::MaskedLoadOp>(load)) {
+      if (Value passThru = masked.getPassThru()) {
+        OpBuilder b(load);
+        masked.getPassThruMutable().assign(
+            LLVM::BitcastOp::create(b, load->getLoc(), bits, passThru));
+      }
+    }
+    load->getResult(0).setType(bits);
+    for (Operation *user : llvm::make_early_inc_range(load->getUsers())) {
+      user->getResult(0).replaceAllUsesWith(load->getResult(0));
+      user->erase();
+    }
+  }
+}
+
 std::unique_ptr<llvm::Module>
 attn::translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &llvmContext,
                                  const CompileOptions &options) {
+  storeBF16BitsAsI16(module);
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
