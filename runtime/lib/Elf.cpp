@@ -962,8 +962,11 @@ bool Checker::checkSymbols() {
     if ((type != STT_NOTYPE && type != STT_OBJECT && type != STT_FUNC &&
          type != STT_TLS) ||
         (bind != STB_GLOBAL && bind != STB_WEAK && bind != STB_GNU_UNIQUE) ||
+        // Protected or hidden only when defined: the linker exports an
+        // instrumented build's __start_/__stop_asan_globals as GLOBAL HIDDEN.
         (s.st_other != STV_DEFAULT &&
-         (s.st_other != STV_PROTECTED || s.st_shndx == SHN_UNDEF)))
+         ((s.st_other != STV_PROTECTED && s.st_other != STV_HIDDEN) ||
+          s.st_shndx == SHN_UNDEF)))
       return symbolBad("has an unexpected type, binding or visibility");
     if (s.st_shndx == SHN_UNDEF) {
       if (s.st_value || s.st_size)
@@ -1161,11 +1164,20 @@ bool Checker::checkRelocations() {
     return bad("it has a thread-local block (PT_TLS) but no relocation "
                "for it");
   // Every imported symbol is there because a relocation uses it (a symbol
-  // index changed in a relocation leaves its own symbol unused).
+  // index changed in a relocation leaves its own symbol unused), except weak
+  // imports and the sanitizer runtimes' (an instrumented build links
+  // __sanitizer_internal_memcpy and the like with no relocation).
+  static const char *const kSanitizerPrefixes[] = {"__sanitizer_", "__asan_",
+                                                    "__ubsan_", "__lsan_"};
   for (size_t i = 1; i < syms.size(); ++i)
     if (syms[i].st_shndx == SHN_UNDEF && !referenced.count(i)) {
       std::string name;
       string(syms[i].st_name, name);
+      if (ELF64_ST_BIND(syms[i].st_info) == STB_WEAK)
+        continue;
+      if (std::any_of(std::begin(kSanitizerPrefixes), std::end(kSanitizerPrefixes),
+                      [&](const char *p) { return name.rfind(p, 0) == 0; }))
+        continue;
       return bad(format("imported symbol %zu ('%s') is used by no "
                         "relocation",
                         i, name.c_str()));
