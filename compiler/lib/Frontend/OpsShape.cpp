@@ -466,35 +466,6 @@ LogicalResult convertGatherElements(GI &g) {
   return success();
 }
 
-/// Length of a slice of a dim of static size `dim` (ONNX clamping rules);
-/// `first` receives the first index taken.
-int64_t sliceLength(int64_t dim, int64_t start, int64_t end, int64_t step,
-                    int64_t *first = nullptr) {
-  if (dim == 0)
-    return 0;
-  if (start < 0)
-    start += dim;
-  if (end < 0)
-    end += dim;
-  int64_t len;
-  if (step > 0) {
-    start = std::clamp<int64_t>(start, 0, dim);
-    end = std::clamp<int64_t>(end, 0, dim);
-    len = end > start
-              ? int64_t((__int128(end) - start + step - 1) / step)
-              : 0;
-  } else {
-    start = std::clamp<int64_t>(start, 0, dim - 1);
-    end = std::clamp<int64_t>(end, -1, dim - 1);
-    len = start > end
-              ? int64_t((__int128(start) - end - step - 1) / -__int128(step))
-              : 0;
-  }
-  if (first)
-    *first = start;
-  return len;
-}
-
 /// An i64 version of a Slice parameter (int32 is allowed by ONNX).
 FailureOr<Value> sliceParamToI64(GI &g, Value v, llvm::StringRef what) {
   if (failed(checkShapeOperand(g, v, what, /*i64Only=*/false)))
