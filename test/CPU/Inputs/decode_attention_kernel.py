@@ -20,13 +20,14 @@ flags come from ATTNC_FLAGS.
 """
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "e2e"))
+from attention_kernel_common import compare, compile_and_run, ty  # noqa: E402
+
 attnc, attn_run, tmp = sys.argv[1:4]
-EXTRA = os.environ.get("ATTNC_FLAGS", "").split()
 os.makedirs(tmp, exist_ok=True)
 F = float(np.finfo(np.float32).min)
 
@@ -151,7 +152,6 @@ for ci, (name, B, Hq, Hkv, Sq, Sk, D, Dv, a, mkind, pads, cache, perms) in enume
                 '    return %%0 : %s\n  }\n}\n'
                 % (text, args, ty(ost), body, kk, vv, mpart, ", ".join(attrs), ty(qst), ty(kst),
                    ty(vst), ty(ost), ty(ost)))
-    subprocess.check_call([attnc, base + ".mlir", "-o", base + ".so"] + EXTRA)
     rng = np.random.default_rng(300 + ci)
     x = {n: (rng.standard_normal(s) * 2).astype(np.float32) for n, s, _ in inputs if n != "m"}
     if mkind:
@@ -172,11 +172,7 @@ for ci, (name, B, Hq, Hkv, Sq, Sk, D, Dv, a, mkind, pads, cache, perms) in enume
             x["m"] = m
         else:
             x["m"] = np.where(keep, 0.0, -np.inf).astype(np.float32).reshape(mshape)
-    cmd = [attn_run, base + ".so", "--output-dir", base + ".out"]
-    for n, arr in x.items():
-        np.save("%s.%s.npy" % (base, n), arr)
-        cmd += ["--input", "%s=%s.%s.npy" % (n, base, n)]
-    subprocess.check_call(cmd, stdout=subprocess.DEVNULL)
+    out = compile_and_run(attnc, attn_run, base, x)
     lg = (lambda t: t.transpose(0, 2, 1, 3)) if perms else (lambda t: t)
     q = lg(x["q"]).astype(np.float64)
     if cache:
@@ -184,12 +180,7 @@ for ci, (name, B, Hq, Hkv, Sq, Sk, D, Dv, a, mkind, pads, cache, perms) in enume
     else:
         k, v = (lg(x[n]).astype(np.float64) for n in "kv")
     ref = reference(q, k, v, x["m"].astype(np.float64) if mkind else None, mkind, scale, a, Sq, Sk)
-    got = lg(np.load(base + ".out/out.npy")).astype(np.float64)
-    nan_ok = got.shape == ref.shape and np.array_equal(np.isnan(got), np.isnan(ref))
-    fin = ~np.isnan(ref)
-    err = np.abs(got[fin] - ref[fin]).max() / max(1.0, np.abs(ref[fin]).max()) \
-        if nan_ok and fin.any() else 0.0
-    ok = nan_ok and err <= 1e-4
+    ok, line = compare(name, lg(out), ref)
     failed += not ok
-    print("%s: err %.2e%s %s" % (name, err, "" if nan_ok else " NaN mismatch", "PASS" if ok else "FAIL"))
+    print(line)
 sys.exit(1 if failed else 0)
