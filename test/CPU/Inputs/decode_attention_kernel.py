@@ -91,7 +91,6 @@ def reference(q, k, v, mask, kind, scale, a, Sq, Sk):
     return r
 
 
-ty = lambda s: "tensor<%sxf32>" % "x".join(map(str, s))
 failed = 0
 for ci, (name, B, Hq, Hkv, Sq, Sk, D, Dv, a, mkind, pads, cache, perms) in enumerate(CASES):
     base = os.path.join(tmp, name)
