@@ -111,7 +111,7 @@ func.func @window(%q: tensor<1x4x1x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor
 // instead of the fixed 64: a batch whose kv entries keep every thread busy
 // is not split.
 // CHECK-LABEL: func @decode_threads
-// CHECK:         %[[T:.*]] = call @omp_get_max_threads() : () -> i32
+// CHECK:         %[[T:.*]] = {{(func\.)?}}call @omp_get_max_threads() : () -> i32
 // CHECK:         %[[TI:.*]] = arith.index_cast %[[T]] : i32 to index
 // CHECK:         %[[T1:.*]] = arith.maxsi %[[TI]], %c1{{(_[0-9]+)?}} : index
 // CHECK:         %[[TARGET:.*]] = arith.muli %[[T1]], %c4{{(_[0-9]+)?}} : index

@@ -36,6 +36,7 @@
 //===----------------------------------------------------------------------===//
 #include "CPU/AttentionKernel.h"
 #include "Support/RuntimeChecks.h"
+#include "CPU/KernelRegion.h"
 #include "Support/LoweringUtils.h"
 #include "Support/AttentionSemantics.h"
 
@@ -589,33 +590,6 @@ FailureOr<Value> AttentionEmitter::build() {
     }
   }
 
-  // The result buffer, written row block by row block.
-  // The result buffer in the result's layout: its dim i is logical dim
-  // resultPerm[i].
-  SmallVector<int64_t> resultPerm = llvm::to_vector(llvm::seq<int64_t>(0, r));
-  if (std::optional<ArrayRef<int64_t>> p = op.getResultPerm())
-    resultPerm.assign(p->begin(), p->end());
-  SmallVector<Value> outDyn;
-  for (int64_t i = 0; i < r; ++i)
-    if (resultType.isDynamicDim(i))
-      outDyn.push_back(resultPerm[i] < nb ? qd[resultPerm[i]] : Sq);
-  auto outType = MemRefType::get(resultType.getShape(), f32);
-  Value out = memref::AllocOp::create(b, loc, outType, outDyn, b.getI64IntegerAttr(64));
-
-  Value c0 = cIdx(0), c1 = cIdx(1), cBK = cIdx(BK), cBQ = cIdx(BQ), cVW = cIdx(VW);
-  auto roundUp = [&](Value x, int64_t n) {
-    return mul(arith::CeilDivUIOp::create(b, loc, x, cIdx(n)), cIdx(n));
-  };
-
-  // Tasks: groups of (batch...) entries -- many small heads (the seed's
-  // sequence-first attention has thousands of length-1 ones) share one
-  // task's scratch buffers -- times `splits` sets of query blocks when there
-  // are few entries (one long head still uses every core; each split copies
-  // K/V once more, O(S·D) against O(S²·D) work).
-  Value numQB = arith::CeilDivUIOp::create(b, loc, rowsTotal, cBQ);
-  Value batchTasks = c1;
-  for (int64_t i = 0; i < nb; ++i)
-    batchTasks = mul(batchTasks, ed[i]);
   Value runOk; // all run-time checks hold (null: nothing to check)
   // Run-time agreement of the operands' dims (RuntimeChecks.h): the kernel
   // indexes K, V and the mask with Q's batch entries and K's keys. When a
@@ -623,6 +597,7 @@ FailureOr<Value> AttentionEmitter::build() {
   // read outside an operand; the output is discarded).
   {
     std::string node = describeNode(op);
+    Value c1 = cIdx(1);
     Value ok;
     auto need = [&](Value got, Value want, bool orOne, const std::string &what) {
       if (got == want)
@@ -660,6 +635,38 @@ FailureOr<Value> AttentionEmitter::build() {
     }
     runOk = ok;
   }
+
+  // The kernel proper: a function shared by every attention of this shape
+  // (KernelRegion.h). The checks above stay at function level.
+  scf::ExecuteRegionOp kernelRegion = openKernelRegion(b, loc, "attention", TypeRange{resultType});
+
+  // The result buffer, written row block by row block.
+  // The result buffer in the result's layout: its dim i is logical dim
+  // resultPerm[i].
+  SmallVector<int64_t> resultPerm = llvm::to_vector(llvm::seq<int64_t>(0, r));
+  if (std::optional<ArrayRef<int64_t>> p = op.getResultPerm())
+    resultPerm.assign(p->begin(), p->end());
+  SmallVector<Value> outDyn;
+  for (int64_t i = 0; i < r; ++i)
+    if (resultType.isDynamicDim(i))
+      outDyn.push_back(resultPerm[i] < nb ? qd[resultPerm[i]] : Sq);
+  auto outType = MemRefType::get(resultType.getShape(), f32);
+  Value out = memref::AllocOp::create(b, loc, outType, outDyn, b.getI64IntegerAttr(64));
+
+  Value c0 = cIdx(0), c1 = cIdx(1), cBK = cIdx(BK), cBQ = cIdx(BQ), cVW = cIdx(VW);
+  auto roundUp = [&](Value x, int64_t n) {
+    return mul(arith::CeilDivUIOp::create(b, loc, x, cIdx(n)), cIdx(n));
+  };
+
+  // Tasks: groups of (batch...) entries -- many small heads (the seed's
+  // sequence-first attention has thousands of length-1 ones) share one
+  // task's scratch buffers -- times `splits` sets of query blocks when there
+  // are few entries (one long head still uses every core; each split copies
+  // K/V once more, O(S·D) against O(S²·D) work).
+  Value numQB = arith::CeilDivUIOp::create(b, loc, rowsTotal, cBQ);
+  Value batchTasks = c1;
+  for (int64_t i = 0; i < nb; ++i)
+    batchTasks = mul(batchTasks, ed[i]);
   Value perTask = arith::MaxUIOp::create(b,
       loc, c1, arith::CeilDivUIOp::create(b, loc, batchTasks, cIdx(opt.maxTasks)));
   Value groups = arith::CeilDivUIOp::create(b, loc, batchTasks, perTask);
@@ -1296,9 +1303,9 @@ FailureOr<Value> AttentionEmitter::build() {
       forLoop(c0, rowsTotal, c1, [&](Value row) { mergeRow(bi, row); });
     }
   }
-  return bufferization::ToTensorOp::create(b, loc, resultType, out, /*restrict=*/true,
-                                         /*writable=*/true)
-      .getResult();
+  Value result = bufferization::ToTensorOp::create(b, loc, resultType, out, /*restrict=*/true,
+                                                   /*writable=*/true);
+  return closeKernelRegion(b, kernelRegion, result)[0];
 }
 
 FailureOr<Value> attn::buildAttentionKernel(OpBuilder &b, AttentionOp op,

@@ -32,6 +32,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CPU/MatmulKernel.h"
+#include "CPU/KernelRegion.h"
 #include "Support/LoweringUtils.h"
 #include "attn/Dialect/ConstantData.h"
 
@@ -187,8 +188,11 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
   // The B panels.
   Value bPacked;
   if (std::optional<ConstantBytes> bytes = getConstantBytes(B)) {
+    // (In its own, contiguous layout: the kernel function's argument keeps
+    // static strides.)
     Value packed = packConstant(b, loc, B, *bytes, K, N, panelW, gated);
-    bPacked = bufferization::ToBufferOp::create(b, loc, panelType, packed, b.getUnitAttr());
+    bPacked = bufferization::ToBufferOp::create(
+        b, loc, MemRefType::get({numPanels, K, panelW}, f32), packed, b.getUnitAttr());
   } else {
     assert(!tail && "a run-time B needs N a multiple of the panel width");
     // B rows are read as vectors: its innermost stride must be 1.
@@ -238,6 +242,15 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
         loc,
         MemRefType::get({N}, f32, StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {1})),
         args.bias, b.getUnitAttr());
+
+  // The kernel proper: a function shared by every linear layer of this
+  // shape (KernelRegion.h); the packed weights are its argument.
+  SmallVector<Type> resultTypes;
+  for (int64_t n : splits)
+    resultTypes.push_back(RankedTensorType::get({at.getDimSize(0), n}, f32));
+  scf::ExecuteRegionOp region = openKernelRegion(b, loc, "matmul", resultTypes);
+  if (bPacked.getType() != panelType)
+    bPacked = memref::CastOp::create(b, loc, panelType, bPacked);
 
   // One output buffer per split; N blocks never straddle two splits.
   // (Gated: half the output columns per task, the same B bytes.)
@@ -426,8 +439,7 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
     static_assert(kDecodeRows == 8, "5..8 rows are two 4-row tiles");
     twoTiles();
   }
-  // More rows: the blocked kernel.
-  OpBuilder::InsertionGuard gBlocked(b);
+  // More rows: the blocked kernel (then back after decodeIf, below).
   b.setInsertionPointToStart(&decodeIf.getElseRegion().front());
   Value numM = arith::CeilDivUIOp::create(b, loc, M, cIdx(kMBlock));
   // N blocks outermost: OpenMP hands each thread a contiguous range of the
@@ -530,9 +542,8 @@ SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,
   }
   b.setInsertionPointAfter(decodeIf);
   SmallVector<Value> results;
-  for (auto [buf, n] : llvm::zip(outBufs, splits))
-    results.push_back(bufferization::ToTensorOp::create(b,
-        loc, RankedTensorType::get({at.getDimSize(0), n}, f32), buf, /*restrict=*/true,
-        /*writable=*/true));
-  return results;
+  for (auto [buf, t] : llvm::zip(outBufs, resultTypes))
+    results.push_back(bufferization::ToTensorOp::create(b, loc, t, buf, /*restrict=*/true,
+                                                        /*writable=*/true));
+  return closeKernelRegion(b, region, results);
 }

@@ -128,6 +128,9 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
   // caller frees; the deallocation pipeline frees every temporary.
   addPipeline(pm, "one-shot-bufferize{bufferize-function-boundaries=1 allow-return-allocs-from-loops=1 "
                   "function-boundary-type-conversion=identity-layout-map}");
+  // Each kernel region becomes a function; identical ones (the same kernel in
+  // every layer) are compiled once.
+  pm.addPass(createOutlineKernelsPass());
   addPipeline(pm, "func.func(buffer-hoisting,buffer-loop-hoisting)");
   addPipeline(pm, "buffer-deallocation-pipeline");
   addPipeline(pm, "convert-bufferization-to-memref");

@@ -9,6 +9,7 @@
 #include "ToLinalg/Patterns.h"
 #include "Support/LoweringUtils.h"
 #include "Support/RuntimeChecks.h"
+#include "CPU/KernelRegion.h"
 #include "CPU/LayerNormKernel.h"
 #include "attn/Dialect/ShapeInference.h"
 
@@ -199,7 +200,11 @@ struct LayerNormPattern : OpRewritePattern<LayerNormOp> {
           rw.modifyOpInPlace(op, [&] { op.getResidualMutable().assign(conformed); });
         }
       }
-      rw.replaceOp(op, buildLayerNormKernel(rw, op, vectorWidth));
+      // A function shared by every layer norm of this shape (CPU/KernelRegion.h).
+      scf::ExecuteRegionOp region =
+          openKernelRegion(rw, op.getLoc(), "layer_norm", op->getResultTypes());
+      Value r = buildLayerNormKernel(rw, op, vectorWidth);
+      rw.replaceOp(op, closeKernelRegion(rw, region, r));
       return success();
     }
     Location loc = op.getLoc();
@@ -273,7 +278,9 @@ struct RmsNormPattern : OpRewritePattern<RmsNormOp> {
           rw.modifyOpInPlace(op, [&] { op.getResidualMutable().assign(conformed); });
         }
       }
-      rw.replaceOp(op, buildRmsNormKernel(rw, op, vectorWidth));
+      scf::ExecuteRegionOp region = openKernelRegion(rw, loc, "rms_norm", op->getResultTypes());
+      SmallVector<Value> r = buildRmsNormKernel(rw, op, vectorWidth);
+      rw.replaceOp(op, closeKernelRegion(rw, region, r));
       return success();
     }
     auto t = rtype(op.getInput());

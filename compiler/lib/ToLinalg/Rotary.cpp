@@ -32,6 +32,7 @@
 #include "ToLinalg/Patterns.h"
 #include "Support/LoweringUtils.h"
 #include "Support/RuntimeChecks.h"
+#include "CPU/KernelRegion.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -281,8 +282,15 @@ struct RotaryPattern : OpRewritePattern<RotaryOp> {
   RotaryPattern(MLIRContext *ctx, int64_t vectorWidth) : OpRewritePattern(ctx), vectorWidth(vectorWidth) {}
   int64_t vectorWidth;
   LogicalResult matchAndRewrite(RotaryOp op, PatternRewriter &rw) const override {
-    Value r = canUseRotaryKernel(op, vectorWidth) ? buildRotaryKernel(rw, op, vectorWidth)
-                                                  : buildRotaryGeneric(rw, op);
+    Value r;
+    if (canUseRotaryKernel(op, vectorWidth)) {
+      // A function shared by every rotary of this shape (CPU/KernelRegion.h).
+      scf::ExecuteRegionOp region =
+          openKernelRegion(rw, op.getLoc(), "rotary", TypeRange{op.getType()});
+      r = closeKernelRegion(rw, region, buildRotaryKernel(rw, op, vectorWidth))[0];
+    } else {
+      r = buildRotaryGeneric(rw, op);
+    }
     if (r.getType() != op.getType())
       r = tensor::CastOp::create(rw, op.getLoc(), op.getType(), r);
     rw.replaceOp(op, r);

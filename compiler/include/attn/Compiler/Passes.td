@@ -311,6 +311,22 @@ def ApproximateMathPass : Pass<"attn-approximate-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def OutlineKernelsPass : Pass<"attn-outline-kernels", "ModuleOp"> {
+  let summary = "Outline the CPU kernels' regions into functions and share identical ones";
+  let description = [{
+    The CPU kernel builders (matmul, attention, layer/RMS norm, rotary)
+    write each kernel inside an `scf.execute_region {attn.kernel = ...}`
+    (compiler/lib/CPU/KernelRegion.h). After bufferization this pass turns
+    every such region into a private function whose arguments are the
+    buffers and values the region reads from outside (constants are cloned
+    in), replaces the region by a call, and then merges functions whose
+    bodies are identical. The layers of a model differ only in their
+    weights, which are arguments: their kernels become one function each,
+    compiled once instead of once per layer.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 def LowerAllocaScopesPass : Pass<"attn-lower-alloca-scopes"> {
   let summary = "Replace memref.alloca_scope by llvm.intr.stacksave/stackrestore";
   let description = [{

@@ -1,0 +1,42 @@
+//===- KernelRegion.cpp - CPU kernels as shared functions -----------------===//
+//
+// See KernelRegion.h.
+//
+//===----------------------------------------------------------------------===//
+#include "CPU/KernelRegion.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+scf::ExecuteRegionOp attn::openKernelRegion(OpBuilder &b, Location loc, StringRef kernel,
+                                            TypeRange resultTypes) {
+  // The kernel's name rides in the location: bufferization rebuilds the
+  // region op without its discardable attributes, but keeps its location.
+  Location tagged = FusedLoc::get(b.getContext(), {loc}, b.getStringAttr(kernel));
+  auto region = scf::ExecuteRegionOp::create(b, tagged, resultTypes, /*no_inline=*/true);
+  b.createBlock(&region.getRegion());
+  return region;
+}
+
+SmallVector<Value> attn::closeKernelRegion(OpBuilder &b, scf::ExecuteRegionOp region,
+                                           ValueRange results) {
+  SmallVector<Value> yielded;
+  for (auto [v, t] : llvm::zip_equal(results, region.getResultTypes()))
+    yielded.push_back(v.getType() == t ? v
+                                       : tensor::CastOp::create(b, region.getLoc(), t, v).getResult());
+  scf::YieldOp::create(b, region.getLoc(), yielded);
+  b.setInsertionPointAfter(region);
+  return SmallVector<Value>(region.getResults());
+}
+
+std::optional<StringRef> attn::kernelRegionName(scf::ExecuteRegionOp region) {
+  if (!region.getNoInline())
+    return std::nullopt;
+  auto fused = dyn_cast<FusedLoc>(region.getLoc());
+  auto name = fused ? dyn_cast_or_null<StringAttr>(fused.getMetadata()) : StringAttr();
+  if (!name)
+    return std::nullopt;
+  return name.getValue();
+}

@@ -1,0 +1,49 @@
+//===- KernelRegion.h - CPU kernels as shared functions ---------*- C++ -*-===//
+//
+// A CPU kernel builder (matmul, attention, layer/RMS norm, rotary) writes
+// its loop nest inside a kernel region
+//
+//   %r = scf.execute_region -> (tensor<...>) no_inline {
+//     ... the kernel, reading the operands it captures ...
+//     scf.yield %out : tensor<...>
+//   } loc(fused["matmul"][...])
+//
+// and attn-outline-kernels (after bufferization) turns every region into a
+// private function of its captured buffers and index values, then merges
+// identical functions. Every layer of a model runs the same kernel code on
+// its own weights, so the code is compiled once, not once per layer: the
+// MLIR lowering, LLVM's optimizer and instruction selection see one copy.
+//
+// What must stay at function level stays outside the region: run-time check
+// markers (RuntimeChecks.h) and the compile-time constants (packed weights),
+// which become arguments of the kernel function.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_CPU_KERNELREGION_H
+#define ATTN_CPU_KERNELREGION_H
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::attn {
+
+/// The attribute naming the kernel of an outlined kernel function.
+inline constexpr llvm::StringLiteral kKernelRegionAttr = "attn.kernel";
+
+/// Opens a kernel region with results `resultTypes` at b's insertion point
+/// and moves b into it.
+scf::ExecuteRegionOp openKernelRegion(OpBuilder &b, Location loc, llvm::StringRef kernel,
+                                      TypeRange resultTypes);
+
+/// Yields `results` (tensor.cast to the region's result types where they
+/// differ), moves b after the region and returns the region's results.
+SmallVector<Value> closeKernelRegion(OpBuilder &b, scf::ExecuteRegionOp region,
+                                     ValueRange results);
+
+/// The kernel name of a kernel region (an execute_region made by
+/// openKernelRegion, before or after bufferization), else nullopt.
+std::optional<llvm::StringRef> kernelRegionName(scf::ExecuteRegionOp region);
+
+} // namespace mlir::attn
+
+#endif // ATTN_CPU_KERNELREGION_H
