@@ -12,6 +12,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/BinaryFormat/ELF.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -25,8 +27,10 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Transforms/IPO/MergeFunctions.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
 
 #include <cstring>
+#include <thread>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -200,6 +204,48 @@ LogicalResult attn::emitMachineCode(llvm::Module &module, StringRef path,
   return success();
 }
 
+LogicalResult attn::emitObjectsInParallel(llvm::Module &module, ArrayRef<std::string> paths,
+                                          const CompileOptions &options, std::string &error) {
+  // Each partition travels as bitcode into its own LLVMContext (a context is
+  // not thread-safe), as LLVM's own parallel code generation (ParallelCG)
+  // does; instruction selection and the object writer then run in parallel.
+  SmallVector<SmallString<0>> bitcode;
+  llvm::SplitModule(
+      module, paths.size(),
+      [&](std::unique_ptr<llvm::Module> part) {
+        SmallString<0> buffer;
+        llvm::raw_svector_ostream os(buffer);
+        llvm::WriteBitcodeToFile(*part, os);
+        bitcode.push_back(std::move(buffer));
+      },
+      /*PreserveLocals=*/false, /*RoundRobin=*/true);
+  if (bitcode.size() != paths.size()) {
+    error = "splitting the module for parallel code generation failed";
+    return failure();
+  }
+  std::vector<std::string> errors(paths.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < paths.size(); ++i)
+    threads.emplace_back([&, i] {
+      llvm::LLVMContext context;
+      llvm::Expected<std::unique_ptr<llvm::Module>> part =
+          llvm::parseBitcodeFile(llvm::MemoryBufferRef(bitcode[i], "partition"), context);
+      if (!part) {
+        errors[i] = llvm::toString(part.takeError());
+        return;
+      }
+      (void)emitMachineCode(**part, paths[i], /*assembly=*/false, options, errors[i]);
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (const std::string &e : errors)
+    if (!e.empty()) {
+      error = e;
+      return failure();
+    }
+  return success();
+}
+
 LogicalResult attn::runLinkerDriver(ArrayRef<StringRef> args, StringRef outputPath,
                                     std::string &error) {
   std::string driver = ATTN_LINKER_DRIVER;
@@ -224,7 +270,8 @@ LogicalResult attn::runLinkerDriver(ArrayRef<StringRef> args, StringRef outputPa
 }
 
 LogicalResult attn::linkSharedLibrary(StringRef objectPath, StringRef outputPath,
-                                      std::string &error, StringRef weightsObjectPath) {
+                                      std::string &error, StringRef weightsObjectPath,
+                                      ArrayRef<std::string> moreObjects) {
   // Only the ABI symbols are exported (everything else is internal already);
   // -lm covers math functions without a polynomial approximation.
   // Parallel loops use LLVM's OpenMP runtime (libomp); the rpath lets the
@@ -240,6 +287,8 @@ LogicalResult attn::linkSharedLibrary(StringRef objectPath, StringRef outputPath
     return failure();
   const std::string support = attncSupportFile(ATTN_MODEL_SUPPORT_LIB);
   SmallVector<StringRef> args{"-shared", "-o", outputPath, objectPath};
+  for (const std::string &object : moreObjects)
+    args.push_back(object);
   if (!weightsObjectPath.empty())
     args.push_back(weightsObjectPath);
   args.append({support, "-Wl,-z,noexecstack", "-L" ATTN_OPENMP_LIB_DIR,

@@ -29,6 +29,7 @@
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Threading.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -357,6 +358,10 @@ struct CodegenState {
   /// The object file the link reads (a temporary for --emit=lib).
   SmallString<128> objectPath;
   std::optional<llvm::FileRemover> removeObject;
+  /// The code's other partitions when machine code was generated on several
+  /// threads (emitObjectsInParallel), linked beside objectPath.
+  std::vector<std::string> moreObjects;
+  std::vector<std::unique_ptr<llvm::FileRemover>> removeMoreObjects;
   /// The weights' object (externalizeWeights) linked beside it; empty when
   /// the weights stayed in the code object.
   SmallString<128> weightsPath;
@@ -742,6 +747,25 @@ LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileReque
                 if (auto ec = llvm::sys::fs::createTemporaryFile("attnc", "o", state.objectPath))
                   return m.emitError() << "cannot create a temporary file: " << ec.message();
                 state.removeObject.emplace(state.objectPath);
+                // A library or program links several objects: the code is
+                // split in partitions compiled on the cores at once.
+                unsigned parts = m.getContext()->isMultithreadingEnabled()
+                                     ? std::min(4u, llvm::hardware_concurrency().compute_thread_count())
+                                     : 1u;
+                if (parts > 1) {
+                  std::vector<std::string> paths{state.objectPath.str().str()};
+                  for (unsigned i = 1; i < parts; ++i) {
+                    SmallString<128> path;
+                    if (auto ec = llvm::sys::fs::createTemporaryFile("attnc", "o", path))
+                      return m.emitError() << "cannot create a temporary file: " << ec.message();
+                    state.removeMoreObjects.push_back(std::make_unique<llvm::FileRemover>(path));
+                    state.moreObjects.push_back(path.str().str());
+                    paths.push_back(path.str().str());
+                  }
+                  if (failed(emitObjectsInParallel(*state.llvmModule, paths, options, error)))
+                    return m.emitError() << error;
+                  return success();
+                }
               } else {
                 state.objectPath = request.output;
               }
@@ -787,10 +811,12 @@ LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileReque
             }
             std::string error;
             std::vector<std::string> objects{state.objectPath.str().str()};
+            objects.insert(objects.end(), state.moreObjects.begin(), state.moreObjects.end());
             if (!state.weightsPath.empty())
               objects.push_back(state.weightsPath.str().str());
             if (failed(exe ? linkExecutable(objects, target, error)
-                           : linkSharedLibrary(state.objectPath, target, error, state.weightsPath)))
+                           : linkSharedLibrary(state.objectPath, target, error, state.weightsPath,
+                                               state.moreObjects)))
               return m.emitError() << error;
             if (request.output.empty()) {
               auto buffer = llvm::MemoryBuffer::getFile(tmp);

@@ -93,6 +93,13 @@ void freeUnreferencedBlobs(ModuleOp module);
 LogicalResult emitMachineCode(llvm::Module &module, StringRef path, bool assembly,
                               const CompileOptions &options, std::string &error);
 
+/// Writes the module's machine code as paths.size() object files, one per
+/// partition (llvm::SplitModule; local symbols become hidden), generated on
+/// that many threads at once. The objects together are the module: a
+/// library or executable links all of them.
+LogicalResult emitObjectsInParallel(llvm::Module &module, ArrayRef<std::string> paths,
+                                    const CompileOptions &options, std::string &error);
+
 /// Runs the linker driver (ATTN_LINKER_DRIVER, else `cc` on PATH) with `args`
 /// (the driver's own name is added in front) to produce `outputPath`; the
 /// one place both links below run a linker.
@@ -113,8 +120,10 @@ std::string attncSupportFile(llvm::StringRef buildTreePath);
 LogicalResult checkLinkFiles(bool executable, std::string &error);
 
 /// Links an object file into a shared library with the system linker driver.
+/// `moreObjects`: the other partitions of the code (emitObjectsInParallel).
 LogicalResult linkSharedLibrary(StringRef objectPath, StringRef outputPath,
-                                std::string &error, StringRef weightsObjectPath = {});
+                                std::string &error, StringRef weightsObjectPath = {},
+                                ArrayRef<std::string> moreObjects = {});
 
 /// Links the model's object files into a standalone executable (--emit=exe):
 /// attn-run's command line, the static runtime and the model support code
