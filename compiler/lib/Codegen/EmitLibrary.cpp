@@ -113,9 +113,45 @@ static void storeBF16BitsAsI16(ModuleOp module) {
   }
 }
 
+/// Runs the -O pipeline (`mergeFirst`: MergeFunctions before it; with
+/// `mergeOnly`, nothing else) on `module` for the chosen CPU.
+static void optimizeModule(llvm::Module &module, llvm::TargetMachine &tm,
+                           const CompileOptions &options, bool mergeFirst, bool mergeOnly) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PipelineTuningOptions pto;
+  pto.LoopVectorization = options.optLevel >= 2;
+  pto.SLPVectorization = options.optLevel >= 2;
+  llvm::PassBuilder pb(&tm, pto);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::OptimizationLevel level = options.optLevel >= 3   ? llvm::OptimizationLevel::O3
+                                  : options.optLevel == 2 ? llvm::OptimizationLevel::O2
+                                  : options.optLevel == 1 ? llvm::OptimizationLevel::O1
+                                                          : llvm::OptimizationLevel::O0;
+  llvm::ModulePassManager mpm;
+  if (level == llvm::OptimizationLevel::O0) {
+    if (!mergeOnly)
+      mpm = pb.buildO0DefaultPipeline(level);
+  } else {
+    // Identical functions (e.g. OpenMP bodies that read no weight) merged
+    // before the optimizer: no optimizing and code generation of copies.
+    if (mergeFirst)
+      mpm.addPass(llvm::MergeFunctionsPass());
+    if (!mergeOnly)
+      mpm.addPass(pb.buildPerModuleDefaultPipeline(level));
+  }
+  mpm.run(module, mam);
+}
+
 std::unique_ptr<llvm::Module>
 attn::translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &llvmContext,
-                                 const CompileOptions &options) {
+                                 const CompileOptions &options, bool optimize) {
   storeBF16BitsAsI16(module);
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
@@ -147,36 +183,7 @@ attn::translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &llvmContext
     f.addFnAttr("target-features", features);
   }
 
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PipelineTuningOptions pto;
-  pto.LoopVectorization = options.optLevel >= 2;
-  pto.SLPVectorization = options.optLevel >= 2;
-  llvm::PassBuilder pb(tm.get(), pto);
-  pb.registerModuleAnalyses(mam);
-  pb.registerCGSCCAnalyses(cgam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerLoopAnalyses(lam);
-  pb.crossRegisterProxies(lam, fam, cgam, mam);
-  llvm::OptimizationLevel level = options.optLevel >= 3   ? llvm::OptimizationLevel::O3
-                                  : options.optLevel == 2 ? llvm::OptimizationLevel::O2
-                                  : options.optLevel == 1 ? llvm::OptimizationLevel::O1
-                                                          : llvm::OptimizationLevel::O0;
-  llvm::ModulePassManager mpm;
-  if (level == llvm::OptimizationLevel::O0) {
-    mpm = pb.buildO0DefaultPipeline(level);
-  } else {
-    // Every layer of a model outlines its own copy of the same kernels
-    // (OpenMP bodies): a kernel that reads no weight global (attention,
-    // elementwise) is the same function six times in a 6-layer encoder.
-    // Merging identical functions before the optimizer spares optimizing and
-    // generating machine code for the copies (MiniLM: 78 -> 58 functions).
-    mpm.addPass(llvm::MergeFunctionsPass());
-    mpm.addPass(pb.buildPerModuleDefaultPipeline(level));
-  }
-  mpm.run(*llvmModule, mam);
+  optimizeModule(*llvmModule, *tm, options, /*mergeFirst=*/true, /*mergeOnly=*/!optimize);
   return llvmModule;
 }
 
@@ -205,7 +212,8 @@ LogicalResult attn::emitMachineCode(llvm::Module &module, StringRef path,
 }
 
 LogicalResult attn::emitObjectsInParallel(llvm::Module &module, ArrayRef<std::string> paths,
-                                          const CompileOptions &options, std::string &error) {
+                                          const CompileOptions &options, bool optimize,
+                                          std::string &error) {
   // Each partition travels as bitcode into its own LLVMContext (a context is
   // not thread-safe), as LLVM's own parallel code generation (ParallelCG)
   // does; instruction selection and the object writer then run in parallel.
@@ -233,6 +241,12 @@ LogicalResult attn::emitObjectsInParallel(llvm::Module &module, ArrayRef<std::st
       if (!part) {
         errors[i] = llvm::toString(part.takeError());
         return;
+      }
+      if (optimize) {
+        auto tm = createTargetMachine(options, errors[i]);
+        if (!tm)
+          return;
+        optimizeModule(**part, *tm, options, /*mergeFirst=*/false, /*mergeOnly=*/false);
       }
       (void)emitMachineCode(**part, paths[i], /*assembly=*/false, options, errors[i]);
     });

@@ -362,6 +362,8 @@ struct CodegenState {
   /// threads (emitObjectsInParallel), linked beside objectPath.
   std::vector<std::string> moreObjects;
   std::vector<std::unique_ptr<llvm::FileRemover>> removeMoreObjects;
+  /// Partitions of a linked output's code (1: one object, optimized whole).
+  unsigned parts = 1;
   /// The weights' object (externalizeWeights) linked beside it; empty when
   /// the weights stayed in the code object.
   SmallString<128> weightsPath;
@@ -724,7 +726,12 @@ LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileReque
               if (ownsModule)
                 freeUnreferencedBlobs(m);
             }
-            state.llvmModule = translateToOptimizedLLVMIR(m, state.llvmContext, options);
+            // A library or program links several objects: the code is split
+            // in partitions optimized and compiled on the cores at once.
+            if (link && m.getContext()->isMultithreadingEnabled())
+              state.parts = std::min(4u, llvm::hardware_concurrency().compute_thread_count());
+            state.llvmModule = translateToOptimizedLLVMIR(m, state.llvmContext, options,
+                                                          /*optimize=*/state.parts <= 1);
             if (!state.llvmModule)
               return failure();
             if (emit == Emit::Llvm) {
@@ -747,11 +754,7 @@ LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileReque
                 if (auto ec = llvm::sys::fs::createTemporaryFile("attnc", "o", state.objectPath))
                   return m.emitError() << "cannot create a temporary file: " << ec.message();
                 state.removeObject.emplace(state.objectPath);
-                // A library or program links several objects: the code is
-                // split in partitions compiled on the cores at once.
-                unsigned parts = m.getContext()->isMultithreadingEnabled()
-                                     ? std::min(4u, llvm::hardware_concurrency().compute_thread_count())
-                                     : 1u;
+                unsigned parts = state.parts;
                 if (parts > 1) {
                   std::vector<std::string> paths{state.objectPath.str().str()};
                   for (unsigned i = 1; i < parts; ++i) {
@@ -762,7 +765,8 @@ LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileReque
                     state.moreObjects.push_back(path.str().str());
                     paths.push_back(path.str().str());
                   }
-                  if (failed(emitObjectsInParallel(*state.llvmModule, paths, options, error)))
+                  if (failed(emitObjectsInParallel(*state.llvmModule, paths, options,
+                                                   /*optimize=*/true, error)))
                     return m.emitError() << error;
                   return success();
                 }

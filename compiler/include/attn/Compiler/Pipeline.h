@@ -66,9 +66,12 @@ bool targetHasAvx512(const CompileOptions &options);
 LogicalResult finalizeSignature(ModuleOp module, StringRef entry,
                                 const CompileOptions &options);
 
-/// LLVM-dialect module -> optimized LLVM IR for the chosen CPU.
+/// LLVM-dialect module -> optimized LLVM IR for the chosen CPU. With
+/// `optimize` false only identical functions are merged: the optimizer runs
+/// later, per partition (emitObjectsInParallel).
 std::unique_ptr<llvm::Module> translateToOptimizedLLVMIR(
-    ModuleOp module, llvm::LLVMContext &llvmContext, const CompileOptions &options);
+    ModuleOp module, llvm::LLVMContext &llvmContext, const CompileOptions &options,
+    bool optimize = true);
 
 /// Weights out of LLVM IR (EmitLibrary.cpp): every constant global of the
 /// LLVM-dialect module holding a weight (a dense_resource blob or a dense
@@ -97,8 +100,11 @@ LogicalResult emitMachineCode(llvm::Module &module, StringRef path, bool assembl
 /// partition (llvm::SplitModule; local symbols become hidden), generated on
 /// that many threads at once. The objects together are the module: a
 /// library or executable links all of them.
+/// With `optimize`, each partition first goes through the -O pipeline (for
+/// a module translated with optimize = false).
 LogicalResult emitObjectsInParallel(llvm::Module &module, ArrayRef<std::string> paths,
-                                    const CompileOptions &options, std::string &error);
+                                    const CompileOptions &options, bool optimize,
+                                    std::string &error);
 
 /// Runs the linker driver (ATTN_LINKER_DRIVER, else `cc` on PATH) with `args`
 /// (the driver's own name is added in front) to produce `outputPath`; the
