@@ -96,16 +96,25 @@ struct OutlineKernelsPass : attn::impl::OutlineKernelsPassBase<OutlineKernelsPas
       }
       llvm::SetVector<Value> captured;
       getUsedValuesDefinedAbove(body, captured);
-      SmallVector<Value> args, constants;
+      llvm::SetVector<Value> argSet;
+      SmallVector<Value> constants, casts;
       SmallVector<std::pair<Value, int64_t>> staticIndices;
       for (Value v : captured) {
-        if (clonable(v))
+        if (clonable(v)) {
           constants.push_back(v);
-        else if (std::optional<int64_t> x = staticIndex(v))
+        } else if (std::optional<int64_t> x = staticIndex(v)) {
           staticIndices.push_back({v, *x});
-        else
-          args.push_back(v);
+        } else if (auto cast = v.getDefiningOp<memref::CastOp>()) {
+          // A buffer cast to a dynamic layout for the kernel (to_buffer's
+          // type): the function takes the buffer in its own, more static
+          // type and casts inside, where the cast folds into the loads.
+          argSet.insert(cast.getSource());
+          casts.push_back(v);
+        } else {
+          argSet.insert(v);
+        }
       }
+      SmallVector<Value> args = argSet.takeVector();
 
       auto kind = StringAttr::get(ctx, *kernelRegionName(r));
       auto parent = r->getParentOfType<func::FuncOp>();
@@ -134,6 +143,11 @@ struct OutlineKernelsPass : attn::impl::OutlineKernelsPassBase<OutlineKernelsPas
       }
       for (auto [v, x] : staticIndices)
         v.replaceUsesWithIf(arith::ConstantIndexOp::create(b, v.getLoc(), x), inFn);
+      for (Value v : casts) {
+        auto cast = v.getDefiningOp<memref::CastOp>();
+        Value source = entry->getArgument(llvm::find(args, cast.getSource()) - args.begin());
+        v.replaceUsesWithIf(memref::CastOp::create(b, v.getLoc(), v.getType(), source), inFn);
+      }
       Operation *yield = entry->getTerminator();
       b.setInsertionPoint(yield);
       func::ReturnOp::create(b, yield->getLoc(), yield->getOperands());
