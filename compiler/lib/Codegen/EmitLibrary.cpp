@@ -187,12 +187,9 @@ attn::translateToOptimizedLLVMIR(ModuleOp module, llvm::LLVMContext &llvmContext
   return llvmModule;
 }
 
-LogicalResult attn::emitMachineCode(llvm::Module &module, StringRef path,
-                                    bool assembly, const CompileOptions &options,
-                                    std::string &error) {
-  auto tm = createTargetMachine(options, error);
-  if (!tm)
-    return failure();
+/// Writes `module`'s assembly or object file with `tm`.
+static LogicalResult emitWith(llvm::TargetMachine &tm, llvm::Module &module, StringRef path,
+                              bool assembly, std::string &error) {
   std::error_code ec;
   llvm::ToolOutputFile out(path, ec, llvm::sys::fs::OF_None);
   if (ec) {
@@ -200,7 +197,7 @@ LogicalResult attn::emitMachineCode(llvm::Module &module, StringRef path,
     return failure();
   }
   llvm::legacy::PassManager pm;
-  if (tm->addPassesToEmitFile(pm, out.os(), nullptr,
+  if (tm.addPassesToEmitFile(pm, out.os(), nullptr,
                               assembly ? llvm::CodeGenFileType::AssemblyFile
                                        : llvm::CodeGenFileType::ObjectFile)) {
     error = "the target cannot emit this file type";
@@ -209,6 +206,15 @@ LogicalResult attn::emitMachineCode(llvm::Module &module, StringRef path,
   pm.run(module);
   out.keep();
   return success();
+}
+
+LogicalResult attn::emitMachineCode(llvm::Module &module, StringRef path,
+                                    bool assembly, const CompileOptions &options,
+                                    std::string &error) {
+  auto tm = createTargetMachine(options, error);
+  if (!tm)
+    return failure();
+  return emitWith(*tm, module, path, assembly, error);
 }
 
 LogicalResult attn::emitObjectsInParallel(llvm::Module &module, ArrayRef<std::string> paths,
@@ -242,13 +248,12 @@ LogicalResult attn::emitObjectsInParallel(llvm::Module &module, ArrayRef<std::st
         errors[i] = llvm::toString(part.takeError());
         return;
       }
-      if (optimize) {
-        auto tm = createTargetMachine(options, errors[i]);
-        if (!tm)
-          return;
+      auto tm = createTargetMachine(options, errors[i]);
+      if (!tm)
+        return;
+      if (optimize)
         optimizeModule(**part, *tm, options, /*mergeFirst=*/false, /*mergeOnly=*/false);
-      }
-      (void)emitMachineCode(**part, paths[i], /*assembly=*/false, options, errors[i]);
+      (void)emitWith(*tm, **part, paths[i], /*assembly=*/false, errors[i]);
     });
   for (std::thread &t : threads)
     t.join();
@@ -283,9 +288,8 @@ LogicalResult attn::runLinkerDriver(ArrayRef<StringRef> args, StringRef outputPa
   return success();
 }
 
-LogicalResult attn::linkSharedLibrary(StringRef objectPath, StringRef outputPath,
-                                      std::string &error, StringRef weightsObjectPath,
-                                      ArrayRef<std::string> moreObjects) {
+LogicalResult attn::linkSharedLibrary(ArrayRef<std::string> objectPaths, StringRef outputPath,
+                                      std::string &error) {
   // Only the ABI symbols are exported (everything else is internal already);
   // -lm covers math functions without a polynomial approximation.
   // Parallel loops use LLVM's OpenMP runtime (libomp); the rpath lets the
@@ -300,11 +304,9 @@ LogicalResult attn::linkSharedLibrary(StringRef objectPath, StringRef outputPath
   if (failed(checkLinkFiles(/*executable=*/false, error)))
     return failure();
   const std::string support = attncSupportFile(ATTN_MODEL_SUPPORT_LIB);
-  SmallVector<StringRef> args{"-shared", "-o", outputPath, objectPath};
-  for (const std::string &object : moreObjects)
+  SmallVector<StringRef> args{"-shared", "-o", outputPath};
+  for (const std::string &object : objectPaths)
     args.push_back(object);
-  if (!weightsObjectPath.empty())
-    args.push_back(weightsObjectPath);
   args.append({support, "-Wl,-z,noexecstack", "-L" ATTN_OPENMP_LIB_DIR,
                "-Wl,--disable-new-dtags", "-Wl,-rpath," ATTN_OPENMP_LIB_DIR, "-lomp", "-lm"});
   return runLinkerDriver(args, outputPath, error);

@@ -819,8 +819,7 @@ LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileReque
             if (!state.weightsPath.empty())
               objects.push_back(state.weightsPath.str().str());
             if (failed(exe ? linkExecutable(objects, target, error)
-                           : linkSharedLibrary(state.objectPath, target, error, state.weightsPath,
-                                               state.moreObjects)))
+                           : linkSharedLibrary(objects, target, error)))
               return m.emitError() << error;
             if (request.output.empty()) {
               auto buffer = llvm::MemoryBuffer::getFile(tmp);

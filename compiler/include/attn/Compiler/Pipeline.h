@@ -125,11 +125,10 @@ std::string attncSupportFile(llvm::StringRef buildTreePath);
 /// support archive, and for an executable (--emit=exe) attn-run's archives.
 LogicalResult checkLinkFiles(bool executable, std::string &error);
 
-/// Links an object file into a shared library with the system linker driver.
-/// `moreObjects`: the other partitions of the code (emitObjectsInParallel).
-LogicalResult linkSharedLibrary(StringRef objectPath, StringRef outputPath,
-                                std::string &error, StringRef weightsObjectPath = {},
-                                ArrayRef<std::string> moreObjects = {});
+/// Links the model's object files (the code's partitions, the weights'
+/// object) into a shared library with the system linker driver.
+LogicalResult linkSharedLibrary(ArrayRef<std::string> objectPaths, StringRef outputPath,
+                                std::string &error);
 
 /// Links the model's object files into a standalone executable (--emit=exe):
 /// attn-run's command line, the static runtime and the model support code
