@@ -481,9 +481,16 @@ bool Checker::checkProgramHeaders() {
     const Elf64_Phdr &ph = phdrs[i];
     if (ph.p_type == PT_LOAD || ph.p_type == PT_GNU_STACK)
       continue;
-    // Inside a PT_LOAD, at the file offset that segment maps.
-    const Elf64_Phdr *load = loadOf(ph.p_vaddr, ph.p_memsz, false);
-    if (!load || (ph.p_filesz &&
+    // Inside a PT_LOAD, at the file offset that segment maps. Of the
+    // thread-local segment the loader reads only the initialization image
+    // (p_filesz bytes, copied into each thread's block); its zero-filled
+    // rest (.tbss) has no place in the image, and LLVM's linker puts it
+    // between the loaded segments.
+    const uint64_t extent = ph.p_type == PT_TLS ? ph.p_filesz : ph.p_memsz;
+    const Elf64_Phdr *load = loadOf(ph.p_vaddr, extent, false);
+    if (ph.p_type == PT_TLS && ph.p_filesz == 0)
+      load = nullptr;
+    else if (!load || (ph.p_filesz &&
                   (!loadOf(ph.p_vaddr, ph.p_filesz, true) ||
                    ph.p_offset - load->p_offset != ph.p_vaddr - load->p_vaddr)))
       return bad(format("segment %zu (type 0x%x) lies outside the loaded "
@@ -1224,8 +1231,10 @@ bool Checker::checkRelro() {
         sh.sh_name >= shstrtab.size())
       continue;
     std::string name = shstrtab.data() + sh.sh_name;
+    // .relro_padding: LLVM's linker fills RELRO's last page with it (no data).
     if (name == ".init_array" || name == ".fini_array" || name == ".dynamic" ||
-        name == ".got" || name.rfind(".data.rel.ro", 0) == 0)
+        name == ".got" || name.rfind(".data.rel.ro", 0) == 0 ||
+        (name == ".relro_padding" && sh.sh_type == SHT_NOBITS))
       continue;
     if (name == ".got.plt") {
       // The reserved words may share RELRO's last page; the slots written

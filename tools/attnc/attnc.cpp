@@ -107,6 +107,11 @@ static cl::opt<bool> gpuTensorCores(
 
 static cl::opt<unsigned> optLevel("O", cl::desc("LLVM optimization level, 0 to 3 (default 3)"),
                                   cl::init(3), cl::Prefix, cl::cat(tuningCat));
+static cl::opt<unsigned> codegenPartitions(
+    "codegen-partitions",
+    cl::desc("Partitions of the machine code generated at once, one thread each (default 0: one "
+             "per hardware thread, at most 4)"),
+    cl::init(0), cl::Hidden, cl::cat(tuningCat));
 static cl::opt<int64_t> queryTile("attention-query-tile",
                                   cl::desc("Query rows per attention tile (default 48)"),
                                   cl::init(48), cl::cat(tuningCat));
@@ -225,6 +230,7 @@ int main(int argc, char **argv) {
   options.keyTile = keyTile;
   options.gpuTensorCores = gpuTensorCores;
   options.optLevel = optLevel;
+  options.codegenPartitions = codegenPartitions;
   if (kvCache.getNumOccurrences() && kvCache <= 0) {
     error("--kv-cache=" + std::to_string(kvCache) + ": the cache length must be at least 1");
     return 1;

@@ -36,7 +36,7 @@
 //===----------------------------------------------------------------------===//
 #include "CPU/AttentionKernel.h"
 #include "Support/RuntimeChecks.h"
-#include "CPU/KernelRegion.h"
+#include "Support/KernelRegion.h"
 #include "Support/LoweringUtils.h"
 #include "Support/AttentionSemantics.h"
 

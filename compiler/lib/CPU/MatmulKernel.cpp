@@ -32,7 +32,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "CPU/MatmulKernel.h"
-#include "CPU/KernelRegion.h"
+#include "Support/KernelRegion.h"
 #include "Support/LoweringUtils.h"
 #include "attn/Dialect/ConstantData.h"
 

@@ -7,8 +7,9 @@
 // keeps the exact layouts the region read (static strides stay static).
 //
 //===----------------------------------------------------------------------===//
-#include "CPU/KernelRegion.h"
+#include "Support/KernelRegion.h"
 #include "attn/Compiler/Passes.h"
+#include "attn/Compiler/Statistics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -74,9 +75,13 @@ static std::optional<int64_t> staticIndex(Value v) {
 }
 
 struct OutlineKernelsPass : attn::impl::OutlineKernelsPassBase<OutlineKernelsPass> {
+  PassStatistic numRegions{"attn-outline-kernels", "kernel-regions", "Kernel regions outlined"};
+  PassStatistic numFunctions{"attn-outline-kernels", "kernel-functions",
+                             "Kernel functions left after merging identical ones"};
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
+    module->removeAttr(kKernelRegionsModuleAttr);
     SmallVector<scf::ExecuteRegionOp> regions;
     module.walk([&](scf::ExecuteRegionOp r) {
       if (kernelRegionName(r))
@@ -158,6 +163,7 @@ struct OutlineKernelsPass : attn::impl::OutlineKernelsPassBase<OutlineKernelsPas
       r.replaceAllUsesWith(call.getResults());
       r.erase();
       kernels.push_back(fn);
+      ++numRegions;
     }
 
     // Identical kernels (the same body up to the function's name): one
@@ -174,8 +180,10 @@ struct OutlineKernelsPass : attn::impl::OutlineKernelsPassBase<OutlineKernelsPas
       }
       fn.setSymName(name.getValue());
       auto [it, inserted] = byBody.try_emplace(text, fn);
-      if (inserted)
+      if (inserted) {
+        ++numFunctions;
         continue;
+      }
       replacement[name] = FlatSymbolRefAttr::get(it->second.getSymNameAttr());
       symbols.erase(fn);
     }

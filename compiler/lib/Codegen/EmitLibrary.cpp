@@ -1,5 +1,6 @@
 //===- EmitLibrary.cpp - LLVM IR, machine code and the shared library -----===//
 #include "attn/Compiler/Pipeline.h"
+#include "attn/Compiler/Statistics.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -21,12 +22,14 @@
 #include "llvm/Passes/OptimizationLevel.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Transforms/IPO/MergeFunctions.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/Transforms/Utils/Cloning.h"
 #include "llvm/Transforms/Utils/SplitModule.h"
 
 #include <cstring>
@@ -217,6 +220,76 @@ LogicalResult attn::emitMachineCode(llvm::Module &module, StringRef path,
   return emitWith(*tm, module, path, assembly, error);
 }
 
+/// Splits `module` into `n` partitions of about equal work, handing each to
+/// `callback`. llvm::SplitModule balances the number of functions (or hashes
+/// names); a model is one large function (the per-layer glue) beside many
+/// small kernels, so that put the model function and half the kernels in one
+/// partition, whose thread then ran long after the other's. Here functions
+/// go, largest first, to the partition with the least work so far (work =
+/// instructions before optimization), and every other global goes with the
+/// first function that uses it, so that constants stay beside their users
+/// for the optimizer. As in SplitModule, local symbols become hidden.
+/// Modules with comdats or ifuncs (attnc makes none) go to SplitModule.
+static void splitBalanced(llvm::Module &module, unsigned n,
+                          llvm::function_ref<void(std::unique_ptr<llvm::Module>)> callback) {
+  if (!module.getComdatSymbolTable().empty() || !module.ifunc_empty()) {
+    llvm::SplitModule(module, n, callback, /*PreserveLocals=*/false, /*RoundRobin=*/true);
+    return;
+  }
+  unsigned unnamed = 0;
+  for (llvm::GlobalValue &gv : module.global_values()) {
+    if (gv.hasLocalLinkage()) {
+      gv.setLinkage(llvm::GlobalValue::ExternalLinkage);
+      gv.setVisibility(llvm::GlobalValue::HiddenVisibility);
+    }
+    if (!gv.hasName())
+      gv.setName("__attn_split_unnamed_" + llvm::Twine(unnamed++));
+  }
+  llvm::DenseMap<const llvm::GlobalValue *, unsigned> partitionOf;
+  SmallVector<std::pair<unsigned, llvm::Function *>> functions;
+  for (llvm::Function &f : module)
+    if (!f.isDeclaration())
+      functions.push_back({f.getInstructionCount(), &f});
+  llvm::stable_sort(functions, [](const auto &a, const auto &b) { return a.first > b.first; });
+  SmallVector<uint64_t> work(n, 0);
+  for (auto [size, f] : functions) {
+    unsigned least = std::min_element(work.begin(), work.end()) - work.begin();
+    partitionOf[f] = least;
+    work[least] += size + 1;
+  }
+  // A global variable or alias: the partition of its first user function.
+  std::function<std::optional<unsigned>(const llvm::Value *, SmallPtrSetImpl<const llvm::Value *> &)>
+      userPartition = [&](const llvm::Value *v, SmallPtrSetImpl<const llvm::Value *> &seen)
+      -> std::optional<unsigned> {
+    if (!seen.insert(v).second)
+      return std::nullopt;
+    for (const llvm::User *u : v->users()) {
+      if (auto *inst = dyn_cast<llvm::Instruction>(u))
+        return partitionOf.lookup(inst->getFunction());
+      if (auto p = userPartition(u, seen))
+        return p;
+    }
+    return std::nullopt;
+  };
+  for (llvm::GlobalValue &gv : module.global_values()) {
+    if (isa<llvm::Function>(gv))
+      continue;
+    SmallPtrSet<const llvm::Value *, 8> seen;
+    partitionOf[&gv] = userPartition(&gv, seen).value_or(0);
+  }
+  for (unsigned i = 0; i < n; ++i) {
+    llvm::ValueToValueMapTy map;
+    std::unique_ptr<llvm::Module> part =
+        llvm::CloneModule(module, map, [&](const llvm::GlobalValue *gv) {
+          auto it = partitionOf.find(gv);
+          return (it == partitionOf.end() ? 0u : it->second) == i;
+        });
+    if (i != 0)
+      part->setModuleInlineAsm("");
+    callback(std::move(part));
+  }
+}
+
 LogicalResult attn::emitObjectsInParallel(llvm::Module &module, ArrayRef<std::string> paths,
                                           const CompileOptions &options, bool optimize,
                                           std::string &error) {
@@ -224,15 +297,15 @@ LogicalResult attn::emitObjectsInParallel(llvm::Module &module, ArrayRef<std::st
   // not thread-safe), as LLVM's own parallel code generation (ParallelCG)
   // does; instruction selection and the object writer then run in parallel.
   SmallVector<SmallString<0>> bitcode;
-  llvm::SplitModule(
-      module, paths.size(),
-      [&](std::unique_ptr<llvm::Module> part) {
-        SmallString<0> buffer;
-        llvm::raw_svector_ostream os(buffer);
-        llvm::WriteBitcodeToFile(*part, os);
-        bitcode.push_back(std::move(buffer));
-      },
-      /*PreserveLocals=*/false, /*RoundRobin=*/true);
+  splitBalanced(module, paths.size(), [&](std::unique_ptr<llvm::Module> part) {
+    SmallString<0> buffer;
+    llvm::raw_svector_ostream os(buffer);
+    llvm::WriteBitcodeToFile(*part, os);
+    bitcode.push_back(std::move(buffer));
+  });
+  static PassStatistic numPartitions("attn-emit-machine-code", "partitions",
+                                     "Objects generated in parallel");
+  numPartitions += bitcode.size();
   if (bitcode.size() != paths.size()) {
     error = "splitting the module for parallel code generation failed";
     return failure();
@@ -277,6 +350,12 @@ LogicalResult attn::runLinkerDriver(ArrayRef<StringRef> args, StringRef outputPa
     driver = *found;
   }
   SmallVector<StringRef> argv{driver};
+  // LLVM's linker when it is installed beside the clang driver: it writes a
+  // library of 90 MB of weights in about half the time of GNU ld.
+  SmallString<128> lld(llvm::sys::path::parent_path(driver));
+  llvm::sys::path::append(lld, "ld.lld");
+  if (driver == ATTN_LINKER_DRIVER && llvm::sys::fs::can_execute(lld))
+    argv.push_back("-fuse-ld=lld");
   argv.append(args.begin(), args.end());
   std::string msg;
   int rc = llvm::sys::ExecuteAndWait(driver, argv, std::nullopt, {}, 0, 0, &msg);

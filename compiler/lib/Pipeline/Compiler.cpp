@@ -479,6 +479,9 @@ struct CompilerSession::Impl {
     int level = request.options.optLevel;
     if (level < 0 || level > 3)
       return error("-O" + std::to_string(level) + ": the optimization level is 0 to 3");
+    if (request.options.codegenPartitions > 64)
+      return error("--codegen-partitions=" + std::to_string(request.options.codegenPartitions) +
+                   ": at most 64");
     if (request.options.target == Target::CUDA && emit > Emit::Attn && !haveCudaToolkit())
       return error("--target=cuda: this attnc was built without the CUDA toolkit (no ptxas found)");
     // A missing archive of the link (an incomplete installation) is said
@@ -729,7 +732,9 @@ LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileReque
             // A library or program links several objects: the code is split
             // in partitions optimized and compiled on the cores at once.
             if (link && m.getContext()->isMultithreadingEnabled())
-              state.parts = std::min(4u, llvm::hardware_concurrency().compute_thread_count());
+              state.parts = options.codegenPartitions
+                                ? options.codegenPartitions
+                                : std::min(4u, llvm::hardware_concurrency().compute_thread_count());
             state.llvmModule = translateToOptimizedLLVMIR(m, state.llvmContext, options,
                                                           /*optimize=*/state.parts <= 1);
             if (!state.llvmModule)

@@ -7,6 +7,7 @@
 #include "attn/Compiler/Pipeline.h"
 #include "attn/Compiler/Passes.h"
 
+#include "Support/KernelRegion.h"
 #include "attn/Dialect/AttnDialect.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
@@ -97,6 +98,17 @@ struct DeclareThreadCountPass
     fn.setPrivate();
   }
 };
+/// Marks the module `attn.kernel_regions` (Support/KernelRegion.h): helpers
+/// shared with the GPU lowering then build their CPU code as kernel regions;
+/// attn-outline-kernels removes the mark.
+struct MarkKernelRegionsPass
+    : PassWrapper<MarkKernelRegionsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MarkKernelRegionsPass)
+  StringRef getArgument() const override { return "attn-mark-kernel-regions"; }
+  void runOnOperation() override {
+    getOperation()->setAttr(kKernelRegionsModuleAttr, UnitAttr::get(&getContext()));
+  }
+};
 } // namespace
 
 void attn::buildCpuLoweringPipeline(OpPassManager &pm,
@@ -108,6 +120,7 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
   // The register-blocked kernel uses the target's f32 vector width.
   tiles.vectorWidth = targetHasAvx512(options) ? 16 : 8;
   pm.addPass(std::make_unique<DeclareThreadCountPass>());
+  pm.addPass(std::make_unique<MarkKernelRegionsPass>());
   pm.addNestedPass<func::FuncOp>(createLowerAttentionToLoopsPass(tiles));
   LowerAttnToLinalgPassOptions linalgOptions;
   linalgOptions.vectorWidth = tiles.vectorWidth;

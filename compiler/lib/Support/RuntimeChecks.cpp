@@ -1,5 +1,6 @@
 //===- RuntimeChecks.cpp - run-time shape and index checks ---------------===//
 #include "Support/RuntimeChecks.h"
+#include "Support/KernelRegion.h"
 #include "Support/LoweringUtils.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -123,15 +124,21 @@ Value attn::conformOperand(OpBuilder &b, Location loc, Value operand, ArrayRef<V
   // Slow path: a copy with the result's sizes, reading index 0 along dims
   // that are 1 (broadcast) and clamping every other read into the operand
   // (only a failed check makes that clamp matter). An operand with no
-  // elements has nothing to read: zeros.
-  Value numel = one;
-  for (int64_t j = 0; j < type.getRank(); ++j)
-    numel = arith::MulIOp::create(b, loc, numel, tensor::DimOp::create(b, loc, operand, j));
-  Value zeroIdx = arith::ConstantIndexOp::create(b, loc, 0);
-  Value empty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, numel, zeroIdx);
+  // elements has nothing to read: zeros. On the CPU the copy is a kernel
+  // region (KernelRegion.h): every layer's copy of one shape calls one
+  // function, instead of each layer carrying its own rarely run loop nest.
+  bool inRegion = kernelRegionsWanted(b);
   auto ifOp = scf::IfOp::create(b,
       loc, needs,
       [&](OpBuilder &tb, Location l) {
+        scf::ExecuteRegionOp region;
+        if (inRegion)
+          region = openKernelRegion(tb, l, "conform", TypeRange{conformedType});
+        Value numel = arith::ConstantIndexOp::create(tb, l, 1);
+        for (int64_t j = 0; j < type.getRank(); ++j)
+          numel = arith::MulIOp::create(tb, l, numel, tensor::DimOp::create(tb, l, operand, j));
+        Value zeroIdx = arith::ConstantIndexOp::create(tb, l, 0);
+        Value empty = arith::CmpIOp::create(tb, l, arith::CmpIPredicate::eq, numel, zeroIdx);
         Value init = createEmptyTensor(tb, l, conformedType, dims);
         auto inner = scf::IfOp::create(tb,
             l, empty,
@@ -183,7 +190,10 @@ Value attn::conformOperand(OpBuilder &b, Location loc, Value operand, ArrayRef<V
                   });
               scf::YieldOp::create(gb, gl, gen.getResult(0));
             });
-        scf::YieldOp::create(tb, l, inner.getResult(0));
+        Value copy = inner.getResult(0);
+        if (region)
+          copy = closeKernelRegion(tb, region, copy)[0];
+        scf::YieldOp::create(tb, l, copy);
       },
       [&](OpBuilder &eb, Location l) {
         Value v = operand;

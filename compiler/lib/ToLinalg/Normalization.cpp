@@ -9,7 +9,7 @@
 #include "ToLinalg/Patterns.h"
 #include "Support/LoweringUtils.h"
 #include "Support/RuntimeChecks.h"
-#include "CPU/KernelRegion.h"
+#include "Support/KernelRegion.h"
 #include "CPU/LayerNormKernel.h"
 #include "attn/Dialect/ShapeInference.h"
 
@@ -200,7 +200,7 @@ struct LayerNormPattern : OpRewritePattern<LayerNormOp> {
           rw.modifyOpInPlace(op, [&] { op.getResidualMutable().assign(conformed); });
         }
       }
-      // A function shared by every layer norm of this shape (CPU/KernelRegion.h).
+      // A function shared by every layer norm of this shape (Support/KernelRegion.h).
       scf::ExecuteRegionOp region =
           openKernelRegion(rw, op.getLoc(), "layer_norm", op->getResultTypes());
       Value r = buildLayerNormKernel(rw, op, vectorWidth);

@@ -32,7 +32,7 @@
 #include "ToLinalg/Patterns.h"
 #include "Support/LoweringUtils.h"
 #include "Support/RuntimeChecks.h"
-#include "CPU/KernelRegion.h"
+#include "Support/KernelRegion.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -284,7 +284,7 @@ struct RotaryPattern : OpRewritePattern<RotaryOp> {
   LogicalResult matchAndRewrite(RotaryOp op, PatternRewriter &rw) const override {
     Value r;
     if (canUseRotaryKernel(op, vectorWidth)) {
-      // A function shared by every rotary of this shape (CPU/KernelRegion.h).
+      // A function shared by every rotary of this shape (Support/KernelRegion.h).
       scf::ExecuteRegionOp region =
           openKernelRegion(rw, op.getLoc(), "rotary", TypeRange{op.getType()});
       r = closeKernelRegion(rw, region, buildRotaryKernel(rw, op, vectorWidth))[0];

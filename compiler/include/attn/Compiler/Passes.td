@@ -314,15 +314,17 @@ def ApproximateMathPass : Pass<"attn-approximate-math"> {
 def OutlineKernelsPass : Pass<"attn-outline-kernels", "ModuleOp"> {
   let summary = "Outline the CPU kernels' regions into functions and share identical ones";
   let description = [{
-    The CPU kernel builders (matmul, attention, layer/RMS norm, rotary)
-    write each kernel inside an `scf.execute_region {attn.kernel = ...}`
-    (compiler/lib/CPU/KernelRegion.h). After bufferization this pass turns
+    The CPU kernel builders (matmul, attention, layer/RMS norm, rotary) and
+    the slow-path copies of run-time size checks (conform) write each kernel
+    inside an `scf.execute_region {attn.kernel = ...}`
+    (compiler/lib/Support/KernelRegion.h). After bufferization this pass turns
     every such region into a private function whose arguments are the
     buffers and values the region reads from outside (constants are cloned
     in), replaces the region by a call, and then merges functions whose
     bodies are identical. The layers of a model differ only in their
     weights, which are arguments: their kernels become one function each,
-    compiled once instead of once per layer.
+    compiled once instead of once per layer. It also removes the module's
+    `attn.kernel_regions` mark (set by the CPU pipeline before lowering).
   }];
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }

@@ -28,6 +28,10 @@ struct CompileOptions {
   /// cuda: f16/bf16 attention on tensor cores (else the SIMT kernel).
   bool gpuTensorCores = true;
   int optLevel = 3;
+  /// Partitions of a library's machine code generated at once (one object
+  /// and one thread each); 0: one per hardware thread, at most 4. Only with
+  /// MLIR threading on.
+  unsigned codegenPartitions = 0;
   /// --kv-cache=N: past K/V inputs become in-place caches of N positions
   /// (attn-kv-cache); 0: off.
   int64_t kvCacheMaxLen = 0;
@@ -97,7 +101,7 @@ LogicalResult emitMachineCode(llvm::Module &module, StringRef path, bool assembl
                               const CompileOptions &options, std::string &error);
 
 /// Writes the module's machine code as paths.size() object files, one per
-/// partition (llvm::SplitModule; local symbols become hidden), generated on
+/// partition (balanced by size, EmitLibrary.cpp; local symbols become hidden), generated on
 /// that many threads at once. The objects together are the module: a
 /// library or executable links all of them.
 /// With `optimize`, each partition first goes through the -O pipeline (for

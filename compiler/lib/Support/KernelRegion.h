@@ -18,9 +18,14 @@
 // markers (RuntimeChecks.h) and the compile-time constants (packed weights),
 // which become arguments of the kernel function.
 //
+// Helpers both targets share (conformOperand's slow-path copy) build a kernel
+// region only in a module marked `attn.kernel_regions` (set by the CPU
+// pipeline before lowering, removed by attn-outline-kernels): the GPU
+// pipeline maps their loops to GPU threads instead.
+//
 //===----------------------------------------------------------------------===//
-#ifndef ATTN_CPU_KERNELREGION_H
-#define ATTN_CPU_KERNELREGION_H
+#ifndef ATTN_SUPPORT_KERNELREGION_H
+#define ATTN_SUPPORT_KERNELREGION_H
 
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
@@ -29,6 +34,12 @@ namespace mlir::attn {
 
 /// The attribute naming the kernel of an outlined kernel function.
 inline constexpr llvm::StringLiteral kKernelRegionAttr = "attn.kernel";
+
+/// The module attribute asking shared helpers for kernel regions.
+inline constexpr llvm::StringLiteral kKernelRegionsModuleAttr = "attn.kernel_regions";
+
+/// Whether the module b inserts into asks for kernel regions.
+bool kernelRegionsWanted(OpBuilder &b);
 
 /// Opens a kernel region with results `resultTypes` at b's insertion point
 /// and moves b into it.
@@ -46,4 +57,4 @@ std::optional<llvm::StringRef> kernelRegionName(scf::ExecuteRegionOp region);
 
 } // namespace mlir::attn
 
-#endif // ATTN_CPU_KERNELREGION_H
+#endif // ATTN_SUPPORT_KERNELREGION_H

@@ -3,12 +3,21 @@
 // See KernelRegion.h.
 //
 //===----------------------------------------------------------------------===//
-#include "CPU/KernelRegion.h"
+#include "Support/KernelRegion.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
 
 using namespace mlir;
 using namespace mlir::attn;
+
+bool attn::kernelRegionsWanted(OpBuilder &b) {
+  Block *block = b.getInsertionBlock();
+  Operation *op = block ? block->getParentOp() : nullptr;
+  auto module = op ? (isa<ModuleOp>(op) ? cast<ModuleOp>(op) : op->getParentOfType<ModuleOp>())
+                   : ModuleOp();
+  return module && module->hasAttr(kKernelRegionsModuleAttr);
+}
 
 scf::ExecuteRegionOp attn::openKernelRegion(OpBuilder &b, Location loc, StringRef kernel,
                                             TypeRange resultTypes) {
