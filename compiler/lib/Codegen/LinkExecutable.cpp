@@ -32,6 +32,9 @@ using namespace mlir::attn;
 #ifndef ATTN_BUILD_DIR
 #define ATTN_BUILD_DIR ""
 #endif
+#ifndef ATTN_PYTHON_TO_LIB
+#define ATTN_PYTHON_TO_LIB "../../.."
+#endif
 
 /// The file this code was loaded from: the attnc executable, or the shared
 /// object it is part of (the Python package's _native*.so), symlinks resolved.
@@ -69,11 +72,20 @@ std::string attn::attncSupportFile(StringRef buildTreePath) {
                         isIn(self, Twine(ATTN_BUILD_DIR) + "/python/attnc")));
   if (inBuildTree)
     return buildTreePath.str();
-  // Installed: <prefix>/bin/attnc -> <prefix>/lib/attnc/<file>.
   SmallString<256> dir(self);
-  llvm::sys::path::remove_filename(dir); // <prefix>/bin
-  llvm::sys::path::remove_filename(dir); // <prefix>
-  llvm::sys::path::append(dir, "lib", "attnc", llvm::sys::path::filename(buildTreePath));
+  llvm::sys::path::remove_filename(dir);
+  if (llvm::sys::path::filename(self).starts_with("_native")) {
+    // The installed Python package: <prefix>/<python dir>/attnc/_native*.so
+    // -> <prefix>/lib/attnc/<file> (ATTN_PYTHON_TO_LIB: from the package's
+    // folder to <prefix>/lib, CMakeLists.txt).
+    llvm::sys::path::append(dir, ATTN_PYTHON_TO_LIB);
+  } else {
+    // Installed: <prefix>/bin/attnc -> <prefix>/lib/attnc/<file>.
+    llvm::sys::path::remove_filename(dir); // <prefix>
+    llvm::sys::path::append(dir, "lib");
+  }
+  llvm::sys::path::append(dir, "attnc", llvm::sys::path::filename(buildTreePath));
+  llvm::sys::path::remove_dots(dir, /*remove_dot_dot=*/true);
   return dir.str().str();
 }
 
