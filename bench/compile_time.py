@@ -2,7 +2,9 @@
 """Compile time and peak memory of attnc (issue #16 item 4).
 
 Per model prints: attnc wall seconds (--emit=lib, the default), peak RSS of the attnc process (MB),
-the model's weight bytes (MB: the ONNX initializers), and peak RSS / weight bytes. Every compile runs
+the model's weight bytes (MB: the ONNX initializers), and peak RSS / weight bytes. With --peer iree (the default
+when iree-compile is on PATH: pip iree-base-compiler) IREE compiles the same file for the host CPU in the
+same loop, alternating with attnc. Every compile runs
 --repeat times (the machine is shared: the minimum is reported, with the spread and the machine's load).
 
 Models:
@@ -127,6 +129,35 @@ def compile_once(attnc, model, out, extra):
     return wall, int(rss_kb), phases
 
 
+def iree_once(model, work, name):
+    """-> (wall s, peak RSS kB) of IREE on the same file: iree-import-onnx (the ONNX -> MLIR importer of
+    the pip package iree-base-compiler) then iree-compile for the host CPU (llvm-cpu), run one after
+    the other; the peak is the larger of the two processes'."""
+    mlir = os.path.join(work, name + ".iree.mlir")
+    vmfb = os.path.join(work, name + ".vmfb")
+    steps = [[shutil.which("iree-import-onnx"), model, "-o", mlir],
+             [shutil.which("iree-compile"), mlir, "--iree-hal-target-device=local",
+              "--iree-hal-local-target-device-backends=llvm-cpu", "--iree-llvmcpu-target-cpu=host", "-o", vmfb]]
+    wall, peak = 0.0, 0
+    for cmd in steps:
+        fd, tfile = tempfile.mkstemp(suffix=".time")
+        os.close(fd)
+        try:
+            p = subprocess.run(["/usr/bin/time", "-f", "%M %e", "-o", tfile] + cmd, capture_output=True, text=True)
+            with open(tfile) as f:
+                rss_kb, secs = f.read().strip().splitlines()[-1].split()
+        finally:
+            os.unlink(tfile)
+        if p.returncode != 0:
+            raise RuntimeError("%s exit %d: %s" % (os.path.basename(cmd[0]), p.returncode, p.stderr.strip()[-2000:]))
+        wall += float(secs)
+        peak = max(peak, int(rss_kb))
+    for f in (mlir, vmfb):
+        if os.path.exists(f):
+            os.unlink(f)
+    return wall, peak
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="minilm,large_mlp,bert")
@@ -135,6 +166,9 @@ def main():
     ap.add_argument("--cache", default=os.path.join(os.environ.get("XDG_CACHE_HOME") or
                                                     os.path.expanduser("~/.cache"), "attnc-bench"))
     ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--peer", choices=["none", "iree"], default="iree" if shutil.which("iree-compile") else "none",
+                    help="also compile each model with IREE (import + compile, llvm-cpu for the host), "
+                         "alternating with attnc (default: iree when iree-compile is on PATH)")
     ap.add_argument("extra", nargs="*", help="extra attnc flags (after --)")
     a = ap.parse_args()
 
@@ -153,9 +187,16 @@ def main():
             wb = weight_bytes(model)
             runs = []
             loads = []
+            peer = []
             for _ in range(a.repeat):
                 loads.append(load_avg())
                 runs.append(compile_once(a.attnc, model, os.path.join(work, name + ".so"), a.extra))
+                if a.peer == "iree":
+                    try:
+                        peer.append(iree_once(model, work, name))
+                    except RuntimeError as e:
+                        print("           iree: failed: %s" % str(e)[-300:])
+                        break
             best = min(runs, key=lambda r: r[0])
             row = {"model": name, "onnx": model, "wall_s_min": round(best[0], 3),
                    "wall_s_all": [round(r[0], 3) for r in runs],
@@ -164,10 +205,19 @@ def main():
                    "rss_over_weights": round(min(r[1] for r in runs) * 1024.0 / wb, 2) if wb else None,
                    "phases_s": best[2], "load_avg_1min": loads,
                    "so_mb": round(os.path.getsize(os.path.join(work, name + ".so")) / 1e6, 2)}
+            if peer:
+                pbest = min(peer, key=lambda r: r[0])
+                row["iree_wall_s_min"] = round(pbest[0], 3)
+                row["iree_wall_s_all"] = [round(r[0], 3) for r in peer]
+                row["iree_peak_rss_mb"] = round(min(r[1] for r in peer) / 1024.0, 1)
             rows.append(row)
             print("%-10s compile %6.2f s (all: %s)  peak RSS %7.1f MB  weights %7.2f MB  ratio %5s  .so %.1f MB"
                   % (name, row["wall_s_min"], ", ".join("%.2f" % w for w in row["wall_s_all"]),
                      row["peak_rss_mb"], row["weight_mb"] or 0, row["rss_over_weights"], row["so_mb"]))
+            if peer:
+                print("           IREE (import + compile) %6.2f s (all: %s)  peak RSS %7.1f MB"
+                      % (row["iree_wall_s_min"], ", ".join("%.2f" % w for w in row["iree_wall_s_all"]),
+                         row["iree_peak_rss_mb"]))
             print("           phases: " + ", ".join("%s %.2f" % kv for kv in best[2].items())
                   + "  (1-min load before each run: %s)" % ", ".join("%.2f" % l for l in loads if l is not None))
             sys.stdout.flush()
