@@ -34,6 +34,7 @@
 
 #include <cstring>
 #include <thread>
+#include <tuple>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -246,13 +247,17 @@ static void splitBalanced(llvm::Module &module, unsigned n,
       gv.setName("__attn_split_unnamed_" + llvm::Twine(unnamed++));
   }
   llvm::DenseMap<const llvm::GlobalValue *, unsigned> partitionOf;
-  SmallVector<std::pair<unsigned, llvm::Function *>> functions;
+  // Largest first; equal sizes in module order (a deterministic split).
+  SmallVector<std::tuple<unsigned, unsigned, llvm::Function *>> functions;
   for (llvm::Function &f : module)
     if (!f.isDeclaration())
-      functions.push_back({f.getInstructionCount(), &f});
-  llvm::stable_sort(functions, [](const auto &a, const auto &b) { return a.first > b.first; });
+      functions.push_back({f.getInstructionCount(), functions.size(), &f});
+  llvm::sort(functions, [](const auto &a, const auto &b) {
+    return std::get<0>(a) != std::get<0>(b) ? std::get<0>(a) > std::get<0>(b)
+                                            : std::get<1>(a) < std::get<1>(b);
+  });
   SmallVector<uint64_t> work(n, 0);
-  for (auto [size, f] : functions) {
+  for (auto [size, index, f] : functions) {
     unsigned least = std::min_element(work.begin(), work.end()) - work.begin();
     partitionOf[f] = least;
     work[least] += size + 1;
