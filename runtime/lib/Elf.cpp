@@ -53,6 +53,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <dlfcn.h>
+#include <link.h>
 #include <cstring>
 #include <elf.h>
 #include <fcntl.h>
@@ -1058,6 +1060,30 @@ bool Checker::checkSymbols() {
   return true;
 }
 
+/// Whether `address` lies in an executable segment of an object loaded in
+/// this process (false when no loaded object holds it).
+static bool isProcessCode(const void *address) {
+  struct Query {
+    uintptr_t address;
+    bool code = false;
+  } q{reinterpret_cast<uintptr_t>(address)};
+  dl_iterate_phdr(
+      [](dl_phdr_info *info, size_t, void *data) -> int {
+        auto *q = static_cast<Query *>(data);
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr) &ph = info->dlpi_phdr[i];
+          uintptr_t start = info->dlpi_addr + ph.p_vaddr;
+          if (ph.p_type == PT_LOAD && q->address >= start && q->address - start < ph.p_memsz) {
+            q->code = (ph.p_flags & PF_X) != 0;
+            return 1;
+          }
+        }
+        return 0;
+      },
+      &q);
+  return q.code;
+}
+
 bool Checker::checkRelocations() {
   struct Table {
     uint64_t at, bytes;
@@ -1129,14 +1155,25 @@ bool Checker::checkRelocations() {
             !loadOf(static_cast<uint64_t>(r.r_addend), 0, false))
           return relocBad("points outside the image");
         break;
-      case R_X86_64_JUMP_SLOT:
+      case R_X86_64_JUMP_SLOT: {
         if (sym == 0 || (symType != STT_FUNC && symType != STT_NOTYPE) ||
             r.r_addend != 0 || !has(DT_PLTGOT) ||
             r.r_offset != tag(DT_PLTGOT) + 24 + 8 * k ||
             !jumpSyms.insert(sym).second)
           return relocBad("is not a JUMP_SLOT of its own function on its own "
                           "GOT slot");
+        // A call through the slot: what this process already defines under
+        // the name must be code. (A changed symbol index can make an import's
+        // type NOTYPE name data: the sanitizer runtimes' imports, exempt from
+        // the unused-import rule below, would not reveal it.)
+        std::string callee;
+        string(s.st_name, callee);
+        if (void *target = dlsym(RTLD_DEFAULT, callee.c_str());
+            target && !isProcessCode(target))
+          return relocBad(format("calls '%s', which this process defines as "
+                                 "data", callee.c_str()).c_str());
         break;
+      }
       case R_X86_64_GLOB_DAT:
         if (sym == 0 || symType == STT_TLS || r.r_addend != 0 ||
             !globSyms.insert(sym).second)

@@ -6,9 +6,9 @@
 
 MODEL.so is attnc's build of test/runtime/Inputs/tiny_model.onnxtext
 (z = Softmax(x + y), x and y f32[B, 64]). The script makes N mutants
-(seeded): single-bit flips and random bytes in the first 4 KiB (ELF and
-program headers, notes, hash table, dynamic symbols and strings, version
-tables, relocations), the same in the dynamic table and the relocation
+(seeded): single-bit flips and random bytes in the first 4 KiB up to the
+first code or data section (ELF and program headers, notes, hash table,
+dynamic symbols and strings, version tables, relocations), the same in the dynamic table and the relocation
 tables wherever they are, truncations, and swapped or rewritten fields of the
 program headers, the dynamic table, the dynamic symbols and the
 relocations (except the names of two imported symbols exchanged with each
@@ -88,6 +88,17 @@ class Layout:
                 self.relocs.append((start, tags[size]))
                 self.reloc_entries += [(start + i, 24)
                                        for i in range(0, tags[size], 24)]
+        # The head: the first 4 KiB, up to the first section of code or
+        # data (SHT_PROGBITS: .rodata, .text, ...). GNU ld puts only headers
+        # and dynamic-linking tables there; LLVM's linker starts .rodata (the
+        # model's constants) inside it, and a changed constant is a different
+        # but well-formed library, which no check can tell from the original.
+        self.head = min(4096, len(data))
+        for i in range(shnum):
+            sh = shoff + 64 * i
+            if (sh + 64 <= len(data) and u32(data, sh + 4) == 1 and u64(data, sh + 8) & 2
+                    and u64(data, sh + 32) > 0):  # SHT_PROGBITS, SHF_ALLOC, non-empty
+                self.head = min(self.head, u64(data, sh + 24))
         self.syms, self.imports = [], set()
         for i in range(shnum):
             sh = shoff + 64 * i
@@ -103,7 +114,7 @@ def mutate(data, layout, rng, kind):
     d = bytearray(data)
     if kind == "flip-head" or kind == "flip-tables":
         if kind == "flip-head":
-            off = rng.randrange(min(4096, len(d)))
+            off = rng.randrange(layout.head)
         else:
             regions = layout.dynamic + layout.relocs
             start, size = rng.choice(regions)
@@ -113,7 +124,7 @@ def mutate(data, layout, rng, kind):
         return d, "%s: bit %d of byte 0x%x" % (kind, bit, off)
     if kind == "bytes-head" or kind == "bytes-tables":
         if kind == "bytes-head":
-            start, size = 0, min(4096, len(d))
+            start, size = 0, layout.head
         else:
             start, size = rng.choice(layout.dynamic + layout.relocs)
         n = rng.choice([1, 2, 4, 8])
