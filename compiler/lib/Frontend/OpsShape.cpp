@@ -530,8 +530,14 @@ LogicalResult convertSlice(GI &g) {
   if (!steps)
     steps = g.i64Vector(SmallVector<int64_t>(n, 1));
 
+  // Run-time starts and ends are sliced at run time (clamped, as ONNX says);
+  // the lowering needs the axes and steps (which dims, which direction).
   std::optional<SmallVector<int64_t>> axesKnown = g.constantInts(axes);
-  if (axesKnown) {
+  if (!axesKnown)
+    return g.nodeError() << "the axes input must be a constant (run-time axes are not supported)";
+  if (!g.constantInts(steps))
+    return g.nodeError() << "the steps input must be a constant (run-time steps are not supported)";
+  {
     SmallVector<bool> seen(rank, false);
     bool changed = false;
     for (int64_t &a : *axesKnown) {
@@ -556,10 +562,7 @@ LogicalResult convertSlice(GI &g) {
 
   ShapeValue in = g.dimsOf(*data), out = in;
   constexpr int64_t kHuge = (int64_t(1) << 31) - 1;
-  if (!axesKnown) {
-    for (DV &d : out)
-      d = DV();
-  } else {
+  {
     for (int64_t k = 0; k < n; ++k) {
       int64_t a = (*axesKnown)[k];
       if (!sv[k].isStatic() || !ev[k].isStatic() || !pv[k].isStatic()) {
@@ -581,7 +584,7 @@ LogicalResult convertSlice(GI &g) {
 
   // Shape-value folding: slicing a 1-D shape value with known parameters.
   std::optional<ShapeValue> folded;
-  if (rank == 1 && axesKnown && isFullyKnown(sv) && isFullyKnown(ev) &&
+  if (rank == 1 && isFullyKnown(sv) && isFullyKnown(ev) &&
       isFullyKnown(pv)) {
     if (auto dsv = g.shapeValue(*data)) {
       ShapeValue cur = *dsv;

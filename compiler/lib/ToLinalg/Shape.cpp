@@ -16,6 +16,8 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Matchers.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -366,21 +368,71 @@ struct RangePattern : OpRewritePattern<RangeOp> {
     if (!rt.isDynamicDim(0)) {
       n = arith::ConstantIndexOp::create(rw, loc, rt.getDimSize(0));
     } else if (isFloat(et)) {
+      // ceil((limit - start) / delta) in the element type. NaN (a NaN
+      // operand, inf - inf, 0 / 0) and a zero delta are failed checks;
+      // the count is clamped to [0, 2^62] before the conversion (fptosi of
+      // an out-of-range value is poison), so an infinite range is refused
+      // by the result-size guard below, never silently empty.
+      auto cmpf = [&](arith::CmpFPredicate p, Value x, Value y) {
+        return arith::CmpFOp::create(rw, loc, p, x, y).getResult();
+      };
+      auto fconst = [&](double v) {
+        return arith::ConstantOp::create(rw, loc, rw.getFloatAttr(et, v)).getResult();
+      };
+      Value c0 = arith::ConstantIntOp::create(rw, loc, 0, 64);
+      Value dZero = cmpf(arith::CmpFPredicate::OEQ, delta, fconst(0.0));
+      recordRuntimeCheck(rw, loc, dZero, c0, c0, describeNodeAt(loc) + ": the delta is 0");
       Value q = math::CeilOp::create(rw,
           loc, arith::DivFOp::create(rw, loc, arith::SubFOp::create(rw, loc, limit, start), delta));
-      Value c = arith::FPToSIOp::create(rw, loc, rw.getI64Type(), q);
-      n = toIndex(rw, loc, arith::MaxSIOp::create(rw, loc, c, arith::ConstantIntOp::create(rw, loc, 0, 64)));
+      Value nan = cmpf(arith::CmpFPredicate::UNO, q, q);
+      Value bad = arith::AndIOp::create(rw, loc, nan,
+                                        arith::XOrIOp::create(rw, loc, dZero,
+                                                              arith::ConstantIntOp::create(rw, loc, 1, 1)));
+      recordRuntimeCheck(rw, loc, bad, c0, c0,
+                         describeNodeAt(loc) +
+                             ": the element count ceil((limit - start) / delta) is NaN");
+      Value big = fconst(4611686018427387904.0); // 2^62
+      Value qc = arith::SelectOp::create(rw, loc, cmpf(arith::CmpFPredicate::UGT, q, big), big, q);
+      qc = arith::SelectOp::create(rw, loc, cmpf(arith::CmpFPredicate::ULT, qc, fconst(0.0)),
+                                   fconst(0.0), qc);
+      Value c = arith::FPToSIOp::create(rw, loc, rw.getI64Type(), qc);
+      c = arith::SelectOp::create(rw, loc, arith::OrIOp::create(rw, loc, nan, dZero), c0, c);
+      n = toIndex(rw, loc, c);
     } else {
+      // ceil((limit - start) / delta) without overflow: the distance
+      // |limit - start| and |delta| as unsigned 64-bit values (exact for any
+      // i64 operands), the count clamped to INT64_MAX (refused by the
+      // result-size guard below).
       Value s = toI64(rw, loc, start), li = toI64(rw, loc, limit), d = toI64(rw, loc, delta);
-      // A zero delta would divide by zero: a failed check, and no elements.
+      auto cmpi = [&](arith::CmpIPredicate p, Value x, Value y) {
+        return arith::CmpIOp::create(rw, loc, p, x, y).getResult();
+      };
+      auto sel = [&](Value c, Value x, Value y) {
+        return arith::SelectOp::create(rw, loc, c, x, y).getResult();
+      };
       Value c0 = arith::ConstantIntOp::create(rw, loc, 0, 64);
-      Value isZero = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, d, c0);
+      Value c1 = arith::ConstantIntOp::create(rw, loc, 1, 64);
+      // A zero delta would divide by zero: a failed check, and no elements.
+      Value isZero = cmpi(arith::CmpIPredicate::eq, d, c0);
       recordRuntimeCheck(rw, loc, isZero, d, c0, describeNodeAt(loc) + ": the delta is {a}");
-      Value safe = arith::SelectOp::create(rw, loc, isZero,
-                                              arith::ConstantIntOp::create(rw, loc, 1, 64), d);
-      Value c = arith::CeilDivSIOp::create(rw, loc, arith::SubIOp::create(rw, loc, li, s), safe);
-      c = arith::SelectOp::create(rw, loc, isZero, c0, c);
-      n = toIndex(rw, loc, arith::MaxSIOp::create(rw, loc, c, c0));
+      Value up = cmpi(arith::CmpIPredicate::sgt, d, c0);
+      Value nonEmpty = sel(up, cmpi(arith::CmpIPredicate::sgt, li, s),
+                           cmpi(arith::CmpIPredicate::slt, li, s));
+      Value dist = sel(up, arith::SubIOp::create(rw, loc, li, s), arith::SubIOp::create(rw, loc, s, li));
+      Value step = sel(up, d, arith::SubIOp::create(rw, loc, c0, d));
+      step = sel(isZero, c1, step);
+      Value q = arith::DivUIOp::create(rw, loc, dist, step);
+      Value r = arith::RemUIOp::create(rw, loc, dist, step);
+      Value c = arith::AddIOp::create(rw, loc, q,
+                                      arith::ExtUIOp::create(rw, loc, rw.getI64Type(),
+                                                             cmpi(arith::CmpIPredicate::ne, r, c0)));
+      Value imax = arith::ConstantIntOp::create(rw, loc, std::numeric_limits<int64_t>::max(), 64);
+      c = sel(cmpi(arith::CmpIPredicate::slt, c, c0), imax, c);
+      c = sel(arith::AndIOp::create(rw, loc, nonEmpty,
+                                    arith::XOrIOp::create(rw, loc, isZero,
+                                                          arith::ConstantIntOp::create(rw, loc, 1, 1))),
+              c, c0);
+      n = toIndex(rw, loc, c);
     }
     if (rt.isDynamicDim(0)) {
       SmallVector<Value> dims{n};
