@@ -11,7 +11,9 @@
 //
 // Operands are viewed as [rows, n] through a 1-D collapse (bufferization
 // copies a non-contiguous operand there, so the views always have unit
-// inner stride).
+// inner stride). Layer norm and RMSNorm (below) share that frame (RowFrame:
+// the views, the parallel row loop, the reshape back) and differ only in
+// their passes over a row.
 //
 //===----------------------------------------------------------------------===//
 #include "CPU/LayerNormKernel.h"
@@ -31,11 +33,13 @@ using namespace mlir::attn;
 
 namespace {
 constexpr int64_t kRowsPerTask = 4;
-} // namespace
 
-std::optional<int64_t> attn::staticRowSize(LayerNormOp op) {
-  auto t = cast<RankedTensorType>(op.getInput().getType());
-  auto axis = normalizeAxis(op.getAxis(), t.getRank());
+/// The normalized size n of an input of type `t` normalized from `axisAttr`
+/// on, when it is static and nonzero and every non-null per-row operand
+/// (scale, bias) has a static shape of exactly n elements.
+std::optional<int64_t> trailingRowSize(RankedTensorType t, int64_t axisAttr,
+                                       ArrayRef<Value> rowOperands) {
+  auto axis = normalizeAxis(axisAttr, t.getRank());
   if (!axis)
     return std::nullopt;
   int64_t n = 1;
@@ -46,7 +50,7 @@ std::optional<int64_t> attn::staticRowSize(LayerNormOp op) {
   }
   if (n == 0)
     return std::nullopt;
-  for (Value v : {op.getScale(), op.getBias()}) {
+  for (Value v : rowOperands) {
     if (!v)
       continue;
     auto vt = cast<RankedTensorType>(v.getType());
@@ -54,6 +58,118 @@ std::optional<int64_t> attn::staticRowSize(LayerNormOp op) {
       return std::nullopt;
   }
   return n;
+}
+
+/// `v` collapsed to 1-D (all its elements, row-major).
+Value flatten(OpBuilder &b, Location loc, Value v) {
+  auto t = cast<RankedTensorType>(v.getType());
+  if (t.getRank() == 1)
+    return v;
+  SmallVector<ReassociationIndices> re{{}};
+  for (int64_t i = 0; i < t.getRank(); ++i)
+    re[0].push_back(i);
+  if (t.getRank() == 0) // a scalar: [] -> [1]
+    return tensor::ExpandShapeOp::create(b, loc, RankedTensorType::get({1}, t.getElementType()), v,
+                                         ArrayRef<ReassociationIndices>{},
+                                         ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  return tensor::CollapseShapeOp::create(b, loc, v, re);
+}
+
+/// The frame both row kernels share: an f32 input of type `t` seen as
+/// [rows, n] (rows = the product of the dims before the axis, static when
+/// they all are), operand views with unit inner stride, row buffers, the
+/// parallel loop over tasks of kRowsPerTask rows, and results reshaped back.
+struct RowFrame {
+  OpBuilder &b;
+  Location loc;
+  RankedTensorType t;
+  int64_t n;
+  Type f32;
+  SmallVector<Value> dims;
+  Value rows;
+  int64_t rowsS = 1; // static row count, or dynamic
+  MemRefType rowsType;
+
+  RowFrame(OpBuilder &b, Location loc, Value input, int64_t axis, int64_t n)
+      : b(b), loc(loc), t(cast<RankedTensorType>(input.getType())), n(n), f32(b.getF32Type()) {
+    dims = getDimValues(b, loc, input);
+    rows = cIdx(1);
+    for (int64_t i = 0; i < axis; ++i) {
+      rows = arith::MulIOp::create(b, loc, rows, dims[i]);
+      rowsS = t.isDynamicDim(i) || ShapedType::isDynamic(rowsS) ? ShapedType::kDynamic
+                                                                 : rowsS * t.getDimSize(i);
+    }
+    rowsType = MemRefType::get({rowsS, n}, f32,
+                               StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, {n, 1}));
+  }
+
+  Value cIdx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); }
+  bool rowsStatic() const { return !ShapedType::isDynamic(rowsS); }
+
+  /// `v` (the input's shape) as a [rows, n] buffer. A static row count must
+  /// be given as an attribute: expand_shape's verifier rejects an SSA value
+  /// for a static output dim (axis 0, or leading dims all static).
+  Value asRows(Value v) {
+    Value rowsT = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({rowsS, n}, f32), flatten(b, loc, v),
+        ArrayRef<ReassociationIndices>{{0, 1}},
+        ArrayRef<OpFoldResult>{rowsStatic() ? OpFoldResult(b.getIndexAttr(rowsS)) : OpFoldResult(rows),
+                               b.getIndexAttr(n)});
+    return bufferization::ToBufferOp::create(b, loc, rowsType, rowsT, b.getUnitAttr());
+  }
+
+  /// A per-row operand (n elements) as an [n] buffer; null stays null.
+  Value asVec(Value v) {
+    if (!v)
+      return {};
+    auto type = MemRefType::get({n}, f32, StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, {1}));
+    return bufferization::ToBufferOp::create(b, loc, type, flatten(b, loc, v), b.getUnitAttr());
+  }
+
+  /// A new [rows, n] buffer (64-byte aligned).
+  Value alloc() {
+    return memref::AllocOp::create(b, loc, MemRefType::get({rowsS, n}, f32),
+                                   rowsStatic() ? ValueRange{} : ValueRange{rows},
+                                   b.getI64IntegerAttr(64));
+  }
+
+  /// The parallel loop over the rows: `row(r)` builds one row's passes.
+  void forEachRow(function_ref<void(Value)> row) {
+    Value numTasks = arith::CeilDivUIOp::create(b, loc, rows, cIdx(kRowsPerTask));
+    auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{numTasks}, ValueRange{},
+                                        std::nullopt);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(forall.getBody());
+    Value r0 = arith::MulIOp::create(b, loc, forall.getInductionVars()[0], cIdx(kRowsPerTask));
+    Value r1 = arith::MinUIOp::create(b, loc, arith::AddIOp::create(b, loc, r0, cIdx(kRowsPerTask)),
+                                      rows);
+    auto rowLoop = scf::ForOp::create(b, loc, r0, r1, cIdx(1));
+    b.setInsertionPointToStart(rowLoop.getBody());
+    row(rowLoop.getInductionVar());
+  }
+
+  /// A [rows, n] buffer as a tensor of the input's shape.
+  Value reshapeBack(Value buf) {
+    Value result = bufferization::ToTensorOp::create(b, loc, RankedTensorType::get({rowsS, n}, f32), buf,
+                                                     /*restrict=*/true, /*writable=*/true);
+    Value flat = tensor::CollapseShapeOp::create(b, loc, result, ArrayRef<ReassociationIndices>{{0, 1}});
+    int64_t rank = t.getRank();
+    if (rank == 1)
+      return tensor::CastOp::create(b, loc, t, flat);
+    SmallVector<ReassociationIndices> re{{}};
+    SmallVector<OpFoldResult> shape;
+    for (int64_t i = 0; i < rank; ++i) {
+      re[0].push_back(i);
+      shape.push_back(t.isDynamicDim(i) ? OpFoldResult(dims[i]) : b.getIndexAttr(t.getDimSize(i)));
+    }
+    return tensor::ExpandShapeOp::create(b, loc, t, flat, re, shape);
+  }
+};
+} // namespace
+
+std::optional<int64_t> attn::staticRowSize(LayerNormOp op) {
+  return trailingRowSize(cast<RankedTensorType>(op.getInput().getType()), op.getAxis(),
+                         {op.getScale(), op.getBias()});
 }
 
 bool attn::canUseLayerNormKernel(LayerNormOp op, int64_t vectorWidth) {
@@ -69,87 +185,25 @@ bool attn::canUseLayerNormKernel(LayerNormOp op, int64_t vectorWidth) {
   return true;
 }
 
-/// `v` collapsed to 1-D (all its elements, row-major).
-static Value flatten(OpBuilder &b, Location loc, Value v) {
-  auto t = cast<RankedTensorType>(v.getType());
-  if (t.getRank() == 1)
-    return v;
-  SmallVector<ReassociationIndices> re{{}};
-  for (int64_t i = 0; i < t.getRank(); ++i)
-    re[0].push_back(i);
-  if (t.getRank() == 0) // a scalar: [] -> [1]
-    return tensor::ExpandShapeOp::create(b, loc, RankedTensorType::get({1}, t.getElementType()), v,
-                                           ArrayRef<ReassociationIndices>{},
-                                           ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
-  return tensor::CollapseShapeOp::create(b, loc, v, re);
-}
-
 Value attn::buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t VW) {
   Location loc = op.getLoc();
-  MLIRContext *ctx = b.getContext();
   auto t = cast<RankedTensorType>(op.getInput().getType());
-  int64_t rank = t.getRank();
-  int64_t axis = *normalizeAxis(op.getAxis(), rank);
-  int64_t n = 1;
-  for (int64_t i = axis; i < rank; ++i)
-    n *= t.getDimSize(i);
-  Type f32 = b.getF32Type();
+  int64_t axis = *normalizeAxis(op.getAxis(), t.getRank());
+  RowFrame frame(b, loc, op.getInput(), axis, *staticRowSize(op));
+  int64_t n = frame.n;
+  Type f32 = frame.f32;
   auto vecT = VectorType::get({VW}, f32);
-  auto cIdx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
+  auto cIdx = [&](int64_t v) { return frame.cIdx(v); };
   auto cF = [&](double v) { return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v)).getResult(); };
   auto splat = [&](Value s) { return vector::BroadcastOp::create(b, loc, vecT, s).getResult(); };
 
-  SmallVector<Value> dims = getDimValues(b, loc, op.getInput());
-  Value rows = cIdx(1);
-  int64_t rowsS = 1; // static row count, or dynamic
-  for (int64_t i = 0; i < axis; ++i) {
-    rows = arith::MulIOp::create(b, loc, rows, dims[i]);
-    rowsS = t.isDynamicDim(i) || ShapedType::isDynamic(rowsS) ? ShapedType::kDynamic
-                                                               : rowsS * t.getDimSize(i);
-  }
+  Value in = frame.asRows(op.getInput());
+  Value res = op.getResidual() ? frame.asRows(op.getResidual()) : Value();
+  Value scale = frame.asVec(op.getScale()), bias = frame.asVec(op.getBias());
+  Value out = frame.alloc();
 
-  // [rows, n] views with unit inner stride. A static row count must be given
-  // as an attribute: expand_shape's verifier rejects an SSA value for a static
-  // output dim (axis 0, or leading dims all static).
-  bool rowsStatic = !ShapedType::isDynamic(rowsS);
-  // [rows, n] views with unit inner stride.
-  auto rowsType = MemRefType::get({rowsS, n}, f32,
-                                  StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {n, 1}));
-  auto asRows = [&](Value v) -> Value {
-    Value flat = flatten(b, loc, v);
-    Value rowsT = tensor::ExpandShapeOp::create(b,
-        loc, RankedTensorType::get({rowsS, n}, f32), flat,
-        ArrayRef<ReassociationIndices>{{0, 1}},
-        ArrayRef<OpFoldResult>{rowsStatic ? OpFoldResult(b.getIndexAttr(rowsS)) : OpFoldResult(rows),
-                               b.getIndexAttr(n)});
-    return bufferization::ToBufferOp::create(b, loc, rowsType, rowsT, b.getUnitAttr());
-  };
-  auto vecType = MemRefType::get({n}, f32, StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {1}));
-  auto asVec = [&](Value v) -> Value {
-    if (!v)
-      return {};
-    return bufferization::ToBufferOp::create(b, loc, vecType, flatten(b, loc, v), b.getUnitAttr());
-  };
-  Value in = asRows(op.getInput());
-  Value res = op.getResidual() ? asRows(op.getResidual()) : Value();
-  Value scale = asVec(op.getScale()), bias = asVec(op.getBias());
-  Value out = memref::AllocOp::create(b,
-      loc, MemRefType::get({rowsS, n}, f32),
-      ShapedType::isDynamic(rowsS) ? ValueRange{rows} : ValueRange{}, b.getI64IntegerAttr(64));
-
-  Value c0 = cIdx(0), c1 = cIdx(1), cVW = cIdx(VW), cN = cIdx(n);
-  Value numTasks = arith::CeilDivUIOp::create(b, loc, rows, cIdx(kRowsPerTask));
-  auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{numTasks}, ValueRange{},
-                                        std::nullopt);
-  {
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(forall.getBody());
-    Value r0 = arith::MulIOp::create(b, loc, forall.getInductionVars()[0], cIdx(kRowsPerTask));
-    Value r1 = arith::MinUIOp::create(b, loc, arith::AddIOp::create(b, loc, r0, cIdx(kRowsPerTask)),
-                                        rows);
-    auto rowLoop = scf::ForOp::create(b, loc, r0, r1, c1);
-    b.setInsertionPointToStart(rowLoop.getBody());
-    Value r = rowLoop.getInductionVar();
+  Value c0 = cIdx(0), cVW = cIdx(VW), cN = cIdx(n);
+  frame.forEachRow([&](Value r) {
     Value zeroV = splat(cF(0.0));
     // Pass 1: x = in (+ res) -> out row, sum.
     auto sumLoop = scf::ForOp::create(b, loc, c0, cN, cVW, ValueRange{zeroV});
@@ -209,21 +263,8 @@ Value attn::buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t VW) {
         y = arith::AddFOp::create(b, loc, y, vector::LoadOp::create(b, loc, vecT, bias, ValueRange{i}));
       vector::StoreOp::create(b, loc, y, out, ValueRange{r, i});
     }
-  }
-  // [rows, n] -> the input's shape.
-  Value result = bufferization::ToTensorOp::create(b,
-      loc, RankedTensorType::get({rowsS, n}, f32), out, /*restrict=*/true,
-      /*writable=*/true);
-  Value flat = tensor::CollapseShapeOp::create(b, loc, result, ArrayRef<ReassociationIndices>{{0, 1}});
-  if (rank == 1)
-    return tensor::CastOp::create(b, loc, t, flat);
-  SmallVector<ReassociationIndices> re{{}};
-  SmallVector<OpFoldResult> shape;
-  for (int64_t i = 0; i < rank; ++i) {
-    re[0].push_back(i);
-    shape.push_back(t.isDynamicDim(i) ? OpFoldResult(dims[i]) : b.getIndexAttr(t.getDimSize(i)));
-  }
-  return tensor::ExpandShapeOp::create(b, loc, t, flat, re, shape);
+  });
+  return frame.reshapeBack(out);
 }
 
 //===----------------------------------------------------------------------===//
@@ -239,20 +280,8 @@ Value attn::buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t VW) {
 //===----------------------------------------------------------------------===//
 
 std::optional<int64_t> attn::staticRowSize(RmsNormOp op) {
-  auto t = cast<RankedTensorType>(op.getInput().getType());
-  auto axis = normalizeAxis(op.getAxis(), t.getRank());
-  if (!axis)
-    return std::nullopt;
-  int64_t n = 1;
-  for (int64_t i = *axis; i < t.getRank(); ++i) {
-    if (t.isDynamicDim(i))
-      return std::nullopt;
-    n *= t.getDimSize(i);
-  }
-  auto st = cast<RankedTensorType>(op.getScale().getType());
-  if (n == 0 || !st.hasStaticShape() || st.getNumElements() != n)
-    return std::nullopt;
-  return n;
+  return trailingRowSize(cast<RankedTensorType>(op.getInput().getType()), op.getAxis(),
+                         {op.getScale()});
 }
 
 bool attn::canUseRmsNormKernel(RmsNormOp op, int64_t vectorWidth) {
@@ -265,66 +294,28 @@ bool attn::canUseRmsNormKernel(RmsNormOp op, int64_t vectorWidth) {
 
 SmallVector<Value> attn::buildRmsNormKernel(OpBuilder &b, RmsNormOp op, int64_t VW) {
   Location loc = op.getLoc();
-  MLIRContext *ctx = b.getContext();
   auto t = cast<RankedTensorType>(op.getInput().getType());
-  int64_t rank = t.getRank();
-  int64_t axis = *normalizeAxis(op.getAxis(), rank);
-  int64_t n = *staticRowSize(op);
-  Type f32 = b.getF32Type();
+  int64_t axis = *normalizeAxis(op.getAxis(), t.getRank());
+  RowFrame frame(b, loc, op.getInput(), axis, *staticRowSize(op));
+  int64_t n = frame.n;
+  Type f32 = frame.f32;
   auto vecT = VectorType::get({VW}, f32);
-  auto cIdx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); };
+  auto cIdx = [&](int64_t v) { return frame.cIdx(v); };
   auto cF = [&](double v) { return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v)).getResult(); };
   auto splat = [&](Value s) { return vector::BroadcastOp::create(b, loc, vecT, s).getResult(); };
 
-  SmallVector<Value> dims = getDimValues(b, loc, op.getInput());
-  Value rows = cIdx(1);
-  int64_t rowsS = 1;
-  for (int64_t i = 0; i < axis; ++i) {
-    rows = arith::MulIOp::create(b, loc, rows, dims[i]);
-    rowsS = t.isDynamicDim(i) || ShapedType::isDynamic(rowsS) ? ShapedType::kDynamic
-                                                               : rowsS * t.getDimSize(i);
-  }
-  bool rowsStatic = !ShapedType::isDynamic(rowsS);
-  auto rowsType = MemRefType::get({rowsS, n}, f32,
-                                  StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {n, 1}));
-  auto asRows = [&](Value v) -> Value {
-    Value rowsT = tensor::ExpandShapeOp::create(b,
-        loc, RankedTensorType::get({rowsS, n}, f32), flatten(b, loc, v),
-        ArrayRef<ReassociationIndices>{{0, 1}},
-        ArrayRef<OpFoldResult>{rowsStatic ? OpFoldResult(b.getIndexAttr(rowsS)) : OpFoldResult(rows),
-                               b.getIndexAttr(n)});
-    return bufferization::ToBufferOp::create(b, loc, rowsType, rowsT, b.getUnitAttr());
-  };
-  Value in = asRows(op.getInput());
-  Value res = op.getResidual() ? asRows(op.getResidual()) : Value();
-  Value scale = bufferization::ToBufferOp::create(b,
-      loc, MemRefType::get({n}, f32, StridedLayoutAttr::get(ctx, ShapedType::kDynamic, {1})),
-      flatten(b, loc, op.getScale()), b.getUnitAttr());
-  auto alloc = [&]() -> Value {
-    return memref::AllocOp::create(b, loc, MemRefType::get({rowsS, n}, f32),
-                                   rowsStatic ? ValueRange{} : ValueRange{rows},
-                                   b.getI64IntegerAttr(64));
-  };
-  Value out = alloc();
-  Value sumOut = op.getSum() ? alloc() : Value();
+  Value in = frame.asRows(op.getInput());
+  Value res = op.getResidual() ? frame.asRows(op.getResidual()) : Value();
+  Value scale = frame.asVec(op.getScale());
+  Value out = frame.alloc();
+  Value sumOut = op.getSum() ? frame.alloc() : Value();
   // Where pass 1 stores x (with a residual) and pass 2 reads it.
   Value xBuf = res ? (sumOut ? sumOut : out) : in;
 
   int64_t chunks = n / VW;
   int64_t U = chunks % 4 == 0 ? 4 : chunks % 2 == 0 ? 2 : 1;
-  Value c0 = cIdx(0), c1 = cIdx(1), cN = cIdx(n);
-  Value numTasks = arith::CeilDivUIOp::create(b, loc, rows, cIdx(kRowsPerTask));
-  auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{numTasks}, ValueRange{},
-                                      std::nullopt);
-  {
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(forall.getBody());
-    Value r0 = arith::MulIOp::create(b, loc, forall.getInductionVars()[0], cIdx(kRowsPerTask));
-    Value r1 = arith::MinUIOp::create(b, loc, arith::AddIOp::create(b, loc, r0, cIdx(kRowsPerTask)),
-                                      rows);
-    auto rowLoop = scf::ForOp::create(b, loc, r0, r1, c1);
-    b.setInsertionPointToStart(rowLoop.getBody());
-    Value r = rowLoop.getInductionVar();
+  Value c0 = cIdx(0), cN = cIdx(n);
+  frame.forEachRow([&](Value r) {
     Value zeroV = splat(cF(0.0));
     // Pass 1: x = in (+ res) (stored with a residual); U sums of squares.
     auto ssLoop = scf::ForOp::create(b, loc, c0, cN, cIdx(U * VW),
@@ -366,25 +357,10 @@ SmallVector<Value> attn::buildRmsNormKernel(OpBuilder &b, RmsNormOp op, int64_t 
       y = arith::MulFOp::create(b, loc, y, vector::LoadOp::create(b, loc, vecT, scale, ValueRange{i}));
       vector::StoreOp::create(b, loc, y, out, ValueRange{r, i});
     }
-  }
-  // [rows, n] -> the input's shape.
-  auto reshapeBack = [&](Value buf) -> Value {
-    Value result = bufferization::ToTensorOp::create(b,
-        loc, RankedTensorType::get({rowsS, n}, f32), buf, /*restrict=*/true, /*writable=*/true);
-    Value flat = tensor::CollapseShapeOp::create(b, loc, result, ArrayRef<ReassociationIndices>{{0, 1}});
-    if (rank == 1)
-      return tensor::CastOp::create(b, loc, t, flat);
-    SmallVector<ReassociationIndices> re{{}};
-    SmallVector<OpFoldResult> shape;
-    for (int64_t i = 0; i < rank; ++i) {
-      re[0].push_back(i);
-      shape.push_back(t.isDynamicDim(i) ? OpFoldResult(dims[i]) : b.getIndexAttr(t.getDimSize(i)));
-    }
-    return tensor::ExpandShapeOp::create(b, loc, t, flat, re, shape);
-  };
-  SmallVector<Value> results{reshapeBack(out)};
+  });
+  SmallVector<Value> results{frame.reshapeBack(out)};
   if (sumOut)
-    results.push_back(reshapeBack(sumOut));
+    results.push_back(frame.reshapeBack(sumOut));
   // Result types may be more static than the input's.
   for (auto [v, ty] : llvm::zip(results, op.getResultTypes()))
     if (v.getType() != ty)
