@@ -89,6 +89,11 @@ public:
     Operation *def = v.getDefiningOp();
     // Concatenation along the dim first: SymbolicShapes names such a dim by
     // the value itself, which would hide `past + seq`.
+    // Likewise a range's length: `limit - start` may be a size SymbolicShapes
+    // has no name for (range(P, P + T) has T elements).
+    if (auto r = dyn_cast_or_null<RangeOp>(def))
+      if (auto d = rangeLength(r, depth))
+        return d;
     auto concat = dyn_cast_or_null<ConcatOp>(def);
     if (!concat || (i != (int64_t)concat.getAxis() && i != (int64_t)concat.getAxis() + rank))
       if (auto d = fromSymbolic(dims.dim(v, i), depth))
@@ -109,13 +114,8 @@ public:
     }
     if (auto t = dyn_cast<TransposeOp>(def))
       return dim(t.getInput(), t.getPerm()[i], depth + 1);
-    if (auto r = dyn_cast<RangeOp>(def)) {
-      // range(0, n, 1) has n elements.
-      auto start = evalScalar(r.getStart()), delta = evalScalar(r.getDelta());
-      if (!start || !delta || *start != 0.0 || *delta != 1.0)
-        return std::nullopt;
-      return scalar(r.getLimit(), depth + 1);
-    }
+    if (auto r = dyn_cast<RangeOp>(def))
+      return rangeLength(r, depth);
     if (auto mm = dyn_cast<MatmulOp>(def)) {
       if (i == rank - 2)
         return dim(mm.getLhs(), -2, depth + 1);
@@ -210,18 +210,93 @@ public:
 private:
   SymbolicShapes &dims;
 
+  /// The length of range(start, limit, 1): limit - start, when both are
+  /// sizes this class follows and the difference is provably >= 0 (a sum
+  /// of sizes: then it is max(0, limit - start) too).
+  std::optional<LinearSize> rangeLength(RangeOp r, int depth) {
+    auto delta = evalScalar(r.getDelta());
+    if (!delta || *delta != 1.0)
+      return std::nullopt;
+    std::optional<LinearSize> start = scalar(r.getStart(), depth + 1);
+    if (auto c = evalScalar(r.getStart()))
+      start = LinearSize::constant((int64_t)*c);
+    std::optional<LinearSize> limit = scalar(r.getLimit(), depth + 1);
+    if (!start || !limit)
+      return std::nullopt;
+    LinearSize n = limit->plus(*start, -1);
+    if (n.c < 0 || llvm::any_of(n.terms, [](const auto &t) { return t.second < 0; }))
+      return std::nullopt;
+    return n;
+  }
+
   /// A SymbolicDim as LinearSize: SymbolicShapes' interned sums (a
   /// concatenated dim, `past + seq` sizes) give their terms back.
-  std::optional<LinearSize> fromSymbolic(const SymbolicDim &d, int) {
+  std::optional<LinearSize> fromSymbolic(const SymbolicDim &d, int depth) {
     std::optional<SymbolicSum> s = dims.sum(d);
     if (!s)
       return std::nullopt;
     LinearSize r;
     r.c = s->c;
-    r.terms = s->terms;
+    // A term that is the length of a range(start, limit, 1) is limit - start
+    // (which may cancel against another term: P + len(range(P, P + T)) is
+    // P + T).
+    for (const auto &[d, k] : s->terms) {
+      auto range = d.arg && d.idx == 0 && d.clamp == ShapedType::kDynamic
+                       ? d.arg.getDefiningOp<RangeOp>()
+                       : RangeOp();
+      std::optional<LinearSize> n = range && depth < 32 ? rangeLength(range, depth + 1) : std::nullopt;
+      LinearSize t;
+      if (n) {
+        t = *n;
+        t.c *= k;
+        for (auto &term : t.terms)
+          term.second *= k;
+      } else {
+        t.terms.push_back({d, k});
+      }
+      r = r.plus(t);
+    }
     return r;
   }
 };
+
+/// `v` without the slices that keep all of their input: `x[..., 0:end]`
+/// (steps 1) where every sliced dim of x has exactly `end` elements (as far
+/// as LinearSizes can tell: `end` the key length of K, x's dim `past + seq`)
+/// or `end` is a constant >= 2^31 - 1. Hugging Face's sdpa attention cuts
+/// the mask to the key length (`mask[:, :, :, :key_states.shape[-2]]`,
+/// transformers 4.x as Optimum exports it), which hid the causal half.
+Value peelIdentitySlices(Value v, LinearSizes &lin) {
+  while (auto s = v.getDefiningOp<SliceOp>()) {
+    ConstantReader starts = readConstant(s.getStarts()), ends = readConstant(s.getEnds()),
+                   axes = readConstant(s.getAxes()), steps = readConstant(s.getSteps());
+    if (!starts || !axes || !steps || axes.numElements != starts.numElements ||
+        steps.numElements != starts.numElements)
+      break;
+    int64_t rank = cast<RankedTensorType>(s.getInput().getType()).getRank();
+    bool identity = true;
+    for (int64_t k = 0; k < starts.numElements && identity; ++k) {
+      int64_t axis = (int64_t)axes.at(k);
+      if (axis < 0)
+        axis += rank;
+      if (starts.at(k) != 0.0 || steps.at(k) != 1.0 || axis < 0 || axis >= rank) {
+        identity = false;
+      } else if (ends && ends.at(k) >= 2147483647.0) {
+        // to the end
+      } else if (starts.numElements == 1) {
+        std::optional<LinearSize> end = lin.scalar(s.getEnds());
+        std::optional<LinearSize> size = lin.dim(s.getInput(), axis);
+        identity = end && size && end->equals(*size);
+      } else {
+        identity = false;
+      }
+    }
+    if (!identity)
+      break;
+    v = s.getInput();
+  }
+  return v;
+}
 
 struct MaskPattern {
   int64_t t = 0;
@@ -261,11 +336,23 @@ public:
     }
     if (auto r = dyn_cast<RangeOp>(def)) {
       auto start = evalScalar(r.getStart()), delta = evalScalar(r.getDelta());
-      if (!start || !delta || *start != 0.0 || *delta != 1.0)
+      if (!delta || *delta != 1.0)
         return std::nullopt;
       MaskPattern p;
       p.index = MaskPattern::Index::vector;
-      std::optional<LinearSize> n = LinearSizes(dims).scalar(r.getLimit());
+      LinearSizes lin(dims);
+      if (!start || *start != 0.0) {
+        // range(P, P + T): positions from a symbolic offset P (transformers
+        // 4.x's cache_position), T of them.
+        std::optional<LinearSize> off = lin.scalar(r.getStart());
+        if (!off)
+          return std::nullopt;
+        p.offset = *off;
+        if (std::optional<LinearSize> n = lin.dim(r.getResult(), 0))
+          p.rows = n;
+        return p;
+      }
+      std::optional<LinearSize> n = lin.scalar(r.getLimit());
       if (n)
         p.rows = n; // the vector's length
       return p;
@@ -746,6 +833,8 @@ std::optional<CausalSplit> splitCausal(const MaskEdit &mask, const ScoreLengths 
   } else {
     return std::nullopt;
   }
+  LinearSizes lin(dims);
+  cond = peelBroadcasts(peelIdentitySlices(cond, lin), scoresShape);
   auto both = cond.getDefiningOp<AndOp>();
   if (!both)
     return std::nullopt;

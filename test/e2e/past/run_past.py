@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Compile one with-past fixture and check every shape set (numpy only).
 
-  run_past.py ATTNC ATTN_RUN CASE_DIR WORK_DIR [ATTNC FLAGS...]
+  run_past.py ATTNC ATTN_RUN CASE_DIR WORK_DIR [--model=MODEL] [ATTNC FLAGS...]
 
-attnc CASE_DIR/model.onnx -o WORK_DIR/model.so [FLAGS], then for each shape set K of case.json:
+attnc CASE_DIR/model.onnx (or MODEL: another export of the same weights, e.g. optimum_llama/model.onnx
+checked on llama_sdpa's sets) -o WORK_DIR/model.so [FLAGS], then for each shape set K of case.json:
 run_case.py (attn-run with the set's inputs) and compare_past.py. Prints each step; exit 1 if any
 step fails (all sets are run, so one report shows every failing set).
 """
@@ -21,9 +22,12 @@ def main():
         return 2
     attnc, attn_run, case_dir, work = sys.argv[1:5]
     flags = sys.argv[5:]
+    model = os.path.join(case_dir, "model.onnx")
+    if flags and flags[0].startswith("--model="):
+        model = flags.pop(0)[len("--model="):]
     os.makedirs(work, exist_ok=True)
     lib = os.path.join(work, "model.so")
-    cmd = [attnc, os.path.join(case_dir, "model.onnx"), "-o", lib] + flags
+    cmd = [attnc, model, "-o", lib] + flags
     print("run_past.py: " + " ".join(cmd), flush=True)
     if subprocess.call(cmd):
         print("run_past.py: FAIL compile")
