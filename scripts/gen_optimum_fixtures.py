@@ -14,6 +14,7 @@ them with save_pretrained, and has VENV's optimum-cli export them with --task te
   optimum_gpt2_o2/   --optimize O2: ONNX Runtime's transformer optimizer on top (com.microsoft FastGelu and
                      SkipLayerNormalization in a decoder with past)
   optimum_llama_o2/  --optimize O2 (SimplifiedLayerNormalization, com.microsoft QuickGelu for SiLU)
+  optimum_mistral/   default export of the sliding-window family (window 8: mistral_window's sets)
 
 Each directory holds model.onnx and case.json. The weights equal the family's gen_past_fixtures cases, so the
 tests reuse their shape sets (PyTorch's logits and presents: run_past.py --model) and their greedy generation
@@ -34,6 +35,7 @@ FIXTURES = {
     "optimum_llama": ("llama", None),
     "optimum_gpt2_o2": ("gpt2", "O2"),
     "optimum_llama_o2": ("llama", "O2"),
+    "optimum_mistral": ("mistral", None),
 }
 
 
