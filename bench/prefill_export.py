@@ -56,12 +56,18 @@ def inputs_for(model_path, B, S, rng):
     return feeds
 
 
-def attnc_time(lib, feeds, work, runs, threads):
+def save_inputs(feeds, d):
+    """Writes the inputs as .npy files in d; returns attn-run's --input arguments."""
+    os.makedirs(d, exist_ok=True)
     args = []
     for k, v in feeds.items():
-        p = os.path.join(work, k + ".npy")
+        p = os.path.join(d, k + ".npy")
         np.save(p, v)
         args += ["--input", "%s=%s" % (k, p)]
+    return args
+
+
+def attnc_time(lib, args, runs, threads):
     p = subprocess.run([os.path.join(ROOT, "build/bin/attn-run"), lib, *args, "--benchmark", str(runs), "--json",
                         "--threads", str(threads)], capture_output=True, text=True, check=True)
     j = json.loads(p.stdout.strip().splitlines()[-1])
@@ -104,16 +110,14 @@ def main():
         errs = {}
         for name in sides:
             d = os.path.join(work, "out-%s-%s" % (shape, len(errs)))
-            os.makedirs(d, exist_ok=True)
-            attnc_time(libs[name], feeds, d, 1, a.threads)
-            args = sum([["--input", "%s=%s" % (k, os.path.join(d, k + ".npy"))] for k in feeds], [])
-            subprocess.run([os.path.join(ROOT, "build/bin/attn-run"), libs[name], *args, "--output-dir", d],
-                           check=True, capture_output=True)
+            subprocess.run([os.path.join(ROOT, "build/bin/attn-run"), libs[name], *save_inputs(feeds, d),
+                            "--output-dir", d], check=True, capture_output=True)
             got = np.load(os.path.join(d, "logits.npy"))
             errs[name] = float(np.abs(got - ref).max() / max(1.0, np.abs(ref).max()))
+        args = save_inputs(feeds, os.path.join(work, "in-" + shape))
         for _ in range(a.rounds):
             for name in sides:
-                res[name].append(attnc_time(libs[name], feeds, work, a.runs, a.threads))
+                res[name].append(attnc_time(libs[name], args, a.runs, a.threads))
             ts = []
             for _ in range(a.runs):
                 t = time.perf_counter()

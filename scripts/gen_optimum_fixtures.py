@@ -44,12 +44,10 @@ def main():
     ap.add_argument("--optimum-python", required=True, help="an interpreter with optimum-onnx installed")
     ap.add_argument("--cases", default=",".join(FIXTURES))
     args = ap.parse_args()
-    versions = subprocess.run([args.optimum_python, "-c",
-                               "import importlib.metadata as m; print(json.dumps({p: m.version(p) for p in "
-                               "('optimum', 'optimum-onnx', 'transformers', 'torch', 'onnx', 'onnxruntime')}))"
-                               .replace("print(json", "import json; print(json")],
-                              check=True, capture_output=True, text=True).stdout
-    versions = json.loads(versions)
+    probe = ("import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
+             "('optimum', 'optimum-onnx', 'transformers', 'torch', 'onnx', 'onnxruntime')}))")
+    versions = json.loads(subprocess.run([args.optimum_python, "-c", probe], check=True, capture_output=True,
+                                         text=True).stdout)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.cases.split(","):
             family, optimize = FIXTURES[name]

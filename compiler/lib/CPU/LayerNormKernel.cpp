@@ -90,8 +90,14 @@ struct RowFrame {
   int64_t rowsS = 1; // static row count, or dynamic
   MemRefType rowsType;
 
-  RowFrame(OpBuilder &b, Location loc, Value input, int64_t axis, int64_t n)
-      : b(b), loc(loc), t(cast<RankedTensorType>(input.getType())), n(n), f32(b.getF32Type()) {
+  VectorType vecT;
+
+  /// `input` normalized from `axisAttr` on over rows of n elements, in
+  /// vectors of `vw` lanes.
+  RowFrame(OpBuilder &b, Location loc, Value input, int64_t axisAttr, int64_t n, int64_t vw)
+      : b(b), loc(loc), t(cast<RankedTensorType>(input.getType())), n(n), f32(b.getF32Type()),
+        vecT(VectorType::get({vw}, f32)) {
+    int64_t axis = *normalizeAxis(axisAttr, t.getRank());
     dims = getDimValues(b, loc, input);
     rows = cIdx(1);
     for (int64_t i = 0; i < axis; ++i) {
@@ -104,6 +110,8 @@ struct RowFrame {
   }
 
   Value cIdx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v).getResult(); }
+  Value cF(double v) { return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v)).getResult(); }
+  Value splat(Value s) { return vector::BroadcastOp::create(b, loc, vecT, s).getResult(); }
   bool rowsStatic() const { return !ShapedType::isDynamic(rowsS); }
 
   /// `v` (the input's shape) as a [rows, n] buffer. A static row count must
@@ -187,15 +195,13 @@ bool attn::canUseLayerNormKernel(LayerNormOp op, int64_t vectorWidth) {
 
 Value attn::buildLayerNormKernel(OpBuilder &b, LayerNormOp op, int64_t VW) {
   Location loc = op.getLoc();
-  auto t = cast<RankedTensorType>(op.getInput().getType());
-  int64_t axis = *normalizeAxis(op.getAxis(), t.getRank());
-  RowFrame frame(b, loc, op.getInput(), axis, *staticRowSize(op));
+  RowFrame frame(b, loc, op.getInput(), op.getAxis(), *staticRowSize(op), VW);
   int64_t n = frame.n;
   Type f32 = frame.f32;
-  auto vecT = VectorType::get({VW}, f32);
+  VectorType vecT = frame.vecT;
   auto cIdx = [&](int64_t v) { return frame.cIdx(v); };
-  auto cF = [&](double v) { return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v)).getResult(); };
-  auto splat = [&](Value s) { return vector::BroadcastOp::create(b, loc, vecT, s).getResult(); };
+  auto cF = [&](double v) { return frame.cF(v); };
+  auto splat = [&](Value s) { return frame.splat(s); };
 
   Value in = frame.asRows(op.getInput());
   Value res = op.getResidual() ? frame.asRows(op.getResidual()) : Value();
@@ -294,15 +300,13 @@ bool attn::canUseRmsNormKernel(RmsNormOp op, int64_t vectorWidth) {
 
 SmallVector<Value> attn::buildRmsNormKernel(OpBuilder &b, RmsNormOp op, int64_t VW) {
   Location loc = op.getLoc();
-  auto t = cast<RankedTensorType>(op.getInput().getType());
-  int64_t axis = *normalizeAxis(op.getAxis(), t.getRank());
-  RowFrame frame(b, loc, op.getInput(), axis, *staticRowSize(op));
+  RowFrame frame(b, loc, op.getInput(), op.getAxis(), *staticRowSize(op), VW);
   int64_t n = frame.n;
   Type f32 = frame.f32;
-  auto vecT = VectorType::get({VW}, f32);
+  VectorType vecT = frame.vecT;
   auto cIdx = [&](int64_t v) { return frame.cIdx(v); };
-  auto cF = [&](double v) { return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v)).getResult(); };
-  auto splat = [&](Value s) { return vector::BroadcastOp::create(b, loc, vecT, s).getResult(); };
+  auto cF = [&](double v) { return frame.cF(v); };
+  auto splat = [&](Value s) { return frame.splat(s); };
 
   Value in = frame.asRows(op.getInput());
   Value res = op.getResidual() ? frame.asRows(op.getResidual()) : Value();

@@ -562,22 +562,20 @@ LogicalResult convertSlice(GI &g) {
 
   ShapeValue in = g.dimsOf(*data), out = in;
   constexpr int64_t kHuge = (int64_t(1) << 31) - 1;
-  {
-    for (int64_t k = 0; k < n; ++k) {
-      int64_t a = (*axesKnown)[k];
-      if (!sv[k].isStatic() || !ev[k].isStatic() || !pv[k].isStatic()) {
-        out[a] = DV();
-        continue;
-      }
-      int64_t st = sv[k].size, en = ev[k].size, sp = pv[k].size;
-      if (in[a].isStatic()) {
-        out[a] = DV::fixed(sliceLength(in[a].size, st, en, sp));
-      } else if ((sp == 1 && st == 0 && en >= kHuge) ||
-                 (sp == -1 && (st == -1 || st >= kHuge) && en <= -kHuge)) {
-        out[a] = in[a]; // the whole dim, forwards or backwards
-      } else {
-        out[a] = DV();
-      }
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t a = (*axesKnown)[k];
+    if (!sv[k].isStatic() || !ev[k].isStatic() || !pv[k].isStatic()) {
+      out[a] = DV();
+      continue;
+    }
+    int64_t st = sv[k].size, en = ev[k].size, sp = pv[k].size;
+    if (in[a].isStatic()) {
+      out[a] = DV::fixed(sliceLength(in[a].size, st, en, sp));
+    } else if ((sp == 1 && st == 0 && en >= kHuge) ||
+               (sp == -1 && (st == -1 || st >= kHuge) && en <= -kHuge)) {
+      out[a] = in[a]; // the whole dim, forwards or backwards
+    } else {
+      out[a] = DV();
     }
   }
   auto type = GI::tensorType(out, t.getElementType());

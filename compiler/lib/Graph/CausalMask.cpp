@@ -114,8 +114,6 @@ public:
     }
     if (auto t = dyn_cast<TransposeOp>(def))
       return dim(t.getInput(), t.getPerm()[i], depth + 1);
-    if (auto r = dyn_cast<RangeOp>(def))
-      return rangeLength(r, depth);
     if (auto mm = dyn_cast<MatmulOp>(def)) {
       if (i == rank - 2)
         return dim(mm.getLhs(), -2, depth + 1);
@@ -217,9 +215,11 @@ private:
     auto delta = evalScalar(r.getDelta());
     if (!delta || *delta != 1.0)
       return std::nullopt;
-    std::optional<LinearSize> start = scalar(r.getStart(), depth + 1);
+    std::optional<LinearSize> start;
     if (auto c = evalScalar(r.getStart()))
       start = LinearSize::constant((int64_t)*c);
+    else
+      start = scalar(r.getStart(), depth + 1);
     std::optional<LinearSize> limit = scalar(r.getLimit(), depth + 1);
     if (!start || !limit)
       return std::nullopt;
