@@ -12,6 +12,7 @@ Models:
              it (TorchScript, opset 17, dynamic batch/seq) into --cache (shared with bench/run.py)
   large_mlp  test/e2e/large_mlp (24 Linear 1024x1024, 100.8 MB of weights made by its script)
   bert       the BERT fixture test/e2e/bert/model.onnx
+  PATH.onnx  any ONNX file (e.g. a decoder LLM export; its external data beside it)
 Needs the pip python3 (torch, transformers, onnx) for minilm and for counting weight bytes; the others
 only need numpy.
 
@@ -121,6 +122,13 @@ def compile_once(attnc, model, out, extra):
     phases = {}
     for line in p.stderr.splitlines():  # "attnc: <phase>   <s> s"
         parts = line.split()
+        # "attnc: peak memory N MB (child processes M MB)": attnc's own peak and its children's
+        # (the linker), which /usr/bin/time's %M folds into one maximum.
+        if line.startswith("attnc: peak memory"):
+            nums = [int(t) for t in parts if t.isdigit()]
+            phases["_own_peak_mb"] = nums[0] if nums else None
+            phases["_child_peak_mb"] = nums[1] if len(nums) > 1 else None
+            continue
         if len(parts) >= 4 and parts[0] == "attnc:" and parts[-1] == "s":
             try:
                 phases[" ".join(parts[1:-2])] = float(parts[-2])
@@ -182,6 +190,9 @@ def main():
                 model = large_mlp_onnx(work)
             elif name == "bert":
                 model = os.path.join(ROOT, "test/e2e/bert/model.onnx")
+            elif name.endswith(".onnx") and os.path.exists(name):
+                model = os.path.abspath(name)
+                name = os.path.basename(os.path.dirname(model)) or "model"
             else:
                 ap.error("unknown model %r" % name)
             wb = weight_bytes(model)
@@ -198,6 +209,8 @@ def main():
                         print("           iree: failed: %s" % str(e)[-300:])
                         break
             best = min(runs, key=lambda r: r[0])
+            own = [r[2].pop("_own_peak_mb", None) for r in runs]
+            child = [r[2].pop("_child_peak_mb", None) for r in runs]
             row = {"model": name, "onnx": model, "wall_s_min": round(best[0], 3),
                    "wall_s_all": [round(r[0], 3) for r in runs],
                    "peak_rss_mb": round(min(r[1] for r in runs) / 1024.0, 1),
@@ -205,6 +218,11 @@ def main():
                    "rss_over_weights": round(min(r[1] for r in runs) * 1024.0 / wb, 2) if wb else None,
                    "phases_s": best[2], "load_avg_1min": loads,
                    "so_mb": round(os.path.getsize(os.path.join(work, name + ".so")) / 1e6, 2)}
+            if all(o is not None for o in own):
+                row["attnc_own_peak_mb"] = min(own)
+                row["own_over_weights"] = round(min(own) * 1048576.0 / wb, 2) if wb else None
+            if all(c is not None for c in child):
+                row["child_peak_mb"] = min(child)
             if peer:
                 pbest = min(peer, key=lambda r: r[0])
                 row["iree_wall_s_min"] = round(pbest[0], 3)
@@ -214,6 +232,9 @@ def main():
             print("%-10s compile %6.2f s (all: %s)  peak RSS %7.1f MB  weights %7.2f MB  ratio %5s  .so %.1f MB"
                   % (name, row["wall_s_min"], ", ".join("%.2f" % w for w in row["wall_s_all"]),
                      row["peak_rss_mb"], row["weight_mb"] or 0, row["rss_over_weights"], row["so_mb"]))
+            if "attnc_own_peak_mb" in row:
+                print("           of which attnc itself %d MB (%sx the weights), its largest child (the linker) %s MB"
+                      % (row["attnc_own_peak_mb"], row["own_over_weights"], row.get("child_peak_mb")))
             if peer:
                 print("           IREE (import + compile) %6.2f s (all: %s)  peak RSS %7.1f MB"
                       % (row["iree_wall_s_min"], ", ".join("%.2f" % w for w in row["iree_wall_s_all"]),

@@ -61,12 +61,100 @@ Value attn::createConstantFromBytes(OpBuilder &b, Location loc, RankedTensorType
   return arith::ConstantOp::create(b, loc, type, cast<TypedAttr>(attr));
 }
 
+Value attn::createConstantFilled(OpBuilder &b, Location loc, RankedTensorType type,
+                                 StringRef blobName,
+                                 function_ref<void(MutableArrayRef<char>)> fill) {
+  size_t bytes = size_t(type.getNumElements()) * elementBytes(type.getElementType());
+  if (type.getNumElements() <= kMaxInlineElements) {
+    std::vector<char> data(bytes);
+    fill(data);
+    return createConstantFromBytes(b, loc, type, data, blobName);
+  }
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bytes, /*align=*/64);
+  fill(blob.getMutableData());
+  auto attr = DenseResourceElementsAttr::get(type, blobName, std::move(blob));
+  return arith::ConstantOp::create(b, loc, type, cast<TypedAttr>(attr));
+}
+
 std::string attn::constantBlobName(Value v, StringRef suffix, StringRef fallback) {
   std::string base = fallback.str();
   if (auto cst = v.getDefiningOp<arith::ConstantOp>())
     if (auto res = dyn_cast<DenseResourceElementsAttr>(cst.getValue()))
       base = res.getRawHandle().getKey().str();
   return base + suffix.str();
+}
+
+//===----------------------------------------------------------------------===//
+// Releasing copied weights
+//===----------------------------------------------------------------------===//
+
+/// The blob entries `op`'s attributes reference (a resource listed twice in
+/// one op counts twice: conservative).
+static void forEachResource(Operation *op, function_ref<void(const void *)> fn) {
+  op->getAttrDictionary().walk([&](DenseResourceElementsAttr attr) {
+    fn(attr.getRawHandle().getResource());
+  });
+}
+
+BlobReleaser::BlobReleaser(Operation *function, bool enable) {
+  if (!enable || !function)
+    return;
+  auto module = dyn_cast_or_null<ModuleOp>(function->getParentOp());
+  if (!module)
+    return;
+  // Only a function pass's own function may be walked: other functions may
+  // be rewritten at the same time by other threads. A function op without a
+  // region body (a declaration) cannot reference weights.
+  unsigned bodies = 0;
+  for (Operation &op : module.getBody()->getOperations())
+    if (op.getNumRegions() > 0 && !op.getRegion(0).empty())
+      ++bodies;
+  if (bodies != 1 || function->getNumRegions() == 0 || function->getRegion(0).empty())
+    return;
+  function->walk([&](Operation *op) {
+    forEachResource(op, [&](const void *r) { ++references[r]; });
+  });
+  enabled = true;
+}
+
+uint64_t BlobReleaser::releaseAttr(Attribute value) {
+  auto res = dyn_cast<DenseResourceElementsAttr>(value);
+  if (!res)
+    return 0;
+  auto *entry = res.getRawHandle().getResource();
+  auto it = references.find(entry);
+  if (it == references.end() || it->second != 1)
+    return 0;
+  AsmResourceBlob *blob = entry->getBlob();
+  // Only blobs that own their memory (a deleter): not views of someone
+  // else's buffer.
+  if (!blob || blob->getData().empty() || !blob->getDeleter())
+    return 0;
+  uint64_t freed = blob->getData().size();
+  entry->setBlob(AsmResourceBlob()); // runs the deleter
+  it->second = 0;
+  ++blobs;
+  bytes += freed;
+  return freed;
+}
+
+uint64_t BlobReleaser::release(Value weight, ArrayRef<Operation *> users) {
+  if (!enabled)
+    return 0;
+  auto cst = weight.getDefiningOp<arith::ConstantOp>();
+  if (!cst)
+    return 0;
+  for (Operation *user : weight.getUsers())
+    if (!llvm::is_contained(users, user))
+      return 0;
+  return releaseAttr(cst.getValue());
+}
+
+uint64_t BlobReleaser::releaseErased(Operation *constant) {
+  auto cst = dyn_cast<arith::ConstantOp>(constant);
+  if (!enabled || !cst || !cst->use_empty())
+    return 0;
+  return releaseAttr(cst.getValue());
 }
 
 //===----------------------------------------------------------------------===//

@@ -30,6 +30,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstdlib>
+#include <sys/resource.h>
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -260,6 +261,20 @@ int main(int argc, char **argv) {
                    << llvm::format("%8.3f s", seconds) << "\n";
     });
   int rc = failed(session.compileFile(inputFilename, request)) ? 1 : 0;
+  if (verbose) {
+    // Peak resident memory: attnc's own, and the largest of the processes it
+    // ran (the largest: the linker, which maps the weights object it copies
+    // into the library, and the ONNX checker).
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    llvm::errs() << "attnc: peak memory " << llvm::format("%.0f", self.ru_maxrss / 1024.0)
+                 << " MB";
+    if (children.ru_maxrss > 0)
+      llvm::errs() << " (child processes " << llvm::format("%.0f", children.ru_maxrss / 1024.0)
+                   << " MB)";
+    llvm::errs() << "\n";
+  }
   // MLIR's own statistics are compiled out of release LLVM builds; attnc's
   // passes keep theirs (attn/Compiler/Statistics.h).
   auto &opts = cl::getRegisteredOptions();

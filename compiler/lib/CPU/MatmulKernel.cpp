@@ -92,19 +92,24 @@ static Value packConstant(OpBuilder &b, Location loc, Value B, const ConstantByt
                           int64_t K, int64_t N, int64_t P, bool gated) {
   // Plain N off the panel width: the last panel's columns past N are zeros.
   int64_t numPanels = (N + P - 1) / P, half = P / 2;
-  std::vector<float> packed(numPanels * P * K, 0.0f);
-  for (int64_t p = 0; p < numPanels; ++p)
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t j = 0; j < P; ++j) {
-        int64_t col = !gated ? p * P + j : j < half ? p * half + j : N / 2 + p * half + (j - half);
-        if (col < N)
-          std::memcpy(&packed[(p * K + k) * P + j], bytes.element(k * N + col).data(), 4);
-      }
   auto type = RankedTensorType::get({numPanels, K, P}, b.getF32Type());
-  return createConstantFromBytes(
-      b, loc, type,
-      ArrayRef<char>(reinterpret_cast<const char *>(packed.data()), packed.size() * 4),
-      constantBlobName(B, (gated ? ".packed_gated" : ".packed") + std::to_string(P)));
+  // Written straight into the blob: the largest weight (an lm_head) is not
+  // staged in a second buffer.
+  return createConstantFilled(
+      b, loc, type, constantBlobName(B, (gated ? ".packed_gated" : ".packed") + std::to_string(P)),
+      [&](MutableArrayRef<char> packed) {
+        for (int64_t p = 0; p < numPanels; ++p)
+          for (int64_t k = 0; k < K; ++k)
+            for (int64_t j = 0; j < P; ++j) {
+              int64_t col =
+                  !gated ? p * P + j : j < half ? p * half + j : N / 2 + p * half + (j - half);
+              char *dst = packed.data() + ((p * K + k) * P + j) * 4;
+              if (col < N)
+                std::memcpy(dst, bytes.element(k * N + col).data(), 4);
+              else
+                std::memset(dst, 0, 4);
+            }
+      });
 }
 
 SmallVector<Value> attn::buildMatmulKernel(OpBuilder &b, Location loc,

@@ -326,10 +326,13 @@ private:
 public:
   /// Converts a TensorProto to an elements attribute (resource blob when
   /// large). `what` names the tensor in diagnostics (at `loc`); `blobName`
-  /// is the resource key hint.
+  /// is the resource key hint. With `takeRawData` (the tensor's own
+  /// raw_data, which nothing reads again), a blob takes that buffer over
+  /// instead of copying it: the weights then exist once while importing.
   FailureOr<ElementsAttr> importTensor(const onnx::TensorProto &tensor,
                                        llvm::StringRef what,
-                                       llvm::StringRef blobName, Location loc);
+                                       llvm::StringRef blobName, Location loc,
+                                       std::string *takeRawData = nullptr);
 
 private:
   MLIRContext &ctx;

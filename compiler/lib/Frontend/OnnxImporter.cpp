@@ -14,10 +14,12 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Verifier.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 #include "onnx/checker.h"
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 #include "onnx/defs/parser.h"
 #include "onnx/defs/schema.h"
 #include "onnx/shape_inference/implementation.h"
@@ -155,18 +157,58 @@ void onnx_import::collectImplicitInputs(const onnx::NodeProto &node,
 // Loading
 //===----------------------------------------------------------------------===//
 
+/// Parses a binary model from the file through a small read buffer: reading
+/// it whole first (or mapping it) would hold the file's bytes and the
+/// parsed copy of its weights at once (twice the weights at the peak).
+static LogicalResult parseBinaryModel(Location loc, llvm::StringRef path,
+                                      onnx::ModelProto &model) {
+  uint64_t size = 0;
+  if (std::error_code ec = llvm::sys::fs::file_size(path, size))
+    return emitError(loc) << "cannot open ONNX model '" << path << "': " << ec.message();
+  if (llvm::sys::fs::is_directory(path))
+    return emitError(loc) << "cannot open ONNX model '" << path
+                          << "': " << std::strerror(EISDIR);
+  if (size > uint64_t(INT_MAX))
+    return emitError(loc) << "failed to parse ONNX model '" << path
+                          << "': protobuf files are limited to 2 GiB; store "
+                             "the weights as external data";
+  int fd = -1;
+  if (std::error_code ec = llvm::sys::fs::openFileForRead(path, fd))
+    return emitError(loc) << "cannot open ONNX model '" << path << "': " << ec.message();
+  google::protobuf::io::FileInputStream in(fd, /*block_size=*/1 << 20);
+  in.SetCloseOnDelete(true);
+  bool parsed = model.ParseFromZeroCopyStream(&in);
+  if (in.GetErrno() != 0)
+    return emitError(loc) << "cannot read ONNX model '" << path
+                          << "': " << std::strerror(in.GetErrno());
+  if (!parsed)
+    return emitError(loc) << "failed to parse ONNX model '" << path
+                          << "': not a valid ONNX protobuf (corrupt or "
+                             "truncated file?)";
+  return success();
+}
+
 static LogicalResult loadModel(MLIRContext &ctx, llvm::StringRef path,
                                onnx::ModelProto &model) {
   Location loc = UnknownLoc::get(&ctx);
   bool isText = path.ends_with(".onnxtext");
+  if (!isText) {
+    if (failed(parseBinaryModel(loc, path, model)))
+      return failure();
+    // An empty or unrelated protobuf can parse as an empty ModelProto.
+    if (model.ir_version() <= 0 || !model.has_graph())
+      return emitError(loc) << "failed to parse ONNX model '" << path
+                            << "': no ONNX graph in the file (ir_version "
+                            << model.ir_version() << ")";
+    return success();
+  }
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/isText);
+                                            /*RequiresNullTerminator=*/true);
   if (!buffer)
     return emitError(loc) << "cannot open ONNX model '" << path
                           << "': " << buffer.getError().message();
   llvm::StringRef data = (*buffer)->getBuffer();
-
-  if (isText) {
+  {
     if (data.size() != strlen(data.data()))
       return emitError(loc) << "failed to parse ONNX text model '" << path
                             << "': the file contains a NUL byte";
@@ -178,22 +220,7 @@ static LogicalResult loadModel(MLIRContext &ctx, llvm::StringRef path,
     if (!parser.EndOfInput())
       return emitError(loc) << "failed to parse ONNX text model '" << path
                             << "': unexpected text after the graph";
-    return success();
   }
-
-  if (data.size() > size_t(INT_MAX))
-    return emitError(loc) << "failed to parse ONNX model '" << path
-                          << "': protobuf files are limited to 2 GiB; store "
-                             "the weights as external data";
-  if (!model.ParseFromArray(data.data(), static_cast<int>(data.size())))
-    return emitError(loc) << "failed to parse ONNX model '" << path
-                          << "': not a valid ONNX protobuf (corrupt or "
-                             "truncated file?)";
-  // An empty or unrelated protobuf can parse as an empty ModelProto.
-  if (model.ir_version() <= 0 || !model.has_graph())
-    return emitError(loc) << "failed to parse ONNX model '" << path
-                          << "': no ONNX graph in the file (ir_version "
-                          << model.ir_version() << ")";
   return success();
 }
 
@@ -766,8 +793,14 @@ Value GraphImporter::lookup(const std::string &name) {
   if (init == initializers.end())
     return {};
   Location loc = NameLoc::get(StringAttr::get(&ctx, name));
+  // A main-graph initializer is imported once (cached below), and nothing
+  // reads its bytes afterwards: its blob takes the protobuf's buffer over.
+  // importOnnxFile owns the (non-const) model, so the const_cast is sound.
+  std::string *take = nullptr;
+  if (!local && init->second->has_raw_data())
+    take = const_cast<onnx::TensorProto *>(init->second)->mutable_raw_data();
   auto attr = importTensor(*init->second, "initializer '" + name + "'", name,
-                           UnknownLoc::get(&ctx));
+                           UnknownLoc::get(&ctx), take);
   if (failed(attr))
     return {};
   if (local) {

@@ -213,7 +213,8 @@ LogicalResult onnx_import::resolveExternalDataFile(Location loc,
 
 FailureOr<ElementsAttr>
 GraphImporter::importTensor(const onnx::TensorProto &t, llvm::StringRef what,
-                            llvm::StringRef blobName, Location loc) {
+                            llvm::StringRef blobName, Location loc,
+                            std::string *takeRawData) {
   if constexpr (llvm::endianness::native != llvm::endianness::little) {
     return emitError(loc) << "ONNX tensor data is little-endian; big-endian "
                              "hosts are not supported";
@@ -354,6 +355,20 @@ GraphImporter::importTensor(const onnx::TensorProto &t, llvm::StringRef what,
   if (numElements <= kMaxInlineElements)
     return cast<ElementsAttr>(DenseElementsAttr::getFromRawBuffer(type, raw));
 
+  // The protobuf's own buffer, taken over (no copy) when the caller allows
+  // it and malloc aligned it for the element type (it aligns to 16).
+  if (takeRawData && !takeRawData->empty() && raw.data() == takeRawData->data()) {
+    uintptr_t addr = reinterpret_cast<uintptr_t>(takeRawData->data());
+    size_t align = std::min<size_t>(64, addr & (~addr + 1)); // lowest set bit
+    if (align >= eltBytes) {
+      auto *owned = new std::string(std::move(*takeRawData));
+      AsmResourceBlob blob(
+          ArrayRef<char>(owned->data(), owned->size()), align,
+          [owned](void *, size_t, size_t) { delete owned; }, /*dataIsMutable=*/false);
+      return cast<ElementsAttr>(
+          DenseResourceElementsAttr::get(type, blobKey(blobName), std::move(blob)));
+    }
+  }
   AsmResourceBlob blob =
       HeapAsmResourceBlob::allocateAndCopyWithAlign(raw, /*align=*/64,
                                                     /*dataIsMutable=*/false);

@@ -142,15 +142,16 @@ Value concatLast(OpBuilder &b, Location loc, Value x, Value y, StringRef suffix)
   if (xb && yb && xb->elementBytes == yb->elementBytes) {
     int64_t eb = xb->elementBytes, nx = xt.getShape().back(), ny = yt.getShape().back();
     int64_t rows = xt.getNumElements() / nx;
-    std::vector<char> data(type.getNumElements() * eb);
-    char *out = data.data();
-    for (int64_t r = 0; r < rows; ++r) {
-      for (int64_t j = 0; j < nx; ++j, out += eb)
-        std::memcpy(out, xb->element(r * nx + j).data(), eb);
-      for (int64_t j = 0; j < ny; ++j, out += eb)
-        std::memcpy(out, yb->element(r * ny + j).data(), eb);
-    }
-    return createConstantFromBytes(b, loc, type, data, constantBlobName(x, suffix));
+    return createConstantFilled(b, loc, type, constantBlobName(x, suffix),
+                                [&](MutableArrayRef<char> data) {
+                                  char *out = data.data();
+                                  for (int64_t r = 0; r < rows; ++r) {
+                                    for (int64_t j = 0; j < nx; ++j, out += eb)
+                                      std::memcpy(out, xb->element(r * nx + j).data(), eb);
+                                    for (int64_t j = 0; j < ny; ++j, out += eb)
+                                      std::memcpy(out, yb->element(r * ny + j).data(), eb);
+                                  }
+                                });
   }
   return ConcatOp::create(b, loc, type, ValueRange{x, y}, b.getI64IntegerAttr(xt.getRank() - 1));
 }
@@ -162,10 +163,15 @@ Value zeros(OpBuilder &b, Location loc, int64_t n, Type et) {
 }
 
 struct FuseGatedMlpPass : attn::impl::FuseGatedMlpPassBase<FuseGatedMlpPass> {
+  using Base::Base;
   PassStatistic numPair{"attn-fuse-gated-mlp", "pairs",
                         "Gate and up projections merged into one gated attn.linear"};
   PassStatistic numPacked{"attn-fuse-gated-mlp", "packed",
                           "Packed gate_up projections turned into a gated attn.linear"};
+  PassStatistic numReleased{"attn-fuse-gated-mlp", "released-weights",
+                            "Original weight blobs freed once concatenated (release-weights)"};
+  /// Frees the gate and up weights' blobs once concatenated.
+  BlobReleaser *releaser = nullptr;
 
   /// act(x·Wg) * (x·Wu) as two linears.
   bool fusePair(IRRewriter &rw, MulOp mul) {
@@ -203,7 +209,7 @@ struct FuseGatedMlpPass : attn::impl::FuseGatedMlpPassBase<FuseGatedMlpPass> {
       rw.replaceOp(mul, linear.getResults());
       rw.eraseOp(g);
       rw.eraseOp(u);
-      eraseDeadConstants(rw, constants);
+      eraseDeadConstants(rw, constants, releaser);
       ++numPair;
       return true;
     }
@@ -251,7 +257,7 @@ struct FuseGatedMlpPass : attn::impl::FuseGatedMlpPassBase<FuseGatedMlpPass> {
       rw.replaceOp(mul, linear.getResults());
       for (Operation *op : dead)
         rw.eraseOp(op);
-      eraseDeadConstants(rw, constants);
+      eraseDeadConstants(rw, constants, releaser);
       ++numPacked;
       return true;
     }
@@ -262,6 +268,8 @@ struct FuseGatedMlpPass : attn::impl::FuseGatedMlpPassBase<FuseGatedMlpPass> {
     SmallVector<MulOp> muls;
     getOperation().walk([&](MulOp op) { muls.push_back(op); });
     IRRewriter rw(&getContext());
+    BlobReleaser release(getOperation(), releaseWeights);
+    releaser = &release;
     // A match erases only ops before its mul (a SiLU's x * sigmoid(x)
     // included), which were visited already: the list stays valid.
     for (MulOp mul : muls) {
@@ -270,6 +278,8 @@ struct FuseGatedMlpPass : attn::impl::FuseGatedMlpPassBase<FuseGatedMlpPass> {
       if (!fusePair(rw, mul))
         fusePacked(rw, mul);
     }
+    numReleased += release.releasedBlobs();
+    releaser = nullptr;
   }
 };
 

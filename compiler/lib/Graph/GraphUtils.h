@@ -2,6 +2,7 @@
 #ifndef ATTN_COMPILER_GRAPHUTILS_H
 #define ATTN_COMPILER_GRAPHUTILS_H
 
+#include "attn/Dialect/ConstantData.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -22,12 +23,16 @@ inline SmallVector<Operation *> operandConstants(ArrayRef<Operation *> ops) {
 
 /// Erases the constants among `constants` that have no users left (a graph
 /// pass removes what only the ops it replaced used, and nothing else).
-/// A constant listed twice is erased once.
-inline void eraseDeadConstants(RewriterBase &rw, ArrayRef<Operation *> constants) {
+/// A constant listed twice is erased once. With a releaser, their weight
+/// blobs are freed now where that is safe (BlobReleaser).
+inline void eraseDeadConstants(RewriterBase &rw, ArrayRef<Operation *> constants,
+                               BlobReleaser *releaser = nullptr) {
   llvm::SmallPtrSet<Operation *, 8> erased;
   for (Operation *c : constants)
     if (!erased.contains(c) && c->use_empty()) {
       erased.insert(c);
+      if (releaser)
+        releaser->releaseErased(c);
       rw.eraseOp(c);
     }
 }

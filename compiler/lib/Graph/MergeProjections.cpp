@@ -57,9 +57,9 @@ std::optional<MergeKey> mergeKey(LinearOp op) {
                   static_cast<bool>(op.getBias()), w.getElementType(), w.getDimSize(0)};
 }
 
-/// Concatenates the weights [K, N_i] along N.
-std::vector<char> concatWeights(ArrayRef<LinearOp> ops, int64_t k, int64_t n, int64_t eb) {
-  std::vector<char> out(k * n * eb);
+/// Concatenates the weights [K, N_i] along N into `out` [K, N].
+void concatWeights(ArrayRef<LinearOp> ops, int64_t k, int64_t n, int64_t eb,
+                   MutableArrayRef<char> out) {
   int64_t col = 0;
   for (LinearOp op : ops) {
     ConstantBytes w = *getConstantBytes(op.getWeight());
@@ -69,7 +69,6 @@ std::vector<char> concatWeights(ArrayRef<LinearOp> ops, int64_t k, int64_t n, in
         std::memcpy(out.data() + (r * n + col + c) * eb, w.element(r * ni + c).data(), eb);
     col += ni;
   }
-  return out;
 }
 
 std::vector<char> concatBiases(ArrayRef<LinearOp> ops, int64_t n, int64_t eb) {
@@ -88,8 +87,8 @@ std::vector<char> concatBiases(ArrayRef<LinearOp> ops, int64_t n, int64_t eb) {
 /// Rooted at the first (in program order) of the linears that merge: the
 /// others are the users of its input with the same key.
 struct MergeLinears : OpRewritePattern<LinearOp> {
-  MergeLinears(MLIRContext *ctx, PassStatistic &merged)
-      : OpRewritePattern(ctx), merged(merged) {}
+  MergeLinears(MLIRContext *ctx, PassStatistic &merged, BlobReleaser &releaser)
+      : OpRewritePattern(ctx), merged(merged), releaser(releaser) {}
 
   LogicalResult matchAndRewrite(LinearOp first, PatternRewriter &rw) const override {
     std::optional<MergeKey> key = mergeKey(first);
@@ -120,9 +119,10 @@ struct MergeLinears : OpRewritePattern<LinearOp> {
     int64_t eb = key->elementType.getIntOrFloatBitWidth() / 8;
     rw.setInsertionPoint(first);
     Location loc = rw.getFusedLoc(locs);
-    Value w = createConstantFromBytes(
+    Value w = createConstantFilled(
         rw, loc, RankedTensorType::get({key->k, n}, key->elementType),
-        concatWeights(ops, key->k, n, eb), constantBlobName(first.getWeight(), ".merged"));
+        constantBlobName(first.getWeight(), ".merged"),
+        [&](MutableArrayRef<char> out) { concatWeights(ops, key->k, n, eb, out); });
     Value b;
     if (key->hasBias)
       b = createConstantFromBytes(rw, loc, RankedTensorType::get({n}, key->elementType),
@@ -145,23 +145,30 @@ struct MergeLinears : OpRewritePattern<LinearOp> {
       r += op.getNumResults();
       rw.replaceOp(op, repl);
     }
-    eraseDeadConstants(rw, constants);
+    eraseDeadConstants(rw, constants, &releaser);
     this->merged += ops.size() - 1;
     return success();
   }
 
   PassStatistic &merged;
+  BlobReleaser &releaser;
 };
 
 struct MergeProjectionsPass
     : attn::impl::MergeProjectionsPassBase<MergeProjectionsPass> {
+  using Base::Base;
   PassStatistic numMerged{"attn-merge-projections", "merged", "Number of attn.linear ops merged into others"};
+  PassStatistic numReleased{"attn-merge-projections", "released-weights",
+                            "Original weight blobs freed once concatenated (release-weights)"};
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<MergeLinears>(&getContext(), numMerged);
+    // The originals' blobs are freed as each merged copy stands.
+    BlobReleaser releaser(getOperation(), releaseWeights);
+    patterns.add<MergeLinears>(&getContext(), numMerged, releaser);
     // One sweep in program order: each group merges when its first linear
     // is visited (the merged op is new, so never visited).
     (void)applyPatternsGreedily(getOperation(), std::move(patterns), oneSweepConfig());
+    numReleased += releaser.releasedBlobs();
   }
 };
 

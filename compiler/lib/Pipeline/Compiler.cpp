@@ -627,7 +627,10 @@ LogicalResult CompilerSession::compile(ModuleOp module, const CompileRequest &re
 
 LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileRequest &request,
                                              std::string *result, TimingScope &timing) {
-  const CompileOptions &options = request.options;
+  // A module the session owns: the passes that copy weights free the
+  // originals at once (a module passed in may share its blobs with a copy).
+  CompileOptions options = request.options;
+  options.releaseWeights = ownsModule;
   const Emit emit = request.emit;
   const bool cuda = options.target == Target::CUDA;
   StringRef output = request.output;

@@ -42,8 +42,12 @@ void attn::buildGraphPipeline(OpPassManager &pm, const CompileOptions &options) 
   // before LayerNorm.
   pm.addNestedPass<func::FuncOp>(createFuseGeluPass());
   pm.addNestedPass<func::FuncOp>(createFuseLinearPass());
-  pm.addNestedPass<func::FuncOp>(createFuseGatedMlpPass());
-  pm.addNestedPass<func::FuncOp>(createMergeProjectionsPass());
+  FuseGatedMlpPassOptions gated;
+  gated.releaseWeights = options.releaseWeights;
+  pm.addNestedPass<func::FuncOp>(createFuseGatedMlpPass(gated));
+  MergeProjectionsPassOptions merge;
+  merge.releaseWeights = options.releaseWeights;
+  pm.addNestedPass<func::FuncOp>(createMergeProjectionsPass(merge));
   pm.addNestedPass<func::FuncOp>(createSplitLinearResultsPass());
   pm.addNestedPass<func::FuncOp>(createFuseResidualLayerNormPass());
   pm.addNestedPass<func::FuncOp>(createFuseRmsNormPass());
@@ -124,6 +128,7 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createLowerAttentionToLoopsPass(tiles));
   LowerAttnToLinalgPassOptions linalgOptions;
   linalgOptions.vectorWidth = tiles.vectorWidth;
+  linalgOptions.releaseWeights = options.releaseWeights;
   pm.addNestedPass<func::FuncOp>(createLowerAttnToLinalgPass(linalgOptions));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

@@ -213,13 +213,21 @@ static SmallVector<Value> lowerLinear(OpBuilder &b, Location loc, Value x, Value
 
 namespace {
 struct LinearPattern : OpRewritePattern<LinearOp> {
-  LinearPattern(MLIRContext *ctx, int64_t vectorWidth)
-      : OpRewritePattern(ctx), vectorWidth(vectorWidth) {}
+  LinearPattern(MLIRContext *ctx, int64_t vectorWidth, BlobReleaser *releaser)
+      : OpRewritePattern(ctx), vectorWidth(vectorWidth), releaser(releaser) {}
   int64_t vectorWidth;
+  BlobReleaser *releaser;
   LogicalResult matchAndRewrite(LinearOp op, PatternRewriter &rw) const override {
     SmallVector<Type> types(op.getResultTypes());
-    rw.replaceOp(op, lowerLinear(rw, op.getLoc(), op.getInput(), op.getWeight(), op.getBias(),
-                                 op.getActivation(), types, vectorWidth, op.getGated()));
+    SmallVector<Value> results = lowerLinear(rw, op.getLoc(), op.getInput(), op.getWeight(),
+                                             op.getBias(), op.getActivation(), types,
+                                             vectorWidth, op.getGated());
+    // A weight the kernel packed at compile time is no longer read: its
+    // blob goes now, not after the next canonicalization (the release
+    // checks that only `op` still uses it).
+    if (releaser)
+      releaser->release(op.getWeight(), {op});
+    rw.replaceOp(op, results);
     return success();
   }
 };
@@ -227,9 +235,10 @@ struct LinearPattern : OpRewritePattern<LinearOp> {
 
 namespace {
 struct MatmulPattern : OpRewritePattern<MatmulOp> {
-  MatmulPattern(MLIRContext *ctx, int64_t vectorWidth)
-      : OpRewritePattern(ctx), vectorWidth(vectorWidth) {}
+  MatmulPattern(MLIRContext *ctx, int64_t vectorWidth, BlobReleaser *releaser)
+      : OpRewritePattern(ctx), vectorWidth(vectorWidth), releaser(releaser) {}
   int64_t vectorWidth;
+  BlobReleaser *releaser;
   LogicalResult matchAndRewrite(MatmulOp op, PatternRewriter &rw) const override {
     Location loc = op.getLoc();
     Value lhs = op.getLhs(), rhs = op.getRhs();
@@ -242,8 +251,11 @@ struct MatmulPattern : OpRewritePattern<MatmulOp> {
     Value zero = createScalarConstant(rw, loc, et, 0);
     // Linear layer: [b..., M, K] x [K, N] -> one 2-D matmul on the collapsed rows.
     if (rt.getRank() == 2) {
-      rw.replaceOp(op, lowerLinear(rw, loc, lhs, rhs, Value(), Activation::none,
-                                   {resultType}, vectorWidth));
+      SmallVector<Value> results =
+          lowerLinear(rw, loc, lhs, rhs, Value(), Activation::none, {resultType}, vectorWidth);
+      if (releaser)
+        releaser->release(rhs, {op});
+      rw.replaceOp(op, results);
       return success();
     }
 
@@ -332,7 +344,7 @@ struct MatmulPattern : OpRewritePattern<MatmulOp> {
 };
 } // namespace
 
-void attn::populateLinearPatterns(RewritePatternSet &patterns,
-                                  int64_t vectorWidth) {
-  patterns.add<MatmulPattern, LinearPattern>(patterns.getContext(), vectorWidth);
+void attn::populateLinearPatterns(RewritePatternSet &patterns, int64_t vectorWidth,
+                                  BlobReleaser *releaser) {
+  patterns.add<MatmulPattern, LinearPattern>(patterns.getContext(), vectorWidth, releaser);
 }

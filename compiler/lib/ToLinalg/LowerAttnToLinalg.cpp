@@ -11,6 +11,7 @@
 #include "ToLinalg/Patterns.h"
 #include "Support/RuntimeChecks.h"
 #include "attn/Compiler/Passes.h"
+#include "attn/Compiler/Statistics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -35,11 +36,14 @@ namespace {
 struct LowerAttnToLinalgPass
     : attn::impl::LowerAttnToLinalgPassBase<LowerAttnToLinalgPass> {
   using Base::Base;
+  PassStatistic numReleased{"attn-lower-to-linalg", "released-weights",
+                            "Weight blobs freed once packed for the matmul kernel (release-weights)"};
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
+    BlobReleaser releaser(getOperation(), releaseWeights);
     populateElementwisePatterns(patterns);
-    populateLinearPatterns(patterns, vectorWidth);
+    populateLinearPatterns(patterns, vectorWidth, &releaser);
     populateNormalizationPatterns(patterns, vectorWidth);
     populateShapePatterns(patterns);
     populateIndexingPatterns(patterns);
@@ -56,6 +60,7 @@ struct LowerAttnToLinalgPass
     target.addLegalOp<UnrealizedConversionCastOp>();
     if (failed(applyPartialConversion(getOperation(), target, std::move(patterns))))
       return signalPassFailure();
+    numReleased += releaser.releasedBlobs();
     returnIndexStatus();
   }
 

@@ -8,6 +8,7 @@
 #ifndef ATTN_COMPILER_LIB_TOLINALG_PATTERNS_H
 #define ATTN_COMPILER_LIB_TOLINALG_PATTERNS_H
 
+#include "attn/Dialect/ConstantData.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -39,8 +40,10 @@ Value convertScalar(OpBuilder &b, Location loc, Value v, Type to);
 /// (Elementwise.cpp).
 void populateElementwisePatterns(RewritePatternSet &patterns);
 /// attn.linear and attn.matmul; the matmul vector kernel of CPU/ for f32
-/// linear layers when `vectorWidth` is set (Linear.cpp).
-void populateLinearPatterns(RewritePatternSet &patterns, int64_t vectorWidth);
+/// linear layers when `vectorWidth` is set (Linear.cpp). With a releaser, a
+/// weight the kernel packed has its blob freed at once (BlobReleaser).
+void populateLinearPatterns(RewritePatternSet &patterns, int64_t vectorWidth,
+                            BlobReleaser *releaser = nullptr);
 /// attn.reduce, attn.softmax and attn.layer_norm; the layer-norm vector
 /// kernel of CPU/ when `vectorWidth` is set (Normalization.cpp).
 void populateNormalizationPatterns(RewritePatternSet &patterns,

@@ -81,6 +81,10 @@ def MergeProjectionsPass : Pass<"attn-merge-projections", "func::FuncOp"> {
     original outputs: the input is read once and the kernel has N/W times
     more column blocks to share between threads.
   }];
+  let options = [
+    Option<"releaseWeights", "release-weights", "bool", /*default=*/"false",
+           "Free the original weights' blobs as soon as their copies stand (only for a module the caller owns, with one function: attnc sets it)">
+  ];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
@@ -179,6 +183,10 @@ def FuseGatedMlpPass : Pass<"attn-fuse-gated-mlp", "func::FuncOp"> {
     activation still unfused on the gate half: SiLU in either form, GELU,
     ReLU). The gating then runs in the matmul's epilogue.
   }];
+  let options = [
+    Option<"releaseWeights", "release-weights", "bool", /*default=*/"false",
+           "Free the original weights' blobs as soon as their copies stand (only for a module the caller owns, with one function: attnc sets it)">
+  ];
   let dependentDialects = ["::mlir::attn::AttnDialect"];
 }
 
@@ -235,7 +243,9 @@ def LowerAttnToLinalgPass : Pass<"attn-lower-to-linalg", "func::FuncOp"> {
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
-           "f32 lanes of the matmul kernel (8: AVX2, 16: AVX-512); 0 keeps linalg.matmul">
+           "f32 lanes of the matmul kernel (8: AVX2, 16: AVX-512); 0 keeps linalg.matmul">,
+    Option<"releaseWeights", "release-weights", "bool", /*default=*/"false",
+           "Free a constant weight's blob once the kernel's packed copy stands and nothing else reads it (only for a module the caller owns, with one function: attnc sets it)">
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",

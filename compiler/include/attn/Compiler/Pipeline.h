@@ -38,6 +38,11 @@ struct CompileOptions {
   /// --logits=last: the output `logits` for the last sequence position only
   /// ([B, 1, V]; attn-last-position-logits); false: every position.
   bool lastPositionLogits = false;
+  /// The compile owns the module: attn-fuse-gated-mlp, attn-merge-projections
+  /// and attn-lower-to-linalg free an original weight's blob as soon as its
+  /// copy (concatenated, packed) stands, so that the peak holds about one
+  /// copy of the weights (their release-weights option; BlobReleaser).
+  bool releaseWeights = false;
 };
 
 /// attn dialect -> attn dialect: cleanups and fusion (what --emit=attn shows).

@@ -17,6 +17,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Value.h"
+#include "llvm/ADT/DenseMap.h"
 
 #include <optional>
 
@@ -44,6 +45,14 @@ std::optional<ConstantBytes> getConstantBytes(Value v);
 /// attribute when the tensor is tiny.
 Value createConstantFromBytes(OpBuilder &b, Location loc, RankedTensorType type,
                               ArrayRef<char> bytes, StringRef blobName);
+
+/// createConstantFromBytes for data built in place: `fill` writes the
+/// type's row-major bytes (all of them) straight into the new blob, so a
+/// rewritten weight (packed, concatenated) is never staged in a second
+/// buffer first.
+Value createConstantFilled(OpBuilder &b, Location loc, RankedTensorType type,
+                           StringRef blobName,
+                           llvm::function_ref<void(MutableArrayRef<char>)> fill);
 
 /// The elements of a constant tensor, read one at a time as numbers: THE
 /// reader of constant values for the dialect, the importer and the passes
@@ -93,6 +102,41 @@ std::optional<ConstantElements> readConstantElements(Value v);
 /// one-element dense constant; dense_resource blobs are not read), as a
 /// double; std::nullopt otherwise.
 std::optional<double> getSplatValue(Value v);
+
+/// Frees, while a pass runs, the blobs of weights the pass has just copied
+/// into a new form (merged Q/K/V or gate/up weights, matmul panels), so that
+/// originals and copies are not all alive until the next canonicalization:
+/// a compile's peak memory stays near one copy of the weights.
+///
+/// Only safe when nothing outside the pass can read the blob again: the
+/// caller owns the module (the compile session does; a module someone passed
+/// in may share its attributes with a copy they keep), the module has one
+/// function with a body (a function pass may run on several functions at
+/// once, and they may share a weight), and no other op of that function
+/// references the blob (counted once, when the releaser is made). Disabled,
+/// it releases nothing.
+class BlobReleaser {
+public:
+  BlobReleaser(Operation *function, bool enabled);
+  /// Frees the blob of `weight` if it is an arith.constant of a
+  /// dense_resource whose only remaining users are `users` (being replaced or
+  /// erased; empty: it is dead), and the only op referencing that blob.
+  /// The constant op itself is left to whoever erases it; getConstantBytes
+  /// then answers std::nullopt for it. Returns the bytes freed.
+  uint64_t release(Value weight, ArrayRef<Operation *> users = {});
+  /// release() for a constant op the caller is about to erase (dead).
+  uint64_t releaseErased(Operation *constant);
+  /// Blobs and bytes freed so far.
+  unsigned releasedBlobs() const { return blobs; }
+  uint64_t releasedBytes() const { return bytes; }
+
+private:
+  uint64_t releaseAttr(Attribute value);
+  bool enabled = false;
+  llvm::DenseMap<const void *, unsigned> references;
+  unsigned blobs = 0;
+  uint64_t bytes = 0;
+};
 
 /// A name for a blob derived from `v`'s constant (its blob name, or `fallback`).
 std::string constantBlobName(Value v, StringRef suffix, StringRef fallback = "weight");
