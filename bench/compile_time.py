@@ -122,12 +122,12 @@ def compile_once(attnc, model, out, extra):
     phases = {}
     for line in p.stderr.splitlines():  # "attnc: <phase>   <s> s"
         parts = line.split()
-        # "attnc: peak memory N MB (child processes M MB)": attnc's own peak and its children's
-        # (the linker), which /usr/bin/time's %M folds into one maximum.
+        # "attnc: peak memory N MB [(a child process, the linker: M MB)]": attnc's own peak, and
+        # the linker's when it went higher (/usr/bin/time's %M is the larger of the two).
         if line.startswith("attnc: peak memory"):
             nums = [int(t) for t in parts if t.isdigit()]
             phases["_own_peak_mb"] = nums[0] if nums else None
-            phases["_child_peak_mb"] = nums[1] if len(nums) > 1 else None
+            phases["_child_peak_mb"] = nums[1] if len(nums) > 1 else 0
             continue
         if len(parts) >= 4 and parts[0] == "attnc:" and parts[-1] == "s":
             try:
@@ -233,8 +233,9 @@ def main():
                   % (name, row["wall_s_min"], ", ".join("%.2f" % w for w in row["wall_s_all"]),
                      row["peak_rss_mb"], row["weight_mb"] or 0, row["rss_over_weights"], row["so_mb"]))
             if "attnc_own_peak_mb" in row:
-                print("           of which attnc itself %d MB (%sx the weights), its largest child (the linker) %s MB"
-                      % (row["attnc_own_peak_mb"], row["own_over_weights"], row.get("child_peak_mb")))
+                print("           attnc itself %d MB (%sx the weights); the linker %s"
+                      % (row["attnc_own_peak_mb"], row["own_over_weights"],
+                         "%d MB" % row["child_peak_mb"] if row.get("child_peak_mb") else "below that"))
             if peer:
                 print("           IREE (import + compile) %6.2f s (all: %s)  peak RSS %7.1f MB"
                       % (row["iree_wall_s_min"], ", ".join("%.2f" % w for w in row["iree_wall_s_all"]),

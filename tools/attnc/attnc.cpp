@@ -262,17 +262,19 @@ int main(int argc, char **argv) {
     });
   int rc = failed(session.compileFile(inputFilename, request)) ? 1 : 0;
   if (verbose) {
-    // Peak resident memory: attnc's own, and the largest of the processes it
-    // ran (the largest: the linker, which maps the weights object it copies
-    // into the library, and the ONNX checker).
+    // Peak resident memory: attnc's own, and its child processes' when they
+    // went higher (the linker maps the weights object it copies into the
+    // library). A child spawned with vfork reports at least attnc's peak at
+    // that moment (Linux carries the shared address space's high-water mark
+    // over at exec), so a child's figure at or below attnc's says nothing.
     struct rusage self, children;
     getrusage(RUSAGE_SELF, &self);
     getrusage(RUSAGE_CHILDREN, &children);
     llvm::errs() << "attnc: peak memory " << llvm::format("%.0f", self.ru_maxrss / 1024.0)
                  << " MB";
-    if (children.ru_maxrss > 0)
-      llvm::errs() << " (child processes " << llvm::format("%.0f", children.ru_maxrss / 1024.0)
-                   << " MB)";
+    if (children.ru_maxrss > self.ru_maxrss)
+      llvm::errs() << " (a child process, the linker: "
+                   << llvm::format("%.0f", children.ru_maxrss / 1024.0) << " MB)";
     llvm::errs() << "\n";
   }
   // MLIR's own statistics are compiled out of release LLVM builds; attnc's
