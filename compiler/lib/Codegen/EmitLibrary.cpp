@@ -21,7 +21,11 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/OptimizationLevel.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Object/ELFObjectFile.h"
+#include "llvm/Object/ObjectFile.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
@@ -32,7 +36,10 @@
 #include "llvm/Transforms/Utils/Cloning.h"
 #include "llvm/Transforms/Utils/SplitModule.h"
 
+#include <cerrno>
 #include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
 #include <thread>
 #include <tuple>
 
@@ -343,23 +350,30 @@ LogicalResult attn::emitObjectsInParallel(llvm::Module &module, ArrayRef<std::st
   return success();
 }
 
-LogicalResult attn::runLinkerDriver(ArrayRef<StringRef> args, StringRef outputPath,
-                                    std::string &error) {
+/// The linker driver runLinkerDriver runs (empty if none), and whether it
+/// links with ld.lld.
+static std::pair<std::string, bool> linkerDriver() {
   std::string driver = ATTN_LINKER_DRIVER;
   if (!llvm::sys::fs::can_execute(driver)) {
     auto found = llvm::sys::findProgramByName("cc");
-    if (!found) {
-      error = "no linker driver found (looked for " + driver + " and cc)";
-      return failure();
-    }
-    driver = *found;
+    return {found ? *found : std::string(), false};
   }
-  SmallVector<StringRef> argv{driver};
   // LLVM's linker when it is installed beside the clang driver: it writes a
   // library of 90 MB of weights in about half the time of GNU ld.
   SmallString<128> lld(llvm::sys::path::parent_path(driver));
   llvm::sys::path::append(lld, "ld.lld");
-  if (driver == ATTN_LINKER_DRIVER && llvm::sys::fs::can_execute(lld))
+  return {driver, llvm::sys::fs::can_execute(lld)};
+}
+
+LogicalResult attn::runLinkerDriver(ArrayRef<StringRef> args, StringRef outputPath,
+                                    std::string &error) {
+  auto [driver, lld] = linkerDriver();
+  if (driver.empty()) {
+    error = "no linker driver found (looked for " ATTN_LINKER_DRIVER " and cc)";
+    return failure();
+  }
+  SmallVector<StringRef> argv{driver};
+  if (lld)
     argv.push_back("-fuse-ld=lld");
   argv.append(args.begin(), args.end());
   std::string msg;
@@ -372,8 +386,171 @@ LogicalResult attn::runLinkerDriver(ArrayRef<StringRef> args, StringRef outputPa
   return success();
 }
 
-LogicalResult attn::linkSharedLibrary(ArrayRef<std::string> objectPaths, StringRef outputPath,
-                                      std::string &error) {
+namespace {
+/// The weights object as externalizeWeights wrote it: one section of `size`
+/// bytes at `fileOffset`, and the symbols at their offsets in it.
+struct WeightsLayout {
+  uint64_t fileOffset = 0, size = 0, align = 1;
+  std::vector<std::pair<std::string, uint64_t>> symbols;
+};
+} // namespace
+
+static constexpr const char *kWeightsSection = ".rodata.attn_weights";
+static constexpr const char *kLinkedWeightsSection = ".attn_weights";
+
+/// The named section of an ELF64 little-endian file (our weights object or
+/// the library the linker wrote), with the symbols defined in it. Only the
+/// headers and tables are read, never the section's bytes.
+static std::optional<WeightsLayout> readElfSection(StringRef path, StringRef name,
+                                                   bool withSymbols, std::string &error) {
+  auto fail = [&](const Twine &why) -> std::optional<WeightsLayout> {
+    error = ("cannot read the weights section of '" + path + "': " + why).str();
+    return std::nullopt;
+  };
+  auto binary = llvm::object::ObjectFile::createObjectFile(path);
+  if (!binary)
+    return fail(llvm::toString(binary.takeError()));
+  auto *elf = dyn_cast<llvm::object::ELF64LEObjectFile>(binary->getBinary());
+  if (!elf)
+    return fail("not an ELF64 little-endian file");
+  std::optional<WeightsLayout> layout;
+  unsigned index = 0;
+  for (const llvm::object::SectionRef &section : elf->sections()) {
+    auto sectionName = section.getName();
+    if (!sectionName)
+      return fail(llvm::toString(sectionName.takeError()));
+    if (*sectionName != name)
+      continue;
+    auto header = elf->getSection(section.getRawDataRefImpl());
+    layout.emplace();
+    layout->fileOffset = header->sh_offset;
+    layout->size = header->sh_size;
+    layout->align = std::max<uint64_t>(1, header->sh_addralign);
+    index = section.getIndex();
+    break;
+  }
+  if (!layout)
+    return fail("no section " + name);
+  if (withSymbols) {
+    for (const llvm::object::SymbolRef &symbol : elf->symbols()) {
+      auto section = symbol.getSection();
+      auto symbolName = symbol.getName();
+      auto value = symbol.getValue();
+      if (!section || !symbolName || !value) {
+        llvm::consumeError(section.takeError());
+        llvm::consumeError(symbolName.takeError());
+        llvm::consumeError(value.takeError());
+        return fail("a bad symbol");
+      }
+      if (*section == elf->section_end() || (*section)->getIndex() != index)
+        continue;
+      if (symbolName->empty())
+        continue;
+      // In a relocatable object a symbol's value is its offset in the section.
+      layout->symbols.emplace_back(symbolName->str(), *value);
+    }
+  }
+  return layout;
+}
+
+static std::optional<WeightsLayout> readWeightsLayout(StringRef path, std::string &error) {
+  return readElfSection(path, kWeightsSection, /*withSymbols=*/true, error);
+}
+
+/// An ld.lld script that adds the weights' section after .text (read-only,
+/// a segment of its own) with its symbols at their offsets, leaving every
+/// other default of the link as it is (INSERT).
+static LogicalResult writeWeightsScript(const WeightsLayout &layout, StringRef path,
+                                        std::string &error) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_Text);
+  if (ec) {
+    error = "cannot write '" + path.str() + "': " + ec.message();
+    return failure();
+  }
+  os << "SECTIONS\n{\n  " << kLinkedWeightsSection << " : ALIGN(" << layout.align << ")\n  {\n";
+  for (const auto &[name, offset] : layout.symbols) {
+    // Our symbol names are "__attn_weight." + an MLIR symbol name; quoted,
+    // and anything a script string cannot hold refused.
+    if (StringRef(name).find_first_of("\"\\\n") != StringRef::npos) {
+      error = "weight symbol '" + name + "' cannot be named in a linker script";
+      return failure();
+    }
+    os << "    HIDDEN(\"" << name << "\" = . + " << offset << ");\n";
+  }
+  os << "    . += " << layout.size << ";\n  }\n}\nINSERT AFTER .text;\n";
+  os.close();
+  if (os.has_error()) {
+    error = "cannot write '" + path.str() + "': " + os.error().message();
+    os.clear_error();
+    return failure();
+  }
+  return success();
+}
+
+/// Copies the weights' bytes from their object into the section the script
+/// reserved in the library (in the kernel: no process holds them).
+static LogicalResult copyWeightsInto(const WeightsLayout &from, StringRef weightsObject,
+                                     StringRef library, std::string &error) {
+  std::optional<WeightsLayout> to =
+      readElfSection(library, kLinkedWeightsSection, /*withSymbols=*/false, error);
+  if (!to)
+    return failure();
+  if (to->size != from.size) {
+    error = "the linker reserved " + std::to_string(to->size) + " bytes for the weights of '" +
+            library.str() + "', not " + std::to_string(from.size);
+    return failure();
+  }
+  int in = -1, out = -1;
+  if (auto ec = llvm::sys::fs::openFileForRead(weightsObject, in)) {
+    error = "cannot read '" + weightsObject.str() + "': " + ec.message();
+    return failure();
+  }
+  llvm::scope_exit closeIn([&] { ::close(in); });
+  if (auto ec = llvm::sys::fs::openFileForReadWrite(library, out, llvm::sys::fs::CD_OpenExisting,
+                                                   llvm::sys::fs::OF_None)) {
+    error = "cannot write '" + library.str() + "': " + ec.message();
+    return failure();
+  }
+  llvm::scope_exit closeOut([&] { ::close(out); });
+  loff_t inOff = from.fileOffset, outOff = to->fileOffset;
+  uint64_t left = from.size;
+  std::vector<char> buffer; // the fallback where copy_file_range cannot
+  while (left > 0) {
+    ssize_t n = -1;
+    if (buffer.empty()) {
+      n = ::copy_file_range(in, &inOff, out, &outOff, std::min<uint64_t>(left, 1u << 30), 0);
+      if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP ||
+                    errno == EPERM)) {
+        buffer.resize(1 << 20);
+        continue;
+      }
+    } else {
+      n = ::pread(in, buffer.data(), std::min<uint64_t>(left, buffer.size()), inOff);
+      if (n > 0) {
+        ssize_t w = ::pwrite(out, buffer.data(), n, outOff);
+        if (w != n)
+          n = -1;
+        else {
+          inOff += n;
+          outOff += n;
+        }
+      }
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      error = "cannot copy the weights into '" + library.str() + "': " +
+              (n == 0 ? std::string("unexpected end of file") : std::string(strerror(errno)));
+      return failure();
+    }
+    left -= n;
+  }
+  return success();
+}
+
+LogicalResult attn::linkSharedLibrary(ArrayRef<std::string> objectPaths, StringRef weightsObject,
+                                      StringRef outputPath, std::string &error) {
   // Only the ABI symbols are exported (everything else is internal already);
   // -lm covers math functions without a polynomial approximation.
   // Parallel loops use LLVM's OpenMP runtime (libomp); the rpath lets the
@@ -393,7 +570,36 @@ LogicalResult attn::linkSharedLibrary(ArrayRef<std::string> objectPaths, StringR
     args.push_back(object);
   args.append({support, "-Wl,-z,noexecstack", "-L" ATTN_OPENMP_LIB_DIR,
                "-Wl,--disable-new-dtags", "-Wl,-rpath," ATTN_OPENMP_LIB_DIR, "-lomp", "-lm"});
-  return runLinkerDriver(args, outputPath, error);
+  if (weightsObject.empty())
+    return runLinkerDriver(args, outputPath, error);
+  if (!linkerDriver().second) {
+    // GNU ld: the weights object is linked like the others.
+    args.push_back(weightsObject);
+    return runLinkerDriver(args, outputPath, error);
+  }
+  std::optional<WeightsLayout> layout = readWeightsLayout(weightsObject, error);
+  if (!layout)
+    return failure();
+  SmallString<128> script;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("attnc-weights", "ld", script)) {
+    error = "cannot create a temporary file: " + ec.message();
+    return failure();
+  }
+  llvm::FileRemover removeScript(script);
+  if (failed(writeWeightsScript(*layout, script, error)))
+    return failure();
+  std::string scriptArg = ("-Wl,-T," + script).str();
+  args.push_back(scriptArg);
+  // The build id hashes the whole output: it would read the reserved bytes.
+  args.push_back("-Wl,--build-id=none");
+  if (failed(runLinkerDriver(args, outputPath, error)))
+    return failure();
+  if (failed(copyWeightsInto(*layout, weightsObject, outputPath, error))) {
+    // Never leave a library whose weights are zeros.
+    llvm::sys::fs::remove(outputPath);
+    return failure();
+  }
+  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -480,7 +686,7 @@ LogicalResult writeWeightsElf(StringRef path, uint16_t machine,
     table.push_back('\0');
     return at;
   };
-  uint32_t nData = addName(shstrtab, ".rodata.attn_weights");
+  uint32_t nData = addName(shstrtab, kWeightsSection);
   uint32_t nStack = addName(shstrtab, ".note.GNU-stack");
   uint32_t nSymtab = addName(shstrtab, ".symtab");
   uint32_t nStrtab = addName(shstrtab, ".strtab");

@@ -824,10 +824,10 @@ LogicalResult CompilerSession::Impl::compile(ModuleOp module, const CompileReque
             std::string error;
             std::vector<std::string> objects{state.objectPath.str().str()};
             objects.insert(objects.end(), state.moreObjects.begin(), state.moreObjects.end());
-            if (!state.weightsPath.empty())
+            if (exe && !state.weightsPath.empty())
               objects.push_back(state.weightsPath.str().str());
             if (failed(exe ? linkExecutable(objects, target, error)
-                           : linkSharedLibrary(objects, target, error)))
+                           : linkSharedLibrary(objects, state.weightsPath, target, error)))
               return m.emitError() << error;
             if (request.output.empty()) {
               auto buffer = llvm::MemoryBuffer::getFile(tmp);

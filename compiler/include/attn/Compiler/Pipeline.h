@@ -134,10 +134,16 @@ std::string attncSupportFile(llvm::StringRef buildTreePath);
 /// support archive, and for an executable (--emit=exe) attn-run's archives.
 LogicalResult checkLinkFiles(bool executable, std::string &error);
 
-/// Links the model's object files (the code's partitions, the weights'
-/// object) into a shared library with the system linker driver.
-LogicalResult linkSharedLibrary(ArrayRef<std::string> objectPaths, StringRef outputPath,
-                                std::string &error);
+/// Links the model's object files (the code's partitions) and the weights'
+/// object (externalizeWeights; may be empty) into a shared library with the
+/// system linker driver. With ld.lld the weights do not go through the
+/// linker: a linker script reserves their section and defines their symbols,
+/// and their bytes are then copied from the weights object into the written
+/// library by the kernel (copy_file_range), so the linker's process never
+/// holds them (it mapped the weights object and the library it wrote: about
+/// twice the weights).
+LogicalResult linkSharedLibrary(ArrayRef<std::string> objectPaths, StringRef weightsObject,
+                                StringRef outputPath, std::string &error);
 
 /// Links the model's object files into a standalone executable (--emit=exe):
 /// attn-run's command line, the static runtime and the model support code
