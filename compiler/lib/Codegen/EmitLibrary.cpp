@@ -386,6 +386,17 @@ LogicalResult attn::runLinkerDriver(ArrayRef<StringRef> args, StringRef outputPa
   return success();
 }
 
+/// Closes a file written with `os`, reporting a write error as a message.
+static LogicalResult closeWritten(llvm::raw_fd_ostream &os, StringRef path, std::string &error) {
+  os.close();
+  if (os.has_error()) {
+    error = "cannot write '" + path.str() + "': " + os.error().message();
+    os.clear_error();
+    return failure();
+  }
+  return success();
+}
+
 namespace {
 /// The weights object as externalizeWeights wrote it: one section of `size`
 /// bytes at `fileOffset`, and the symbols at their offsets in it.
@@ -479,13 +490,7 @@ static LogicalResult writeWeightsScript(const WeightsLayout &layout, StringRef p
     os << "    HIDDEN(\"" << name << "\" = . + " << offset << ");\n";
   }
   os << "    . += " << layout.size << ";\n  }\n}\nINSERT AFTER .text;\n";
-  os.close();
-  if (os.has_error()) {
-    error = "cannot write '" + path.str() + "': " + os.error().message();
-    os.clear_error();
-    return failure();
-  }
-  return success();
+  return closeWritten(os, path, error);
 }
 
 /// Copies the weights' bytes from their object into the section the script
@@ -781,13 +786,7 @@ LogicalResult writeWeightsElf(StringRef path, uint16_t machine,
   sh[5].sh_size = shstrtab.size();
   sh[5].sh_addralign = 1;
   write(sh, sizeof(sh));
-  os.close();
-  if (os.has_error()) {
-    error = "cannot write '" + path.str() + "': " + os.error().message();
-    os.clear_error();
-    return failure();
-  }
-  return success();
+  return closeWritten(os, path, error);
 }
 } // namespace
 
