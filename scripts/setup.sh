@@ -6,11 +6,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 pkgs=(llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22
       libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
       libfmt-dev ninja-build cmake python3-numpy libomp-22-dev
-      libclang-rt-22-dev valgrind pybind11-dev python3-dev lld-22)
+      libclang-rt-22-dev valgrind pybind11-dev python3-dev lld-22 zlib1g-dev)
 # libclang-rt-22-dev: clang-22's ASan/UBSan/libFuzzer runtimes (scripts/test.sh's
 # sanitizer build, build-asan); valgrind: the memcheck tests (test/valgrind);
 # pybind11-dev, python3-dev: the Python package (python/, README "Python"); lld-22: attnc
-# links libraries with it when it is beside clang-22 (faster than GNU ld on large weights).
+# links libraries with it when it is beside clang-22 (faster than GNU ld on large weights), and the
+# build links attnc with it; zlib1g-dev: attnc links LLVM's static archives, which need -lz.
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -66,6 +66,8 @@ if getattr(config, "attn_build_fuzzers", False):
     tools += ["attn-fuzz-onnx", "attn-fuzz-onnxtext", "attn-fuzz-npy"]
 elif sanitizers:
     config.excludes.append("fuzz")
+if getattr(config, "attn_static_llvm", False):
+    config.available_features.add("static-llvm")
 config.substitutions.append(("%fuzz_corpus", os.path.join(config.attn_src_root, "fuzz", "corpus")))
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
