@@ -41,8 +41,6 @@ using namespace mlir::attn;
 
 namespace {
 
-Operation *soleUser(Value v) { return v.hasOneUse() ? *v.getUsers().begin() : nullptr; }
-
 /// A plain one-result linear (not gated) whose result has one user.
 LinearOp plainLinear(Value v) {
   auto l = v.getDefiningOp<LinearOp>();

@@ -413,7 +413,7 @@ struct CompilerSession::Impl {
     // The dialects attnc's importer, passes and lowerings build are loaded up
     // front; the registry's others (SPIR-V, TOSA, transform, ...) only when a
     // parsed module (a dump fed back, attn-opt input) names them. Loading
-    // all of them cost 14 MB of every compile's peak memory.
+    // all of them cost about 10 MB of every compile's peak memory.
     context->loadDialect<AttnDialect, func::FuncDialect, arith::ArithDialect,
                          tensor::TensorDialect, linalg::LinalgDialect, scf::SCFDialect,
                          memref::MemRefDialect, vector::VectorDialect, math::MathDialect,
