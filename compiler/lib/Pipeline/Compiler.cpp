@@ -32,8 +32,6 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Verifier.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassInstrumentation.h"
@@ -57,7 +55,6 @@
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
 
-#include "mlir/InitAllPasses.h"
 
 #include <chrono>
 #include <mutex>
@@ -392,8 +389,7 @@ struct CodegenState {
 void attn::registerCompilerGlobals() {
   static std::once_flag once;
   std::call_once(once, [] {
-    registerAllPasses();
-    registerAttnPasses();
+    registerCompilerPasses();
     registerMLIRContextCLOptions();
     registerPassManagerCLOptions();
     registerDefaultTimingManagerCLOptions();
@@ -405,10 +401,7 @@ struct CompilerSession::Impl {
   Impl() {
     registerCompilerGlobals();
     DialectRegistry registry;
-    registerAllDialects(registry);
-    registerAllExtensions(registry);
-    registry.insert<AttnDialect>();
-    registerCudaCodegen(registry);
+    registerCompilerDialects(registry);
     context = std::make_unique<MLIRContext>(registry);
     // The dialects attnc's importer, passes and lowerings build are loaded up
     // front; the registry's others (SPIR-V, TOSA, transform, ...) only when a

@@ -130,12 +130,21 @@ private:
   std::unique_ptr<Impl> impl;
 };
 
-/// Registers, once per process, what a compile needs globally: MLIR's and
-/// attnc's passes (the pipelines are partly textual) and the command-line
-/// options of the MLIR context, pass manager, timing and printer (without
-/// them, e.g. applyPassManagerCLOptions fails). A tool calls it before
+/// Registers, once per process, what a compile needs globally: the passes
+/// attnc's pipelines use (registerCompilerPasses; they are partly textual)
+/// and the command-line options of the MLIR context, pass manager, timing
+/// and printer (without them, e.g. applyPassManagerCLOptions fails). A tool calls it before
 /// parsing its command line; CompilerSession's constructor calls it too.
 void registerCompilerGlobals();
+
+/// Registers the passes attnc's pipelines use (upstream ones their textual
+/// parts name, and attnc's own): not all of MLIR's, which would link every
+/// LLVM backend into a static attnc (Registration.cpp).
+void registerCompilerPasses();
+
+/// Registers the dialects attnc builds, their external interface models and
+/// extensions, and the CUDA code generation's translations.
+void registerCompilerDialects(DialectRegistry &registry);
 
 /// Checks the CPU name and feature string of `options` against the host
 /// target's tables (a typo would otherwise end in an LLVM fatal error).
