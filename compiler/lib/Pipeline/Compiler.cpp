@@ -55,7 +55,6 @@
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
 
-
 #include <chrono>
 #include <mutex>
 
@@ -403,17 +402,9 @@ struct CompilerSession::Impl {
     DialectRegistry registry;
     registerCompilerDialects(registry);
     context = std::make_unique<MLIRContext>(registry);
-    // The dialects attnc's importer, passes and lowerings build are loaded up
-    // front; the registry's others (SPIR-V, TOSA, transform, ...) only when a
-    // parsed module (a dump fed back, attn-opt input) names them. Loading
-    // all of them cost about 10 MB of every compile's peak memory.
-    context->loadDialect<AttnDialect, func::FuncDialect, arith::ArithDialect,
-                         tensor::TensorDialect, linalg::LinalgDialect, scf::SCFDialect,
-                         memref::MemRefDialect, vector::VectorDialect, math::MathDialect,
-                         bufferization::BufferizationDialect, cf::ControlFlowDialect,
-                         mlir::index::IndexDialect, affine::AffineDialect, LLVM::LLVMDialect,
-                         omp::OpenMPDialect, gpu::GPUDialect, NVVM::NVVMDialect,
-                         ub::UBDialect>();
+    // The registry holds just the dialects attnc's importer, passes and
+    // lowerings build (Registration.cpp): all are loaded up front.
+    context->loadAllAvailableDialects();
     handler = std::make_unique<ScopedDiagnosticHandler>(context.get(), [this](Diagnostic &d) {
       deliver(convert(d));
       return success();

@@ -133,8 +133,9 @@ private:
 /// Registers, once per process, what a compile needs globally: the passes
 /// attnc's pipelines use (registerCompilerPasses; they are partly textual)
 /// and the command-line options of the MLIR context, pass manager, timing
-/// and printer (without them, e.g. applyPassManagerCLOptions fails). A tool calls it before
-/// parsing its command line; CompilerSession's constructor calls it too.
+/// and printer (without them, e.g. applyPassManagerCLOptions fails). A tool
+/// calls it before parsing its command line; CompilerSession's constructor
+/// calls it too.
 void registerCompilerGlobals();
 
 /// Registers the passes attnc's pipelines use (upstream ones their textual
