@@ -130,17 +130,22 @@ void attn::buildCpuLoweringPipeline(OpPassManager &pm,
   linalgOptions.vectorWidth = tiles.vectorWidth;
   linalgOptions.releaseWeights = options.releaseWeights;
   pm.addNestedPass<func::FuncOp>(createLowerAttnToLinalgPass(linalgOptions));
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
+  // Until bufferization, each distinct kernel region is one function (the
+  // layers' copies call it): the passes below process one copy of each
+  // kernel, the functions in parallel.
+  pm.addPass(createShareKernelRegionsPass());
+  pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createCSEPass());
   // Producer/consumer elementwise generics (bias, residual, activation,
   // normalization steps) become one loop nest: fewer temporaries, one pass
   // over memory.
   addPipeline(pm, "func.func(linalg-fuse-elementwise-ops)");
-  pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createCanonicalizerPass());
   // What remains elementwise: parallel vector loops instead of scalar ones.
   VectorizeElementwisePassOptions vectorize;
   vectorize.vectorWidth = tiles.vectorWidth;
   pm.addNestedPass<func::FuncOp>(createVectorizeElementwisePass(vectorize));
+  pm.addPass(createInlineKernelRegionsPass());
 
   // 2. Bufferize. Results are returned as freshly allocated buffers the
   // caller frees; the deallocation pipeline frees every temporary.

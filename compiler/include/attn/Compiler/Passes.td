@@ -339,6 +339,34 @@ def OutlineKernelsPass : Pass<"attn-outline-kernels", "ModuleOp"> {
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
+def ShareKernelRegionsPass : Pass<"attn-share-kernel-regions", "ModuleOp"> {
+  let summary = "Before bufferization: process each distinct kernel region once";
+  let description = [{
+    Right after attn -> linalg, every kernel region (KernelRegion.h) becomes a
+    private function of the tensors and values it reads from outside
+    (constants, casts and index values that fold to constants are cloned in;
+    weights are arguments), and regions with identical bodies call one
+    function. The passes before bufferization (canonicalization, CSE,
+    elementwise fusion and vectorization) then see one copy of each kernel
+    instead of one per layer, one function per thread.
+    `attn-inline-kernel-regions` puts a copy back at every call before
+    bufferization, which sees the same regions as without this pass;
+    `attn-outline-kernels` outlines them again at the buffer level.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::arith::ArithDialect"];
+}
+
+def InlineKernelRegionsPass : Pass<"attn-inline-kernel-regions", "ModuleOp"> {
+  let summary = "Turn the calls attn-share-kernel-regions made back into kernel regions";
+  let description = [{
+    Replaces every call of a function made by `attn-share-kernel-regions` by a
+    kernel region (an `scf.execute_region no_inline` with the call's location,
+    which names the kernel) holding a copy of the function's body, and erases
+    the functions.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
 def LowerAllocaScopesPass : Pass<"attn-lower-alloca-scopes"> {
   let summary = "Replace memref.alloca_scope by llvm.intr.stacksave/stackrestore";
   let description = [{
