@@ -80,7 +80,6 @@ struct OutlineKernelsPass : attn::impl::OutlineKernelsPassBase<OutlineKernelsPas
                              "Kernel functions left after merging identical ones"};
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    MLIRContext *ctx = &getContext();
     module->removeAttr(kKernelRegionsModuleAttr);
     SmallVector<scf::ExecuteRegionOp> regions;
     module.walk([&](scf::ExecuteRegionOp r) {
@@ -121,47 +120,26 @@ struct OutlineKernelsPass : attn::impl::OutlineKernelsPassBase<OutlineKernelsPas
       }
       SmallVector<Value> args = argSet.takeVector();
 
-      auto kind = StringAttr::get(ctx, *kernelRegionName(r));
-      auto parent = r->getParentOfType<func::FuncOp>();
-      OpBuilder mb(ctx);
-      mb.setInsertionPointAfter(parent);
-      auto fnType = FunctionType::get(ctx, ValueRange(args).getTypes(), r.getResultTypes());
-      Location loc = cast<FusedLoc>(r.getLoc()).getLocations().front();
-      auto fn = func::FuncOp::create(mb, loc,
-                                     ("__attn_kernel_" + kind.getValue() + "_" + Twine(counter++)).str(),
-                                     fnType);
-      fn.setPrivate();
-      fn->setAttr(kKernelRegionAttr, kind);
-      symbols.insert(fn);
-      Block *entry = fn.addEntryBlock();
-      // The region's ops move into the function; what they read from outside
-      // becomes the arguments (or a clone of the constant).
-      Block &src = body.front();
-      entry->getOperations().splice(entry->end(), src.getOperations());
-      OpBuilder b = OpBuilder::atBlockBegin(entry);
-      auto inFn = [&](OpOperand &use) { return fn->isProperAncestor(use.getOwner()); };
-      for (auto [i, v] : llvm::enumerate(args))
-        v.replaceUsesWithIf(entry->getArgument(i), inFn);
-      for (Value c : constants) {
-        Operation *clone = b.clone(*c.getDefiningOp());
-        c.replaceUsesWithIf(clone->getResult(0), inFn);
-      }
-      for (auto [v, x] : staticIndices)
-        v.replaceUsesWithIf(arith::ConstantIndexOp::create(b, v.getLoc(), x), inFn);
-      for (Value v : casts) {
-        auto cast = v.getDefiningOp<memref::CastOp>();
-        Value source = entry->getArgument(llvm::find(args, cast.getSource()) - args.begin());
-        v.replaceUsesWithIf(memref::CastOp::create(b, v.getLoc(), v.getType(), source), inFn);
-      }
-      Operation *yield = entry->getTerminator();
-      b.setInsertionPoint(yield);
-      func::ReturnOp::create(b, yield->getLoc(), yield->getOperands());
-      yield->erase();
-
-      OpBuilder cb(r);
-      auto call = func::CallOp::create(cb, loc, fn, args);
-      r.replaceAllUsesWith(call.getResults());
-      r.erase();
+      auto inFn = [](func::FuncOp fn) {
+        return [fn](OpOperand &use) { return fn->isProperAncestor(use.getOwner()); };
+      };
+      auto [fn, call] = outlineKernelRegion(
+          r, ("__attn_kernel_" + *kernelRegionName(r) + "_" + Twine(counter++)).str(), args,
+          kKernelRegionAttr, symbols, [&](OpBuilder &b, func::FuncOp fn) {
+            for (Value c : constants) {
+              Operation *clone = b.clone(*c.getDefiningOp());
+              c.replaceUsesWithIf(clone->getResult(0), inFn(fn));
+            }
+            for (auto [v, x] : staticIndices)
+              v.replaceUsesWithIf(arith::ConstantIndexOp::create(b, v.getLoc(), x), inFn(fn));
+            for (Value v : casts) {
+              auto cast = v.getDefiningOp<memref::CastOp>();
+              Value source = fn.getArgument(llvm::find(args, cast.getSource()) - args.begin());
+              v.replaceUsesWithIf(memref::CastOp::create(b, v.getLoc(), v.getType(), source),
+                                  inFn(fn));
+            }
+          });
+      call->setLoc(fn.getLoc()); // as before the helper: the kernel's own location
       kernels.push_back(fn);
       ++numRegions;
     }

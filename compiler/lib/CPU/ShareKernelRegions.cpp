@@ -89,7 +89,6 @@ static Attribute foldedScalar(Value v, unsigned depth = 0) {
 /// location, which names the kernel).
 static std::pair<func::FuncOp, func::CallOp> outline(scf::ExecuteRegionOp r, StringRef kind,
                                                      unsigned index, SymbolTable &symbols) {
-  MLIRContext *ctx = r.getContext();
   Region &body = r.getRegion();
   llvm::SetVector<Value> captured;
   getUsedValuesDefinedAbove(body, captured);
@@ -127,46 +126,23 @@ static std::pair<func::FuncOp, func::CallOp> outline(scf::ExecuteRegionOp r, Str
   }
   SmallVector<Value> args = argSet.takeVector();
 
-  auto parent = r->getParentOfType<func::FuncOp>();
-  OpBuilder mb(ctx);
-  mb.setInsertionPointAfter(parent);
-  auto fnType = FunctionType::get(ctx, ValueRange(args).getTypes(), r.getResultTypes());
-  Location loc = cast<FusedLoc>(r.getLoc()).getLocations().front();
-  auto fn = func::FuncOp::create(mb, loc, ("__attn_region_" + kind + "_" + Twine(index)).str(),
-                                 fnType);
-  fn.setPrivate();
-  fn->setAttr(kSharedRegionAttr, StringAttr::get(ctx, kind));
-  symbols.insert(fn);
-  Block *entry = fn.addEntryBlock();
-  Block &src = body.front();
-  entry->getOperations().splice(entry->end(), src.getOperations());
-  OpBuilder b = OpBuilder::atBlockBegin(entry);
-  auto inFn = [&](OpOperand &use) { return fn->isProperAncestor(use.getOwner()); };
-  for (auto [i, v] : llvm::enumerate(args))
-    v.replaceUsesWithIf(entry->getArgument(i), inFn);
-  IRMapping map;
-  for (auto [i, v] : llvm::enumerate(args))
-    map.map(v, entry->getArgument(i));
-  // An op with several results (the metadata) is cloned once; a cast after
-  // the constant it casts.
-  for (Value v : cloned) {
-    Operation *def = v.getDefiningOp();
-    if (!map.contains(def->getResult(0)))
-      b.clone(*def, map);
-    v.replaceUsesWithIf(map.lookup(v), inFn);
-  }
-  for (auto [v, attr] : folded)
-    v.replaceUsesWithIf(arith::ConstantOp::create(b, v.getLoc(), attr), inFn);
-  Operation *yield = entry->getTerminator();
-  b.setInsertionPoint(yield);
-  func::ReturnOp::create(b, yield->getLoc(), yield->getOperands());
-  yield->erase();
-
-  OpBuilder cb(r);
-  auto call = func::CallOp::create(cb, r.getLoc(), fn, args);
-  r.replaceAllUsesWith(call.getResults());
-  r.erase();
-  return {fn, call};
+  return outlineKernelRegion(
+      r, ("__attn_region_" + kind + "_" + Twine(index)).str(), args, kSharedRegionAttr, symbols,
+      [&](OpBuilder &b, func::FuncOp fn) {
+        auto inFn = [&](OpOperand &use) { return fn->isProperAncestor(use.getOwner()); };
+        IRMapping map;
+        map.map(args, fn.getArguments());
+        // An op with several results (the metadata) is cloned once; a cast
+        // after the constant it casts.
+        for (Value v : cloned) {
+          Operation *def = v.getDefiningOp();
+          if (!map.contains(def->getResult(0)))
+            b.clone(*def, map);
+          v.replaceUsesWithIf(map.lookup(v), inFn);
+        }
+        for (auto [v, attr] : folded)
+          v.replaceUsesWithIf(arith::ConstantOp::create(b, v.getLoc(), attr), inFn);
+      });
 }
 
 struct ShareKernelRegionsPass : attn::impl::ShareKernelRegionsPassBase<ShareKernelRegionsPass> {

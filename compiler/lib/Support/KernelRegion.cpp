@@ -49,3 +49,38 @@ std::optional<StringRef> attn::kernelRegionName(scf::ExecuteRegionOp region) {
     return std::nullopt;
   return name.getValue();
 }
+
+std::pair<func::FuncOp, func::CallOp>
+attn::outlineKernelRegion(scf::ExecuteRegionOp region, StringRef name, ValueRange args,
+                          StringRef attr, SymbolTable &symbols,
+                          function_ref<void(OpBuilder &, func::FuncOp)> cloneIn) {
+  MLIRContext *ctx = region.getContext();
+  auto parent = region->getParentOfType<func::FuncOp>();
+  OpBuilder mb(ctx);
+  mb.setInsertionPointAfter(parent);
+  auto fnType = FunctionType::get(ctx, args.getTypes(), region.getResultTypes());
+  Location loc = cast<FusedLoc>(region.getLoc()).getLocations().front();
+  auto fn = func::FuncOp::create(mb, loc, name, fnType);
+  fn.setPrivate();
+  fn->setAttr(attr, StringAttr::get(ctx, *kernelRegionName(region)));
+  symbols.insert(fn);
+  Block *entry = fn.addEntryBlock();
+  // The region's ops move into the function; what they read from outside
+  // becomes the arguments (or what cloneIn makes).
+  entry->getOperations().splice(entry->end(), region.getRegion().front().getOperations());
+  auto inFn = [&](OpOperand &use) { return fn->isProperAncestor(use.getOwner()); };
+  for (auto [i, v] : llvm::enumerate(args))
+    v.replaceUsesWithIf(entry->getArgument(i), inFn);
+  OpBuilder b = OpBuilder::atBlockBegin(entry);
+  cloneIn(b, fn);
+  Operation *yield = entry->getTerminator();
+  b.setInsertionPoint(yield);
+  func::ReturnOp::create(b, yield->getLoc(), yield->getOperands());
+  yield->erase();
+
+  OpBuilder cb(region);
+  auto call = func::CallOp::create(cb, region.getLoc(), fn, args);
+  region.replaceAllUsesWith(call.getResults());
+  region.erase();
+  return {fn, call};
+}

@@ -27,7 +27,9 @@
 #ifndef ATTN_SUPPORT_KERNELREGION_H
 #define ATTN_SUPPORT_KERNELREGION_H
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/IR/Builders.h"
 
 namespace mlir::attn {
@@ -54,6 +56,19 @@ SmallVector<Value> closeKernelRegion(OpBuilder &b, scf::ExecuteRegionOp region,
 /// The kernel name of a kernel region (an execute_region made by
 /// openKernelRegion, before or after bufferization), else nullopt.
 std::optional<llvm::StringRef> kernelRegionName(scf::ExecuteRegionOp region);
+
+/// Moves the body of kernel region `region` into a new private function
+/// `name` of `args` (the values it reads from outside), with attribute
+/// `attr` = the kernel's name, inserted into `symbols` after the region's
+/// function; inside, `args` are replaced by the arguments, then `cloneIn`
+/// (at the entry's start) replaces whatever else the body reads from outside
+/// (a use is inside when `fn->isProperAncestor(use.getOwner())`). The
+/// region's yield becomes the return; the region is replaced by a call of
+/// the function (with the region's location). Returns both.
+std::pair<func::FuncOp, func::CallOp>
+outlineKernelRegion(scf::ExecuteRegionOp region, llvm::StringRef name, ValueRange args,
+                    llvm::StringRef attr, SymbolTable &symbols,
+                    llvm::function_ref<void(OpBuilder &, func::FuncOp)> cloneIn);
 
 } // namespace mlir::attn
 
